@@ -1,0 +1,42 @@
+# The project's contract: `make run`, `make test`, `make bench`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/simkeep_test
+export SIMKEEP_DATA_DIR ?= var
+
+.PHONY: run test test-sqlite test-pg lint bench bench-quick clean postgres
+
+$(BIN)/simkeep: pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+run: $(BIN)/simkeep
+	$(BIN)/simkeep run
+
+postgres:
+	@pg_isready -h 127.0.0.1 -p 5432 -q || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@for i in $$(seq 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='simkeep_test'" | grep -q 1 \
+	  || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE simkeep_test"
+
+lint: $(BIN)/simkeep
+	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+
+test-sqlite: $(BIN)/simkeep
+	$(BIN)/pytest
+
+test-pg: $(BIN)/simkeep postgres
+	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest
+
+test: lint test-sqlite test-pg
+
+bench: $(BIN)/simkeep postgres
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) var

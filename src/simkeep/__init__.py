@@ -1,0 +1,1 @@
+"""simkeep: prepaid number-keeping platform."""

@@ -1,0 +1,3 @@
+from simkeep.cli import main
+
+main()

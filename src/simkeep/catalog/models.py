@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from simkeep.db import Base, JsonType
+
+STACK_EXTEND = "extend_from_current_expiry"
+STACK_MAX = "max_of_current_and_new"
+
+
+class Operator(Base):
+    __tablename__ = "operators"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    country: Mapped[str] = mapped_column(String(2))
+    brand: Mapped[str] = mapped_column(String(80))
+    product: Mapped[str] = mapped_column(String(120))
+    currency: Mapped[str] = mapped_column(String(3))
+    timezone: Mapped[str] = mapped_column(String(64))
+    initial_validity_days: Mapped[int] = mapped_column(Integer)
+    grace_days: Mapped[int] = mapped_column(Integer)
+    suspended_days: Mapped[int] = mapped_column(Integer)
+    quarantine_days: Mapped[int] = mapped_column(Integer)
+    max_validity_days: Mapped[int] = mapped_column(Integer)
+    reminder_offsets: Mapped[list[int]] = mapped_column(JsonType)
+    validity_stacking: Mapped[str] = mapped_column(String(40))
+    forfeit_balance_on: Mapped[str | None] = mapped_column(String(20))
+    catalog_version: Mapped[str] = mapped_column(String(40))
+    provenance: Mapped[dict] = mapped_column(JsonType)
+
+
+class Offer(Base):
+    __tablename__ = "offers"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), index=True)
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+    bonus_minor: Mapped[int] = mapped_column(BigInteger)
+    validity_days: Mapped[int] = mapped_column(Integer)
+    provenance: Mapped[dict] = mapped_column(JsonType)

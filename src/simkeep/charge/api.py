@@ -1,0 +1,23 @@
+from fastapi import APIRouter, Response
+
+from simkeep.charge import service
+from simkeep.charge.schemas import ChargeCreate, ChargeOut
+from simkeep.core import clock
+from simkeep.web.deps import AdminOnly, Config, Db, IdempotencyKey, write
+
+router = APIRouter(prefix="/api/v1/charges", tags=["charges"])
+
+
+@router.post("", status_code=201, response_model=ChargeOut,
+             responses={402: {"description": "insufficient_balance: nothing was written"}})
+def create_charge(body: ChargeCreate, key: IdempotencyKey, db: Db, cfg: Config, who: AdminOnly,
+                  response: Response) -> ChargeOut:
+    result = write(db, lambda session: service.charge(
+        session, principal=who.id, idempotency_key=key, msisdn=body.msisdn, amount_minor=body.amount_minor,
+        kind=body.kind, now=clock.now(), region=cfg.default_region))
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    c = result.charge
+    return ChargeOut(id=str(c.id), msisdn=c.msisdn, kind=c.kind,
+                     amount={"amount_minor": c.amount_minor, "currency": c.currency},
+                     bonus_used={"amount_minor": c.bonus_used_minor, "currency": c.currency}, created_at=c.created_at)

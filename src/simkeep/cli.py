@@ -1,0 +1,272 @@
+"""The `simkeep` command: thin wrappers that parse, call one service, and print."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from simkeep.config import Settings, get_settings
+from simkeep.core import clock
+from simkeep.core.errors import SimkeepError
+from simkeep.db import Database
+
+app = typer.Typer(help="simkeep: prepaid number-keeping platform.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+catalog_app = typer.Typer(help="Operator and offer catalog.", no_args_is_help=True)
+line_app = typer.Typer(help="Prepaid lines.", no_args_is_help=True)
+ledger_app = typer.Typer(help="Double-entry ledger.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys (stored hashed; shown once).", no_args_is_help=True)
+for sub, name in ((db_app, "db"), (catalog_app, "catalog"), (line_app, "line"), (ledger_app, "ledger"),
+                  (key_app, "api-key")):
+    app.add_typer(sub, name=name)
+console = Console()
+err = Console(stderr=True)
+
+
+def _db() -> Database:
+    return Database(get_settings().db_url)
+
+
+def _fail(exc: SimkeepError) -> None:
+    err.print(f"[red]error[/red] {exc.code}: {exc.message}")
+    raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the latest)."""
+    from simkeep.migrate import upgrade
+
+    url = get_settings().db_url
+    Database(url).dispose()  # creates the SQLite file's folder
+    upgrade(url, revision)
+    console.print(f"database at [bold]{revision}[/bold]: {url.split('@')[-1]}")
+
+
+@catalog_app.command("load")
+def catalog_load(file: Annotated[Path | None, typer.Option(help="catalog JSON (default: the bundled one)")] = None) -> None:
+    """Validate the catalog and upsert its operators and offers."""
+    from simkeep.catalog import service
+
+    try:
+        catalog = service.read_catalog(file)
+        with _db().transaction() as session:
+            operators, offers = service.load_catalog(session, catalog, now=clock.now())
+    except SimkeepError as exc:
+        _fail(exc)
+    console.print(f"catalog {catalog.version}: {operators} operators, {offers} offers loaded")
+
+
+@catalog_app.command("show")
+def catalog_show() -> None:
+    """List operators with their lifecycle rules and offers."""
+    from simkeep.catalog import service
+    from simkeep.core.money import Money
+
+    table = Table("operator", "tz", "grace/susp/quar days", "reminders", "offers (price → days)")
+    with _db().transaction(write=False) as session:
+        for op, offers in service.list_operators(session):
+            table.add_row(f"{op.id}\n{op.brand} {op.product}", op.timezone,
+                          f"{op.grace_days}/{op.suspended_days}/{op.quarantine_days}",
+                          ",".join(map(str, op.reminder_offsets)),
+                          "\n".join(f"{o.id}: {Money(o.price_minor, op.currency).format()} "
+                                    f"(+{Money(o.bonus_minor, op.currency).format()}) → {o.validity_days}d"
+                                    for o in offers))
+    console.print(table)
+
+
+@line_app.command("create")
+def line_create(msisdn: str, operator: Annotated[str, typer.Option(help="operator id, see `catalog show`")],
+                language: str = "en", email: str | None = None) -> None:
+    """Create a line on a free number."""
+    from simkeep.line import service
+
+    try:
+        with _db().transaction() as session:
+            line = service.create_line(session, msisdn=msisdn, operator_id=operator, language=language,
+                                       email=email, now=clock.now())
+            _print_line(service.view(session, line))
+    except SimkeepError as exc:
+        _fail(exc)
+
+
+@line_app.command("show")
+def line_show(msisdn: str) -> None:
+    """State, balance and dates of the number's line."""
+    from simkeep.core.phone import lookup_msisdn
+    from simkeep.line import service
+
+    try:
+        with _db().transaction(write=False) as session:
+            _print_line(service.view(session, service.find_line(session, lookup_msisdn(msisdn, get_settings().default_region))))
+    except SimkeepError as exc:
+        _fail(exc)
+
+
+def _print_line(view) -> None:
+    line = view.line
+    console.print_json(json.dumps({
+        "msisdn": line.msisdn, "operator_id": line.operator_id, "state": line.state,
+        "balance": view.balance.to_dict(), "bonus": view.bonus.to_dict(),
+        "validity_ends_at": line.validity_ends_at.isoformat(), "number_loss_at": line.number_loss_at.isoformat(),
+        "available_at": line.available_at.isoformat(), "language": line.language,
+    }))
+
+
+@app.command("topup")
+def topup(msisdn: str, offer: str, key: Annotated[str, typer.Option(help="idempotency key")],
+          channel: str = "agent") -> None:
+    """Recharge a line with an offer (idempotent on --key)."""
+    from simkeep.topup import service
+    from simkeep.web.deps import write
+
+    try:
+        result = write(_db(), lambda s: service.top_up(s, principal="cli", idempotency_key=key, msisdn=msisdn,
+                                                       offer_id=offer, channel=channel, now=clock.now(),
+                                                       region=get_settings().default_region))
+    except SimkeepError as exc:
+        _fail(exc)
+    t = result.topup
+    console.print(f"top-up {t.id} {'(replayed) ' if result.replayed else ''}{t.status}: "
+                  f"{t.price_minor} {t.currency}, valid until {t.validity_ends_at.isoformat()}")
+
+
+@app.command("charge")
+def charge(msisdn: str, amount_minor: int, key: Annotated[str, typer.Option(help="idempotency key")],
+           kind: str = "call") -> None:
+    """Debit usage from a line (never below zero)."""
+    from simkeep.charge import service
+    from simkeep.web.deps import write
+
+    try:
+        result = write(_db(), lambda s: service.charge(s, principal="cli", idempotency_key=key, msisdn=msisdn,
+                                                       amount_minor=amount_minor, kind=kind, now=clock.now(),
+                                                       region=get_settings().default_region))
+    except SimkeepError as exc:
+        _fail(exc)
+    console.print(f"charge {result.charge.id}: {result.charge.amount_minor} {result.charge.currency}")
+
+
+@app.command("sweep")
+def sweep(now: Annotated[str | None, typer.Option(help="sweep as of this ISO-8601 instant, e.g. 2027-03-12T09:00:00Z")] = None,
+          batch: int = 2000) -> None:
+    """Send due reminders and move lines through grace, suspension, deactivation, quarantine and the pool."""
+    from simkeep.lifecycle.tasks import count_due, run_sweep
+
+    try:
+        at = clock.parse_instant(now) if now else clock.now()
+    except ValueError as exc:
+        err.print(f"[red]error[/red] invalid --now: {exc}")
+        raise typer.Exit(2) from exc
+    db = _db()
+    with _progress() as progress:
+        task = progress.add_task("sweeping", total=count_due(db, now=at))
+        result = run_sweep(db, now=at, batch=batch, progress=lambda n: progress.advance(task, n))
+    console.print(f"swept {result.lines} lines as of {at.isoformat()}: {result.reminders} reminders, "
+                  f"transitions {result.transitions or '{}'}, {result.forfeited} balances forfeited")
+
+
+@app.command("worker")
+def worker(once: Annotated[bool, typer.Option(help="one sweep and one delivery round, then exit")] = False) -> None:
+    """Run the background worker: lifecycle sweeps and outbox delivery with retries."""
+    from simkeep.worker import run_worker
+
+    run_worker(get_settings(), once=once)
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Recompute every balance from postings; exit 1 on any drift."""
+    from simkeep.ledger import service
+
+    with _db().transaction(write=False) as session:
+        report = service.verify(session)
+    for problem in report.problems:
+        err.print(f"[red]drift[/red] {problem}")
+    console.print(f"{report.entries} entries, {report.postings} postings, {report.accounts} accounts: "
+                  + ("[green]balanced[/green]" if report.ok else f"[red]{len(report.problems)} problems[/red]"))
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@key_app.command("create")
+def api_key_create(role: Annotated[str, typer.Option(help="admin | agent | reseller")],
+                   name: str = "api key") -> None:
+    """Create an API key; it is printed once and stored only as a hash."""
+    from simkeep.auth import service
+
+    try:
+        with _db().transaction() as session:
+            key, plaintext = service.create_api_key(session, name=name, role=role,
+                                                    secret=get_settings().secret_key, now=clock.now())
+    except SimkeepError as exc:
+        _fail(exc)
+    console.print(f"{key.role} key {key.id} ({key.name}):")
+    print(plaintext)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Create a few demo lines with top-ups (idempotent) and print the demo admin token."""
+    from simkeep.demo import seed_demo
+
+    with _progress() as progress:
+        task = progress.add_task("demo lines", total=None)
+        created = seed_demo(_db(), get_settings(), progress=lambda: progress.advance(task))
+    console.print(f"demo: {created} lines ready")
+
+
+@app.command("serve")
+def serve(workers: Annotated[int, typer.Option(help="processes sharing the port (SO_REUSEPORT)")] = 1) -> None:
+    """Serve the API on SIMKEEP_HOST:SIMKEEP_PORT."""
+    from simkeep.server import serve as run_server
+
+    run_server(get_settings(), workers=workers)
+
+
+@app.command("run")
+def run() -> None:
+    """Set up everything on the embedded default and serve: migrate, load the catalog, seed demo lines,
+    start the worker, serve on http://SIMKEEP_HOST:SIMKEEP_PORT."""
+    from simkeep.demo import demo_admin_token
+
+    settings = get_settings()
+    db_upgrade()
+    catalog_load(None)
+    demo()
+    env = dict(os.environ)
+    if not settings.admin_token:
+        env["SIMKEEP_ADMIN_TOKEN"] = demo_admin_token(settings)
+        console.print(f"demo admin token: [bold]{env['SIMKEEP_ADMIN_TOKEN']}[/bold]")
+    console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs); messages go to "
+                  f"{settings.messages_log}")
+    worker_proc = subprocess.Popen([sys.executable, "-m", "simkeep", "worker"], env=env)
+    try:
+        subprocess.run([sys.executable, "-m", "simkeep", "serve"], env=env, check=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker_proc.terminate()
+        worker_proc.wait(timeout=10)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The only reader of the environment: one Settings object, env prefix SIMKEEP_."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIMKEEP_", extra="ignore")
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_token: str | None = None
+    # Keys the hashes of API keys (and later OTPs and PINs); a deployment must set its own.
+    secret_key: str = "simkeep-dev-secret-change-me"
+    sms_sender: str = "file"
+    default_region: str = "FR"
+    max_body_bytes: int = 64 * 1024
+    worker_poll_seconds: float = 1.0
+    sweep_interval_seconds: float = 60.0
+    outbox_max_attempts: int = 8
+    outbox_lease_seconds: int = 60
+    log_level: str = "info"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'simkeep.db'}"
+
+    @property
+    def messages_log(self) -> Path:
+        return self.data_dir / "messages.log"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,98 @@
+"""One error hierarchy. Each error carries a stable snake_case code and the HTTP status it maps to."""
+
+
+class SimkeepError(Exception):
+    code = "error"
+    status = 400
+    message = "The request could not be processed."
+
+    def __init__(self, message: str | None = None, **details: object) -> None:
+        self.message = message or self.message
+        self.details = details
+        super().__init__(self.message)
+
+
+class InvalidInput(SimkeepError):
+    code, status, message = "invalid_input", 422, "The request is not valid."
+
+
+class InvalidMsisdn(InvalidInput):
+    code, message = "invalid_msisdn", "This is not a valid mobile number for the operator's country."
+
+
+class InvalidAmount(InvalidInput):
+    code, message = "invalid_amount", "The amount must be a positive whole number of minor units."
+
+
+class IdempotencyKeyMissing(SimkeepError):
+    code, status, message = "idempotency_key_missing", 400, "The Idempotency-Key header is required for requests that move money."
+
+
+class NotFound(SimkeepError):
+    code, status, message = "not_found", 404, "Not found."
+
+
+class LineNotFound(NotFound):
+    code, message = "line_not_found", "No line with this number."
+
+
+class OperatorNotFound(NotFound):
+    code, message = "operator_not_found", "No operator with this id."
+
+
+class OfferNotFound(NotFound):
+    code, message = "offer_not_found", "No offer with this id for the line's operator."
+
+
+class TopUpNotFound(NotFound):
+    code, message = "topup_not_found", "No top-up with this id."
+
+
+class Conflict(SimkeepError):
+    code, status, message = "conflict", 409, "The request conflicts with the current state."
+
+
+class NumberUnavailable(Conflict):
+    code, message = "number_unavailable", "This number is in use or in quarantine."
+
+
+class LineNotRenewable(Conflict):
+    code, message = "line_not_renewable", "This line is deactivated and can no longer be recharged."
+
+
+class LineNotChargeable(Conflict):
+    code, message = "line_not_chargeable", "This line cannot be charged in its current state."
+
+
+class ValidityCapReached(Conflict):
+    code, message = "validity_cap_reached", "This top-up would extend validity beyond the operator's limit."
+
+
+class IdempotencyKeyReused(Conflict):
+    code, message = "idempotency_key_reused", "This Idempotency-Key was already used with different parameters."
+
+
+class InsufficientBalance(SimkeepError):
+    code, status, message = "insufficient_balance", 402, "The balance is too low for this charge."
+
+
+class CurrencyMismatch(SimkeepError):
+    code, status, message = "currency_mismatch", 422, "Amounts in different currencies cannot be combined."
+
+
+class Unauthorized(SimkeepError):
+    code, status, message = "unauthorized", 401, "A valid bearer token is required."
+
+
+class Forbidden(SimkeepError):
+    code, status, message = "forbidden", 403, "This token may not do that."
+
+
+class CatalogError(SimkeepError):
+    """A malformed catalog file; the message names the field."""
+
+    code, status, message = "invalid_catalog", 422, "The catalog is malformed."
+
+
+class LedgerUnbalanced(SimkeepError):
+    code, status, message = "ledger_unbalanced", 500, "A journal entry does not sum to zero."

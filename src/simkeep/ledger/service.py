@@ -1,0 +1,166 @@
+"""The only writer of ledger rows. Double-entry, append-only: every entry sums to zero per currency,
+corrections are new entries. Subscriber accounts keep a cached balance changed by guarded updates."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from simkeep.core.errors import InsufficientBalance, LedgerUnbalanced
+from simkeep.core.ids import new_id
+from simkeep.core.money import Money
+from simkeep.ledger.models import Account, JournalEntry, Posting
+
+SUBSCRIBER_CREDIT, SUBSCRIBER_BONUS = "subscriber_credit", "subscriber_bonus"
+CLEARING, PROMOTION_EXPENSE, REVENUE, BREAKAGE = "channel_clearing", "promotion_expense", "revenue", "breakage"
+_NAMESPACE = uuid.UUID("6f1d7c52-4a43-4b8e-9a57-3e0f8f1c2b10")
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    account_id: uuid.UUID
+    amount: Money
+    tracked: bool = False  # a subscriber account whose cached balance moves with the posting
+
+
+def system_account_id(kind: str, currency: str, channel: str | None = None) -> uuid.UUID:
+    """System accounts have ids derived from their code, so the hot path never looks them up."""
+    return uuid.uuid5(_NAMESPACE, _system_code(kind, currency, channel))
+
+
+def _system_code(kind: str, currency: str, channel: str | None) -> str:
+    return f"{kind}:{channel}:{currency}" if channel else f"{kind}:{currency}"
+
+
+def ensure_system_accounts(session: Session, *, currencies: set[str], channels: tuple[str, ...], now: datetime) -> None:
+    rows = []
+    for currency in sorted(currencies):
+        specs = [(CLEARING, ch) for ch in channels] + [(PROMOTION_EXPENSE, None), (REVENUE, None), (BREAKAGE, None)]
+        for kind, channel in specs:
+            rows.append({"id": system_account_id(kind, currency, channel), "code": _system_code(kind, currency, channel),
+                         "kind": kind, "currency": currency, "balance_minor": None, "created_at": now})
+    _insert_ignore(session, rows)
+
+
+def open_subscriber_accounts(session: Session, *, owner_id: uuid.UUID, currency: str, now: datetime) -> tuple[uuid.UUID, uuid.UUID]:
+    credit, bonus = new_id(), new_id()
+    session.execute(insert(Account.__table__), [
+        {"id": credit, "code": f"{SUBSCRIBER_CREDIT}:{owner_id}", "kind": SUBSCRIBER_CREDIT, "currency": currency,
+         "balance_minor": 0, "created_at": now},
+        {"id": bonus, "code": f"{SUBSCRIBER_BONUS}:{owner_id}", "kind": SUBSCRIBER_BONUS, "currency": currency,
+         "balance_minor": 0, "created_at": now},
+    ])
+    return credit, bonus
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    kind: str
+    reference: str  # unique: the business event behind the entry, so it can be written only once
+    legs: list[Leg]
+
+
+def post(session: Session, *, kind: str, reference: str, legs: list[Leg], now: datetime) -> uuid.UUID:
+    """Write one balanced journal entry; see post_many."""
+    return post_many(session, [Entry(kind, reference, legs)], now=now)[0]
+
+
+def post_many(session: Session, entries: list[Entry], *, now: datetime) -> list[uuid.UUID]:
+    """Write balanced journal entries. Tracked accounts move by guarded updates that never go below zero;
+    the caller's transaction rolls everything back if one refuses."""
+    entry_rows, posting_rows, deltas = [], [], []
+    for entry in entries:
+        legs = [leg for leg in entry.legs if leg.amount.minor != 0]
+        totals: dict[str, int] = defaultdict(int)
+        for leg in legs:
+            totals[leg.amount.currency] += leg.amount.minor
+        if any(totals.values()) or not legs:
+            raise LedgerUnbalanced(f"entry {entry.reference} sums to {dict(totals)}")
+        entry_id = new_id()
+        entry_rows.append({"id": entry_id, "kind": entry.kind, "reference": entry.reference, "created_at": now})
+        posting_rows += [{"id": new_id(), "entry_id": entry_id, "account_id": leg.account_id,
+                          "amount_minor": leg.amount.minor, "currency": leg.amount.currency} for leg in legs]
+        deltas += [(leg.account_id, leg.amount.minor) for leg in legs if leg.tracked]
+    for account_id, delta in deltas:
+        _move_cached_balance(session, account_id, delta)
+    if entry_rows:
+        session.execute(insert(JournalEntry.__table__), entry_rows)
+        session.execute(insert(Posting.__table__), posting_rows)
+    return [row["id"] for row in entry_rows]
+
+
+def _move_cached_balance(session: Session, account_id: uuid.UUID, delta: int) -> None:
+    table = Account.__table__
+    stmt = update(table).where(table.c.id == account_id).values(balance_minor=table.c.balance_minor + delta)
+    if delta < 0:
+        stmt = stmt.where(table.c.balance_minor + delta >= 0)
+    if session.execute(stmt).rowcount != 1:
+        raise InsufficientBalance()
+
+
+def balances(session: Session, account_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    table = Account.__table__
+    rows = session.execute(select(table.c.id, table.c.balance_minor).where(table.c.id.in_(account_ids)))
+    return {row.id: row.balance_minor for row in rows}
+
+
+def account_balance(session: Session, account_id: uuid.UUID) -> int:
+    """Any account's balance from its postings (system accounts have no cached balance)."""
+    return session.scalar(select(func.coalesce(func.sum(Posting.amount_minor), 0)).where(Posting.account_id == account_id))
+
+
+@dataclass
+class VerifyReport:
+    entries: int = 0
+    postings: int = 0
+    accounts: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify(session: Session) -> VerifyReport:
+    """Recompute every balance from postings and compare: any drift is a problem."""
+    report = VerifyReport(
+        entries=session.scalar(select(func.count()).select_from(JournalEntry)),
+        postings=session.scalar(select(func.count()).select_from(Posting)),
+        accounts=session.scalar(select(func.count()).select_from(Account)),
+    )
+    unbalanced = session.execute(
+        select(Posting.entry_id, Posting.currency, func.sum(Posting.amount_minor))
+        .group_by(Posting.entry_id, Posting.currency).having(func.sum(Posting.amount_minor) != 0)
+    )
+    report.problems += [f"entry {e} does not sum to zero in {c}: {s}" for e, c, s in unbalanced]
+    sums = (select(Posting.account_id, func.sum(Posting.amount_minor).label("total"))
+            .group_by(Posting.account_id).subquery())
+    drift = session.execute(
+        select(Account.code, Account.balance_minor, func.coalesce(sums.c.total, 0))
+        .outerjoin(sums, sums.c.account_id == Account.id)
+        .where(Account.balance_minor.is_not(None))
+        .where(Account.balance_minor != func.coalesce(sums.c.total, 0))
+    )
+    report.problems += [f"account {code} caches {cached} but its postings sum to {real}" for code, cached, real in drift]
+    negative = session.execute(select(Account.code, Account.balance_minor).where(Account.balance_minor < 0))
+    report.problems += [f"account {code} is negative: {bal}" for code, bal in negative]
+    mixed = session.execute(
+        select(Account.code, Posting.currency).join(Posting, Posting.account_id == Account.id)
+        .where(Posting.currency != Account.currency).distinct()
+    )
+    report.problems += [f"account {code} has a posting in {cur}" for code, cur in mixed]
+    return report
+
+
+def _insert_ignore(session: Session, rows: list[dict]) -> None:
+    if not rows:
+        return
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(dialect_insert(Account.__table__).on_conflict_do_nothing(), rows)

@@ -1,0 +1,137 @@
+"""Lifecycle sweeps: reminders and state transitions that are due, as of a given instant.
+
+One batch = one transaction. Each line is claimed with its row lock, its target state is derived from its
+validity end and the operator's rules, and every message carries a dedup key, so repeating a sweep, or running
+several sweeps at once, never double-acts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from simkeep.catalog.models import Operator
+from simkeep.core.money import Money
+from simkeep.ledger import service as ledger
+from simkeep.ledger.service import Entry, Leg
+from simkeep.lifecycle import repository, rules
+from simkeep.line import service as lines
+from simkeep.line.models import ACTIVE, DEACTIVATED, GRACE, STATES, SUSPENDED, Line
+from simkeep.notification import outbox
+
+SUBSCRIBER_NOTICE = (GRACE, SUSPENDED, DEACTIVATED)
+
+
+@dataclass
+class SweepResult:
+    lines: int = 0
+    transitions: dict[str, int] = field(default_factory=dict)
+    reminders: int = 0
+    forfeited: int = 0
+
+    def add(self, other: SweepResult) -> None:
+        self.lines += other.lines
+        self.reminders += other.reminders
+        self.forfeited += other.forfeited
+        for state, n in other.transitions.items():
+            self.transitions[state] = self.transitions.get(state, 0) + n
+
+
+def count_due(session: Session, *, now: datetime) -> int:
+    return repository.count_due(session, now=now)
+
+
+def sweep_batch(session: Session, *, now: datetime, limit: int = 2000) -> SweepResult:
+    due = repository.claim_due(session, now=now, limit=limit)
+    result = SweepResult(lines=len(due))
+    if not due:
+        return result
+    operators = repository.operators(session)
+    updates, events, messages, forfeits = [], [], [], []
+    for line in due:
+        operator = operators[line.operator_id]
+        stages = rules.stages(operator, line.validity_ends_at)
+        target = stages.state_at(now)
+        path = _path(line.state, target)
+        reminded = line.reminded_offset
+        offset = rules.due_reminder(operator, line.number_loss_at, reminded, now) if target in (ACTIVE, GRACE, SUSPENDED) else None
+        if offset is not None:
+            reminded = offset
+            messages.append(_reminder(line, operator, offset))
+        for from_state, to_state in path:
+            events.append(lines.event_row(line.id, from_state, to_state, "sweep", now))
+            messages.append(_state_event(line, from_state, to_state, now))
+            result.transitions[to_state] = result.transitions.get(to_state, 0) + 1
+            if to_state == operator.forfeit_balance_on:
+                forfeits.append(line)
+        if path and target in SUBSCRIBER_NOTICE:
+            messages.append(_state_notice(line, operator, target))
+        updates.append({
+            "b_id": line.id, "b_state": line.state, "new_state": target,
+            "changed_at": now if path else line.state_changed_at, "reminded": reminded,
+            "next_at": rules.next_sweep_at(operator, stages, target, reminded),
+        })
+    repository.save_sweep_results(session, updates)
+    lines.record_events(session, events)
+    result.reminders = sum(1 for m in messages if m.topic == "reminder")
+    result.forfeited = _forfeit(session, forfeits, operators, now)
+    outbox.enqueue(session, messages, now=now)
+    return result
+
+
+def _path(current: str, target: str) -> list[tuple[str, str]]:
+    """Every state passed on the way, so history and operator events miss none."""
+    i, j = STATES.index(current), STATES.index(target)
+    return [(STATES[k], STATES[k + 1]) for k in range(i, j)]
+
+
+def _forfeit(session: Session, forfeited: list[Line], operators: dict[str, Operator], now: datetime) -> int:
+    """Remaining credit leaves the subscriber when the operator's rule says so, through the ledger."""
+    if not forfeited:
+        return 0
+    held = ledger.balances(session, [a for line in forfeited for a in (line.credit_account_id, line.bonus_account_id)])
+    entries = []
+    for line in forfeited:
+        currency = operators[line.operator_id].currency
+        credit = Money(held[line.credit_account_id], currency)
+        bonus = Money(held[line.bonus_account_id], currency)
+        if credit.minor == 0 and bonus.minor == 0:
+            continue
+        entries.append(Entry("forfeit", f"forfeit:{line.id}:{line.validity_ends_at.isoformat()}", [
+            Leg(line.credit_account_id, -credit, tracked=True),
+            Leg(ledger.system_account_id(ledger.BREAKAGE, currency), credit),
+            Leg(line.bonus_account_id, -bonus, tracked=True),
+            Leg(ledger.system_account_id(ledger.PROMOTION_EXPENSE, currency), bonus),
+        ]))
+    ledger.post_many(session, entries, now=now)
+    return len(entries)
+
+
+def _reminder(line: Line, operator: Operator, offset: int) -> outbox.Message:
+    return outbox.Message(
+        dedup_key=f"reminder:{line.id}:{line.number_loss_at.isoformat()}:{offset}", topic="reminder",
+        channel=outbox.SMS, recipient=line.msisdn, language=line.language, line_id=line.id,
+        payload={"msisdn": line.msisdn, "operator_id": operator.id, "days_before": offset,
+                 "number_loss_at": line.number_loss_at.isoformat(), "timezone": operator.timezone},
+    )
+
+
+def _state_notice(line: Line, operator: Operator, state: str) -> outbox.Message:
+    return outbox.Message(
+        dedup_key=f"line.{state}:{line.id}:{line.validity_ends_at.isoformat()}", topic=f"line.{state}",
+        channel=outbox.SMS, recipient=line.msisdn, language=line.language, line_id=line.id,
+        payload={"msisdn": line.msisdn, "operator_id": operator.id, "state": state,
+                 "number_loss_at": line.number_loss_at.isoformat(), "timezone": operator.timezone},
+    )
+
+
+def _state_event(line: Line, from_state: str, to_state: str, now: datetime) -> outbox.Message:
+    return outbox.Message(
+        dedup_key=f"line.state_changed:{line.id}:{line.validity_ends_at.isoformat()}:{to_state}",
+        topic="line.state_changed", channel=outbox.EVENT, recipient=outbox.OPERATOR, language="en",
+        line_id=line.id,
+        payload={"line_id": str(line.id), "msisdn": line.msisdn, "from": from_state, "to": to_state,
+                 "at": now.isoformat()},
+    )

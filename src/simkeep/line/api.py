@@ -1,0 +1,51 @@
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from simkeep.core import clock
+from simkeep.core.phone import lookup_msisdn
+from simkeep.history.service import history
+from simkeep.line import service
+from simkeep.line.schemas import HistoryOut, LineCreate, LineOut
+from simkeep.web.deps import AnyRole, Config, Db, Staff
+
+router = APIRouter(prefix="/api/v1/lines", tags=["lines"])
+
+
+@router.post("", status_code=201, response_model=LineOut)
+def create_line(body: LineCreate, db: Db, _who: Staff) -> LineOut:
+    with db.transaction() as session:
+        line = service.create_line(session, msisdn=body.msisdn, operator_id=body.operator_id,
+                                   language=body.language, email=body.email, now=clock.now())
+        return render(service.view(session, line))
+
+
+@router.get("/{msisdn}", response_model=LineOut)
+def get_line(msisdn: str, db: Db, cfg: Config, _who: AnyRole) -> LineOut:
+    with db.transaction(write=False) as session:
+        line = service.find_line(session, lookup_msisdn(msisdn, cfg.default_region))
+        return render(service.view(session, line))
+
+
+@router.get("/{msisdn}/history", response_model=HistoryOut)
+def get_history(msisdn: str, db: Db, cfg: Config, _who: AnyRole,
+                before: Annotated[datetime | None, Query(description="cursor: next_before of the previous page")] = None,
+                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> HistoryOut:
+    with db.transaction(write=False) as session:
+        line = service.find_line(session, lookup_msisdn(msisdn, cfg.default_region))
+        items, cursor = history(session, line, before=clock.parse_instant(before.isoformat()) if before else None,
+                                limit=limit)
+    for item in items:
+        item["at"] = item["at"].isoformat()
+    return HistoryOut(items=items, next_before=cursor)
+
+
+def render(view: service.LineView) -> LineOut:
+    line = view.line
+    return LineOut(
+        id=str(line.id), msisdn=line.msisdn, operator_id=line.operator_id, state=line.state,
+        balance=view.balance.to_dict(), credit=view.credit.to_dict(), bonus=view.bonus.to_dict(),
+        validity_ends_at=line.validity_ends_at, number_loss_at=line.number_loss_at,
+        available_at=line.available_at, language=line.language,
+    )

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Uuid, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from simkeep.db import Base, UtcDateTime
+
+ACTIVE, GRACE, SUSPENDED, DEACTIVATED, QUARANTINE, AVAILABLE = (
+    "active", "grace", "suspended", "deactivated", "quarantine", "available",
+)
+STATES = (ACTIVE, GRACE, SUSPENDED, DEACTIVATED, QUARANTINE, AVAILABLE)
+RENEWABLE = (ACTIVE, GRACE, SUSPENDED)
+
+
+class Line(Base):
+    """A subscription on one MSISDN. The number is held while any line on it is not `available`:
+    the partial unique index is the number pool's guard."""
+
+    __tablename__ = "lines"
+    __table_args__ = (
+        Index("uq_lines_live_msisdn", "msisdn", unique=True,
+              sqlite_where=text("state != 'available'"), postgresql_where=text("state != 'available'")),
+        Index("ix_lines_next_sweep_at", "next_sweep_at"),
+        Index("ix_lines_msisdn_created", "msisdn", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    msisdn: Mapped[str] = mapped_column(String(16))
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"))
+    state: Mapped[str] = mapped_column(String(12))
+    language: Mapped[str] = mapped_column(String(8))
+    email: Mapped[str | None] = mapped_column(String(254))
+    credit_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_accounts.id"))
+    bonus_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_accounts.id"))
+    validity_ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    number_loss_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    available_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The row is the schedule: the next instant a sweep has something to do for this line.
+    next_sweep_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Smallest reminder offset (days before number loss) already sent in this validity period.
+    reminded_offset: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    state_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LineEvent(Base):
+    """State changes, for history and audit."""
+
+    __tablename__ = "line_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    line_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lines.id"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(12))
+    to_state: Mapped[str] = mapped_column(String(12))
+    reason: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

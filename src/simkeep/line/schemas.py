@@ -1,0 +1,35 @@
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+
+class LineCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    msisdn: StrictStr = Field(max_length=32, examples=["+33612345678"])
+    operator_id: StrictStr = Field(max_length=64, examples=["fr-orange-mobicarte"])
+    language: StrictStr = Field("en", max_length=8, examples=["zh_CN"])
+    email: StrictStr | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class MoneyOut(BaseModel):
+    amount_minor: int
+    currency: str
+
+
+class LineOut(BaseModel):
+    id: str
+    msisdn: str
+    operator_id: str
+    state: str
+    balance: MoneyOut
+    credit: MoneyOut
+    bonus: MoneyOut
+    validity_ends_at: datetime
+    number_loss_at: datetime
+    available_at: datetime
+    language: str
+
+
+class HistoryOut(BaseModel):
+    items: list[dict]
+    next_before: str | None

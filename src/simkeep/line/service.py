@@ -1,0 +1,110 @@
+"""Lines: creation on a free number, lookup, and the locked read every money path starts with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from simkeep.catalog import service as catalog
+from simkeep.catalog.models import Operator
+from simkeep.core.errors import InvalidInput, LineNotFound, LineNotRenewable, NumberUnavailable
+from simkeep.core.ids import new_id
+from simkeep.core.money import Money
+from simkeep.core.phone import normalize_msisdn
+from simkeep.ledger import service as ledger
+from simkeep.lifecycle import rules
+from simkeep.line import repository
+from simkeep.line.models import ACTIVE, Line, LineEvent
+
+LANGUAGES = ("en", "fr", "zh_CN")
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    line: Line
+    operator: Operator
+    credit: Money
+    bonus: Money
+
+    @property
+    def balance(self) -> Money:
+        return self.credit + self.bonus
+
+
+def create_line(session: Session, *, msisdn: str, operator_id: str, language: str = "en",
+                email: str | None = None, now: datetime) -> Line:
+    operator = catalog.get_operator(session, operator_id)
+    number = normalize_msisdn(msisdn, operator.country)
+    if language not in LANGUAGES:
+        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}")
+    line_id = new_id()
+    validity_end = rules.initial_validity_end(operator, now)
+    stages = rules.stages(operator, validity_end)
+    values = dict(
+        id=line_id, msisdn=number, operator_id=operator.id, state=ACTIVE, language=language, email=email,
+        validity_ends_at=validity_end, number_loss_at=stages.number_loss_at, available_at=stages.available_at,
+        next_sweep_at=rules.next_sweep_at(operator, stages, ACTIVE, None), reminded_offset=None,
+        created_at=now, state_changed_at=now,
+    )
+    try:
+        with session.begin_nested():
+            credit, bonus = ledger.open_subscriber_accounts(session, owner_id=line_id, currency=operator.currency, now=now)
+            session.execute(insert(Line.__table__), [{**values, "credit_account_id": credit, "bonus_account_id": bonus}])
+    except IntegrityError as exc:
+        raise NumberUnavailable() from exc
+    record_event(session, line_id=line_id, from_state=None, to_state=ACTIVE, reason="created", now=now)
+    return repository.get(session, line_id)
+
+
+def event_row(line_id, from_state: str | None, to_state: str, reason: str, now: datetime) -> dict:
+    return {"id": new_id(), "line_id": line_id, "from_state": from_state, "to_state": to_state, "reason": reason, "at": now}
+
+
+def record_events(session: Session, rows: list[dict]) -> None:
+    if rows:
+        session.execute(insert(LineEvent.__table__), rows)
+
+
+def record_event(session: Session, *, line_id, from_state: str | None, to_state: str, reason: str, now: datetime) -> None:
+    record_events(session, [event_row(line_id, from_state, to_state, reason, now)])
+
+
+def lock_live_line(session: Session, msisdn: str, offer_id: str | None = None):
+    """(line, operator[, offer]) for a money path with the line locked, or None if the number has no live line."""
+    return repository.lock_live(session, msisdn, offer_id)
+
+
+def no_live_line(session: Session, msisdn: str) -> Exception:
+    """Why a number has no live line: it never had one, or its last one ended."""
+    return LineNotRenewable() if repository.ever_held(session, msisdn) else LineNotFound()
+
+
+def apply_validity(session: Session, *, line: Line, operator: Operator, validity_ends_at: datetime,
+                   reason: str, now: datetime) -> None:
+    """A new validity period: the line is active again and its reminders start afresh."""
+    stages = rules.stages(operator, validity_ends_at)
+    values = dict(validity_ends_at=validity_ends_at, number_loss_at=stages.number_loss_at,
+                  available_at=stages.available_at, reminded_offset=None,
+                  next_sweep_at=rules.next_sweep_at(operator, stages, ACTIVE, None))
+    if line.state != ACTIVE:
+        values.update(state=ACTIVE, state_changed_at=now)
+        record_event(session, line_id=line.id, from_state=line.state, to_state=ACTIVE, reason=reason, now=now)
+    repository.save_validity(session, line, **values)
+
+
+def find_line(session: Session, msisdn: str) -> Line:
+    line = repository.current_for_msisdn(session, msisdn)
+    if line is None:
+        raise LineNotFound()
+    return line
+
+
+def view(session: Session, line: Line) -> LineView:
+    operator = catalog.get_operator(session, line.operator_id)
+    balances = ledger.balances(session, [line.credit_account_id, line.bonus_account_id])
+    return LineView(line, operator, Money(balances[line.credit_account_id], operator.currency),
+                    Money(balances[line.bonus_account_id], operator.currency))

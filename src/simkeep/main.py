@@ -1,0 +1,53 @@
+"""The ASGI application: JSON API under /api/v1, OpenAPI at /openapi.json, docs at /docs."""
+
+from __future__ import annotations
+
+import logging
+
+import structlog
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from simkeep.catalog.api import router as catalog_router
+from simkeep.charge.api import router as charge_router
+from simkeep.config import Settings, get_settings
+from simkeep.db import Database
+from simkeep.line.api import router as line_router
+from simkeep.topup.api import router as topup_router
+from simkeep.web import errors
+from simkeep.web.limits import BodyLimit
+
+
+def configure_logging(level: str = "info") -> None:
+    structlog.configure(
+        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),
+                    structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+    )
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    app = FastAPI(title="simkeep", version="0.1.0",
+                  description="Prepaid number-keeping platform: lines, validity, ledger, top-ups and charges.")
+    app.state.settings = settings
+    app.state.db = db or Database(settings.db_url)
+    app.state.principals = {}
+    errors.install(app)
+    for router in (catalog_router, line_router, topup_router, charge_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict:
+        with app.state.db.transaction(write=False) as session:
+            session.execute(text("SELECT 1"))
+        return {"status": "ok", "database": app.state.db.dialect}
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for uvicorn --factory."""
+    return create_app()

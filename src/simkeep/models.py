@@ -1,0 +1,13 @@
+"""Every table, imported in one place for Alembic and the test schema checks."""
+
+from simkeep.auth.models import ApiKey
+from simkeep.catalog.models import Offer, Operator
+from simkeep.charge.models import Charge
+from simkeep.db import Base
+from simkeep.ledger.models import Account, JournalEntry, Posting
+from simkeep.line.models import Line, LineEvent
+from simkeep.notification.models import OutboxMessage
+from simkeep.topup.models import TopUp
+
+__all__ = ["Account", "ApiKey", "Base", "Charge", "JournalEntry", "Line", "LineEvent", "Offer", "Operator",
+           "OutboxMessage", "Posting", "TopUp"]

@@ -1,0 +1,43 @@
+"""The only writer of outbox rows. Messages are written in the business transaction; `dedup_key` is UNIQUE, so
+writing the same message twice (a repeated sweep, a racing worker) stores it once."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from simkeep.core.ids import new_id
+from simkeep.notification.models import PENDING, OutboxMessage
+
+SMS, EMAIL, EVENT = "sms", "email", "event"
+OPERATOR = "operator"  # recipient of events for the operator's own systems
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    dedup_key: str
+    topic: str
+    channel: str
+    recipient: str
+    language: str
+    payload: dict
+    line_id: uuid.UUID | None = None
+
+
+def enqueue(session: Session, messages: list[Message], *, now: datetime) -> int:
+    """Store messages for delivery; returns how many were new."""
+    if not messages:
+        return 0
+    rows = [{
+        "id": new_id(), "dedup_key": m.dedup_key, "topic": m.topic, "channel": m.channel, "recipient": m.recipient,
+        "language": m.language, "line_id": m.line_id, "payload": m.payload, "status": PENDING, "attempts": 0,
+        "next_attempt_at": now, "locked_until": None, "last_error": None, "created_at": now, "sent_at": None,
+    } for m in messages]
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    result = session.execute(dialect_insert(OutboxMessage.__table__).on_conflict_do_nothing(), rows)
+    return result.rowcount if result.rowcount >= 0 else len(rows)

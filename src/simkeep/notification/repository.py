@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from simkeep.notification.models import FAILED, PENDING, SENT, OutboxMessage
+
+
+def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
+    """Lease due messages to this worker. A worker that dies mid-send loses its lease, and the message
+    is sent again after it expires: at least once, never lost."""
+    table = OutboxMessage.__table__
+    due = (select(table.c.id).where(table.c.status == PENDING, table.c.next_attempt_at <= now,
+                                    or_(table.c.locked_until.is_(None), table.c.locked_until <= now))
+           .order_by(table.c.next_attempt_at).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.scalars(due))
+    if not ids:
+        return []
+    session.execute(update(table).where(table.c.id.in_(ids))
+                    .values(locked_until=now + lease, attempts=table.c.attempts + 1))
+    return list(session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                                .order_by(OutboxMessage.next_attempt_at)))
+
+
+def mark_sent(session: Session, message_id: uuid.UUID, *, now: datetime) -> None:
+    session.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == message_id)
+                    .values(status=SENT, sent_at=now, locked_until=None, last_error=None))
+
+
+def mark_retry(session: Session, message_id: uuid.UUID, *, error: str, at: datetime) -> None:
+    session.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == message_id)
+                    .values(next_attempt_at=at, locked_until=None, last_error=error[:2000]))
+
+
+def mark_failed(session: Session, message_id: uuid.UUID, *, error: str) -> None:
+    session.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == message_id)
+                    .values(status=FAILED, locked_until=None, last_error=error[:2000]))
+
+
+def for_line(session: Session, line_id, *, before: datetime | None, limit: int) -> list[OutboxMessage]:
+    stmt = select(OutboxMessage).where(OutboxMessage.line_id == line_id)
+    if before is not None:
+        stmt = stmt.where(OutboxMessage.created_at < before)
+    return list(session.scalars(stmt.order_by(OutboxMessage.created_at.desc()).limit(limit)))

@@ -1,0 +1,34 @@
+"""Default sender: one JSON line per message in $SIMKEEP_DATA_DIR/messages.log, echoed to the console."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from simkeep.notification.senders.base import Outgoing, TemporaryFailure
+
+
+class FileSender:
+    def __init__(self, path: Path, echo: bool = True) -> None:
+        self.path = path
+        self.echo = echo
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def send(self, message: Outgoing) -> None:
+        line = json.dumps({
+            "id": str(message.id), "topic": message.topic, "channel": message.channel,
+            "to": message.recipient, "language": message.language, "text": message.text,
+            "payload": message.payload, "attempt": message.attempt,
+        }, ensure_ascii=False)
+        try:
+            with self._lock, self.path.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise TemporaryFailure(str(exc)) from exc
+        if self.echo:
+            print(f"[{message.channel} → {message.recipient}] {message.text}", flush=True)

@@ -1,0 +1,32 @@
+"""Worker job: deliver due outbox messages, one transaction to lease, one per outcome."""
+
+from __future__ import annotations
+
+import structlog
+
+from simkeep.core import clock
+from simkeep.db import Database
+from simkeep.notification import service
+from simkeep.notification.senders.base import PermanentFailure, Sender, TemporaryFailure
+
+log = structlog.get_logger()
+
+
+def deliver_due(db: Database, sender: Sender, *, batch: int = 100, lease_seconds: int = 60,
+                max_attempts: int = 8) -> int:
+    with db.transaction() as session:
+        messages = service.claim_due(session, now=clock.now(), limit=batch, lease_seconds=lease_seconds)
+    for message in messages:
+        try:
+            sender.send(message)
+        except (TemporaryFailure, PermanentFailure, OSError) as exc:
+            with db.transaction() as session:
+                gave_up = service.record_failure(session, message, error=f"{type(exc).__name__}: {exc}",
+                                                 permanent=isinstance(exc, PermanentFailure),
+                                                 max_attempts=max_attempts, now=clock.now())
+            log.warning("message.failed", id=str(message.id), topic=message.topic, attempt=message.attempt,
+                        final=gave_up, error=str(exc))
+            continue
+        with db.transaction() as session:
+            service.record_sent(session, message, now=clock.now())
+    return len(messages)

@@ -1,0 +1,34 @@
+from fastapi import APIRouter, Response
+
+from simkeep.core import clock
+from simkeep.topup import service
+from simkeep.topup.models import TopUp
+from simkeep.topup.schemas import TopUpCreate, TopUpOut
+from simkeep.web.deps import AnyRole, Config, Db, IdempotencyKey, write
+
+router = APIRouter(prefix="/api/v1/topups", tags=["top-ups"])
+
+
+@router.post("", status_code=201, response_model=TopUpOut,
+             responses={409: {"description": "line_not_renewable, validity_cap_reached or idempotency_key_reused"}})
+def create_topup(body: TopUpCreate, key: IdempotencyKey, db: Db, cfg: Config, who: AnyRole,
+                 response: Response) -> TopUpOut:
+    result = write(db, lambda session: service.top_up(
+        session, principal=who.id, idempotency_key=key, msisdn=body.msisdn, offer_id=body.offer_id,
+        channel=body.channel, now=clock.now(), region=cfg.default_region))
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return render(result.topup)
+
+
+@router.get("/{topup_id}", response_model=TopUpOut)
+def get_topup(topup_id: str, db: Db, _who: AnyRole) -> TopUpOut:
+    with db.transaction(write=False) as session:
+        return render(service.get_topup(session, topup_id))
+
+
+def render(t: TopUp) -> TopUpOut:
+    return TopUpOut(id=str(t.id), status=t.status, msisdn=t.msisdn, offer_id=t.offer_id, channel=t.channel,
+                    amount={"amount_minor": t.price_minor, "currency": t.currency},
+                    bonus={"amount_minor": t.bonus_minor, "currency": t.currency},
+                    validity_ends_at=t.validity_ends_at, created_at=t.created_at)

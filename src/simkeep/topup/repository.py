@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from simkeep.core.errors import TopUpNotFound
+from simkeep.topup.models import TopUp
+
+
+def find_by_key(session: Session, principal: str, key: str) -> TopUp | None:
+    return session.scalars(
+        select(TopUp).where(TopUp.principal == principal, TopUp.idempotency_key == key)
+    ).first()
+
+
+def get(session: Session, topup_id) -> TopUp:
+    try:
+        topup = session.get(TopUp, uuid.UUID(str(topup_id)))
+    except ValueError:
+        topup = None
+    if topup is None:
+        raise TopUpNotFound()
+    return topup
+
+
+def for_line(session: Session, line_id, *, before: datetime | None, limit: int) -> list[TopUp]:
+    stmt = select(TopUp).where(TopUp.line_id == line_id)
+    if before is not None:
+        stmt = stmt.where(TopUp.created_at < before)
+    return list(session.scalars(stmt.order_by(TopUp.created_at.desc()).limit(limit)))

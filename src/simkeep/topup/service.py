@@ -1,0 +1,91 @@
+"""One top-up for every channel: price, ledger, validity, state and notification in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from simkeep.catalog import service as catalog
+from simkeep.core.errors import IdempotencyKeyReused, InvalidInput, LineNotRenewable, OfferNotFound
+from simkeep.core.ids import new_id
+from simkeep.core.phone import lookup_msisdn
+from simkeep.ledger import service as ledger
+from simkeep.ledger.service import Leg
+from simkeep.lifecycle import rules
+from simkeep.line import service as lines
+from simkeep.line.models import RENEWABLE
+from simkeep.notification import outbox
+from simkeep.topup import repository
+from simkeep.topup.models import CHANNELS, TopUp
+
+COMPLETED = "completed"
+
+
+@dataclass(frozen=True, slots=True)
+class TopUpResult:
+    topup: TopUp
+    replayed: bool  # the same request seen before: its first result, nothing moved this time
+
+
+def fingerprint(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+
+def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: str, offer_id: str,
+           channel: str, now: datetime, region: str = "FR") -> TopUpResult:
+    if channel not in CHANNELS:
+        raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}")
+    number = lookup_msisdn(msisdn, region)
+    request_hash = fingerprint(number, offer_id, channel)
+    locked = lines.lock_live_line(session, number, offer_id)
+    # Checked under the line lock: a concurrent request with this key has committed or not started.
+    earlier = repository.find_by_key(session, principal, idempotency_key)
+    if earlier is not None:
+        if earlier.request_hash != request_hash:
+            raise IdempotencyKeyReused()
+        return TopUpResult(earlier, replayed=True)
+    if locked is None:
+        raise lines.no_live_line(session, number)
+    line, operator, offer = locked
+    if offer is None:
+        raise OfferNotFound()
+    if line.state not in RENEWABLE or now >= line.number_loss_at:
+        raise LineNotRenewable()
+    new_end = rules.extended_validity(operator, line.validity_ends_at, offer.validity_days, now)
+    price, bonus = catalog.price_of(offer, operator)
+
+    topup_id = new_id()
+    entry_id = ledger.post(session, kind="topup", reference=f"topup:{topup_id}", now=now, legs=[
+        Leg(line.credit_account_id, price, tracked=True),
+        Leg(ledger.system_account_id(ledger.CLEARING, price.currency, channel), -price),
+        Leg(line.bonus_account_id, bonus, tracked=True),
+        Leg(ledger.system_account_id(ledger.PROMOTION_EXPENSE, bonus.currency), -bonus),
+    ])
+    lines.apply_validity(session, line=line, operator=operator, validity_ends_at=new_end, reason="topup", now=now)
+    row = dict(
+        id=topup_id, principal=principal, idempotency_key=idempotency_key, request_hash=request_hash,
+        line_id=line.id, msisdn=number, offer_id=offer.id, channel=channel, status=COMPLETED,
+        price_minor=price.minor, bonus_minor=bonus.minor, currency=price.currency,
+        validity_before=line.validity_ends_at, validity_ends_at=new_end, journal_entry_id=entry_id, created_at=now,
+    )
+    session.execute(insert(TopUp.__table__), [row])
+    outbox.enqueue(session, [outbox.Message(
+        dedup_key=f"topup.completed:{topup_id}", topic="topup.completed", channel=outbox.SMS, recipient=number,
+        language=line.language, line_id=line.id,
+        payload={"topup_id": str(topup_id), "msisdn": number, "operator_id": operator.id,
+                 "amount": price.to_dict(), "bonus": bonus.to_dict(), "validity_ends_at": new_end.isoformat(),
+                 "timezone": operator.timezone},
+    )], now=now)
+    return TopUpResult(TopUp(**row), replayed=False)
+
+
+def get_topup(session: Session, topup_id) -> TopUp:
+    return repository.get(session, topup_id)
+
+
+def for_line(session: Session, line_id, *, before: datetime | None = None, limit: int = 50) -> list[TopUp]:
+    return repository.for_line(session, line_id, before=before, limit=limit)

@@ -1,0 +1,81 @@
+"""Request plumbing shared by every JSON endpoint: the database, the caller, idempotency keys."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from simkeep.auth import service as auth
+from simkeep.auth.service import Principal
+from simkeep.config import Settings
+from simkeep.core.errors import Forbidden, IdempotencyKeyMissing, InvalidInput, Unauthorized
+from simkeep.db import Database
+
+T = TypeVar("T")
+_CACHE_SECONDS = 30.0  # a revoked key stops working within this delay; it saves a query per request
+
+
+def database(request: Request) -> Database:
+    return request.app.state.db
+
+
+def settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Unauthorized()
+    token = authorization.removeprefix("Bearer ").strip()
+    cache: dict[str, tuple[float, Principal]] = request.app.state.principals
+    hit = cache.get(token)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    cfg: Settings = request.app.state.settings
+    with request.app.state.db.transaction(write=False) as session:
+        who = auth.authenticate(session, token=token, secret=cfg.secret_key, admin_token=cfg.admin_token)
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[token] = (time.monotonic() + _CACHE_SECONDS, who)
+    return who
+
+
+def require(*roles: str) -> Callable[..., Principal]:
+    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if who.role not in roles:
+            raise Forbidden()
+        return who
+
+    return check
+
+
+def idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str:
+    if idempotency_key is None:
+        raise IdempotencyKeyMissing()
+    if not 1 <= len(idempotency_key) <= 255 or not idempotency_key.isprintable():
+        raise InvalidInput("Idempotency-Key must be 1 to 255 printable characters.")
+    return idempotency_key
+
+
+def write(db: Database, work: Callable[[Session], T]) -> T:
+    """Run one write transaction. A unique-key race (two first requests with one Idempotency-Key) is retried
+    once: the retry finds the winner's row and answers as a replay or a 409."""
+    try:
+        with db.transaction() as session:
+            return work(session)
+    except IntegrityError:
+        with db.transaction() as session:
+            return work(session)
+
+
+AdminOnly = Annotated[Principal, Depends(require("admin"))]
+Staff = Annotated[Principal, Depends(require("admin", "agent"))]
+AnyRole = Annotated[Principal, Depends(require("admin", "agent", "reseller"))]
+Db = Annotated[Database, Depends(database)]
+Config = Annotated[Settings, Depends(settings)]
+IdempotencyKey = Annotated[str, Depends(idempotency_key)]

@@ -1,0 +1,101 @@
+"""Test databases: SQLite by default, PostgreSQL when SIMKEEP_TEST_DATABASE_URL is set.
+
+The schema comes from `alembic upgrade head`, so migrations are tested. Money paths are raced across real
+connections that commit, so instead of a rolled-back transaction each test gets a fresh SQLite file (a copy of
+the migrated template) or freshly truncated PostgreSQL tables.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from simkeep.catalog import service as catalog
+from simkeep.config import Settings
+from simkeep.db import Database
+from simkeep.main import create_app
+from simkeep.migrate import upgrade
+from simkeep.models import Base
+
+PG_URL = os.environ.get("SIMKEEP_TEST_DATABASE_URL")
+ADMIN_TOKEN = "test-admin-token"
+T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday in winter time, four weeks before the DST change
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    if PG_URL:
+        engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+        upgrade(PG_URL)
+        yield PG_URL
+    else:
+        template = tmp_path_factory.mktemp("template") / "template.db"
+        upgrade(f"sqlite:///{template}")
+        yield str(template)
+
+
+@pytest.fixture
+def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
+    if PG_URL:
+        database = Database(database_url)
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with database.engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    else:
+        path = tmp_path / "simkeep.db"
+        shutil.copy(database_url, path)
+        database = Database(f"sqlite:///{path}")
+    with database.transaction() as session:
+        catalog.load_catalog(session, catalog.read_catalog(), now=T0)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def settings(db: Database, tmp_path: Path) -> Settings:
+    return Settings(database_url=db.url, data_dir=tmp_path, admin_token=ADMIN_TOKEN)
+
+
+@pytest.fixture
+def client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    app = create_app(settings, db)
+    with TestClient(app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def live_server(settings: Settings, db: Database) -> Iterator[str]:
+    """A real uvicorn server on 127.0.0.1 for tests that race many connections."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port, log_level="warning",
+                            access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    yield base
+    server.should_exit = True
+    thread.join(timeout=10)

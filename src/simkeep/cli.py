@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from simkeep.config import Settings, get_settings
+from simkeep.config import get_settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
@@ -128,10 +128,9 @@ def topup(msisdn: str, offer: str, key: Annotated[str, typer.Option(help="idempo
           channel: str = "agent") -> None:
     """Recharge a line with an offer (idempotent on --key)."""
     from simkeep.topup import service
-    from simkeep.web.deps import write
 
     try:
-        result = write(_db(), lambda s: service.top_up(s, principal="cli", idempotency_key=key, msisdn=msisdn,
+        result = _db().write(lambda s: service.top_up(s, principal="cli", idempotency_key=key, msisdn=msisdn,
                                                        offer_id=offer, channel=channel, now=clock.now(),
                                                        region=get_settings().default_region))
     except SimkeepError as exc:
@@ -146,10 +145,9 @@ def charge(msisdn: str, amount_minor: int, key: Annotated[str, typer.Option(help
            kind: str = "call") -> None:
     """Debit usage from a line (never below zero)."""
     from simkeep.charge import service
-    from simkeep.web.deps import write
 
     try:
-        result = write(_db(), lambda s: service.charge(s, principal="cli", idempotency_key=key, msisdn=msisdn,
+        result = _db().write(lambda s: service.charge(s, principal="cli", idempotency_key=key, msisdn=msisdn,
                                                        amount_minor=amount_minor, kind=kind, now=clock.now(),
                                                        region=get_settings().default_region))
     except SimkeepError as exc:

@@ -6,17 +6,20 @@ fail with SQLITE_BUSY on lock upgrade no matter how long it waits, which would t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+T = TypeVar("T")
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -103,6 +106,16 @@ class Database:
                 yield session
         finally:
             session.close()
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one write transaction. A unique-key race (two first requests with one Idempotency-Key)
+        is retried once: the retry finds the winner's row and answers as a replay or a 409."""
+        try:
+            with self.transaction() as session:
+                return work(session)
+        except IntegrityError:
+            with self.transaction() as session:
+                return work(session)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -9,7 +9,6 @@ from zoneinfo import available_timezones
 from babel.numbers import list_currencies
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-
 T = TypeVar("T")
 Status = Literal["sourced", "derived", "assumed"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import suppress
 from importlib import resources
 from pathlib import Path
 
@@ -37,10 +38,8 @@ def _describe(err: dict, data: dict) -> str:
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     if len(loc) >= 2 and loc[0] == "operators" and isinstance(loc[1], int):
-        try:
+        with suppress(KeyError, IndexError, TypeError):
             path += f" (operator {data['operators'][loc[1]]['id']})"
-        except (KeyError, IndexError, TypeError):
-            pass
     message = err["msg"].removeprefix("Value error, ")
     return f"{path}: {message}" if path else message
 

@@ -3,7 +3,7 @@ from fastapi import APIRouter, Response
 from simkeep.charge import service
 from simkeep.charge.schemas import ChargeCreate, ChargeOut
 from simkeep.core import clock
-from simkeep.web.deps import AdminOnly, Config, Db, IdempotencyKey, write
+from simkeep.web.deps import AdminOnly, Config, Db, IdempotencyKey
 
 router = APIRouter(prefix="/api/v1/charges", tags=["charges"])
 
@@ -12,7 +12,7 @@ router = APIRouter(prefix="/api/v1/charges", tags=["charges"])
              responses={402: {"description": "insufficient_balance: nothing was written"}})
 def create_charge(body: ChargeCreate, key: IdempotencyKey, db: Db, cfg: Config, who: AdminOnly,
                   response: Response) -> ChargeOut:
-    result = write(db, lambda session: service.charge(
+    result = db.write(lambda session: service.charge(
         session, principal=who.id, idempotency_key=key, msisdn=body.msisdn, amount_minor=body.amount_minor,
         kind=body.kind, now=clock.now(), region=cfg.default_region))
     if result.replayed:

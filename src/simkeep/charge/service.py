@@ -11,7 +11,11 @@ from sqlalchemy.orm import Session
 
 from simkeep.charge.models import KINDS, Charge
 from simkeep.core.errors import (
-    IdempotencyKeyReused, InsufficientBalance, InvalidAmount, InvalidInput, LineNotChargeable,
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    InvalidAmount,
+    InvalidInput,
+    LineNotChargeable,
 )
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money

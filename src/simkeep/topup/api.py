@@ -4,7 +4,7 @@ from simkeep.core import clock
 from simkeep.topup import service
 from simkeep.topup.models import TopUp
 from simkeep.topup.schemas import TopUpCreate, TopUpOut
-from simkeep.web.deps import AnyRole, Config, Db, IdempotencyKey, write
+from simkeep.web.deps import AnyRole, Config, Db, IdempotencyKey
 
 router = APIRouter(prefix="/api/v1/topups", tags=["top-ups"])
 
@@ -13,7 +13,7 @@ router = APIRouter(prefix="/api/v1/topups", tags=["top-ups"])
              responses={409: {"description": "line_not_renewable, validity_cap_reached or idempotency_key_reused"}})
 def create_topup(body: TopUpCreate, key: IdempotencyKey, db: Db, cfg: Config, who: AnyRole,
                  response: Response) -> TopUpOut:
-    result = write(db, lambda session: service.top_up(
+    result = db.write(lambda session: service.top_up(
         session, principal=who.id, idempotency_key=key, msisdn=body.msisdn, offer_id=body.offer_id,
         channel=body.channel, now=clock.now(), region=cfg.default_region))
     if result.replayed:

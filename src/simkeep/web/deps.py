@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from simkeep.auth import service as auth
 from simkeep.auth.service import Principal
@@ -16,7 +14,6 @@ from simkeep.config import Settings
 from simkeep.core.errors import Forbidden, IdempotencyKeyMissing, InvalidInput, Unauthorized
 from simkeep.db import Database
 
-T = TypeVar("T")
 _CACHE_SECONDS = 30.0  # a revoked key stops working within this delay; it saves a query per request
 
 
@@ -60,17 +57,6 @@ def idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> 
     if not 1 <= len(idempotency_key) <= 255 or not idempotency_key.isprintable():
         raise InvalidInput("Idempotency-Key must be 1 to 255 printable characters.")
     return idempotency_key
-
-
-def write(db: Database, work: Callable[[Session], T]) -> T:
-    """Run one write transaction. A unique-key race (two first requests with one Idempotency-Key) is retried
-    once: the retry finds the winner's row and answers as a replay or a 409."""
-    try:
-        with db.transaction() as session:
-            return work(session)
-    except IntegrityError:
-        with db.transaction() as session:
-            return work(session)
 
 
 AdminOnly = Annotated[Principal, Depends(require("admin"))]

@@ -1,12 +1,11 @@
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, Field, StrictInt, StrictStr
 
-from simkeep.line.schemas import MoneyOut
+from simkeep.line.schemas import MoneyOut, RequestBody
 
 
-class ChargeCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ChargeCreate(RequestBody):
     msisdn: StrictStr = Field(max_length=32, examples=["+33612345678"])
     amount_minor: StrictInt = Field(examples=[19])
     kind: StrictStr = Field(max_length=8, examples=["sms"])

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from simkeep.charge import repository
 from simkeep.charge.models import KINDS, Charge
 from simkeep.core.errors import (
     IdempotencyKeyReused,
@@ -44,9 +44,7 @@ def charge(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     number = lookup_msisdn(msisdn, region)
     request_hash = fingerprint(number, amount_minor, kind)
     locked = lines.lock_live_line(session, number)
-    earlier = session.scalars(
-        select(Charge).where(Charge.principal == principal, Charge.idempotency_key == idempotency_key)
-    ).first()
+    earlier = repository.find_by_key(session, principal, idempotency_key)
     if earlier is not None:
         if earlier.request_hash != request_hash:
             raise IdempotencyKeyReused()
@@ -71,12 +69,9 @@ def charge(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     row = dict(id=charge_id, principal=principal, idempotency_key=idempotency_key, request_hash=request_hash,
                line_id=line.id, msisdn=number, kind=kind, amount_minor=amount_minor, bonus_used_minor=from_bonus,
                currency=operator.currency, journal_entry_id=entry_id, created_at=now)
-    session.execute(insert(Charge.__table__), [row])
+    repository.add(session, row)
     return ChargeResult(Charge(**row), replayed=False)
 
 
 def for_line(session: Session, line_id, *, before: datetime | None = None, limit: int = 50) -> list[Charge]:
-    stmt = select(Charge).where(Charge.line_id == line_id)
-    if before is not None:
-        stmt = stmt.where(Charge.created_at < before)
-    return list(session.scalars(stmt.order_by(Charge.created_at.desc()).limit(limit)))
+    return repository.for_line(session, line_id, before=before, limit=limit)

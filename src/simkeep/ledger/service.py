@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -88,27 +88,31 @@ def post_many(session: Session, entries: list[Entry], *, now: datetime) -> list[
         posting_rows += [{"id": new_id(), "entry_id": entry_id, "account_id": leg.account_id,
                           "amount_minor": leg.amount.minor, "currency": leg.amount.currency} for leg in legs]
         deltas += [(leg.account_id, leg.amount.minor) for leg in legs if leg.tracked]
+    conn = session.connection()
     for account_id, delta in deltas:
-        _move_cached_balance(session, account_id, delta)
+        if conn.execute(_CREDIT if delta > 0 else _DEBIT, {"account_id": account_id, "delta": delta}).rowcount != 1:
+            raise InsufficientBalance()
     if entry_rows:
-        session.execute(insert(JournalEntry.__table__), entry_rows)
-        session.execute(insert(Posting.__table__), posting_rows)
+        conn.execute(_INSERT_ENTRY, entry_rows if len(entry_rows) > 1 else entry_rows[0])
+        conn.execute(_INSERT_POSTING, posting_rows)
     return [row["id"] for row in entry_rows]
 
 
-def _move_cached_balance(session: Session, account_id: uuid.UUID, delta: int) -> None:
-    table = Account.__table__
-    stmt = update(table).where(table.c.id == account_id).values(balance_minor=table.c.balance_minor + delta)
-    if delta < 0:
-        stmt = stmt.where(table.c.balance_minor + delta >= 0)
-    if session.execute(stmt).rowcount != 1:
-        raise InsufficientBalance()
+_ACCOUNTS = Account.__table__
+_CREDIT = (update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account_id"))
+           .values(balance_minor=_ACCOUNTS.c.balance_minor + bindparam("delta")))
+# The guard is in the statement: a debit that would go below zero updates no row, whatever runs concurrently.
+_DEBIT = _CREDIT.where(_ACCOUNTS.c.balance_minor + bindparam("delta") >= 0)
+_INSERT_ENTRY = insert(JournalEntry.__table__)
+_INSERT_POSTING = insert(Posting.__table__)
+
+
+_BALANCES = select(_ACCOUNTS.c.id, _ACCOUNTS.c.balance_minor).where(
+    _ACCOUNTS.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def balances(session: Session, account_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
-    table = Account.__table__
-    rows = session.execute(select(table.c.id, table.c.balance_minor).where(table.c.id.in_(account_ids)))
-    return {row.id: row.balance_minor for row in rows}
+    return {row[0]: row[1] for row in session.connection().execute(_BALANCES, {"ids": account_ids})}
 
 
 def account_balance(session: Session, account_id: uuid.UUID) -> int:

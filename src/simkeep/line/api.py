@@ -1,7 +1,7 @@
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from simkeep.core import clock
 from simkeep.core.phone import lookup_msisdn
@@ -30,7 +30,7 @@ def get_line(msisdn: str, db: Db, cfg: Config, _who: AnyRole) -> LineOut:
 
 @router.get("/{msisdn}/history", response_model=HistoryOut)
 def get_history(msisdn: str, db: Db, cfg: Config, _who: AnyRole,
-                before: Annotated[datetime | None, Query(description="cursor: next_before of the previous page")] = None,
+                before: Annotated[AwareDatetime | None, Query(description="cursor: next_before of the previous page")] = None,
                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> HistoryOut:
     with db.transaction(write=False) as session:
         line = service.find_line(session, lookup_msisdn(msisdn, cfg.default_region))

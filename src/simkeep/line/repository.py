@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from types import SimpleNamespace
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.catalog.models import Offer, Operator
@@ -21,23 +22,71 @@ def current_for_msisdn(session: Session, msisdn: str) -> Line | None:
     ).first()
 
 
-def lock_live(session: Session, msisdn: str, offer_id: str | None = None):
+_LINES, _OPERATORS, _OFFERS = Line.__table__, Operator.__table__, Offer.__table__
+
+
+# Only what money paths need: fewer columns, less decoding on the hottest query.
+_LINE_STATE = ("id", "msisdn", "operator_id", "state", "language", "credit_account_id", "bonus_account_id",
+               "validity_ends_at", "number_loss_at", "state_changed_at")
+_OPERATOR_RULES = ("id", "country", "currency", "timezone", "initial_validity_days", "grace_days", "suspended_days",
+                   "quarantine_days", "max_validity_days", "reminder_offsets", "validity_stacking", "forfeit_balance_on")
+_OFFER_TERMS = ("id", "price_minor", "bonus_minor", "validity_days")
+
+
+def _lock_statement(with_offer: bool):
+    """Built once: the hot paths pay for no statement construction, only for the cached compiled form."""
+    columns = [*(_LINES.c[name] for name in _LINE_STATE),
+               *(_OPERATORS.c[name].label(f"operator__{name}") for name in _OPERATOR_RULES)]
+    joined = _LINES.join(_OPERATORS, _OPERATORS.c.id == _LINES.c.operator_id)
+    if with_offer:
+        columns += [_OFFERS.c[name].label(f"offer__{name}") for name in _OFFER_TERMS]
+        joined = joined.outerjoin(_OFFERS, (_OFFERS.c.id == bindparam("offer_id"))
+                                  & (_OFFERS.c.operator_id == _LINES.c.operator_id))
+    return (select(*columns).select_from(joined)
+            .where(_LINES.c.msisdn == bindparam("msisdn"), _LINES.c.state != AVAILABLE)
+            .with_for_update(of=_LINES))
+
+
+_LOCK = _lock_statement(with_offer=False)
+_LOCK_WITH_OFFER = _lock_statement(with_offer=True)
+
+
+def lock_live(session: Session, msisdn: str, offer_id: str | None = None) -> tuple | None:
     """Lock the number's live line and read its operator (and an offer of that operator) in one round trip.
-    Every money path on a line starts here, so concurrent top-ups and charges of one line serialise."""
-    columns = [Line, Operator] + ([Offer] if offer_id is not None else [])
-    stmt = (select(*columns).join(Operator, Operator.id == Line.operator_id)
-            .where(Line.msisdn == msisdn, Line.state != AVAILABLE).with_for_update(of=Line))
+    Every money path on a line starts here, so concurrent top-ups and charges of one line serialise.
+    Returns plain attribute objects (line, operator[, offer]); offer is None when it is not the operator's."""
+    params = {"msisdn": msisdn}
     if offer_id is not None:
-        stmt = stmt.outerjoin(Offer, (Offer.id == offer_id) & (Offer.operator_id == Line.operator_id))
-    return session.execute(stmt).first()
+        params["offer_id"] = offer_id
+    row = session.connection().execute(_LOCK_WITH_OFFER if offer_id is not None else _LOCK, params).first()
+    if row is None:
+        return None
+    line, operator, offer = {}, {}, {}
+    for key, value in row._mapping.items():
+        if key.startswith("operator__"):
+            operator[key[10:]] = value
+        elif key.startswith("offer__"):
+            offer[key[7:]] = value
+        else:
+            line[key] = value
+    found = (SimpleNamespace(**line), SimpleNamespace(**operator))
+    if offer_id is None:
+        return found
+    return (*found, SimpleNamespace(**offer) if offer["id"] is not None else None)
 
 
 def ever_held(session: Session, msisdn: str) -> bool:
     return session.scalar(select(exists().where(Line.msisdn == msisdn)))
 
 
-def save_validity(session: Session, line: Line, **values) -> None:
-    session.execute(update(Line.__table__).where(Line.__table__.c.id == line.id).values(**values))
+_SAVE_VALIDITY = (update(_LINES).where(_LINES.c.id == bindparam("line_id"))
+                  .values(validity_ends_at=bindparam("validity_ends_at"), number_loss_at=bindparam("number_loss_at"),
+                          available_at=bindparam("available_at"), next_sweep_at=bindparam("next_sweep_at"),
+                          reminded_offset=None, state=bindparam("state"), state_changed_at=bindparam("state_changed_at")))
+
+
+def save_validity(session: Session, line_id: uuid.UUID, **values) -> None:
+    session.connection().execute(_SAVE_VALIDITY, {"line_id": line_id, **values})
 
 
 def events(session: Session, line_id: uuid.UUID, before: datetime | None = None, limit: int = 50) -> list[LineEvent]:

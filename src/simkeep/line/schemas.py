@@ -1,10 +1,26 @@
+import re
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+# C0/C1 controls (PostgreSQL text refuses NUL) and lone surrogates (no database can encode them).
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-class LineCreate(BaseModel):
+class RequestBody(BaseModel):
+    """A JSON request body: unknown fields and unstorable characters are refused before any service runs."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value):
+        if isinstance(value, str) and _UNSTORABLE.search(value):
+            raise ValueError("must not contain control characters")
+        return value
+
+
+class LineCreate(RequestBody):
     msisdn: StrictStr = Field(max_length=32, examples=["+33612345678"])
     operator_id: StrictStr = Field(max_length=64, examples=["fr-orange-mobicarte"])
     language: StrictStr = Field("en", max_length=8, examples=["zh_CN"])

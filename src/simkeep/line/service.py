@@ -64,9 +64,12 @@ def event_row(line_id, from_state: str | None, to_state: str, reason: str, now: 
     return {"id": new_id(), "line_id": line_id, "from_state": from_state, "to_state": to_state, "reason": reason, "at": now}
 
 
+_INSERT_EVENT = insert(LineEvent.__table__)
+
+
 def record_events(session: Session, rows: list[dict]) -> None:
     if rows:
-        session.execute(insert(LineEvent.__table__), rows)
+        session.connection().execute(_INSERT_EVENT, rows)
 
 
 def record_event(session: Session, *, line_id, from_state: str | None, to_state: str, reason: str, now: datetime) -> None:
@@ -83,17 +86,17 @@ def no_live_line(session: Session, msisdn: str) -> Exception:
     return LineNotRenewable() if repository.ever_held(session, msisdn) else LineNotFound()
 
 
-def apply_validity(session: Session, *, line: Line, operator: Operator, validity_ends_at: datetime,
-                   reason: str, now: datetime) -> None:
+def apply_validity(session: Session, *, line, operator, validity_ends_at: datetime, reason: str,
+                   now: datetime) -> None:
     """A new validity period: the line is active again and its reminders start afresh."""
     stages = rules.stages(operator, validity_ends_at)
-    values = dict(validity_ends_at=validity_ends_at, number_loss_at=stages.number_loss_at,
-                  available_at=stages.available_at, reminded_offset=None,
-                  next_sweep_at=rules.next_sweep_at(operator, stages, ACTIVE, None))
     if line.state != ACTIVE:
-        values.update(state=ACTIVE, state_changed_at=now)
         record_event(session, line_id=line.id, from_state=line.state, to_state=ACTIVE, reason=reason, now=now)
-    repository.save_validity(session, line, **values)
+    repository.save_validity(
+        session, line.id, validity_ends_at=validity_ends_at, number_loss_at=stages.number_loss_at,
+        available_at=stages.available_at, next_sweep_at=rules.next_sweep_at(operator, stages, ACTIVE, None),
+        state=ACTIVE, state_changed_at=now if line.state != ACTIVE else line.state_changed_at,
+    )
 
 
 def find_line(session: Session, msisdn: str) -> Line:

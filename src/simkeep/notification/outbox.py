@@ -38,6 +38,12 @@ def enqueue(session: Session, messages: list[Message], *, now: datetime) -> int:
         "language": m.language, "line_id": m.line_id, "payload": m.payload, "status": PENDING, "attempts": 0,
         "next_attempt_at": now, "locked_until": None, "last_error": None, "created_at": now, "sent_at": None,
     } for m in messages]
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(dialect_insert(OutboxMessage.__table__).on_conflict_do_nothing(), rows)
+    conn = session.connection()
+    result = conn.execute(_INSERT_IGNORE[conn.dialect.name], rows if len(rows) > 1 else rows[0])
     return result.rowcount if result.rowcount >= 0 else len(rows)
+
+
+_INSERT_IGNORE = {
+    "postgresql": pg_insert(OutboxMessage.__table__).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(OutboxMessage.__table__).on_conflict_do_nothing(),
+}

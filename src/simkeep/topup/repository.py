@@ -3,17 +3,25 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from simkeep.core.errors import TopUpNotFound
 from simkeep.topup.models import TopUp
 
+_TOPUPS = TopUp.__table__
+_BY_KEY = select(_TOPUPS.c.id).where(_TOPUPS.c.principal == bindparam("principal"),
+                                     _TOPUPS.c.idempotency_key == bindparam("key"))
+_INSERT = insert(_TOPUPS)
+
 
 def find_by_key(session: Session, principal: str, key: str) -> TopUp | None:
-    return session.scalars(
-        select(TopUp).where(TopUp.principal == principal, TopUp.idempotency_key == key)
-    ).first()
+    found = session.connection().execute(_BY_KEY, {"principal": principal, "key": key}).scalar()
+    return session.get(TopUp, found) if found is not None else None
+
+
+def add(session: Session, row: dict) -> None:
+    session.connection().execute(_INSERT, row)
 
 
 def get(session: Session, topup_id) -> TopUp:

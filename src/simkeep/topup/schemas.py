@@ -1,12 +1,11 @@
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, Field, StrictStr
 
-from simkeep.line.schemas import MoneyOut
+from simkeep.line.schemas import MoneyOut, RequestBody
 
 
-class TopUpCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TopUpCreate(RequestBody):
     msisdn: StrictStr = Field(max_length=32, examples=["+33612345678"])
     offer_id: StrictStr = Field(max_length=80, examples=["fr-orange-mobicarte-10"])
     channel: StrictStr = Field("api", max_length=16, examples=["portal"])

@@ -6,7 +6,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
@@ -72,7 +71,7 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
         price_minor=price.minor, bonus_minor=bonus.minor, currency=price.currency,
         validity_before=line.validity_ends_at, validity_ends_at=new_end, journal_entry_id=entry_id, created_at=now,
     )
-    session.execute(insert(TopUp.__table__), [row])
+    repository.add(session, row)
     outbox.enqueue(session, [outbox.Message(
         dedup_key=f"topup.completed:{topup_id}", topic="topup.completed", channel=outbox.SMS, recipient=number,
         language=line.language, line_id=line.id,

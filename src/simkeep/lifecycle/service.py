@@ -62,7 +62,7 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000) -> SweepR
             messages.append(_reminder(line, operator, offset))
         for from_state, to_state in path:
             events.append(lines.event_row(line.id, from_state, to_state, "sweep", now))
-            messages.append(_state_event(line, from_state, to_state, now))
+            messages.append(lines.state_changed_event(line, from_state, to_state, now))
             result.transitions[to_state] = result.transitions.get(to_state, 0) + 1
             if to_state == operator.forfeit_balance_on:
                 forfeits.append(line)
@@ -124,14 +124,4 @@ def _state_notice(line: Line, operator: Operator, state: str) -> outbox.Message:
         channel=outbox.SMS, recipient=line.msisdn, language=line.language, line_id=line.id,
         payload={"msisdn": line.msisdn, "operator_id": operator.id, "state": state,
                  "number_loss_at": line.number_loss_at.isoformat(), "timezone": operator.timezone},
-    )
-
-
-def _state_event(line: Line, from_state: str, to_state: str, now: datetime) -> outbox.Message:
-    return outbox.Message(
-        dedup_key=f"line.state_changed:{line.id}:{line.validity_ends_at.isoformat()}:{to_state}",
-        topic="line.state_changed", channel=outbox.EVENT, recipient=outbox.OPERATOR, language="en",
-        line_id=line.id,
-        payload={"line_id": str(line.id), "msisdn": line.msisdn, "from": from_state, "to": to_state,
-                 "at": now.isoformat()},
     )

@@ -19,6 +19,7 @@ from simkeep.ledger import service as ledger
 from simkeep.lifecycle import rules
 from simkeep.line import repository
 from simkeep.line.models import ACTIVE, Line, LineEvent
+from simkeep.notification import outbox
 
 LANGUAGES = ("en", "fr", "zh_CN")
 
@@ -92,10 +93,22 @@ def apply_validity(session: Session, *, line, operator, validity_ends_at: dateti
     stages = rules.stages(operator, validity_ends_at)
     if line.state != ACTIVE:
         record_event(session, line_id=line.id, from_state=line.state, to_state=ACTIVE, reason=reason, now=now)
+        outbox.enqueue(session, [state_changed_event(line, line.state, ACTIVE, now)], now=now)
     repository.save_validity(
         session, line.id, validity_ends_at=validity_ends_at, number_loss_at=stages.number_loss_at,
         available_at=stages.available_at, next_sweep_at=rules.next_sweep_at(operator, stages, ACTIVE, None),
         state=ACTIVE, state_changed_at=now if line.state != ACTIVE else line.state_changed_at,
+    )
+
+
+def state_changed_event(line, from_state: str, to_state: str, now: datetime) -> outbox.Message:
+    """`line.state_changed` for the operator's own systems; one per line, period and new state."""
+    return outbox.Message(
+        dedup_key=f"line.state_changed:{line.id}:{line.validity_ends_at.isoformat()}:{to_state}",
+        topic="line.state_changed", channel=outbox.EVENT, recipient=outbox.OPERATOR, language="en",
+        line_id=line.id,
+        payload={"line_id": str(line.id), "msisdn": line.msisdn, "from": from_state, "to": to_state,
+                 "at": now.isoformat()},
     )
 
 

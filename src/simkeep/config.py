@@ -26,10 +26,19 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
     outbox_lease_seconds: int = 60
     log_level: str = "info"
+    # Where people reach this deployment; links in SMS and receipts, and the sandbox's webhook target.
+    public_url: str | None = None
+    sandbox_webhook_secret: str = "whsec_sandbox_dev_change_me"
+    cookie_secure: bool = True
+    rate_limit_storage: str = "memory://"
 
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'simkeep.db'}"
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def messages_log(self) -> Path:

@@ -6,16 +6,23 @@ import logging
 
 import structlog
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.middleware.sessions import SessionMiddleware
 
 from simkeep.catalog.api import router as catalog_router
 from simkeep.charge.api import router as charge_router
 from simkeep.config import Settings, get_settings
 from simkeep.db import Database
 from simkeep.line.api import router as line_router
+from simkeep.payment.api import router as webhook_router
+from simkeep.portal.pages import router as portal_router
+from simkeep.receipt.pages import router as receipt_router
+from simkeep.sandbox.pages import router as sandbox_router
 from simkeep.topup.api import router as topup_router
 from simkeep.web import errors
 from simkeep.web.limits import BodyLimit
+from simkeep.web.ratelimit import RateLimits
 
 
 def configure_logging(level: str = "info") -> None:
@@ -34,9 +41,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db or Database(settings.db_url)
     app.state.principals = {}
+    app.state.rate_limits = RateLimits(settings.rate_limit_storage)
     errors.install(app)
-    for router in (catalog_router, line_router, topup_router, charge_router):
+    for router in (catalog_router, line_router, topup_router, charge_router, webhook_router, portal_router,
+                   sandbox_router, receipt_router):
         app.include_router(router)
+    app.mount("/static", StaticFiles(packages=[("simkeep.web", "static")]), name="static")
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict:
@@ -44,6 +54,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             session.execute(text("SELECT 1"))
         return {"status": "ok", "database": app.state.db.dialect}
 
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="simkeep_session",
+                       max_age=14 * 86400, same_site="lax", https_only=settings.cookie_secure)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 

@@ -7,7 +7,12 @@ from simkeep.db import Base
 from simkeep.ledger.models import Account, JournalEntry, Posting
 from simkeep.line.models import Line, LineEvent
 from simkeep.notification.models import OutboxMessage
+from simkeep.otp.models import OtpChallenge
+from simkeep.payment.models import InboxEvent, PaymentAttempt
+from simkeep.receipt.models import Receipt, ReceiptCounter
+from simkeep.sandbox.models import SandboxPayment
 from simkeep.topup.models import TopUp
 
-__all__ = ["Account", "ApiKey", "Base", "Charge", "JournalEntry", "Line", "LineEvent", "Offer", "Operator",
-           "OutboxMessage", "Posting", "TopUp"]
+__all__ = ["Account", "ApiKey", "Base", "Charge", "InboxEvent", "JournalEntry", "Line", "LineEvent", "Offer",
+           "Operator", "OtpChallenge", "OutboxMessage", "PaymentAttempt", "Posting", "Receipt", "ReceiptCounter",
+           "SandboxPayment", "TopUp"]

@@ -13,6 +13,7 @@ from simkeep.db import Database
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
+from simkeep.payment.tasks import process_inbox
 
 log = structlog.get_logger()
 
@@ -36,11 +37,12 @@ def run_worker(settings: Settings, *, once: bool = False) -> None:
             if result.lines:
                 log.info("sweep.done", lines=result.lines, reminders=result.reminders, transitions=result.transitions)
             next_sweep = time.monotonic() + settings.sweep_interval_seconds
+        handled = process_inbox(db, settings)
         sent = deliver_due(db, sender, lease_seconds=settings.outbox_lease_seconds,
                            max_attempts=settings.outbox_max_attempts)
         if once:
             break
-        if not sent:
+        if not sent and not handled:
             time.sleep(settings.worker_poll_seconds)
     db.dispose()
     log.info("worker.stopped")

@@ -106,6 +106,15 @@ def get_offer(session: Session, offer_id: str, operator: Operator) -> Offer:
     return offer
 
 
+def operator_of_offer(session: Session, offer_id: str) -> str:
+    return session.get_one(Offer, offer_id).operator_id
+
+
+def operator_of_offer_or_none(session: Session, offer_id: str) -> str | None:
+    offer = session.get(Offer, offer_id) if isinstance(offer_id, str) else None
+    return offer.operator_id if offer else None
+
+
 def price_of(offer: Offer, operator: Operator) -> tuple[Money, Money]:
     return Money(offer.price_minor, operator.currency), Money(offer.bonus_minor, operator.currency)
 

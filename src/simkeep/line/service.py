@@ -18,7 +18,7 @@ from simkeep.core.phone import normalize_msisdn
 from simkeep.ledger import service as ledger
 from simkeep.lifecycle import rules
 from simkeep.line import repository
-from simkeep.line.models import ACTIVE, Line, LineEvent
+from simkeep.line.models import ACTIVE, AVAILABLE, Line, LineEvent
 from simkeep.notification import outbox
 
 LANGUAGES = ("en", "fr", "zh_CN")
@@ -110,6 +110,11 @@ def state_changed_event(line, from_state: str, to_state: str, now: datetime) -> 
         payload={"line_id": str(line.id), "msisdn": line.msisdn, "from": from_state, "to": to_state,
                  "at": now.isoformat()},
     )
+
+
+def find_live_line(session: Session, msisdn: str) -> Line | None:
+    line = repository.current_for_msisdn(session, msisdn)
+    return line if line is not None and line.state != AVAILABLE else None
 
 
 def find_line(session: Session, msisdn: str) -> Line:

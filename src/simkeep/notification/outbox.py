@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from simkeep.core.ids import new_id
 from simkeep.notification.models import PENDING, OutboxMessage
 
-SMS, EMAIL, EVENT = "sms", "email", "event"
+SMS, EMAIL, EVENT, WEBHOOK = "sms", "email", "event", "webhook"
 OPERATOR = "operator"  # recipient of events for the operator's own systems
 
 

@@ -32,6 +32,11 @@ def mark_sent(session: Session, message_id: uuid.UUID, *, now: datetime) -> None
                     .values(status=SENT, sent_at=now, locked_until=None, last_error=None))
 
 
+def redact(session: Session, message_id: uuid.UUID, payload: dict) -> None:
+    session.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == message_id)
+                    .values(payload=payload))
+
+
 def mark_retry(session: Session, message_id: uuid.UUID, *, error: str, at: datetime) -> None:
     session.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == message_id)
                     .values(next_attempt_at=at, locked_until=None, last_error=error[:2000]))

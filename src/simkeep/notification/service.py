@@ -30,8 +30,13 @@ def retry_delay(attempt: int) -> timedelta:
     return min(BASE_DELAY * (2 ** max(attempt - 1, 0)), MAX_DELAY)
 
 
+SECRET_TOPICS = ("otp.code",)  # delivered, then scrubbed: a sign-in code must not outlive its SMS
+
+
 def record_sent(session: Session, message: Outgoing, *, now: datetime) -> None:
     repository.mark_sent(session, message.id, now=now)
+    if message.topic in SECRET_TOPICS:
+        repository.redact(session, message.id, {**message.payload, "code": "******"})
 
 
 def record_failure(session: Session, message: Outgoing, *, error: str, permanent: bool, max_attempts: int,

@@ -35,6 +35,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Le {msisdn} a été résilié et ne peut plus être rechargé.",
         "zh_CN": "号码 {msisdn} 已销户，无法再充值。",
     },
+    "otp.code": {
+        "en": "Your simkeep code is {code}. It is valid for {minutes} minutes. Never share it.",
+        "fr": "Votre code simkeep est {code}. Il est valable {minutes} minutes. Ne le communiquez à personne.",
+        "zh_CN": "您的 simkeep 验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。",
+    },
+    "receipt": {
+        "en": " Receipt: {receipt_url}",
+        "fr": " Reçu : {receipt_url}",
+        "zh_CN": " 收据：{receipt_url}",
+    },
     "line.state_changed": {
         "en": "Line {msisdn}: {from} -> {to}",
     },
@@ -43,9 +53,16 @@ LOCALES = {"en": "en", "fr": "fr", "zh_CN": "zh_Hans_CN"}
 
 
 def render(topic: str, language: str, payload: dict) -> str:
+    fields = _fields(payload, LOCALES.get(language, "en"))
+    text = _pick(topic, language).format_map(fields)
+    if payload.get("receipt_url"):
+        text += _pick("receipt", language).format_map(fields)
+    return text
+
+
+def _pick(topic: str, language: str) -> str:
     texts = TEXTS.get(topic, {})
-    template = texts.get(language) or texts.get("en") or topic
-    return template.format_map(_fields(payload, LOCALES.get(language, "en")))
+    return texts.get(language) or texts.get("en") or topic
 
 
 def _fields(payload: dict, locale: str) -> dict:

@@ -35,7 +35,8 @@ def fingerprint(*parts: object) -> str:
 
 
 def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: str, offer_id: str,
-           channel: str, now: datetime, region: str = "FR") -> TopUpResult:
+           channel: str, now: datetime, region: str = "FR", notify: dict | None = None) -> TopUpResult:
+    """`notify` adds fields to the confirmation message (a receipt link, for instance)."""
     if channel not in CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}")
     number = lookup_msisdn(msisdn, region)
@@ -77,7 +78,7 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
         language=line.language, line_id=line.id,
         payload={"topup_id": str(topup_id), "msisdn": number, "operator_id": operator.id,
                  "amount": price.to_dict(), "bonus": bonus.to_dict(), "validity_ends_at": new_end.isoformat(),
-                 "timezone": operator.timezone},
+                 "timezone": operator.timezone, **(notify or {})},
     )], now=now)
     return TopUpResult(TopUp(**row), replayed=False)
 

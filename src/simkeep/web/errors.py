@@ -22,7 +22,12 @@ def error_response(status: int, code: str, message: str, **extra) -> JSONRespons
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(SimkeepError)
-    async def _domain(_request: Request, exc: SimkeepError) -> JSONResponse:
+    async def _domain(request: Request, exc: SimkeepError):
+        if _is_page(request):
+            from simkeep.web.pages import error_text, language, render
+
+            return render(request, "portal/error.html", status=exc.status,
+                          error=error_text(language(request), exc.code))
         return error_response(exc.status, exc.code, exc.message, **exc.details)
 
     @app.exception_handler(RequestValidationError)
@@ -44,6 +49,12 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("request.failed", path=request.url.path)
         return error_response(500, "internal_error", "Something went wrong on our side; nothing was charged twice.")
+
+
+def _is_page(request: Request) -> bool:
+    """People's pages get a translated HTML error; API and webhook clients get JSON."""
+    path = request.url.path
+    return not path.startswith(("/api/", "/webhooks/", "/healthz", "/openapi", "/docs"))
 
 
 def _describe(err: dict) -> str:

@@ -1,10 +1,28 @@
+"""Which sender delivers which channel."""
+
 from simkeep.config import Settings
-from simkeep.notification.senders.base import Sender
+from simkeep.notification.senders.base import Outgoing, Sender
+
+
+class ChannelRouter:
+    """Sends each message through the sender of its channel (SMS, e-mail, operator events, webhooks)."""
+
+    def __init__(self, by_channel: dict[str, Sender], default: Sender) -> None:
+        self.by_channel = by_channel
+        self.default = default
+
+    def send(self, message: Outgoing) -> None:
+        self.by_channel.get(message.channel, self.default).send(message)
 
 
 def make_sender(settings: Settings) -> Sender:
-    if settings.sms_sender == "file":
-        from simkeep.notification.senders.file import FileSender
+    from simkeep.notification.senders.file import FileSender
+    from simkeep.notification.senders.webhook import WebhookSender
 
-        return FileSender(settings.messages_log)
-    raise ValueError(f"unknown SIMKEEP_SMS_SENDER {settings.sms_sender!r} (available: file)")
+    if settings.sms_sender != "file":
+        raise ValueError(f"unknown SIMKEEP_SMS_SENDER {settings.sms_sender!r} (available: file)")
+    webhooks = WebhookSender({"webhook.sandbox": settings.sandbox_webhook_secret})
+    return ChannelRouter({"webhook": webhooks}, default=FileSender(settings.messages_log))
+
+
+__all__ = ["ChannelRouter", "Outgoing", "Sender", "make_sender"]

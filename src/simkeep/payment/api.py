@@ -1,0 +1,22 @@
+from fastapi import APIRouter, Request
+
+from simkeep.core import clock
+from simkeep.payment import service
+from simkeep.payment.providers import provider_named
+from simkeep.payment.providers.base import WebhookRejected
+
+router = APIRouter(tags=["payments"])
+
+
+@router.post("/webhooks/{provider}", responses={400: {"description": "webhook_rejected: nothing stored"}})
+async def receive_webhook(provider: str, request: Request) -> dict:
+    """Verify the signature on the raw body, store the event once; the worker applies it."""
+    raw = await request.body()
+    try:
+        adapter = provider_named(provider, request.app.state.db, request.app.state.settings)
+    except KeyError as exc:
+        raise WebhookRejected("Unknown provider.") from exc
+    event = adapter.parse_webhook(raw, {k.lower(): v for k, v in request.headers.items()})
+    with request.app.state.db.transaction() as session:
+        stored = service.store_event(session, provider=provider, event=event, now=clock.now())
+    return {"received": True, "duplicate": not stored}

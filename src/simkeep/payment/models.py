@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from simkeep.db import Base, JsonType, UtcDateTime
+
+METHODS = ("card", "paypal", "bank_transfer", "wechat_pay", "alipay")
+CREATED, PENDING, SUCCEEDED, FAILED, REVIEW = "created", "pending", "succeeded", "failed", "review"
+FINAL = (SUCCEEDED, REVIEW)
+
+
+class PaymentAttempt(Base):
+    """One try at paying for one renewal. Recorded before the provider is called; its outcome arrives by webhook."""
+
+    __tablename__ = "payment_attempts"
+    __table_args__ = (UniqueConstraint("provider", "provider_ref"), Index("ix_payment_attempts_line", "line_id"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    # The wizard's one-time token: a double-click or a reload of "confirm" finds this attempt again.
+    checkout_key: Mapped[str] = mapped_column(String(64), unique=True)
+    line_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lines.id"))
+    msisdn: Mapped[str] = mapped_column(String(16))
+    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    method: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str] = mapped_column(String(16))
+    provider_ref: Mapped[str | None] = mapped_column(String(64))
+    next_action: Mapped[dict | None] = mapped_column(JsonType)
+    status: Mapped[str] = mapped_column(String(10))
+    failure_reason: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(8))
+    topup_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("topups.id"))
+    receipt_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class InboxEvent(Base):
+    """A provider webhook, stored once per (provider, event id) and handled by the worker."""
+
+    __tablename__ = "webhook_inbox"
+    __table_args__ = (UniqueConstraint("provider", "event_id"), Index("ix_webhook_inbox_pending", "processed_at"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(80))
+    type: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict] = mapped_column(JsonType)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(200))

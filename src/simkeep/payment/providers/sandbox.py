@@ -1,0 +1,39 @@
+"""Adapter for the sandbox provider that ships with simkeep, so the whole flow runs offline."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from simkeep.config import Settings
+from simkeep.core import clock
+from simkeep.core.signing import BadSignature, verify
+from simkeep.db import Database
+from simkeep.notification.senders.webhook import SIGNATURE_HEADER
+from simkeep.payment.providers.base import Checkout, ProviderEvent, ProviderPayment, WebhookRejected
+from simkeep.sandbox import service as sandbox
+
+
+class SandboxProvider:
+    name = "sandbox"
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.secret = settings.sandbox_webhook_secret
+
+    def create_payment(self, checkout: Checkout) -> ProviderPayment:
+        with self.db.transaction() as session:
+            payment = sandbox.create_payment(
+                session, merchant_ref=checkout.attempt_id, amount_minor=checkout.amount_minor,
+                currency=checkout.currency, method=checkout.method, description=checkout.description,
+                return_url=checkout.return_url, language=checkout.language, now=clock.now())
+        return ProviderPayment(payment.ref, {"type": "redirect", "url": f"/sandbox/pay/{payment.ref}"})
+
+    def parse_webhook(self, raw_body: bytes, headers: dict[str, str]) -> ProviderEvent:
+        try:
+            verify(self.secret, raw_body, headers.get(SIGNATURE_HEADER.lower()), int(time.time()))
+            event = json.loads(raw_body)
+            return ProviderEvent(event_id=str(event["id"]), type=str(event["type"]),
+                                 payment_ref=str(event["data"]["ref"]), payload=event)
+        except (BadSignature, ValueError, KeyError, TypeError) as exc:
+            raise WebhookRejected() from exc

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from simkeep.db import Base, UtcDateTime
+
+
+class ReceiptCounter(Base):
+    """Receipt numbers run in sequence per operator and year; the row lock makes the sequence gap-free."""
+
+    __tablename__ = "receipt_counters"
+
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
+
+
+class Receipt(Base):
+    __tablename__ = "receipts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    number: Mapped[str] = mapped_column(String(60), unique=True)
+    topup_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("topups.id"), unique=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"))
+    line_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lines.id"), index=True)
+    msisdn: Mapped[str] = mapped_column(String(16))
+    offer_id: Mapped[str] = mapped_column(String(80))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    payment_method: Mapped[str] = mapped_column(String(16))
+    validity_ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    language: Mapped[str] = mapped_column(String(8))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime)

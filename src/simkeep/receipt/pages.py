@@ -1,0 +1,42 @@
+"""Receipts: the public verification page (masked number only) and the PDF."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from simkeep.catalog import service as catalog
+from simkeep.core.errors import SimkeepError
+from simkeep.receipt import pdf
+from simkeep.receipt import service as receipts
+from simkeep.web.pages import Lang, error_text, render
+
+router = APIRouter(prefix="/receipts", include_in_schema=False)
+
+
+def _load(request: Request, token: str):
+    with request.app.state.db.transaction(write=False) as session:
+        receipt = receipts.from_token(session, request.app.state.settings.secret_key, token)
+        return receipt, catalog.get_operator(session, receipt.operator_id)
+
+
+@router.get("/{token}.pdf")
+def receipt_pdf(request: Request, lang: Lang, token: str) -> Response:
+    try:
+        receipt, operator = _load(request, token)
+    except SimkeepError as exc:
+        return render(request, "portal/error.html", status=404, error=error_text(lang, exc.code))
+    verify_url = f"{request.app.state.settings.base_url}/receipts/{token}"
+    body = pdf.render_pdf(receipt, operator, verify_url=verify_url, language=receipt.language)
+    return Response(body, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{receipt.number}.pdf"'})
+
+
+@router.get("/{token}", response_class=HTMLResponse)
+def verify_page(request: Request, lang: Lang, token: str) -> Response:
+    try:
+        receipt, operator = _load(request, token)
+    except SimkeepError as exc:
+        return render(request, "receipt/verify.html", status=404, receipt=None, error=error_text(lang, exc.code))
+    return render(request, "receipt/verify.html", receipt=receipt, operator=operator, token=token,
+                  masked=receipts.masked(receipt.msisdn), error=None)

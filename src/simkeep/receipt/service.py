@@ -1,0 +1,73 @@
+"""Receipts: sequential numbers per operator and year, signed verification links, PDF rendering."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from simkeep.core.errors import NotFound
+from simkeep.receipt.models import Receipt, ReceiptCounter
+
+
+class ReceiptNotFound(NotFound):
+    code, message = "receipt_not_found", "This receipt does not exist or the link is not genuine."
+
+
+def issue(session: Session, *, receipt_id: uuid.UUID, topup, operator_id: str, line_id, payment_method: str,
+          language: str, now: datetime) -> Receipt:
+    year = now.year
+    row = dict(id=receipt_id, number=f"{operator_id.upper()}-{year}-{_next_number(session, operator_id, year):06d}",
+               topup_id=topup.id, operator_id=operator_id, line_id=line_id, msisdn=topup.msisdn,
+               offer_id=topup.offer_id, amount_minor=topup.price_minor, currency=topup.currency,
+               payment_method=payment_method, validity_ends_at=topup.validity_ends_at, language=language,
+               issued_at=now)
+    session.execute(insert(Receipt.__table__), [row])
+    return Receipt(**row)
+
+
+def _next_number(session: Session, operator_id: str, year: int) -> int:
+    table = ReceiptCounter.__table__
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(dialect_insert(table).on_conflict_do_nothing(),
+                    [{"operator_id": operator_id, "year": year, "last_number": 0}])
+    return session.execute(
+        update(table).where(table.c.operator_id == operator_id, table.c.year == year)
+        .values(last_number=table.c.last_number + 1).returning(table.c.last_number)
+    ).scalar_one()
+
+
+def token_for(secret: str, receipt_id: uuid.UUID) -> str:
+    return URLSafeSerializer(secret, salt="receipt").dumps(str(receipt_id))
+
+
+def from_token(session: Session, secret: str, token: str) -> Receipt:
+    try:
+        receipt_id = uuid.UUID(URLSafeSerializer(secret, salt="receipt").loads(token))
+    except (BadSignature, ValueError) as exc:
+        raise ReceiptNotFound() from exc
+    receipt = session.get(Receipt, receipt_id)
+    if receipt is None:
+        raise ReceiptNotFound()
+    return receipt
+
+
+def for_line(session: Session, line_id, limit: int = 20) -> list[Receipt]:
+    return list(session.scalars(select(Receipt).where(Receipt.line_id == line_id)
+                                .order_by(Receipt.issued_at.desc()).limit(limit)))
+
+
+def by_topup(session: Session, topup_ids: list) -> dict:
+    if not topup_ids:
+        return {}
+    return {r.topup_id: r for r in session.scalars(select(Receipt).where(Receipt.topup_id.in_(topup_ids)))}
+
+
+def masked(msisdn: str) -> str:
+    """Enough to recognise one's own number, not enough to learn someone else's."""
+    return msisdn[:4] + "•" * (len(msisdn) - 6) + msisdn[-2:]

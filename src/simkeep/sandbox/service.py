@@ -1,0 +1,95 @@
+"""The sandbox payment service provider: it keeps its own payments, plays card / 3-D Secure / PayPal / QR wallet /
+bank transfer outcomes, and tells simkeep by signed webhook (delivered by the worker, with retries)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+from stdnum import iso11649
+from stdnum.iso7064 import mod_97_10
+
+from simkeep.core.errors import InvalidInput, NotFound
+from simkeep.notification import outbox
+from simkeep.sandbox.models import SandboxPayment
+
+# Test cards, as payment providers document them.
+APPROVE_CARD, DECLINE_CARD, CHALLENGE_CARD = "4242424242424242", "4000000000000002", "4000002760003184"
+REQUIRES_PAYMENT, REQUIRES_ACTION, AWAITING_TRANSFER = "requires_payment", "requires_action", "awaiting_transfer"
+SUCCEEDED, FAILED = "succeeded", "failed"
+OPEN = (REQUIRES_PAYMENT, REQUIRES_ACTION, AWAITING_TRANSFER)
+
+
+class PaymentNotFound(NotFound):
+    code, message = "payment_not_found", "No such sandbox payment."
+
+
+def structured_reference(ref: str) -> str:
+    """An ISO 11649 creditor reference (RF…), as banks expect in the transfer's remittance field."""
+    body = ref.replace("_", "").upper()[-21:]
+    return iso11649.format("RF" + mod_97_10.calc_check_digits(body + "RF") + body)
+
+
+def create_payment(session: Session, *, merchant_ref: str, amount_minor: int, currency: str, method: str,
+                   description: str, return_url: str, language: str, now: datetime) -> SandboxPayment:
+    ref = f"sbx_{secrets.token_hex(12)}"
+    row = dict(ref=ref, merchant_ref=merchant_ref, amount_minor=amount_minor, currency=currency, method=method,
+               description=description, return_url=return_url, language=language,
+               status=AWAITING_TRANSFER if method == "bank_transfer" else REQUIRES_PAYMENT,
+               transfer_reference=structured_reference(ref) if method == "bank_transfer" else None,
+               events=0, created_at=now, updated_at=now)
+    session.execute(insert(SandboxPayment.__table__), [row])
+    return SandboxPayment(**row)
+
+
+def get_payment(session: Session, ref: str, *, for_update: bool = False) -> SandboxPayment:
+    stmt = select(SandboxPayment).where(SandboxPayment.ref == ref)
+    payment = session.scalars(stmt.with_for_update() if for_update else stmt).first()
+    if payment is None:
+        raise PaymentNotFound()
+    return payment
+
+
+def act(session: Session, *, ref: str, action: str, card_number: str = "", webhook_url: str,
+        now: datetime) -> SandboxPayment:
+    """The payer's action on the hosted page. Final outcomes are announced by webhook exactly once."""
+    payment = get_payment(session, ref, for_update=True)
+    if payment.status not in OPEN:
+        return payment  # a reload or a second click: the outcome is already decided
+    status, failure = _outcome(payment, action, card_number.replace(" ", ""))
+    session.execute(update(SandboxPayment.__table__).where(SandboxPayment.__table__.c.ref == ref)
+                    .values(status=status, updated_at=now))
+    if status in (SUCCEEDED, FAILED):
+        announce(session, payment, status=status, failure=failure, webhook_url=webhook_url, now=now)
+    return get_payment(session, ref)
+
+
+def _outcome(payment: SandboxPayment, action: str, card_number: str) -> tuple[str, str | None]:
+    match (payment.method, payment.status, action):
+        case ("card", "requires_payment", "pay"):
+            return {APPROVE_CARD: (SUCCEEDED, None), DECLINE_CARD: (FAILED, "card_declined"),
+                    CHALLENGE_CARD: (REQUIRES_ACTION, None)}.get(card_number, (FAILED, "card_declined"))
+        case ("card", "requires_action", "authenticate"):
+            return SUCCEEDED, None
+        case ("card", "requires_action", "fail_authentication"):
+            return FAILED, "authentication_failed"
+        case ("paypal", _, "approve") | ("wechat_pay" | "alipay", _, "scan") | ("bank_transfer", _, "funds_received"):
+            return SUCCEEDED, None
+        case (_, _, "cancel"):
+            return FAILED, "canceled"
+    raise InvalidInput(f"{action} is not possible for a {payment.method} payment in state {payment.status}")
+
+
+def announce(session: Session, payment: SandboxPayment, *, status: str, failure: str | None, webhook_url: str,
+             now: datetime) -> None:
+    event_id = f"evt_{payment.ref}_{status}"
+    outbox.enqueue(session, [outbox.Message(
+        dedup_key=f"sandbox:{event_id}", topic="webhook.sandbox", channel=outbox.WEBHOOK, recipient=webhook_url,
+        language="en", payload={
+            "id": event_id, "type": f"payment.{status}", "created": int(now.timestamp()),
+            "data": {"ref": payment.ref, "merchant_ref": payment.merchant_ref, "amount_minor": payment.amount_minor,
+                     "currency": payment.currency, "method": payment.method, "failure": failure},
+        },
+    )], now=now)

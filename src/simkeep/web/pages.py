@@ -1,0 +1,96 @@
+"""Shared plumbing for HTML pages: language, session, CSRF, rendering and translated errors."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from simkeep.core.errors import SimkeepError
+from simkeep.web import i18n
+
+
+def N_(message: str) -> str:
+    """Marks a message for extraction; it is translated when rendered."""
+    return message
+
+
+# Stable error codes, as a person reads them. Unknown codes fall back to a generic sentence.
+ERROR_TEXTS = {
+    "invalid_msisdn": N_("This is not a valid mobile number. Check it and try again."),
+    "code_wrong": N_("This code is not right. Check the SMS and try again."),
+    "code_locked": N_("Too many wrong codes. Ask for a new code."),
+    "code_expired": N_("This code has expired or was already used. Ask for a new one."),
+    "code_resend_too_soon": N_("Please wait a minute before asking for another code."),
+    "rate_limited": N_("Too many attempts. Please wait a few minutes and try again."),
+    "csrf": N_("This form has expired. Please try again."),
+    "offer_not_found": N_("This offer does not exist for your operator. Choose another one."),
+    "operator_mismatch": N_("This offer is not sold for this number's operator. Choose one of its offers below."),
+    "line_not_renewable": N_("This line has been deactivated and can no longer be recharged."),
+    "validity_cap_reached": N_("Your line is already valid for as long as the operator allows. No need to recharge yet."),
+    "provider_unavailable": N_("The payment service could not be reached. Nothing was charged; please try again."),
+    "payment_not_found": N_("We could not find this payment."),
+    "receipt_not_found": N_("This receipt does not exist or the link is not genuine."),
+    "method_required": N_("Choose how you want to pay."),
+    "session_expired": N_("Your session has expired. Please start again."),
+    "not_found": N_("This page does not exist."),
+}
+GENERIC_ERROR = N_("Something went wrong. Nothing was charged; please try again.")
+
+
+def language(request: Request) -> str:
+    chosen = request.query_params.get("lang") or request.cookies.get("lang")
+    return i18n.negotiate(request.headers.get("accept-language"), chosen)
+
+
+def error_text(lang: str, code: str) -> str:
+    return i18n.gettext(lang, ERROR_TEXTS.get(code, GENERIC_ERROR))
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(24)
+    return token
+
+
+class CsrfFailed(SimkeepError):
+    code, status, message = "csrf", 403, "The form's CSRF token is missing or wrong."
+
+
+def check_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
+    expected = request.session.get("csrf")
+    if not expected or not secrets.compare_digest(csrf_token, expected):
+        raise CsrfFailed()
+
+
+Csrf = Depends(check_csrf)
+Lang = Annotated[str, Depends(language)]
+
+
+def render(request: Request, template: str, *, status: int = 200, **context) -> HTMLResponse:
+    lang = language(request)
+    env = i18n.environment(lang)
+    html = env.get_template(template).render(request=request, csrf_token=csrf_token(request), **context)
+    response = HTMLResponse(html, status_code=status)
+    if request.query_params.get("lang") in i18n.LANGUAGES:
+        response.set_cookie("lang", request.query_params["lang"], max_age=365 * 86400, samesite="lax")
+    response.headers["Content-Language"] = lang.replace("_", "-")
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def verified_numbers(request: Request) -> list[str]:
+    """Numbers this browser proved it holds with an SMS code."""
+    return list(request.session.get("numbers", []))
+
+
+def add_verified_number(request: Request, msisdn: str) -> None:
+    numbers = verified_numbers(request)
+    if msisdn not in numbers:
+        request.session["numbers"] = [*numbers, msisdn][-10:]

@@ -1,0 +1,26 @@
+// Small progressive enhancements; every page works without them.
+document.addEventListener("submit", (event) => {
+  // A double-click sends one request (the server also finds the first attempt by its checkout key).
+  const form = event.target;
+  if (!form.matches("[data-once]")) return;
+  if (form.dataset.sent) { event.preventDefault(); return; }
+  form.dataset.sent = "1";
+  form.querySelectorAll("button[type=submit]").forEach((b) => { b.disabled = true; });
+});
+
+// The payment result page asks for its outcome until it is known.
+const outcome = document.querySelector("[data-poll]");
+if (outcome) {
+  const poll = async () => {
+    if (["succeeded", "failed", "review"].includes(outcome.dataset.status)) return;
+    try {
+      const response = await fetch(outcome.dataset.poll, { headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const data = await response.json();
+        if (data.status !== outcome.dataset.status) { outcome.innerHTML = data.html; outcome.dataset.status = data.status; }
+      }
+    } catch (e) { /* offline for a moment: try again */ }
+    setTimeout(poll, 1000);
+  };
+  setTimeout(poll, 1000);
+}

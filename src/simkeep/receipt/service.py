@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Signer
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -43,12 +43,13 @@ def _next_number(session: Session, operator_id: str, year: int) -> int:
 
 
 def token_for(secret: str, receipt_id: uuid.UUID) -> str:
-    return URLSafeSerializer(secret, salt="receipt").dumps(str(receipt_id))
+    """A signed, unguessable link: whoever holds it may see the receipt, nobody can forge one."""
+    return Signer(secret, salt="receipt").sign(receipt_id.hex).decode()
 
 
 def from_token(session: Session, secret: str, token: str) -> Receipt:
     try:
-        receipt_id = uuid.UUID(URLSafeSerializer(secret, salt="receipt").loads(token))
+        receipt_id = uuid.UUID(Signer(secret, salt="receipt").unsign(token).decode())
     except (BadSignature, ValueError) as exc:
         raise ReceiptNotFound() from exc
     receipt = session.get(Receipt, receipt_id)

@@ -39,11 +39,12 @@ def enqueue(session: Session, messages: list[Message], *, now: datetime) -> int:
         "next_attempt_at": now, "locked_until": None, "last_error": None, "created_at": now, "sent_at": None,
     } for m in messages]
     conn = session.connection()
-    result = conn.execute(_INSERT_IGNORE[conn.dialect.name], rows if len(rows) > 1 else rows[0])
-    return result.rowcount if result.rowcount >= 0 else len(rows)
+    return len(conn.execute(_INSERT_IGNORE[conn.dialect.name], rows).all())
 
 
+_TABLE = OutboxMessage.__table__
+# RETURNING counts what was new: rowcount is not reliable for INSERT ... ON CONFLICT across drivers.
 _INSERT_IGNORE = {
-    "postgresql": pg_insert(OutboxMessage.__table__).on_conflict_do_nothing(),
-    "sqlite": sqlite_insert(OutboxMessage.__table__).on_conflict_do_nothing(),
+    "postgresql": pg_insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.id),
+    "sqlite": sqlite_insert(_TABLE).on_conflict_do_nothing().returning(_TABLE.c.id),
 }

@@ -37,8 +37,9 @@ def change(session: Session, attempt_id: uuid.UUID, **values) -> None:
 
 def store_event(session: Session, **row) -> bool:
     dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    result = session.execute(dialect_insert(InboxEvent.__table__).on_conflict_do_nothing(), [row])
-    return result.rowcount == 1
+    table = InboxEvent.__table__
+    stmt = dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return session.connection().execute(stmt, row).first() is not None
 
 
 def claim_events(session: Session, limit: int) -> list[InboxEvent]:

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/simkeep_test
 export SIMKEEP_DATA_DIR ?= var
 
-.PHONY: run test test-sqlite test-pg lint bench bench-quick clean postgres
+.PHONY: run test test-sqlite test-pg lint bench bench-quick clean postgres i18n
 
 $(BIN)/simkeep: pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: lint test-sqlite test-pg
 bench: $(BIN)/simkeep postgres
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
+
+# Re-extract the translatable strings into messages.pot and merge them into the fr and zh_CN catalogs.
+i18n:
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project simkeep -o src/simkeep/locale/messages.pot .
+	$(BIN)/pybabel update -i src/simkeep/locale/messages.pot -d src/simkeep/locale --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) var

@@ -58,7 +58,9 @@ def test_charge_within_the_bonus_leaves_credit_untouched(client, db, funded):
 def test_charging_the_whole_balance_leaves_zero(client, db, funded):
     assert charge(client, amount_minor=3000).status_code == 201
     assert balances(db) == (0, 0)
+    empty = snapshot(db)
     assert error(charge(client, amount_minor=1, key="c2")) == (402, "insufficient_balance")
+    assert snapshot(db) == empty
     assert ledger_ok(db)
 
 

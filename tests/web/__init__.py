@@ -50,6 +50,11 @@ def balances(db: Database, msisdn: str = "+33612345678") -> tuple[int, int]:
     return state.credit.minor, state.bonus.minor
 
 
+def rows_added(before: dict, after: dict) -> dict[str, int]:
+    """Tables whose row count changed between two snapshots, with the change."""
+    return {name: after["counts"][name] - n for name, n in before["counts"].items() if after["counts"][name] != n}
+
+
 def ledger_ok(db: Database) -> bool:
     with db.transaction(write=False) as session:
         report = ledger.verify(session)

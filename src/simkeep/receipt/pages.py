@@ -17,17 +17,19 @@ router = APIRouter(prefix="/receipts", include_in_schema=False)
 def _load(request: Request, token: str):
     with request.app.state.db.transaction(write=False) as session:
         receipt = receipts.from_token(session, request.app.state.settings.secret_key, token)
-        return receipt, catalog.get_operator(session, receipt.operator_id)
+        operator = catalog.get_operator(session, receipt.operator_id)
+        return receipt, operator, catalog.get_offer(session, receipt.offer_id, operator)
 
 
 @router.get("/{token}.pdf")
 def receipt_pdf(request: Request, lang: Lang, token: str) -> Response:
     try:
-        receipt, operator = _load(request, token)
+        receipt, operator, offer = _load(request, token)
     except SimkeepError as exc:
         return render(request, "portal/error.html", status=404, error=error_text(lang, exc.code))
     verify_url = f"{request.app.state.settings.base_url}/receipts/{token}"
-    body = pdf.render_pdf(receipt, operator, verify_url=verify_url, language=receipt.language)
+    body = pdf.render_pdf(receipt, operator, validity_days=offer.validity_days, verify_url=verify_url,
+                          language=receipt.language)
     return Response(body, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{receipt.number}.pdf"'})
 
@@ -35,7 +37,7 @@ def receipt_pdf(request: Request, lang: Lang, token: str) -> Response:
 @router.get("/{token}", response_class=HTMLResponse)
 def verify_page(request: Request, lang: Lang, token: str) -> Response:
     try:
-        receipt, operator = _load(request, token)
+        receipt, operator, _offer = _load(request, token)
     except SimkeepError as exc:
         return render(request, "receipt/verify.html", status=404, receipt=None, error=error_text(lang, exc.code))
     return render(request, "receipt/verify.html", receipt=receipt, operator=operator, token=token,

@@ -71,7 +71,10 @@ def environment(language: str) -> Environment:
 
 def last_day(instant: datetime, tz: str, locale: str) -> str:
     """Validity ends at local midnight: people expect the last day it still works ("12 mars 2027")."""
-    return format_date((instant.astimezone(zone(tz)) - timedelta(microseconds=1)).date(), "long", locale=locale)
+    day = (instant.astimezone(zone(tz)) - timedelta(microseconds=1)).date()
+    text = format_date(day, "long", locale=locale)
+    # French writes the first of the month as an ordinal: "1er mars 2027" (CLDR has no such pattern).
+    return "1er" + text[1:] if locale.startswith("fr") and day.day == 1 else text
 
 
 def gettext(language: str, message: str) -> str:

@@ -1,0 +1,48 @@
+"""Run the benchmarks in order and end with a summary of every `bench:` line.
+
+    python -m bench.run                          # everything, full sizes (make bench)
+    python -m bench.run --quick                  # smaller sizes, shorter runs, for development
+    python -m bench.run --only topup_pg,sweep_sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from bench.common import FULL, QUICK, RESULTS, note, report
+from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
+from bench.topup import bench_topup_pg, bench_topup_sqlite
+
+BENCHMARKS = {
+    "topup_pg": bench_topup_pg,
+    "topup_sqlite": bench_topup_sqlite,
+    "sweep_sqlite": bench_sweep_sqlite,
+    "sweep_pg": bench_sweep_pg,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
+    parser.add_argument("--quick", action="store_true", help="smaller databases and shorter runs")
+    args = parser.parse_args()
+    chosen = args.only.split(",") if args.only else list(BENCHMARKS)
+    unknown = set(chosen) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    sizes = QUICK if args.quick else FULL
+    started = time.perf_counter()
+    try:
+        for name in chosen:
+            # Everything shares two cores: anything else running skews the figures, so say so.
+            note(f"{name}: load average {os.getloadavg()[0]:.2f} at start")
+            BENCHMARKS[name](sizes)
+    finally:
+        report("total_s", round(time.perf_counter() - started, 1), "s")
+        print("\nsummary:\n" + "\n".join(RESULTS), flush=True)
+
+
+if __name__ == "__main__":
+    main()

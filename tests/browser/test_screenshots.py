@@ -1,0 +1,65 @@
+"""Phone screenshots for the README, rewritten on every run: docs/screenshots/*.png."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.browser import journey as j
+from tests.browser.conftest import MSISDN
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def shoot(page, name: str) -> None:
+    page.evaluate("document.fonts.ready")
+    page.screenshot(path=SHOTS / name, full_page=True, animations="disabled", caret="hide")
+    assert (SHOTS / name).stat().st_size > 5_000
+
+
+def test_screenshots(open_page, portal, tmp_path):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    portal.line(language="zh_CN")
+
+    offer_page = open_page("fr", scale=2)
+    j.open_offers(offer_page, portal)
+    offer_page.locator(f'input[name="offer"][value="{j.OFFER_10}"]').check()
+    shoot(offer_page, "wizard-offer.png")
+
+    page = open_page("zh_CN", scale=2)
+    page.goto(portal.url("/"))
+    shoot(page, "home.png")
+
+    j.to_summary(page, portal, lang="zh_CN", method="card")
+    shoot(page, "wizard-summary.png")
+    j.confirm(page)
+    shoot(page, "pay-card.png")
+    j.pay_by_card(page, j.APPROVE)
+    j.wait_outcome(page, "succeeded")
+    shoot(page, "result-success.png")
+
+    pdf_href = page.locator('#outcome a[href$=".pdf"]').get_attribute("href")
+    pdf = tmp_path / "receipt.pdf"
+    pdf.write_bytes(page.request.get(portal.url(pdf_href)).body())
+    if shutil.which("pdftoppm"):
+        subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", str(pdf), str(tmp_path / "receipt")],
+                       check=True, timeout=30)
+        shutil.copyfile(tmp_path / "receipt.png", SHOTS / "receipt.png")
+    else:  # the verification page the receipt's QR code opens
+        page.goto(portal.url(pdf_href.removesuffix(".pdf")))
+        shoot(page, "receipt.png")
+
+    page.goto(portal.url("/lines"))
+    shoot(page, "lines.png")
+
+    # A second renewal from the status page, by WeChat Pay: the number is already proven, no new code.
+    page.locator(f'a[href^="/recharge?msisdn="][href$="{MSISDN[1:]}"]').click()
+    j.choose_offer(page)
+    page.wait_for_url(portal.url("/recharge/method"))
+    j.choose_method(page, "wechat_pay")
+    j.confirm(page)
+    page.locator(".qr svg").wait_for()
+    shoot(page, "pay-wechat.png")
+    assert re.search(r"/sandbox/pay/sbx_", page.url)

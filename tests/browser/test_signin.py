@@ -1,0 +1,62 @@
+"""Brute-forcing the SMS code: five wrong codes lock it, the right one is refused after that, and a new code is
+sent only once a minute has passed since the last one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.browser import journey as j
+from tests.browser.conftest import MSISDN
+
+
+def test_five_wrong_codes_lock_the_code(open_page, portal):
+    lang = "en"
+    portal.line(language=lang)
+    money_before = portal.money()
+    page = open_page(lang)
+    j.open_offers(page, portal)
+    j.choose_offer(page)
+    j.give_number(page, j.TYPED[lang])
+    code = portal.sms.code(MSISDN)
+    wrong = [f"{(int(code) + k) % 1_000_000:06d}" for k in range(1, 6)]
+    wrong_text = j.normalize(j.t(lang, "This code is not right. Check the SMS and try again."))
+    locked_text = j.normalize(j.t(lang, "Too many wrong codes. Ask for a new code."))
+
+    for attempt in wrong[:4]:
+        j.give_code(page, attempt)
+        assert j.normalize(page.locator('[role="alert"]').inner_text()) == wrong_text
+        assert page.locator("#code").count() == 1
+    j.give_code(page, wrong[4])
+    assert j.normalize(page.locator('[role="alert"]').inner_text()) == locked_text
+    assert page.locator("#code").count() == 0  # no form left to try again
+
+    # The right code, typed on a fresh code page, is refused all the same.
+    page.goto(portal.url("/recharge/code"))
+    j.give_code(page, code)
+    assert j.normalize(page.locator('[role="alert"]').inner_text()) == locked_text
+    page.goto(portal.url("/recharge/method"))
+    page.wait_for_url(portal.url("/recharge/number"))  # the number is still not proven
+    assert j.attempt_count(portal) == 0 and portal.money() == money_before
+
+    # "Ask for a new code" within the minute: no new SMS, no new code.
+    page.goto(portal.url("/recharge/code"))
+    page.locator('a[href="/recharge/number"]').first.click()
+    page.wait_for_url(portal.url("/recharge/number"))
+    page.locator('form[action="/recharge/number"] button[type="submit"]').click()
+    page.wait_for_load_state()
+    told_to_wait = j.normalize(j.t(lang, "Please wait a minute before asking for another code.")) in j.normalize(
+        page.inner_text("main"))
+    still_refused = page.url
+    portal.worker.wait_rounds(2)  # an SMS would have been delivered by now
+    assert len(portal.sms.all("otp.code", MSISDN)) == 1
+    assert portal.count("otp_challenges") == 1
+
+    # A minute after the first code: a new code comes, and it works.
+    portal.clock.advance(timedelta(seconds=61))
+    page.goto(portal.url("/recharge/number"))
+    j.sign_in(page, portal, typed=j.TYPED[lang], nth=2)
+    assert portal.count("otp_challenges") == 2
+    assert portal.money() == money_before
+
+    assert told_to_wait, (f"asking for a new code 0 s after the lockout leads to {still_refused} without saying "
+                          "to wait a minute (the code there is locked, so every code typed is refused)")

@@ -228,9 +228,11 @@ def sqlite_raw_rate(cap: Capture, path: str, *, nlines: int, seconds: float, war
         for sql, many, rows in plan:
             params = [tuple(get(tx) for get in row) for row in rows]
             cursor = conn.executemany(sql, params) if many else conn.execute(sql, params[0])
-            if tx.row is None and cursor.description:
-                tx.row = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
-                tx.validity = datetime.fromisoformat(tx.row["validity_ends_at"])
+            if cursor.description:  # read every result, as the service does (COMMIT refuses pending ones)
+                result = cursor.fetchall()
+                if tx.row is None:
+                    tx.row = dict(zip([d[0] for d in cursor.description], result[0], strict=True))
+                    tx.validity = datetime.fromisoformat(tx.row["validity_ends_at"])
         conn.execute("COMMIT")
 
     try:

@@ -20,6 +20,7 @@ from bench.common import (
     database_stamp,
     drop_database,
     note,
+    pg_admin,
     pg_url,
     read_sidecar,
     recreate_database,
@@ -71,8 +72,12 @@ def bench_sweep_sqlite(sizes: Sizes) -> None:
 
 
 def _sweep_both(url: str, name: str) -> None:
-    # The raw sweep goes first and is rolled back, so the service's sweep then finds the same due rows.
+    # The raw sweep goes first and is rolled back, so the service's sweep then finds the same due rows. Each
+    # starts after a checkpoint: the first change to a page after one writes the whole page to the WAL, and
+    # neither sweep should find that already paid by the other.
+    checkpoint(url)
     raw_seconds, raw_rows = raw_sweep(url, sweep_instant())
+    checkpoint(url)
     child = subprocess.run([sys.executable, "-m", "bench.sweep", url, sweep_instant().isoformat()],
                            capture_output=True, text=True, check=True, timeout=3600)
     result = json.loads(child.stdout.strip().splitlines()[-1])
@@ -89,6 +94,12 @@ def _sweep_both(url: str, name: str) -> None:
     report(f"{name}_peak_mb", round(result["peak_mb"]), "MB")
     report(f"{name}_raw_s", round(raw_seconds, 2), "s")
     report(f"{name}_raw_rows", raw_rows, "rows")
+
+
+def checkpoint(url: str) -> None:
+    if url.startswith("postgresql"):
+        with pg_admin() as conn:
+            conn.execute("CHECKPOINT")
 
 
 def timed_sweep(url: str, now: datetime) -> dict:

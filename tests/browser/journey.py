@@ -19,6 +19,8 @@ from simkeep.payment.models import PaymentAttempt
 from simkeep.web import i18n
 from tests.browser.conftest import MSISDN, Portal
 
+__all__ = ["MSISDN"]
+
 TZ = "Europe/Paris"
 OFFER_10 = "fr-orange-mobicarte-10"  # 10,00 €, 14 days
 APPROVE, DECLINE, CHALLENGE = "4242 4242 4242 4242", "4000 0000 0000 0002", "4000 0027 6000 3184"

@@ -149,7 +149,7 @@ def test_bank_transfer_stays_pending_until_the_money_arrives(open_page, portal):
     # A few seconds later: the page has asked again, the worker has run many times, still nothing credited.
     for _ in range(2):
         page.wait_for_event("request", lambda r: r.url.endswith("/status"))
-    portal.worker.wait_rounds(10)
+    portal.worker.wait_rounds(3)
     assert len(polls) >= 2
     assert page.locator("#outcome").get_attribute("data-status") == "pending"
     assert [a.status for a in j.attempts(portal)] == ["pending"]

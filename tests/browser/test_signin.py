@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from simkeep.web.i18n import readable_phone
 from tests.browser import journey as j
 from tests.browser.conftest import MSISDN
 
@@ -60,3 +61,19 @@ def test_five_wrong_codes_lock_the_code(open_page, portal):
 
     assert told_to_wait, (f"asking for a new code 0 s after the lockout leads to {still_refused} without saying "
                           "to wait a minute (the code there is locked, so every code typed is refused)")
+
+
+def test_an_unknown_number_gets_the_same_answer(open_page, portal):
+    """Nothing tells whether a number is a customer: same page, same words; only the customer gets an SMS."""
+    portal.line(language="en")
+    stranger = "+33698765432"
+    seen = {}
+    for number in (MSISDN, stranger):
+        page = open_page("en")
+        j.open_offers(page, portal)
+        j.choose_offer(page)
+        j.give_number(page, number)
+        seen[number] = (page.url.removeprefix(portal.base), j.normalize(page.inner_text("main")).replace(readable_phone(number), "N"))
+    assert seen[MSISDN] == seen[stranger]
+    portal.worker.wait_rounds(2)
+    assert [m["to"] for m in portal.sms.all("otp.code")] == [MSISDN]

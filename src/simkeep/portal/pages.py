@@ -76,12 +76,12 @@ def signin_send(request: Request, lang: Lang, msisdn: Annotated[str, Form()], ne
 
 
 @router.get("/signin/code", response_class=HTMLResponse)
-def signin_code_form(request: Request, next: str = "/lines") -> Response:
+def signin_code_form(request: Request, lang: Lang, next: str = "/lines", error: str | None = None) -> Response:
     pending = request.session.get("pending_number")
     if not pending:
         return redirect("/signin")
     return render(request, "portal/code.html", msisdn=pending, next=_safe_next(next), action="/signin/code",
-                  error=None)
+                  error=error_text(lang, error) if error else None)
 
 
 @router.post("/signin/code", response_class=HTMLResponse)
@@ -110,12 +110,13 @@ def _send_code(request: Request, lang: str, raw_number: str, next_url: str, *, f
             and limits.allow(ratelimit.CODE_REQUESTS_PER_NUMBER, "code-number", msisdn)):
         return render(request, form, status=429, next=next_url, msisdn=raw_number,
                       error=error_text(lang, "rate_limited"), **context)
+    request.session["pending_number"] = msisdn
     try:
         with _db(request).transaction() as session:
             otp.request_code(session, msisdn=msisdn, secret=_settings(request).secret_key, now=clock.now())
     except otp.ResendTooSoon:
-        pass  # the code sent less than a minute ago is still valid: go and type it
-    request.session["pending_number"] = msisdn
+        # The code sent less than a minute ago is still the one to type; say why no new SMS comes.
+        return redirect(f"{code_page}?next={next_url}&error=code_resend_too_soon")
     return redirect(f"{code_page}?next={next_url}")
 
 
@@ -233,11 +234,11 @@ def recharge_send_code(request: Request, lang: Lang, msisdn: Annotated[str, Form
 
 
 @router.get("/recharge/code", response_class=HTMLResponse)
-def recharge_code(request: Request) -> Response:
+def recharge_code(request: Request, lang: Lang, error: str | None = None) -> Response:
     if not request.session.get("pending_number"):
         return redirect("/recharge/number")
     return render(request, "portal/code.html", msisdn=request.session["pending_number"], next="/recharge/method",
-                  action="/recharge/code", error=None, step=3)
+                  action="/recharge/code", error=error_text(lang, error) if error else None, step=3)
 
 
 @router.post("/recharge/code", response_class=HTMLResponse)
@@ -259,7 +260,8 @@ def recharge_method(request: Request, error: str | None = None) -> Response:
 def recharge_choose_method(request: Request, method: Annotated[str, Form()] = "", _csrf: None = Csrf) -> Response:
     if method not in METHODS:
         return redirect("/recharge/method?error=method_required")
-    _save_wizard(request, method=method)
+    # A new checkout: after a declined or abandoned payment, "try again" must not find the old attempt.
+    _save_wizard(request, method=method, key=secrets.token_urlsafe(24))
     return redirect("/recharge/summary")
 
 
@@ -289,10 +291,10 @@ def recharge_confirm(request: Request, lang: Lang, checkout_key: Annotated[str, 
     line, operator, quote = checked
     settings, db = _settings(request), _db(request)
     provider = provider_for(wizard["method"], db, settings)
-    with db.transaction() as session:
-        attempt, new = payments.start_checkout(
-            session, checkout_key=checkout_key, line=line, operator=operator, offer=quote.offer,
-            method=wizard["method"], provider=provider.name, language=lang, now=clock.now())
+    # Two confirms at once race on the unique checkout key; the loser is retried and finds the winner's attempt.
+    attempt, new = db.write(lambda session: payments.start_checkout(
+        session, checkout_key=checkout_key, line=line, operator=operator, offer=quote.offer,
+        method=wizard["method"], provider=provider.name, language=lang, now=clock.now()))
     if not new:
         return redirect(attempt.next_action["url"] if attempt.next_action else f"/pay/{attempt.id}")
     checkout = Checkout(attempt_id=str(attempt.id), amount_minor=attempt.amount_minor, currency=attempt.currency,

@@ -71,4 +71,4 @@ def by_topup(session: Session, topup_ids: list) -> dict:
 
 def masked(msisdn: str) -> str:
     """Enough to recognise one's own number, not enough to learn someone else's."""
-    return msisdn[:4] + "•" * (len(msisdn) - 6) + msisdn[-2:]
+    return msisdn[:4] + "*" * (len(msisdn) - 6) + msisdn[-2:]

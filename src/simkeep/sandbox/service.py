@@ -45,7 +45,8 @@ def create_payment(session: Session, *, merchant_ref: str, amount_minor: int, cu
 
 
 def get_payment(session: Session, ref: str, *, for_update: bool = False) -> SandboxPayment:
-    stmt = select(SandboxPayment).where(SandboxPayment.ref == ref)
+    # populate_existing: after a Core UPDATE in this session, the identity map still holds the old row.
+    stmt = select(SandboxPayment).where(SandboxPayment.ref == ref).execution_options(populate_existing=True)
     payment = session.scalars(stmt.with_for_update() if for_update else stmt).first()
     if payment is None:
         raise PaymentNotFound()

@@ -46,8 +46,12 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception):
         log.exception("request.failed", path=request.url.path)
+        if _is_page(request):
+            from simkeep.web.pages import error_text, language, render
+
+            return render(request, "portal/error.html", status=500, error=error_text(language(request), "internal"))
         return error_response(500, "internal_error", "Something went wrong on our side; nothing was charged twice.")
 
 

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
 
+import phonenumbers
 from babel.core import negotiate_locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
@@ -64,7 +65,8 @@ def environment(language: str) -> Environment:
     locale = BABEL_LOCALE[language]
     env.filters["money"] = lambda minor, currency: Money(minor, currency).format(locale)
     env.filters["last_day"] = lambda instant, tz: last_day(instant, tz, locale)
-    env.filters["when"] = lambda instant, tz: format_datetime(instant.astimezone(zone(tz)), "medium", locale=locale)
+    env.filters["when"] = lambda instant, tz: when(instant, tz, locale)
+    env.filters["phone"] = readable_phone
     env.globals.update(language=language, languages=LANGUAGES, language_names=NAMES)
     return env
 
@@ -75,6 +77,20 @@ def last_day(instant: datetime, tz: str, locale: str) -> str:
     text = format_date(day, "long", locale=locale)
     # French writes the first of the month as an ordinal: "1er mars 2027" (CLDR has no such pattern).
     return "1er" + text[1:] if locale.startswith("fr") and day.day == 1 else text
+
+
+def when(instant: datetime, tz: str, locale: str) -> str:
+    """"26 nov. 2026 08:26": a date people read at a glance, minutes without seconds."""
+    local = instant.astimezone(zone(tz))
+    return f"{format_date(local.date(), 'medium', locale=locale)} {format_time(local.time(), 'short', locale=locale)}"
+
+
+def readable_phone(msisdn: str) -> str:
+    """+33 6 12 34 56 78, as the number's country writes it."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(msisdn), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return msisdn
 
 
 def gettext(language: str, message: str) -> str:

@@ -37,6 +37,7 @@ ERROR_TEXTS = {
     "session_expired": N_("Your session has expired. Please start again."),
     "not_found": N_("This page does not exist."),
 }
+ERROR_TEXTS["internal"] = N_("Something went wrong on our side. Nothing was charged twice; please try again.")
 GENERIC_ERROR = N_("Something went wrong. Nothing was charged; please try again.")
 
 

@@ -1,7 +1,7 @@
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -183,3 +183,21 @@ def test_a_double_click_finds_the_first_attempt(db, cfg):
                                              now=now())
     assert (again.id, new) == (first, False)
     assert count(db, PaymentAttempt) == 1
+
+
+def test_an_abandoned_payment_expires_and_moves_nothing(db, cfg):
+    make_line(db, now=now())
+    attempt_id, _ref = checkout(db, cfg)
+    with db.transaction() as session:
+        assert sandbox.expire_abandoned(session, webhook_url="http://x/webhooks/sandbox", now=now()) == 0
+    later = now() + timedelta(minutes=sandbox.ABANDON_AFTER_MINUTES, seconds=1)
+    with db.transaction() as session:
+        assert sandbox.expire_abandoned(session, webhook_url="http://x/webhooks/sandbox", now=later) == 1
+    with db.transaction(write=False) as session:
+        [event] = session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "webhook")).all()
+    assert (event.payload["type"], event.payload["data"]["failure"]) == ("payment.failed", "expired")
+    deliver(db, cfg, event.payload)
+    process_inbox(db, cfg)
+    assert attempt_status(db, attempt_id) == "failed"
+    assert view(db).credit.minor == 0
+    assert count(db, TopUp) == 0

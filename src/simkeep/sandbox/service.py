@@ -4,7 +4,7 @@ bank transfer outcomes, and tells simkeep by signed webhook (delivered by the wo
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -81,6 +81,22 @@ def _outcome(payment: SandboxPayment, action: str, card_number: str) -> tuple[st
         case (_, _, "cancel"):
             return FAILED, "canceled"
     raise InvalidInput(f"{action} is not possible for a {payment.method} payment in state {payment.status}")
+
+
+ABANDON_AFTER_MINUTES = 30
+
+
+def expire_abandoned(session: Session, *, webhook_url: str, now: datetime) -> int:
+    """Like a hosted checkout session, a payment nobody completes expires (bank transfers wait longer: they are
+    confirmed by the bank, not by the payer)."""
+    cutoff = now - timedelta(minutes=ABANDON_AFTER_MINUTES)
+    table = SandboxPayment.__table__
+    stale = session.scalars(select(SandboxPayment).where(
+        table.c.status.in_((REQUIRES_PAYMENT, REQUIRES_ACTION)), table.c.created_at <= cutoff).with_for_update()).all()
+    for payment in stale:
+        session.execute(update(table).where(table.c.ref == payment.ref).values(status=FAILED, updated_at=now))
+        announce(session, payment, status=FAILED, failure="expired", webhook_url=webhook_url, now=now)
+    return len(stale)
 
 
 def announce(session: Session, payment: SandboxPayment, *, status: str, failure: str | None, webhook_url: str,

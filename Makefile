@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/simkeep_test
 export SIMKEEP_DATA_DIR ?= var
 
-.PHONY: run test test-sqlite test-pg lint bench bench-quick clean postgres i18n
+.PHONY: run test test-sqlite test-pg lint bench clean postgres browser-deps i18n
 
 $(BIN)/simkeep: pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,10 +26,15 @@ lint: $(BIN)/simkeep
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 
-test-sqlite: $(BIN)/simkeep
+# Debian's Chromium drives the browser tests (never `playwright install`); Noto CJK renders Chinese in PDFs.
+browser-deps:
+	@test -x /usr/bin/chromium && fc-list | grep -qi "noto sans cjk" && command -v pdftoppm >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk poppler-utils >/dev/null)
+
+test-sqlite: $(BIN)/simkeep browser-deps
 	$(BIN)/pytest
 
-test-pg: $(BIN)/simkeep postgres
+test-pg: $(BIN)/simkeep postgres browser-deps
 	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest
 
 test: lint test-sqlite test-pg

@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     public_url: str | None = None
     sandbox_webhook_secret: str = "whsec_sandbox_dev_change_me"
     cookie_secure: bool = True
-    rate_limit_storage: str = "memory://"
+    rate_limit_storage: str = "memory://"  # redis://127.0.0.1:6379 when several processes serve
+    code_requests_per_number: str = "3 per 15 minutes"
+    code_requests_per_ip: str = "20 per hour"
+    code_checks_per_ip: str = "30 per 10 minutes"
 
     @property
     def db_url(self) -> str:

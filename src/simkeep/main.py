@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.settings = settings
     app.state.db = db or Database(settings.db_url)
     app.state.principals = {}
-    app.state.rate_limits = RateLimits(settings.rate_limit_storage)
+    app.state.rate_limits = RateLimits(settings)
     errors.install(app)
     for router in (catalog_router, line_router, topup_router, charge_router, webhook_router, portal_router,
                    sandbox_router, receipt_router):

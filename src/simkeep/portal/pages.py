@@ -22,7 +22,7 @@ from simkeep.payment.providers.base import Checkout, ProviderUnavailable
 from simkeep.portal import service as portal
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
-from simkeep.web import i18n, ratelimit
+from simkeep.web import i18n
 from simkeep.web.pages import (
     Csrf,
     Lang,
@@ -104,10 +104,8 @@ def _send_code(request: Request, lang: str, raw_number: str, next_url: str, *, f
     except SimkeepError as exc:
         return render(request, form, status=422, next=next_url, msisdn=raw_number,
                       error=error_text(lang, exc.code), **context)
-    limits: ratelimit.RateLimits = request.app.state.rate_limits
     client = request.client.host if request.client else "unknown"
-    if not (limits.allow(ratelimit.CODE_REQUESTS_PER_IP, "code-ip", client)
-            and limits.allow(ratelimit.CODE_REQUESTS_PER_NUMBER, "code-number", msisdn)):
+    if not request.app.state.rate_limits.may_send_code(msisdn, client):
         return render(request, form, status=429, next=next_url, msisdn=raw_number,
                       error=error_text(lang, "rate_limited"), **context)
     request.session["pending_number"] = msisdn
@@ -125,7 +123,7 @@ def _check_code(request: Request, lang: str, code: str, *, success: str, action:
     if not msisdn:
         return redirect("/signin")
     client = request.client.host if request.client else "unknown"
-    if not request.app.state.rate_limits.allow(ratelimit.CODE_CHECKS_PER_IP, "check-ip", client):
+    if not request.app.state.rate_limits.may_check_code(client):
         return render(request, "portal/code.html", status=429, msisdn=msisdn, next=success, action=action,
                       error=error_text(lang, "rate_limited"))
     with _db(request).transaction() as session:  # committed even when wrong: every failure counts

@@ -6,14 +6,19 @@ from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-CODE_REQUESTS_PER_NUMBER = parse("3 per 15 minutes")
-CODE_REQUESTS_PER_IP = parse("20 per hour")
-CODE_CHECKS_PER_IP = parse("30 per 10 minutes")
+from simkeep.config import Settings
 
 
 class RateLimits:
-    def __init__(self, storage_uri: str) -> None:
-        self.limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+    def __init__(self, settings: Settings) -> None:
+        self.limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
+        self.code_per_number = parse(settings.code_requests_per_number)
+        self.code_per_ip = parse(settings.code_requests_per_ip)
+        self.checks_per_ip = parse(settings.code_checks_per_ip)
 
-    def allow(self, limit, *keys: str) -> bool:
-        return self.limiter.hit(limit, *keys)
+    def may_send_code(self, msisdn: str, client: str) -> bool:
+        return (self.limiter.hit(self.code_per_ip, "code-ip", client)
+                and self.limiter.hit(self.code_per_number, "code-number", msisdn))
+
+    def may_check_code(self, client: str) -> bool:
+        return self.limiter.hit(self.checks_per_ip, "check-ip", client)

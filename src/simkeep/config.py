@@ -31,6 +31,20 @@ class Settings(BaseSettings):
     sandbox_webhook_secret: str = "whsec_sandbox_dev_change_me"
     cookie_secure: bool = True
     rate_limit_storage: str = "memory://"  # redis://127.0.0.1:6379 when several processes serve
+    # Which provider collects which payment method: {"*": {"card": "stripe"}, "<operator id>": {...}};
+    # anything not listed goes to the sandbox, so `make run` works offline.
+    payment_routes: dict[str, dict[str, str]] = {}
+    stripe_api_key: str | None = None
+    stripe_publishable_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None  # e.g. a local stripe mock in tests
+    paypal_client_id: str | None = None
+    paypal_client_secret: str | None = None
+    paypal_webhook_id: str | None = None
+    paypal_api_base: str = "https://api-m.sandbox.paypal.com"
+    sepa_creditor_name: str = "simkeep demo operator"
+    sepa_iban: str = "FR7630006000011234567890189"
+    sepa_bic: str = "AGRIFRPP"
     code_requests_per_number: str = "3 per 15 minutes"
     code_requests_per_ip: str = "20 per hour"
     code_checks_per_ip: str = "30 per 10 minutes"

@@ -1,18 +1,43 @@
 """Every table, imported in one place for Alembic and the test schema checks."""
 
+from simkeep.audit.models import AuditEntry
 from simkeep.auth.models import ApiKey
+from simkeep.bank.models import BankEntry, BankStatement
 from simkeep.catalog.models import Offer, Operator
 from simkeep.charge.models import Charge
 from simkeep.db import Base
 from simkeep.ledger.models import Account, JournalEntry, Posting
 from simkeep.line.models import Line, LineEvent
-from simkeep.notification.models import OutboxMessage
+from simkeep.notification.models import DeliveryAttempt, OutboxMessage, WebhookEndpoint
 from simkeep.otp.models import OtpChallenge
-from simkeep.payment.models import InboxEvent, PaymentAttempt
+from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
 from simkeep.receipt.models import Receipt, ReceiptCounter
 from simkeep.sandbox.models import SandboxPayment
 from simkeep.topup.models import TopUp
 
-__all__ = ["Account", "ApiKey", "Base", "Charge", "InboxEvent", "JournalEntry", "Line", "LineEvent", "Offer",
-           "Operator", "OtpChallenge", "OutboxMessage", "PaymentAttempt", "Posting", "Receipt", "ReceiptCounter",
-           "SandboxPayment", "TopUp"]
+__all__ = [
+           "Account",
+           "ApiKey",
+           "AuditEntry",
+           "BankEntry",
+           "BankStatement",
+           "Base",
+           "Charge",
+           "DeliveryAttempt",
+           "InboxEvent",
+           "JournalEntry",
+           "Line",
+           "LineEvent",
+           "Offer",
+           "Operator",
+           "OtpChallenge",
+           "OutboxMessage",
+           "PaymentAttempt",
+           "Posting",
+           "Receipt",
+           "ReceiptCounter",
+           "Refund",
+           "SandboxPayment",
+           "TopUp",
+           "WebhookEndpoint",
+]

@@ -33,3 +33,29 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WebhookEndpoint(Base):
+    """An operator system that receives signed events (topup.completed, payment.refunded, line.state_changed)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    url: Mapped[str] = mapped_column(String(500), unique=True)
+    secret: Mapped[str] = mapped_column(String(120))  # used to sign, so kept (not hashed); shown once
+    topics: Mapped[list] = mapped_column(JsonType)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DeliveryAttempt(Base):
+    """The delivery log: every try of every outbound message, with the receiver's answer."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("outbox.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(10))  # sent | retry | failed
+    detail: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)

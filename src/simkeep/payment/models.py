@@ -54,3 +54,22 @@ class InboxEvent(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     outcome: Mapped[str | None] = mapped_column(String(200))
+
+
+class Refund(Base):
+    """Money going back to the payer. The subscriber's credit is taken back before the provider is called, so a
+    refund in flight can never be spent; a refused refund gives it back."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    attempt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_attempts.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(10))  # pending | succeeded | failed
+    provider_ref: Mapped[str | None] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

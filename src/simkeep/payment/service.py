@@ -62,7 +62,7 @@ def get_attempt(session: Session, attempt_id) -> PaymentAttempt:
 def store_event(session: Session, *, provider: str, event: ProviderEvent, now: datetime) -> bool:
     """Into the inbox; False for a duplicate or a replay of an event already stored."""
     return repository.store_event(session, id=new_id(), provider=provider, event_id=event.event_id,
-                                  type=event.type, payload=event.payload, received_at=now, processed_at=None,
+                                  type=event.type, payload=event.stored(), received_at=now, processed_at=None,
                                   outcome=None)
 
 
@@ -72,7 +72,7 @@ def claim_events(session: Session, *, limit: int = 50) -> list[InboxEvent]:
 
 def handle_event(session: Session, event: InboxEvent, *, receipt_secret: str, base_url: str, now: datetime) -> str:
     """Apply one stored webhook. Success wins over failure (money was taken); nothing undoes a success."""
-    data = event.payload.get("data", {})
+    data = event.payload
     attempt = repository.by_provider_ref(session, event.provider, str(data.get("ref")))
     if attempt is None:
         outcome = "unknown payment"

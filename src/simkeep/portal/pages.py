@@ -288,13 +288,13 @@ def recharge_confirm(request: Request, lang: Lang, checkout_key: Annotated[str, 
         return redirect("/recharge/summary")
     line, operator, quote = checked
     settings, db = _settings(request), _db(request)
-    provider = provider_for(wizard["method"], db, settings)
+    provider = provider_for(wizard["method"], operator.id, db, settings)
     # Two confirms at once race on the unique checkout key; the loser is retried and finds the winner's attempt.
     attempt, new = db.write(lambda session: payments.start_checkout(
         session, checkout_key=checkout_key, line=line, operator=operator, offer=quote.offer,
         method=wizard["method"], provider=provider.name, language=lang, now=clock.now()))
     if not new:
-        return redirect(attempt.next_action["url"] if attempt.next_action else f"/pay/{attempt.id}")
+        return redirect(_next_step(attempt.id, attempt.next_action))
     checkout = Checkout(attempt_id=str(attempt.id), amount_minor=attempt.amount_minor, currency=attempt.currency,
                         method=attempt.method, description=f"{operator.brand} {operator.product} {line.msisdn}",
                         return_url=f"/pay/{attempt.id}", language=lang)
@@ -306,7 +306,14 @@ def recharge_confirm(request: Request, lang: Lang, checkout_key: Annotated[str, 
         return redirect(f"/pay/{attempt.id}")
     with db.transaction() as session:
         payments.record_created(session, attempt.id, created, now=clock.now())
-    return redirect(created.next_action["url"])
+    return redirect(_next_step(attempt.id, created.next_action))
+
+
+def _next_step(attempt_id, next_action: dict | None) -> str:
+    """A provider's hosted page, or simkeep's own page for actions it renders (QR, transfer details, card form)."""
+    if not next_action:
+        return f"/pay/{attempt_id}"
+    return next_action["url"] if next_action["type"] == "redirect" else f"/pay/{attempt_id}/action"
 
 
 def _checked_order(request: Request, wizard: dict):
@@ -347,6 +354,16 @@ def payment_result(request: Request, attempt_id: str) -> Response:
     if attempt is None:
         return render(request, "portal/error.html", status=404, error=error_text(language(request), "payment_not_found"))
     return render(request, "portal/pay_result.html", attempt=attempt, **context)
+
+
+@router.get("/pay/{attempt_id}/action", response_class=HTMLResponse)
+def payment_action(request: Request, attempt_id: str) -> Response:
+    """The payer's next step when simkeep renders it: `portal/action_<type>.html` gets the provider's data."""
+    attempt, context = _attempt_for_browser(request, attempt_id)
+    if attempt is None or not attempt.next_action:
+        return render(request, "portal/error.html", status=404, error=error_text(language(request), "payment_not_found"))
+    return render(request, f"portal/action_{attempt.next_action['type']}.html", attempt=attempt,
+                  action=attempt.next_action, **context)
 
 
 @router.get("/pay/{attempt_id}/status")

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from simkeep.db import Base, UtcDateTime
+from simkeep.db import Base, JsonType, UtcDateTime
 
 
 class SandboxPayment(Base):
@@ -24,5 +24,7 @@ class SandboxPayment(Base):
     status: Mapped[str] = mapped_column(String(20))
     transfer_reference: Mapped[str | None] = mapped_column(String(40))
     events: Mapped[int] = mapped_column(Integer)
+    refunded_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    refund_refs: Mapped[list] = mapped_column(JsonType, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -39,7 +39,7 @@ def create_payment(session: Session, *, merchant_ref: str, amount_minor: int, cu
                description=description, return_url=return_url, language=language,
                status=AWAITING_TRANSFER if method == "bank_transfer" else REQUIRES_PAYMENT,
                transfer_reference=structured_reference(ref) if method == "bank_transfer" else None,
-               events=0, created_at=now, updated_at=now)
+               events=0, refunded_minor=0, refund_refs=[], created_at=now, updated_at=now)
     session.execute(insert(SandboxPayment.__table__), [row])
     return SandboxPayment(**row)
 
@@ -81,6 +81,23 @@ def _outcome(payment: SandboxPayment, action: str, card_number: str) -> tuple[st
         case (_, _, "cancel"):
             return FAILED, "canceled"
     raise InvalidInput(f"{action} is not possible for a {payment.method} payment in state {payment.status}")
+
+
+def refund(session: Session, *, ref: str, amount_minor: int, currency: str, idempotency_key: str,
+           now: datetime) -> str:
+    """Refund part or all of a captured payment; the same idempotency key answers with the same refund."""
+    payment = get_payment(session, ref, for_update=True)
+    if payment.status != SUCCEEDED or currency != payment.currency:
+        raise InvalidInput("only a captured payment can be refunded, in its own currency")
+    refunded = payment.refunded_minor
+    refund_ref = f"re_{idempotency_key}"[:64]
+    if refund_ref in (payment.refund_refs or []):
+        return refund_ref
+    if refunded + amount_minor > payment.amount_minor:
+        raise InvalidInput("refunds would exceed the captured amount")
+    session.execute(update(SandboxPayment.__table__).where(SandboxPayment.__table__.c.ref == ref).values(
+        refunded_minor=refunded + amount_minor, refund_refs=[*(payment.refund_refs or []), refund_ref], updated_at=now))
+    return refund_ref
 
 
 ABANDON_AFTER_MINUTES = 30

@@ -1,16 +1,21 @@
-"""What simkeep needs from a payment provider. Adapters live one per file beside this one."""
+"""What simkeep needs from a payment provider. Adapters live one per file beside this one; provider SDKs are
+imported nowhere else."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from simkeep.core.errors import SimkeepError
 
+# Normalised event types every adapter maps its provider's events to.
+SUCCEEDED, FAILED, PENDING, REFUNDED, DISPUTED = (
+    "payment.succeeded", "payment.failed", "payment.pending", "payment.refunded", "payment.disputed")
+
 
 @dataclass(frozen=True, slots=True)
 class Checkout:
-    """What simkeep asks a provider to collect."""
+    """What simkeep asks a provider to collect. `attempt_id` doubles as the provider-side idempotency key."""
 
     attempt_id: str
     amount_minor: int
@@ -24,7 +29,9 @@ class Checkout:
 @dataclass(frozen=True, slots=True)
 class ProviderPayment:
     ref: str
-    next_action: dict  # {"type": "redirect", "url": ...}: where the payer goes next
+    # Where the payer goes next: {"type": "redirect", "url": ...} is followed by the portal; other types
+    # ("qr", "bank_transfer", "stripe_js") are rendered by simkeep's own pay page.
+    next_action: dict
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +39,33 @@ class ProviderEvent:
     """A verified webhook, in simkeep's terms."""
 
     event_id: str
-    type: str  # payment.succeeded | payment.failed | payment.pending
+    type: str  # one of the normalised types above
     payment_ref: str
-    payload: dict
+    amount_minor: int | None = None
+    currency: str | None = None
+    failure: str | None = None
+    raw: dict = field(default_factory=dict)
+
+    def stored(self) -> dict:
+        return {"ref": self.payment_ref, "amount_minor": self.amount_minor, "currency": self.currency,
+                "failure": self.failure, "raw": self.raw}
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderStatus:
+    """What the provider says about a payment when asked (reconciliation)."""
+
+    ref: str
+    status: str  # succeeded | failed | pending | unknown
+    amount_minor: int | None = None
+    currency: str | None = None
+    failure: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundResult:
+    ref: str
+    status: str  # succeeded | pending | failed
 
 
 class WebhookRejected(SimkeepError):
@@ -42,14 +73,26 @@ class WebhookRejected(SimkeepError):
 
 
 class ProviderUnavailable(SimkeepError):
+    """The provider could not be reached or did not answer in time: the outcome is unknown, never assumed."""
+
     code, status, message = "provider_unavailable", 502, "The payment provider could not be reached. Nothing was charged."
+
+
+class ProviderDeclined(SimkeepError):
+    code, status, message = "provider_declined", 402, "The payment provider refused the operation."
 
 
 class PaymentProvider(Protocol):
     name: str
 
     def create_payment(self, checkout: Checkout) -> ProviderPayment:
-        """Register the payment with the provider; raise ProviderUnavailable if it cannot be reached."""
+        """Register the payment; raise ProviderUnavailable if the provider cannot be reached."""
 
     def parse_webhook(self, raw_body: bytes, headers: dict[str, str]) -> ProviderEvent:
         """Verify the signature on the raw body and return the event; raise WebhookRejected otherwise."""
+
+    def fetch_status(self, ref: str) -> ProviderStatus:
+        """Ask the provider where a payment stands; raise ProviderUnavailable if it cannot say."""
+
+    def refund(self, ref: str, *, amount_minor: int, currency: str, idempotency_key: str) -> RefundResult:
+        """Refund (part of) a captured payment; the same idempotency key never refunds twice."""

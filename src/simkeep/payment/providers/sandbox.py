@@ -10,7 +10,14 @@ from simkeep.core import clock
 from simkeep.core.signing import BadSignature, verify
 from simkeep.db import Database
 from simkeep.notification.senders.webhook import SIGNATURE_HEADER
-from simkeep.payment.providers.base import Checkout, ProviderEvent, ProviderPayment, WebhookRejected
+from simkeep.payment.providers.base import (
+    Checkout,
+    ProviderEvent,
+    ProviderPayment,
+    ProviderStatus,
+    RefundResult,
+    WebhookRejected,
+)
 from simkeep.sandbox import service as sandbox
 
 
@@ -33,7 +40,21 @@ class SandboxProvider:
         try:
             verify(self.secret, raw_body, headers.get(SIGNATURE_HEADER.lower()), int(time.time()))
             event = json.loads(raw_body)
-            return ProviderEvent(event_id=str(event["id"]), type=str(event["type"]),
-                                 payment_ref=str(event["data"]["ref"]), payload=event)
+            data = event["data"]
+            return ProviderEvent(event_id=str(event["id"]), type=str(event["type"]), payment_ref=str(data["ref"]),
+                                 amount_minor=data.get("amount_minor"), currency=data.get("currency"),
+                                 failure=data.get("failure"), raw=event)
         except (BadSignature, ValueError, KeyError, TypeError) as exc:
             raise WebhookRejected() from exc
+
+    def fetch_status(self, ref: str) -> ProviderStatus:
+        with self.db.transaction(write=False) as session:
+            payment = sandbox.get_payment(session, ref)
+        status = {sandbox.SUCCEEDED: "succeeded", sandbox.FAILED: "failed"}.get(payment.status, "pending")
+        return ProviderStatus(ref, status, payment.amount_minor, payment.currency)
+
+    def refund(self, ref: str, *, amount_minor: int, currency: str, idempotency_key: str) -> RefundResult:
+        with self.db.transaction() as session:
+            refund_ref = sandbox.refund(session, ref=ref, amount_minor=amount_minor, currency=currency,
+                                        idempotency_key=idempotency_key, now=clock.now())
+        return RefundResult(refund_ref, "succeeded")

@@ -13,7 +13,7 @@ from simkeep.db import Database
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
-from simkeep.payment.tasks import process_inbox
+from simkeep.payment.tasks import process_inbox, reconcile
 from simkeep.sandbox.tasks import expire_abandoned
 
 log = structlog.get_logger()
@@ -36,6 +36,7 @@ def run_worker(settings: Settings, *, once: bool = False) -> None:
         if time.monotonic() >= next_sweep:
             result = run_sweep(db, now=clock.now())
             expire_abandoned(db, settings)
+            reconcile(db, settings)
             if result.lines:
                 log.info("sweep.done", lines=result.lines, reminders=result.reminders, transitions=result.transitions)
             next_sweep = time.monotonic() + settings.sweep_interval_seconds

@@ -1,7 +1,7 @@
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,59 +14,21 @@ from simkeep.line import service as lines
 from simkeep.notification.models import OutboxMessage
 from simkeep.payment import service as payments
 from simkeep.payment.models import InboxEvent, PaymentAttempt
-from simkeep.payment.providers.base import Checkout, WebhookRejected
+from simkeep.payment.providers.base import WebhookRejected
 from simkeep.payment.providers.sandbox import SandboxProvider
 from simkeep.payment.tasks import process_inbox
 from simkeep.receipt.models import Receipt
 from simkeep.sandbox import service as sandbox
 from simkeep.topup.models import TopUp
 from tests.factories.lines import make_line, view
+from tests.factories.payments import SECRET, checkout, deliver, now, pay
 from tests.factories.snapshot import snapshot
-
-SECRET = "whsec_test"
 
 
 @pytest.fixture
 def cfg(db, tmp_path) -> Settings:
     return Settings(database_url=db.url, data_dir=tmp_path, sandbox_webhook_secret=SECRET,
                     public_url="http://127.0.0.1:9")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def checkout(db, cfg, *, method="card", key="checkout-1", offer_id="fr-orange-mobicarte-10"):
-    """The wizard's confirm step: record the attempt, call the provider, record what it said."""
-    provider = SandboxProvider(db, cfg)
-    with db.transaction() as session:
-        line, operator, offer = lines.lock_live_line(session, "+33612345678", offer_id)
-        attempt, _ = payments.start_checkout(session, checkout_key=key, line=line, operator=operator, offer=offer,
-                                             method=method, provider="sandbox", language="fr", now=now())
-    created = provider.create_payment(Checkout(str(attempt.id), attempt.amount_minor, attempt.currency, method,
-                                               "test", f"/pay/{attempt.id}", "fr"))
-    with db.transaction() as session:
-        payments.record_created(session, attempt.id, created, now=now())
-    return attempt.id, created.ref
-
-
-def pay(db, ref, action="pay", card="4242424242424242") -> dict:
-    """The payer acts on the sandbox page; returns the webhook event the sandbox queued."""
-    with db.transaction() as session:
-        sandbox.act(session, ref=ref, action=action, card_number=card, webhook_url="http://x/webhooks/sandbox",
-                    now=now())
-    with db.transaction(write=False) as session:
-        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.channel == "webhook")
-                               .order_by(OutboxMessage.created_at.desc())).all()
-    return rows[0].payload
-
-
-def deliver(db, cfg, event: dict, *, secret=SECRET, at: int | None = None) -> bool:
-    body = json.dumps(event, separators=(",", ":")).encode()
-    header = sign(secret, body, at if at is not None else int(time.time()))
-    parsed = SandboxProvider(db, cfg).parse_webhook(body, {"simkeep-signature": header})
-    with db.transaction() as session:
-        return payments.store_event(session, provider="sandbox", event=parsed, now=now())
 
 
 def count(db, model) -> int:

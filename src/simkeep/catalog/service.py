@@ -16,6 +16,7 @@ from simkeep.catalog.schemas import CatalogFile, Figure
 from simkeep.core.errors import CatalogError, OfferNotFound, OperatorNotFound
 from simkeep.core.money import Money
 from simkeep.ledger import service as ledger
+from simkeep.payment.models import PROVIDERS
 from simkeep.topup.models import CHANNELS
 
 BUNDLED = "operators.json"
@@ -69,7 +70,8 @@ def load_catalog(session: Session, catalog: CatalogFile, *, now) -> tuple[int, i
             ))
     session.flush()
     currencies = {op.currency for op in catalog.operators}
-    ledger.ensure_system_accounts(session, currencies=currencies, channels=CHANNELS, now=now)
+    providers = tuple(f"provider:{name}" for name in PROVIDERS)
+    ledger.ensure_system_accounts(session, currencies=currencies, channels=CHANNELS + providers, now=now)
     return len(catalog.operators), offers
 
 

@@ -89,6 +89,10 @@ def save_validity(session: Session, line_id: uuid.UUID, **values) -> None:
     session.connection().execute(_SAVE_VALIDITY, {"line_id": line_id, **values})
 
 
+def set_schedule(session: Session, line_id: uuid.UUID, **values) -> None:
+    session.execute(update(_LINES).where(_LINES.c.id == line_id).values(**values))
+
+
 def events(session: Session, line_id: uuid.UUID, before: datetime | None = None, limit: int = 50) -> list[LineEvent]:
     stmt = select(LineEvent).where(LineEvent.line_id == line_id)
     if before is not None:

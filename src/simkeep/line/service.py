@@ -101,6 +101,13 @@ def apply_validity(session: Session, *, line, operator, validity_ends_at: dateti
     )
 
 
+def shorten_validity(session: Session, *, line, operator, validity_ends_at: datetime, now: datetime) -> None:
+    """Validity taken back (a refunded top-up). The state is left to the sweep, which is due at once."""
+    stages = rules.stages(operator, validity_ends_at)
+    repository.set_schedule(session, line.id, validity_ends_at=validity_ends_at, number_loss_at=stages.number_loss_at,
+                            available_at=stages.available_at, next_sweep_at=now, reminded_offset=None)
+
+
 def state_changed_event(line, from_state: str, to_state: str, now: datetime) -> outbox.Message:
     """`line.state_changed` for the operator's own systems; one per line, period and new state."""
     return outbox.Message(

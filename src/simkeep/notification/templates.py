@@ -35,6 +35,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Le {msisdn} a été résilié et ne peut plus être rechargé.",
         "zh_CN": "号码 {msisdn} 已销户，无法再充值。",
     },
+    "payment.refunded": {
+        "en": "{amount} has been refunded for your top-up of {msisdn}. It reaches your account within a few days.",
+        "fr": "{amount} vous ont été remboursés pour la recharge du {msisdn}. Le remboursement arrive sous quelques jours.",
+        "zh_CN": "您为号码 {msisdn} 充值的 {amount} 已退款，将在几天内到账。",
+    },
     "otp.code": {
         "en": "Your simkeep code is {code}. It is valid for {minutes} minutes. Never share it.",
         "fr": "Votre code simkeep est {code}. Il est valable {minutes} minutes. Ne le communiquez à personne.",

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from simkeep.db import Base, JsonType, UtcDateTime
 
 METHODS = ("card", "paypal", "bank_transfer", "wechat_pay", "alipay")
+PROVIDERS = ("sandbox", "stripe", "paypal", "sepa")
 CREATED, PENDING, SUCCEEDED, FAILED, REVIEW = "created", "pending", "succeeded", "failed", "review"
 FINAL = (SUCCEEDED, REVIEW)
 
@@ -71,5 +72,7 @@ class Refund(Base):
     provider_ref: Mapped[str | None] = mapped_column(String(80))
     reason: Mapped[str] = mapped_column(String(200))
     actor: Mapped[str] = mapped_column(String(80))
+    # The line's validity before a full refund of unused credit shortened it; restored if the provider refuses.
+    previous_validity_ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -101,7 +101,7 @@ def _succeed(session: Session, attempt: PaymentAttempt, data: dict, *, receipt_s
             result = topups.top_up(session, principal=f"payment:{attempt.provider}",
                                    idempotency_key=f"payment:{attempt.id}", msisdn=attempt.msisdn,
                                    offer_id=attempt.offer_id, channel="portal", now=now,
-                                   notify={"receipt_url": receipt_url})
+                                   notify={"receipt_url": receipt_url}, clearing=clearing_of(attempt.provider))
     except (LineNotRenewable, ValidityCapReached) as exc:
         # Paid but cannot be credited: a person decides (refund or manual credit); never an automatic refund.
         return _review(session, attempt, f"paid but {exc.code}", now)
@@ -111,6 +111,11 @@ def _succeed(session: Session, attempt: PaymentAttempt, data: dict, *, receipt_s
     repository.change(session, attempt.id, status=SUCCEEDED, topup_id=result.topup.id, receipt_id=receipt.id,
                       failure_reason=None, updated_at=now)
     return f"credited {result.topup.id}"
+
+
+def clearing_of(provider: str) -> str:
+    """Money collected by a provider sits in its own clearing account until it is paid out."""
+    return f"provider:{provider}"
 
 
 def _review(session: Session, attempt: PaymentAttempt, reason: str, now: datetime) -> str:

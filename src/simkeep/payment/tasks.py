@@ -25,3 +25,49 @@ def process_inbox(db: Database, settings: Settings, *, batch: int = 50) -> int:
         handled += 1
         if handled >= batch:
             return handled
+
+
+def reconcile(db: Database, settings: Settings) -> int:
+    """Ask the providers about attempts that heard nothing for a while; record what they say."""
+    from simkeep.payment import reconcile as reconciliation
+    from simkeep.payment.providers import provider_named
+    from simkeep.payment.providers.base import ProviderUnavailable
+
+    with db.transaction(write=False) as session:
+        attempts = reconciliation.stuck(session, now=clock.now())
+    for attempt in attempts:
+        try:
+            status = provider_named(attempt.provider, db, settings).fetch_status(attempt.provider_ref)
+        except ProviderUnavailable:
+            status = None  # no answer is not an answer: ask again later
+        with db.transaction() as session:
+            outcome = reconciliation.apply_status(session, attempt, status, now=clock.now())
+        log.info("payment.reconciled", attempt=str(attempt.id), outcome=outcome)
+    return len(attempts)
+
+
+def refund(db: Database, settings: Settings, *, attempt_id, amount_minor: int, reason: str, actor: str,
+           idempotency_key: str):
+    """Take the credit back, ask the provider, record its answer: three steps, the call outside any transaction."""
+    from simkeep.payment import refunds
+    from simkeep.payment.providers import provider_named
+    from simkeep.payment.providers.base import ProviderDeclined, ProviderUnavailable
+
+    refund_row, new = db.write(lambda session: refunds.request_refund(
+        session, attempt_id=attempt_id, amount_minor=amount_minor, reason=reason, actor=actor,
+        idempotency_key=idempotency_key, now=clock.now()))
+    if not new and refund_row.status != refunds.PENDING:
+        return refund_row
+    with db.transaction(write=False) as session:
+        attempt = service.get_attempt(session, refund_row.attempt_id)
+    provider = provider_named(attempt.provider, db, settings)
+    result, refused = None, None
+    try:
+        result = provider.refund(attempt.provider_ref, amount_minor=refund_row.amount_minor,
+                                 currency=refund_row.currency, idempotency_key=str(refund_row.id))
+    except ProviderDeclined as exc:
+        refused = exc.message
+    except ProviderUnavailable:
+        return refund_row  # unknown: stays pending for reconciliation and review, never retried blindly here
+    with db.transaction() as session:
+        return refunds.record_outcome(session, refund_row.id, result=result, refused=refused, now=clock.now())

@@ -35,8 +35,10 @@ def fingerprint(*parts: object) -> str:
 
 
 def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: str, offer_id: str,
-           channel: str, now: datetime, region: str = "FR", notify: dict | None = None) -> TopUpResult:
-    """`notify` adds fields to the confirmation message (a receipt link, for instance)."""
+           channel: str, now: datetime, region: str = "FR", notify: dict | None = None,
+           clearing: str | None = None) -> TopUpResult:
+    """`notify` adds fields to the confirmation message (a receipt link, for instance); `clearing` names the
+    clearing account the money comes through when it is not the channel's (a payment provider's)."""
     if channel not in CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}")
     number = lookup_msisdn(msisdn, region)
@@ -61,7 +63,7 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     topup_id = new_id()
     entry_id = ledger.post(session, kind="topup", reference=f"topup:{topup_id}", now=now, legs=[
         Leg(line.credit_account_id, price, tracked=True),
-        Leg(ledger.system_account_id(ledger.CLEARING, price.currency, channel), -price),
+        Leg(ledger.system_account_id(ledger.CLEARING, price.currency, clearing or channel), -price),
         Leg(line.bonus_account_id, bonus, tracked=True),
         Leg(ledger.system_account_id(ledger.PROMOTION_EXPENSE, bonus.currency), -bonus),
     ])

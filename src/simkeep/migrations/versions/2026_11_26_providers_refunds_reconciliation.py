@@ -95,6 +95,7 @@ def upgrade() -> None:
     sa.Column('provider_ref', sa.String(length=80), nullable=True),
     sa.Column('reason', sa.String(length=200), nullable=False),
     sa.Column('actor', sa.String(length=80), nullable=False),
+    sa.Column('previous_validity_ends_at', simkeep.db.UtcDateTime(timezone=True), nullable=True),
     sa.Column('created_at', simkeep.db.UtcDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', simkeep.db.UtcDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['attempt_id'], ['payment_attempts.id'], name=op.f('fk_refunds_attempt_id_payment_attempts')),

@@ -26,8 +26,10 @@ catalog_app = typer.Typer(help="Operator and offer catalog.", no_args_is_help=Tr
 line_app = typer.Typer(help="Prepaid lines.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Double-entry ledger.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys (stored hashed; shown once).", no_args_is_help=True)
+review_app = typer.Typer(help="Payments waiting for a person: list and settle them.", no_args_is_help=True)
+reconcile_app = typer.Typer(help="Reconciliation with the payment providers.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (catalog_app, "catalog"), (line_app, "line"), (ledger_app, "ledger"),
-                  (key_app, "api-key")):
+                  (key_app, "api-key"), (review_app, "review"), (reconcile_app, "reconcile")):
     app.add_typer(sub, name=name)
 console = Console()
 err = Console(stderr=True)
@@ -210,6 +212,86 @@ def api_key_create(role: Annotated[str, typer.Option(help="admin | agent | resel
         _fail(exc)
     console.print(f"{key.role} key {key.id} ({key.name}):")
     print(plaintext)
+
+
+@review_app.command("list")
+def review_list() -> None:
+    """Payments in the review queue, oldest first."""
+    from simkeep.core.money import Money
+    from simkeep.payment import review
+
+    table = Table("attempt", "number", "amount", "provider", "method", "why", "since")
+    with _db().transaction(write=False) as session:
+        for a in review.queue(session):
+            table.add_row(str(a.id), a.msisdn, Money(a.amount_minor, a.currency).format(), a.provider, a.method,
+                          a.failure_reason or "", a.updated_at.isoformat(timespec="minutes"))
+    console.print(table)
+
+
+@review_app.command("settle")
+def review_settle(attempt: str, decision: Annotated[str, typer.Option(help="credit | dismiss")],
+                  reason: Annotated[str, typer.Option(help="why: goes into the audit log")],
+                  actor: Annotated[str, typer.Option(help="who decides")] = os.environ.get("USER", "staff")) -> None:
+    """Credit the line now, or dismiss the payment, with a reason for the audit log."""
+    import uuid
+
+    from simkeep.payment import review
+
+    try:
+        with _db().transaction() as session:
+            settled = review.settle(session, attempt_id=uuid.UUID(attempt), decision=decision, reason=reason,
+                                    actor=actor, now=clock.now())
+    except SimkeepError as exc:
+        _fail(exc)
+    console.print(f"{settled.id}: {settled.status}")
+
+
+@app.command("refund")
+def refund_cmd(attempt: str, amount_minor: int, reason: Annotated[str, typer.Option(help="goes into the audit log")],
+               key: Annotated[str, typer.Option(help="idempotency key: the same key never refunds twice")],
+               actor: str = os.environ.get("USER", "staff")) -> None:
+    """Refund (part of) a paid top-up through its provider."""
+    import uuid
+
+    from simkeep.payment.tasks import refund
+
+    try:
+        result = refund(_db(), get_settings(), attempt_id=uuid.UUID(attempt), amount_minor=amount_minor,
+                        reason=reason, actor=actor, idempotency_key=key)
+    except SimkeepError as exc:
+        _fail(exc)
+    console.print(f"refund {result.id}: {result.status}")
+
+
+@reconcile_app.command("run")
+def reconcile_run() -> None:
+    """Ask the providers about attempts that heard nothing for a while."""
+    from simkeep.payment.tasks import reconcile
+
+    console.print(f"{reconcile(_db(), get_settings())} attempts checked")
+
+
+@reconcile_app.command("report")
+def reconcile_report(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD (UTC); default today")] = None) -> None:
+    """Per provider: captured, refunded, pending and in review, against the ledger's clearing accounts.
+    Exits 1 when any difference is not zero."""
+    from datetime import date
+
+    from simkeep.core.money import Money
+    from simkeep.payment.reconcile import daily_report
+
+    when = date.fromisoformat(day) if day else clock.now().date()
+    with _db().transaction(write=False) as session:
+        report = daily_report(session, day=when)
+    table = Table("provider", "captured", "refunded", "pending", "review", "ledger (net in)", "difference")
+    for row in report.rows:
+        amounts = [Money(minor, row.currency).format() for minor in (
+            row.captured_minor, row.refunded_minor, row.pending_minor, row.review_minor, row.ledger_minor)]
+        colour = "green" if row.difference_minor == 0 else "red"
+        table.add_row(row.provider, *amounts, f"[{colour}]{Money(row.difference_minor, row.currency).format()}[/]")
+    console.print(f"reconciliation {when.isoformat()}")
+    console.print(table)
+    raise typer.Exit(0 if report.balanced else 1)
 
 
 @app.command("demo")

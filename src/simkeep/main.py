@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
+from simkeep.admin.pages import router as admin_router
 from simkeep.catalog.api import router as catalog_router
 from simkeep.charge.api import router as charge_router
 from simkeep.config import Settings, get_settings
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
     for router in (catalog_router, line_router, topup_router, charge_router, webhook_router, portal_router,
-                   sandbox_router, receipt_router):
+                   sandbox_router, receipt_router, admin_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(packages=[("simkeep.web", "static")]), name="static")
 

@@ -36,6 +36,9 @@ ERROR_TEXTS = {
     "method_required": N_("Choose how you want to pay."),
     "session_expired": N_("Your session has expired. Please start again."),
     "not_found": N_("This page does not exist."),
+    "admin_denied": N_("This token is not valid, or the name is missing."),
+    "not_in_review": N_("This payment is not waiting for review any more."),
+    "invalid_input": N_("Please fill in every field, with a reason."),
 }
 ERROR_TEXTS["internal"] = N_("Something went wrong on our side. Nothing was charged twice; please try again.")
 GENERIC_ERROR = N_("Something went wrong. Nothing was charged; please try again.")

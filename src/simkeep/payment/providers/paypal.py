@@ -280,7 +280,7 @@ class PayPalProvider:
             raise WebhookRejected()
         try:
             return self._event(event)
-        except (KeyError, IndexError, TypeError, ValueError, InvalidAmount) as exc:
+        except (KeyError, IndexError, TypeError, ValueError, InvalidAmount, ProviderDeclined) as exc:
             raise WebhookRejected("The webhook is not a PayPal event simkeep understands.") from exc
 
     def _event(self, event: dict) -> ProviderEvent:

@@ -28,8 +28,11 @@ ledger_app = typer.Typer(help="Double-entry ledger.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys (stored hashed; shown once).", no_args_is_help=True)
 review_app = typer.Typer(help="Payments waiting for a person: list and settle them.", no_args_is_help=True)
 reconcile_app = typer.Typer(help="Reconciliation with the payment providers.", no_args_is_help=True)
+endpoint_app = typer.Typer(help="Operator systems that receive signed events.", no_args_is_help=True)
+messages_app = typer.Typer(help="The message log: SMS, e-mail, events and webhooks.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (catalog_app, "catalog"), (line_app, "line"), (ledger_app, "ledger"),
-                  (key_app, "api-key"), (review_app, "review"), (reconcile_app, "reconcile")):
+                  (key_app, "api-key"), (review_app, "review"), (reconcile_app, "reconcile"),
+                  (endpoint_app, "endpoint"), (messages_app, "messages")):
     app.add_typer(sub, name=name)
 console = Console()
 err = Console(stderr=True)
@@ -292,6 +295,49 @@ def reconcile_report(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD (U
     console.print(f"reconciliation {when.isoformat()}")
     console.print(table)
     raise typer.Exit(0 if report.balanced else 1)
+
+
+@endpoint_app.command("add")
+def endpoint_add(url: str, topic: Annotated[list[str], typer.Option(help="topup.completed, payment.refunded, line.state_changed")]) -> None:
+    """Subscribe a URL to events; prints the signing secret once."""
+    from simkeep.notification import events
+
+    try:
+        with _db().transaction() as session:
+            endpoint, secret = events.add_endpoint(session, url=url, topics=topic, now=clock.now())
+    except SimkeepError as exc:
+        _fail(exc)
+    console.print(f"endpoint {endpoint.id} for {', '.join(endpoint.topics)}; signing secret (shown once):")
+    print(secret)
+
+
+@messages_app.command("list")
+def messages_list(status: Annotated[str | None, typer.Option(help="pending | sent | failed")] = None,
+                  limit: int = 30) -> None:
+    """The latest messages with their status, attempts and last error."""
+    from simkeep.notification import service
+
+    table = Table("id", "topic", "channel", "to", "status", "attempts", "last error", "created")
+    with _db().transaction(write=False) as session:
+        for m in service.recent(session, status=status, limit=limit):
+            table.add_row(str(m.id), m.topic, m.channel, m.recipient, m.status, str(m.attempts), m.last_error or "",
+                          m.created_at.isoformat(timespec="seconds"))
+    console.print(table)
+
+
+@messages_app.command("show")
+def messages_show(message_id: str) -> None:
+    """One message's delivery log: every attempt and what the receiver answered."""
+    import uuid
+
+    from simkeep.notification import service
+
+    with _db().transaction(write=False) as session:
+        log = service.delivery_log(session, uuid.UUID(message_id))
+    table = Table("attempt", "outcome", "detail", "at")
+    for entry in log:
+        table.add_row(str(entry.attempt), entry.outcome, entry.detail or "", entry.at.isoformat(timespec="seconds"))
+    console.print(table)
 
 
 @app.command("demo")

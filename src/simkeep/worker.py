@@ -21,7 +21,7 @@ log = structlog.get_logger()
 
 def run_worker(settings: Settings, *, once: bool = False) -> None:
     db = Database(settings.db_url)
-    sender = make_sender(settings)
+    sender = make_sender(settings, db)
     stopping = False
 
     def stop(*_):

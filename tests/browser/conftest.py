@@ -67,7 +67,7 @@ class Worker:
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db, self.settings = db, settings
-        self.sender = make_sender(settings)
+        self.sender = make_sender(settings, db)
         self.errors: list[str] = []
         self.rounds = 0
         self._gate = threading.Lock()  # held during a round; pause() holds it to stop the worker between rounds

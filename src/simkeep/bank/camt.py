@@ -12,7 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from xml.parsers import expat
 
 from stdnum import iban as stdnum_iban
@@ -25,8 +25,9 @@ from simkeep.core.money import Money
 NAMESPACE = "urn:iso:std:iso:20022:tech:xsd:camt.053.001."
 VERSIONS = tuple(f"{n:02d}" for n in range(2, 14))
 MAX_BYTES = 64 * 1024 * 1024
-MAX_REF = 70  # bank_entries.entry_ref is 80 wide; "@" + a statement id may be added to a reused reference
+MAX_REF = 48  # bank_entries.entry_ref is 80 wide and the inbox event id is "camt:" + it, with room for "@…"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_AMOUNT = re.compile(r"^[0-9]{1,18}(\.[0-9]{0,5})?$")
 _RF_START = re.compile(r"(?<![A-Z0-9])RF[0-9]{2}")
 
 
@@ -118,8 +119,9 @@ def rf_in_text(text: str) -> str | None:
             char = upper[i]
             if char.isascii() and char.isalnum():
                 body += char
-            elif char == " " and body and i + 1 < len(upper) and upper[i + 1] != " ":
-                ends.append(body)
+            elif char == " " and i + 1 < len(upper) and upper[i + 1] != " ":
+                if body:
+                    ends.append(body)
             else:
                 break
             i += 1
@@ -261,11 +263,10 @@ def _amount(element: ET.Element | None, where: str) -> tuple[int, str, str]:
     if not _CURRENCY.match(currency):
         raise CamtError(f"{where}: the amount has no valid currency (Ccy).")
     text = element.text.strip()
-    try:
-        amount = Decimal(text)
-    except InvalidOperation as exc:
-        raise CamtError(f"{where}: {text!r} is not an amount.") from exc
-    if not amount.is_finite() or amount <= 0:
+    if not _AMOUNT.match(text):  # xs:decimal as ISO 20022 restricts it: no sign, no exponent
+        raise CamtError(f"{where}: {text!r} is not an amount.")
+    amount = Decimal(text)
+    if amount <= 0:
         raise CamtError(f"{where}: {text!r} is not a positive amount.")
     try:
         return Money.parse(amount, currency).minor, currency, text
@@ -293,10 +294,10 @@ def _booking_date(ntry: ET.Element, where: str) -> date:
 def _hashed_ref(parts: list[str], seen: dict[str, int]) -> str:
     """For an entry the bank gave no reference: the same entry in a later statement hashes the same; identical
     entries within one statement are told apart by their order."""
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
     seen[digest] = seen.get(digest, 0) + 1
     return f"h-{digest}-{seen[digest]}"
 
 
 def _bounded(ref: str) -> str:
-    return ref if len(ref) <= MAX_REF else f"h-{hashlib.sha256(ref.encode()).hexdigest()[:40]}"
+    return ref if len(ref) <= MAX_REF else f"h-{hashlib.sha256(ref.encode()).hexdigest()[:32]}"

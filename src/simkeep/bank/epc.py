@@ -66,7 +66,10 @@ def payload(*, bic: str, name: str, iban: str, amount_minor: int, currency: str,
     beneficiary = " ".join((name or "").split())[:MAX_NAME]
     if not beneficiary:
         raise InvalidInput("The beneficiary name (SIMKEEP_SEPA_CREDITOR_NAME) is empty.")
-    reference = iso11649.validate(reference)
+    try:
+        reference = iso11649.validate(reference)
+    except ValidationError as exc:
+        raise InvalidInput(f"{reference!r} is not a valid ISO 11649 creditor reference.") from exc
     amount = f"EUR{Decimal(amount_minor).scaleb(-2):.2f}"
     text = "\n".join([SERVICE_TAG, VERSION, CHARSET_UTF8, IDENTIFICATION, bic, beneficiary, iban, amount, "",
                       reference])

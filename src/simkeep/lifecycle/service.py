@@ -62,7 +62,7 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000) -> SweepR
             messages.append(_reminder(line, operator, offset))
         for from_state, to_state in path:
             events.append(lines.event_row(line.id, from_state, to_state, "sweep", now))
-            messages.append(lines.state_changed_event(line, from_state, to_state, now))
+            messages += lines.state_changed_event(session, line, from_state, to_state, now)
             result.transitions[to_state] = result.transitions.get(to_state, 0) + 1
             if to_state == operator.forfeit_balance_on:
                 forfeits.append(line)

@@ -19,7 +19,7 @@ from simkeep.ledger import service as ledger
 from simkeep.lifecycle import rules
 from simkeep.line import repository
 from simkeep.line.models import ACTIVE, AVAILABLE, Line, LineEvent
-from simkeep.notification import outbox
+from simkeep.notification import events, outbox
 
 LANGUAGES = ("en", "fr", "zh_CN")
 
@@ -93,7 +93,7 @@ def apply_validity(session: Session, *, line, operator, validity_ends_at: dateti
     stages = rules.stages(operator, validity_ends_at)
     if line.state != ACTIVE:
         record_event(session, line_id=line.id, from_state=line.state, to_state=ACTIVE, reason=reason, now=now)
-        outbox.enqueue(session, [state_changed_event(line, line.state, ACTIVE, now)], now=now)
+        outbox.enqueue(session, state_changed_event(session, line, line.state, ACTIVE, now), now=now)
     repository.save_validity(
         session, line.id, validity_ends_at=validity_ends_at, number_loss_at=stages.number_loss_at,
         available_at=stages.available_at, next_sweep_at=rules.next_sweep_at(operator, stages, ACTIVE, None),
@@ -108,15 +108,12 @@ def shorten_validity(session: Session, *, line, operator, validity_ends_at: date
                             available_at=stages.available_at, next_sweep_at=now, reminded_offset=None)
 
 
-def state_changed_event(line, from_state: str, to_state: str, now: datetime) -> outbox.Message:
-    """`line.state_changed` for the operator's own systems; one per line, period and new state."""
-    return outbox.Message(
-        dedup_key=f"line.state_changed:{line.id}:{line.validity_ends_at.isoformat()}:{to_state}",
-        topic="line.state_changed", channel=outbox.EVENT, recipient=outbox.OPERATOR, language="en",
-        line_id=line.id,
-        payload={"line_id": str(line.id), "msisdn": line.msisdn, "from": from_state, "to": to_state,
-                 "at": now.isoformat()},
-    )
+def state_changed_event(session: Session, line, from_state: str, to_state: str, now: datetime) -> list:
+    """`line.state_changed` for the operator's own systems: once per line, validity period and new state."""
+    return events.event_messages(
+        session, topic="line.state_changed", key=f"{line.id}:{line.validity_ends_at.isoformat()}:{to_state}",
+        line_id=line.id, now=now, log_without_endpoint=True,
+        data={"line_id": str(line.id), "msisdn": line.msisdn, "from": from_state, "to": to_state, "at": now.isoformat()})
 
 
 def find_live_line(session: Session, msisdn: str) -> Line | None:

@@ -3,10 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from simkeep.notification.models import FAILED, PENDING, SENT, OutboxMessage
+from simkeep.core.ids import new_id
+from simkeep.notification.models import FAILED, PENDING, SENT, DeliveryAttempt, OutboxMessage
 
 
 def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
@@ -45,6 +46,25 @@ def mark_retry(session: Session, message_id: uuid.UUID, *, error: str, at: datet
 def mark_failed(session: Session, message_id: uuid.UUID, *, error: str) -> None:
     session.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == message_id)
                     .values(status=FAILED, locked_until=None, last_error=error[:2000]))
+
+
+def log_attempt(session: Session, message_id: uuid.UUID, *, attempt: int, outcome: str, detail: str | None,
+                now: datetime) -> None:
+    session.execute(insert(DeliveryAttempt.__table__), [dict(
+        id=new_id(), message_id=message_id, attempt=attempt, outcome=outcome,
+        detail=(detail or "")[:2000] or None, at=now)])
+
+
+def delivery_log(session: Session, message_id) -> list[DeliveryAttempt]:
+    return list(session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.message_id == message_id)
+                                .order_by(DeliveryAttempt.at, DeliveryAttempt.attempt)))
+
+
+def recent(session: Session, *, status: str | None, limit: int) -> list[OutboxMessage]:
+    stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(limit)
+    if status:
+        stmt = stmt.where(OutboxMessage.status == status)
+    return list(session.scalars(stmt))
 
 
 def for_line(session: Session, line_id, *, before: datetime | None, limit: int) -> list[OutboxMessage]:

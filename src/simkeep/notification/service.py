@@ -20,9 +20,11 @@ def claim_due(session: Session, *, now: datetime, limit: int = 100, lease_second
 
 
 def _outgoing(message: OutboxMessage) -> Outgoing:
+    for_people = message.channel in ("sms", "email")
+    text = (templates.render(message.topic, message.language, message.payload) if for_people
+            else f"{message.topic} {message.payload.get('id', '')}".strip())
     return Outgoing(id=message.id, topic=message.topic, channel=message.channel, recipient=message.recipient,
-                    language=message.language, payload=message.payload, attempt=message.attempts,
-                    text=templates.render(message.topic, message.language, message.payload))
+                    language=message.language, payload=message.payload, attempt=message.attempts, text=text)
 
 
 def retry_delay(attempt: int) -> timedelta:
@@ -33,8 +35,9 @@ def retry_delay(attempt: int) -> timedelta:
 SECRET_TOPICS = ("otp.code",)  # delivered, then scrubbed: a sign-in code must not outlive its SMS
 
 
-def record_sent(session: Session, message: Outgoing, *, now: datetime) -> None:
+def record_sent(session: Session, message: Outgoing, *, detail: str | None = None, now: datetime) -> None:
     repository.mark_sent(session, message.id, now=now)
+    repository.log_attempt(session, message.id, attempt=message.attempt, outcome="sent", detail=detail, now=now)
     if message.topic in SECRET_TOPICS:
         repository.redact(session, message.id, {**message.payload, "code": "******"})
 
@@ -44,9 +47,19 @@ def record_failure(session: Session, message: Outgoing, *, error: str, permanent
     """Schedule a retry with backoff, or give up; returns True if the message failed for good."""
     if permanent or message.attempt >= max_attempts:
         repository.mark_failed(session, message.id, error=error)
+        repository.log_attempt(session, message.id, attempt=message.attempt, outcome="failed", detail=error, now=now)
         return True
     repository.mark_retry(session, message.id, error=error, at=now + retry_delay(message.attempt))
+    repository.log_attempt(session, message.id, attempt=message.attempt, outcome="retry", detail=error, now=now)
     return False
+
+
+def delivery_log(session: Session, message_id) -> list:
+    return repository.delivery_log(session, message_id)
+
+
+def recent(session: Session, *, status: str | None = None, limit: int = 50) -> list[OutboxMessage]:
+    return repository.recent(session, status=status, limit=limit)
 
 
 def for_line(session: Session, line_id, *, before: datetime | None = None, limit: int = 50) -> list[OutboxMessage]:

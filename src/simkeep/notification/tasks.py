@@ -18,7 +18,7 @@ def deliver_due(db: Database, sender: Sender, *, batch: int = 100, lease_seconds
         messages = service.claim_due(session, now=clock.now(), limit=batch, lease_seconds=lease_seconds)
     for message in messages:
         try:
-            sender.send(message)
+            answer = sender.send(message)
         except (TemporaryFailure, PermanentFailure, OSError) as exc:
             with db.transaction() as session:
                 gave_up = service.record_failure(session, message, error=f"{type(exc).__name__}: {exc}",
@@ -28,5 +28,5 @@ def deliver_due(db: Database, sender: Sender, *, batch: int = 100, lease_seconds
                         final=gave_up, error=str(exc))
             continue
         with db.transaction() as session:
-            service.record_sent(session, message, now=clock.now())
+            service.record_sent(session, message, detail=answer, now=clock.now())
     return len(messages)

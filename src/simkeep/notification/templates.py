@@ -50,9 +50,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": " Reçu : {receipt_url}",
         "zh_CN": " 收据：{receipt_url}",
     },
-    "line.state_changed": {
-        "en": "Line {msisdn}: {from} -> {to}",
-    },
 }
 LOCALES = {"en": "en", "fr": "fr", "zh_CN": "zh_Hans_CN"}
 

@@ -17,7 +17,7 @@ from simkeep.core.money import Money
 from simkeep.ledger import service as ledger
 from simkeep.ledger.service import Leg
 from simkeep.line import service as lines
-from simkeep.notification import outbox
+from simkeep.notification import events, outbox
 from simkeep.payment import repository
 from simkeep.payment.models import SUCCEEDED, Refund
 from simkeep.payment.providers.base import RefundResult
@@ -124,12 +124,15 @@ def _give_back(session: Session, refund: Refund, now: datetime) -> None:
 def _notify_refunded(session: Session, refund: Refund, now: datetime) -> None:
     attempt = repository.get(session, refund.attempt_id)
     line = lines.find_live_line(session, attempt.msisdn)
-    outbox.enqueue(session, [outbox.Message(
-        dedup_key=f"payment.refunded:{refund.id}", topic="payment.refunded", channel=outbox.SMS,
-        recipient=attempt.msisdn, language=attempt.language, line_id=line.id if line else None,
-        payload={"msisdn": attempt.msisdn, "amount": {"amount_minor": refund.amount_minor, "currency": refund.currency},
-                 "refund_id": str(refund.id), "attempt_id": str(attempt.id)},
-    )], now=now)
+    details = {"msisdn": attempt.msisdn, "amount": {"amount_minor": refund.amount_minor, "currency": refund.currency},
+               "refund_id": str(refund.id), "attempt_id": str(attempt.id)}
+    line_id = line.id if line else None
+    outbox.enqueue(session, [
+        outbox.Message(dedup_key=f"payment.refunded:{refund.id}", topic="payment.refunded", channel=outbox.SMS,
+                       recipient=attempt.msisdn, language=attempt.language, line_id=line_id, payload=details),
+        *events.event_messages(session, topic="payment.refunded", key=str(refund.id), data=details,
+                               line_id=line_id, now=now),
+    ], now=now)
 
 
 def refunded_minor(session: Session, attempt_id: uuid.UUID) -> int:

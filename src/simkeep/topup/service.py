@@ -17,7 +17,7 @@ from simkeep.ledger.service import Leg
 from simkeep.lifecycle import rules
 from simkeep.line import service as lines
 from simkeep.line.models import RENEWABLE
-from simkeep.notification import outbox
+from simkeep.notification import events, outbox
 from simkeep.topup import repository
 from simkeep.topup.models import CHANNELS, TopUp
 
@@ -75,13 +75,14 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
         validity_before=line.validity_ends_at, validity_ends_at=new_end, journal_entry_id=entry_id, created_at=now,
     )
     repository.add(session, row)
-    outbox.enqueue(session, [outbox.Message(
-        dedup_key=f"topup.completed:{topup_id}", topic="topup.completed", channel=outbox.SMS, recipient=number,
-        language=line.language, line_id=line.id,
-        payload={"topup_id": str(topup_id), "msisdn": number, "operator_id": operator.id,
-                 "amount": price.to_dict(), "bonus": bonus.to_dict(), "validity_ends_at": new_end.isoformat(),
-                 "timezone": operator.timezone, **(notify or {})},
-    )], now=now)
+    details = {"topup_id": str(topup_id), "msisdn": number, "operator_id": operator.id, "amount": price.to_dict(),
+               "bonus": bonus.to_dict(), "validity_ends_at": new_end.isoformat(), "timezone": operator.timezone}
+    outbox.enqueue(session, [
+        outbox.Message(dedup_key=f"topup.completed:{topup_id}", topic="topup.completed", channel=outbox.SMS,
+                       recipient=number, language=line.language, line_id=line.id, payload={**details, **(notify or {})}),
+        *events.event_messages(session, topic="topup.completed", key=str(topup_id), line_id=line.id, now=now,
+                               data={**details, "channel": channel, "offer_id": offer.id}),
+    ], now=now)
     return TopUpResult(TopUp(**row), replayed=False)
 
 

@@ -1,6 +1,7 @@
 """Which sender delivers which channel."""
 
 from simkeep.config import Settings
+from simkeep.db import Database
 from simkeep.notification.senders.base import Outgoing, Sender
 
 
@@ -11,18 +12,25 @@ class ChannelRouter:
         self.by_channel = by_channel
         self.default = default
 
-    def send(self, message: Outgoing) -> None:
-        self.by_channel.get(message.channel, self.default).send(message)
+    def send(self, message: Outgoing) -> str | None:
+        return self.by_channel.get(message.channel, self.default).send(message)
 
 
-def make_sender(settings: Settings) -> Sender:
+def make_sender(settings: Settings, db: Database) -> Sender:
+    from simkeep.notification import events
     from simkeep.notification.senders.file import FileSender
     from simkeep.notification.senders.webhook import WebhookSender
 
     if settings.sms_sender != "file":
         raise ValueError(f"unknown SIMKEEP_SMS_SENDER {settings.sms_sender!r} (available: file)")
-    webhooks = WebhookSender({"webhook.sandbox": settings.sandbox_webhook_secret})
-    return ChannelRouter({"webhook": webhooks}, default=FileSender(settings.messages_log))
+
+    def secret_for(message: Outgoing) -> str | None:
+        if message.topic == "webhook.sandbox":  # the sandbox provider signs with its own secret
+            return settings.sandbox_webhook_secret
+        with db.transaction(write=False) as session:
+            return events.secret_for(session, message.recipient)
+
+    return ChannelRouter({"webhook": WebhookSender(secret_for)}, default=FileSender(settings.messages_log))
 
 
 __all__ = ["ChannelRouter", "Outgoing", "Sender", "make_sender"]

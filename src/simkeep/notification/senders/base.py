@@ -28,5 +28,5 @@ class PermanentFailure(Exception):
 
 
 class Sender(Protocol):
-    def send(self, message: Outgoing) -> None:
-        """Deliver or raise TemporaryFailure / PermanentFailure."""
+    def send(self, message: Outgoing) -> str | None:
+        """Deliver (optionally saying what the receiver answered) or raise TemporaryFailure / PermanentFailure."""

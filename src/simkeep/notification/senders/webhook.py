@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 
 import httpx
 
@@ -14,14 +15,16 @@ SIGNATURE_HEADER = "Simkeep-Signature"
 
 
 class WebhookSender:
-    def __init__(self, secrets_by_topic: dict[str, str], timeout: float = 10.0) -> None:
-        self.secrets = secrets_by_topic
+    """`secret_for(message)` gives the key to sign with: the receiving endpoint's own secret."""
+
+    def __init__(self, secret_for: Callable[[Outgoing], str | None], timeout: float = 10.0) -> None:
+        self.secret_for = secret_for
         self.client = httpx.Client(timeout=timeout)
 
-    def send(self, message: Outgoing) -> None:
-        secret = self.secrets.get(message.topic)
+    def send(self, message: Outgoing) -> str:
+        secret = self.secret_for(message)
         if secret is None:
-            raise PermanentFailure(f"no signing secret for {message.topic}")
+            raise PermanentFailure(f"no signing secret for {message.recipient}")
         body = json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
         headers = {"content-type": "application/json", SIGNATURE_HEADER: sign(secret, body, int(time.time())),
                    "Webhook-Id": str(message.id)}
@@ -33,3 +36,4 @@ class WebhookSender:
             raise TemporaryFailure(f"HTTP {response.status_code}")
         if response.status_code >= 400:
             raise PermanentFailure(f"HTTP {response.status_code}: {response.text[:200]}")
+        return f"HTTP {response.status_code}"

@@ -14,12 +14,14 @@ import json
 import re
 import threading
 import time
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from simkeep.config import Settings
+from simkeep.core import clock
 from simkeep.core.errors import InvalidAmount
 from simkeep.core.money import Money, minor_digits
 from simkeep.payment.providers.base import (
@@ -51,7 +53,11 @@ DECLINE_ISSUES = frozenset({"INSTRUMENT_DECLINED", "TRANSACTION_REFUSED", "PAYER
                             "PAYEE_BLOCKED_TRANSACTION", "COMPLIANCE_VIOLATION",
                             "MAX_NUMBER_OF_PAYMENT_ATTEMPTS_EXCEEDED", "REDIRECT_PAYER_FOR_ALTERNATE_FUNDING"})
 CAPTURED = ("COMPLETED", "PARTIALLY_REFUNDED", "REFUNDED")  # capture statuses where the money was taken
-ORDER_PENDING = ("CREATED", "SAVED", "APPROVED", "PAYER_ACTION_REQUIRED", "PENDING_APPROVAL")
+AWAITING_PAYER = ("CREATED", "PAYER_ACTION_REQUIRED")  # no approval, so no capture can exist
+ORDER_PENDING = ("SAVED", "APPROVED", "PENDING_APPROVAL")
+# PayPal's default: 3 hours to send the payer, then 3 hours to approve (an account manager can extend it to 72 h;
+# raise this with it). An order still awaiting the payer after that can never be paid: it failed, nothing moved.
+APPROVAL_WINDOW = timedelta(hours=6)
 
 EVENT_TYPES = {
     "PAYMENT.CAPTURE.COMPLETED": SUCCEEDED,
@@ -121,14 +127,18 @@ class _Api:
             if response.status_code != 200:
                 raise ProviderUnavailable("PayPal refused simkeep's credentials.",
                                           paypal_status=response.status_code)
-            body = response.json()
-            expires_in = int(body.get("expires_in", 0))
-            self._token = str(body["access_token"])
+            try:
+                body = response.json()
+                expires_in, token = int(body.get("expires_in", 0)), str(body["access_token"])
+            except (ValueError, KeyError, AttributeError) as exc:
+                raise ProviderUnavailable("PayPal gave no usable token.") from exc
+            self._token = token
             self._renew_at = _now() + max(expires_in - TOKEN_MARGIN_SECONDS, expires_in // 2)
             return self._token
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """The answer for any status below 500 except 429; ProviderUnavailable when the outcome is unknown."""
+        """PayPal's answer; ProviderUnavailable when it cannot be had or says nothing about the request (401 after
+        one token renewal, 429, 5xx, timeouts): the outcome is then unknown."""
         headers = kwargs.pop("headers", {})
         token = self.token()
         for retry in (False, True):
@@ -143,6 +153,8 @@ class _Api:
                 token = self.token(stale=token)
                 continue
             break
+        if response.status_code == 401:
+            raise ProviderUnavailable("PayPal refused simkeep's credentials.", paypal_status=401)
         if response.status_code == 429 or response.status_code >= 500:
             raise ProviderUnavailable(UNKNOWN_OUTCOME, paypal_status=response.status_code)
         return response
@@ -343,9 +355,20 @@ def _status_of(order_id: str, order: dict) -> ProviderStatus:
     status = order.get("status")
     if status == "VOIDED":
         return ProviderStatus(order_id, "failed", failure="order_voided")
+    if status in AWAITING_PAYER:
+        if _age(order) > APPROVAL_WINDOW:
+            return ProviderStatus(order_id, "failed", failure="approval_expired")
+        return ProviderStatus(order_id, "pending")
     if status in ORDER_PENDING:
         return ProviderStatus(order_id, "pending")
     return ProviderStatus(order_id, "unknown", failure=f"order_{str(status).lower()}")
+
+
+def _age(order: dict) -> timedelta:
+    try:
+        return clock.now() - clock.parse_instant(str(order["create_time"]))
+    except (KeyError, ValueError):
+        return timedelta(0)  # no creation time: not old enough to call failed
 
 
 def _captures(order: dict) -> list[dict]:

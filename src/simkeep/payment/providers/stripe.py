@@ -17,6 +17,7 @@ import segno
 import stripe
 
 from simkeep.config import Settings
+from simkeep.core import clock
 from simkeep.payment.providers.base import (
     DISPUTED,
     FAILED,
@@ -37,6 +38,10 @@ JS_URL = "https://js.stripe.com/v3/"
 SIGNATURE_HEADER = "stripe-signature"  # headers reach parse_webhook lower-cased
 TIMEOUT = (5, 20)  # seconds to connect, seconds to wait for an answer
 NETWORK_RETRIES = 1  # the SDK retries timeouts and 5xx with the same idempotency key
+# A PaymentIntent nobody put a payment method on for this long is reported failed ("expired") to reconciliation,
+# which would otherwise queue every abandoned checkout for review. No money can have moved on it; if the payer
+# still pays later, the success webhook credits all the same (a failed attempt is not final).
+ABANDONED_AFTER_SECONDS = 3600
 WALLETS = ("wechat_pay", "alipay")  # simkeep's method names are Stripe's payment method types
 STRIPE_JS_LOCALE = {"zh_CN": "zh", "fr": "fr", "en": "en"}
 
@@ -129,10 +134,10 @@ class StripeProvider:
             try:
                 intent = self.client.v1.payment_intents.retrieve(ref).to_dict()
             except stripe.InvalidRequestError as exc:
-                if exc.code == "resource_missing":  # not this account's payment: a person must look
+                if exc.http_status == 404 or exc.code == "resource_missing":  # not this account's: a person looks
                     return ProviderStatus(ref, "unknown")
                 raise
-        status, failure = intent_status(intent)
+        status, failure = intent_status(intent, now=clock.now().timestamp())
         amount = intent.get("amount_received") if status == "succeeded" else None
         return ProviderStatus(ref, status, amount if amount is not None else intent["amount"],
                               intent["currency"].upper(), failure)
@@ -176,7 +181,7 @@ class StripeProvider:
         raise ProviderDeclined(f"Unsupported Stripe next action {kind!r}.", next_action=kind)
 
 
-def intent_status(intent: dict) -> tuple[str, str | None]:
+def intent_status(intent: dict, *, now: float | None = None) -> tuple[str, str | None]:
     """PaymentIntent.status -> (succeeded | failed | pending, failure). 3-D Secure (requires_action) is pending."""
     status = intent.get("status")
     error = intent.get("last_payment_error")
@@ -186,6 +191,9 @@ def intent_status(intent: dict) -> tuple[str, str | None]:
         return "failed", "canceled"
     if status == "requires_payment_method" and error:
         return "failed", _failure(error)
+    if (status == "requires_payment_method" and now is not None and isinstance(intent.get("created"), int)
+            and now - intent["created"] >= ABANDONED_AFTER_SECONDS):
+        return "failed", "expired"
     return "pending", None
 
 

@@ -1,4 +1,5 @@
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from simkeep.core import clock
 from simkeep.payment import service
@@ -16,7 +17,8 @@ async def receive_webhook(provider: str, request: Request) -> dict:
         adapter = provider_named(provider, request.app.state.db, request.app.state.settings)
     except KeyError as exc:
         raise WebhookRejected("Unknown provider.") from exc
-    event = adapter.parse_webhook(raw, {k.lower(): v for k, v in request.headers.items()})
+    # Verification may call the provider (PayPal): keep the event loop free.
+    event = await run_in_threadpool(adapter.parse_webhook, raw, {k.lower(): v for k, v in request.headers.items()})
     with request.app.state.db.transaction() as session:
         stored = service.store_event(session, provider=provider, event=event, now=clock.now())
     return {"received": True, "duplicate": not stored}

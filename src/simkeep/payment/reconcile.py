@@ -14,8 +14,7 @@ from simkeep.ledger.models import JournalEntry, Posting
 from simkeep.payment import review
 from simkeep.payment import service as payments
 from simkeep.payment.models import CREATED, PENDING, REVIEW, SUCCEEDED, PaymentAttempt, Refund
-from simkeep.payment.providers.base import FAILED, ProviderEvent, ProviderStatus
-from simkeep.payment.providers.base import SUCCEEDED as EVENT_SUCCEEDED
+from simkeep.payment.providers.base import ProviderStatus
 
 ASK_AFTER = timedelta(minutes=15)  # a webhook normally arrives within seconds; after this, ask the provider
 GIVE_UP_AFTER = timedelta(hours=24)  # still unknown a day later: a person looks at it
@@ -31,12 +30,7 @@ def stuck(session: Session, *, now: datetime) -> list[PaymentAttempt]:
 def apply_status(session: Session, attempt: PaymentAttempt, status: ProviderStatus | None, *, now: datetime) -> str:
     """What the provider said (None: it could not be asked). A definite answer goes through the inbox like a
     webhook, so it is applied once and by the same code; no answer for too long goes to review."""
-    if status is not None and status.status in ("succeeded", "failed"):
-        event = ProviderEvent(event_id=f"poll:{attempt.id}:{status.status}",
-                              type=EVENT_SUCCEEDED if status.status == "succeeded" else FAILED,
-                              payment_ref=attempt.provider_ref, amount_minor=status.amount_minor,
-                              currency=status.currency, failure=status.failure)
-        payments.store_event(session, provider=attempt.provider, event=event, now=now)
+    if status is not None and payments.record_status(session, attempt, status, source="poll", now=now):
         return f"settled from provider: {status.status}"
     limit = TRANSFER_WAIT if attempt.method == "bank_transfer" else GIVE_UP_AFTER
     if now - attempt.created_at >= limit:

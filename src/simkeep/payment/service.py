@@ -17,7 +17,15 @@ from simkeep.core.errors import LineNotRenewable, NotFound, ValidityCapReached
 from simkeep.core.ids import new_id
 from simkeep.payment import repository
 from simkeep.payment.models import CREATED, FAILED, FINAL, PENDING, REVIEW, SUCCEEDED, InboxEvent, PaymentAttempt
-from simkeep.payment.providers.base import ProviderEvent, ProviderPayment
+from simkeep.payment.providers.base import (
+    DISPUTED,
+    REFUNDED,
+    ProviderEvent,
+    ProviderPayment,
+    ProviderStatus,
+)
+from simkeep.payment.providers.base import FAILED as EVENT_FAILED
+from simkeep.payment.providers.base import SUCCEEDED as EVENT_SUCCEEDED
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
 
@@ -76,6 +84,8 @@ def handle_event(session: Session, event: InboxEvent, *, receipt_secret: str, ba
     attempt = repository.by_provider_ref(session, event.provider, str(data.get("ref")))
     if attempt is None:
         outcome = "unknown payment"
+    elif event.type in (DISPUTED, REFUNDED):
+        outcome = _money_taken_back(session, attempt, event.type, data, now)
     elif attempt.status in FINAL:
         outcome = f"ignored: already {attempt.status}"
     elif event.type == "payment.succeeded":
@@ -88,6 +98,30 @@ def handle_event(session: Session, event: InboxEvent, *, receipt_secret: str, ba
         outcome = f"ignored: {event.type}"
     repository.mark_processed(session, event.id, outcome=outcome, now=now)
     return outcome
+
+
+def _money_taken_back(session: Session, attempt: PaymentAttempt, kind: str, data: dict, now: datetime) -> str:
+    """A dispute, or a refund made at the provider rather than through simkeep: a person decides what happens to
+    the credit. Our own refunds come back as events too; those are already accounted for."""
+    from simkeep.payment.refunds import refunded_minor
+
+    if kind == REFUNDED and (data.get("amount_minor") or 0) <= refunded_minor(session, attempt.id):
+        return "ignored: refund made through simkeep"
+    reason = "disputed by the payer" if kind == DISPUTED else "refunded at the provider"
+    return _review(session, attempt, reason, now)
+
+
+def record_status(session: Session, attempt: PaymentAttempt, status: ProviderStatus, *, source: str,
+                  now: datetime) -> bool:
+    """A definite answer obtained by asking the provider (capture on return, reconciliation) goes through the
+    inbox like a webhook: applied once, by the same code. Returns False for answers that are not definite."""
+    if status.status not in ("succeeded", "failed"):
+        return False
+    store_event(session, provider=attempt.provider, now=now, event=ProviderEvent(
+        event_id=f"{source}:{attempt.id}:{status.status}", type=EVENT_SUCCEEDED if status.status == "succeeded" else EVENT_FAILED,
+        payment_ref=attempt.provider_ref, amount_minor=status.amount_minor, currency=status.currency,
+        failure=status.failure))
+    return True
 
 
 def _succeed(session: Session, attempt: PaymentAttempt, data: dict, *, receipt_secret: str, base_url: str,

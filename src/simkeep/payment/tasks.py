@@ -36,8 +36,13 @@ def reconcile(db: Database, settings: Settings) -> int:
     with db.transaction(write=False) as session:
         attempts = reconciliation.stuck(session, now=clock.now())
     for attempt in attempts:
+        provider = provider_named(attempt.provider, db, settings)
         try:
-            status = provider_named(attempt.provider, db, settings).fetch_status(attempt.provider_ref)
+            # Providers that capture separately (PayPal) capture here: an approved order whose payer closed the
+            # tab gets paid, and a capture that timed out is replayed safely under the same key.
+            capture = getattr(provider, "capture", None)
+            status = (capture(attempt.provider_ref, f"capture:{attempt.id}") if capture
+                      else provider.fetch_status(attempt.provider_ref))
         except ProviderUnavailable:
             status = None  # no answer is not an answer: ask again later
         with db.transaction() as session:

@@ -10,15 +10,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from simkeep.catalog import service as catalog
 from simkeep.core import clock
-from simkeep.core.errors import SimkeepError
+from simkeep.core.errors import InvalidAmount, SimkeepError
 from simkeep.core.phone import lookup_msisdn
 from simkeep.line import service as lines
 from simkeep.line.models import RENEWABLE
 from simkeep.otp import service as otp
 from simkeep.payment import service as payments
 from simkeep.payment.models import METHODS
-from simkeep.payment.providers import provider_for
-from simkeep.payment.providers.base import Checkout, ProviderUnavailable
+from simkeep.payment.providers import provider_for, provider_named
+from simkeep.payment.providers.base import Checkout, ProviderDeclined, ProviderStatus, ProviderUnavailable
 from simkeep.portal import service as portal
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
@@ -300,7 +300,8 @@ def recharge_confirm(request: Request, lang: Lang, checkout_key: Annotated[str, 
                         return_url=f"/pay/{attempt.id}", language=lang)
     try:
         created = provider.create_payment(checkout)  # outside any transaction: it is a call to the outside
-    except ProviderUnavailable as exc:
+    except (ProviderUnavailable, ProviderDeclined, InvalidAmount) as exc:
+        # Nothing was created at the provider (creation is idempotent on the attempt id): say so and stop.
         with db.transaction() as session:
             payments.record_unavailable(session, attempt.id, reason=exc.code, now=clock.now())
         return redirect(f"/pay/{attempt.id}")
@@ -349,11 +350,32 @@ def _known_line(session, request: Request, msisdn: str | None):
 # -- result ----------------------------------------------------------------------------------------------------
 
 @router.get("/pay/{attempt_id}", response_class=HTMLResponse)
-def payment_result(request: Request, attempt_id: str) -> Response:
+def payment_result(request: Request, attempt_id: str, token: str | None = None, PayerID: str | None = None,
+                   cancelled: str | None = None) -> Response:
     attempt, context = _attempt_for_browser(request, attempt_id)
     if attempt is None:
         return render(request, "portal/error.html", status=404, error=error_text(language(request), "payment_not_found"))
+    if token and token == attempt.provider_ref and attempt.status == "pending" and (PayerID or cancelled):
+        _capture_on_return(request, attempt, cancelled=bool(cancelled))
+        return redirect(f"/pay/{attempt.id}")
     return render(request, "portal/pay_result.html", attempt=attempt, **context)
+
+
+def _capture_on_return(request: Request, attempt, *, cancelled: bool) -> None:
+    """The payer approved (or cancelled) at a provider that captures separately: capture now, outside any
+    transaction, and record a definite answer through the inbox. No answer: the result page keeps polling and
+    reconciliation finishes the job; an unknown outcome is never recorded as a failure."""
+    db, settings = _db(request), _settings(request)
+    provider = provider_named(attempt.provider, db, settings)
+    if cancelled:
+        status = ProviderStatus(attempt.provider_ref, "failed", failure="canceled")
+    else:
+        try:
+            status = provider.capture(attempt.provider_ref, f"capture:{attempt.id}")
+        except ProviderUnavailable:
+            return
+    with db.transaction() as session:
+        payments.record_status(session, attempt, status, source="capture", now=clock.now())
 
 
 @router.get("/pay/{attempt_id}/action", response_class=HTMLResponse)

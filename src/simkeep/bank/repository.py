@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import date
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -75,6 +76,14 @@ def entries(session: Session, *, status: str | None, limit: int) -> list[BankEnt
     if status:
         stmt = stmt.where(BankEntry.status == status)
     return list(session.scalars(stmt))
+
+
+def totals(session: Session, *, status: str, booked_on: date | None) -> dict[str, tuple[int, int]]:
+    stmt = (select(BankEntry.currency, func.count(), func.sum(BankEntry.amount_minor))
+            .where(BankEntry.status == status).group_by(BankEntry.currency))
+    if booked_on is not None:
+        stmt = stmt.where(BankEntry.booked_on == booked_on)
+    return {currency: (n, int(total)) for currency, n, total in session.execute(stmt)}
 
 
 def attempt_for_reference(session: Session, provider: str, reference: str) -> PaymentAttempt | None:

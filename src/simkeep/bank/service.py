@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -22,8 +22,10 @@ from simkeep.bank.models import BankEntry
 from simkeep.core.errors import Conflict, NotFound
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
+from simkeep.payment import review as payment_review
 from simkeep.payment import service as payments
 from simkeep.payment.models import PENDING, SUCCEEDED
+from simkeep.payment.models import REVIEW as PAYMENT_REVIEW
 from simkeep.payment.providers.base import SUCCEEDED as EVENT_SUCCEEDED
 from simkeep.payment.providers.base import ProviderEvent
 
@@ -120,7 +122,7 @@ def _import_entry(session: Session, entry: camt.Entry, *, statement: camt.Statem
         # The bank used this reference for a different credit: keep both, never drop money silently.
         entry_ref = _another_ref(entry.entry_ref, statement.statement_id, {e.entry_ref for e in earlier})
         note = f"the bank reused entry reference {entry.entry_ref} for a different credit"
-    status, attempt_id, why = _decide(session, entry)
+    status, attempt_id, why, hold = _decide(session, entry)
     row = dict(id=new_id(), statement_id=statement_row, account_iban=iban, entry_ref=entry_ref,
                booked_on=entry.booked_on, amount_minor=entry.amount_minor, currency=entry.currency,
                reference=entry.reference, debtor=entry.debtor, status=status, attempt_id=attempt_id,
@@ -129,6 +131,10 @@ def _import_entry(session: Session, entry: camt.Entry, *, statement: camt.Statem
         row["note"] = row["note"][:200]
     if not repository.add_entry(session, **row):
         return None  # a concurrent import stored it first (it waited on the unique key)
+    if hold:
+        # Money arrived for this order but not as ordered: the order waits for a person too, so the payer reads
+        # "we received your payment and are checking it" and staff can credit or dismiss it in the review queue.
+        payment_review.put_in_review(session, attempt_id, reason=f"bank transfer {entry_ref}: {why}", now=now)
     if status == MATCHED:
         event = ProviderEvent(event_id=f"camt:{entry_ref}", type=EVENT_SUCCEEDED, payment_ref=entry.reference,
                               amount_minor=entry.amount_minor, currency=entry.currency,
@@ -150,34 +156,37 @@ def _another_ref(entry_ref: str, statement_id: str, taken: set[str]) -> str:
     return next(ref for n in range(1, 1000) if (ref := entry_ref + suffix + (f"#{n}" if n > 1 else "")) not in taken)
 
 
-def _decide(session: Session, entry: camt.Entry) -> tuple[str, uuid.UUID | None, str | None]:
-    """(status, attempt id, note). Only an exact payment of a pending order is matched."""
+def _decide(session: Session, entry: camt.Entry) -> tuple[str, uuid.UUID | None, str | None, bool]:
+    """(status, attempt id, note, whether the order goes to review too). Only an exact payment of a pending order
+    is matched; an order that received money otherwise is held for review, an order already paid is left alone."""
     if entry.reversal:
-        return REVIEW, None, "reversal of an earlier debit, not a payment"
+        return REVIEW, None, "reversal of an earlier debit, not a payment", False
     if entry.note:
-        return REVIEW, None, entry.note
+        return REVIEW, None, entry.note, False
     if entry.reference is None:
-        return REVIEW, None, "no payment reference"
+        return REVIEW, None, "no payment reference", False
     if not entry.reference_valid:
-        return REVIEW, None, f"reference {entry.reference} is not a valid RF creditor reference"
+        return REVIEW, None, f"reference {entry.reference} is not a valid RF creditor reference", False
     attempt = repository.attempt_for_reference(session, PROVIDER, entry.reference)
     if attempt is None:
-        return REVIEW, None, f"no order has reference {entry.reference}"
+        return REVIEW, None, f"no order has reference {entry.reference}", False
     received = _money(entry.amount_minor, entry.currency)
     expected = _money(attempt.amount_minor, attempt.currency)
     if attempt.method != METHOD:
-        return REVIEW, attempt.id, f"the reference belongs to a {attempt.method} payment"
+        return REVIEW, attempt.id, f"the reference belongs to a {attempt.method} payment", False
     if attempt.status == SUCCEEDED or repository.matched_entry_for(session, attempt.id) is not None:
-        return REVIEW, attempt.id, f"order already paid: {received} received again"
+        return REVIEW, attempt.id, f"order already paid: {received} received again", False
+    if attempt.status == PAYMENT_REVIEW:
+        return REVIEW, attempt.id, f"order already in review: {received} received", False
     if attempt.status != PENDING:
-        return REVIEW, attempt.id, f"order is {attempt.status}, not awaiting payment: {received} received"
+        return REVIEW, attempt.id, f"order is {attempt.status}, not awaiting payment: {received} received", True
     if entry.currency != attempt.currency:
-        return REVIEW, attempt.id, f"paid {received}, the order is {expected}"
+        return REVIEW, attempt.id, f"paid {received}, the order is {expected}", True
     if entry.amount_minor < attempt.amount_minor:
-        return REVIEW, attempt.id, f"under-paid: {received} received, {expected} due"
+        return REVIEW, attempt.id, f"under-paid: {received} received, {expected} due", True
     if entry.amount_minor > attempt.amount_minor:
-        return REVIEW, attempt.id, f"over-paid: {received} received, {expected} due"
-    return MATCHED, attempt.id, None
+        return REVIEW, attempt.id, f"over-paid: {received} received, {expected} due", True
+    return MATCHED, attempt.id, None, False
 
 
 def _money(minor: int, currency: str) -> str:
@@ -192,6 +201,12 @@ def transfer_status(session: Session, *, reference: str) -> BankEntry | None:
 
 def entries(session: Session, *, status: str | None = REVIEW, limit: int = 200) -> list[BankEntry]:
     return repository.entries(session, status=status, limit=limit)
+
+
+def unmatched_totals(session: Session, *, booked_on: date | None = None) -> dict[str, tuple[int, int]]:
+    """Money on the account that no order claimed yet (entries in review): {currency: (count, amount_minor)},
+    for the daily reconciliation."""
+    return repository.totals(session, status=REVIEW, booked_on=booked_on)
 
 
 def settle(session: Session, *, entry_id, actor: str, reason: str, now: datetime) -> BankEntry:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from simkeep.bank.cli import app as bank_app
 from simkeep.config import get_settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
@@ -34,6 +35,7 @@ for sub, name in ((db_app, "db"), (catalog_app, "catalog"), (line_app, "line"), 
                   (key_app, "api-key"), (review_app, "review"), (reconcile_app, "reconcile"),
                   (endpoint_app, "endpoint"), (messages_app, "messages")):
     app.add_typer(sub, name=name)
+app.add_typer(bank_app, name="bank")
 console = Console()
 err = Console(stderr=True)
 

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     sms_sender: str = "file"
     default_region: str = "FR"
     max_body_bytes: int = 64 * 1024
+    max_statement_bytes: int = 20 * 1024 * 1024
     worker_poll_seconds: float = 1.0
     sweep_interval_seconds: float = 60.0
     outbox_max_attempts: int = 8

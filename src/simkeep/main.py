@@ -11,6 +11,7 @@ from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
 from simkeep.admin.pages import router as admin_router
+from simkeep.bank.pages import router as bank_router
 from simkeep.catalog.api import router as catalog_router
 from simkeep.charge.api import router as charge_router
 from simkeep.config import Settings, get_settings
@@ -45,7 +46,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
     for router in (catalog_router, line_router, topup_router, charge_router, webhook_router, portal_router,
-                   sandbox_router, receipt_router, admin_router):
+                   sandbox_router, receipt_router, admin_router, bank_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(packages=[("simkeep.web", "static")]), name="static")
 
@@ -57,7 +58,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="simkeep_session",
                        max_age=14 * 86400, same_site="lax", https_only=settings.cookie_secure)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Bank statements are the one large upload; everything else keeps the 64 KiB limit.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
+                       exceptions={"/admin/bank/import": settings.max_statement_bytes})
     return app
 
 

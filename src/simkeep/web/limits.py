@@ -6,16 +6,18 @@ import orjson
 
 
 class BodyLimit:
-    def __init__(self, app, max_bytes: int) -> None:
+    def __init__(self, app, max_bytes: int, exceptions: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exceptions = exceptions or {}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             return await self.app(scope, receive, send)
+        limit = self.exceptions.get(scope["path"], self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            return await self._refuse(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return await self._refuse(send, limit)
         body, more = b"", True
         while more:
             message = await receive()
@@ -23,8 +25,8 @@ class BodyLimit:
                 return None
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > self.max_bytes:
-                return await self._refuse(send)
+            if len(body) > limit:
+                return await self._refuse(send, limit)
         replayed = False
 
         async def replay():
@@ -36,9 +38,9 @@ class BodyLimit:
 
         return await self.app(scope, replay, send)
 
-    async def _refuse(self, send) -> None:
+    async def _refuse(self, send, limit: int) -> None:
         payload = orjson.dumps({"error": {"code": "body_too_large",
-                                          "message": f"Request bodies are limited to {self.max_bytes} bytes."}})
+                                          "message": f"Request bodies are limited to {limit} bytes."}})
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
                                 (b"connection", b"close")]})

@@ -288,10 +288,11 @@ def reconcile_report(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD (U
     when = date.fromisoformat(day) if day else clock.now().date()
     with _db().transaction(write=False) as session:
         report = daily_report(session, day=when)
-    table = Table("provider", "captured", "refunded", "pending", "review", "ledger (net in)", "difference")
+    table = Table("provider", "captured", "refunded", "pending", "review", "unmatched", "ledger (net in)", "difference")
     for row in report.rows:
         amounts = [Money(minor, row.currency).format() for minor in (
-            row.captured_minor, row.refunded_minor, row.pending_minor, row.review_minor, row.ledger_minor)]
+            row.captured_minor, row.refunded_minor, row.pending_minor, row.review_minor, row.unmatched_minor,
+            row.ledger_minor)]
         colour = "green" if row.difference_minor == 0 else "red"
         table.add_row(row.provider, *amounts, f"[{colour}]{Money(row.difference_minor, row.currency).format()}[/]")
     console.print(f"reconciliation {when.isoformat()}")

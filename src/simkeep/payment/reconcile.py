@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from simkeep.bank import service as bank
 from simkeep.ledger import service as ledger
 from simkeep.ledger.models import JournalEntry, Posting
 from simkeep.payment import review
@@ -47,6 +48,7 @@ class ProviderDay:
     refunded_minor: int = 0
     pending_minor: int = 0
     review_minor: int = 0
+    unmatched_minor: int = 0  # bank credits no order claimed (transfers only)
     ledger_minor: int = 0  # money in through the provider's clearing account that day (refunds out)
 
     @property
@@ -92,6 +94,8 @@ def daily_report(session: Session, *, day: date) -> DailyReport:
             .group_by(PaymentAttempt.provider, PaymentAttempt.currency))
         for provider, currency, total in open_:
             setattr(row(provider, currency), attr, total)
+    for currency, (_count, total) in bank.unmatched_totals(session, booked_on=day).items():
+        row("sepa", currency).unmatched_minor = total
     for (provider, currency), entry in list(rows.items()):
         account = ledger.system_account_id(ledger.CLEARING, currency, f"provider:{provider}")
         moved = session.scalar(

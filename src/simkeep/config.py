@@ -18,7 +18,11 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     # Keys the hashes of API keys (and later OTPs and PINs); a deployment must set its own.
     secret_key: str = "simkeep-dev-secret-change-me"
-    sms_sender: str = "file"
+    sms_sender: str = "file"  # file | smpp
+    smpp_url: str | None = None  # smpp://SYSTEM_ID:PASSWORD@HOST:PORT
+    smpp_rate_per_second: float = 50.0  # 0: no throttling
+    smtp_url: str | None = None  # smtp://USER:PASSWORD@HOST:PORT; e-mail goes to the file sender without it
+    mail_from: str = "simkeep <no-reply@simkeep.invalid>"
     default_region: str = "FR"
     max_body_bytes: int = 64 * 1024
     max_statement_bytes: int = 20 * 1024 * 1024

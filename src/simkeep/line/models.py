@@ -44,6 +44,8 @@ class Line(Base):
     reminded_offset: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     state_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The subscriber asked for no more reminders (portal or STOP by SMS); other messages still go out.
+    reminders_opted_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class LineEvent(Base):

@@ -33,6 +33,10 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # What the SMSC (or mail server) called the message, and its delivery receipt.
+    external_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    receipt_status: Mapped[str | None] = mapped_column(String(20))
+    receipt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class WebhookEndpoint(Base):
@@ -59,3 +63,15 @@ class DeliveryAttempt(Base):
     outcome: Mapped[str] = mapped_column(String(10))  # sent | retry | failed
     detail: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class InboundMessage(Base):
+    """An SMS a subscriber sent us (a STOP, for instance) and what we did with it."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    sender: Mapped[str] = mapped_column(String(20), index=True)
+    text: Mapped[str] = mapped_column(String(1000))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    outcome: Mapped[str] = mapped_column(String(60))

@@ -7,7 +7,8 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.core.ids import new_id
-from simkeep.notification.models import FAILED, PENDING, SENT, DeliveryAttempt, OutboxMessage
+from simkeep.line.models import AVAILABLE, Line
+from simkeep.notification.models import FAILED, PENDING, SENT, DeliveryAttempt, InboundMessage, OutboxMessage
 
 
 def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
@@ -28,9 +29,9 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) 
                                 .order_by(OutboxMessage.next_attempt_at)))
 
 
-def mark_sent(session: Session, message_id: uuid.UUID, *, now: datetime) -> None:
+def mark_sent(session: Session, message_id: uuid.UUID, *, external_id: str | None = None, now: datetime) -> None:
     session.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == message_id)
-                    .values(status=SENT, sent_at=now, locked_until=None, last_error=None))
+                    .values(status=SENT, sent_at=now, locked_until=None, last_error=None, external_id=external_id))
 
 
 def redact(session: Session, message_id: uuid.UUID, payload: dict) -> None:
@@ -72,3 +73,29 @@ def for_line(session: Session, line_id, *, before: datetime | None, limit: int) 
     if before is not None:
         stmt = stmt.where(OutboxMessage.created_at < before)
     return list(session.scalars(stmt.order_by(OutboxMessage.created_at.desc()).limit(limit)))
+
+
+def by_external_id(session: Session, external_id: str) -> OutboxMessage | None:
+    return session.scalars(select(OutboxMessage).where(OutboxMessage.external_id == external_id)).first()
+
+
+def set_receipt(session: Session, message_id: uuid.UUID, *, status: str, at: datetime) -> None:
+    session.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == message_id)
+                    .values(receipt_status=status[:20], receipt_at=at))
+
+
+def add_inbound(session: Session, *, sender: str, text: str, outcome: str, now: datetime) -> None:
+    session.execute(insert(InboundMessage.__table__), [dict(id=new_id(), sender=sender[:20], text=text,
+                                                            received_at=now, outcome=outcome)])
+
+
+def live_line_for(session: Session, msisdn: str) -> Line | None:
+    return session.scalars(select(Line).where(Line.msisdn == msisdn, Line.state != AVAILABLE)).first()
+
+
+def email_of(session: Session, line_id) -> str | None:
+    return session.scalar(select(Line.email).where(Line.id == line_id))
+
+
+def set_opt_out(session: Session, line_id, *, at: datetime | None) -> None:
+    session.execute(update(Line.__table__).where(Line.__table__.c.id == line_id).values(reminders_opted_out_at=at))

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from simkeep.notification import repository, templates
+from simkeep.notification import outbox, repository, templates
 from simkeep.notification.models import OutboxMessage
-from simkeep.notification.senders.base import Outgoing
+from simkeep.notification.senders.base import Outgoing, Sent
 
 BASE_DELAY = timedelta(seconds=5)
 MAX_DELAY = timedelta(hours=1)
@@ -35,9 +35,10 @@ def retry_delay(attempt: int) -> timedelta:
 SECRET_TOPICS = ("otp.code",)  # delivered, then scrubbed: a sign-in code must not outlive its SMS
 
 
-def record_sent(session: Session, message: Outgoing, *, detail: str | None = None, now: datetime) -> None:
-    repository.mark_sent(session, message.id, now=now)
-    repository.log_attempt(session, message.id, attempt=message.attempt, outcome="sent", detail=detail, now=now)
+def record_sent(session: Session, message: Outgoing, *, sent: Sent | None = None, now: datetime) -> None:
+    sent = sent or Sent()
+    repository.mark_sent(session, message.id, external_id=sent.external_id, now=now)
+    repository.log_attempt(session, message.id, attempt=message.attempt, outcome="sent", detail=sent.detail, now=now)
     if message.topic in SECRET_TOPICS:
         repository.redact(session, message.id, {**message.payload, "code": "******"})
 
@@ -64,3 +65,61 @@ def recent(session: Session, *, status: str | None = None, limit: int = 50) -> l
 
 def for_line(session: Session, line_id, *, before: datetime | None = None, limit: int = 50) -> list[OutboxMessage]:
     return repository.for_line(session, line_id, before=before, limit=limit)
+
+
+# Delivery receipt states (SMPP "stat" field): these end a message's life without reaching the phone.
+UNDELIVERED = ("UNDELIV", "REJECTD", "EXPIRED", "DELETED", "UNKNOWN")
+STOP_WORDS = ("STOP", "STOPSMS", "STOP SMS", "ARRET", "ARRÊT", "TD", "退订", "取消")
+
+
+def record_receipt(session: Session, *, external_id: str, status: str, now: datetime) -> bool:
+    """A delivery receipt for a message we sent; False if we know no message by that id. An undeliverable SMS
+    falls back to e-mail when the subscriber gave one."""
+    message = repository.by_external_id(session, external_id)
+    if message is None:
+        return False
+    repository.set_receipt(session, message.id, status=status, at=now)
+    if status.upper() in UNDELIVERED and message.channel == "sms":
+        email_fallback(session, message, now=now)
+    return True
+
+
+def email_fallback(session: Session, message: OutboxMessage, *, now: datetime) -> None:
+    """The same message by e-mail, when the SMS cannot reach the phone (never for sign-in codes)."""
+    if message.topic in SECRET_TOPICS or message.line_id is None:
+        return
+    email = repository.email_of(session, message.line_id)
+    if email:
+        outbox.enqueue(session, [outbox.Message(
+            dedup_key=f"{message.dedup_key}:email", topic=message.topic, channel=outbox.EMAIL, recipient=email,
+            language=message.language, payload=message.payload, line_id=message.line_id)], now=now)
+
+
+def record_inbound(session: Session, *, sender: str, text: str, now: datetime) -> str:
+    """An SMS from a subscriber. STOP (and its French and Chinese forms) stops reminders, confirmed once."""
+    outcome = "ignored"
+    if text.strip().upper() in STOP_WORDS:
+        outcome = "opted out" if opt_out(session, msisdn=sender, now=now) else "no line"
+    repository.add_inbound(session, sender=sender, text=text[:1000], outcome=outcome, now=now)
+    return outcome
+
+
+def opt_out(session: Session, *, msisdn: str, now: datetime) -> bool:
+    """No more reminders for the number's live line, confirmed by one last message. Idempotent."""
+    line = repository.live_line_for(session, msisdn)
+    if line is None:
+        return False
+    if line.reminders_opted_out_at is None:
+        repository.set_opt_out(session, line.id, at=now)
+        outbox.enqueue(session, [outbox.Message(
+            dedup_key=f"optout:{line.id}:{now.date().isoformat()}", topic="reminders.stopped", channel=outbox.SMS,
+            recipient=msisdn, language=line.language, line_id=line.id, payload={"msisdn": msisdn})], now=now)
+    return True
+
+
+def opt_in(session: Session, *, msisdn: str) -> bool:
+    line = repository.live_line_for(session, msisdn)
+    if line is None:
+        return False
+    repository.set_opt_out(session, line.id, at=None)
+    return True

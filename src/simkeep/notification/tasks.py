@@ -28,5 +28,23 @@ def deliver_due(db: Database, sender: Sender, *, batch: int = 100, lease_seconds
                         final=gave_up, error=str(exc))
             continue
         with db.transaction() as session:
-            service.record_sent(session, message, detail=answer, now=clock.now())
+            service.record_sent(session, message, sent=answer, now=clock.now())
     return len(messages)
+
+
+class DbListener:
+    """Receipts and inbound SMS reported by a sender's own thread, each recorded in its own transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def receipt(self, external_id: str, status: str) -> None:
+        with self.db.transaction() as session:
+            known = service.record_receipt(session, external_id=external_id, status=status, now=clock.now())
+        if not known:
+            log.warning("receipt.unknown_message", external_id=external_id, status=status)
+
+    def inbound(self, sender: str, text: str) -> None:
+        with self.db.transaction() as session:
+            outcome = service.record_inbound(session, sender=sender, text=text, now=clock.now())
+        log.info("sms.inbound", outcome=outcome)

@@ -40,6 +40,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "{amount} vous ont été remboursés pour la recharge du {msisdn}. Le remboursement arrive sous quelques jours.",
         "zh_CN": "您为号码 {msisdn} 充值的 {amount} 已退款，将在几天内到账。",
     },
+    "reminders.stopped": {
+        "en": "You will no longer receive reminders for {msisdn}. Recharge in time to keep your number.",
+        "fr": "Vous ne recevrez plus de rappels pour le {msisdn}. Pensez à recharger à temps pour garder votre numéro.",
+        "zh_CN": "号码 {msisdn} 将不再收到提醒。请记得按时充值以保留号码。",
+    },
     "otp.code": {
         "en": "Your simkeep code is {code}. It is valid for {minutes} minutes. Never share it.",
         "fr": "Votre code simkeep est {code}. Il est valable {minutes} minutes. Ne le communiquez à personne.",

@@ -2,7 +2,7 @@
 
 from simkeep.config import Settings
 from simkeep.db import Database
-from simkeep.notification.senders.base import Outgoing, Sender
+from simkeep.notification.senders.base import Outgoing, Sender, Sent
 
 
 class ChannelRouter:
@@ -12,7 +12,7 @@ class ChannelRouter:
         self.by_channel = by_channel
         self.default = default
 
-    def send(self, message: Outgoing) -> str | None:
+    def send(self, message: Outgoing) -> Sent | None:
         return self.by_channel.get(message.channel, self.default).send(message)
 
 
@@ -33,4 +33,4 @@ def make_sender(settings: Settings, db: Database) -> Sender:
     return ChannelRouter({"webhook": WebhookSender(secret_for)}, default=FileSender(settings.messages_log))
 
 
-__all__ = ["ChannelRouter", "Outgoing", "Sender", "make_sender"]
+__all__ = ["ChannelRouter", "Outgoing", "Sender", "Sent", "make_sender"]

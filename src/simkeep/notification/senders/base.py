@@ -19,6 +19,15 @@ class Outgoing:
     attempt: int
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """What a sender learnt while delivering: the receiver's id for the message (an SMSC message id, the
+    Message-ID of an e-mail) and a line for the delivery log."""
+
+    external_id: str | None = None
+    detail: str | None = None
+
+
 class TemporaryFailure(Exception):
     """Worth retrying later (network down, throttled, SMSC busy)."""
 
@@ -28,5 +37,13 @@ class PermanentFailure(Exception):
 
 
 class Sender(Protocol):
-    def send(self, message: Outgoing) -> str | None:
-        """Deliver (optionally saying what the receiver answered) or raise TemporaryFailure / PermanentFailure."""
+    def send(self, message: Outgoing) -> Sent | None:
+        """Deliver, or raise TemporaryFailure / PermanentFailure."""
+
+
+class Listener(Protocol):
+    """What a sender that also receives (SMPP) reports back: delivery receipts and inbound messages."""
+
+    def receipt(self, external_id: str, status: str) -> None: ...
+
+    def inbound(self, sender: str, text: str) -> None: ...

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import httpx
 
 from simkeep.core.signing import sign
-from simkeep.notification.senders.base import Outgoing, PermanentFailure, TemporaryFailure
+from simkeep.notification.senders.base import Outgoing, PermanentFailure, Sent, TemporaryFailure
 
 SIGNATURE_HEADER = "Simkeep-Signature"
 
@@ -21,7 +21,7 @@ class WebhookSender:
         self.secret_for = secret_for
         self.client = httpx.Client(timeout=timeout)
 
-    def send(self, message: Outgoing) -> str:
+    def send(self, message: Outgoing) -> Sent:
         secret = self.secret_for(message)
         if secret is None:
             raise PermanentFailure(f"no signing secret for {message.recipient}")
@@ -36,4 +36,4 @@ class WebhookSender:
             raise TemporaryFailure(f"HTTP {response.status_code}")
         if response.status_code >= 400:
             raise PermanentFailure(f"HTTP {response.status_code}: {response.text[:200]}")
-        return f"HTTP {response.status_code}"
+        return Sent(detail=f"HTTP {response.status_code}")

@@ -176,7 +176,8 @@ def sweep(now: Annotated[str | None, typer.Option(help="sweep as of this ISO-860
     db = _db()
     with _progress() as progress:
         task = progress.add_task("sweeping", total=count_due(db, now=at))
-        result = run_sweep(db, now=at, batch=batch, progress=lambda n: progress.advance(task, n))
+        result = run_sweep(db, now=at, batch=batch, links_base=get_settings().base_url,
+                           progress=lambda n: progress.advance(task, n))
     console.print(f"swept {result.lines} lines as of {at.isoformat()}: {result.reminders} reminders, "
                   f"transitions {result.transitions or '{}'}, {result.forfeited} balances forfeited")
 

@@ -34,7 +34,7 @@ def run_worker(settings: Settings, *, once: bool = False) -> None:
     log.info("worker.started", database=db.dialect)
     while not stopping:
         if time.monotonic() >= next_sweep:
-            result = run_sweep(db, now=clock.now())
+            result = run_sweep(db, now=clock.now(), links_base=settings.base_url)
             expire_abandoned(db, settings)
             reconcile(db, settings)
             if result.lines:

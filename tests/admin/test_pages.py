@@ -55,3 +55,16 @@ def test_staff_sign_in_with_the_admin_token_and_settle_with_a_reason(db, staff):
     assert (entry.actor, entry.reason) == ("Eve", "refunded by phone")
     assert "Nothing is waiting for review." in client.get("/admin/review").text
     assert client.get("/admin/reconciliation").status_code == 200
+
+
+def test_the_message_log_shows_status_attempts_and_receipts(db, staff):
+    client, cfg = staff
+    make_line(db, now=now())
+    from tests.factories.lines import top_up
+
+    top_up(db, now=now())
+    token = csrf(client)
+    client.post("/admin", data={"token": ADMIN_TOKEN, "name": "Eve", "csrf_token": token})
+    page = client.get("/admin/messages")
+    assert page.status_code == 200 and "topup.completed · sms" in page.text and "pending" in page.text
+    assert "topup.completed" not in client.get("/admin/messages?status=failed").text

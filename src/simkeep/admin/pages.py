@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
+from simkeep.notification import service as notifications
 from simkeep.payment import reconcile, review
 from simkeep.web.pages import Csrf, Lang, error_text, redirect, render
 
@@ -59,6 +60,16 @@ def settle(request: Request, attempt_id: str, decision: Annotated[str, Form()], 
     except (SimkeepError, ValueError) as exc:
         return redirect(f"/admin/review?error={getattr(exc, 'code', 'invalid_input')}")
     return redirect("/admin/review")
+
+
+@router.get("/messages", response_class=HTMLResponse)
+def message_log(request: Request, status: str | None = None) -> Response:
+    """Every message's status, attempts, last error and delivery receipt."""
+    if not _staff(request):
+        return redirect("/admin")
+    with request.app.state.db.transaction(write=False) as session:
+        messages = notifications.recent(session, status=status or None, limit=100)
+    return render(request, "admin/messages.html", messages=messages)
 
 
 @router.get("/reconciliation", response_class=HTMLResponse)

@@ -47,3 +47,12 @@ def local_time_on(day_end: datetime, days_before: int, at: time, tz: str) -> dat
 
 def _to_utc(naive_local: datetime, tz: str) -> datetime:
     return naive_local.replace(tzinfo=zone(tz)).astimezone(UTC)
+
+
+def after_quiet_hours(instant: datetime, tz: str, start: int = 21, end: int = 9) -> datetime:
+    """`instant` if it is outside the quiet hours (start:00 to end:00, local); else the end of them, local."""
+    local = instant.astimezone(zone(tz))
+    if end <= local.hour < start:
+        return instant
+    day = local.date() if local.hour < end else local.date() + timedelta(days=1)
+    return _to_utc(datetime.combine(day, time(end)), tz)

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from simkeep.catalog.models import Operator
+from simkeep.catalog.models import Offer, Operator
 from simkeep.line.models import Line
 
 
@@ -35,3 +35,13 @@ def save_sweep_results(session: Session, rows: list[dict]) -> int:
             .values(state=bindparam("new_state"), state_changed_at=bindparam("changed_at"),
                     reminded_offset=bindparam("reminded"), next_sweep_at=bindparam("next_at")))
     return session.connection().execute(stmt, rows).rowcount
+
+
+def cheapest_offers(session: Session) -> dict[str, dict]:
+    """Per operator, the smallest recharge that keeps a number: what a reminder proposes."""
+    best: dict[str, dict] = {}
+    for offer, currency in session.execute(select(Offer, Operator.currency).join(Operator, Operator.id == Offer.operator_id)
+                                           .order_by(Offer.price_minor, Offer.validity_days.desc())):
+        best.setdefault(offer.operator_id, {"id": offer.id, "validity_days": offer.validity_days,
+                                            "amount": {"amount_minor": offer.price_minor, "currency": currency}})
+    return best

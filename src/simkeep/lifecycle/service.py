@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
@@ -43,12 +44,14 @@ def count_due(session: Session, *, now: datetime) -> int:
     return repository.count_due(session, now=now)
 
 
-def sweep_batch(session: Session, *, now: datetime, limit: int = 2000) -> SweepResult:
+def sweep_batch(session: Session, *, now: datetime, limit: int = 2000, links_base: str = "") -> SweepResult:
+    """`links_base` is where people reach the portal; reminders link to its renewal page."""
     due = repository.claim_due(session, now=now, limit=limit)
     result = SweepResult(lines=len(due))
     if not due:
         return result
     operators = repository.operators(session)
+    cheapest = repository.cheapest_offers(session)
     updates, events, messages, forfeits = [], [], [], []
     for line in due:
         operator = operators[line.operator_id]
@@ -58,8 +61,10 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000) -> SweepR
         reminded = line.reminded_offset
         offset = rules.due_reminder(operator, line.number_loss_at, reminded, now) if target in (ACTIVE, GRACE, SUSPENDED) else None
         if offset is not None:
-            reminded = offset
-            messages.append(_reminder(line, operator, offset))
+            reminded = offset  # counted even when opted out, so the schedule moves on
+            if line.reminders_opted_out_at is None:
+                messages.append(_reminder(line, operator, offset, state=target, cheapest=cheapest.get(operator.id),
+                                          links_base=links_base))
         for from_state, to_state in path:
             events.append(lines.event_row(line.id, from_state, to_state, "sweep", now))
             messages += lines.state_changed_event(session, line, from_state, to_state, now)
@@ -109,12 +114,15 @@ def _forfeit(session: Session, forfeited: list[Line], operators: dict[str, Opera
     return len(entries)
 
 
-def _reminder(line: Line, operator: Operator, offset: int) -> outbox.Message:
+def _reminder(line: Line, operator: Operator, offset: int, *, state: str, cheapest: dict | None,
+              links_base: str) -> outbox.Message:
     return outbox.Message(
         dedup_key=f"reminder:{line.id}:{line.number_loss_at.isoformat()}:{offset}", topic="reminder",
         channel=outbox.SMS, recipient=line.msisdn, language=line.language, line_id=line.id,
-        payload={"msisdn": line.msisdn, "operator_id": operator.id, "days_before": offset,
-                 "number_loss_at": line.number_loss_at.isoformat(), "timezone": operator.timezone},
+        quiet_tz=operator.timezone,
+        payload={"msisdn": line.msisdn, "operator_id": operator.id, "days_before": offset, "state": state,
+                 "number_loss_at": line.number_loss_at.isoformat(), "timezone": operator.timezone,
+                 "cheapest_offer": cheapest, "renew_url": f"{links_base}/recharge?msisdn={quote(line.msisdn)}"},
     )
 
 
@@ -122,6 +130,7 @@ def _state_notice(line: Line, operator: Operator, state: str) -> outbox.Message:
     return outbox.Message(
         dedup_key=f"line.{state}:{line.id}:{line.validity_ends_at.isoformat()}", topic=f"line.{state}",
         channel=outbox.SMS, recipient=line.msisdn, language=line.language, line_id=line.id,
+        quiet_tz=operator.timezone,
         payload={"msisdn": line.msisdn, "operator_id": operator.id, "state": state,
                  "number_loss_at": line.number_loss_at.isoformat(), "timezone": operator.timezone},
     )

@@ -15,12 +15,12 @@ def count_due(db: Database, *, now: datetime) -> int:
         return service.count_due(session, now=now)
 
 
-def run_sweep(db: Database, *, now: datetime, batch: int = 2000,
+def run_sweep(db: Database, *, now: datetime, batch: int = 2000, links_base: str = "",
               progress: Callable[[int], None] | None = None) -> SweepResult:
     total = SweepResult()
     while True:
         with db.transaction() as session:
-            result = service.sweep_batch(session, now=now, limit=batch)
+            result = service.sweep_batch(session, now=now, limit=batch, links_base=links_base)
         total.add(result)
         if progress:
             progress(result.lines)

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from simkeep.core.clock import after_quiet_hours
 from simkeep.core.ids import new_id
 from simkeep.notification.models import PENDING, OutboxMessage
 
@@ -27,6 +28,9 @@ class Message:
     language: str
     payload: dict
     line_id: uuid.UUID | None = None
+    # The subscriber's time zone: a message due inside quiet hours waits for the morning. None: send at once
+    # (sign-in codes, events for systems).
+    quiet_tz: str | None = None
 
 
 def enqueue(session: Session, messages: list[Message], *, now: datetime) -> int:
@@ -36,7 +40,7 @@ def enqueue(session: Session, messages: list[Message], *, now: datetime) -> int:
     rows = [{
         "id": new_id(), "dedup_key": m.dedup_key, "topic": m.topic, "channel": m.channel, "recipient": m.recipient,
         "language": m.language, "line_id": m.line_id, "payload": m.payload, "status": PENDING, "attempts": 0,
-        "next_attempt_at": now, "locked_until": None, "last_error": None, "created_at": now, "sent_at": None,
+        "next_attempt_at": after_quiet_hours(now, m.quiet_tz) if m.quiet_tz else now, "locked_until": None, "last_error": None, "created_at": now, "sent_at": None,
     } for m in messages]
     conn = session.connection()
     return len(conn.execute(_INSERT_IGNORE[conn.dialect.name], rows).all())

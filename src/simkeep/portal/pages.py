@@ -14,6 +14,7 @@ from simkeep.core.errors import InvalidAmount, SimkeepError
 from simkeep.core.phone import lookup_msisdn
 from simkeep.line import service as lines
 from simkeep.line.models import RENEWABLE
+from simkeep.notification import service as notifications
 from simkeep.otp import service as otp
 from simkeep.payment import service as payments
 from simkeep.payment.models import METHODS
@@ -159,6 +160,20 @@ def my_lines(request: Request) -> Response:
     secret = _settings(request).secret_key
     return render(request, "portal/lines.html", statuses=statuses,
                   receipt_token=lambda receipt_id: receipts.token_for(secret, receipt_id))
+
+
+@router.post("/lines/reminders")
+def set_reminders(request: Request, msisdn: Annotated[str, Form()], wanted: Annotated[str, Form()],
+                  _csrf: None = Csrf) -> Response:
+    """Stop or resume reminders for one of this browser's verified lines."""
+    if msisdn not in verified_numbers(request):
+        return redirect("/signin?next=/lines")
+    with _db(request).transaction() as session:
+        if wanted == "off":
+            notifications.opt_out(session, msisdn=msisdn, now=clock.now())
+        else:
+            notifications.opt_in(session, msisdn=msisdn)
+    return redirect("/lines")
 
 
 @router.get("/lines/add", response_class=HTMLResponse)

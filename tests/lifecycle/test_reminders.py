@@ -1,0 +1,53 @@
+"""A year of daily sweeps by two workers at once: one reminder per offset and period, never in quiet hours,
+none after opting out."""
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from simkeep.core.clock import zone
+from simkeep.lifecycle.tasks import run_sweep
+from simkeep.notification import service as notifications
+from simkeep.notification.models import OutboxMessage
+from tests.conftest import T0
+from tests.factories.lines import make_line, top_up
+
+NUMBERS = [f"+336{n:08d}" for n in range(20_000_000, 20_000_000 + 12)]
+
+
+def reminders(db) -> list[OutboxMessage]:
+    with db.transaction(write=False) as session:
+        return list(session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "reminder")))
+
+
+def test_a_year_of_daily_sweeps_by_two_workers(db):
+    for i, msisdn in enumerate(NUMBERS):
+        make_line(db, msisdn=msisdn, operator_id="fr-lebara", now=T0 + timedelta(days=i * 11))
+    opted_out_at = T0 + timedelta(days=40)
+    with db.transaction() as session:
+        assert notifications.opt_out(session, msisdn=NUMBERS[1], now=opted_out_at)
+    day = T0
+    with ThreadPoolExecutor(2) as workers:
+        for n in range(365):
+            if n == 85:  # after its 30- and 7-day reminders, the first line is recharged: a second period
+                top_up(db, msisdn=NUMBERS[0], offer_id="fr-lebara-10", now=day)
+            # Two workers sweep the same instant at once, twice a day (one of them in the evening).
+            for at in (day, day + timedelta(hours=12, minutes=30)):
+                list(workers.map(lambda _: run_sweep(db, now=at, batch=3, links_base="https://r.example"), range(2)))
+            day += timedelta(days=1)
+    sent = reminders(db)
+    per_period = Counter((m.line_id, m.payload["number_loss_at"], m.payload["days_before"]) for m in sent)
+    assert set(per_period.values()) == {1}
+    by_line = Counter(m.line_id for m in sent)
+    assert len(by_line) == len(NUMBERS) - 1  # the opted-out line got none after opting out ...
+    line_one = {m.line_id for m in sent if m.recipient == NUMBERS[1]}
+    assert all(m.created_at < opted_out_at for m in sent if m.recipient == NUMBERS[1]) and not line_one
+    first = sorted(((m.payload["number_loss_at"], -m.payload["days_before"]) for m in sent if m.recipient == NUMBERS[0]))
+    assert [-offset for _, offset in first] == [30, 7, 30, 7, 3, 1, 0]  # two periods, each counted afresh
+    for m in sent:
+        local = m.next_attempt_at.astimezone(zone("Europe/Paris"))
+        assert 9 <= local.hour < 21, f"reminder due at {local} is inside quiet hours"
+        assert m.payload["renew_url"] == f"https://r.example/recharge?msisdn=%2B{m.recipient[1:]}"
+        assert m.payload["cheapest_offer"]["amount"] == {"amount_minor": 500, "currency": "EUR"}

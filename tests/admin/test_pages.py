@@ -10,7 +10,7 @@ from simkeep.main import create_app
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox
 from tests.conftest import ADMIN_TOKEN
-from tests.factories.lines import make_line
+from tests.factories.lines import make_line, top_up
 from tests.factories.payments import SECRET, checkout, deliver, now, pay
 
 
@@ -58,10 +58,8 @@ def test_staff_sign_in_with_the_admin_token_and_settle_with_a_reason(db, staff):
 
 
 def test_the_message_log_shows_status_attempts_and_receipts(db, staff):
-    client, cfg = staff
+    client, _cfg = staff
     make_line(db, now=now())
-    from tests.factories.lines import top_up
-
     top_up(db, now=now())
     token = csrf(client)
     client.post("/admin", data={"token": ADMIN_TOKEN, "name": "Eve", "csrf_token": token})

@@ -35,7 +35,8 @@ def test_a_year_of_daily_sweeps_by_two_workers(db):
                 top_up(db, msisdn=NUMBERS[0], offer_id="fr-lebara-10", now=day)
             # Two workers sweep the same instant at once, twice a day (one of them in the evening).
             for at in (day, day + timedelta(hours=12, minutes=30)):
-                list(workers.map(lambda _: run_sweep(db, now=at, batch=3, links_base="https://r.example"), range(2)))
+                list(workers.map(lambda when: run_sweep(db, now=when, batch=3, links_base="https://r.example"),
+                                 (at, at)))
             day += timedelta(days=1)
     sent = reminders(db)
     per_period = Counter((m.line_id, m.payload["number_loss_at"], m.payload["days_before"]) for m in sent)
@@ -44,7 +45,7 @@ def test_a_year_of_daily_sweeps_by_two_workers(db):
     assert len(by_line) == len(NUMBERS) - 1  # the opted-out line got none after opting out ...
     line_one = {m.line_id for m in sent if m.recipient == NUMBERS[1]}
     assert all(m.created_at < opted_out_at for m in sent if m.recipient == NUMBERS[1]) and not line_one
-    first = sorted(((m.payload["number_loss_at"], -m.payload["days_before"]) for m in sent if m.recipient == NUMBERS[0]))
+    first = sorted((m.payload["number_loss_at"], -m.payload["days_before"]) for m in sent if m.recipient == NUMBERS[0])
     assert [-offset for _, offset in first] == [30, 7, 30, 7, 3, 1, 0]  # two periods, each counted afresh
     for m in sent:
         local = m.next_attempt_at.astimezone(zone("Europe/Paris"))

@@ -1,24 +1,53 @@
-"""Message texts per topic and language, with amounts and dates formatted for the reader's locale."""
+"""Message texts per topic and language, with amounts, dates and counts formatted for the reader's locale.
+
+`render(topic, language, payload)` gives the text of an SMS (and the body of the same message by e-mail),
+`subject(...)` the e-mail subject, `sms(...)` the text as it travels by SMS with its encoding and segment count.
+French and English texts keep to the GSM 03.38 alphabet (no ç, ê, â, î, ô, û): a single such letter would make
+the whole SMS UCS-2, 70 characters a segment instead of 160. Babel's no-break spaces are folded by `segments`.
+
+Payloads (what the producers put in the outbox row):
+- otp.code: {code, minutes}
+- topup.completed: {msisdn, amount, bonus?, validity_ends_at, timezone, receipt_url?}
+- reminder: {msisdn, days_before, number_loss_at, timezone, state,
+             cheapest_offer: {id, amount: {amount_minor, currency}, validity_days} | null, renew_url}
+- line.grace / line.suspended: {msisdn, number_loss_at, timezone}; line.deactivated: {msisdn}
+- payment.failed: {msisdn, amount, method, failure, renew_url?}
+- payment.refunded: {msisdn, amount}; reminders.stopped: {msisdn}
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from babel import Locale
 from babel.dates import format_date
 
 from simkeep.core.clock import zone
 from simkeep.core.money import Money
+from simkeep.notification import segments
+
+LANGUAGES = ("zh_CN", "fr", "en")
+LOCALES = {"en": "en", "fr": "fr", "zh_CN": "zh_Hans_CN"}
+TOPICS = ("otp.code", "topup.completed", "reminder", "line.grace", "line.suspended", "line.deactivated",
+          "payment.failed", "payment.refunded", "reminders.stopped")
 
 TEXTS: dict[str, dict[str, str]] = {
+    "otp.code": {
+        "en": "Your simkeep code is {code}. It is valid for {minutes}. Never share it.",
+        "fr": "Votre code simkeep est {code}. Il est valable {minutes}. Ne le communiquez à personne.",
+        "zh_CN": "您的 simkeep 验证码为 {code}，{minutes}内有效。请勿告诉他人。",
+    },
     "topup.completed": {
         "en": "Your top-up of {amount} on {msisdn} is done. Your line is valid until {validity_end}.",
         "fr": "Votre recharge de {amount} sur le {msisdn} est effectuée. Votre ligne est valable jusqu'au {validity_end}.",
         "zh_CN": "您的号码 {msisdn} 已成功充值 {amount}，有效期至 {validity_end}。",
     },
+    # days_before > 0; "reminder.today" replaces it on the last day.
     "reminder": {
-        "en": "Your number {msisdn} will be lost after {loss_date} unless you recharge. Recharge now to keep it.",
-        "fr": "Votre numéro {msisdn} sera perdu après le {loss_date} sans recharge. Rechargez dès maintenant pour le garder.",
-        "zh_CN": "您的号码 {msisdn} 如不充值将在 {loss_date} 之后被回收。请尽快充值以保留号码。",
+        "en": "Your number {msisdn} will be lost for good at the end of {loss_date} ({countdown}) unless you recharge.",
+        "fr": "Votre numéro {msisdn} sera définitivement perdu à la fin du {loss_date} ({countdown}) sans recharge d'ici là.",
+        "zh_CN": "如不充值，您的号码 {msisdn} 将在 {loss_date}（{countdown}）结束后被永久回收。",
     },
     "line.grace": {
         "en": "The validity of {msisdn} has ended: you can only receive calls. Recharge by {loss_date} to keep your number.",
@@ -32,8 +61,13 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "line.deactivated": {
         "en": "{msisdn} has been deactivated and can no longer be recharged.",
-        "fr": "Le {msisdn} a été résilié et ne peut plus être rechargé.",
+        "fr": "Le {msisdn} a été résilié : aucune recharge n'est plus possible.",
         "zh_CN": "号码 {msisdn} 已销户，无法再充值。",
+    },
+    "payment.failed": {
+        "en": "Your payment of {amount} by {method} for {msisdn} did not go through ({failure}). Nothing was charged and the line was not recharged.",
+        "fr": "Votre paiement de {amount} par {method} pour le {msisdn} n'a pas abouti ({failure}). Rien n'a été débité et la ligne n'a pas été rechargée.",
+        "zh_CN": "您为号码 {msisdn} 支付的 {amount}（{method}）未成功：{failure}。未扣款，号码也未充值。",
     },
     "payment.refunded": {
         "en": "{amount} has been refunded for your top-up of {msisdn}. It reaches your account within a few days.",
@@ -45,46 +79,248 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Vous ne recevrez plus de rappels pour le {msisdn}. Pensez à recharger à temps pour garder votre numéro.",
         "zh_CN": "号码 {msisdn} 将不再收到提醒。请记得按时充值以保留号码。",
     },
-    "otp.code": {
-        "en": "Your simkeep code is {code}. It is valid for {minutes} minutes. Never share it.",
-        "fr": "Votre code simkeep est {code}. Il est valable {minutes} minutes. Ne le communiquez à personne.",
-        "zh_CN": "您的 simkeep 验证码为 {code}，{minutes} 分钟内有效。请勿告诉他人。",
-    },
-    "receipt": {
-        "en": " Receipt: {receipt_url}",
-        "fr": " Reçu : {receipt_url}",
-        "zh_CN": " 收据：{receipt_url}",
-    },
 }
-LOCALES = {"en": "en", "fr": "fr", "zh_CN": "zh_Hans_CN"}
+
+# Sentences added to a text when the payload has what they need.
+PIECES: dict[str, dict[str, str]] = {
+    "receipt": {"en": " Receipt: {receipt_url}", "fr": " Justificatif : {receipt_url}", "zh_CN": " 收据：{receipt_url}"},
+    "bonus": {"en": " Bonus credit: {bonus}.", "fr": " Bonus : {bonus}.", "zh_CN": " 赠送 {bonus}。"},
+    "reminder.today": {
+        "en": "Today, {loss_date}, is the last day to keep your number {msisdn}: unless you recharge, it will be lost for good at midnight.",
+        "fr": "Aujourd'hui, {loss_date}, est le dernier jour pour garder votre numéro {msisdn} : sans recharge, il sera définitivement perdu à minuit.",
+        "zh_CN": "今天（{loss_date}）是保留您号码 {msisdn} 的最后一天：如不充值，号码将在今晚 24 点被永久回收。",
+    },
+    "reminder.grace": {"en": " For now the line can only receive calls.",
+                       "fr": " Pour l'instant, la ligne peut seulement recevoir des appels.",
+                       "zh_CN": "目前仅可接听。"},
+    "reminder.suspended": {"en": " For now the line is suspended.", "fr": " Pour l'instant, la ligne est suspendue.",
+                           "zh_CN": "目前已双向停机。"},
+    "reminder.offer": {"en": " The smallest recharge that keeps it: {offer_price} for {offer_validity}.",
+                       "fr": " La plus petite recharge qui le garde : {offer_price} pour {offer_validity}.",
+                       "zh_CN": "保号最低充值：{offer_price}，有效期 {offer_validity}。"},
+    "recharge": {"en": " Recharge: {renew_url}", "fr": " Recharger : {renew_url}", "zh_CN": "充值：{renew_url}"},
+    "retry": {"en": " Try again: {renew_url}", "fr": " Nouvel essai : {renew_url}", "zh_CN": "重新充值：{renew_url}"},
+    # How long until the last day.
+    "tomorrow": {"en": "tomorrow", "fr": "demain", "zh_CN": "明天"},
+    "in": {"en": "in {days}", "fr": "dans {days}", "zh_CN": "{days}后"},
+}
+
+SUBJECTS: dict[str, dict[str, str]] = {
+    "otp.code": {"en": "Your simkeep sign-in code", "fr": "Votre code de connexion simkeep",
+                 "zh_CN": "您的 simkeep 登录验证码"},
+    "topup.completed": {"en": "Top-up of {amount} confirmed for {msisdn}", "fr": "Recharge de {amount} confirmée pour le {msisdn}",
+                        "zh_CN": "号码 {msisdn} 已成功充值 {amount}"},
+    "reminder": {"en": "Recharge by {loss_date} to keep your number {msisdn}",
+                 "fr": "Rechargez au plus tard le {loss_date} pour garder votre numéro {msisdn}",
+                 "zh_CN": "请在 {loss_date}（含）之前充值以保留号码 {msisdn}"},
+    "reminder.today": {"en": "Last day to keep your number {msisdn}", "fr": "Dernier jour pour garder votre numéro {msisdn}",
+                       "zh_CN": "今天是保留号码 {msisdn} 的最后一天"},
+    "line.grace": {"en": "{msisdn} can now only receive calls", "fr": "Le {msisdn} ne peut plus que recevoir des appels",
+                   "zh_CN": "号码 {msisdn} 目前仅可接听"},
+    "line.suspended": {"en": "{msisdn} is suspended", "fr": "Le {msisdn} est suspendu", "zh_CN": "号码 {msisdn} 已停机"},
+    "line.deactivated": {"en": "{msisdn} has been deactivated", "fr": "Le {msisdn} a été résilié",
+                         "zh_CN": "号码 {msisdn} 已销户"},
+    "payment.failed": {"en": "Your payment for {msisdn} did not go through", "fr": "Votre paiement pour le {msisdn} n'a pas abouti",
+                       "zh_CN": "号码 {msisdn} 的付款未成功"},
+    "payment.refunded": {"en": "Refund of {amount} for {msisdn}", "fr": "Remboursement de {amount} pour le {msisdn}",
+                         "zh_CN": "号码 {msisdn} 已退款 {amount}"},
+    "reminders.stopped": {"en": "No more reminders for {msisdn}", "fr": "Plus de rappels pour le {msisdn}",
+                          "zh_CN": "号码 {msisdn} 已停止提醒"},
+}
+
+# Counted words by CLDR plural category (Babel's rules: French "one" covers 0 and 1, Chinese has only "other").
+COUNTS: dict[str, dict[str, dict[str, str]]] = {
+    "day": {"en": {"one": "{n} day", "other": "{n} days"}, "fr": {"one": "{n} jour", "other": "{n} jours"},
+            "zh_CN": {"other": "{n} 天"}},
+    "minute": {"en": {"one": "{n} minute", "other": "{n} minutes"}, "fr": {"one": "{n} minute", "other": "{n} minutes"},
+               "zh_CN": {"other": "{n} 分钟"}},
+}
+
+METHODS: dict[str, dict[str, str]] = {
+    "card": {"en": "bank card", "fr": "carte bancaire", "zh_CN": "银行卡"},
+    "paypal": {"en": "PayPal", "fr": "PayPal", "zh_CN": "PayPal"},
+    "bank_transfer": {"en": "bank transfer", "fr": "virement", "zh_CN": "银行转账"},
+    "wechat_pay": {"en": "WeChat Pay", "fr": "WeChat Pay", "zh_CN": "微信支付"},
+    "alipay": {"en": "Alipay", "fr": "Alipay", "zh_CN": "支付宝"},
+    "": {"en": "the chosen method", "fr": "le moyen choisi", "zh_CN": "所选方式"},
+}
+
+# Provider failure codes (payment_attempts.failure_reason) as a payer reads them.
+FAILURES: dict[str, dict[str, str]] = {
+    "card_declined": {"en": "card declined", "fr": "carte refusée", "zh_CN": "银行卡被拒"},
+    "insufficient_funds": {"en": "insufficient funds", "fr": "provision insuffisante", "zh_CN": "余额不足"},
+    "expired_card": {"en": "card expired", "fr": "carte expirée", "zh_CN": "银行卡已过期"},
+    "incorrect_cvc": {"en": "wrong security code", "fr": "code de sécurité erroné", "zh_CN": "安全码错误"},
+    "authentication_failed": {"en": "card authentication failed", "fr": "authentification de la carte refusée",
+                              "zh_CN": "银行卡验证未通过"},
+    "canceled": {"en": "payment cancelled", "fr": "paiement annulé", "zh_CN": "付款已取消"},
+    "expired": {"en": "not completed in time", "fr": "non finalisé à temps", "zh_CN": "未在规定时间内完成"},
+    "processing_error": {"en": "error at the payment service", "fr": "erreur du service de paiement",
+                         "zh_CN": "支付服务出错"},
+    "": {"en": "refused by the payment service", "fr": "refusé par le service de paiement", "zh_CN": "支付服务拒绝了付款"},
+}
+FAILURE_ALIASES = {"cancelled": "canceled", "order_voided": "canceled", "approval_expired": "expired",
+                   "instrument_declined": "card_declined", "payer_action_required": "authentication_failed"}
 
 
-def render(topic: str, language: str, payload: dict) -> str:
-    fields = _fields(payload, LOCALES.get(language, "en"))
-    text = _pick(topic, language).format_map(fields)
+class _Fields(dict):
+    """A missing field renders as nothing rather than failing the whole delivery batch."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def render(topic: str, language: str, payload: dict, *, now: datetime | None = None) -> str:
+    """The message text. `now` (when given) counts the days left from the send time rather than the offset."""
+    fields = _fields(payload, language, now)
+    if topic == "reminder":
+        return _reminder(language, payload, fields)
+    text = _pick(TEXTS, topic, language).format_map(fields)
+    if topic == "topup.completed" and fields["bonus"]:
+        text += _pick(PIECES, "bonus", language).format_map(fields)
+    if topic == "payment.failed" and payload.get("renew_url"):
+        text += _pick(PIECES, "retry", language).format_map(fields)
     if payload.get("receipt_url"):
-        text += _pick("receipt", language).format_map(fields)
+        text += _pick(PIECES, "receipt", language).format_map(fields)
     return text
 
 
-def _pick(topic: str, language: str) -> str:
-    texts = TEXTS.get(topic, {})
-    return texts.get(language) or texts.get("en") or topic
+def subject(topic: str, language: str, payload: dict, *, now: datetime | None = None) -> str:
+    """The e-mail subject of a message."""
+    fields = _fields(payload, language, now)
+    if topic == "reminder" and fields["days_left"] == 0:
+        topic = "reminder.today"
+    return _pick(SUBJECTS, topic, language, default="simkeep").format_map(fields)
 
 
-def _fields(payload: dict, locale: str) -> dict:
-    fields = dict(payload)
-    tz = payload.get("timezone", "UTC")
-    if "amount" in payload:
-        fields["amount"] = Money(payload["amount"]["amount_minor"], payload["amount"]["currency"]).format(locale)
-    if "validity_ends_at" in payload:
-        fields["validity_end"] = _last_day(payload["validity_ends_at"], tz, locale)
-    if "number_loss_at" in payload:
-        fields["loss_date"] = _last_day(payload["number_loss_at"], tz, locale)
+def sms(topic: str, language: str, payload: dict, *, now: datetime | None = None) -> segments.SmsText:
+    """The text as it travels by SMS: GSM-7 folded when possible, with its encoding and segment count."""
+    return segments.analyse(render(topic, language, payload, now=now))
+
+
+def _reminder(language: str, payload: dict, fields: _Fields) -> str:
+    text = _pick(PIECES if fields["days_left"] == 0 else TEXTS,
+                 "reminder.today" if fields["days_left"] == 0 else "reminder", language).format_map(fields)
+    if payload.get("state") in ("grace", "suspended"):
+        text += _pick(PIECES, f"reminder.{payload['state']}", language)
+    if fields["offer_price"]:
+        text += _pick(PIECES, "reminder.offer", language).format_map(fields)
+    if payload.get("renew_url"):
+        text += _pick(PIECES, "recharge", language).format_map(fields)
+    return text
+
+
+def _pick(table: dict[str, dict[str, str]], key: str, language: str, default: str | None = None) -> str:
+    texts = table.get(key, {})
+    return texts.get(language) or texts.get("en") or (default if default is not None else key)
+
+
+def count(unit: str, n: int, language: str) -> str:
+    """"3 days", "1 jour", "3 天": the word agrees with the number under the language's plural rule."""
+    forms = COUNTS[unit].get(language) or COUNTS[unit]["en"]
+    category = Locale.parse(LOCALES.get(language, "en")).plural_form(n)
+    return (forms.get(category) or forms["other"]).format(n=n)
+
+
+def _fields(payload: dict, language: str, now: datetime | None) -> _Fields:
+    language = language if language in LOCALES else "en"
+    locale = LOCALES[language]
+    fields = _Fields(payload)
+    tz = payload.get("timezone") or "UTC"
+    for name in ("amount", "bonus"):
+        money = _money(payload.get(name))
+        fields[name] = money.format(locale) if money and (name == "amount" or money.minor) else ""
+    if payload.get("validity_ends_at"):
+        fields["validity_end"] = last_day_text(_last_day(payload["validity_ends_at"], tz), locale)
+    if payload.get("number_loss_at"):
+        last = _last_day(payload["number_loss_at"], tz)
+        fields["loss_date"] = last_day_text(last, locale)
+        days = int(payload.get("days_before") or 0)
+        if now is not None:
+            days = (last - now.astimezone(zone(tz)).date()).days
+        fields["days_left"] = max(days, 0)
+        fields["countdown"] = (_pick(PIECES, "tomorrow", language) if fields["days_left"] == 1 else
+                               _pick(PIECES, "in", language).format(days=count("day", fields["days_left"], language)))
+    else:
+        fields["days_left"] = None
+    if isinstance(payload.get("minutes"), int):
+        fields["minutes"] = count("minute", payload["minutes"], language)
+    offer = payload.get("cheapest_offer") or {}
+    offer_price = _money(offer.get("amount"))
+    fields["offer_price"] = offer_price.format(locale) if offer_price else ""
+    if offer.get("validity_days"):
+        fields["offer_validity"] = count("day", int(offer["validity_days"]), language)
+    if "method" in payload or "failure" in payload:
+        fields["method"] = _pick(METHODS, payload.get("method") or "", language, default=str(payload.get("method")))
+        failure = str(payload.get("failure") or "").lower()
+        failure = FAILURE_ALIASES.get(failure, failure)
+        fields["failure"] = _pick(FAILURES, failure if failure in FAILURES else "", language)
     return fields
 
 
-def _last_day(instant: str, tz: str, locale: str) -> str:
+def _money(value: dict | None) -> Money | None:
+    if not value:
+        return None
+    return Money(int(value["amount_minor"]), value["currency"])
+
+
+def _last_day(instant: str, tz: str):
     """Validity ends at local midnight; people expect the last day it still works."""
     end = datetime.fromisoformat(instant).astimezone(zone(tz))
-    return format_date((end - timedelta(microseconds=1)).date(), format="long", locale=locale)
+    return (end - timedelta(microseconds=1)).date()
+
+
+def last_day_text(day, locale: str) -> str:
+    """"12 mars 2027", "1er mars 2027" (French writes the first of the month as an ordinal), "2027年3月12日"."""
+    text = format_date(day, format="long", locale=locale)
+    return "1er" + text[1:] if locale.startswith("fr") and day.day == 1 else text
+
+
+# -- previews for the back office ------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    topic: str
+    variant: str  # what the sample shows, in English for staff
+    language: str
+    subject: str
+    sms: segments.SmsText
+
+
+def samples(base_url: str) -> list[tuple[str, str, dict]]:
+    """Realistic payloads for every topic (and the variants a topic's wording depends on)."""
+    paris = {"msisdn": "+33612345678", "timezone": "Europe/Paris"}
+    renew = f"{base_url}/recharge?msisdn=%2B33612345678"
+    five = {"id": "fr-orange-mobicarte-5", "amount": {"amount_minor": 500, "currency": "EUR"}, "validity_days": 7}
+    loss = {**paris, "number_loss_at": "2027-03-12T23:00:00+00:00", "renew_url": renew}
+    return [
+        ("otp.code", "sign-in code", {"code": "482913", "minutes": 5}),
+        ("topup.completed", "with receipt link", {
+            **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "bonus": {"amount_minor": 0, "currency": "EUR"},
+            "validity_ends_at": "2027-04-14T22:00:00+00:00",
+            "receipt_url": f"{base_url}/receipts/0f6d5c1e9a8b4c7d8e2f3a4b5c6d7e8f.Jq3kX9vR2mWbT7yHn4LpZs1c8dE"}),
+        ("reminder", "30 days before, line active", {**loss, "days_before": 30, "state": "active", "cheapest_offer": five}),
+        ("reminder", "3 days before, grace", {**loss, "days_before": 3, "state": "grace", "cheapest_offer": five}),
+        ("reminder", "1 day before, suspended", {**loss, "days_before": 1, "state": "suspended", "cheapest_offer": five}),
+        ("reminder", "last day, suspended", {**loss, "days_before": 0, "state": "suspended", "cheapest_offer": five}),
+        ("reminder", "7 days before, no offer on sale", {**loss, "days_before": 7, "state": "grace", "cheapest_offer": None}),
+        ("reminder", "Hong Kong number, 7 days before", {
+            "msisdn": "+85251234567", "timezone": "Asia/Hong_Kong", "number_loss_at": "2027-03-12T16:00:00+00:00",
+            "days_before": 7, "state": "suspended", "renew_url": f"{base_url}/recharge?msisdn=%2B85251234567",
+            "cheapest_offer": {"id": "hk-clubsim-6", "amount": {"amount_minor": 600, "currency": "HKD"},
+                               "validity_days": 365}}),
+        ("line.grace", "validity ended", {**paris, "number_loss_at": "2027-03-12T23:00:00+00:00"}),
+        ("line.suspended", "both directions barred", {**paris, "number_loss_at": "2027-03-12T23:00:00+00:00"}),
+        ("line.deactivated", "number lost", {"msisdn": "+33612345678"}),
+        ("payment.failed", "card declined", {**paris, "amount": {"amount_minor": 1000, "currency": "EUR"},
+                                             "method": "card", "failure": "card_declined"}),
+        ("payment.refunded", "refund", {**paris, "amount": {"amount_minor": 1000, "currency": "EUR"}}),
+        ("reminders.stopped", "after STOP", {"msisdn": "+33612345678"}),
+    ]
+
+
+def previews(base_url: str) -> list[Preview]:
+    """Every template in every language, rendered with the samples."""
+    return [Preview(topic=topic, variant=variant, language=language, subject=subject(topic, language, payload),
+                    sms=sms(topic, language, payload))
+            for topic, variant, payload in samples(base_url) for language in LANGUAGES]

@@ -46,8 +46,8 @@ TEXTS: dict[str, dict[str, str]] = {
     # days_before > 0; "reminder.today" replaces it on the last day.
     "reminder": {
         "en": "Your number {msisdn} will be lost for good at the end of {loss_date} ({countdown}) unless you recharge.",
-        "fr": "Votre numéro {msisdn} sera définitivement perdu à la fin du {loss_date} ({countdown}) sans recharge d'ici là.",
-        "zh_CN": "如不充值，您的号码 {msisdn} 将在 {loss_date}（{countdown}）结束后被永久回收。",
+        "fr": "Sans recharge, votre numéro {msisdn} sera définitivement perdu à la fin du {loss_date} ({countdown}).",
+        "zh_CN": "如不充值，号码 {msisdn} 将在 {loss_date}（{countdown}）结束后被永久回收。",
     },
     "line.grace": {
         "en": "The validity of {msisdn} has ended: you can only receive calls. Recharge by {loss_date} to keep your number.",
@@ -87,17 +87,17 @@ PIECES: dict[str, dict[str, str]] = {
     "bonus": {"en": " Bonus credit: {bonus}.", "fr": " Bonus : {bonus}.", "zh_CN": " 赠送 {bonus}。"},
     "reminder.today": {
         "en": "Today, {loss_date}, is the last day to keep your number {msisdn}: unless you recharge, it will be lost for good at midnight.",
-        "fr": "Aujourd'hui, {loss_date}, est le dernier jour pour garder votre numéro {msisdn} : sans recharge, il sera définitivement perdu à minuit.",
-        "zh_CN": "今天（{loss_date}）是保留您号码 {msisdn} 的最后一天：如不充值，号码将在今晚 24 点被永久回收。",
+        "fr": "Aujourd'hui, {loss_date}, est le dernier jour pour garder votre numéro {msisdn} : sans recharge, il sera perdu à minuit.",
+        "zh_CN": "今天（{loss_date}）是保留号码 {msisdn} 的最后一天：如不充值，号码将在今晚 24 点被永久回收。",
     },
     "reminder.grace": {"en": " For now the line can only receive calls.",
-                       "fr": " Pour l'instant, la ligne peut seulement recevoir des appels.",
+                       "fr": " Pour l'instant, appels entrants uniquement.",
                        "zh_CN": "目前仅可接听。"},
-    "reminder.suspended": {"en": " For now the line is suspended.", "fr": " Pour l'instant, la ligne est suspendue.",
+    "reminder.suspended": {"en": " The line is suspended.", "fr": " La ligne est suspendue.",
                            "zh_CN": "目前已双向停机。"},
     "reminder.offer": {"en": " The smallest recharge that keeps it: {offer_price} for {offer_validity}.",
-                       "fr": " La plus petite recharge qui le garde : {offer_price} pour {offer_validity}.",
-                       "zh_CN": "保号最低充值：{offer_price}，有效期 {offer_validity}。"},
+                       "fr": " Recharge minimale pour le garder : {offer_price} pour {offer_validity}.",
+                       "zh_CN": "保号最低充值 {offer_price}（{offer_validity}）。"},
     "recharge": {"en": " Recharge: {renew_url}", "fr": " Recharger : {renew_url}", "zh_CN": "充值：{renew_url}"},
     "retry": {"en": " Try again: {renew_url}", "fr": " Nouvel essai : {renew_url}", "zh_CN": "重新充值：{renew_url}"},
     # How long until the last day.

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from starlette.middleware.sessions import SessionMiddleware
 
 from simkeep.admin.pages import router as admin_router
+from simkeep.admin.templates_pages import router as templates_router
 from simkeep.bank.pages import router as bank_router
 from simkeep.catalog.api import router as catalog_router
 from simkeep.charge.api import router as charge_router
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
     for router in (catalog_router, line_router, topup_router, charge_router, webhook_router, portal_router,
-                   sandbox_router, receipt_router, admin_router, bank_router):
+                   sandbox_router, receipt_router, admin_router, templates_router, bank_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(packages=[("simkeep.web", "static")]), name="static")
 

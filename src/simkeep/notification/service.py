@@ -15,13 +15,14 @@ MAX_DELAY = timedelta(hours=1)
 
 
 def claim_due(session: Session, *, now: datetime, limit: int = 100, lease_seconds: int = 60) -> list[Outgoing]:
-    return [_outgoing(m) for m in repository.claim_due(session, now=now, limit=limit,
-                                                        lease=timedelta(seconds=lease_seconds))]
+    return [_outgoing(m, now) for m in repository.claim_due(session, now=now, limit=limit,
+                                                             lease=timedelta(seconds=lease_seconds))]
 
 
-def _outgoing(message: OutboxMessage) -> Outgoing:
+def _outgoing(message: OutboxMessage, now: datetime) -> Outgoing:
+    """Texts are rendered when sent, so a reminder's countdown is right even if it waited (quiet hours)."""
     for_people = message.channel in ("sms", "email")
-    text = (templates.render(message.topic, message.language, message.payload) if for_people
+    text = (templates.render(message.topic, message.language, message.payload, now=now) if for_people
             else f"{message.topic} {message.payload.get('id', '')}".strip())
     return Outgoing(id=message.id, topic=message.topic, channel=message.channel, recipient=message.recipient,
                     language=message.language, payload=message.payload, attempt=message.attempts, text=text)

@@ -21,8 +21,10 @@ def make_sender(settings: Settings, db: Database) -> Sender:
     from simkeep.notification.senders.file import FileSender
     from simkeep.notification.senders.webhook import WebhookSender
 
-    if settings.sms_sender != "file":
-        raise ValueError(f"unknown SIMKEEP_SMS_SENDER {settings.sms_sender!r} (available: file)")
+    if settings.sms_sender not in ("file", "smpp"):
+        raise ValueError(f"unknown SIMKEEP_SMS_SENDER {settings.sms_sender!r} (available: file, smpp)")
+    if settings.sms_sender == "smpp" and not settings.smpp_url:
+        raise ValueError("SIMKEEP_SMS_SENDER=smpp needs SIMKEEP_SMPP_URL=smpp://SYSTEM_ID:PASSWORD@HOST:PORT")
 
     def secret_for(message: Outgoing) -> str | None:
         if message.topic == "webhook.sandbox":  # the sandbox provider signs with its own secret
@@ -30,7 +32,18 @@ def make_sender(settings: Settings, db: Database) -> Sender:
         with db.transaction(write=False) as session:
             return events.secret_for(session, message.recipient)
 
-    return ChannelRouter({"webhook": WebhookSender(secret_for)}, default=FileSender(settings.messages_log))
+    by_channel: dict[str, Sender] = {"webhook": WebhookSender(secret_for)}
+    if settings.sms_sender == "smpp":
+        from simkeep.notification.senders.smpp import SmppSender
+        from simkeep.notification.tasks import DbListener
+
+        by_channel["sms"] = SmppSender(settings.smpp_url, listener=DbListener(db),
+                                       rate_per_second=settings.smpp_rate_per_second)
+    if settings.smtp_url:
+        from simkeep.notification.senders.smtp import SmtpSender
+
+        by_channel["email"] = SmtpSender(settings.smtp_url, settings.mail_from)
+    return ChannelRouter(by_channel, default=FileSender(settings.messages_log))
 
 
 __all__ = ["ChannelRouter", "Outgoing", "Sender", "Sent", "make_sender"]

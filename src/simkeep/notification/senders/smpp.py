@@ -255,6 +255,11 @@ class _Link:
     def pdu(self, command: str, **fields):
         return smpp.make_pdu(command, client=self.numbers, **fields)
 
+    def reply(self, sequence: int, command: str, status: int = 0) -> None:
+        pdu = self.pdu(command, status=status)
+        pdu.sequence = sequence  # smpplib ignores a `sequence=` argument when it has a current one
+        self.write(pdu)
+
     def write(self, pdu) -> None:
         data = pdu.generate()
         try:
@@ -302,7 +307,7 @@ class _Link:
             command_id, _status, sequence = struct.unpack(">LLL", raw[4:16])
             log.warning("smpp.unparsable_pdu", command_id=hex(command_id), error=str(exc))
             if not command_id & 0x80000000:
-                self.write(self.pdu("generic_nack", sequence=sequence, status=0x03))  # ESME_RINVCMDID
+                self.reply(sequence, "generic_nack", 0x03)  # ESME_RINVCMDID
             return None
 
     def _exact(self, size: int) -> bytes:
@@ -329,6 +334,11 @@ class _Link:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RDWR)
 
+    def close(self, reason: str) -> None:
+        self.fail(reason)
+        with self._write_lock:  # never while another thread writes: the descriptor could be reused
+            self.sock.close()
+
 
 # --- the sender -------------------------------------------------------------------------------------------
 CONNECTING, BOUND, DOWN, CLOSED = "connecting", "bound", "down", "closed"
@@ -350,14 +360,16 @@ class SmppSender:
         if len(self.system_id) > 15 or len(self.password) > 8:
             raise ValueError("SMPP 3.4 allows a system_id of 15 and a password of 8 characters at most")
         self.system_type = query.get("system_type", "")
-        self.source = query.get("source", "simkeep")
-        numeric = _E164.fullmatch(self.source)
-        if not numeric and len(self.source) > 11:
+        self.source = query.get("source", "simkeep").strip()  # a '+' left unescaped in the URL reads as a space
+        digits = self.source.lstrip("+")
+        if digits.isdigit():  # an international number, or a short code (network specific)
+            ton, npi = (1, 1) if self.source.startswith("+") or len(digits) > 8 else (3, 0)
+            self.source = digits
+        elif len(self.source) <= 11:
+            ton, npi = 5, 0  # alphanumeric
+        else:
             raise ValueError("an alphanumeric sender has 11 characters at most")
-        self.source_ton = int(query.get("source_ton", 1 if numeric and self.source.startswith("+") else
-                                        0 if numeric else 5))
-        self.source_npi = int(query.get("source_npi", 1 if numeric else 0))
-        self.source = self.source.lstrip("+")
+        self.source_ton, self.source_npi = int(query.get("source_ton", ton)), int(query.get("source_npi", npi))
         self.enquire_link_seconds = float(query.get("enquire_link", 30))
         self.reconnect_min, self.reconnect_max = float(query.get("reconnect", 1)), reconnect_max
         self.response_timeout, self.connect_timeout = float(query.get("timeout", 10)), connect_timeout
@@ -369,12 +381,12 @@ class SmppSender:
         self._state, self._link, self._last_error = CONNECTING, None, "not connected yet"
         self._closing = threading.Event()
         self._inbox: queue.Queue = queue.Queue()
-        # Receipt bookkeeping (see the module docstring), bounded: part id -> last part id ("" = dropped, None =
-        # message still being sent), last-part ids already failed, submit times, receipts that came too early.
-        self._parts: OrderedDict[str, str | None] = OrderedDict()
+        # Receipt bookkeeping (see the module docstring), bounded: part id -> last part id ("" = a part of a
+        # message that failed and goes again), last-part ids already failed, submit times.
+        self._parts: OrderedDict[str, str] = OrderedDict()
         self._failed: OrderedDict[str, None] = OrderedDict()
         self._submitted: OrderedDict[str, float] = OrderedDict()
-        self._early: dict[str, list[str]] = {}
+        self._holding = False
         self._mo_parts: OrderedDict[tuple, dict[int, bytes]] = OrderedDict()
         self.binds = 0
         self._threads = [threading.Thread(target=self._session_loop, name="smpp-session", daemon=True),
@@ -389,22 +401,22 @@ class SmppSender:
         split = split_text(message.text)
         if len(split.chunks) > 255:
             raise PermanentFailure(f"text needs {len(split.chunks)} parts; 255 at most")
-        reference = message.id.int & 0xFF
-        ids: list[str] = []
+        reference, ids, done = message.id.int & 0xFF, [], False
         with self._send_lock:
             link = self._bound_link()
+            self._hold_receipts(len(split.chunks) > 1)  # until we know which parts belong together
             try:
                 for index in range(len(split.chunks)):
                     ids.append(self._submit(link, split, index, reference, message.recipient.lstrip("+")))
-                    if index < len(split.chunks) - 1:
-                        self._remember(self._parts, ids[-1], None)
-            except BaseException:
-                self._settle_parts(ids[:-1] if len(ids) == len(split.chunks) else ids, "")
-                raise
-        self._remember(self._submitted, ids[-1], self.clock())
-        self._settle_parts(ids[:-1], ids[-1])
+                self._remember(self._submitted, ids[-1], self.clock())
+                done = True
+            finally:  # on failure the parts sent so far no longer count: the whole message goes again
+                for part_id in ids[:-1] if done else ids:
+                    self._remember(self._parts, part_id, ids[-1] if done else "")
+                self._hold_receipts(False)
         detail = f"{len(ids)} part{'s' if len(ids) > 1 else ''}, {split.encoding}"
-        return Sent(external_id=ids[-1], detail=detail + (f" (part ids {', '.join(ids)})" if len(ids) > 1 else ""))
+        return Sent(external_id=ids[-1] or None,
+                    detail=detail + (f" (part ids {', '.join(ids)})" if len(ids) > 1 else ""))
 
     def _submit(self, link: _Link, split: Split, index: int, reference: int, destination: str) -> str:
         esm_class, short_message = user_data(split, index, reference, packed=self.packed)
@@ -419,13 +431,13 @@ class SmppSender:
         except LinkLost as exc:
             raise TemporaryFailure(f"SMPP link lost: {exc}") from exc
         status = response.status
-        if status == ROK and response.command == "submit_sm_resp" and response.message_id:
+        if status == ROK and response.command == "submit_sm_resp":
             return _text(response.message_id)
         if status == RTHROTTLED:
             self.limiter.hold(self.throttle_pause)
         if status in TEMPORARY_STATUSES:
             raise TemporaryFailure(f"SMSC answered 0x{status:08X} ({TEMPORARY_STATUSES[status]})")
-        reason = PERMANENT_STATUSES.get(status, "rejected" if status else "no message id")
+        reason = PERMANENT_STATUSES.get(status, "rejected")
         raise PermanentFailure(f"SMSC answered {response.command} 0x{status:08X} ({reason})")
 
     def _bound_link(self) -> _Link:
@@ -449,10 +461,8 @@ class SmppSender:
             link, self._state, self._last_error = self._link, CLOSED, "closed"
             self._state_lock.notify_all()
         if link is not None and not link.error:
-            try:
+            with contextlib.suppress(LinkLost):
                 link.wait(link.pdu("unbind"), min(self.response_timeout, 2.0))
-            except LinkLost:
-                pass
         self._closing.set()
         if link is not None:
             link.fail("closed")
@@ -475,8 +485,8 @@ class SmppSender:
             else:
                 self._set_state(BOUND, link=link)
                 reason = self._read_loop(link)
-                link.fail(reason)
-                if self._closing.is_set():
+                link.close(reason)
+                if self._closing.is_set() or self._state == CLOSED:  # close() unbound it
                     break
                 self._set_state(DOWN, reason)
                 log.warning("smpp.link_lost", reason=reason, retry_in=delay)
@@ -507,18 +517,19 @@ class SmppSender:
         return link
 
     def _read_loop(self, link: _Link) -> str:
-        last_heard, probe = self.clock(), None
+        """Read until the link fails. After `enquire_link_seconds` without a PDU from the SMSC, probe it with an
+        enquire_link; no PDU at all within `timeout` after the probe means the link is dead."""
+        last_heard, probe_sent = self.clock(), None
         while not self._closing.is_set():
             now = self.clock()
-            if probe is not None and probe.event.is_set():
-                probe = None
-            if probe is not None and now - last_heard > self.enquire_link_seconds + self.response_timeout:
+            if probe_sent is not None and now - probe_sent > self.response_timeout:
                 return "no answer to enquire_link"
-            if probe is None and now - last_heard >= self.enquire_link_seconds:
+            if probe_sent is None and now - last_heard >= self.enquire_link_seconds:
                 try:
-                    probe = link.request(link.pdu("enquire_link"))
+                    link.request(link.pdu("enquire_link"))
                 except LinkLost as exc:
                     return str(exc)
+                probe_sent = now
             try:
                 readable, _, _ = select.select([link.sock], [], [], min(0.5, max(self.enquire_link_seconds / 2, 0.01)))
                 pdu = link.read() if readable else None
@@ -526,7 +537,7 @@ class SmppSender:
                 return str(exc) or "connection closed"
             if pdu is None:
                 continue
-            last_heard = self.clock()
+            last_heard, probe_sent = self.clock(), None
             try:
                 if not self._handle(link, pdu):
                     return "unbound by the SMSC"
@@ -539,15 +550,15 @@ class SmppSender:
         if command == "deliver_sm":
             self._inbox.put((link, pdu))
         elif command == "enquire_link":
-            link.write(link.pdu("enquire_link_resp", sequence=pdu.sequence))
+            link.reply(pdu.sequence, "enquire_link_resp")
         elif command == "unbind":
-            link.write(link.pdu("unbind_resp", sequence=pdu.sequence))
+            link.reply(pdu.sequence, "unbind_resp")
             return False
         elif pdu.is_response():
             if not link.resolve(pdu):
                 log.info("smpp.late_response", command=command, sequence=pdu.sequence)
         else:  # data_sm, alert_notification ...: not supported on this bind
-            link.write(link.pdu("generic_nack", sequence=pdu.sequence, status=0x03))
+            link.reply(pdu.sequence, "generic_nack", 0x03)
         return True
 
     def _set_state(self, state: str, error: str | None = None, link: _Link | None = None) -> None:
@@ -562,9 +573,6 @@ class SmppSender:
     # -- the listener thread: receipts and inbound SMS, answered once recorded --
     def _dispatch_loop(self) -> None:
         while (item := self._inbox.get()) is not None:
-            if item[0] == "replay":
-                self._report(item[1], item[2])
-                continue
             link, pdu = item
             status = ROK
             try:
@@ -573,7 +581,7 @@ class SmppSender:
                 log.exception("smpp.deliver_sm_failed", sequence=pdu.sequence)
                 status = RX_T_APPN
             with contextlib.suppress(LinkLost):
-                link.write(link.pdu("deliver_sm_resp", sequence=pdu.sequence, status=status))
+                link.reply(pdu.sequence, "deliver_sm_resp", status)
 
     def _deliver(self, pdu) -> None:
         kind = (pdu.esm_class or 0) & 0x3C
@@ -587,10 +595,8 @@ class SmppSender:
             self._inbound(pdu)
 
     def _receipt(self, message_id: str, stat: str) -> None:
-        with self._state_lock:
-            if message_id in self._parts and self._parts[message_id] is None:  # its message is still being sent
-                self._early.setdefault(message_id, []).append(stat)
-                return
+        with self._state_lock:  # a part's receipt may overtake the submit_sm_resp of the next part
+            self._state_lock.wait_for(lambda: not self._holding, timeout=2 * self.response_timeout)
         self._report(message_id, stat)
 
     def _report(self, message_id: str, stat: str) -> None:
@@ -641,10 +647,7 @@ class SmppSender:
             while len(table) > 100_000:
                 table.popitem(last=False)
 
-    def _settle_parts(self, part_ids: list[str], last: str) -> None:
-        """The message is sent (or failed, last == ""): earlier parts' receipts now fold into `last`."""
-        for part_id in part_ids:
-            self._remember(self._parts, part_id, last)
-            for stat in self._early.pop(part_id, []):
-                if last:
-                    self._inbox.put(("replay", part_id, stat))
+    def _hold_receipts(self, holding: bool) -> None:
+        with self._state_lock:
+            self._holding = holding
+            self._state_lock.notify_all()

@@ -17,6 +17,7 @@ import re
 import smtplib
 import ssl
 from email.errors import MessageError
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
@@ -86,13 +87,13 @@ class SmtpSender:
         email = EmailMessage()
         email["From"] = self.mail_from
         email["To"] = Address(addr_spec=message.recipient) if message.recipient.isascii() else message.recipient
-        email["Subject"] = templates.subject(message.topic, message.language, message.payload)
+        email["Subject"] = _Subject(templates.subject(message.topic, message.language, message.payload))
         email["Date"] = format_datetime(clock.now())
         email["Message-ID"] = message_id(message)
-        email["Content-Language"] = message.language.replace("_", "-")
         email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
         email.set_content(message.text, charset="utf-8")
         email.add_alternative(to_html(message.text, message.language), subtype="html", charset="utf-8")
+        email["Content-Language"] = message.language.replace("_", "-")  # after: set_content clears Content-*
         return email
 
     def _connect(self) -> smtplib.SMTP:
@@ -116,6 +117,19 @@ class SmtpSender:
             _close(smtp)
             raise
         return smtp
+
+
+class _Subject(str):
+    """A subject folded as whole RFC 2047 encoded words when it is not ASCII. The email package's own folding can
+    break a line between plain text and an encoded word and so add a space ("votre  numéro") to French subjects."""
+
+    name = "Subject"  # the email policy stores and folds an object with a name as it is
+
+    def fold(self, *, policy) -> str:
+        if self.isascii():
+            return policy.fold(self.name, str(self))
+        encoded = Header(str(self), "utf-8", header_name=self.name).encode(linesep=policy.linesep)
+        return f"{self.name}: {encoded}{policy.linesep}"
 
 
 def to_html(text: str, language: str = "en") -> str:

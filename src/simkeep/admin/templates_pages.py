@@ -1,0 +1,23 @@
+"""Back-office preview of every message template in every language, with SMS encoding and segment count."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from simkeep.notification import templates
+from simkeep.web.pages import redirect, render
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+
+@router.get("/templates", response_class=HTMLResponse)
+def message_templates(request: Request) -> Response:
+    staff = request.session.get("staff")
+    if not staff:
+        return redirect("/admin")
+    previews = templates.previews(request.app.state.settings.base_url)
+    groups = [(key, list(rows)) for key, rows in groupby(previews, key=lambda p: (p.topic, p.variant))]
+    return render(request, "admin/templates.html", groups=groups, staff=staff)

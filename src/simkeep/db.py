@@ -61,7 +61,9 @@ def make_engine(url: str, **kwargs) -> Engine:
         return _sqlite_engine(url, **kwargs)
     url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     if "poolclass" not in kwargs:
-        kwargs = {"pool_size": 20, "max_overflow": 20, **kwargs}
+        # As many connections as the web threadpool runs requests: an overflow connection is closed when
+        # returned, and a new one costs a backend fork and its prepared statements.
+        kwargs = {"pool_size": 40, "max_overflow": 0, "pool_timeout": 60, **kwargs}
     return create_engine(url, **kwargs)
 
 

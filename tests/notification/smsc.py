@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 
 from smpplib import smpp
 
-from simkeep.notification.senders.smpp import gsm7_tokens
+from simkeep.notification import segments
 
 RINVPASWD, RBINDFAIL = 0x0E, 0x0D
 
@@ -173,8 +173,7 @@ class Smsc:
     def deliver_mo(self, source: str, text: str, *, timeout: float = 10.0, **fields) -> int:
         """An SMS from a subscriber (`source` in international format, without '+'): GSM-7 one septet per
         octet if it fits, else UCS-2. Returns the deliver_sm_resp status."""
-        tokens = gsm7_tokens(text)
-        coding, data = (0, b"".join(tokens)) if tokens is not None else (8, text.encode("utf-16-be"))
+        coding, data = (0, segments.gsm7_codes(text)) if segments.is_gsm7(text) else (8, text.encode("utf-16-be"))
         values = dict(source_addr_ton=1, source_addr_npi=1, source_addr=source, dest_addr_ton=5, dest_addr_npi=0,
                       destination_addr="simkeep", esm_class=0, data_coding=coding, short_message=data)
         return self._request("deliver_sm", timeout, **{**values, **fields})
@@ -236,10 +235,10 @@ class Smsc:
             ok = not self.refuse_binds and (received.fields.get("system_id"), received.fields.get("password")) == (
                 self.system_id, self.password)
             status = 0 if ok else (RBINDFAIL if self.refuse_binds else RINVPASWD)
-            self._reply(connection, pdu, "bind_transceiver_resp", status, system_id="testsmsc")
-            if ok:
+            if ok:  # counted before answering: the ESME may look as soon as it has the answer
                 connection.bound = True
                 self.binds += 1
+            self._reply(connection, pdu, "bind_transceiver_resp", status, system_id="testsmsc")
             return ok
         if command in ("bind_transmitter", "bind_receiver"):
             self._reply(connection, pdu, f"{command}_resp", RBINDFAIL)

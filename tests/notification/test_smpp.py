@@ -15,10 +15,11 @@ from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.line.models import Line
 from simkeep.notification.models import DeliveryAttempt, InboundMessage, OutboxMessage
+from simkeep.notification.segments import gsm7_codes
 from simkeep.notification.senders import make_sender
 from simkeep.notification.senders.base import Outgoing, PermanentFailure, TemporaryFailure
 from simkeep.notification.senders.file import FileSender
-from simkeep.notification.senders.smpp import RateLimiter, SmppSender, split_text
+from simkeep.notification.senders.smpp import RateLimiter, SmppSender, pack_septets, split_text
 from simkeep.notification.tasks import deliver_due
 from tests.factories.lines import make_line, top_up
 from tests.notification.smsc import Smsc
@@ -326,6 +327,28 @@ def test_a_concatenated_inbound_message_is_reassembled(smsc, connect):
     assert listener.got == [("+8613800138000", text)]
 
 
+def test_a_receipt_that_cannot_be_recorded_is_refused_so_the_smsc_delivers_it_again(smsc, connect):
+    class Flaky(Recorder):
+        def receipt(self, external_id: str, status: str) -> None:
+            if not self.receipts and not getattr(self, "failed", False):
+                self.failed = True
+                raise RuntimeError("database unavailable")
+            super().receipt(external_id, status)
+
+    listener = Flaky()
+    sent = connect(listener=listener).send(outgoing("hi"))
+    assert smsc.deliver_receipt(sent.external_id, "UNDELIV") == 0x64  # ESME_RX_T_APPN: try again later
+    assert smsc.deliver_receipt(sent.external_id, "UNDELIV") == 0
+    assert listener.receipts == [(sent.external_id, "UNDELIV")]
+
+
+def test_packed_gsm7_inbound_is_unpacked(smsc, connect):
+    listener = Recorder()
+    connect(listener=listener, gsm7="packed")
+    smsc.deliver_mo("33612345678", "", short_message=pack_septets(gsm7_codes("Stop [1]")))
+    assert listener.got == [("+33612345678", "Stop [1]")]
+
+
 def test_throttling_is_retried_later_by_the_outbox(db, smsc, router):
     make_line(db, now=clock.now())
     top_up(db, now=clock.now())
@@ -455,3 +478,15 @@ def test_close_unbinds(smsc, connect):
     assert not sender.bound
     with pytest.raises(TemporaryFailure, match="closed"):
         sender.send(outgoing("hi"))
+
+
+@pytest.mark.parametrize("url", [
+    "http://simkeep:secret@127.0.0.1:2775",  # not smpp
+    "smpp://simkeep:secret@127.0.0.1",  # no port
+    "smpp://simkeep:toolongpassword@127.0.0.1:2775",  # SMPP 3.4: 8 characters
+    "smpp://simkeep:secret@127.0.0.1:2775?source=simkeep-reminders",  # alphanumeric: 11 characters
+    "smpp://simkeep:secret@127.0.0.1:2775?sender=simkeep",  # a misspelt option is not ignored
+])
+def test_a_bad_smpp_url_is_refused_before_connecting(url):
+    with pytest.raises(ValueError):
+        SmppSender(url)

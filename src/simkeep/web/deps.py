@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.concurrency import run_in_threadpool
 
 from simkeep.auth import service as auth
 from simkeep.auth.service import Principal
@@ -17,15 +18,19 @@ from simkeep.db import Database
 _CACHE_SECONDS = 30.0  # a revoked key stops working within this delay; it saves a query per request
 
 
-def database(request: Request) -> Database:
+# Dependencies are `async def` so FastAPI runs them inline: a plain `def` costs a threadpool hand-off each, and a
+# request would pay five of them before the endpoint runs.
+
+
+async def database(request: Request) -> Database:
     return request.app.state.db
 
 
-def settings(request: Request) -> Settings:
+async def settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+async def principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthorized()
     token = authorization.removeprefix("Bearer ").strip()
@@ -34,16 +39,20 @@ def principal(request: Request, authorization: Annotated[str | None, Header()] =
     if hit and hit[0] > time.monotonic():
         return hit[1]
     cfg: Settings = request.app.state.settings
-    with request.app.state.db.transaction(write=False) as session:
-        who = auth.authenticate(session, token=token, secret=cfg.secret_key, admin_token=cfg.admin_token)
+    who = await run_in_threadpool(_authenticate, request.app.state.db, token, cfg)
     if len(cache) > 10_000:
         cache.clear()
     cache[token] = (time.monotonic() + _CACHE_SECONDS, who)
     return who
 
 
+def _authenticate(db: Database, token: str, cfg: Settings) -> Principal:
+    with db.transaction(write=False) as session:
+        return auth.authenticate(session, token=token, secret=cfg.secret_key, admin_token=cfg.admin_token)
+
+
 def require(*roles: str) -> Callable[..., Principal]:
-    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
         if who.role not in roles:
             raise Forbidden()
         return who
@@ -51,7 +60,7 @@ def require(*roles: str) -> Callable[..., Principal]:
     return check
 
 
-def idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str:
+async def idempotency_key(idempotency_key: Annotated[str | None, Header()] = None) -> str:
     if idempotency_key is None:
         raise IdempotencyKeyMissing()
     if not 1 <= len(idempotency_key) <= 255 or not idempotency_key.isprintable():

@@ -1,8 +1,9 @@
 """SMS over SMPP 3.4 (smpplib for the PDUs): one transceiver bind, kept alive and rebound by a session thread.
 
-Encoding: GSM 03.38 default alphabet (data_coding 0, extension table escaped with 0x1B, one septet per octet
-unless the URL says `gsm7=packed`) when every character fits, after replacing invisible typography (no-break
-spaces, curly quotes, dashes); UCS-2 otherwise (data_coding 8, UTF-16-BE, so characters beyond the BMP travel
+Encoding, as notification.segments decides it (so the template previews count the parts that really go out):
+GSM 03.38 default alphabet (data_coding 0, extension table escaped with 0x1B, one septet per octet unless the
+URL says `gsm7=packed`) when every character fits, after folding typography (no-break spaces, curly quotes,
+dashes) to plain look-alikes; UCS-2 otherwise (data_coding 8, UTF-16-BE, so characters beyond the BMP travel
 as surrogate pairs). Up to 160 septets / 70 UTF-16 units go in one submit_sm; longer texts are split into parts
 of at most 153 septets / 67 units behind a UDH (esm_class 0x40, IE 00 03 ref total seq), never cutting an
 escape sequence or a surrogate pair. The 8-bit reference comes from the outbox message id, so a retry sends the
@@ -37,46 +38,27 @@ import structlog
 from smpplib import exceptions as smpp_errors
 from smpplib import smpp
 
+from simkeep.notification import segments
 from simkeep.notification.senders.base import Listener, Outgoing, PermanentFailure, Sent, TemporaryFailure
 
 log = structlog.get_logger()
 
-# --- GSM 03.38 -------------------------------------------------------------------------------------------
-GSM_BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-             "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
-GSM_EXTENSION = {"\f": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F, "[": 0x3C, "~": 0x3D, "]": 0x3E,
-                 "|": 0x40, "€": 0x65}
-ESCAPE = 0x1B
-_TO_GSM = {ch: bytes([code]) for code, ch in enumerate(GSM_BASIC) if code != ESCAPE}
-_TO_GSM.update({ch: bytes([ESCAPE, code]) for ch, code in GSM_EXTENSION.items()})
-_FROM_EXTENSION = {code: ch for ch, code in GSM_EXTENSION.items()}
-# Invisible typography that would otherwise force UCS-2 (Babel writes "10,00\u00a0€").
-GSM_SUBSTITUTES = str.maketrans({"\u00a0": " ", "\u202f": " ", "\u2009": " ", "\u2007": " ", "\u2018": "'",
-                                 "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
+# --- GSM 03.38 (the alphabet, folding and segmentation rules live in notification.segments) --------------
 GSM7, UCS2 = 0x00, 0x08
-SINGLE = {GSM7: 160, UCS2: 140}  # septets; octets (70 UTF-16 units)
-PER_PART = {GSM7: 153, UCS2: 134}  # after the 6-octet UDH (7 septets with the fill bit); 67 units
 UDHI = 0x40
-
-
-def gsm7_tokens(text: str) -> list[bytes] | None:
-    """One token per character (an escaped one is two septets); None if a character has no GSM-7 form."""
-    try:
-        return [_TO_GSM[ch] for ch in text]
-    except KeyError:
-        return None
+_FROM_EXTENSION = {code: ch for ch, code in segments.EXTENSION.items()}
 
 
 def gsm7_decode(septets: bytes) -> str:
     out, escaped = [], False
     for code in septets:
         if escaped:
-            out.append(_FROM_EXTENSION.get(code, GSM_BASIC[code & 0x7F]))
+            out.append(_FROM_EXTENSION.get(code, segments.BASIC[code & 0x7F]))
             escaped = False
-        elif code == ESCAPE:
+        elif code == segments.ESCAPE:
             escaped = True
         else:
-            out.append(GSM_BASIC[code & 0x7F])
+            out.append(segments.BASIC[code & 0x7F])
     return "".join(out)
 
 
@@ -116,22 +98,12 @@ class Split:
 
 
 def split_text(text: str) -> Split:
-    """How a text travels: its encoding and its parts (see the module docstring)."""
-    tokens = gsm7_tokens(text) or gsm7_tokens(text.translate(GSM_SUBSTITUTES))
-    coding = GSM7 if tokens is not None else UCS2
-    if tokens is None:
-        tokens = [ch.encode("utf-16-be") for ch in text]  # 2 octets, or 4 for a surrogate pair
-    whole = b"".join(tokens)
-    if len(whole) <= SINGLE[coding]:
-        return Split(coding, [whole])
-    chunks, current = [], bytearray()
-    for token in tokens:
-        if len(current) + len(token) > PER_PART[coding]:
-            chunks.append(bytes(current))
-            current.clear()
-        current += token
-    chunks.append(bytes(current))
-    return Split(coding, chunks)
+    """How a text travels (segments.analyse: folded to GSM-7 when only typography stood in the way, cut into the
+    parts the template previews count), each part encoded for short_message."""
+    sms = segments.analyse(text)
+    if sms.encoding == segments.GSM7:
+        return Split(GSM7, [segments.gsm7_codes(part) for part in sms.parts])
+    return Split(UCS2, [part.encode("utf-16-be") for part in sms.parts])
 
 
 def user_data(split: Split, index: int, reference: int, *, packed: bool = False) -> tuple[int, bytes]:
@@ -357,18 +329,18 @@ class SmppSender:
             raise ValueError(f"expected smpp://SYSTEM_ID:PASSWORD@HOST:PORT[?{'&'.join(sorted(_QUERY))}]")
         self.host, self.port = parts.hostname, parts.port
         self.system_id, self.password = unquote(parts.username or ""), unquote(parts.password or "")
-        if len(self.system_id) > 15 or len(self.password) > 8:
-            raise ValueError("SMPP 3.4 allows a system_id of 15 and a password of 8 characters at most")
+        if len(self.system_id) > 15 or len(self.password) > 8 or not (self.system_id + self.password).isascii():
+            raise ValueError("SMPP 3.4 allows an ASCII system_id of 15 and password of 8 characters at most")
         self.system_type = query.get("system_type", "")
         self.source = query.get("source", "simkeep").strip()  # a '+' left unescaped in the URL reads as a space
         digits = self.source.lstrip("+")
         if digits.isdigit():  # an international number, or a short code (network specific)
             ton, npi = (1, 1) if self.source.startswith("+") or len(digits) > 8 else (3, 0)
             self.source = digits
-        elif len(self.source) <= 11:
+        elif len(self.source) <= 11 and self.source.isascii() and self.source.isprintable():
             ton, npi = 5, 0  # alphanumeric
         else:
-            raise ValueError("an alphanumeric sender has 11 characters at most")
+            raise ValueError("an alphanumeric sender has 11 ASCII characters at most")
         self.source_ton, self.source_npi = int(query.get("source_ton", ton)), int(query.get("source_npi", npi))
         self.enquire_link_seconds = float(query.get("enquire_link", 30))
         self.reconnect_min, self.reconnect_max = float(query.get("reconnect", 1)), reconnect_max
@@ -479,12 +451,16 @@ class SmppSender:
             started = self.clock()
             try:
                 link = self._bind()
-            except (OSError, LinkLost, smpp_errors.PDUError) as exc:
+            except Exception as exc:  # refused, unreachable, or anything else: the thread must live on
                 self._set_state(DOWN, f"bind failed: {exc}")
                 log.warning("smpp.bind_failed", host=self.host, port=self.port, error=str(exc), retry_in=delay)
             else:
                 self._set_state(BOUND, link=link)
-                reason = self._read_loop(link)
+                try:
+                    reason = self._read_loop(link)
+                except Exception as exc:
+                    log.exception("smpp.session_error")
+                    reason = f"{type(exc).__name__}: {exc}"
                 link.close(reason)
                 if self._closing.is_set() or self._state == CLOSED:  # close() unbound it
                     break
@@ -600,44 +576,44 @@ class SmppSender:
         self._report(message_id, stat)
 
     def _report(self, message_id: str, stat: str) -> None:
+        failed = stat in FAILED_STATES
         with self._state_lock:
             last = self._parts.get(message_id, message_id)
-            if last == "" or (last in self._failed and stat not in FAILED_STATES):
-                return  # a part of a message that was sent again, or a DELIVRD after a failed part
-            if last != message_id and stat not in FAILED_STATES:
-                return  # the last part's own receipt speaks for the message
-            if stat in FAILED_STATES:
-                if last in self._failed:
-                    return
-                self._remember(self._failed, last, None)
+            if last == "":
+                return  # a part of a message that failed and was sent again
+            if not failed and (last != message_id or last in self._failed):
+                return  # only the last part's receipt speaks for the message, and never over a failed part
             submitted = self._submitted.get(last)
         if submitted is not None and (wait := submitted + self.receipt_hold - self.clock()) > 0:
             time.sleep(wait)  # let the worker commit Sent.external_id first
         if self.listener is not None:
             self.listener.receipt(last, stat)
+        if failed:
+            self._remember(self._failed, last, None)
 
     def _inbound(self, pdu) -> None:
-        coding, payload = (pdu.data_coding or 0), _content(pdu)
+        coding, content = (pdu.data_coding or 0), _content(pdu)
         sender = _text(pdu.source_addr)
         sender = "+" + sender if sender.isdigit() else sender
-        part = None
-        if (pdu.esm_class or 0) & UDHI:
-            payload, part = _concatenation(payload)
-        if coding == GSM7 and self.packed:
-            payload = unpack_septets(payload, fill_bits=(7 - (len(_content(pdu)) - len(payload)) * 8 % 7) % 7)
+        payload, part = _concatenation(content) if (pdu.esm_class or 0) & UDHI else (content, None)
+        if coding == GSM7 and self.packed:  # septets start at the next septet boundary after the UDH
+            payload = unpack_septets(payload, fill_bits=-(len(content) - len(payload)) * 8 % 7)
+        key = None
         if part is not None:
             key = (sender, part[0], part[1])
             with self._state_lock:
                 pieces = self._mo_parts.setdefault(key, {})
                 pieces[part[2]] = payload
+                while len(self._mo_parts) > 1000:
+                    self._mo_parts.popitem(last=False)
                 if len(pieces) < part[1]:
-                    while len(self._mo_parts) > 1000:
-                        self._mo_parts.popitem(last=False)
                     return
-                del self._mo_parts[key]
-            payload = b"".join(pieces[seq] for seq in sorted(pieces))
+                payload = b"".join(pieces[seq] for seq in sorted(pieces))
         if self.listener is not None:
             self.listener.inbound(sender, decode_user_data(coding, payload))
+        if key is not None:  # only once recorded: if recording failed, the SMSC delivers the last part again
+            with self._state_lock:
+                self._mo_parts.pop(key, None)
 
     # -- bookkeeping --
     def _remember(self, table: OrderedDict, key: str, value) -> None:

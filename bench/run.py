@@ -12,6 +12,9 @@ import os
 import time
 
 from bench.common import FULL, QUICK, RESULTS, note, report
+from bench.pages import bench_pages
+from bench.reminders import bench_reminders
+from bench.smpp import bench_smpp
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
 from bench.topup import bench_topup_pg, bench_topup_sqlite
 
@@ -20,6 +23,9 @@ BENCHMARKS = {
     "topup_sqlite": bench_topup_sqlite,
     "sweep_sqlite": bench_sweep_sqlite,
     "sweep_pg": bench_sweep_pg,
+    "pages": bench_pages,
+    "reminders": bench_reminders,
+    "smpp": bench_smpp,
 }
 
 

@@ -47,5 +47,6 @@ def run_worker(settings: Settings, *, once: bool = False) -> None:
             break
         if not sent and not handled:
             time.sleep(settings.worker_poll_seconds)
+    getattr(sender, "close", lambda: None)()
     db.dispose()
     log.info("worker.stopped")

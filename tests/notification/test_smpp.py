@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.line.models import Line
+from simkeep.notification import outbox, templates
 from simkeep.notification.models import DeliveryAttempt, InboundMessage, OutboxMessage
 from simkeep.notification.segments import gsm7_codes
 from simkeep.notification.senders import make_sender
@@ -166,6 +167,27 @@ def test_a_chinese_reminder_arrives_as_concatenated_ucs2_parts(smsc, connect):
     assert reassemble(list(reversed(parts))).decode("utf-16-be") == CHINESE
     assert sent.external_id == parts[-1].message_id
     assert sent.detail == f"3 parts, UCS-2 (part ids {', '.join(p.message_id for p in parts)})"
+
+
+def test_the_chinese_reminder_template_goes_out_as_the_preview_counts_it(db, smsc, router):
+    line = make_line(db, language="zh_CN", now=clock.now())
+    payload = {"msisdn": MSISDN, "days_before": 7, "number_loss_at": (clock.now() + timedelta(days=7)).isoformat(),
+               "timezone": "Europe/Paris", "state": "grace", "renew_url": "https://simkeep.example/renew?n=33612345678",
+               "cheapest_offer": {"id": "fr-orange-mobicarte-5", "amount": {"amount_minor": 500, "currency": "EUR"},
+                                  "validity_days": 30}}
+    before = templates.sms("reminder", "zh_CN", payload, now=clock.now())
+    with db.transaction() as session:
+        outbox.enqueue(session, [outbox.Message(dedup_key="reminder:test", topic="reminder", channel=outbox.SMS,
+                                                recipient=MSISDN, language="zh_CN", payload=payload, line_id=line.id)],
+                       now=clock.now())
+    assert deliver_due(db, router) == 1
+    after = templates.sms("reminder", "zh_CN", payload, now=clock.now())
+    parts = smsc.submits
+    text = reassemble(parts).decode("utf-16-be")
+    assert text in (before.text, after.text) and "如不充值" in text and before.units > 70
+    assert len(parts) == before.segments == 2 and {(p.data_coding, p.esm_class) for p in parts} == {(8, 0x40)}
+    assert [p.concatenation[1:] for p in parts] == [(2, 1), (2, 2)]
+    assert rows(db)[0].external_id == parts[-1].message_id
 
 
 def test_a_very_long_chinese_text_keeps_every_part_in_sequence(smsc, connect):

@@ -15,6 +15,13 @@ class ChannelRouter:
     def send(self, message: Outgoing) -> Sent | None:
         return self.by_channel.get(message.channel, self.default).send(message)
 
+    def close(self) -> None:
+        """Unbind and hang up cleanly (SMPP) when the worker stops."""
+        for sender in {*self.by_channel.values(), self.default}:
+            closing = getattr(sender, "close", None)
+            if closing:
+                closing()
+
 
 def make_sender(settings: Settings, db: Database) -> Sender:
     from simkeep.notification import events

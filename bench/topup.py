@@ -66,7 +66,7 @@ def bench_topup_pg(sizes: Sizes) -> None:
         create_lines(pg_url(PG_TEMPLATE), nlines)
         stamp_database(PG_TEMPLATE, stamp)
     runs = {}
-    for workers in (1, 2):  # each run on a fresh copy, so both start from the same rows
+    for workers in (1, 2, 3):  # each run on a fresh copy, so all start from the same rows
         recreate_database(PG_DB, PG_TEMPLATE)
         runs[workers] = run = http_topups({"SIMKEEP_DATABASE_URL": pg_url(PG_DB)}, workers=workers, sizes=sizes,
                                           name=f"topup_pg_w{workers}")

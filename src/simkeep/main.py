@@ -8,7 +8,6 @@ import structlog
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
-from starlette.middleware.sessions import SessionMiddleware
 
 from simkeep.admin.pages import router as admin_router
 from simkeep.admin.templates_pages import router as templates_router
@@ -26,6 +25,7 @@ from simkeep.topup.api import router as topup_router
 from simkeep.web import errors
 from simkeep.web.limits import BodyLimit
 from simkeep.web.ratelimit import RateLimits
+from simkeep.web.sessions import PageSessions
 
 
 def configure_logging(level: str = "info") -> None:
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             session.execute(text("SELECT 1"))
         return {"status": "ok", "database": app.state.db.dialect}
 
-    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="simkeep_session",
+    app.add_middleware(PageSessions, secret_key=settings.secret_key, session_cookie="simkeep_session",
                        max_age=14 * 86400, same_site="lax", https_only=settings.cookie_secure)
     # Bank statements are the one large upload; everything else keeps the 64 KiB limit.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,

@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -92,8 +93,13 @@ def post_many(session: Session, entries: list[Entry], *, now: datetime) -> list[
     for account_id, delta in deltas:
         if conn.execute(_CREDIT if delta > 0 else _DEBIT, {"account_id": account_id, "delta": delta}).rowcount != 1:
             raise InsufficientBalance()
-    if entry_rows:
-        conn.execute(_INSERT_ENTRY, entry_rows if len(entry_rows) > 1 else entry_rows[0])
+    if len(entry_rows) == 1:
+        # One entry (a top-up, a charge): its legs go in one multi-row INSERT, a single round trip.
+        conn.execute(_INSERT_ENTRY, entry_rows[0])
+        conn.execute(_insert_postings(len(posting_rows)),
+                     {f"{key}_{i}": value for i, row in enumerate(posting_rows) for key, value in row.items()})
+    elif entry_rows:
+        conn.execute(_INSERT_ENTRY, entry_rows)
         conn.execute(_INSERT_POSTING, posting_rows)
     return [row["id"] for row in entry_rows]
 
@@ -105,6 +111,13 @@ _CREDIT = (update(_ACCOUNTS).where(_ACCOUNTS.c.id == bindparam("account_id"))
 _DEBIT = _CREDIT.where(_ACCOUNTS.c.balance_minor + bindparam("delta") >= 0)
 _INSERT_ENTRY = insert(JournalEntry.__table__)
 _INSERT_POSTING = insert(Posting.__table__)
+_POSTING_COLUMNS = ("id", "entry_id", "account_id", "amount_minor", "currency")
+
+
+@lru_cache(maxsize=8)
+def _insert_postings(legs: int):
+    return insert(Posting.__table__).values(
+        [{c: bindparam(f"{c}_{i}", type_=Posting.__table__.c[c].type) for c in _POSTING_COLUMNS} for i in range(legs)])
 
 
 _BALANCES = select(_ACCOUNTS.c.id, _ACCOUNTS.c.balance_minor).where(

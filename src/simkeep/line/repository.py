@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
 from types import SimpleNamespace
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.catalog.models import Offer, Operator
@@ -33,8 +34,11 @@ _OPERATOR_RULES = ("id", "country", "currency", "timezone", "initial_validity_da
 _OFFER_TERMS = ("id", "price_minor", "bonus_minor", "validity_days")
 
 
-def _lock_statement(with_offer: bool):
-    """Built once: the hot paths pay for no statement construction, only for the cached compiled form."""
+@lru_cache(maxsize=8)
+def _lock_statement(with_offer: bool, requests: Table | None = None):
+    """Built once per shape: the hot paths pay for no statement construction, only the cached compiled form.
+    `requests` is a table of idempotent requests (principal, idempotency_key): the earlier request with this
+    key, if any, comes back in the same round trip as `line.earlier_id`."""
     columns = [*(_LINES.c[name] for name in _LINE_STATE),
                *(_OPERATORS.c[name].label(f"operator__{name}") for name in _OPERATOR_RULES)]
     joined = _LINES.join(_OPERATORS, _OPERATORS.c.id == _LINES.c.operator_id)
@@ -42,23 +46,31 @@ def _lock_statement(with_offer: bool):
         columns += [_OFFERS.c[name].label(f"offer__{name}") for name in _OFFER_TERMS]
         joined = joined.outerjoin(_OFFERS, (_OFFERS.c.id == bindparam("offer_id"))
                                   & (_OFFERS.c.operator_id == _LINES.c.operator_id))
+    if requests is not None:
+        columns.append(requests.c.id.label("earlier_id"))
+        joined = joined.outerjoin(requests, (requests.c.principal == bindparam("principal"))
+                                  & (requests.c.idempotency_key == bindparam("key")))
     return (select(*columns).select_from(joined)
             .where(_LINES.c.msisdn == bindparam("msisdn"), _LINES.c.state != AVAILABLE)
             .with_for_update(of=_LINES))
 
 
-_LOCK = _lock_statement(with_offer=False)
-_LOCK_WITH_OFFER = _lock_statement(with_offer=True)
+def lock_live(session: Session, msisdn: str, offer_id: str | None = None,
+              request: tuple[Table, str, str] | None = None) -> tuple | None:
+    """Lock the number's live line and read its operator (and an offer of that operator, and an earlier request
+    with the same idempotency key) in one round trip. Every money path on a line starts here, so concurrent
+    top-ups and charges of one line serialise. Returns plain attribute objects (line, operator[, offer]); offer
+    is None when it is not the operator's.
 
-
-def lock_live(session: Session, msisdn: str, offer_id: str | None = None) -> tuple | None:
-    """Lock the number's live line and read its operator (and an offer of that operator) in one round trip.
-    Every money path on a line starts here, so concurrent top-ups and charges of one line serialise.
-    Returns plain attribute objects (line, operator[, offer]); offer is None when it is not the operator's."""
+    The earlier request is read in the statement's snapshot: one committed while this statement waited for the
+    lock is not seen, and the insert then meets the UNIQUE key (the caller retries and replays it)."""
     params = {"msisdn": msisdn}
     if offer_id is not None:
         params["offer_id"] = offer_id
-    row = session.connection().execute(_LOCK_WITH_OFFER if offer_id is not None else _LOCK, params).first()
+    table = None
+    if request is not None:
+        table, params["principal"], params["key"] = request
+    row = session.connection().execute(_lock_statement(offer_id is not None, table), params).first()
     if row is None:
         return None
     line, operator, offer = {}, {}, {}

@@ -77,9 +77,10 @@ def record_event(session: Session, *, line_id, from_state: str | None, to_state:
     record_events(session, [event_row(line_id, from_state, to_state, reason, now)])
 
 
-def lock_live_line(session: Session, msisdn: str, offer_id: str | None = None):
-    """(line, operator[, offer]) for a money path with the line locked, or None if the number has no live line."""
-    return repository.lock_live(session, msisdn, offer_id)
+def lock_live_line(session: Session, msisdn: str, offer_id: str | None = None, request=None):
+    """(line, operator[, offer]) for a money path with the line locked, or None if the number has no live line.
+    `request` = (table, principal, key) also reads an earlier request with that key (`line.earlier_id`)."""
+    return repository.lock_live(session, msisdn, offer_id, request)
 
 
 def no_live_line(session: Session, msisdn: str) -> Exception:

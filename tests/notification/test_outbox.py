@@ -114,3 +114,30 @@ def test_a_worker_that_dies_mid_send_loses_nothing(db):
 def test_retry_delay_is_capped():
     assert [service.retry_delay(n).total_seconds() for n in (1, 2, 3, 4)] == [5, 10, 20, 40]
     assert service.retry_delay(30) == timedelta(hours=1)
+
+
+def test_an_sms_that_fails_for_good_falls_back_to_email_when_the_subscriber_gave_one(db):
+    from simkeep.line import service as lines
+
+    now = clock.now()
+    with db.transaction() as session:
+        lines.create_line(session, msisdn="+33612345678", operator_id="fr-orange-mobicarte", language="fr",
+                          email="li.wei@example.org", now=now)
+    top_up(db, now=now)
+    deliver_due(db, Recording([PermanentFailure("absent subscriber")]))
+    emails = [m for m in rows(db) if m.channel == "email"]
+    assert [(m.topic, m.recipient, m.status) for m in emails] == [("topup.completed", "li.wei@example.org", "pending")]
+    assert emails[0].dedup_key.endswith(":email")
+
+
+def test_warnings_about_the_number_also_go_by_email(db):
+    from simkeep.lifecycle.tasks import run_sweep
+    from simkeep.line import service as lines
+    from tests.conftest import T0
+
+    with db.transaction() as session:
+        line = lines.create_line(session, msisdn="+33612345678", operator_id="fr-syma", language="en",
+                                 email="a@example.org", now=T0)
+    run_sweep(db, now=line.validity_ends_at)
+    by_channel = sorted((m.topic, m.channel) for m in rows(db) if m.topic == "line.grace")
+    assert by_channel == [("line.grace", "email"), ("line.grace", "sms")]

@@ -7,7 +7,7 @@ several sweeps at once, never double-acts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from urllib.parse import quote
 
@@ -63,8 +63,9 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000, links_bas
         if offset is not None:
             reminded = offset  # counted even when opted out, so the schedule moves on
             if line.reminders_opted_out_at is None:
-                messages.append(_reminder(line, operator, offset, state=target, cheapest=cheapest.get(operator.id),
-                                          links_base=links_base))
+                reminder = _reminder(line, operator, offset, state=target, cheapest=cheapest.get(operator.id),
+                                     links_base=links_base)
+                messages += [reminder, *_by_email_too(line, reminder)]
         for from_state, to_state in path:
             events.append(lines.event_row(line.id, from_state, to_state, "sweep", now))
             messages += lines.state_changed_event(session, line, from_state, to_state, now)
@@ -72,7 +73,8 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000, links_bas
             if to_state == operator.forfeit_balance_on:
                 forfeits.append(line)
         if path and target in SUBSCRIBER_NOTICE:
-            messages.append(_state_notice(line, operator, target))
+            notice = _state_notice(line, operator, target)
+            messages += [notice, *_by_email_too(line, notice)]
         updates.append({
             "b_id": line.id, "b_state": line.state, "new_state": target,
             "changed_at": now if path else line.state_changed_at, "reminded": reminded,
@@ -112,6 +114,13 @@ def _forfeit(session: Session, forfeited: list[Line], operators: dict[str, Opera
         ]))
     ledger.post_many(session, entries, now=now)
     return len(entries)
+
+
+def _by_email_too(line: Line, message: outbox.Message) -> list[outbox.Message]:
+    """E-mail is a second channel for warnings about the number when the subscriber gave an address."""
+    if not line.email:
+        return []
+    return [replace(message, dedup_key=f"{message.dedup_key}:email", channel=outbox.EMAIL, recipient=line.email)]
 
 
 def _reminder(line: Line, operator: Operator, offset: int, *, state: str, cheapest: dict | None,

@@ -75,6 +75,10 @@ def for_line(session: Session, line_id, *, before: datetime | None, limit: int) 
     return list(session.scalars(stmt.order_by(OutboxMessage.created_at.desc()).limit(limit)))
 
 
+def get(session: Session, message_id: uuid.UUID) -> OutboxMessage:
+    return session.get_one(OutboxMessage, message_id)
+
+
 def by_external_id(session: Session, external_id: str) -> OutboxMessage | None:
     return session.scalars(select(OutboxMessage).where(OutboxMessage.external_id == external_id)).first()
 

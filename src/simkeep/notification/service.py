@@ -50,6 +50,8 @@ def record_failure(session: Session, message: Outgoing, *, error: str, permanent
     if permanent or message.attempt >= max_attempts:
         repository.mark_failed(session, message.id, error=error)
         repository.log_attempt(session, message.id, attempt=message.attempt, outcome="failed", detail=error, now=now)
+        if message.channel == "sms":
+            email_fallback(session, repository.get(session, message.id), now=now)
         return True
     repository.mark_retry(session, message.id, error=error, at=now + retry_delay(message.attempt))
     repository.log_attempt(session, message.id, attempt=message.attempt, outcome="retry", detail=error, now=now)

@@ -26,6 +26,7 @@ from simkeep.catalog import service as catalog
 from simkeep.config import Settings
 from simkeep.db import Database
 from simkeep.main import create_app
+from simkeep.notification import events
 from simkeep.migrate import upgrade
 from simkeep.models import Base
 
@@ -62,6 +63,7 @@ def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
         database = Database(f"sqlite:///{path}")
     with database.transaction() as session:
         catalog.load_catalog(session, catalog.read_catalog(), now=T0)
+    events.forget_endpoints()  # the process caches subscribed endpoints per database URL; tables were just emptied
     yield database
     database.dispose()
 

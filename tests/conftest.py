@@ -26,9 +26,9 @@ from simkeep.catalog import service as catalog
 from simkeep.config import Settings
 from simkeep.db import Database
 from simkeep.main import create_app
-from simkeep.notification import events
 from simkeep.migrate import upgrade
 from simkeep.models import Base
+from simkeep.notification import events
 
 PG_URL = os.environ.get("SIMKEEP_TEST_DATABASE_URL")
 ADMIN_TOKEN = "test-admin-token"

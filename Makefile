@@ -23,7 +23,7 @@ postgres:
 	  || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE simkeep_test"
 
 lint: $(BIN)/simkeep
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/lint-imports
 
 # Debian's Chromium drives the browser tests (never `playwright install`); Noto CJK renders Chinese in PDFs.

@@ -21,9 +21,11 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
 
 from simkeep.catalog import service as catalog
-from simkeep.config import Settings
+from simkeep.cli import app as cli_app
+from simkeep.config import Settings, get_settings
 from simkeep.db import Database
 from simkeep.main import create_app
 from simkeep.migrate import upgrade
@@ -78,6 +80,25 @@ def client(settings: Settings, db: Database) -> Iterator[TestClient]:
     app = create_app(settings, db)
     with TestClient(app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def cli(db, tmp_path, monkeypatch) -> Iterator:
+    """`simkeep ...` against the test database: cli("line", "show", "+336...") returns the output, asserting
+    the exit code (0 unless `code=` says otherwise)."""
+    monkeypatch.setenv("SIMKEEP_DATABASE_URL", db.url)
+    monkeypatch.setenv("SIMKEEP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("COLUMNS", "200")  # Rich tables stay on one line per row
+    get_settings.cache_clear()
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(cli_app, list(args))
+        assert result.exit_code == code, result.output
+        return result.output
+
+    yield run
+    get_settings.cache_clear()
 
 
 @pytest.fixture

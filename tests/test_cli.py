@@ -1,34 +1,14 @@
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from simkeep.auth.models import ApiKey
 from simkeep.auth.service import key_hash
-from simkeep.cli import app
 from simkeep.config import get_settings
 from simkeep.core.clock import add_days
 from simkeep.notification.models import OutboxMessage
 from tests.factories.snapshot import snapshot
-
-
-@pytest.fixture
-def cli(db, tmp_path, monkeypatch) -> Iterator:
-    monkeypatch.setenv("SIMKEEP_DATABASE_URL", db.url)
-    monkeypatch.setenv("SIMKEEP_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0) -> str:
-        result = runner.invoke(app, list(args))
-        assert result.exit_code == code, result.output
-        return result.output
-
-    yield run
-    get_settings.cache_clear()
 
 
 def show(cli, msisdn: str) -> dict:

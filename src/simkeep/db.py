@@ -13,8 +13,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -126,6 +128,20 @@ class Database:
 @lru_cache
 def get_database(url: str) -> Database:
     return Database(url)
+
+
+_DIALECT_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+
+
+@lru_cache(maxsize=64)
+def _insert_or_ignore(table: Table, dialect: str):
+    return _DIALECT_INSERTS[dialect](table).on_conflict_do_nothing()
+
+
+def insert_or_ignore(session: Session, table: Table):
+    """INSERT ... ON CONFLICT DO NOTHING in the session's SQL dialect, built once per table: a UNIQUE key is what
+    makes writes idempotent (dedup keys, event ids, counters)."""
+    return _insert_or_ignore(table, session.get_bind().dialect.name)
 
 
 def is_postgres(session: Session) -> bool:

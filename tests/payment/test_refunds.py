@@ -87,7 +87,7 @@ def test_a_refused_refund_gives_the_credit_and_validity_back(db, cfg, monkeypatc
     make_line(db, now=now())
     attempt = paid(db, cfg)
     before = view(db)
-    monkeypatch.setattr("simkeep.payment.providers.provider_named",
+    monkeypatch.setattr("simkeep.payment.tasks.provider_named",
                         lambda *_: Refusing(ProviderDeclined("charge already refunded")))
     done = refund(db, cfg, attempt_id=attempt, amount_minor=1000, reason="r", actor="bob", idempotency_key="k")
     assert done.status == "failed"
@@ -100,7 +100,7 @@ def test_a_refused_refund_gives_the_credit_and_validity_back(db, cfg, monkeypatc
 def test_no_answer_from_the_provider_leaves_the_refund_pending_and_the_credit_reserved(db, cfg, monkeypatch):
     make_line(db, now=now())
     attempt = paid(db, cfg)
-    monkeypatch.setattr("simkeep.payment.providers.provider_named",
+    monkeypatch.setattr("simkeep.payment.tasks.provider_named",
                         lambda *_: Refusing(ProviderUnavailable()))
     pending = refund(db, cfg, attempt_id=attempt, amount_minor=400, reason="r", actor="bob", idempotency_key="k")
     assert pending.status == "pending"

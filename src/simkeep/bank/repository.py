@@ -7,19 +7,14 @@ import uuid
 from datetime import date
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from simkeep.bank.models import BankEntry, BankStatement
+from simkeep.db import insert_or_ignore
 from simkeep.payment.models import PaymentAttempt
 
 _STATEMENTS = BankStatement.__table__
 _ENTRIES = BankEntry.__table__
-
-
-def _insert(session: Session):
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def lock_account(session: Session, iban: str) -> None:
@@ -35,13 +30,13 @@ def file_known(session: Session, sha256: str) -> bool:
 
 def add_statement(session: Session, **row) -> bool:
     """False when the file or the (account, statement id) was imported before; waits for a concurrent import."""
-    stmt = _insert(session)(_STATEMENTS).on_conflict_do_nothing().returning(_STATEMENTS.c.id)
+    stmt = insert_or_ignore(session, _STATEMENTS).returning(_STATEMENTS.c.id)
     return session.connection().execute(stmt, row).first() is not None
 
 
 def add_entry(session: Session, **row) -> bool:
     """False when this account already has an entry with this reference."""
-    stmt = _insert(session)(_ENTRIES).on_conflict_do_nothing().returning(_ENTRIES.c.id)
+    stmt = insert_or_ignore(session, _ENTRIES).returning(_ENTRIES.c.id)
     return session.connection().execute(stmt, row).first() is not None
 
 

@@ -10,13 +10,12 @@ from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from simkeep.core.errors import InsufficientBalance, LedgerUnbalanced
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
+from simkeep.db import insert_or_ignore
 from simkeep.ledger.models import Account, JournalEntry, Posting
 
 SUBSCRIBER_CREDIT, SUBSCRIBER_BONUS = "subscriber_credit", "subscriber_bonus"
@@ -179,5 +178,4 @@ def verify(session: Session) -> VerifyReport:
 def _insert_ignore(session: Session, rows: list[dict]) -> None:
     if not rows:
         return
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(dialect_insert(Account.__table__).on_conflict_do_nothing(), rows)
+    session.execute(insert_or_ignore(session, Account.__table__), rows)

@@ -7,12 +7,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from simkeep.core.clock import after_quiet_hours
 from simkeep.core.ids import new_id
+from simkeep.db import insert_or_ignore
 from simkeep.notification.models import PENDING, OutboxMessage
 
 SMS, EMAIL, EVENT, WEBHOOK = "sms", "email", "event", "webhook"
@@ -42,14 +41,7 @@ def enqueue(session: Session, messages: list[Message], *, now: datetime) -> None
         "language": m.language, "line_id": m.line_id, "payload": m.payload, "status": PENDING, "attempts": 0,
         "next_attempt_at": after_quiet_hours(now, m.quiet_tz) if m.quiet_tz else now, "locked_until": None, "last_error": None, "created_at": now, "sent_at": None,
     } for m in messages]
-    conn = session.connection()
-    conn.execute(_INSERT_IGNORE[conn.dialect.name], rows if len(rows) > 1 else rows[0])
-
-
-_TABLE = OutboxMessage.__table__
-# No RETURNING: with it a bulk insert becomes one giant statement the driver re-parses every time (a sweep
-# spent half its time there); plain executemany is pipelined.
-_INSERT_IGNORE = {
-    "postgresql": pg_insert(_TABLE).on_conflict_do_nothing(),
-    "sqlite": sqlite_insert(_TABLE).on_conflict_do_nothing(),
-}
+    # No RETURNING: with it a bulk insert becomes one giant statement the driver re-parses every time (a sweep
+    # spent half its time there); plain executemany is pipelined.
+    session.connection().execute(insert_or_ignore(session, OutboxMessage.__table__),
+                                 rows if len(rows) > 1 else rows[0])

@@ -4,10 +4,9 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from simkeep.db import insert_or_ignore
 from simkeep.payment.models import InboxEvent, PaymentAttempt
 
 _ATTEMPTS = PaymentAttempt.__table__
@@ -36,9 +35,8 @@ def change(session: Session, attempt_id: uuid.UUID, **values) -> None:
 
 
 def store_event(session: Session, **row) -> bool:
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     table = InboxEvent.__table__
-    stmt = dialect_insert(table).on_conflict_do_nothing().returning(table.c.id)
+    stmt = insert_or_ignore(session, table).returning(table.c.id)
     return session.connection().execute(stmt, row).first() is not None
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from simkeep.catalog import service as catalog
 from simkeep.core.errors import LineNotRenewable, NotFound, ValidityCapReached
 from simkeep.core.ids import new_id
-from simkeep.payment import repository
+from simkeep.payment import refunds, repository
 from simkeep.payment.models import CREATED, FAILED, FINAL, PENDING, REVIEW, SUCCEEDED, InboxEvent, PaymentAttempt
 from simkeep.payment.providers.base import (
     DISPUTED,
@@ -103,9 +103,7 @@ def handle_event(session: Session, event: InboxEvent, *, receipt_secret: str, ba
 def _money_taken_back(session: Session, attempt: PaymentAttempt, kind: str, data: dict, now: datetime) -> str:
     """A dispute, or a refund made at the provider rather than through simkeep: a person decides what happens to
     the credit. Our own refunds come back as events too; those are already accounted for."""
-    from simkeep.payment.refunds import refunded_minor
-
-    if kind == REFUNDED and (data.get("amount_minor") or 0) <= refunded_minor(session, attempt.id):
+    if kind == REFUNDED and (data.get("amount_minor") or 0) <= refunds.refunded_minor(session, attempt.id):
         return "ignored: refund made through simkeep"
     reason = "disputed by the payer" if kind == DISPUTED else "refunded at the provider"
     return _review(session, attempt, reason, now)

@@ -7,7 +7,10 @@ import structlog
 from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.db import Database
-from simkeep.payment import service
+from simkeep.payment import reconcile as reconciliation
+from simkeep.payment import refunds, service
+from simkeep.payment.providers import provider_named
+from simkeep.payment.providers.base import ProviderDeclined, ProviderUnavailable
 
 log = structlog.get_logger()
 
@@ -29,10 +32,6 @@ def process_inbox(db: Database, settings: Settings, *, batch: int = 50) -> int:
 
 def reconcile(db: Database, settings: Settings) -> int:
     """Ask the providers about attempts that heard nothing for a while; record what they say."""
-    from simkeep.payment import reconcile as reconciliation
-    from simkeep.payment.providers import provider_named
-    from simkeep.payment.providers.base import ProviderUnavailable
-
     with db.transaction(write=False) as session:
         attempts = reconciliation.stuck(session, now=clock.now())
     for attempt in attempts:
@@ -54,10 +53,6 @@ def reconcile(db: Database, settings: Settings) -> int:
 def refund(db: Database, settings: Settings, *, attempt_id, amount_minor: int, reason: str, actor: str,
            idempotency_key: str):
     """Take the credit back, ask the provider, record its answer: three steps, the call outside any transaction."""
-    from simkeep.payment import refunds
-    from simkeep.payment.providers import provider_named
-    from simkeep.payment.providers.base import ProviderDeclined, ProviderUnavailable
-
     refund_row, new = db.write(lambda session: refunds.request_refund(
         session, attempt_id=attempt_id, amount_minor=amount_minor, reason=reason, actor=actor,
         idempotency_key=idempotency_key, now=clock.now()))

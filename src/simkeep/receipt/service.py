@@ -7,11 +7,10 @@ from datetime import datetime
 
 from itsdangerous import BadSignature, Signer
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from simkeep.core.errors import NotFound
+from simkeep.db import insert_or_ignore
 from simkeep.receipt.models import Receipt, ReceiptCounter
 
 
@@ -33,9 +32,7 @@ def issue(session: Session, *, receipt_id: uuid.UUID, topup, operator_id: str, l
 
 def _next_number(session: Session, operator_id: str, year: int) -> int:
     table = ReceiptCounter.__table__
-    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(dialect_insert(table).on_conflict_do_nothing(),
-                    [{"operator_id": operator_id, "year": year, "last_number": 0}])
+    session.execute(insert_or_ignore(session, table), [{"operator_id": operator_id, "year": year, "last_number": 0}])
     return session.execute(
         update(table).where(table.c.operator_id == operator_id, table.c.year == year)
         .values(last_number=table.c.last_number + 1).returning(table.c.last_number)

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     mail_from: str = "simkeep <no-reply@simkeep.invalid>"
     default_region: str = "FR"
     max_body_bytes: int = 64 * 1024
+    # Threads per server process for the JSON API's transactions (web/lane.py says why so few).
+    db_threads: int = 3
     max_statement_bytes: int = 20 * 1024 * 1024
     worker_poll_seconds: float = 1.0
     sweep_interval_seconds: float = 60.0

@@ -23,6 +23,7 @@ from simkeep.receipt.pages import router as receipt_router
 from simkeep.sandbox.pages import router as sandbox_router
 from simkeep.topup.api import router as topup_router
 from simkeep.web import errors
+from simkeep.web.lane import DbLane
 from simkeep.web.limits import BodyLimit
 from simkeep.web.ratelimit import RateLimits
 from simkeep.web.sessions import PageSessions
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                   telemetry={"tracing": False, "metrics": False, "logs": False})  # a per-request env lookup
     app.state.settings = settings
     app.state.db = db or Database(settings.db_url)
+    app.state.db_lane = DbLane(app.state.db, settings.db_threads)
     app.state.principals = {}
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)

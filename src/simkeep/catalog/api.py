@@ -3,15 +3,14 @@ from fastapi import APIRouter
 from simkeep.catalog import service
 from simkeep.catalog.schemas import OfferOut, OperatorOut
 from simkeep.core.money import Money
-from simkeep.web.deps import AnyRole, Db
+from simkeep.web.deps import AnyRole, Lane
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
 
 @router.get("/operators", response_model=list[OperatorOut])
-def list_operators(db: Db, _who: AnyRole) -> list[OperatorOut]:
-    with db.transaction(write=False) as session:
-        return [_operator(op, offers) for op, offers in service.list_operators(session)]
+async def list_operators(db: Lane, _who: AnyRole) -> list[OperatorOut]:
+    return await db.read(lambda session: [_operator(op, offers) for op, offers in service.list_operators(session)])
 
 
 def _operator(op, offers) -> OperatorOut:

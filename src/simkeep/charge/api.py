@@ -3,16 +3,16 @@ from fastapi import APIRouter, Response
 from simkeep.charge import service
 from simkeep.charge.schemas import ChargeCreate, ChargeOut
 from simkeep.core import clock
-from simkeep.web.deps import AdminOnly, Config, Db, IdempotencyKey
+from simkeep.web.deps import AdminOnly, Config, IdempotencyKey, Lane
 
 router = APIRouter(prefix="/api/v1/charges", tags=["charges"])
 
 
 @router.post("", status_code=201, response_model=ChargeOut,
              responses={402: {"description": "insufficient_balance: nothing was written"}})
-def create_charge(body: ChargeCreate, key: IdempotencyKey, db: Db, cfg: Config, who: AdminOnly,
-                  response: Response) -> ChargeOut:
-    result = db.write(lambda session: service.charge(
+async def create_charge(body: ChargeCreate, key: IdempotencyKey, db: Lane, cfg: Config, who: AdminOnly,
+                        response: Response) -> ChargeOut:
+    result = await db.write(lambda session: service.charge(
         session, principal=who.id, idempotency_key=key, msisdn=body.msisdn, amount_minor=body.amount_minor,
         kind=body.kind, now=clock.now(), region=cfg.default_region))
     if result.replayed:

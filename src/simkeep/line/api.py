@@ -2,40 +2,43 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
+from sqlalchemy.orm import Session
 
 from simkeep.core import clock
 from simkeep.core.phone import lookup_msisdn
 from simkeep.history.service import history
 from simkeep.line import service
 from simkeep.line.schemas import HistoryOut, LineCreate, LineOut
-from simkeep.web.deps import AnyRole, Config, Db, Staff
+from simkeep.web.deps import AnyRole, Config, Lane, Staff
 
 router = APIRouter(prefix="/api/v1/lines", tags=["lines"])
 
 
 @router.post("", status_code=201, response_model=LineOut)
-def create_line(body: LineCreate, db: Db, _who: Staff) -> LineOut:
-    with db.transaction() as session:
+async def create_line(body: LineCreate, db: Lane, _who: Staff) -> LineOut:
+    def create(session: Session) -> LineOut:
         line = service.create_line(session, msisdn=body.msisdn, operator_id=body.operator_id,
                                    language=body.language, email=body.email, now=clock.now())
         return render(service.view(session, line))
 
+    return await db.write(create)
+
 
 @router.get("/{msisdn}", response_model=LineOut)
-def get_line(msisdn: str, db: Db, cfg: Config, _who: AnyRole) -> LineOut:
-    with db.transaction(write=False) as session:
-        line = service.find_line(session, lookup_msisdn(msisdn, cfg.default_region))
-        return render(service.view(session, line))
+async def get_line(msisdn: str, db: Lane, cfg: Config, _who: AnyRole) -> LineOut:
+    number = lookup_msisdn(msisdn, cfg.default_region)
+    return await db.read(lambda session: render(service.view(session, service.find_line(session, number))))
 
 
 @router.get("/{msisdn}/history", response_model=HistoryOut)
-def get_history(msisdn: str, db: Db, cfg: Config, _who: AnyRole,
-                before: Annotated[AwareDatetime | None, Query(description="cursor: next_before of the previous page")] = None,
-                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> HistoryOut:
-    with db.transaction(write=False) as session:
-        line = service.find_line(session, lookup_msisdn(msisdn, cfg.default_region))
-        items, cursor = history(session, line, before=clock.parse_instant(before.isoformat()) if before else None,
-                                limit=limit)
+async def get_history(msisdn: str, db: Lane, cfg: Config, _who: AnyRole,
+                      before: Annotated[AwareDatetime | None,
+                                        Query(description="cursor: next_before of the previous page")] = None,
+                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> HistoryOut:
+    number = lookup_msisdn(msisdn, cfg.default_region)
+    since = clock.parse_instant(before.isoformat()) if before else None
+    items, cursor = await db.read(lambda session: history(session, service.find_line(session, number),
+                                                          before=since, limit=limit))
     for item in items:
         item["at"] = item["at"].isoformat()
     return HistoryOut(items=items, next_before=cursor)

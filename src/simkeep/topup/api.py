@@ -5,15 +5,15 @@ from simkeep.core import clock
 from simkeep.topup import service
 from simkeep.topup.models import TopUp
 from simkeep.topup.schemas import TopUpCreate, TopUpOut
-from simkeep.web.deps import AnyRole, Config, Db, IdempotencyKey
+from simkeep.web.deps import AnyRole, Config, IdempotencyKey, Lane
 
 router = APIRouter(prefix="/api/v1/topups", tags=["top-ups"])
 
 
 @router.post("", status_code=201, response_model=TopUpOut,
              responses={409: {"description": "line_not_renewable, validity_cap_reached or idempotency_key_reused"}})
-def create_topup(body: TopUpCreate, key: IdempotencyKey, db: Db, cfg: Config, who: AnyRole) -> Response:
-    result = db.write(lambda session: service.top_up(
+async def create_topup(body: TopUpCreate, key: IdempotencyKey, db: Lane, cfg: Config, who: AnyRole) -> Response:
+    result = await db.write(lambda session: service.top_up(
         session, principal=who.id, idempotency_key=key, msisdn=body.msisdn, offer_id=body.offer_id,
         channel=body.channel, now=clock.now(), region=cfg.default_region))
     # Serialised directly: the hottest endpoint skips re-validating what it just built (the schema still
@@ -24,9 +24,8 @@ def create_topup(body: TopUpCreate, key: IdempotencyKey, db: Db, cfg: Config, wh
 
 
 @router.get("/{topup_id}", response_model=TopUpOut)
-def get_topup(topup_id: str, db: Db, _who: AnyRole) -> TopUpOut:
-    with db.transaction(write=False) as session:
-        return render(service.get_topup(session, topup_id))
+async def get_topup(topup_id: str, db: Lane, _who: AnyRole) -> TopUpOut:
+    return await db.read(lambda session: render(service.get_topup(session, topup_id)))
 
 
 def as_dict(t: TopUp) -> dict:

@@ -14,6 +14,7 @@ from simkeep.auth.service import Principal
 from simkeep.config import Settings
 from simkeep.core.errors import Forbidden, IdempotencyKeyMissing, InvalidInput, Unauthorized
 from simkeep.db import Database
+from simkeep.web.lane import DbLane
 
 _CACHE_SECONDS = 30.0  # a revoked key stops working within this delay; it saves a query per request
 
@@ -24,6 +25,10 @@ _CACHE_SECONDS = 30.0  # a revoked key stops working within this delay; it saves
 
 async def database(request: Request) -> Database:
     return request.app.state.db
+
+
+async def db_lane(request: Request) -> DbLane:
+    return request.app.state.db_lane
 
 
 async def settings(request: Request) -> Settings:
@@ -72,5 +77,6 @@ AdminOnly = Annotated[Principal, Depends(require("admin"))]
 Staff = Annotated[Principal, Depends(require("admin", "agent"))]
 AnyRole = Annotated[Principal, Depends(require("admin", "agent", "reseller"))]
 Db = Annotated[Database, Depends(database)]
+Lane = Annotated[DbLane, Depends(db_lane)]
 Config = Annotated[Settings, Depends(settings)]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]

@@ -1,7 +1,11 @@
-"""What the portal shows: offers with the validity they buy, a line's status, a quote before paying."""
+"""What the portal shows and does: offers with the validity they buy, a line's status, a checked order, paying.
+
+No web framework here: the pages turn these answers and errors into redirects and templates."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,19 +13,46 @@ from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import Offer, Operator
-from simkeep.core.errors import ValidityCapReached
+from simkeep.config import Settings
+from simkeep.core import clock
+from simkeep.core.errors import (
+    Conflict,
+    InvalidAmount,
+    LineNotFound,
+    LineNotRenewable,
+    SimkeepError,
+    ValidityCapReached,
+)
+from simkeep.db import Database
 from simkeep.lifecycle import rules
 from simkeep.line import service as lines
-from simkeep.line.models import RENEWABLE
+from simkeep.line.models import RENEWABLE, Line
+from simkeep.notification import service as notifications
 from simkeep.payment import service as payments
+from simkeep.payment.models import PENDING, PaymentAttempt
+from simkeep.payment.providers import provider_for, provider_named
+from simkeep.payment.providers.base import Checkout, ProviderDeclined, ProviderStatus, ProviderUnavailable
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
+
+DEFAULT_OPERATOR = "fr-orange-mobicarte"
+
+
+class OperatorMismatch(Conflict):
+    code, message = "operator_mismatch", "This offer is not sold for this number's operator."
 
 
 @dataclass(frozen=True)
 class OfferQuote:
     offer: Offer
     validity_ends_at: datetime | None  # None: the operator's cap would be passed
+
+
+@dataclass(frozen=True)
+class OfferChoice:
+    operators: list[Operator]
+    operator: Operator  # the one whose offers are quoted
+    quotes: list[OfferQuote]
 
 
 @dataclass(frozen=True)
@@ -34,9 +65,28 @@ class LineStatus:
     payments: list
 
 
-def operators(session: Session) -> list[tuple[Operator, list[Offer]]]:
-    return catalog.list_operators(session)
+@dataclass(frozen=True)
+class Order:
+    """A renewal that may be paid: a live, renewable line and an offer of its operator that the cap allows."""
 
+    line: Line
+    operator: Operator
+    quote: OfferQuote
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    attempt: PaymentAttempt
+    operator: Operator
+    topup: object | None
+    receipt_token: str | None
+
+    def context(self) -> dict:
+        return {"attempt": self.attempt, "operator": self.operator, "topup": self.topup,
+                "receipt_token": self.receipt_token}
+
+
+# -- offers and status -------------------------------------------------------------------------------------------
 
 def quote_offers(session: Session, operator: Operator, offers: list[Offer], *, line=None,
                  now: datetime) -> list[OfferQuote]:
@@ -52,6 +102,13 @@ def quote_offers(session: Session, operator: Operator, offers: list[Offer], *, l
     return quotes
 
 
+def offer_choice(session: Session, operator_id: str, *, line=None, now: datetime) -> OfferChoice:
+    """Every operator, and the quoted offers of the one asked for (the first one if it is unknown)."""
+    rows = catalog.list_operators(session)
+    operator, offers = next(((op, offers) for op, offers in rows if op.id == operator_id), rows[0])
+    return OfferChoice([op for op, _ in rows], operator, quote_offers(session, operator, offers, line=line, now=now))
+
+
 def status(session: Session, msisdn: str, *, now: datetime) -> LineStatus:
     line = lines.find_line(session, msisdn)
     view = lines.view(session, line)
@@ -62,6 +119,101 @@ def status(session: Session, msisdn: str, *, now: datetime) -> LineStatus:
                       payments=payments.recent_for_line(session, line.id))
 
 
-def offer_with_operator(session: Session, offer_id: str) -> tuple[Operator, Offer]:
-    operator = catalog.get_operator(session, catalog.operator_of_offer_or_none(session, offer_id) or "")
-    return operator, catalog.get_offer(session, offer_id, operator)
+def statuses(session: Session, numbers: Collection[str], *, now: datetime) -> list[LineStatus]:
+    found = []
+    for msisdn in numbers:
+        try:
+            found.append(status(session, msisdn, now=now))
+        except SimkeepError:
+            continue  # the line ended since this browser signed in
+    return found
+
+
+def set_reminders(session: Session, msisdn: str, *, on: bool, now: datetime) -> None:
+    if on:
+        notifications.opt_in(session, msisdn=msisdn)
+    else:
+        notifications.opt_out(session, msisdn=msisdn, now=now)
+
+
+# -- renewal: check the order, pay, come back --------------------------------------------------------------------
+
+def renewal_order(session: Session, *, msisdn: str, offer_id: str, now: datetime) -> Order:
+    """Raises LineNotFound without a live line, else the reason this offer cannot renew it."""
+    line = lines.find_live_line(session, msisdn)
+    if line is None:
+        raise LineNotFound()
+    operator = catalog.get_operator(session, line.operator_id)
+    if catalog.operator_of_offer_or_none(session, offer_id) != line.operator_id:
+        raise OperatorMismatch()
+    offer = catalog.get_offer(session, offer_id, operator)
+    [quote] = quote_offers(session, operator, [offer], line=line, now=now)
+    if line.state not in RENEWABLE:
+        raise LineNotRenewable()
+    if quote.validity_ends_at is None:
+        raise ValidityCapReached()
+    return Order(line, operator, quote)
+
+
+def start_payment(db: Database, settings: Settings, order: Order, *, checkout_key: str, method: str,
+                  language: str) -> tuple[uuid.UUID, dict | None]:
+    """(attempt id, the payer's next action or None). Pays once: the checkout key is unique, so a double-click or
+    a reload finds the first attempt and its next action."""
+    line, operator, offer = order.line, order.operator, order.quote.offer
+    provider = provider_for(method, operator.id, db, settings)
+    # Two confirms at once race on the unique checkout key; the loser is retried and finds the winner's attempt.
+    attempt, new = db.write(lambda session: payments.start_checkout(
+        session, checkout_key=checkout_key, line=line, operator=operator, offer=offer, method=method,
+        provider=provider.name, language=language, now=clock.now()))
+    if not new:
+        return attempt.id, attempt.next_action
+    checkout = Checkout(attempt_id=str(attempt.id), amount_minor=attempt.amount_minor, currency=attempt.currency,
+                        method=attempt.method, description=f"{operator.brand} {operator.product} {line.msisdn}",
+                        return_url=f"/pay/{attempt.id}", language=language)
+    try:
+        created = provider.create_payment(checkout)  # outside any transaction: it is a call to the outside
+    except (ProviderUnavailable, ProviderDeclined, InvalidAmount) as exc:
+        # Nothing was created at the provider (creation is idempotent on the attempt id): say so and stop.
+        with db.transaction() as session:
+            payments.record_unavailable(session, attempt.id, reason=exc.code, now=clock.now())
+        return attempt.id, None
+    with db.transaction() as session:
+        payments.record_created(session, attempt.id, created, now=clock.now())
+    return attempt.id, created.next_action
+
+
+def payment_outcome(session: Session, attempt_id: str, *, numbers: Collection[str],
+                    secret: str) -> PaymentOutcome | None:
+    """The attempt with what its pages show; None if unknown or paid for a number this browser has not verified."""
+    try:
+        attempt = payments.get_attempt(session, attempt_id)
+    except SimkeepError:
+        return None
+    if attempt.msisdn not in numbers:
+        return None
+    line = lines.find_line(session, attempt.msisdn)
+    operator = catalog.get_operator(session, line.operator_id)
+    topup = topups.get_topup(session, attempt.topup_id) if attempt.topup_id else None
+    token = receipts.token_for(secret, attempt.receipt_id) if attempt.receipt_id else None
+    return PaymentOutcome(attempt, operator, topup, token)
+
+
+def returned_from_provider(attempt: PaymentAttempt, token: str | None, *, approved: bool, cancelled: bool) -> bool:
+    """The payer is back from a provider that captures separately, carrying the ref of a payment still pending."""
+    return bool(token) and token == attempt.provider_ref and attempt.status == PENDING and (approved or cancelled)
+
+
+def capture_on_return(db: Database, settings: Settings, attempt: PaymentAttempt, *, cancelled: bool) -> None:
+    """The payer approved (or cancelled): capture now, outside any transaction, and record a definite answer
+    through the inbox. No answer: the result page keeps polling and reconciliation finishes the job; an unknown
+    outcome is never recorded as a failure."""
+    provider = provider_named(attempt.provider, db, settings)
+    if cancelled:
+        outcome = ProviderStatus(attempt.provider_ref, "failed", failure="canceled")
+    else:
+        try:
+            outcome = provider.capture(attempt.provider_ref, f"capture:{attempt.id}")
+        except ProviderUnavailable:
+            return
+    with db.transaction() as session:
+        payments.record_status(session, attempt, outcome, source="capture", now=clock.now())

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from sqlalchemy import func, select
 
+from simkeep.charge import repository
+from simkeep.charge import service as charges
 from simkeep.charge.models import Charge
+from simkeep.ledger.models import Account, JournalEntry, Posting
 from tests.conftest import T0
 from tests.factories.lines import make_line, top_up
 from tests.factories.snapshot import snapshot
@@ -23,6 +28,16 @@ def post_charge(base: str, key: str, amount_minor: int, kind: str = "call") -> h
 def charge_rows(db) -> int:
     with db.transaction(write=False) as session:
         return session.scalar(select(func.count()).select_from(Charge))
+
+
+def entry_of(db, charge_id: str) -> tuple[str, str, list[tuple[str, int]]]:
+    """(kind, reference, [(account kind, amount), ...] sorted) of the journal entry a charge points to."""
+    with db.transaction(write=False) as session:
+        entry = session.scalars(select(JournalEntry).join(Charge, Charge.journal_entry_id == JournalEntry.id)
+                                .where(Charge.id == uuid.UUID(charge_id))).one()
+        legs = session.execute(select(Account.kind, Posting.amount_minor).join(Account, Account.id == Posting.account_id)
+                               .where(Posting.entry_id == entry.id)).all()
+    return entry.kind, entry.reference, sorted((kind, amount) for kind, amount in legs)
 
 
 @pytest.fixture
@@ -69,7 +84,39 @@ def test_one_key_raced_debits_once(live_server, db, funded):
     assert len({r.json()["id"] for r in responses}) == 1
     assert sum(r.headers.get("Idempotent-Replayed") != "true" for r in responses) == 1
     assert charge_rows(db) == 1
-    # All of it from the bonus: two legs (bonus and revenue), no zero posting on the credit.
+    # All of it from the bonus: two legs (bonus and revenue), no zero posting on the credit. The charge's own entry
+    # is checked leg by leg first, so a wrong count below can only be rows written by something else.
+    charge_id = responses[0].json()["id"]
+    assert entry_of(db, charge_id) == ("charge", f"charge:{charge_id}", [("revenue", 100), ("subscriber_bonus", -100)])
     assert rows_added(before, snapshot(db)) == {"charges": 1, "journal_entries": 1, "postings": 2}
+    assert balances(db) == (2500, 400)
+    assert ledger_ok(db)
+
+
+def test_a_racer_that_missed_the_key_rolls_back_its_debit_and_replays(db, funded, monkeypatch):
+    """The path Database.write's retry exists for, made deterministic: a request whose key lookup misses the
+    winner (as a read in a snapshot older than the winner's commit would) debits, posts, then meets the UNIQUE key.
+    Its whole transaction is rolled back, and the retry finds the winner and replays it: nothing moves twice."""
+
+    def charge(session):
+        return charges.charge(session, principal="admin", idempotency_key="one-key", msisdn=MSISDN, amount_minor=100,
+                              kind="call", now=T0)
+
+    winner = db.write(charge)
+    before = snapshot(db)
+    real_lookup, lookups = repository.find_by_key, []
+
+    def lookup(session, principal, key):
+        lookups.append(key)
+        return None if len(lookups) == 1 else real_lookup(session, principal, key)
+
+    monkeypatch.setattr(repository, "find_by_key", lookup)
+    loser = db.write(charge)
+    assert lookups == ["one-key", "one-key"]  # the first attempt missed, the retry found the winner
+    assert (loser.replayed, loser.charge.id) == (True, winner.charge.id)
+    assert snapshot(db) == before  # no row and no cached balance moved
+    assert charge_rows(db) == 1
+    assert entry_of(db, str(winner.charge.id)) == ("charge", f"charge:{winner.charge.id}",
+                                                   [("revenue", 100), ("subscriber_bonus", -100)])
     assert balances(db) == (2500, 400)
     assert ledger_ok(db)

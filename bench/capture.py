@@ -69,7 +69,8 @@ def capture_topup(db: Database, *, number: str, offer_id: str) -> Capture:
     statements: list[Statement] = []
 
     def record(_conn, _cursor, sql, params, _context, many) -> None:
-        statements.append(Statement(sql, params, many))
+        # A batched "insertmanyvalues" INSERT arrives flagged as executemany but with one flat row of parameters.
+        statements.append(Statement(sql, params, many and isinstance(params, list)))
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:

@@ -1,9 +1,16 @@
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 from sqlalchemy import text
 
 from simkeep.web.lane import DbLane
+
+
+def run(main):
+    """anyio.run on a thread of its own: the browser tests leave Playwright's event loop on the main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(anyio.run, main).result()
 
 
 def test_lane_runs_at_most_its_threads_at_once(db):
@@ -32,7 +39,7 @@ def test_lane_runs_at_most_its_threads_at_once(db):
                 tg.start_soon(one)
         return results
 
-    assert anyio.run(storm) == [1] * 8
+    assert run(storm) == [1] * 8
     assert peak == 2
 
 
@@ -44,4 +51,4 @@ def test_lane_write_commits_and_read_sees_it(db):
         await lane.write(lambda s: s.execute(text("INSERT INTO lane_probe VALUES (7)")))
         return await lane.read(lambda s: s.execute(text("SELECT sum(n) FROM lane_probe")).scalar())
 
-    assert anyio.run(round_trip) == 7
+    assert run(round_trip) == 7

@@ -63,9 +63,10 @@ def make_engine(url: str, **kwargs) -> Engine:
         return _sqlite_engine(url, **kwargs)
     url = url.replace("postgresql://", "postgresql+psycopg://", 1)
     if "poolclass" not in kwargs:
-        # As many connections as the web threadpool runs requests: an overflow connection is closed when
-        # returned, and a new one costs a backend fork and its prepared statements.
-        kwargs = {"pool_size": 40, "max_overflow": 0, "pool_timeout": 60, **kwargs}
+        # A fixed pool: an overflow connection is closed when returned, and a new one costs a backend fork and
+        # its prepared statements. 16 covers the API lane and the pages' short transactions (providers are
+        # called outside them), and three server processes plus a worker stay inside PostgreSQL's default 100.
+        kwargs = {"pool_size": 16, "max_overflow": 0, "pool_timeout": 60, **kwargs}
     return create_engine(url, **kwargs)
 
 

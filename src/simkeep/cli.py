@@ -1,4 +1,7 @@
-"""The `simkeep` command: thin wrappers that parse, call one service, and print."""
+"""The `simkeep` command: thin wrappers that parse, call one service, and print.
+
+This module assembles the app: the general commands live here, the domain groups in their folder's cli.py
+(bank, payment, notification); what they all print with is in simkeep.terminal."""
 
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from simkeep.bank.cli import app as bank_app
@@ -19,6 +20,9 @@ from simkeep.config import get_settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
+from simkeep.notification.cli import endpoint_app, messages_app
+from simkeep.payment.cli import reconcile_app, refund_cmd, review_app
+from simkeep.terminal import console, database, err, fail, progress_bar
 
 app = typer.Typer(help="simkeep: prepaid number-keeping platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -27,28 +31,11 @@ catalog_app = typer.Typer(help="Operator and offer catalog.", no_args_is_help=Tr
 line_app = typer.Typer(help="Prepaid lines.", no_args_is_help=True)
 ledger_app = typer.Typer(help="Double-entry ledger.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys (stored hashed; shown once).", no_args_is_help=True)
-review_app = typer.Typer(help="Payments waiting for a person: list and settle them.", no_args_is_help=True)
-reconcile_app = typer.Typer(help="Reconciliation with the payment providers.", no_args_is_help=True)
-endpoint_app = typer.Typer(help="Operator systems that receive signed events.", no_args_is_help=True)
-messages_app = typer.Typer(help="The message log: SMS, e-mail, events and webhooks.", no_args_is_help=True)
 for sub, name in ((db_app, "db"), (catalog_app, "catalog"), (line_app, "line"), (ledger_app, "ledger"),
                   (key_app, "api-key"), (review_app, "review"), (reconcile_app, "reconcile"),
                   (endpoint_app, "endpoint"), (messages_app, "messages")):
     app.add_typer(sub, name=name)
 app.add_typer(bank_app, name="bank")
-console = Console()
-err = Console(stderr=True)
-
-
-def _db() -> Database:
-    return Database(get_settings().db_url)
-
-
-def _fail(exc: SimkeepError) -> None:
-    err.print(f"[red]error[/red] {exc.code}: {exc.message}")
-    raise typer.Exit(1)
-
-
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
@@ -67,10 +54,10 @@ def catalog_load(file: Annotated[Path | None, typer.Option(help="catalog JSON (d
 
     try:
         catalog = service.read_catalog(file)
-        with _db().transaction() as session:
+        with database().transaction() as session:
             operators, offers = service.load_catalog(session, catalog, now=clock.now())
     except SimkeepError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"catalog {catalog.version}: {operators} operators, {offers} offers loaded")
 
 
@@ -81,7 +68,7 @@ def catalog_show() -> None:
     from simkeep.core.money import Money
 
     table = Table("operator", "tz", "grace/susp/quar days", "reminders", "offers (price → days)")
-    with _db().transaction(write=False) as session:
+    with database().transaction(write=False) as session:
         for op, offers in service.list_operators(session):
             table.add_row(f"{op.id}\n{op.brand} {op.product}", op.timezone,
                           f"{op.grace_days}/{op.suspended_days}/{op.quarantine_days}",
@@ -99,12 +86,12 @@ def line_create(msisdn: str, operator: Annotated[str, typer.Option(help="operato
     from simkeep.line import service
 
     try:
-        with _db().transaction() as session:
+        with database().transaction() as session:
             line = service.create_line(session, msisdn=msisdn, operator_id=operator, language=language,
                                        email=email, now=clock.now())
             _print_line(service.view(session, line))
     except SimkeepError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @line_app.command("show")
@@ -114,10 +101,10 @@ def line_show(msisdn: str) -> None:
     from simkeep.line import service
 
     try:
-        with _db().transaction(write=False) as session:
+        with database().transaction(write=False) as session:
             _print_line(service.view(session, service.find_line(session, lookup_msisdn(msisdn, get_settings().default_region))))
     except SimkeepError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 def _print_line(view) -> None:
@@ -137,11 +124,11 @@ def topup(msisdn: str, offer: str, key: Annotated[str, typer.Option(help="idempo
     from simkeep.topup import service
 
     try:
-        result = _db().write(lambda s: service.top_up(s, principal="cli", idempotency_key=key, msisdn=msisdn,
+        result = database().write(lambda s: service.top_up(s, principal="cli", idempotency_key=key, msisdn=msisdn,
                                                        offer_id=offer, channel=channel, now=clock.now(),
                                                        region=get_settings().default_region))
     except SimkeepError as exc:
-        _fail(exc)
+        fail(exc)
     t = result.topup
     console.print(f"top-up {t.id} {'(replayed) ' if result.replayed else ''}{t.status}: "
                   f"{t.price_minor} {t.currency}, valid until {t.validity_ends_at.isoformat()}")
@@ -154,11 +141,11 @@ def charge(msisdn: str, amount_minor: int, key: Annotated[str, typer.Option(help
     from simkeep.charge import service
 
     try:
-        result = _db().write(lambda s: service.charge(s, principal="cli", idempotency_key=key, msisdn=msisdn,
+        result = database().write(lambda s: service.charge(s, principal="cli", idempotency_key=key, msisdn=msisdn,
                                                        amount_minor=amount_minor, kind=kind, now=clock.now(),
                                                        region=get_settings().default_region))
     except SimkeepError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"charge {result.charge.id}: {result.charge.amount_minor} {result.charge.currency}")
 
 
@@ -173,8 +160,8 @@ def sweep(now: Annotated[str | None, typer.Option(help="sweep as of this ISO-860
     except ValueError as exc:
         err.print(f"[red]error[/red] invalid --now: {exc}")
         raise typer.Exit(2) from exc
-    db = _db()
-    with _progress() as progress:
+    db = database()
+    with progress_bar() as progress:
         task = progress.add_task("sweeping", total=count_due(db, now=at))
         result = run_sweep(db, now=at, batch=batch, links_base=get_settings().base_url,
                            progress=lambda n: progress.advance(task, n))
@@ -190,12 +177,15 @@ def worker(once: Annotated[bool, typer.Option(help="one sweep and one delivery r
     run_worker(get_settings(), once=once)
 
 
+app.command("refund")(refund_cmd)  # registered here to keep its place in `simkeep --help`
+
+
 @ledger_app.command("verify")
 def ledger_verify() -> None:
     """Recompute every balance from postings; exit 1 on any drift."""
     from simkeep.ledger import service
 
-    with _db().transaction(write=False) as session:
+    with database().transaction(write=False) as session:
         report = service.verify(session)
     for problem in report.problems:
         err.print(f"[red]drift[/red] {problem}")
@@ -211,137 +201,13 @@ def api_key_create(role: Annotated[str, typer.Option(help="admin | agent | resel
     from simkeep.auth import service
 
     try:
-        with _db().transaction() as session:
+        with database().transaction() as session:
             key, plaintext = service.create_api_key(session, name=name, role=role,
                                                     secret=get_settings().secret_key, now=clock.now())
     except SimkeepError as exc:
-        _fail(exc)
+        fail(exc)
     console.print(f"{key.role} key {key.id} ({key.name}):")
     print(plaintext)
-
-
-@review_app.command("list")
-def review_list() -> None:
-    """Payments in the review queue, oldest first."""
-    from simkeep.core.money import Money
-    from simkeep.payment import review
-
-    table = Table("attempt", "number", "amount", "provider", "method", "why", "since")
-    with _db().transaction(write=False) as session:
-        for a in review.queue(session):
-            table.add_row(str(a.id), a.msisdn, Money(a.amount_minor, a.currency).format(), a.provider, a.method,
-                          a.failure_reason or "", a.updated_at.isoformat(timespec="minutes"))
-    console.print(table)
-
-
-@review_app.command("settle")
-def review_settle(attempt: str, decision: Annotated[str, typer.Option(help="credit | dismiss")],
-                  reason: Annotated[str, typer.Option(help="why: goes into the audit log")],
-                  actor: Annotated[str, typer.Option(help="who decides")] = os.environ.get("USER", "staff")) -> None:
-    """Credit the line now, or dismiss the payment, with a reason for the audit log."""
-    import uuid
-
-    from simkeep.payment import review
-
-    try:
-        with _db().transaction() as session:
-            settled = review.settle(session, attempt_id=uuid.UUID(attempt), decision=decision, reason=reason,
-                                    actor=actor, now=clock.now())
-    except SimkeepError as exc:
-        _fail(exc)
-    console.print(f"{settled.id}: {settled.status}")
-
-
-@app.command("refund")
-def refund_cmd(attempt: str, amount_minor: int, reason: Annotated[str, typer.Option(help="goes into the audit log")],
-               key: Annotated[str, typer.Option(help="idempotency key: the same key never refunds twice")],
-               actor: str = os.environ.get("USER", "staff")) -> None:
-    """Refund (part of) a paid top-up through its provider."""
-    import uuid
-
-    from simkeep.payment.tasks import refund
-
-    try:
-        result = refund(_db(), get_settings(), attempt_id=uuid.UUID(attempt), amount_minor=amount_minor,
-                        reason=reason, actor=actor, idempotency_key=key)
-    except SimkeepError as exc:
-        _fail(exc)
-    console.print(f"refund {result.id}: {result.status}")
-
-
-@reconcile_app.command("run")
-def reconcile_run() -> None:
-    """Ask the providers about attempts that heard nothing for a while."""
-    from simkeep.payment.tasks import reconcile
-
-    console.print(f"{reconcile(_db(), get_settings())} attempts checked")
-
-
-@reconcile_app.command("report")
-def reconcile_report(day: Annotated[str | None, typer.Option(help="YYYY-MM-DD (UTC); default today")] = None) -> None:
-    """Per provider: captured, refunded, pending and in review, against the ledger's clearing accounts.
-    Exits 1 when any difference is not zero."""
-    from datetime import date
-
-    from simkeep.core.money import Money
-    from simkeep.payment.reconcile import daily_report
-
-    when = date.fromisoformat(day) if day else clock.now().date()
-    with _db().transaction(write=False) as session:
-        report = daily_report(session, day=when)
-    table = Table("provider", "captured", "refunded", "pending", "review", "unmatched", "ledger (net in)", "difference")
-    for row in report.rows:
-        amounts = [Money(minor, row.currency).format() for minor in (
-            row.captured_minor, row.refunded_minor, row.pending_minor, row.review_minor, row.unmatched_minor,
-            row.ledger_minor)]
-        colour = "green" if row.difference_minor == 0 else "red"
-        table.add_row(row.provider, *amounts, f"[{colour}]{Money(row.difference_minor, row.currency).format()}[/]")
-    console.print(f"reconciliation {when.isoformat()}")
-    console.print(table)
-    raise typer.Exit(0 if report.balanced else 1)
-
-
-@endpoint_app.command("add")
-def endpoint_add(url: str, topic: Annotated[list[str], typer.Option(help="topup.completed, payment.refunded, line.state_changed")]) -> None:
-    """Subscribe a URL to events; prints the signing secret once."""
-    from simkeep.notification import events
-
-    try:
-        with _db().transaction() as session:
-            endpoint, secret = events.add_endpoint(session, url=url, topics=topic, now=clock.now())
-    except SimkeepError as exc:
-        _fail(exc)
-    console.print(f"endpoint {endpoint.id} for {', '.join(endpoint.topics)}; signing secret (shown once):")
-    print(secret)
-
-
-@messages_app.command("list")
-def messages_list(status: Annotated[str | None, typer.Option(help="pending | sent | failed")] = None,
-                  limit: int = 30) -> None:
-    """The latest messages with their status, attempts and last error."""
-    from simkeep.notification import service
-
-    table = Table("id", "topic", "channel", "to", "status", "attempts", "last error", "created")
-    with _db().transaction(write=False) as session:
-        for m in service.recent(session, status=status, limit=limit):
-            table.add_row(str(m.id), m.topic, m.channel, m.recipient, m.status, str(m.attempts), m.last_error or "",
-                          m.created_at.isoformat(timespec="seconds"))
-    console.print(table)
-
-
-@messages_app.command("show")
-def messages_show(message_id: str) -> None:
-    """One message's delivery log: every attempt and what the receiver answered."""
-    import uuid
-
-    from simkeep.notification import service
-
-    with _db().transaction(write=False) as session:
-        log = service.delivery_log(session, uuid.UUID(message_id))
-    table = Table("attempt", "outcome", "detail", "at")
-    for entry in log:
-        table.add_row(str(entry.attempt), entry.outcome, entry.detail or "", entry.at.isoformat(timespec="seconds"))
-    console.print(table)
 
 
 @app.command("demo")
@@ -349,9 +215,9 @@ def demo() -> None:
     """Create a few demo lines with top-ups (idempotent) and print the demo admin token."""
     from simkeep.demo import seed_demo
 
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("demo lines", total=None)
-        created = seed_demo(_db(), get_settings(), progress=lambda: progress.advance(task))
+        created = seed_demo(database(), get_settings(), progress=lambda: progress.advance(task))
     console.print(f"demo: {created} lines ready")
 
 
@@ -387,11 +253,6 @@ def run() -> None:
     finally:
         worker_proc.terminate()
         worker_proc.wait(timeout=10)
-
-
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, transient=False)
 
 
 def main() -> None:

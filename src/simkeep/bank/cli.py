@@ -6,26 +6,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from simkeep.bank import service
-from simkeep.config import get_settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
 from simkeep.core.money import Money
-from simkeep.db import Database
+from simkeep.terminal import console, database, err, fail, progress_bar
 
 app = typer.Typer(help="Bank transfers: camt.053 statement import and the review queue.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
 PROGRESS_FROM = 100  # entries: a smaller statement imports before a bar would be seen
-
-
-def _fail(exc: SimkeepError) -> None:
-    err.print(f"[red]error[/red] {exc.code}: {exc.message}")
-    raise typer.Exit(1)
 
 
 @app.command("import")
@@ -33,18 +23,18 @@ def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, re
                                                   help="camt.053 XML file from the bank")]) -> None:
     """Import a statement: exact payments of pending orders are credited (by the worker), the rest goes to review.
     Importing the same statement again changes nothing."""
-    db = Database(get_settings().db_url)
+
+    db = database()
     try:
         document, sha256 = service.parse(file.read_bytes())
         total = document.entry_count
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err, disable=total < PROGRESS_FROM) as progress:
+        with progress_bar(disable=total < PROGRESS_FROM) as progress:
             task = progress.add_task("entries", total=total)
             with db.transaction() as session:
                 result = service.import_document(session, document=document, sha256=sha256, now=clock.now(),
                                                  on_entry=lambda: progress.advance(task))
     except SimkeepError as exc:
-        _fail(exc)
+        fail(exc)
     finally:
         db.dispose()
     if result.nothing_new:
@@ -62,10 +52,11 @@ def import_(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, re
 def entries(status: Annotated[str, typer.Option(help="review, matched, settled or all")] = service.REVIEW,
             limit: int = 200) -> None:
     """Bank entries by status, newest booking first (default: those waiting for review)."""
+
     if status not in (*service.STATUSES, "all"):
         err.print(f"[red]error[/red] status must be one of {', '.join(service.STATUSES)} or all")
         raise typer.Exit(2)
-    db = Database(get_settings().db_url)
+    db = database()
     try:
         with db.transaction(write=False) as session:
             rows = service.entries(session, status=None if status == "all" else status, limit=limit)
@@ -85,12 +76,13 @@ def entries(status: Annotated[str, typer.Option(help="review, matched, settled o
 def settle(entry_id: str, reason: Annotated[str, typer.Option(help="what was done, for the audit log")],
            actor: Annotated[str, typer.Option(help="who did it")]) -> None:
     """Close an entry in review once staff dealt with it (outgoing refund transfer, manual credit, …)."""
-    db = Database(get_settings().db_url)
+
+    db = database()
     try:
         with db.transaction() as session:
             entry = service.settle(session, entry_id=entry_id, actor=actor, reason=reason, now=clock.now())
     except SimkeepError as exc:
-        _fail(exc)
+        fail(exc)
     finally:
         db.dispose()
     console.print(f"entry {entry.id} settled")

@@ -4,17 +4,15 @@ retry or give up."""
 from __future__ import annotations
 
 import email
-import shutil
 import socket
 import ssl
-import subprocess
 import uuid
 from collections.abc import Iterator
 from email.policy import default as default_policy
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 
 import pytest
+import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from sqlalchemy import select
@@ -90,25 +88,21 @@ def smtp_server(recorder: Recorder) -> Iterator[int]:
 
 
 @pytest.fixture(scope="module")
-def certificate(tmp_path_factory) -> tuple[Path, Path]:
-    if not shutil.which("openssl"):
-        pytest.skip("openssl is needed to make a test certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
-    return cert, key
+def certificate() -> trustme.CA:
+    """A throwaway CA whose certificate for 127.0.0.1 the test server presents."""
+    return trustme.CA()
 
 
-def server_tls(certificate) -> ssl.SSLContext:
+def server_tls(ca: trustme.CA) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(*certificate)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
     return context
 
 
-def client_tls(certificate) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(certificate[0]))
+def client_tls(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context
 
 
 def outgoing(language: str = "en", topic: str = "reminder", payload: dict | None = None,

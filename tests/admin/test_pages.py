@@ -44,6 +44,9 @@ def test_staff_sign_in_with_the_admin_token_and_settle_with_a_reason(db, staff):
     assert client.post("/admin", data={"token": ADMIN_TOKEN, "name": "Eve", "csrf_token": token}).status_code == 303
     page = client.get("/admin/review")
     assert page.status_code == 200 and "+33 6 12 34 56 78" in page.text and "paid but line_not_renewable" in page.text
+    form = re.search(rf'<form method="post" action="/admin/review/{attempt_id}".*?</form>', page.text, re.S).group(0)
+    assert all(field in form for field in ('name="csrf_token"', 'name="decision" value="credit"',
+                                           'name="decision" value="dismiss"', 'name="reason" required'))
     no_csrf = client.post(f"/admin/review/{attempt_id}", data={"decision": "dismiss", "reason": "x"})
     assert no_csrf.status_code == 403
     settled = client.post(f"/admin/review/{attempt_id}", data={"decision": "dismiss", "reason": "refunded by phone",

@@ -8,10 +8,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from simkeep.charge import repository
 from simkeep.charge import service as charges
 from simkeep.charge.models import Charge
 from simkeep.ledger.models import Account, JournalEntry, Posting
+from simkeep.line import service as lines
 from tests.conftest import T0
 from tests.factories.lines import make_line, top_up
 from tests.factories.snapshot import snapshot
@@ -104,15 +104,18 @@ def test_a_racer_that_missed_the_key_rolls_back_its_debit_and_replays(db, funded
 
     winner = db.write(charge)
     before = snapshot(db)
-    real_lookup, lookups = repository.find_by_key, []
+    real_lock, seen = lines.lock_live_line, []
 
-    def lookup(session, principal, key):
-        lookups.append(key)
-        return None if len(lookups) == 1 else real_lookup(session, principal, key)
+    def lock(session, *args, **kwargs):
+        locked = real_lock(session, *args, **kwargs)
+        seen.append(locked[0].earlier_id)
+        if len(seen) == 1:
+            locked[0].earlier_id = None  # as the lock's snapshot reads it when the winner commits meanwhile
+        return locked
 
-    monkeypatch.setattr(repository, "find_by_key", lookup)
+    monkeypatch.setattr(lines, "lock_live_line", lock)
     loser = db.write(charge)
-    assert lookups == ["one-key", "one-key"]  # the first attempt missed, the retry found the winner
+    assert seen == [winner.charge.id, winner.charge.id]  # the first attempt was made to miss, the retry found it
     assert (loser.replayed, loser.charge.id) == (True, winner.charge.id)
     assert snapshot(db) == before  # no row and no cached balance moved
     assert charge_rows(db) == 1

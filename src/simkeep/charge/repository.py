@@ -18,6 +18,10 @@ def find_by_key(session: Session, principal: str, key: str) -> Charge | None:
     return session.get(Charge, found) if found is not None else None
 
 
+def get(session: Session, charge_id) -> Charge:
+    return session.get(Charge, charge_id)
+
+
 def add(session: Session, row: dict) -> None:
     session.connection().execute(_INSERT, row)
 

@@ -43,8 +43,12 @@ def charge(session: Session, *, principal: str, idempotency_key: str, msisdn: st
         raise InvalidAmount()
     number = lookup_msisdn(msisdn, region)
     request_hash = fingerprint(number, amount_minor, kind)
-    locked = lines.lock_live_line(session, number)
-    earlier = repository.find_by_key(session, principal, idempotency_key)
+    locked = lines.lock_live_line(session, number, request=(Charge.__table__, principal, idempotency_key))
+    # An earlier request with this key comes with the lock (one round trip); without a live line, look it up.
+    if locked is None:
+        earlier = repository.find_by_key(session, principal, idempotency_key)
+    else:
+        earlier = repository.get(session, locked[0].earlier_id) if locked[0].earlier_id else None
     if earlier is not None:
         if earlier.request_hash != request_hash:
             raise IdempotencyKeyReused()

@@ -18,10 +18,8 @@ router = APIRouter(prefix="/sandbox", include_in_schema=False)
 
 @router.get("/pay/{ref}", response_class=HTMLResponse)
 def pay_page(request: Request, lang: Lang, ref: str) -> Response:
-    try:
-        with request.app.state.db.transaction(write=False) as session:
-            payment = sandbox.get_payment(session, ref)
-    except SimkeepError:
+    payment = _find(request, ref)
+    if payment is None:
         return render(request, "portal/error.html", status=404, error=error_text(lang, "payment_not_found"))
     if payment.status == sandbox.REQUIRES_ACTION:
         return redirect(f"/sandbox/3ds/{ref}")
@@ -40,10 +38,8 @@ def pay_action(request: Request, ref: str, action: Annotated[str, Form()],
 
 @router.get("/3ds/{ref}", response_class=HTMLResponse)
 def challenge_page(request: Request, lang: Lang, ref: str) -> Response:
-    try:
-        with request.app.state.db.transaction(write=False) as session:
-            payment = sandbox.get_payment(session, ref)
-    except SimkeepError:
+    payment = _find(request, ref)
+    if payment is None:
         return render(request, "portal/error.html", status=404, error=error_text(lang, "payment_not_found"))
     return render(request, "sandbox/challenge.html", payment=payment)
 
@@ -51,6 +47,14 @@ def challenge_page(request: Request, lang: Lang, ref: str) -> Response:
 @router.post("/3ds/{ref}")
 def challenge_action(request: Request, ref: str, action: Annotated[str, Form()], _csrf: None = Csrf) -> Response:
     return _act(request, ref, action)
+
+
+def _find(request: Request, ref: str):
+    try:
+        with request.app.state.db.transaction(write=False) as session:
+            return sandbox.get_payment(session, ref)
+    except SimkeepError:
+        return None
 
 
 def _act(request: Request, ref: str, action: str, card_number: str = "") -> Response:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from stdnum import iso11649
 
 from simkeep.audit import service as audit
@@ -26,7 +25,8 @@ from simkeep.payment.tasks import process_inbox
 from simkeep.topup.models import TopUp
 from tests.bank.statements import Credit, document, statement
 from tests.factories.lines import make_line, view
-from tests.factories.snapshot import snapshot
+from tests.factories.payments import now
+from tests.factories.snapshot import count, snapshot
 
 DATA = Path(__file__).parent / "data"
 
@@ -36,10 +36,6 @@ def cfg(db, tmp_path) -> Settings:
     return Settings(database_url=db.url, data_dir=tmp_path, public_url="http://127.0.0.1:9",
                     sepa_creditor_name="Opérateur Démo SAS", sepa_iban="FR76 3000 6000 0112 3456 7890 189",
                     sepa_bic="agrifrpp")
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def order(db, cfg, *, key: str, offer_id: str = "fr-orange-mobicarte-10", msisdn: str = "+33612345678"):
@@ -59,11 +55,6 @@ def order(db, cfg, *, key: str, offer_id: str = "fr-orange-mobicarte-10", msisdn
 def import_(db, data: bytes) -> bank.ImportResult:
     with db.transaction() as session:
         return bank.import_statement(session, data=data, now=now())
-
-
-def count(db, model) -> int:
-    with db.transaction(write=False) as session:
-        return session.scalar(select(func.count()).select_from(model))
 
 
 def attempt(db, attempt_id) -> PaymentAttempt:

@@ -14,6 +14,7 @@ from simkeep.db import Database
 from simkeep.line import service as lines
 from simkeep.notification.models import OutboxMessage
 from simkeep.payment import service as payments
+from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.providers.base import Checkout
 from simkeep.payment.providers.sandbox import SandboxProvider
 from simkeep.payment.tasks import process_inbox
@@ -66,3 +67,8 @@ def paid(db: Database, cfg: Settings, **checkout_args):
     deliver(db, cfg, pay(db, ref))
     process_inbox(db, cfg)
     return attempt_id
+
+
+def attempt_status(db, attempt_id) -> str:
+    with db.transaction(write=False) as session:
+        return session.get(PaymentAttempt, attempt_id).status

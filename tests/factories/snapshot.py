@@ -14,3 +14,8 @@ def snapshot(db: Database) -> dict:
         counts = {t.name: session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables}
         balances = dict(session.execute(select(Account.code, Account.balance_minor)).all())
     return {"counts": counts, "balances": balances}
+
+
+def count(db, model) -> int:
+    with db.transaction(write=False) as session:
+        return session.scalar(select(func.count()).select_from(model))

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from simkeep.config import Settings
 from simkeep.core.errors import InvalidAmount
@@ -34,7 +33,8 @@ from simkeep.payment.tasks import process_inbox
 from simkeep.receipt.models import Receipt
 from simkeep.topup.models import TopUp
 from tests.factories.lines import make_line, view
-from tests.factories.snapshot import snapshot
+from tests.factories.payments import attempt_status, now
+from tests.factories.snapshot import count, snapshot
 from tests.payment import paypal_shapes as shapes
 from tests.payment.paypal_fake import FakePayPal
 
@@ -445,20 +445,6 @@ def test_an_authentic_event_simkeep_does_not_act_on_keeps_its_paypal_type(fake, 
 @pytest.fixture
 def cfg(db, tmp_path) -> Settings:
     return paypal_settings(database_url=db.url, data_dir=tmp_path)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def count(db, model) -> int:
-    with db.transaction(write=False) as session:
-        return session.scalar(select(func.count()).select_from(model))
-
-
-def attempt_status(db, attempt_id) -> str:
-    with db.transaction(write=False) as session:
-        return session.get(PaymentAttempt, attempt_id).status
 
 
 def checkout(db, provider, key="checkout-1"):

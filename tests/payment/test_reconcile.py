@@ -11,7 +11,7 @@ from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox, refund
 from simkeep.payment.tasks import reconcile as reconcile_job
 from tests.factories.lines import make_line, view
-from tests.factories.payments import SECRET, checkout, deliver, now, paid, pay
+from tests.factories.payments import SECRET, attempt_status, checkout, deliver, now, paid, pay
 
 
 @pytest.fixture
@@ -26,11 +26,6 @@ def age(db, attempt_id, by: timedelta) -> None:
             created_at=now() - by, updated_at=now() - by))
 
 
-def status(db, attempt_id) -> str:
-    with db.transaction(write=False) as session:
-        return session.get(PaymentAttempt, attempt_id).status
-
-
 def test_a_lost_webhook_is_settled_from_the_providers_answer(db, cfg):
     make_line(db, now=now())
     attempt_id, ref = checkout(db, cfg)
@@ -38,7 +33,7 @@ def test_a_lost_webhook_is_settled_from_the_providers_answer(db, cfg):
     age(db, attempt_id, timedelta(minutes=16))
     assert reconcile_job(db, cfg) == 1
     process_inbox(db, cfg)
-    assert status(db, attempt_id) == "succeeded"
+    assert attempt_status(db, attempt_id) == "succeeded"
     assert view(db).credit.minor == 1000
     assert reconcile_job(db, cfg) == 0
 
@@ -59,10 +54,10 @@ def test_unknown_for_a_day_goes_to_review_never_refunded(db, cfg):
     attempt_id, _ref = checkout(db, cfg)  # the payer never acts
     age(db, attempt_id, timedelta(hours=2))
     reconcile_job(db, cfg)
-    assert status(db, attempt_id) == "pending"
+    assert attempt_status(db, attempt_id) == "pending"
     age(db, attempt_id, timedelta(hours=25))
     reconcile_job(db, cfg)
-    assert status(db, attempt_id) == "review"
+    assert attempt_status(db, attempt_id) == "review"
     with db.transaction(write=False) as session:
         assert [a.id for a in review.queue(session)] == [attempt_id]
     assert view(db).credit.minor == 0
@@ -75,13 +70,13 @@ def test_staff_settle_review_items_with_a_reason_in_the_audit_log(db, cfg):
     run_sweep(db, now=line.number_loss_at)  # deactivated before the payment is applied: review
     deliver(db, cfg, event)
     process_inbox(db, cfg)
-    assert status(db, paid_late) == "review"
+    assert attempt_status(db, paid_late) == "review"
     with db.transaction() as session, pytest.raises(Exception, match="reason"):
         review.settle(session, attempt_id=paid_late, decision="dismiss", reason=" ", actor="eve", now=now())
     with db.transaction() as session:
         review.settle(session, attempt_id=paid_late, decision="dismiss", reason="refunded by phone, ticket 42",
                       actor="eve", now=now())
-    assert status(db, paid_late) == "failed"
+    assert attempt_status(db, paid_late) == "failed"
     with db.transaction(write=False) as session:
         [entry] = session.scalars(select(AuditEntry)).all()
     assert (entry.actor, entry.action, entry.reason) == ("eve", "review.dismiss", "refunded by phone, ticket 42")
@@ -106,7 +101,7 @@ def test_a_day_of_mixed_outcomes_reconciles_to_zero(db, cfg):
     assert (row.captured_minor, row.refunded_minor, row.pending_minor, row.review_minor) == (1500, 400, 1000, 1000)
     assert row.ledger_minor == 1100
     assert row.difference_minor == 0 and report.balanced
-    assert status(db, stuck_id) == "review" and status(db, declined_id) == "failed"
+    assert attempt_status(db, stuck_id) == "review" and attempt_status(db, declined_id) == "failed"
 
 
 def test_the_report_flags_money_the_ledger_does_not_show(db, cfg):

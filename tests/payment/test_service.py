@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from simkeep.config import Settings
 from simkeep.core.signing import sign
@@ -21,24 +21,14 @@ from simkeep.receipt.models import Receipt
 from simkeep.sandbox import service as sandbox
 from simkeep.topup.models import TopUp
 from tests.factories.lines import make_line, view
-from tests.factories.payments import SECRET, checkout, deliver, now, pay
-from tests.factories.snapshot import snapshot
+from tests.factories.payments import SECRET, attempt_status, checkout, deliver, now, pay
+from tests.factories.snapshot import count, snapshot
 
 
 @pytest.fixture
 def cfg(db, tmp_path) -> Settings:
     return Settings(database_url=db.url, data_dir=tmp_path, sandbox_webhook_secret=SECRET,
                     public_url="http://127.0.0.1:9")
-
-
-def count(db, model) -> int:
-    with db.transaction(write=False) as session:
-        return session.scalar(select(func.count()).select_from(model))
-
-
-def attempt_status(db, attempt_id) -> str:
-    with db.transaction(write=False) as session:
-        return session.get(PaymentAttempt, attempt_id).status
 
 
 def test_a_paid_attempt_credits_once_however_often_the_event_arrives(db, cfg):

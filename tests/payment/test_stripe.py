@@ -29,12 +29,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import stripe
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from simkeep.config import Settings
 from simkeep.ledger import service as ledger
@@ -61,7 +61,8 @@ from simkeep.topup.models import TopUp
 from simkeep.web import i18n
 from tests.conftest import ADMIN_TOKEN
 from tests.factories.lines import make_line, view
-from tests.factories.snapshot import snapshot
+from tests.factories.payments import now
+from tests.factories.snapshot import count, snapshot
 from tests.payment.stripe_fakes import (
     CannedStripe,
     RecordingClient,
@@ -113,10 +114,6 @@ def provider(localstripe) -> StripeProvider:
 @pytest.fixture
 def stripe_js(localstripe) -> StripeJsStandIn:
     return StripeJsStandIn(localstripe.url, SK, PK)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def a_checkout(method: str = "card", *, amount: int = 1000, currency: str = "EUR", attempt_id: str | None = None,
@@ -415,11 +412,6 @@ def test_unknown_event_types_keep_their_own_type():
     assert (parsed.type, parsed.payment_ref) == ("payment_intent.created", "pi_3Test")
     parsed = parse(event("charge.dispute.closed", dispute()))
     assert (parsed.type, parsed.payment_ref) == ("charge.dispute.closed", "pi_3Test")
-
-
-def count(db, model) -> int:
-    with db.transaction(write=False) as session:
-        return session.scalar(select(func.count()).select_from(model))
 
 
 def store(db, parsed: ProviderEvent) -> bool:

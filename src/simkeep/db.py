@@ -126,11 +126,6 @@ class Database:
         self.engine.dispose()
 
 
-@lru_cache
-def get_database(url: str) -> Database:
-    return Database(url)
-
-
 _DIALECT_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 
@@ -143,7 +138,3 @@ def insert_or_ignore(session: Session, table: Table):
     """INSERT ... ON CONFLICT DO NOTHING in the session's SQL dialect, built once per table: a UNIQUE key is what
     makes writes idempotent (dedup keys, event ids, counters)."""
     return _insert_or_ignore(table, session.get_bind().dialect.name)
-
-
-def is_postgres(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"

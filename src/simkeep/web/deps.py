@@ -23,10 +23,6 @@ _CACHE_SECONDS = 30.0  # a revoked key stops working within this delay; it saves
 # request would pay five of them before the endpoint runs.
 
 
-async def database(request: Request) -> Database:
-    return request.app.state.db
-
-
 async def db_lane(request: Request) -> DbLane:
     return request.app.state.db_lane
 
@@ -76,7 +72,6 @@ async def idempotency_key(idempotency_key: Annotated[str | None, Header()] = Non
 AdminOnly = Annotated[Principal, Depends(require("admin"))]
 Staff = Annotated[Principal, Depends(require("admin", "agent"))]
 AnyRole = Annotated[Principal, Depends(require("admin", "agent", "reseller"))]
-Db = Annotated[Database, Depends(database)]
 Lane = Annotated[DbLane, Depends(db_lane)]
 Config = Annotated[Settings, Depends(settings)]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]

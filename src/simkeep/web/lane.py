@@ -23,8 +23,7 @@ T = TypeVar("T")
 class DbLane:
     def __init__(self, db: Database, threads: int) -> None:
         self.db = db
-        self.threads = threads
-        self._limiter: anyio.CapacityLimiter | None = None  # made on first use, inside the server's event loop
+        self._limiter = anyio.CapacityLimiter(threads)
 
     async def write(self, work: Callable[[Session], T]) -> T:
         """`work` in one write transaction (Database.write: a unique-key race is retried once)."""
@@ -38,6 +37,4 @@ class DbLane:
             return work(session)
 
     async def _run(self, fn: Callable[..., T], *args) -> T:
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self.threads)
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)

@@ -118,9 +118,11 @@ def test_the_admin_upload_needs_the_token_and_the_csrf_token(web, db, cfg):
 def test_without_a_configured_admin_token_nobody_may_upload(cfg, db):
     app = create_app(cfg.model_copy(update={"admin_token": None}), db)
     app.include_router(bank_pages.router)
+    before = snapshot(db)
     with TestClient(app) as client:
-        assert upload(client, statement("S1", []), token="").status_code == 403
-        assert upload(client, statement("S1", []), token="None").status_code == 403
+        assert upload(client, statement("S1", [Credit("B1", "7.00")]), token="").status_code == 403
+        assert upload(client, statement("S1", [Credit("B1", "7.00")]), token="None").status_code == 403
+    assert snapshot(db) == before
 
 
 def test_an_unreadable_upload_says_why_and_changes_nothing(web, db):

@@ -33,10 +33,12 @@ def test_an_unbalanced_entry_is_refused_and_nothing_is_written(db):
 
 def test_mixed_currencies_cannot_balance_each_other(db):
     line = make_line(db, now=T0)
+    before = snapshot(db)
     with pytest.raises(LedgerUnbalanced), db.transaction() as session:
         ledger.post(session, kind="test", reference="x", now=T0, legs=[
             Leg(line.credit_account_id, Money(100, EUR), tracked=True),
             Leg(ledger.system_account_id(ledger.REVENUE, "GBP"), Money(-100, "GBP"))])
+    assert snapshot(db) == before
 
 
 def test_a_guarded_debit_never_takes_a_subscriber_below_zero(db):
@@ -54,8 +56,10 @@ def test_a_reference_is_written_once(db):
     legs = [Leg(line.credit_account_id, Money(1, EUR), tracked=True), Leg(PORTAL, Money(-1, EUR))]
     with db.transaction() as session:
         ledger.post(session, kind="test", reference="once", now=T0, legs=legs)
+    before = snapshot(db)
     with pytest.raises(IntegrityError), db.transaction() as session:
         ledger.post(session, kind="test", reference="once", now=T0, legs=legs)
+    assert snapshot(db) == before
     assert view(db).credit.minor == 1
 
 

@@ -62,5 +62,7 @@ def test_validity_cap_refuses_before_any_money_moves(db):
 
 def test_deactivated_line_cannot_be_renewed(db):
     line = make_line(db, now=T0)
+    before = snapshot(db)
     with pytest.raises(LineNotRenewable):
         top_up(db, now=line.number_loss_at)
+    assert snapshot(db) == before

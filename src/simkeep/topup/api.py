@@ -24,8 +24,8 @@ async def create_topup(body: TopUpCreate, key: IdempotencyKey, db: Lane, cfg: Co
 
 
 @router.get("/{topup_id}", response_model=TopUpOut)
-async def get_topup(topup_id: str, db: Lane, _who: AnyRole) -> TopUpOut:
-    return await db.read(lambda session: render(service.get_topup(session, topup_id)))
+async def get_topup(topup_id: str, db: Lane, _who: AnyRole) -> dict:
+    return await db.read(lambda session: as_dict(service.get_topup(session, topup_id)))
 
 
 def as_dict(t: TopUp) -> dict:
@@ -35,9 +35,3 @@ def as_dict(t: TopUp) -> dict:
             "validity_ends_at": t.validity_ends_at.isoformat().replace("+00:00", "Z"),
             "created_at": t.created_at.isoformat().replace("+00:00", "Z")}
 
-
-def render(t: TopUp) -> TopUpOut:
-    return TopUpOut(id=str(t.id), status=t.status, msisdn=t.msisdn, offer_id=t.offer_id, channel=t.channel,
-                    amount={"amount_minor": t.price_minor, "currency": t.currency},
-                    bonus={"amount_minor": t.bonus_minor, "currency": t.currency},
-                    validity_ends_at=t.validity_ends_at, created_at=t.created_at)

@@ -112,6 +112,10 @@ class Database:
         finally:
             session.close()
 
+    def read(self, work: Callable[[Session], T]) -> T:
+        with self.transaction(write=False) as session:
+            return work(session)
+
     def write(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one write transaction. A unique-key race (two first requests with one Idempotency-Key)
         is retried once: the retry finds the winner's row and answers as a replay or a 409."""

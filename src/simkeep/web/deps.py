@@ -13,7 +13,6 @@ from simkeep.auth import service as auth
 from simkeep.auth.service import Principal
 from simkeep.config import Settings
 from simkeep.core.errors import Forbidden, IdempotencyKeyMissing, InvalidInput, Unauthorized
-from simkeep.db import Database
 from simkeep.web.lane import DbLane
 
 _CACHE_SECONDS = 30.0  # a revoked key stops working within this delay; it saves a query per request
@@ -40,16 +39,12 @@ async def principal(request: Request, authorization: Annotated[str | None, Heade
     if hit and hit[0] > time.monotonic():
         return hit[1]
     cfg: Settings = request.app.state.settings
-    who = await run_in_threadpool(_authenticate, request.app.state.db, token, cfg)
+    who = await run_in_threadpool(request.app.state.db.read, lambda session: auth.authenticate(
+        session, token=token, secret=cfg.secret_key, admin_token=cfg.admin_token))
     if len(cache) > 10_000:
         cache.clear()
     cache[token] = (time.monotonic() + _CACHE_SECONDS, who)
     return who
-
-
-def _authenticate(db: Database, token: str, cfg: Settings) -> Principal:
-    with db.transaction(write=False) as session:
-        return auth.authenticate(session, token=token, secret=cfg.secret_key, admin_token=cfg.admin_token)
 
 
 def require(*roles: str) -> Callable[..., Principal]:

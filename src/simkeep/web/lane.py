@@ -30,11 +30,7 @@ class DbLane:
         return await self._run(self.db.write, work)
 
     async def read(self, work: Callable[[Session], T]) -> T:
-        return await self._run(self._read, work)
-
-    def _read(self, work: Callable[[Session], T]) -> T:
-        with self.db.transaction(write=False) as session:
-            return work(session)
+        return await self._run(self.db.read, work)
 
     async def _run(self, fn: Callable[..., T], *args) -> T:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)

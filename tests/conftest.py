@@ -34,6 +34,7 @@ from simkeep.notification import events
 
 PG_URL = os.environ.get("SIMKEEP_TEST_DATABASE_URL")
 ADMIN_TOKEN = "test-admin-token"
+TEST_SECRET = "test-secret-key-0123456789abcdef0123456789abcdef"
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday in winter time, four weeks before the DST change
 
 
@@ -72,7 +73,7 @@ def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
 
 @pytest.fixture
 def settings(db: Database, tmp_path: Path) -> Settings:
-    return Settings(database_url=db.url, data_dir=tmp_path, admin_token=ADMIN_TOKEN)
+    return Settings(database_url=db.url, data_dir=tmp_path, admin_token=ADMIN_TOKEN, secret_key=TEST_SECRET)
 
 
 @pytest.fixture
@@ -88,6 +89,7 @@ def cli(db, tmp_path, monkeypatch) -> Iterator:
     the exit code (0 unless `code=` says otherwise)."""
     monkeypatch.setenv("SIMKEEP_DATABASE_URL", db.url)
     monkeypatch.setenv("SIMKEEP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("SIMKEEP_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("COLUMNS", "200")  # Rich tables stay on one line per row
     get_settings.cache_clear()
     runner = CliRunner()

@@ -69,6 +69,6 @@ def test_api_key_is_printed_once_and_stored_hashed(cli, db):
     assert plaintext.startswith("sk_agent_")
     with db.transaction(write=False) as session:
         [key] = session.scalars(select(ApiKey)).all()
-    assert key.key_hash == key_hash(get_settings().secret_key, plaintext)
+    assert key.key_hash == key_hash(get_settings().key("api_key"), plaintext)
     assert plaintext not in json.dumps([key.name, key.role, key.key_hash])
     assert "role must be one of" in cli("api-key", "create", "--role", "root", code=1)

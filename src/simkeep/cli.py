@@ -203,7 +203,7 @@ def api_key_create(role: Annotated[str, typer.Option(help="admin | agent | resel
     try:
         with database().transaction() as session:
             key, plaintext = service.create_api_key(session, name=name, role=role,
-                                                    secret=get_settings().secret_key, now=clock.now())
+                                                    secret=get_settings().key("api_key"), now=clock.now())
     except SimkeepError as exc:
         fail(exc)
     console.print(f"{key.role} key {key.id} ({key.name}):")

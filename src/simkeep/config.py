@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,8 +18,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     admin_token: str | None = None
-    # Keys the hashes of API keys (and later OTPs and PINs); a deployment must set its own.
-    secret_key: str = "simkeep-dev-secret-change-me"
+    # The master secret: every purpose gets its own key derived from it (see `key`). No default: `simkeep run`
+    # generates one for the demo; production refuses to start without it.
+    secret_key: str | None = None
+    # Earlier master secrets, still accepted for verifying during a rotation's grace period (newest first).
+    previous_secret_keys: list[str] = []
     sms_sender: str = "file"  # file | smpp
     smpp_url: str | None = None  # smpp://SYSTEM_ID:PASSWORD@HOST:PORT
     smpp_rate_per_second: float = 50.0  # 0: no throttling
@@ -56,6 +61,20 @@ class Settings(BaseSettings):
     code_requests_per_ip: str = "20 per hour"
     code_checks_per_ip: str = "30 per 10 minutes"
 
+    def key(self, purpose: str) -> str:
+        """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master
+        secret so that a leak of one purpose's key reveals neither the master nor the others."""
+        return _derive(self._master(), purpose)
+
+    def verifying_keys(self, purpose: str) -> list[str]:
+        """The current key first, then those derived from previous secrets: what still verifies or matches."""
+        return [self.key(purpose), *(_derive(old, purpose) for old in self.previous_secret_keys)]
+
+    def _master(self) -> str:
+        if not self.secret_key:
+            raise RuntimeError("SIMKEEP_SECRET_KEY is not set")
+        return self.secret_key
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'simkeep.db'}"
@@ -67,6 +86,10 @@ class Settings(BaseSettings):
     @property
     def messages_log(self) -> Path:
         return self.data_dir / "messages.log"
+
+
+def _derive(master: str, purpose: str) -> str:
+    return hmac.new(master.encode(), f"simkeep/{purpose}".encode(), hashlib.sha256).hexdigest()
 
 
 @lru_cache

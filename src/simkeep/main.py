@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             session.execute(text("SELECT 1"))
         return {"status": "ok", "database": app.state.db.dialect}
 
-    app.add_middleware(PageSessions, secret_key=settings.secret_key, session_cookie="simkeep_session",
+    app.add_middleware(PageSessions, secret_key=settings.key("session"), session_cookie="simkeep_session",
                        max_age=14 * 86400, same_site="lax", https_only=settings.cookie_secure)
     # Bank statements are the one large upload; everything else keeps the 64 KiB limit.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from stdnum import iso11649
 
+from tests.conftest import TEST_SECRET
 from simkeep.audit import service as audit
 from simkeep.bank import service as bank
 from simkeep.bank.models import BankEntry, BankStatement
@@ -33,7 +34,7 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture
 def cfg(db, tmp_path) -> Settings:
-    return Settings(database_url=db.url, data_dir=tmp_path, public_url="http://127.0.0.1:9",
+    return Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, public_url="http://127.0.0.1:9",
                     sepa_creditor_name="Opérateur Démo SAS", sepa_iban="FR76 3000 6000 0112 3456 7890 189",
                     sepa_bic="agrifrpp")
 

@@ -52,7 +52,7 @@ def sign_session(client: TestClient, secret: str, session: dict) -> None:
 
 def test_a_bank_transfer_checkout_shows_the_details_and_is_credited_after_the_statement(web, cfg, db):
     make_line(db, now=datetime.now(UTC))
-    sign_session(web, cfg.secret_key, {
+    sign_session(web, cfg.key("session"), {
         "numbers": [MSISDN], "csrf": "t0k",
         "wizard": {"offer": "fr-orange-mobicarte-10", "operator": "fr-orange-mobicarte", "msisdn": MSISDN,
                    "method": "bank_transfer", "key": "checkout-key-1"}})

@@ -31,7 +31,7 @@ from simkeep.main import create_app
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import TEST_SECRET, ADMIN_TOKEN
 from tests.factories.lines import make_line, view
 from tests.factories.snapshot import snapshot
 
@@ -192,7 +192,7 @@ def shifted_clock(monkeypatch) -> ShiftedClock:
 def portal(db: Database, tmp_path: Path, shifted_clock: ShiftedClock) -> Iterator[Portal]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(database_url=db.url, data_dir=tmp_path, admin_token=ADMIN_TOKEN, cookie_secure=True,
+    settings = Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, admin_token=ADMIN_TOKEN, cookie_secure=True,
                         public_url=base, sandbox_webhook_secret=WEBHOOK_SECRET)
     server = uvicorn.Server(uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))

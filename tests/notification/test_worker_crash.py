@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from simkeep.notification import events
 from simkeep.notification.models import OutboxMessage
+from tests.conftest import TEST_SECRET
 from tests.factories.lines import make_line, top_up
 from tests.factories.payments import now
 
@@ -45,7 +46,7 @@ class SlowReceiver:
 
 
 def start_worker(db, tmp_path) -> subprocess.Popen:
-    env = {**os.environ, "SIMKEEP_DATABASE_URL": db.url, "SIMKEEP_DATA_DIR": str(tmp_path),
+    env = {**os.environ, "SIMKEEP_DATABASE_URL": db.url, "SIMKEEP_DATA_DIR": str(tmp_path), "SIMKEEP_SECRET_KEY": TEST_SECRET,
            "SIMKEEP_OUTBOX_LEASE_SECONDS": "2", "SIMKEEP_WORKER_POLL_SECONDS": "0.1",
            "SIMKEEP_SWEEP_INTERVAL_SECONDS": "3600"}
     return subprocess.Popen([sys.executable, "-m", "simkeep", "worker"], env=env, stdout=subprocess.DEVNULL,

@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from tests.conftest import TEST_SECRET
 from simkeep.audit.models import AuditEntry
 from simkeep.config import Settings
 from simkeep.lifecycle.tasks import run_sweep
@@ -16,7 +17,7 @@ from tests.factories.payments import SECRET, attempt_status, checkout, deliver, 
 
 @pytest.fixture
 def cfg(db, tmp_path) -> Settings:
-    return Settings(database_url=db.url, data_dir=tmp_path, sandbox_webhook_secret=SECRET)
+    return Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, sandbox_webhook_secret=SECRET)
 
 
 def age(db, attempt_id, by: timedelta) -> None:

@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import TEST_SECRET
 from simkeep.audit.models import AuditEntry
 from simkeep.charge import service as charges
 from simkeep.config import Settings
@@ -19,7 +20,7 @@ from tests.factories.snapshot import snapshot
 
 @pytest.fixture
 def cfg(db, tmp_path) -> Settings:
-    return Settings(database_url=db.url, data_dir=tmp_path, sandbox_webhook_secret=SECRET)
+    return Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, sandbox_webhook_secret=SECRET)
 
 
 def clearing(db) -> int:

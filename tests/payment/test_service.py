@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from tests.conftest import TEST_SECRET
 from simkeep.config import Settings
 from simkeep.core.signing import sign
 from simkeep.ledger import service as ledger
@@ -27,7 +28,7 @@ from tests.factories.snapshot import count, snapshot
 
 @pytest.fixture
 def cfg(db, tmp_path) -> Settings:
-    return Settings(database_url=db.url, data_dir=tmp_path, sandbox_webhook_secret=SECRET,
+    return Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, sandbox_webhook_secret=SECRET,
                     public_url="http://127.0.0.1:9")
 
 

@@ -20,7 +20,7 @@ CHARGE = {"msisdn": "+33612345678", "amount_minor": 100, "kind": "sms"}
 
 def create_key(db, settings, role: str) -> str:
     with db.transaction() as session:
-        _row, plaintext = auth.create_api_key(session, name=f"test {role}", role=role, secret=settings.secret_key,
+        _row, plaintext = auth.create_api_key(session, name=f"test {role}", role=role, secret=settings.key("api_key"),
                                               now=datetime.now(UTC))
     return plaintext
 
@@ -152,4 +152,4 @@ def test_api_keys_table_stores_only_the_hash(db, settings):
         assert plaintext.startswith("sk_")
         assert plaintext not in stored
         assert plaintext.removeprefix("sk_admin_").removeprefix("sk_agent_").removeprefix("sk_reseller_") not in stored
-    assert sorted(row.key_hash for row in rows) == sorted(auth.key_hash(settings.secret_key, p) for p in plaintexts)
+    assert sorted(row.key_hash for row in rows) == sorted(auth.key_hash(settings.key("api_key"), p) for p in plaintexts)

@@ -22,7 +22,7 @@ def process_inbox(db: Database, settings: Settings, *, batch: int = 50) -> int:
             events = service.claim_events(session, limit=1)
             if not events:
                 return handled
-            outcome = service.handle_event(session, events[0], receipt_secret=settings.secret_key,
+            outcome = service.handle_event(session, events[0], receipt_secret=settings.key("receipt"),
                                            base_url=settings.base_url, now=clock.now())
         log.info("webhook.handled", provider=events[0].provider, event_id=events[0].event_id, outcome=outcome)
         handled += 1

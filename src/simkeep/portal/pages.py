@@ -42,7 +42,7 @@ def my_lines(request: Request) -> Response:
         return redirect("/signin?next=/lines")
     with request.app.state.db.transaction(write=False) as session:
         statuses = portal.statuses(session, numbers, now=clock.now())
-    secret = request.app.state.settings.secret_key
+    secret = request.app.state.settings.key("receipt")
     return render(request, "portal/lines.html", statuses=statuses,
                   receipt_token=lambda receipt_id: receipts.token_for(secret, receipt_id))
 

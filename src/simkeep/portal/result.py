@@ -54,4 +54,4 @@ def _outcome_fragment(request: Request, outcome: portal.PaymentOutcome) -> str:
 def _outcome_for_browser(request: Request, attempt_id: str) -> portal.PaymentOutcome | None:
     with request.app.state.db.transaction(write=False) as session:
         return portal.payment_outcome(session, attempt_id, numbers=verified_numbers(request),
-                                      secret=request.app.state.settings.secret_key)
+                                      secret=request.app.state.settings.key("receipt"))

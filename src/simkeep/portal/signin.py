@@ -63,7 +63,7 @@ def send_code(request: Request, lang: str, raw_number: str, next_url: str, *, fo
     request.session["pending_number"] = msisdn
     try:
         with request.app.state.db.transaction() as session:
-            otp.request_code(session, msisdn=msisdn, secret=settings.secret_key, now=clock.now())
+            otp.request_code(session, msisdn=msisdn, secret=settings.key("otp"), now=clock.now())
     except otp.ResendTooSoon:
         # The code sent less than a minute ago is still the one to type; say why no new SMS comes.
         return redirect(f"{code_page}?next={next_url}&error=code_resend_too_soon")
@@ -78,7 +78,7 @@ def check_code(request: Request, lang: str, code: str, *, success: str, action: 
         return render(request, "portal/code.html", status=429, msisdn=msisdn, next=success, action=action,
                       error=error_text(lang, "rate_limited"))
     with request.app.state.db.transaction() as session:  # committed even when wrong: every failure counts
-        verdict = otp.verify_code(session, msisdn=msisdn, code=code, secret=request.app.state.settings.secret_key,
+        verdict = otp.verify_code(session, msisdn=msisdn, code=code, secret=request.app.state.settings.key("otp"),
                                   now=clock.now())
     if verdict != otp.OK:
         return render(request, "portal/code.html", status=422, msisdn=msisdn, next=success, action=action,

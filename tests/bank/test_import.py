@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 from stdnum import iso11649
 
-from tests.conftest import TEST_SECRET
 from simkeep.audit import service as audit
 from simkeep.bank import service as bank
 from simkeep.bank.models import BankEntry, BankStatement
@@ -25,6 +24,7 @@ from simkeep.payment.providers.sepa import SepaNotUsable, SepaProvider
 from simkeep.payment.tasks import process_inbox
 from simkeep.topup.models import TopUp
 from tests.bank.statements import Credit, document, statement
+from tests.conftest import TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.payments import now
 from tests.factories.snapshot import count, snapshot

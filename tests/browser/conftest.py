@@ -31,7 +31,7 @@ from simkeep.main import create_app
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox
-from tests.conftest import TEST_SECRET, ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.snapshot import snapshot
 

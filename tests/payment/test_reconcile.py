@@ -3,7 +3,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import TEST_SECRET
 from simkeep.audit.models import AuditEntry
 from simkeep.config import Settings
 from simkeep.lifecycle.tasks import run_sweep
@@ -11,6 +10,7 @@ from simkeep.payment import reconcile, review
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox, refund
 from simkeep.payment.tasks import reconcile as reconcile_job
+from tests.conftest import TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.payments import SECRET, attempt_status, checkout, deliver, now, paid, pay
 

@@ -3,7 +3,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import TEST_SECRET
 from simkeep.audit.models import AuditEntry
 from simkeep.charge import service as charges
 from simkeep.config import Settings
@@ -13,6 +12,7 @@ from simkeep.payment import refunds
 from simkeep.payment.models import Refund
 from simkeep.payment.providers.base import ProviderDeclined, ProviderUnavailable
 from simkeep.payment.tasks import refund
+from tests.conftest import TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.payments import SECRET, now, paid
 from tests.factories.snapshot import snapshot

@@ -6,7 +6,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import TEST_SECRET
 from simkeep.config import Settings
 from simkeep.core.signing import sign
 from simkeep.ledger import service as ledger
@@ -21,6 +20,7 @@ from simkeep.payment.tasks import process_inbox
 from simkeep.receipt.models import Receipt
 from simkeep.sandbox import service as sandbox
 from simkeep.topup.models import TopUp
+from tests.conftest import TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.payments import SECRET, attempt_status, checkout, deliver, now, pay
 from tests.factories.snapshot import count, snapshot

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     sandbox_webhook_secret: str = "whsec_sandbox_dev_change_me"
     cookie_secure: bool = True
+    # Proxies (CIDRs) whose X-Forwarded-For is believed; nobody else's is (web/client.py).
+    trusted_proxies: tuple[str, ...] = ()
     rate_limit_storage: str = "memory://"  # redis://127.0.0.1:6379 when several processes serve
     # Which provider collects which payment method: {"*": {"card": "stripe"}, "<operator id>": {...}};
     # anything not listed goes to the sandbox, so `make run` works offline.

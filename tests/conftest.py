@@ -31,10 +31,14 @@ from simkeep.main import create_app
 from simkeep.migrate import upgrade
 from simkeep.models import Base
 from simkeep.notification import events
+from simkeep.payment.models import METHODS
 
 PG_URL = os.environ.get("SIMKEEP_TEST_DATABASE_URL")
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123456789abcdef"
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789abcdef"
+SANDBOX_SECRET = "whsec_test_0123456789abcdef0123456789abcdef"
+# The sandbox is off unless switched on, and collects only what is routed to it (nothing falls back to it).
+SANDBOX_ROUTES = {"*": dict.fromkeys(METHODS, "sandbox")}
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday in winter time, four weeks before the DST change
 
 
@@ -73,7 +77,8 @@ def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
 
 @pytest.fixture
 def settings(db: Database, tmp_path: Path) -> Settings:
-    return Settings(database_url=db.url, data_dir=tmp_path, admin_token=ADMIN_TOKEN, secret_key=TEST_SECRET)
+    return Settings(database_url=db.url, data_dir=tmp_path, admin_token=ADMIN_TOKEN, secret_key=TEST_SECRET,
+                    sandbox_enabled=True, sandbox_webhook_secret=SANDBOX_SECRET, payment_routes=SANDBOX_ROUTES)
 
 
 @pytest.fixture

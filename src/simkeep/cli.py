@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from simkeep.bank.cli import app as bank_app
-from simkeep.config import get_settings
+from simkeep.config import ConfigError, Settings, check, get_settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
@@ -169,12 +170,28 @@ def sweep(now: Annotated[str | None, typer.Option(help="sweep as of this ISO-860
                   f"transitions {result.transitions or '{}'}, {result.forfeited} balances forfeited")
 
 
+CONFIG_ERROR = 78  # sysexits.h EX_CONFIG: a supervisor should not restart it until the configuration changes
+
+
+def checked_settings() -> Settings:
+    """The settings, or exit 78 (EX_CONFIG) naming every missing, weak or published secret."""
+    try:
+        settings = get_settings()
+        check(settings)
+    except ConfigError as exc:
+        err.print("[red]error[/red] simkeep is " + escape(str(exc)))
+        err.print("Set the secrets named above (see README, Configuration), or try simkeep locally with "
+                  "`simkeep run` (demo mode).")
+        raise typer.Exit(CONFIG_ERROR) from exc
+    return settings
+
+
 @app.command("worker")
 def worker(once: Annotated[bool, typer.Option(help="one sweep and one delivery round, then exit")] = False) -> None:
     """Run the background worker: lifecycle sweeps and outbox delivery with retries."""
     from simkeep.worker import run_worker
 
-    run_worker(get_settings(), once=once)
+    run_worker(checked_settings(), once=once)
 
 
 app.command("refund")(refund_cmd)  # registered here to keep its place in `simkeep --help`
@@ -203,7 +220,7 @@ def api_key_create(role: Annotated[str, typer.Option(help="admin | agent | resel
     try:
         with database().transaction() as session:
             key, plaintext = service.create_api_key(session, name=name, role=role,
-                                                    secret=get_settings().key("api_key"), now=clock.now())
+                                                    secret=checked_settings().key("api_key"), now=clock.now())
     except SimkeepError as exc:
         fail(exc)
     console.print(f"{key.role} key {key.id} ({key.name}):")
@@ -226,23 +243,26 @@ def serve(workers: Annotated[int, typer.Option(help="processes sharing the port 
     """Serve the API on SIMKEEP_HOST:SIMKEEP_PORT."""
     from simkeep.server import serve as run_server
 
-    run_server(get_settings(), workers=workers)
+    run_server(checked_settings(), workers=workers)
 
 
 @app.command("run")
 def run() -> None:
     """Set up everything on the embedded default and serve: migrate, load the catalog, seed demo lines,
     start the worker, serve on http://SIMKEEP_HOST:SIMKEEP_PORT."""
-    from simkeep.demo import demo_admin_token
-
-    settings = get_settings()
+    # Demo mode for this process and its children (unless chosen otherwise): secrets that are not configured are
+    # generated once into the data directory, where the server and the worker read them; the sandbox is on.
+    os.environ.setdefault("SIMKEEP_ENV", "demo")
+    get_settings.cache_clear()
+    settings = checked_settings()
     db_upgrade()
     catalog_load(None)
     demo()
     env = dict(os.environ)
-    if not settings.admin_token:
-        env["SIMKEEP_ADMIN_TOKEN"] = demo_admin_token(settings)
-        console.print(f"demo admin token: [bold]{env['SIMKEEP_ADMIN_TOKEN']}[/bold]")
+    if settings.env == "demo":
+        console.print(f"demo mode: secrets not set in the environment are kept in [bold]{settings.secrets_file}[/bold]")
+    if settings.env == "demo" and not os.environ.get("SIMKEEP_ADMIN_TOKEN"):
+        console.print(f"demo admin token: [bold]{settings.admin_token}[/bold]")
     console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs); messages go to "
                   f"{settings.messages_log}")
     worker_proc = subprocess.Popen([sys.executable, "-m", "simkeep", "worker"], env=env)

@@ -1,11 +1,21 @@
-"""The only reader of the environment: one Settings object, env prefix SIMKEEP_."""
+"""The only reader of the environment: one Settings object, env prefix SIMKEEP_.
+
+Building Settings validates nothing about secrets, so tests can build partial ones; `check(settings)` is what
+`simkeep serve`, `simkeep worker` and `create_app` call before doing anything. In demo mode `get_settings()` fills
+every secret that is not configured from `<data dir>/secrets.json` (generated on first start, mode 600)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
+import json
+import os
+import secrets
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,6 +27,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    # demo: what `simkeep run` uses (missing secrets generated and kept in the data directory, the sandbox on);
+    # production: every secret must be configured and strong, or nothing starts (`check`).
+    env: Literal["demo", "production"] = "production"
     admin_token: str | None = None
     # The master secret: every purpose gets its own key derived from it (see `key`). No default: `simkeep run`
     # generates one for the demo; production refuses to start without it.
@@ -40,13 +53,15 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Where people reach this deployment; links in SMS and receipts, and the sandbox's webhook target.
     public_url: str | None = None
-    sandbox_webhook_secret: str = "whsec_sandbox_dev_change_me"
+    # The sandbox provider (a development tool): None means on in demo mode, off in production.
+    sandbox_enabled: bool | None = None
+    sandbox_webhook_secret: str | None = None
     cookie_secure: bool = True
     # Proxies (CIDRs) whose X-Forwarded-For is believed; nobody else's is (web/client.py).
     trusted_proxies: tuple[str, ...] = ()
     rate_limit_storage: str = "memory://"  # redis://127.0.0.1:6379 when several processes serve
     # Which provider collects which payment method: {"*": {"card": "stripe"}, "<operator id>": {...}};
-    # anything not listed goes to the sandbox, so `make run` works offline.
+    # a method not listed has no provider and is not offered (demo mode sends every method to the sandbox).
     payment_routes: dict[str, dict[str, str]] = {}
     stripe_api_key: str | None = None
     stripe_publishable_key: str | None = None
@@ -78,6 +93,14 @@ class Settings(BaseSettings):
         return self.secret_key
 
     @property
+    def sandbox_on(self) -> bool:
+        return self.env == "demo" if self.sandbox_enabled is None else self.sandbox_enabled
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.data_dir / "secrets.json"
+
+    @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'simkeep.db'}"
 
@@ -94,6 +117,135 @@ def _derive(master: str, purpose: str) -> str:
     return hmac.new(master.encode(), f"simkeep/{purpose}".encode(), hashlib.sha256).hexdigest()
 
 
+# -- the startup check -------------------------------------------------------------------------------------------
+
+MIN_SECRET_LENGTH = 32
+# Values that were ever published in this repository (defaults, examples, sample output): known to everyone.
+PUBLISHED = frozenset({
+    "simkeep-dev-secret-change-me", "whsec_sandbox_dev_change_me", "sk_demo_fTFadmAhaxv3mBfycORHWnyTl09_9v0r",
+    "test-admin-token", "whsec_", "sk_live_", "pk_live_",
+})
+# What each provider needs before a route may use it (setting name -> is it a secret to judge for strength).
+PROVIDER_SETTINGS: dict[str, tuple[str, ...]] = {
+    "stripe": ("stripe_api_key", "stripe_publishable_key", "stripe_webhook_secret"),
+    "paypal": ("paypal_client_id", "paypal_client_secret", "paypal_webhook_id"),
+    "sepa": (),
+    "sandbox": (),
+}
+DEMO_SEPA_IBAN = "FR7630006000011234567890189"
+
+
+class ConfigError(RuntimeError):
+    """The settings are not safe to start with; `problems` names each setting and why."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("refusing to start:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def weakness(value: str | None, *, min_length: int = MIN_SECRET_LENGTH) -> str | None:
+    """Why a secret may not be used, or None if it may."""
+    if not value:
+        return "is not set"
+    if value in PUBLISHED or value.strip() in PUBLISHED:
+        return "is a value published in simkeep's source: anyone can forge with it"
+    if len(value) < min_length:
+        return f"is too short ({len(value)} characters; at least {min_length})"
+    if len(set(value)) < 8:
+        return "is too easy to guess (fewer than 8 different characters)"
+    return None
+
+
+def check(settings: Settings) -> None:
+    """Raise ConfigError naming every secret that is missing or weak, and every route to a provider that cannot
+    be used. Run by `simkeep serve`, `simkeep worker` and `create_app`."""
+    problems: list[str] = []
+
+    def judge(name: str, value: str | None, **kw) -> None:
+        if why := weakness(value, **kw):
+            problems.append(f"SIMKEEP_{name.upper()} {why}")
+
+    judge("secret_key", settings.secret_key)
+    for i, old in enumerate(settings.previous_secret_keys):
+        if why := weakness(old):
+            problems.append(f"SIMKEEP_PREVIOUS_SECRET_KEYS[{i}] {why}")
+    if settings.admin_token is not None:
+        judge("admin_token", settings.admin_token)
+    if settings.sandbox_on:
+        judge("sandbox_webhook_secret", settings.sandbox_webhook_secret)
+    for name in sorted(used_providers(settings)):
+        if name not in PROVIDER_SETTINGS:
+            problems.append(f"SIMKEEP_PAYMENT_ROUTES names an unknown provider {name!r} "
+                            f"(available: {', '.join(PROVIDER_SETTINGS)})")
+        elif name == "sandbox" and not settings.sandbox_on:
+            problems.append("SIMKEEP_PAYMENT_ROUTES routes a method to the sandbox, which is off "
+                            "(set SIMKEEP_SANDBOX_ENABLED=true to use it outside demo mode)")
+        for field in PROVIDER_SETTINGS.get(name, ()):
+            value = getattr(settings, field)
+            if not value:
+                problems.append(f"SIMKEEP_{field.upper()} is not set (SIMKEEP_PAYMENT_ROUTES uses {name})")
+            elif value in PUBLISHED:
+                problems.append(f"SIMKEEP_{field.upper()} is a value published in simkeep's source")
+    if "sepa" in used_providers(settings) and settings.env == "production" and _iban(settings.sepa_iban) == DEMO_SEPA_IBAN:
+        problems.append("SIMKEEP_SEPA_IBAN is the demo account printed in simkeep's source: transfers would go there")
+    if problems:
+        raise ConfigError(problems)
+
+
+def _iban(value: str) -> str:
+    return "".join(value.split()).upper()
+
+
+def used_providers(settings: Settings) -> set[str]:
+    return {name for routes in settings.payment_routes.values() for name in routes.values()}
+
+
+# -- demo mode: secrets generated once and kept in the data directory ----------------------------------------------
+
+DEMO_SECRETS: dict[str, Callable[[], str]] = {
+    "secret_key": lambda: secrets.token_urlsafe(48),
+    "admin_token": lambda: f"sk_demo_{secrets.token_urlsafe(32)}",
+    "sandbox_webhook_secret": lambda: f"whsec_{secrets.token_urlsafe(32)}",
+}
+
+
+def with_demo_secrets(settings: Settings) -> Settings:
+    """The settings with every secret that is not configured taken from `secrets.json` in the data directory,
+    generating (and keeping) those the file does not have yet. The file is locked while it is read and written, so
+    a server and a worker starting together agree; it is created with mode 600."""
+    missing = [name for name in DEMO_SECRETS if not getattr(settings, name)]
+    if not missing:
+        return settings
+    path = settings.secrets_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.fchmod(fd, 0o600)  # an older file copied with a looser mode is tightened
+        with os.fdopen(os.dup(fd), "r+", encoding="utf-8") as file:
+            text = file.read()
+            try:
+                stored: dict[str, str] = json.loads(text) if text.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ConfigError([f"{path} is not valid JSON ({exc}); fix or remove it"]) from exc
+            legacy = settings.data_dir / "demo-admin-token"  # where earlier versions kept the demo token
+            if "admin_token" not in stored and legacy.exists():
+                stored["admin_token"] = legacy.read_text().strip()
+            added = {name: DEMO_SECRETS[name]() for name in missing if not stored.get(name)}
+            if added:
+                stored.update(added)
+                file.seek(0)
+                file.truncate()
+                json.dump(stored, file, indent=2)
+                file.write("\n")
+                file.flush()
+                os.fsync(file.fileno())
+    finally:
+        os.close(fd)  # releases the lock
+    return settings.model_copy(update={name: stored[name] for name in missing})
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    settings = Settings()
+    return with_demo_secrets(settings) if settings.env == "demo" else settings

@@ -1,8 +1,8 @@
-"""Demo data for `make run`: a few lines of different operators, topped up, and a persistent admin token."""
+"""Demo data for `make run`: a few lines of different operators, topped up. (The demo's secrets, its admin token
+among them, are generated and kept by simkeep.config.with_demo_secrets.)"""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 
 from simkeep.config import Settings
@@ -36,12 +36,3 @@ def seed_demo(db: Database, settings: Settings, progress: Callable[[], None] | N
             progress()
     return len(DEMO_LINES)
 
-
-def demo_admin_token(settings: Settings) -> str:
-    """A random token kept in the data directory (mode 600) so it survives restarts of `make run`."""
-    path = settings.data_dir / "demo-admin-token"
-    if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(f"sk_demo_{secrets.token_urlsafe(24)}\n")
-    return path.read_text().strip()

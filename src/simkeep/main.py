@@ -14,7 +14,7 @@ from simkeep.admin.templates_pages import router as templates_router
 from simkeep.bank.pages import router as bank_router
 from simkeep.catalog.api import router as catalog_router
 from simkeep.charge.api import router as charge_router
-from simkeep.config import Settings, get_settings
+from simkeep.config import Settings, check, get_settings
 from simkeep.db import Database
 from simkeep.line.api import router as line_router
 from simkeep.payment.api import router as webhook_router
@@ -39,6 +39,7 @@ def configure_logging(level: str = "info") -> None:
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
+    check(settings)  # no app on a missing, weak or published secret
     configure_logging(settings.log_level)
     app = FastAPI(title="simkeep", version="0.1.0",
                   description="Prepaid number-keeping platform: lines, validity, ledger, top-ups and charges.",
@@ -50,8 +51,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
     for router in (catalog_router, line_router, topup_router, charge_router, webhook_router, portal_router,
-                   sandbox_router, receipt_router, admin_router, templates_router, bank_router):
+                   receipt_router, admin_router, templates_router, bank_router):
         app.include_router(router)
+    if settings.sandbox_on:  # a development tool: its pages do not exist unless it is switched on
+        app.include_router(sandbox_router)
     app.mount("/static", StaticFiles(packages=[("simkeep.web", "static")]), name="static")
 
     @app.get("/healthz", tags=["ops"])

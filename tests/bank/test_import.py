@@ -24,7 +24,7 @@ from simkeep.payment.providers.sepa import SepaNotUsable, SepaProvider
 from simkeep.payment.tasks import process_inbox
 from simkeep.topup.models import TopUp
 from tests.bank.statements import Credit, document, statement
-from tests.conftest import TEST_SECRET
+from tests.conftest import SANDBOX_ROUTES, TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.payments import now
 from tests.factories.snapshot import count, snapshot
@@ -35,6 +35,7 @@ DATA = Path(__file__).parent / "data"
 @pytest.fixture
 def cfg(db, tmp_path) -> Settings:
     return Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, public_url="http://127.0.0.1:9",
+                    sandbox_enabled=True, payment_routes=SANDBOX_ROUTES,
                     sepa_creditor_name="Opérateur Démo SAS", sepa_iban="FR76 3000 6000 0112 3456 7890 189",
                     sepa_bic="agrifrpp")
 

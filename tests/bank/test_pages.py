@@ -32,6 +32,7 @@ MSISDN = "+33612345678"
 @pytest.fixture
 def cfg(settings):
     return settings.model_copy(update={"cookie_secure": False, "payment_routes": {"*": {"bank_transfer": "sepa"}},
+                                       "sepa_iban": "DE89370400440532013000", "sepa_bic": "COBADEFFXXX",
                                        "public_url": "http://127.0.0.1:9"})
 
 
@@ -68,7 +69,7 @@ def test_a_bank_transfer_checkout_shows_the_details_and_is_credited_after_the_st
     assert page.status_code == 200
     html = page.text
     grouped = " ".join(attempt.provider_ref[i:i + 4] for i in range(0, 20, 4))
-    for text in ("FR76 3000 6000 0112 3456 7890 189", "AGRIFRPP", "simkeep demo operator", grouped, "10,00\xa0€",
+    for text in ("DE89 3704 0044 0532 0130 00", "COBADEFFXXX", "simkeep demo operator", grouped, "10,00\xa0€",
                  f'href="/pay/{attempt.id}"'):
         assert text in html
     [uri] = re.findall(r'src="(data:image/svg\+xml;charset=utf-8,[^"]+)"', html)

@@ -31,7 +31,7 @@ from simkeep.main import create_app
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox
-from tests.conftest import ADMIN_TOKEN, TEST_SECRET
+from tests.conftest import ADMIN_TOKEN, SANDBOX_ROUTES, SANDBOX_SECRET, TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.snapshot import snapshot
 
@@ -40,7 +40,7 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PHONE = {"width": 390, "height": 844}
 BROWSER_LOCALE = {"zh_CN": "zh-CN", "fr": "fr-FR", "en": "en-US"}
-WEBHOOK_SECRET = "whsec_test"
+WEBHOOK_SECRET = SANDBOX_SECRET
 MSISDN = "+33612345678"
 # What money looks like in the database: the tables a payment may touch, and every cached balance.
 MONEY_TABLES = ("journal_entries", "postings", "ledger_accounts", "topups", "receipts", "receipt_counters")
@@ -193,7 +193,8 @@ def portal(db: Database, tmp_path: Path, shifted_clock: ShiftedClock) -> Iterato
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, admin_token=ADMIN_TOKEN, cookie_secure=True,
-                        public_url=base, sandbox_webhook_secret=WEBHOOK_SECRET)
+                        public_url=base, sandbox_webhook_secret=WEBHOOK_SECRET, sandbox_enabled=True,
+                        payment_routes=SANDBOX_ROUTES)
     server = uvicorn.Server(uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

@@ -19,8 +19,9 @@ from simkeep.payment.providers.base import Checkout
 from simkeep.payment.providers.sandbox import SandboxProvider
 from simkeep.payment.tasks import process_inbox
 from simkeep.sandbox import service as sandbox
+from tests.conftest import SANDBOX_SECRET
 
-SECRET = "whsec_test"
+SECRET = SANDBOX_SECRET
 
 
 def now() -> datetime:

@@ -32,6 +32,7 @@ from simkeep.payment.providers.paypal import PayPalProvider, from_paypal, paypal
 from simkeep.payment.tasks import process_inbox
 from simkeep.receipt.models import Receipt
 from simkeep.topup.models import TopUp
+from tests.conftest import TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.payments import attempt_status, now
 from tests.factories.snapshot import count, snapshot
@@ -444,7 +445,7 @@ def test_an_authentic_event_simkeep_does_not_act_on_keeps_its_paypal_type(fake, 
 
 @pytest.fixture
 def cfg(db, tmp_path) -> Settings:
-    return paypal_settings(database_url=db.url, data_dir=tmp_path)
+    return paypal_settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET)
 
 
 def checkout(db, provider, key="checkout-1"):

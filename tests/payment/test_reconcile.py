@@ -10,14 +10,15 @@ from simkeep.payment import reconcile, review
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox, refund
 from simkeep.payment.tasks import reconcile as reconcile_job
-from tests.conftest import TEST_SECRET
+from tests.conftest import SANDBOX_ROUTES, TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.payments import SECRET, attempt_status, checkout, deliver, now, paid, pay
 
 
 @pytest.fixture
 def cfg(db, tmp_path) -> Settings:
-    return Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, sandbox_webhook_secret=SECRET)
+    return Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, sandbox_webhook_secret=SECRET,
+                    sandbox_enabled=True, payment_routes=SANDBOX_ROUTES)
 
 
 def age(db, attempt_id, by: timedelta) -> None:

@@ -12,7 +12,7 @@ from simkeep.payment import refunds
 from simkeep.payment.models import Refund
 from simkeep.payment.providers.base import ProviderDeclined, ProviderUnavailable
 from simkeep.payment.tasks import refund
-from tests.conftest import TEST_SECRET
+from tests.conftest import SANDBOX_ROUTES, TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.payments import SECRET, now, paid
 from tests.factories.snapshot import snapshot
@@ -20,7 +20,8 @@ from tests.factories.snapshot import snapshot
 
 @pytest.fixture
 def cfg(db, tmp_path) -> Settings:
-    return Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, sandbox_webhook_secret=SECRET)
+    return Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, sandbox_webhook_secret=SECRET,
+                    sandbox_enabled=True, payment_routes=SANDBOX_ROUTES)
 
 
 def clearing(db) -> int:

@@ -20,7 +20,7 @@ from simkeep.payment.tasks import process_inbox
 from simkeep.receipt.models import Receipt
 from simkeep.sandbox import service as sandbox
 from simkeep.topup.models import TopUp
-from tests.conftest import TEST_SECRET
+from tests.conftest import SANDBOX_ROUTES, TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.payments import SECRET, attempt_status, checkout, deliver, now, pay
 from tests.factories.snapshot import count, snapshot
@@ -29,6 +29,7 @@ from tests.factories.snapshot import count, snapshot
 @pytest.fixture
 def cfg(db, tmp_path) -> Settings:
     return Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, sandbox_webhook_secret=SECRET,
+                    sandbox_enabled=True, payment_routes=SANDBOX_ROUTES,
                     public_url="http://127.0.0.1:9")
 
 

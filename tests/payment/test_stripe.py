@@ -59,7 +59,7 @@ from simkeep.payment.tasks import process_inbox
 from simkeep.payment.tasks import refund as refund_through_simkeep
 from simkeep.topup.models import TopUp
 from simkeep.web import i18n
-from tests.conftest import ADMIN_TOKEN
+from tests.conftest import ADMIN_TOKEN, TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.payments import now
 from tests.factories.snapshot import count, snapshot
@@ -103,7 +103,8 @@ def stripe_settings(api_base: str | None, **changes) -> Settings:
 @pytest.fixture
 def settings(db, tmp_path, localstripe) -> Settings:
     """Replaces tests/conftest.py's: the app (client, live_server) routes cards to Stripe, here localstripe."""
-    return stripe_settings(localstripe.url, database_url=db.url, data_dir=tmp_path, admin_token=ADMIN_TOKEN)
+    return stripe_settings(localstripe.url, database_url=db.url, data_dir=tmp_path, admin_token=ADMIN_TOKEN,
+                           secret_key=TEST_SECRET)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from simkeep.auth import service as auth
 from simkeep.auth.models import ApiKey
+from tests.conftest import ADMIN_TOKEN
 from tests.factories.lines import make_line
 from tests.factories.snapshot import snapshot
 from tests.web import error, freeze_clock, money
@@ -77,7 +78,7 @@ def test_operators_list_the_catalog_with_offers(client):
 
 
 @pytest.mark.parametrize("headers", [
-    {}, bearer("wrong-token"), bearer(""), {"Authorization": "test-admin-token"},
+    {}, bearer("wrong-token"), bearer(""), {"Authorization": ADMIN_TOKEN},
     {"Authorization": "Basic dGVzdDp0ZXN0"}, bearer("sk_admin_forged"),
 ])
 def test_missing_or_invalid_token_is_401_and_writes_nothing(anonymous, db, line, headers):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -37,10 +38,13 @@ def create_api_key(session: Session, *, name: str, role: str, secret: str, now: 
     return ApiKey(**row), plaintext
 
 
-def authenticate(session: Session, *, token: str, secret: str, admin_token: str | None) -> Principal:
+def authenticate(session: Session, *, token: str, secret: str | Sequence[str], admin_token: str | None) -> Principal:
+    """`secret` may list every key that still matches, current first (Settings.verifying_keys): keys hashed before a
+    rotation keep working while their key is listed."""
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal(ADMIN_PRINCIPAL, "admin")
-    key = session.scalars(select(ApiKey).where(ApiKey.key_hash == key_hash(secret, token))).first()
+    hashes = [key_hash(k, token) for k in ([secret] if isinstance(secret, str) else secret)]
+    key = session.scalars(select(ApiKey).where(ApiKey.key_hash.in_(hashes))).first()
     if key is None or key.revoked_at is not None:
         raise Unauthorized()
     return Principal(f"key:{key.id}", key.role)

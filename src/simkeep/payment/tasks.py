@@ -9,7 +9,7 @@ from simkeep.core import clock
 from simkeep.db import Database
 from simkeep.payment import reconcile as reconciliation
 from simkeep.payment import refunds, service
-from simkeep.payment.providers import provider_named
+from simkeep.payment.providers import ProviderDisabled, provider_named
 from simkeep.payment.providers.base import ProviderDeclined, ProviderUnavailable
 
 log = structlog.get_logger()
@@ -35,7 +35,12 @@ def reconcile(db: Database, settings: Settings) -> int:
     with db.transaction(write=False) as session:
         attempts = reconciliation.stuck(session, now=clock.now())
     for attempt in attempts:
-        provider = provider_named(attempt.provider, db, settings)
+        try:
+            provider = provider_named(attempt.provider, db, settings)
+        except ProviderDisabled:
+            # e.g. a sandbox attempt from a demo, now that the sandbox is off: nobody can answer for it.
+            log.warning("payment.provider_disabled", attempt=str(attempt.id), provider=attempt.provider)
+            continue
         try:
             # Providers that capture separately (PayPal) capture here: an approved order whose payer closed the
             # tab gets paid, and a capture that timed out is replayed safely under the same key.
@@ -60,7 +65,10 @@ def refund(db: Database, settings: Settings, *, attempt_id, amount_minor: int, r
         return refund_row
     with db.transaction(write=False) as session:
         attempt = service.get_attempt(session, refund_row.attempt_id)
-    provider = provider_named(attempt.provider, db, settings)
+    try:
+        provider = provider_named(attempt.provider, db, settings)
+    except ProviderDisabled:
+        return refund_row  # stays pending for review: the provider that took the payment is off here
     result, refused = None, None
     try:
         result = provider.refund(attempt.provider_ref, amount_minor=refund_row.amount_minor,

@@ -15,7 +15,7 @@ from simkeep.core import clock
 from simkeep.core.errors import LineNotFound, LineNotRenewable, SimkeepError, ValidityCapReached
 from simkeep.core.phone import lookup_msisdn
 from simkeep.line import service as lines
-from simkeep.payment.models import METHODS
+from simkeep.payment.providers import available_methods
 from simkeep.portal import service as portal
 from simkeep.portal.signin import check_code, send_code
 from simkeep.web.pages import Csrf, Lang, error_text, language, redirect, render, verified_numbers
@@ -94,13 +94,14 @@ def recharge_method(request: Request, error: str | None = None) -> Response:
     order = _checked_order(request, wizard)
     if isinstance(order, Response):
         return order
-    return render(request, "portal/recharge_method.html", methods=METHODS, selected=wizard.get("method"), step=4,
+    methods = available_methods(order.operator.id, request.app.state.settings)
+    return render(request, "portal/recharge_method.html", methods=methods, selected=wizard.get("method"), step=4,
                   error=error_text(language(request), error) if error else None)
 
 
 @router.post("/recharge/method")
 def recharge_choose_method(request: Request, method: Annotated[str, Form()] = "", _csrf: None = Csrf) -> Response:
-    if method not in METHODS:
+    if method not in available_methods(_wizard(request).get("operator", ""), request.app.state.settings):
         return redirect("/recharge/method?error=method_required")
     # A new checkout: after a declined or abandoned payment, "try again" must not find the old attempt.
     _save_wizard(request, method=method, key=secrets.token_urlsafe(24))
@@ -113,7 +114,7 @@ def recharge_summary(request: Request) -> Response:
     order = _checked_order(request, wizard)
     if isinstance(order, Response):
         return order
-    if wizard.get("method") not in METHODS:
+    if wizard.get("method") not in available_methods(order.operator.id, request.app.state.settings):
         return redirect("/recharge/method")
     return render(request, "portal/recharge_summary.html", line=order.line, operator=order.operator,
                   quote=order.quote, method=wizard["method"], checkout_key=wizard["key"], step=5)
@@ -127,7 +128,8 @@ def recharge_confirm(request: Request, lang: Lang, checkout_key: Annotated[str, 
     order = _checked_order(request, wizard)
     if isinstance(order, Response):
         return order
-    if checkout_key != wizard.get("key") or wizard.get("method") not in METHODS:
+    if checkout_key != wizard.get("key") or wizard.get("method") not in available_methods(
+            order.operator.id, request.app.state.settings):
         return redirect("/recharge/summary")
     attempt_id, next_action = portal.start_payment(request.app.state.db, request.app.state.settings, order,
                                                    checkout_key=checkout_key, method=wizard["method"], language=lang)

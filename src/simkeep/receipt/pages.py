@@ -16,7 +16,7 @@ router = APIRouter(prefix="/receipts", include_in_schema=False)
 
 def _load(request: Request, token: str):
     with request.app.state.db.transaction(write=False) as session:
-        receipt = receipts.from_token(session, request.app.state.settings.key("receipt"), token)
+        receipt = receipts.from_token(session, request.app.state.settings.verifying_keys("receipt"), token)
         operator = catalog.get_operator(session, receipt.operator_id)
         return receipt, operator, catalog.get_offer(session, receipt.offer_id, operator)
 

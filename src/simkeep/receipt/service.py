@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from itsdangerous import BadSignature, Signer
@@ -44,9 +45,13 @@ def token_for(secret: str, receipt_id: uuid.UUID) -> str:
     return Signer(secret, salt="receipt").sign(receipt_id.hex).decode()
 
 
-def from_token(session: Session, secret: str, token: str) -> Receipt:
+def from_token(session: Session, secret: str | Sequence[str], token: str) -> Receipt:
+    """`secret` may list the keys that still verify, current first (Settings.verifying_keys): links signed before a
+    rotation keep working while their key is listed."""
+    keys = [secret] if isinstance(secret, str) else list(secret)
     try:
-        receipt_id = uuid.UUID(Signer(secret, salt="receipt").unsign(token).decode())
+        # itsdangerous signs with the last key of a list and verifies with any of them.
+        receipt_id = uuid.UUID(Signer(keys[::-1], salt="receipt").unsign(token).decode())
     except (BadSignature, ValueError) as exc:
         raise ReceiptNotFound() from exc
     receipt = session.get(Receipt, receipt_id)

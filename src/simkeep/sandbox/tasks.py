@@ -9,5 +9,7 @@ from simkeep.sandbox import service
 
 
 def expire_abandoned(db: Database, settings: Settings) -> int:
+    if not settings.sandbox_on:
+        return 0
     with db.transaction() as session:
         return service.expire_abandoned(session, webhook_url=f"{settings.base_url}/webhooks/sandbox", now=clock.now())

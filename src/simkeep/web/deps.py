@@ -40,7 +40,7 @@ async def principal(request: Request, authorization: Annotated[str | None, Heade
         return hit[1]
     cfg: Settings = request.app.state.settings
     who = await run_in_threadpool(request.app.state.db.read, lambda session: auth.authenticate(
-        session, token=token, secret=cfg.key("api_key"), admin_token=cfg.admin_token))
+        session, token=token, secret=cfg.verifying_keys("api_key"), admin_token=cfg.admin_token))
     if len(cache) > 10_000:
         cache.clear()
     cache[token] = (time.monotonic() + _CACHE_SECONDS, who)

@@ -34,8 +34,8 @@ def make_sender(settings: Settings, db: Database) -> Sender:
         raise ValueError("SIMKEEP_SMS_SENDER=smpp needs SIMKEEP_SMPP_URL=smpp://SYSTEM_ID:PASSWORD@HOST:PORT")
 
     def secret_for(message: Outgoing) -> str | None:
-        if message.topic == "webhook.sandbox":  # the sandbox provider signs with its own secret
-            return settings.sandbox_webhook_secret
+        if message.topic == "webhook.sandbox":  # the sandbox provider signs with its own secret, while it is on
+            return settings.sandbox_webhook_secret if settings.sandbox_on else None
         with db.transaction(write=False) as session:
             return events.secret_for(session, message.recipient)
 

@@ -72,6 +72,10 @@ class WebhookRejected(SimkeepError):
     code, status, message = "webhook_rejected", 400, "The webhook signature is not valid."
 
 
+class ProviderDisabled(KeyError):
+    """No such provider in this deployment: an unknown name, or the sandbox while it is off."""
+
+
 class ProviderUnavailable(SimkeepError):
     """The provider could not be reached or did not answer in time: the outcome is unknown, never assumed."""
 

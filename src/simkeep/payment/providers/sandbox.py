@@ -13,6 +13,7 @@ from simkeep.notification.senders.webhook import SIGNATURE_HEADER
 from simkeep.payment.providers.base import (
     Checkout,
     ProviderEvent,
+    ProviderDisabled,
     ProviderPayment,
     ProviderStatus,
     RefundResult,
@@ -25,6 +26,9 @@ class SandboxProvider:
     name = "sandbox"
 
     def __init__(self, db: Database, settings: Settings) -> None:
+        # A development tool: it approves whatever its payer says, so it exists only where it is switched on.
+        if not settings.sandbox_on or not settings.sandbox_webhook_secret:
+            raise ProviderDisabled("sandbox")
         self.db = db
         self.secret = settings.sandbox_webhook_secret
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
@@ -178,9 +179,13 @@ def checked_settings() -> Settings:
     try:
         settings = get_settings()
         check(settings)
+    except ValidationError as exc:  # e.g. SIMKEEP_ENV=staging
+        err.print("[red]error[/red] simkeep is refusing to start: " + escape(str(exc)))
+        raise typer.Exit(CONFIG_ERROR) from exc
     except ConfigError as exc:
         err.print("[red]error[/red] simkeep is " + escape(str(exc)))
-        err.print("Set the secrets named above (see README, Configuration), or try simkeep locally with "
+        err.print("Set the settings named above (README, Configuration; a strong secret: "
+                  "`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`), or try simkeep locally with "
                   "`simkeep run` (demo mode).")
         raise typer.Exit(CONFIG_ERROR) from exc
     return settings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 SIMKEEP = ROOT / ".venv" / "bin" / "simkeep"
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
-ADMIN_TOKEN = "bench-admin-token"
+ADMIN_TOKEN = "bench-admin-token-0123456789abcdef0123456789"
 console = Console(stderr=True)
 RESULTS: list[str] = []
 
@@ -130,7 +131,11 @@ def server(*, workers: int, env: dict[str, str], log_name: str) -> Iterator[str]
     """`simkeep serve` as a subprocess on 127.0.0.1; yields its base URL and always stops it."""
     port = free_port()
     env = {**os.environ, "SIMKEEP_HOST": "127.0.0.1", "SIMKEEP_PORT": str(port),
-           "SIMKEEP_ADMIN_TOKEN": ADMIN_TOKEN, "SIMKEEP_LOG_LEVEL": "warning", **env}
+           "SIMKEEP_ADMIN_TOKEN": ADMIN_TOKEN, "SIMKEEP_LOG_LEVEL": "warning",
+           # A production start: strong secrets of its own, and the sandbox switched on and routed explicitly.
+           "SIMKEEP_SECRET_KEY": secrets.token_urlsafe(48), "SIMKEEP_SANDBOX_ENABLED": "true",
+           "SIMKEEP_SANDBOX_WEBHOOK_SECRET": f"whsec_{secrets.token_urlsafe(32)}",
+           "SIMKEEP_PAYMENT_ROUTES": json.dumps({"*": {"card": "sandbox"}}), **env}
     OUT.mkdir(parents=True, exist_ok=True)
     with open(OUT / f"{log_name}.log", "wb") as log:
         # Its own process group: `serve --workers 2` forks children that must stop with it.

@@ -25,7 +25,7 @@ from simkeep.main import create_app
 from simkeep.payment.models import METHODS
 from simkeep.payment.providers import available_methods, routes
 from simkeep.receipt import service as receipts
-from tests.conftest import ADMIN_TOKEN, TEST_SECRET, T0
+from tests.conftest import ADMIN_TOKEN, T0, TEST_SECRET
 from tests.factories.lines import make_line, top_up
 
 OLD_DEFAULT = "simkeep-dev-secret-change-me"  # the master secret every clone shared until issue 9

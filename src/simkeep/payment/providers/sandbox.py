@@ -12,8 +12,8 @@ from simkeep.db import Database
 from simkeep.notification.senders.webhook import SIGNATURE_HEADER
 from simkeep.payment.providers.base import (
     Checkout,
-    ProviderEvent,
     ProviderDisabled,
+    ProviderEvent,
     ProviderPayment,
     ProviderStatus,
     RefundResult,

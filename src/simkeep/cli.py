@@ -222,10 +222,10 @@ def api_key_create(role: Annotated[str, typer.Option(help="admin | agent | resel
     """Create an API key; it is printed once and stored only as a hash."""
     from simkeep.auth import service
 
+    secret = checked_settings().key("api_key")
     try:
         with database().transaction() as session:
-            key, plaintext = service.create_api_key(session, name=name, role=role,
-                                                    secret=checked_settings().key("api_key"), now=clock.now())
+            key, plaintext = service.create_api_key(session, name=name, role=role, secret=secret, now=clock.now())
     except SimkeepError as exc:
         fail(exc)
     console.print(f"{key.role} key {key.id} ({key.name}):")

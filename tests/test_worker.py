@@ -151,6 +151,7 @@ def test_the_worker_keeps_delivering_each_message_once_while_its_connections_are
     dsn = db.url.replace("postgresql+psycopg://", "postgresql://", 1)
     env = simkeep_env(db.url, tmp_path, SIMKEEP_WORKER_POLL_SECONDS="0.05", SIMKEEP_SWEEP_INTERVAL_SECONDS="0.5",
                       SIMKEEP_WORKER_BACKOFF_SECONDS="0.1", SIMKEEP_WORKER_BACKOFF_MAX_SECONDS="1",
+                      SIMKEEP_OUTBOX_LEASE_SECONDS="10",  # what a lost claim strands comes back soon
                       PGAPPNAME="simkeep-outage-test")  # libpq's name for the worker's connections
     worker = start(["worker"], env, tmp_path / "worker.log")
     log = tmp_path / "messages.log"
@@ -161,7 +162,7 @@ def test_the_worker_keeps_delivering_each_message_once_while_its_connections_are
     killed, stop = [], threading.Event()
 
     def terminator() -> None:  # every connection of the worker, again and again, while it delivers
-        while not stop.wait(0.15):
+        while not stop.wait(0.4) and sum(killed) < 15:
             killed.append(terminate(dsn, "simkeep-outage-test"))
 
     killer = threading.Thread(target=terminator, daemon=True)

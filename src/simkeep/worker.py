@@ -20,12 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from simkeep.config import Settings
 from simkeep.core import clock
-from simkeep.db import Database
+from simkeep.db import Database, is_transient
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
@@ -57,13 +55,6 @@ class Job:
         delay = random.uniform(delay / 2, delay)  # jitter: workers that failed together do not retry together
         self.next_at = now + delay
         return delay
-
-
-def is_transient(exc: BaseException) -> bool:
-    """The database or the network, not the code: a lost or refused connection, a full pool, a timeout."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError | TimeoutError)
 
 
 def describe(exc: BaseException) -> dict:

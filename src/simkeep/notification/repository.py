@@ -48,9 +48,12 @@ def release(session: Session, ids: list[uuid.UUID], *, held_until: datetime) -> 
                            .values(locked_until=None, attempts=table.c.attempts - 1)).rowcount
 
 
-def mark_sent(session: Session, message_id: uuid.UUID, *, external_id: str | None = None, now: datetime) -> None:
-    session.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == message_id)
-                    .values(status=SENT, sent_at=now, locked_until=None, last_error=None, external_id=external_id))
+def mark_sent(session: Session, message_id: uuid.UUID, *, external_id: str | None = None, now: datetime) -> bool:
+    """False if it was already marked sent (a retried record whose first commit did get through)."""
+    table = OutboxMessage.__table__
+    return session.execute(update(table).where(table.c.id == message_id, table.c.status != SENT)
+                           .values(status=SENT, sent_at=now, locked_until=None, last_error=None,
+                                   external_id=external_id)).rowcount == 1
 
 
 def redact(session: Session, message_id: uuid.UUID, payload: dict) -> None:

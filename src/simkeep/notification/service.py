@@ -52,7 +52,8 @@ SECRET_TOPICS = ("otp.code",)  # delivered, then scrubbed: a sign-in code must n
 
 def record_sent(session: Session, message: Outgoing, *, sent: Sent | None = None, now: datetime) -> None:
     sent = sent or Sent()
-    repository.mark_sent(session, message.id, external_id=sent.external_id, now=now)
+    if not repository.mark_sent(session, message.id, external_id=sent.external_id, now=now):
+        return  # recorded already
     repository.log_attempt(session, message.id, attempt=message.attempt, outcome="sent", detail=sent.detail, now=now)
     if message.topic in SECRET_TOPICS:
         repository.redact(session, message.id, {**message.payload, "code": "******"})

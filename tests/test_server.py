@@ -54,7 +54,7 @@ def serve2(db, tmp_path):
     env = simkeep_env(db.url, tmp_path, SIMKEEP_PORT=str(port), SIMKEEP_SHUTDOWN_GRACE_SECONDS="10")
     proc = start(["serve", "--workers", "2"], env, tmp_path / "serve.log")
     try:
-        kids = wait_until(lambda: serving(proc, port, 2), timeout=60, what="two children listening")
+        kids = wait_until(lambda: serving(proc, port, 2), timeout=180, what="two children listening")
         yield proc, port, kids, tmp_path / "serve.log"
     finally:
         for pid in children_of(proc.pid):

@@ -37,7 +37,18 @@ test-sqlite: $(BIN)/simkeep browser-deps
 test-pg: $(BIN)/simkeep postgres browser-deps
 	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest
 
-test: lint test-sqlite test-pg
+# Both suites at once, each in its own pytest process (the PostgreSQL one on a database of its own, created and
+# dropped by tests/conftest.py): their logs are printed when both are done, and the target fails if either does.
+test: lint $(BIN)/simkeep postgres browser-deps
+	@mkdir -p $(SIMKEEP_DATA_DIR)/test-logs; logs=$(SIMKEEP_DATA_DIR)/test-logs; start=$$(date +%s); \
+	echo "running the SQLite and PostgreSQL suites in parallel (logs in $$logs)"; \
+	$(BIN)/pytest > $$logs/sqlite.log 2>&1 & sqlite=$$!; \
+	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest > $$logs/postgresql.log 2>&1 & pg=$$!; \
+	wait $$sqlite; s=$$?; wait $$pg; p=$$?; \
+	echo "===== SQLite (exit $$s) ====="; cat $$logs/sqlite.log; \
+	echo "===== PostgreSQL (exit $$p) ====="; cat $$logs/postgresql.log; \
+	echo "both suites: $$(( $$(date +%s) - start )) s"; \
+	test $$s -eq 0 && test $$p -eq 0
 
 bench: $(BIN)/simkeep postgres
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

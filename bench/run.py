@@ -11,6 +11,7 @@ import argparse
 import os
 import time
 
+from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.pages import bench_pages
 from bench.reminders import bench_reminders
@@ -26,6 +27,7 @@ BENCHMARKS = {
     "pages": bench_pages,
     "reminders": bench_reminders,
     "smpp": bench_smpp,
+    "checkout_pg": bench_checkout_pg,
 }
 
 

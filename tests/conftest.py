@@ -1,4 +1,5 @@
-"""Test databases: SQLite by default, PostgreSQL when SIMKEEP_TEST_DATABASE_URL is set.
+"""Test databases: SQLite by default, PostgreSQL when SIMKEEP_TEST_DATABASE_URL is set (a database of the run's own
+on that server, see _own_pg_database).
 
 The schema comes from `alembic upgrade head`, so migrations are tested. Money paths are raced across real
 connections that commit, so instead of a rolled-back transaction each test gets a fresh SQLite file (a copy of
@@ -8,6 +9,7 @@ the migrated template) or freshly truncated PostgreSQL tables.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import threading
@@ -20,7 +22,8 @@ import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from simkeep.catalog import service as catalog
@@ -45,16 +48,30 @@ T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday in winter time, four wee
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> Iterator[str]:
     if PG_URL:
-        engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-        upgrade(PG_URL)
-        yield PG_URL
+        yield from _own_pg_database(PG_URL)
     else:
         template = tmp_path_factory.mktemp("template") / "template.db"
         upgrade(f"sqlite:///{template}")
         yield str(template)
+
+
+def _own_pg_database(url: str) -> Iterator[str]:
+    """A database of this run's own on SIMKEEP_TEST_DATABASE_URL's server, named after the URL's database plus the
+    process id and a random suffix (simkeep_test_4242_9f3a1c), dropped at the end of the session, also when tests
+    failed: two runs at once never share tables, so neither can truncate or count the other's rows."""
+    server = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{server.database or 'simkeep_test'}_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        own = server.set(database=name).render_as_string(hide_password=False)
+        upgrade(own)
+        yield own
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -196,7 +195,7 @@ def worker(once: Annotated[bool, typer.Option(help="one sweep and one delivery r
     """Run the background worker: lifecycle sweeps and outbox delivery with retries."""
     from simkeep.worker import run_worker
 
-    run_worker(checked_settings(), once=once)
+    raise typer.Exit(run_worker(checked_settings(), once=once))
 
 
 app.command("refund")(refund_cmd)  # registered here to keep its place in `simkeep --help`
@@ -248,7 +247,7 @@ def serve(workers: Annotated[int, typer.Option(help="processes sharing the port 
     """Serve the API on SIMKEEP_HOST:SIMKEEP_PORT."""
     from simkeep.server import serve as run_server
 
-    run_server(checked_settings(), workers=workers)
+    raise typer.Exit(run_server(checked_settings(), workers=workers))
 
 
 @app.command("run")
@@ -270,14 +269,11 @@ def run() -> None:
         console.print(f"demo admin token: [bold]{settings.admin_token}[/bold]")
     console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs); messages go to "
                   f"{settings.messages_log}")
-    worker_proc = subprocess.Popen([sys.executable, "-m", "simkeep", "worker"], env=env)
-    try:
-        subprocess.run([sys.executable, "-m", "simkeep", "serve"], env=env, check=False)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        worker_proc.terminate()
-        worker_proc.wait(timeout=10)
+    from simkeep.server import Child, Supervisor
+
+    raise typer.Exit(Supervisor([Child("worker", [sys.executable, "-m", "simkeep", "worker"], env),
+                                 Child("server", [sys.executable, "-m", "simkeep", "serve"], env)],
+                                grace=settings.shutdown_grace_seconds).run())
 
 
 def main() -> None:

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = 60.0
     outbox_max_attempts: int = 8
     outbox_lease_seconds: int = 60
+    # A worker job that fails (database away, a bug) waits backoff * 2^(n-1), jittered, at most backoff_max.
+    worker_backoff_seconds: float = 1.0
+    worker_backoff_max_seconds: float = 60.0
+    shutdown_grace_seconds: float = 20.0  # SIGTERM: requests in flight get this long to finish
     log_level: str = "info"
     # Where people reach this deployment; links in SMS and receipts, and the sandbox's webhook target.
     public_url: str | None = None

@@ -17,7 +17,8 @@ from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, e
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -66,7 +67,9 @@ def make_engine(url: str, **kwargs) -> Engine:
         # A fixed pool: an overflow connection is closed when returned, and a new one costs a backend fork and
         # its prepared statements. 16 covers the API lane and the pages' short transactions (providers are
         # called outside them), and three server processes plus a worker stay inside PostgreSQL's default 100.
-        kwargs = {"pool_size": 16, "max_overflow": 0, "pool_timeout": 60, **kwargs}
+        # pool_pre_ping: a connection is tested (a round trip) when taken from the pool, and a dead one (the
+        # database restarted, the backend was terminated) is replaced instead of failing the request.
+        kwargs = {"pool_size": 16, "max_overflow": 0, "pool_timeout": 60, "pool_pre_ping": True, **kwargs}
     return create_engine(url, **kwargs)
 
 
@@ -128,6 +131,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """The database or the network, not the code: a lost or refused connection, a full pool, a timeout. Worth
+    trying again later; anything else is a bug or bad data."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError | TimeoutError)
 
 
 _DIALECT_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}

@@ -1,15 +1,29 @@
-"""The worker process: sweeps the lifecycle on schedule and delivers the outbox, until stopped."""
+"""The worker process: sweeps the lifecycle on schedule and delivers the outbox, until stopped.
+
+Each job (sweep, expire_abandoned, reconcile, process_inbox, deliver_due) runs on its own: when one raises — the
+database went away, a connection was terminated, or a bug — the error is logged (its class and where it was
+raised, never its message, which for SQL errors carries bound parameters) and that job alone waits
+`worker_backoff_seconds * 2^(n-1)`, jittered, at most `worker_backoff_max_seconds`, before it is tried again;
+the others go on. Every job's work is one transaction per step, so a failed step leaves nothing half-done.
+SIGTERM/SIGINT stop the worker after the step in progress: a delivery batch hands its unsent messages back.
+"""
 
 from __future__ import annotations
 
+import random
 import signal
+import threading
 import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import structlog
 
 from simkeep.config import Settings
 from simkeep.core import clock
-from simkeep.db import Database
+from simkeep.db import Database, is_transient
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
@@ -19,34 +33,114 @@ from simkeep.sandbox.tasks import expire_abandoned
 log = structlog.get_logger()
 
 
-def run_worker(settings: Settings, *, once: bool = False) -> None:
+@dataclass
+class Job:
+    """One job's schedule: `every` seconds between successful runs (0: every round), a backoff after failures."""
+
+    name: str
+    run: Callable[[], int]  # returns how much it did
+    every: float = 0.0
+    rests: bool = False  # True: what it did never keeps the worker from resting (periodic jobs)
+    failures: int = 0
+    next_at: float = 0.0
+
+    def succeeded(self, now: float) -> None:
+        if self.failures:
+            log.info("worker.job_recovered", job=self.name, after_failures=self.failures)
+        self.failures, self.next_at = 0, now + self.every
+
+    def failed(self, now: float, *, base: float, cap: float) -> float:
+        self.failures += 1
+        delay = min(cap, base * 2 ** min(self.failures - 1, 30))
+        delay = random.uniform(delay / 2, delay)  # jitter: workers that failed together do not retry together
+        self.next_at = now + delay
+        return delay
+
+
+def describe(exc: BaseException) -> dict:
+    """What to log about a failure: classes and the place, never the message (it may quote SQL parameters)."""
+    info: dict = {"error": type(exc).__name__}
+    cause = getattr(exc, "orig", None)
+    if cause is not None:
+        info["cause"] = type(cause).__name__
+        if sqlstate := getattr(cause, "sqlstate", None):
+            info["sqlstate"] = sqlstate
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        last = frames[-1]
+        info["where"] = f"{Path(last.filename).name}:{last.lineno} {last.name}"
+    return info
+
+
+def run_round(jobs: list[Job], *, settings: Settings, stopping: Callable[[], bool]) -> tuple[int, int]:
+    """Run every job that is due; returns (work done, jobs failed)."""
+    done = failed = 0
+    for job in jobs:
+        if stopping():
+            break
+        now = time.monotonic()
+        if now < job.next_at:
+            continue
+        try:
+            count = job.run() or 0
+            done += 0 if job.rests else count
+        except Exception as exc:  # one job's failure must not stop the others
+            failed += 1
+            delay = job.failed(time.monotonic(), base=settings.worker_backoff_seconds,
+                               cap=settings.worker_backoff_max_seconds)
+            (log.warning if is_transient(exc) else log.error)(
+                "worker.job_failed", job=job.name, transient=is_transient(exc), failures=job.failures,
+                retry_in_s=round(delay, 2), **describe(exc))
+            continue
+        job.succeeded(time.monotonic())
+    return done, failed
+
+
+def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[], bool]) -> list[Job]:
+    def sweep() -> int:
+        result = run_sweep(db, now=clock.now(), links_base=settings.base_url)
+        if result.lines:
+            log.info("sweep.done", lines=result.lines, reminders=result.reminders, transitions=result.transitions)
+        return result.lines
+
+    def deliver() -> int:
+        return deliver_due(db, sender, lease_seconds=settings.outbox_lease_seconds,
+                           max_attempts=settings.outbox_max_attempts, stopping=stopping)
+
+    every = settings.sweep_interval_seconds
+    return [Job("sweep", sweep, every, rests=True),
+            Job("expire_abandoned", lambda: expire_abandoned(db, settings), every, rests=True),
+            Job("reconcile", lambda: reconcile(db, settings), every, rests=True),
+            Job("process_inbox", lambda: process_inbox(db, settings)),
+            Job("deliver_due", deliver)]
+
+
+def run_worker(settings: Settings, *, once: bool = False) -> int:
+    """Work until SIGTERM/SIGINT (or one round with `once`); returns the exit code: 1 if `once` saw a failure."""
     db = Database(settings.db_url)
     sender = make_sender(settings, db)
-    stopping = False
+    stop = threading.Event()
 
-    def stop(*_):
-        nonlocal stopping
-        stopping = True
+    def on_signal(signum, _frame) -> None:
+        if not stop.is_set():
+            log.info("worker.stopping", signal=signal.Signals(signum).name)
+        stop.set()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    next_sweep = 0.0
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    jobs = make_jobs(db, sender, settings, stopping=stop.is_set)
     log.info("worker.started", database=db.dialect)
-    while not stopping:
-        if time.monotonic() >= next_sweep:
-            result = run_sweep(db, now=clock.now(), links_base=settings.base_url)
-            expire_abandoned(db, settings)
-            reconcile(db, settings)
-            if result.lines:
-                log.info("sweep.done", lines=result.lines, reminders=result.reminders, transitions=result.transitions)
-            next_sweep = time.monotonic() + settings.sweep_interval_seconds
-        handled = process_inbox(db, settings)
-        sent = deliver_due(db, sender, lease_seconds=settings.outbox_lease_seconds,
-                           max_attempts=settings.outbox_max_attempts)
-        if once:
-            break
-        if not sent and not handled:
-            time.sleep(settings.worker_poll_seconds)
-    getattr(sender, "close", lambda: None)()
-    db.dispose()
-    log.info("worker.stopped")
+    failed = 0
+    try:
+        while not stop.is_set():
+            done, failed = run_round(jobs, settings=settings, stopping=stop.is_set)
+            if once:
+                break
+            if not done:
+                stop.wait(settings.worker_poll_seconds)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        getattr(sender, "close", lambda: None)()
+        db.dispose()
+        log.info("worker.stopped")
+    return 1 if once and failed else 0

@@ -29,9 +29,31 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) 
                                 .order_by(OutboxMessage.next_attempt_at)))
 
 
-def mark_sent(session: Session, message_id: uuid.UUID, *, external_id: str | None = None, now: datetime) -> None:
-    session.execute(update(OutboxMessage.__table__).where(OutboxMessage.__table__.c.id == message_id)
-                    .values(status=SENT, sent_at=now, locked_until=None, last_error=None, external_id=external_id))
+def renew_lease(session: Session, ids: list[uuid.UUID], *, held_until: datetime, until: datetime) -> set[uuid.UUID]:
+    """Extend the lease on those of `ids` this worker still holds (fenced by the lease end it set: another worker
+    that took a message over set a later one); returns the ids renewed."""
+    table = OutboxMessage.__table__
+    renewed = session.execute(update(table).where(table.c.id.in_(ids), table.c.status == PENDING,
+                                                  table.c.locked_until == held_until)
+                              .values(locked_until=until).returning(table.c.id))
+    return set(renewed.scalars())
+
+
+def release(session: Session, ids: list[uuid.UUID], *, held_until: datetime) -> int:
+    """Hand back leased messages that were not tried (the worker is stopping): due again at once, and the attempt
+    counted by the lease is taken back."""
+    table = OutboxMessage.__table__
+    return session.execute(update(table).where(table.c.id.in_(ids), table.c.status == PENDING,
+                                               table.c.locked_until == held_until)
+                           .values(locked_until=None, attempts=table.c.attempts - 1)).rowcount
+
+
+def mark_sent(session: Session, message_id: uuid.UUID, *, external_id: str | None = None, now: datetime) -> bool:
+    """False if it was already marked sent (a retried record whose first commit did get through)."""
+    table = OutboxMessage.__table__
+    return session.execute(update(table).where(table.c.id == message_id, table.c.status != SENT)
+                           .values(status=SENT, sent_at=now, locked_until=None, last_error=None,
+                                   external_id=external_id)).rowcount == 1
 
 
 def redact(session: Session, message_id: uuid.UUID, payload: dict) -> None:

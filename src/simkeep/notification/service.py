@@ -19,6 +19,20 @@ def claim_due(session: Session, *, now: datetime, limit: int = 100, lease_second
                                                              lease=timedelta(seconds=lease_seconds))]
 
 
+def lease_end(now: datetime, lease_seconds: float) -> datetime:
+    """When a lease taken at `now` ends: the value claim_due stores, which also fences its renewals."""
+    return now + timedelta(seconds=lease_seconds)
+
+
+def renew_lease(session: Session, ids: list, *, held_until: datetime, now: datetime, lease_seconds: float) -> set:
+    """Renew the lease on the messages still held; returns their ids (the others were taken over)."""
+    return repository.renew_lease(session, ids, held_until=held_until, until=lease_end(now, lease_seconds))
+
+
+def release(session: Session, ids: list, *, held_until: datetime) -> int:
+    return repository.release(session, ids, held_until=held_until)
+
+
 def _outgoing(message: OutboxMessage, now: datetime) -> Outgoing:
     """Texts are rendered when sent, so a reminder's countdown is right even if it waited (quiet hours)."""
     for_people = message.channel in ("sms", "email")
@@ -38,7 +52,8 @@ SECRET_TOPICS = ("otp.code",)  # delivered, then scrubbed: a sign-in code must n
 
 def record_sent(session: Session, message: Outgoing, *, sent: Sent | None = None, now: datetime) -> None:
     sent = sent or Sent()
-    repository.mark_sent(session, message.id, external_id=sent.external_id, now=now)
+    if not repository.mark_sent(session, message.id, external_id=sent.external_id, now=now):
+        return  # recorded already
     repository.log_attempt(session, message.id, attempt=message.attempt, outcome="sent", detail=sent.detail, now=now)
     if message.topic in SECRET_TOPICS:
         repository.redact(session, message.id, {**message.payload, "code": "******"})

@@ -25,7 +25,7 @@ def deliver_due(db: Database, sender: Sender, *, batch: int = 100, lease_seconds
                                                  permanent=isinstance(exc, PermanentFailure),
                                                  max_attempts=max_attempts, now=clock.now())
             log.warning("message.failed", id=str(message.id), topic=message.topic, attempt=message.attempt,
-                        final=gave_up, error=str(exc))
+                        final=gave_up, error=service.scrub(message, str(exc)))
             continue
         with db.transaction() as session:
             service.record_sent(session, message, sent=answer, now=clock.now())

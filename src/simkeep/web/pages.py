@@ -75,7 +75,8 @@ class CsrfFailed(SimkeepError):
 
 def check_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
     expected = request.session.get("csrf")
-    if not expected or not secrets.compare_digest(csrf_token, expected):
+    # Bytes: compare_digest refuses non-ASCII str, and a hostile token must be a 403, not a 500.
+    if not expected or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
         raise CsrfFailed()
 
 

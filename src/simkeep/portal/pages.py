@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from simkeep.core import clock
 from simkeep.portal import result, signin, wizard
-from simkeep.portal.params import OperatorId, PageRoute
 from simkeep.portal import service as portal
+from simkeep.portal.params import OperatorId, PageRoute
 from simkeep.receipt import service as receipts
 from simkeep.web.pages import Csrf, redirect, render, verified_numbers
 

@@ -7,10 +7,10 @@ once they are spent, when they come back and which ways to renew remain."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Annotated
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, available_timezones
 
 from babel.dates import format_date, format_time, get_timezone_location

@@ -56,7 +56,8 @@ def recharge_offer(request: Request, operator: OperatorId = None, msisdn: RawNum
 
 
 @router.post("/recharge/offer")
-def recharge_choose_offer(request: Request, offer: Annotated[str, Form(max_length=64)], _csrf: None = Csrf) -> Response:
+def recharge_choose_offer(request: Request, offer: Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+                          _csrf: None = Csrf) -> Response:
     with request.app.state.db.transaction(write=False) as session:
         operator_id = catalog.operator_of_offer_or_none(session, offer)
     if operator_id is None:

@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     # Proxies (CIDRs) whose X-Forwarded-For is believed; nobody else's is (web/client.py).
     trusted_proxies: tuple[str, ...] = ()
     rate_limit_storage: str = "memory://"  # redis://127.0.0.1:6379 when several processes serve
+    rate_limit_prefix: str = "simkeep"  # Redis key prefix of the rate-limit counters
     # Which provider collects which payment method: {"*": {"card": "stripe"}, "<operator id>": {...}};
     # a method not listed has no provider and is not offered (demo mode sends every method to the sandbox).
     payment_routes: dict[str, dict[str, str]] = {}
@@ -78,9 +79,14 @@ class Settings(BaseSettings):
     sepa_creditor_name: str = "simkeep demo operator"
     sepa_iban: str = "FR7630006000011234567890189"
     sepa_bic: str = "AGRIFRPP"
-    code_requests_per_number: str = "3 per 15 minutes"
-    code_requests_per_ip: str = "20 per hour"
+    # Sign-in codes (otp/service.py says why these numbers cannot lock a holder out).
+    code_wrong_guesses: int = 10  # wrong codes per number, whichever code they were for ...
+    code_wrong_guess_hours: int = 24  # ... in this rolling window
+    code_requests_per_number: str = "20 per hour"  # new codes per number (a still-valid code costs nothing)
+    code_requests_per_ip: str = "20 per hour"  # per address (an IPv6 /64 is one address)
     code_checks_per_ip: str = "30 per 10 minutes"
+    renewal_numbers_per_ip: str = "30 per hour"  # numbers typed in the renewal wizard, per address
+    hotline: str | None = None  # the customer-service number the portal gives as another way to renew
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master

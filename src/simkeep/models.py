@@ -9,7 +9,7 @@ from simkeep.db import Base
 from simkeep.ledger.models import Account, JournalEntry, Posting
 from simkeep.line.models import Line, LineEvent
 from simkeep.notification.models import DeliveryAttempt, OutboxMessage, WebhookEndpoint
-from simkeep.otp.models import OtpChallenge
+from simkeep.otp.models import OtpChallenge, OtpFailure, OtpNumber
 from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
 from simkeep.receipt.models import Receipt, ReceiptCounter
 from simkeep.sandbox.models import SandboxPayment
@@ -31,6 +31,8 @@ __all__ = [
            "Offer",
            "Operator",
            "OtpChallenge",
+           "OtpFailure",
+           "OtpNumber",
            "OutboxMessage",
            "PaymentAttempt",
            "Posting",

@@ -65,22 +65,31 @@ def choose_offer(page: Page, offer_id: str = OFFER_10) -> None:
 
 
 def give_number(page: Page, typed: str) -> None:
+    """The number to renew: no code is asked, the next step is the payment method."""
     page.locator("#msisdn").fill(typed)
     page.locator('form[action="/recharge/number"] button[type="submit"]').click()
-    page.wait_for_url(re.compile(r"/recharge/code"))
+    page.wait_for_url(re.compile(r"/recharge/method"))
+
+
+def ask_code(page: Page, portal: Portal, typed: str, next_path: str = "/lines") -> None:
+    page.goto(portal.url(f"/signin?next={next_path}"))
+    page.locator("#msisdn").fill(typed)
+    page.locator('form[action="/signin"] button[type="submit"]').click()
+    page.wait_for_url(re.compile(r"/signin/code"))
 
 
 def give_code(page: Page, code: str) -> None:
     page.locator("#code").fill(code)
-    page.locator('form[action="/recharge/code"] button[type="submit"]').click()
+    page.locator('form[action="/signin/code"] button[type="submit"]').click()
     page.wait_for_load_state()
 
 
-def sign_in(page: Page, portal: Portal, *, typed: str, msisdn: str = MSISDN, nth: int = 1) -> None:
-    """Number -> the code from the SMS log -> the payment method step."""
-    give_number(page, typed)
+def sign_in(page: Page, portal: Portal, *, typed: str, msisdn: str = MSISDN, nth: int = 1,
+            next_path: str = "/lines") -> None:
+    """Check my number: the number, then the code from the SMS log; lands on `next_path`."""
+    ask_code(page, portal, typed, next_path)
     give_code(page, portal.sms.code(msisdn, nth))
-    page.wait_for_url(portal.url("/recharge/method"))
+    page.wait_for_url(portal.url(next_path))
 
 
 def choose_method(page: Page, method: str) -> None:
@@ -90,10 +99,11 @@ def choose_method(page: Page, method: str) -> None:
 
 
 def to_summary(page: Page, portal: Portal, *, lang: str, method: str, offer_id: str = OFFER_10) -> None:
-    """From the offers to the summary, signing in with the SMS code on the way."""
+    """From the offers to the summary: the number (no code asked, unless this browser verified it), the method."""
     open_offers(page, portal)
     choose_offer(page, offer_id)
-    sign_in(page, portal, typed=TYPED[lang])
+    if page.url.endswith("/recharge/number"):
+        give_number(page, TYPED[lang])
     choose_method(page, method)
 
 

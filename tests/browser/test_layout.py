@@ -39,9 +39,6 @@ def test_pages_fit_a_phone_screen(open_page, portal):
     j.choose_offer(page)
     check(page, "number")
     j.give_number(page, j.TYPED["fr"])
-    check(page, "code")
-    j.give_code(page, portal.sms.code(j.MSISDN))
-    page.wait_for_url(portal.url("/recharge/method"))
     check(page, "method")
     misplaced += page.evaluate(UNDER_THE_RADIO)
     j.choose_method(page, "card")
@@ -51,7 +48,10 @@ def test_pages_fit_a_phone_screen(open_page, portal):
     j.pay_by_card(page, j.APPROVE)
     j.wait_outcome(page, "succeeded")
     check(page, "result")
-    page.goto(portal.url("/lines"))
+    j.ask_code(page, portal, j.TYPED["fr"])
+    check(page, "code")
+    j.give_code(page, portal.sms.code(j.MSISDN))
+    page.wait_for_url(portal.url("/lines"))
     check(page, "my lines")
 
     assert wide == {}, f"pages wider than the phone (they scroll sideways): {wide}"

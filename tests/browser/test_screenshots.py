@@ -32,6 +32,7 @@ def test_screenshots(open_page, portal, tmp_path):
     page.goto(portal.url("/"))
     shoot(page, "home.png")
 
+    j.sign_in(page, portal, typed=j.TYPED["zh_CN"], next_path="/recharge")  # the holder: sees the dates
     j.to_summary(page, portal, lang="zh_CN", method="card")
     shoot(page, "wizard-summary.png")
     j.confirm(page)

@@ -1,8 +1,9 @@
 """Brute-forcing the SMS code: five wrong codes lock it, the right one is refused after that, and a new code is
-sent only once a minute has passed since the last one."""
+sent only once a minute has passed since the last one. The page counts the wrong codes the number has left."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from simkeep.web.i18n import readable_phone
@@ -15,35 +16,37 @@ def test_five_wrong_codes_lock_the_code(open_page, portal):
     portal.line(language=lang)
     money_before = portal.money()
     page = open_page(lang)
-    j.open_offers(page, portal)
-    j.choose_offer(page)
-    j.give_number(page, j.TYPED[lang])
+    j.ask_code(page, portal, j.TYPED[lang])
+    assert page.locator("#tries-left").get_attribute("data-remaining") == "10"
     code = portal.sms.code(MSISDN)
     wrong = [f"{(int(code) + k) % 1_000_000:06d}" for k in range(1, 6)]
     wrong_text = j.normalize(j.t(lang, "This code is not right. Check the SMS and try again."))
     locked_text = j.normalize(j.t(lang, "Too many wrong codes. Ask for a new code."))
 
-    for attempt in wrong[:4]:
+    for n, attempt in enumerate(wrong[:4], start=1):
         j.give_code(page, attempt)
         assert j.normalize(page.locator('[role="alert"]').inner_text()) == wrong_text
         assert page.locator("#code").count() == 1
+        assert j.normalize(page.locator("#tries-left").inner_text()) == f"{10 - n} wrong codes still allowed for this number."
     j.give_code(page, wrong[4])
     assert j.normalize(page.locator('[role="alert"]').inner_text()) == locked_text
     assert page.locator("#code").count() == 0  # no form left to try again
 
     # The right code, typed on a fresh code page, is refused all the same.
-    page.goto(portal.url("/recharge/code"))
+    page.goto(portal.url("/signin/code"))
+    assert page.locator("#code").count() == 1
     j.give_code(page, code)
     assert j.normalize(page.locator('[role="alert"]').inner_text()) == locked_text
-    page.goto(portal.url("/recharge/method"))
-    page.wait_for_url(portal.url("/recharge/number"))  # the number is still not proven
+    page.goto(portal.url("/lines"))
+    page.wait_for_url(portal.url("/signin?next=/lines"))  # the number is still not proven
     assert j.attempt_count(portal) == 0 and portal.money() == money_before
 
-    # "Ask for a new code" within the minute: no new SMS, no new code.
-    page.goto(portal.url("/recharge/code"))
-    page.locator('a[href="/recharge/number"]').first.click()
-    page.wait_for_url(portal.url("/recharge/number"))
-    page.locator('form[action="/recharge/number"] button[type="submit"]').click()
+    # "Ask for a new code" within the minute: no new SMS, no new code, nothing spent.
+    page.goto(portal.url("/signin/code"))
+    page.locator('a[href^="/signin?next="]').first.click()
+    page.wait_for_url(re.compile(r"/signin\?next="))
+    page.locator("#msisdn").fill(j.TYPED[lang])
+    page.locator('form[action="/signin"] button[type="submit"]').click()
     page.wait_for_load_state()
     told_to_wait = j.normalize(j.t(lang, "Please wait a minute before asking for another code.")) in j.normalize(
         page.inner_text("main"))
@@ -52,9 +55,10 @@ def test_five_wrong_codes_lock_the_code(open_page, portal):
     assert len(portal.sms.all("otp.code", MSISDN)) == 1
     assert portal.count("otp_challenges") == 1
 
+    assert page.locator("#tries-left").get_attribute("data-remaining") == "5"
+
     # A minute after the first code: a new code comes, and it works.
     portal.clock.advance(timedelta(seconds=61))
-    page.goto(portal.url("/recharge/number"))
     j.sign_in(page, portal, typed=j.TYPED[lang], nth=2)
     assert portal.count("otp_challenges") == 2
     assert portal.money() == money_before
@@ -70,9 +74,7 @@ def test_an_unknown_number_gets_the_same_answer(open_page, portal):
     seen = {}
     for number in (MSISDN, stranger):
         page = open_page("en")
-        j.open_offers(page, portal)
-        j.choose_offer(page)
-        j.give_number(page, number)
+        j.ask_code(page, portal, number)
         seen[number] = (page.url.removeprefix(portal.base), j.normalize(page.inner_text("main")).replace(readable_phone(number), "N"))
     assert seen[MSISDN] == seen[stranger]
     portal.worker.wait_rounds(2)

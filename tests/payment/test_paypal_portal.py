@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from simkeep.main import create_app
-from simkeep.notification.models import OutboxMessage
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.providers import paypal
 from simkeep.payment.tasks import process_inbox
@@ -36,10 +35,7 @@ def to_paypal(client, db) -> tuple[str, str]:
     """Through the wizard to PayPal's approval page; returns (attempt id, approval URL)."""
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/recharge").text).group(1)
     client.post("/recharge/offer", data={"offer": "fr-orange-mobicarte-10", "csrf_token": token})
-    client.post("/recharge/number", data={"msisdn": "+33612345678", "csrf_token": token})
-    with db.transaction(write=False) as session:
-        code = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "otp.code")).one().payload["code"]
-    client.post("/recharge/code", data={"code": code, "csrf_token": token})
+    client.post("/recharge/number", data={"msisdn": "+33612345678", "csrf_token": token})  # no code to renew
     client.post("/recharge/method", data={"method": "paypal", "csrf_token": token})
     key = re.search(r'name="checkout_key" value="([^"]+)"', client.get("/recharge/summary").text).group(1)
     answer = client.post("/recharge/confirm", data={"checkout_key": key, "csrf_token": token})

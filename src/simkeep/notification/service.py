@@ -47,30 +47,46 @@ def retry_delay(attempt: int) -> timedelta:
     return min(BASE_DELAY * (2 ** max(attempt - 1, 0)), MAX_DELAY)
 
 
-SECRET_TOPICS = ("otp.code",)  # delivered, then scrubbed: a sign-in code must not outlive its SMS
+SECRET_TOPICS = ("otp.code",)  # delivered or given up, then scrubbed: a sign-in code must not outlive its SMS
+REDACTED = "******"
+
+
+def scrub(message: Outgoing, text: str | None) -> str | None:
+    """`text` (a receiver's answer, an error) without the message's secret: an SMSC or mail server may quote the
+    message back in its error, and errors go to the delivery log, the outbox row and the worker's log."""
+    secret = str(message.payload.get("code", "")) if message.topic in SECRET_TOPICS else ""
+    return text.replace(secret, REDACTED) if text and secret else text
 
 
 def record_sent(session: Session, message: Outgoing, *, sent: Sent | None = None, now: datetime) -> None:
     sent = sent or Sent()
     if not repository.mark_sent(session, message.id, external_id=sent.external_id, now=now):
         return  # recorded already
-    repository.log_attempt(session, message.id, attempt=message.attempt, outcome="sent", detail=sent.detail, now=now)
-    if message.topic in SECRET_TOPICS:
-        repository.redact(session, message.id, {**message.payload, "code": "******"})
+    repository.log_attempt(session, message.id, attempt=message.attempt, outcome="sent",
+                           detail=scrub(message, sent.detail), now=now)
+    _redact(session, message)
 
 
 def record_failure(session: Session, message: Outgoing, *, error: str, permanent: bool, max_attempts: int,
                    now: datetime) -> bool:
-    """Schedule a retry with backoff, or give up; returns True if the message failed for good."""
+    """Schedule a retry with backoff, or give up; returns True if the message failed for good. A sign-in code
+    that failed for good is scrubbed as a sent one is: nobody will ever need it."""
+    error = scrub(message, error)
     if permanent or message.attempt >= max_attempts:
         repository.mark_failed(session, message.id, error=error)
         repository.log_attempt(session, message.id, attempt=message.attempt, outcome="failed", detail=error, now=now)
+        _redact(session, message)
         if message.channel == "sms":
             email_fallback(session, repository.get(session, message.id), now=now)
         return True
     repository.mark_retry(session, message.id, error=error, at=now + retry_delay(message.attempt))
     repository.log_attempt(session, message.id, attempt=message.attempt, outcome="retry", detail=error, now=now)
     return False
+
+
+def _redact(session: Session, message: Outgoing) -> None:
+    if message.topic in SECRET_TOPICS:
+        repository.redact(session, message.id, {**message.payload, "code": REDACTED})
 
 
 def delivery_log(session: Session, message_id) -> list:

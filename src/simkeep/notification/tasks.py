@@ -83,7 +83,7 @@ def _deliver(db: Database, sender: Sender, message, *, max_attempts: int) -> Non
         gave_up = persist(db, lambda session: service.record_failure(
             session, message, error=error, permanent=permanent, max_attempts=max_attempts, now=clock.now()))
         log.warning("message.failed", id=str(message.id), topic=message.topic, attempt=message.attempt,
-                    final=gave_up, error=str(exc))
+                    final=gave_up, error=service.scrub(message, str(exc)))
         return
     persist(db, lambda session: service.record_sent(session, message, sent=answer, now=clock.now()))
 

@@ -14,16 +14,17 @@ from fastapi.responses import HTMLResponse, Response
 from simkeep.core import clock
 from simkeep.portal import result, signin, wizard
 from simkeep.portal import service as portal
+from simkeep.portal.params import OperatorId, PageRoute
 from simkeep.receipt import service as receipts
 from simkeep.web.pages import Csrf, redirect, render, verified_numbers
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, operator: str = portal.DEFAULT_OPERATOR) -> HTMLResponse:
+def home(request: Request, operator: OperatorId = None) -> HTMLResponse:
     with request.app.state.db.transaction(write=False) as session:
-        choice = portal.offer_choice(session, operator, now=clock.now())
+        choice = portal.offer_choice(session, operator or portal.DEFAULT_OPERATOR, now=clock.now())
     return render(request, "portal/home.html", operators=choice.operators, operator=choice.operator,
                   quotes=choice.quotes)
 
@@ -48,7 +49,8 @@ def my_lines(request: Request) -> Response:
 
 
 @router.post("/lines/reminders")
-def set_reminders(request: Request, msisdn: Annotated[str, Form()], wanted: Annotated[str, Form()],
+def set_reminders(request: Request, msisdn: Annotated[str, Form(max_length=32)],
+                  wanted: Annotated[str, Form(max_length=8)],
                   _csrf: None = Csrf) -> Response:
     """Stop or resume reminders for one of this browser's verified lines."""
     if msisdn not in verified_numbers(request):

@@ -1,23 +1,33 @@
-"""After paying: the result page, the payer's next action when simkeep renders it, and the status poll."""
+"""After paying: the result page, the payer's next action when simkeep renders it, and the status poll.
+
+A result is shown to the browser that started the payment (its session keeps the attempt ids) and, with the
+line's details, to a browser that verified the number. Any other attempt id, well-formed or not, is "not found"."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from simkeep.portal import service as portal
+from simkeep.portal.params import Flag, PageRoute, ProviderToken
 from simkeep.web import i18n
 from simkeep.web.pages import error_text, language, redirect, render, verified_numbers
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+AttemptId = Annotated[str, Path(max_length=64)]
+ACTION_PAGES = ("qr", "bank_transfer", "stripe_js")  # the next actions simkeep renders itself
+OWN_ATTEMPTS = 10  # attempt ids a browser remembers
 
 
 @router.get("/pay/{attempt_id}", response_class=HTMLResponse)
-def payment_result(request: Request, attempt_id: str, token: str | None = None, PayerID: str | None = None,
-                   cancelled: str | None = None) -> Response:
+def payment_result(request: Request, attempt_id: AttemptId, token: ProviderToken = None, PayerID: ProviderToken = None,
+                   cancelled: Flag = None) -> Response:
     outcome = _outcome_for_browser(request, attempt_id)
     if outcome is None:
-        return render(request, "portal/error.html", status=404, error=error_text(language(request), "payment_not_found"))
+        return _not_found(request)
     attempt = outcome.attempt
     # PayPal sends the payer back with its order token, plus a PayerID once approved or cancelled=1 if not.
     if portal.returned_from_provider(attempt, token, approved=bool(PayerID), cancelled=bool(cancelled)):
@@ -27,22 +37,36 @@ def payment_result(request: Request, attempt_id: str, token: str | None = None, 
 
 
 @router.get("/pay/{attempt_id}/action", response_class=HTMLResponse)
-def payment_action(request: Request, attempt_id: str) -> Response:
+def payment_action(request: Request, attempt_id: AttemptId) -> Response:
     """The payer's next step when simkeep renders it: `portal/action_<type>.html` gets the provider's data."""
     outcome = _outcome_for_browser(request, attempt_id)
-    if outcome is None or not outcome.attempt.next_action:
-        return render(request, "portal/error.html", status=404, error=error_text(language(request), "payment_not_found"))
-    action = outcome.attempt.next_action
+    action = outcome.attempt.next_action if outcome is not None else None
+    if not action:
+        return _not_found(request)
+    if action.get("type") == "redirect" and str(action.get("url", "")).startswith(("/", "https://", "http://")):
+        return redirect(action["url"])  # the provider's own page
+    if action.get("type") not in ACTION_PAGES:
+        return _not_found(request)
     return render(request, f"portal/action_{action['type']}.html", action=action, **outcome.context())
 
 
 @router.get("/pay/{attempt_id}/status")
-def payment_status(request: Request, attempt_id: str) -> Response:
+def payment_status(request: Request, attempt_id: AttemptId) -> Response:
     """Polled by the result page until the outcome is known."""
     outcome = _outcome_for_browser(request, attempt_id)
     if outcome is None:
         return JSONResponse({"status": "unknown"}, status_code=404)
     return JSONResponse({"status": outcome.attempt.status, "html": _outcome_fragment(request, outcome)})
+
+
+def remember_attempt(request: Request, attempt_id) -> None:
+    """This browser started the payment: it may see its result (without the line's details)."""
+    own = [a for a in request.session.get("payments", []) if a != str(attempt_id)]
+    request.session["payments"] = [*own, str(attempt_id)][-OWN_ATTEMPTS:]
+
+
+def _not_found(request: Request) -> Response:
+    return render(request, "portal/error.html", status=404, error=error_text(language(request), "payment_not_found"))
 
 
 def _outcome_fragment(request: Request, outcome: portal.PaymentOutcome) -> str:
@@ -52,6 +76,11 @@ def _outcome_fragment(request: Request, outcome: portal.PaymentOutcome) -> str:
 
 
 def _outcome_for_browser(request: Request, attempt_id: str) -> portal.PaymentOutcome | None:
+    try:
+        parsed = uuid.UUID(attempt_id)
+    except ValueError:
+        return None
     with request.app.state.db.transaction(write=False) as session:
-        return portal.payment_outcome(session, attempt_id, numbers=verified_numbers(request),
+        return portal.payment_outcome(session, str(parsed), numbers=verified_numbers(request),
+                                      own=request.session.get("payments", []),
                                       secret=request.app.state.settings.key("receipt"))

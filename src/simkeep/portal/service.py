@@ -78,12 +78,14 @@ class Order:
 class PaymentOutcome:
     attempt: PaymentAttempt
     operator: Operator
-    topup: object | None
-    receipt_token: str | None
+    topup: object | None  # None unless `full`
+    receipt_token: str | None  # None unless `full`
+    days: int = 0  # the days of validity the offer adds
+    full: bool = False  # False: the payer did not verify the number, so nothing of the line's is shown
 
     def context(self) -> dict:
         return {"attempt": self.attempt, "operator": self.operator, "topup": self.topup,
-                "receipt_token": self.receipt_token}
+                "receipt_token": self.receipt_token, "days": self.days, "full": self.full}
 
 
 # -- offers and status -------------------------------------------------------------------------------------------
@@ -182,20 +184,29 @@ def start_payment(db: Database, settings: Settings, order: Order, *, checkout_ke
     return attempt.id, created.next_action
 
 
-def payment_outcome(session: Session, attempt_id: str, *, numbers: Collection[str],
+def payment_outcome(session: Session, attempt_id: str, *, numbers: Collection[str], own: Collection[str],
                     secret: str) -> PaymentOutcome | None:
-    """The attempt with what its pages show; None if unknown or paid for a number this browser has not verified."""
+    """The attempt with what its pages show, or None if unknown or not this browser's to see.
+
+    A browser that verified the number (signed in with its code) sees everything: the new validity date and the
+    receipt. A browser that only paid (the attempt is one it started: `own`) sees what it did, with nothing of
+    the line's: the amount, the number it typed, the days of validity added; no date, no balance, no receipt
+    (the receipt goes to the line by SMS, and to its signed-in holder under /lines)."""
     try:
         attempt = payments.get_attempt(session, attempt_id)
     except SimkeepError:
         return None
-    if attempt.msisdn not in numbers:
+    full = attempt.msisdn in numbers
+    if not full and str(attempt.id) not in own:
         return None
     line = lines.find_line(session, attempt.msisdn)
     operator = catalog.get_operator(session, line.operator_id)
+    days = catalog.get_offer(session, attempt.offer_id, operator).validity_days
+    if not full:
+        return PaymentOutcome(attempt, operator, None, None, days=days, full=False)
     topup = topups.get_topup(session, attempt.topup_id) if attempt.topup_id else None
     token = receipts.token_for(secret, attempt.receipt_id) if attempt.receipt_id else None
-    return PaymentOutcome(attempt, operator, topup, token)
+    return PaymentOutcome(attempt, operator, topup, token, days=days, full=True)
 
 
 def returned_from_provider(attempt: PaymentAttempt, token: str | None, *, approved: bool, cancelled: bool) -> bool:
@@ -207,7 +218,14 @@ def capture_on_return(db: Database, settings: Settings, attempt: PaymentAttempt,
     """The payer approved (or cancelled): capture now, outside any transaction, and record a definite answer
     through the inbox. No answer: the result page keeps polling and reconciliation finishes the job; an unknown
     outcome is never recorded as a failure."""
-    provider = provider_named(attempt.provider, db, settings)
+    try:
+        provider = provider_named(attempt.provider, db, settings)
+    except (SimkeepError, LookupError, ValueError):
+        return  # a provider no longer configured: the webhook or reconciliation settles the attempt
+    if not callable(getattr(provider, "capture", None)):
+        # This provider settles by itself (the sandbox, Stripe): a return, whatever its query says, changes
+        # nothing; its webhook tells the outcome.
+        return
     if cancelled:
         outcome = ProviderStatus(attempt.provider_ref, "failed", failure="canceled")
     else:

@@ -1,44 +1,58 @@
-"""Sign-in by SMS code: the number, then the code. The renewal wizard reuses send_code and check_code."""
+"""Sign-in by SMS code: the number, then the code. A verified number shows its line's data (/lines), receipts and
+settings; renewing does not need it (wizard.py).
+
+The code page says how many wrong codes the number may still take (its budget spans codes, otp/service.py), and
+once they are spent, when they come back and which ways to renew remain."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Annotated
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, available_timezones
 
+from babel.dates import format_date, format_time, get_timezone_location
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from limits import parse
 
+from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
-from simkeep.core.phone import lookup_msisdn
 from simkeep.otp import service as otp
+from simkeep.portal.params import Next, Notice, PageRoute, Text, msisdn_or_error, safe_next
+from simkeep.web import i18n
 from simkeep.web.pages import Csrf, Lang, add_verified_number, error_text, redirect, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+DEFAULT_ZONE = "Europe/Paris"  # until the browser has told its own (app.js sets the `tz` cookie)
+CODE_SHAPE = re.compile(r"\d{6}")
 
 
 @router.get("/signin", response_class=HTMLResponse)
-def signin_form(request: Request, next: str = "/lines", msisdn: str = "") -> HTMLResponse:
-    return render(request, "portal/signin.html", next=safe_next(next), msisdn=msisdn, error=None)
+def signin_form(request: Request, next: Next = "/lines", msisdn: Text = "") -> HTMLResponse:
+    return render(request, "portal/signin.html", next=safe_next(next), msisdn=msisdn[:32], error=None)
 
 
 @router.post("/signin", response_class=HTMLResponse)
-def signin_send(request: Request, lang: Lang, msisdn: Annotated[str, Form()], next: Annotated[str, Form()] = "/lines",
-                _csrf: None = Csrf) -> Response:
+def signin_send(request: Request, lang: Lang, msisdn: Annotated[str, Form(max_length=64)],
+                next: Annotated[str, Form(max_length=512)] = "/lines", _csrf: None = Csrf) -> Response:
     return send_code(request, lang, msisdn, safe_next(next), form="portal/signin.html", code_page="/signin/code")
 
 
 @router.get("/signin/code", response_class=HTMLResponse)
-def signin_code_form(request: Request, lang: Lang, next: str = "/lines", error: str | None = None) -> Response:
+def signin_code_form(request: Request, lang: Lang, next: Next = "/lines", error: Notice = None) -> Response:
     pending = request.session.get("pending_number")
     if not pending:
         return redirect("/signin")
-    return render(request, "portal/code.html", msisdn=pending, next=safe_next(next), action="/signin/code",
-                  error=error_text(lang, error) if error else None)
+    return code_page(request, lang, pending, next=safe_next(next), action="/signin/code", error=error)
 
 
 @router.post("/signin/code", response_class=HTMLResponse)
-def signin_code_check(request: Request, lang: Lang, code: Annotated[str, Form()],
-                      next: Annotated[str, Form()] = "/lines", _csrf: None = Csrf) -> Response:
+def signin_code_check(request: Request, lang: Lang, code: Annotated[str, Form(max_length=64)],
+                      next: Annotated[str, Form(max_length=512)] = "/lines", _csrf: None = Csrf) -> Response:
     return check_code(request, lang, code, success=safe_next(next), action="/signin/code")
 
 
@@ -48,51 +62,95 @@ def signout(request: Request, _csrf: None = Csrf) -> Response:
     return redirect("/")
 
 
+def policy(settings: Settings) -> otp.Policy:
+    per_number = parse(settings.code_requests_per_number)
+    return otp.Policy(wrong_guesses=settings.code_wrong_guesses,
+                      window=timedelta(hours=settings.code_wrong_guess_hours),
+                      codes_per_number=per_number.amount, codes_window=timedelta(seconds=per_number.get_expiry()))
+
+
 def send_code(request: Request, lang: str, raw_number: str, next_url: str, *, form: str, code_page: str,
               **context) -> Response:
     """The same answer whether or not the number is a customer: only a live line gets the SMS."""
     settings = request.app.state.settings
-    try:
-        msisdn = lookup_msisdn(raw_number, settings.default_region)
-    except SimkeepError as exc:
-        return render(request, form, status=422, next=next_url, msisdn=raw_number,
-                      error=error_text(lang, exc.code), **context)
-    if not request.app.state.rate_limits.may_send_code(msisdn, _client(request)):
-        return render(request, form, status=429, next=next_url, msisdn=raw_number,
+    msisdn = msisdn_or_error(raw_number, settings.default_region)
+    if isinstance(msisdn, SimkeepError):
+        return render(request, form, status=422, next=next_url, msisdn=raw_number[:32],
+                      error=error_text(lang, msisdn.code), **context)
+    if not request.app.state.rate_limits.may_send_code(request):
+        return render(request, form, status=429, next=next_url, msisdn=raw_number[:32],
                       error=error_text(lang, "rate_limited"), **context)
     request.session["pending_number"] = msisdn
     try:
         with request.app.state.db.transaction() as session:
-            otp.request_code(session, msisdn=msisdn, secret=settings.key("otp"), now=clock.now())
+            challenge = otp.request_code(session, msisdn=msisdn, secret=settings.key("otp"), now=clock.now(),
+                                         policy=policy(settings))
+    except otp.BudgetSpent:
+        return redirect(_code_url(code_page, next_url))  # the code page says when and what else there is
     except otp.ResendTooSoon:
         # The code sent less than a minute ago is still the one to type; say why no new SMS comes.
-        return redirect(f"{code_page}?next={next_url}&error=code_resend_too_soon")
-    return redirect(f"{code_page}?next={next_url}")
+        return redirect(_code_url(code_page, next_url, "code_resend_too_soon"))
+    except otp.TooManyCodes:
+        return render(request, form, status=429, next=next_url, msisdn=raw_number[:32],
+                      error=error_text(lang, "code_requests_exceeded"), **context)
+    if not challenge.new:  # a code sent earlier is still valid: nothing new was sent, nothing was spent
+        return redirect(_code_url(code_page, next_url, "code_still_valid"))
+    return redirect(_code_url(code_page, next_url))
 
 
-def check_code(request: Request, lang: str, code: str, *, success: str, action: str) -> Response:
+def _code_url(page: str, next_url: str, notice: str | None = None) -> str:
+    return f"{page}?{urlencode({'next': next_url, **({'error': notice} if notice else {})})}"
+
+
+def check_code(request: Request, lang: str, code: str, *, success: str, action: str, **context) -> Response:
     msisdn = request.session.get("pending_number")
     if not msisdn:
         return redirect("/signin")
-    if not request.app.state.rate_limits.may_check_code(_client(request)):
-        return render(request, "portal/code.html", status=429, msisdn=msisdn, next=success, action=action,
-                      error=error_text(lang, "rate_limited"))
+    settings = request.app.state.settings
+    if not request.app.state.rate_limits.may_check_code(request):
+        return code_page(request, lang, msisdn, next=success, action=action, error="rate_limited", status=429,
+                         **context)
+    if not CODE_SHAPE.fullmatch(code.strip()):  # cannot be right: neither compared nor counted
+        return code_page(request, lang, msisdn, next=success, action=action, error="code_wrong", status=422,
+                         **context)
     with request.app.state.db.transaction() as session:  # committed even when wrong: every failure counts
-        verdict = otp.verify_code(session, msisdn=msisdn, code=code, secret=request.app.state.settings.key("otp"),
-                                  now=clock.now())
-    if verdict != otp.OK:
-        return render(request, "portal/code.html", status=422, msisdn=msisdn, next=success, action=action,
-                      error=error_text(lang, f"code_{verdict}"), locked=verdict in (otp.LOCKED, otp.EXPIRED))
+        verdict = otp.verify_code(session, msisdn=msisdn, code=code, secrets=settings.verifying_keys("otp"),
+                                  now=clock.now(), policy=policy(settings))
+    if verdict.outcome != otp.OK:
+        return code_page(request, lang, msisdn, next=success, action=action, error=f"code_{verdict.outcome}",
+                         status=422, budget=verdict.budget, **context)
     request.session.pop("pending_number", None)
     add_verified_number(request, msisdn)
     return redirect(success)
 
 
-def safe_next(url: str) -> str:
-    """Only local paths: a sign-in link must not send people to another site."""
-    return url if url.startswith("/") and not url.startswith("//") else "/lines"
+def code_page(request: Request, lang: str, msisdn: str, *, next: str, action: str, error: str | None,
+              status: int = 200, budget: otp.Budget | None = None, **context) -> Response:
+    """The code form with the tries left; once they are spent, when they come back and the other ways."""
+    settings = request.app.state.settings
+    if budget is None:
+        with request.app.state.db.transaction(write=False) as session:
+            budget = otp.budget(session, msisdn=msisdn, now=clock.now(), policy=policy(settings))
+    spent = budget.remaining == 0
+    resets = moment(budget.resets_at, lang, request.cookies.get("tz")) if spent else None
+    if spent:
+        error = "code_spent"
+    return render(request, "portal/code.html", status=status, msisdn=msisdn, next=next, action=action,
+                  error=error_text(lang, error) if error else None, remaining=budget.remaining, spent=spent,
+                  resets_at=budget.resets_at, resets=resets, hotline=settings.hotline,
+                  locked=spent or error in ("code_locked", "code_expired"), **context)
 
 
-def _client(request: Request) -> str:
-    """The address the rate limits count by."""
-    return request.client.host if request.client else "unknown"
+def moment(instant: datetime, lang: str, zone_name: str | None) -> str:
+    """"2 mars 2027 10:15 (heure : France)": in the reader's language and zone (the browser's, as app.js keeps it
+    in the `tz` cookie; the operator's until then), the zone named so nobody guesses."""
+    tz = zone_name if zone_name and len(zone_name) <= 64 and zone_name in _zones() else DEFAULT_ZONE
+    zone = ZoneInfo(tz)
+    local, locale = instant.astimezone(zone), i18n.BABEL_LOCALE[lang]
+    return (f"{format_date(local.date(), 'long', locale=locale)} {format_time(local.time(), 'short', locale=locale)}"
+            f" ({get_timezone_location(zone, locale=locale)})")
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())

@@ -1,4 +1,11 @@
-"""The renewal wizard: offer -> number -> code -> method -> summary -> confirm, then the result pages (result.py).
+"""The renewal wizard: offer -> number -> method -> summary -> confirm, then the result pages (result.py).
+
+Anyone may pay for any number, as operators' "recharge for someone else" pages allow: no code is asked. So the
+wizard shows nothing of a line to a browser that has not verified the number (signed in with its code): no
+balance, no validity or number-loss date. The one thing it must tell is whether the number can be renewed with
+the chosen offer, and it tells that with one sentence for every reason (not a customer, another operator,
+deactivated), so it says no more than "not here"; the number step is rate-limited per address. A browser that
+verified the number sees the full details, as before.
 
 Its choices live in the session under "wizard"; each step sends people back to the first one that is missing."""
 
@@ -13,34 +20,44 @@ from fastapi.responses import HTMLResponse, Response
 from simkeep.catalog import service as catalog
 from simkeep.core import clock
 from simkeep.core.errors import LineNotFound, LineNotRenewable, SimkeepError, ValidityCapReached
-from simkeep.core.phone import lookup_msisdn
 from simkeep.line import service as lines
 from simkeep.payment.providers import available_methods
 from simkeep.portal import service as portal
-from simkeep.portal.signin import check_code, send_code
+from simkeep.portal.params import Notice, OperatorId, PageRoute, RawNumber, msisdn_or_error
+from simkeep.portal.result import remember_attempt
 from simkeep.web.pages import Csrf, Lang, error_text, language, redirect, render, verified_numbers
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+# Why a number cannot be renewed, as an unsigned payer is told it: one answer for every reason.
+NOT_RENEWABLE = "cannot_renew_online"
 
 
 @router.get("/recharge", response_class=HTMLResponse)
-def recharge_offer(request: Request, operator: str | None = None, msisdn: str | None = None,
-                   error: str | None = None) -> HTMLResponse:
+def recharge_offer(request: Request, operator: OperatorId = None, msisdn: RawNumber = None,
+                   error: Notice = None) -> HTMLResponse:
     wizard = _wizard(request)
-    if msisdn:
-        wizard = _save_wizard(request, msisdn=msisdn)
+    status = 200
+    if msisdn is not None:  # the reminder's link: /recharge?msisdn=+336...
+        number = msisdn_or_error(msisdn, request.app.state.settings.default_region)
+        if isinstance(number, SimkeepError):
+            error, status = number.code, 422  # nothing stored
+        elif number in verified_numbers(request):
+            wizard = _save_wizard(request, msisdn=number)
+        else:  # only a prefill: the number step checks it (and counts the check against this address)
+            wizard = _save_wizard(request, msisdn=None, prefill=number)
     with request.app.state.db.transaction(write=False) as session:
         line = _known_line(session, request, wizard.get("msisdn"))
-        # A known line fixes the operator; otherwise the one asked for, or chosen earlier.
+        # A verified line fixes the operator; otherwise the one asked for, or chosen earlier.
         wanted = line.operator_id if line is not None else operator or wizard.get("operator") or portal.DEFAULT_OPERATOR
         choice = portal.offer_choice(session, wanted, line=line, now=clock.now())
-    return render(request, "portal/recharge_offer.html", operators=choice.operators, operator=choice.operator,
-                  quotes=choice.quotes, line=line, selected=wizard.get("offer"), step=1,
+    return render(request, "portal/recharge_offer.html", status=status, operators=choice.operators,
+                  operator=choice.operator, quotes=choice.quotes, line=line, selected=wizard.get("offer"), step=1,
                   error=error_text(language(request), error) if error else None)
 
 
 @router.post("/recharge/offer")
-def recharge_choose_offer(request: Request, offer: Annotated[str, Form()], _csrf: None = Csrf) -> Response:
+def recharge_choose_offer(request: Request, offer: Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+                          _csrf: None = Csrf) -> Response:
     with request.app.state.db.transaction(write=False) as session:
         operator_id = catalog.operator_of_offer_or_none(session, offer)
     if operator_id is None:
@@ -52,55 +69,50 @@ def recharge_choose_offer(request: Request, offer: Annotated[str, Form()], _csrf
 
 
 @router.get("/recharge/number", response_class=HTMLResponse)
-def recharge_number(request: Request) -> Response:
+def recharge_number(request: Request, error: Notice = None) -> Response:
     wizard = _wizard(request)
     if "offer" not in wizard:
         return redirect("/recharge")
-    return render(request, "portal/recharge_number.html", msisdn=wizard.get("msisdn", ""), error=None, step=2)
+    return render(request, "portal/recharge_number.html", msisdn=wizard.get("msisdn") or wizard.get("prefill") or "", step=2,
+                  error=error_text(language(request), error) if error else None)
 
 
 @router.post("/recharge/number", response_class=HTMLResponse)
-def recharge_send_code(request: Request, lang: Lang, msisdn: Annotated[str, Form()], _csrf: None = Csrf) -> Response:
-    if "offer" not in _wizard(request):
+def recharge_give_number(request: Request, lang: Lang, msisdn: Annotated[str, Form(max_length=20_000)],
+                         _csrf: None = Csrf) -> Response:
+    """Any number may be renewed by anyone: no code. Whether it can be renewed is all this step tells."""
+    wizard = _wizard(request)
+    if "offer" not in wizard:
         return redirect("/recharge")
-    try:
-        number = lookup_msisdn(msisdn, request.app.state.settings.default_region)
-    except SimkeepError as exc:
-        return render(request, "portal/recharge_number.html", status=422, msisdn=msisdn, step=2,
-                      error=error_text(lang, exc.code))
+    number = msisdn_or_error(msisdn, request.app.state.settings.default_region)
+    if isinstance(number, SimkeepError):
+        return render(request, "portal/recharge_number.html", status=422, msisdn=msisdn[:32], step=2,
+                      error=error_text(lang, number.code))
+    if not request.app.state.rate_limits.may_check_number(request):
+        return render(request, "portal/recharge_number.html", status=429, msisdn=msisdn[:32], step=2,
+                      error=error_text(lang, "rate_limited"))
+    order = _order(request, number, wizard["offer"])
+    if isinstance(order, str):
+        return render(request, "portal/recharge_number.html", status=422, msisdn=msisdn[:32], step=2,
+                      error=error_text(lang, order))
     _save_wizard(request, msisdn=number)
-    if number in verified_numbers(request):
-        return redirect("/recharge/method")
-    return send_code(request, lang, number, "/recharge/method", form="portal/recharge_number.html",
-                     code_page="/recharge/code", step=2)
-
-
-@router.get("/recharge/code", response_class=HTMLResponse)
-def recharge_code(request: Request, lang: Lang, error: str | None = None) -> Response:
-    if not request.session.get("pending_number"):
-        return redirect("/recharge/number")
-    return render(request, "portal/code.html", msisdn=request.session["pending_number"], next="/recharge/method",
-                  action="/recharge/code", error=error_text(lang, error) if error else None, step=3)
-
-
-@router.post("/recharge/code", response_class=HTMLResponse)
-def recharge_code_check(request: Request, lang: Lang, code: Annotated[str, Form()], _csrf: None = Csrf) -> Response:
-    return check_code(request, lang, code, success="/recharge/method", action="/recharge/code")
+    return redirect("/recharge/method")
 
 
 @router.get("/recharge/method", response_class=HTMLResponse)
-def recharge_method(request: Request, error: str | None = None) -> Response:
+def recharge_method(request: Request, error: Notice = None) -> Response:
     wizard = _wizard(request)
     order = _checked_order(request, wizard)
     if isinstance(order, Response):
         return order
     methods = available_methods(order.operator.id, request.app.state.settings)
-    return render(request, "portal/recharge_method.html", methods=methods, selected=wizard.get("method"), step=4,
+    return render(request, "portal/recharge_method.html", methods=methods, selected=wizard.get("method"), step=3,
                   error=error_text(language(request), error) if error else None)
 
 
 @router.post("/recharge/method")
-def recharge_choose_method(request: Request, method: Annotated[str, Form()] = "", _csrf: None = Csrf) -> Response:
+def recharge_choose_method(request: Request, method: Annotated[str, Form(max_length=32)] = "",
+                           _csrf: None = Csrf) -> Response:
     if method not in available_methods(_wizard(request).get("operator", ""), request.app.state.settings):
         return redirect("/recharge/method?error=method_required")
     # A new checkout: after a declined or abandoned payment, "try again" must not find the old attempt.
@@ -116,12 +128,13 @@ def recharge_summary(request: Request) -> Response:
         return order
     if wizard.get("method") not in available_methods(order.operator.id, request.app.state.settings):
         return redirect("/recharge/method")
-    return render(request, "portal/recharge_summary.html", line=order.line, operator=order.operator,
-                  quote=order.quote, method=wizard["method"], checkout_key=wizard["key"], step=5)
+    return render(request, "portal/recharge_summary.html", msisdn=order.line.msisdn, operator=order.operator,
+                  quote=order.quote, method=wizard["method"], checkout_key=wizard["key"], step=4,
+                  full=order.line.msisdn in verified_numbers(request))
 
 
 @router.post("/recharge/confirm")
-def recharge_confirm(request: Request, lang: Lang, checkout_key: Annotated[str, Form()],
+def recharge_confirm(request: Request, lang: Lang, checkout_key: Annotated[str, Form(max_length=64)],
                      _csrf: None = Csrf) -> Response:
     """Pays once: the checkout key is unique, so a double-click or a reload finds the first attempt."""
     wizard = _wizard(request)
@@ -133,6 +146,7 @@ def recharge_confirm(request: Request, lang: Lang, checkout_key: Annotated[str, 
         return redirect("/recharge/summary")
     attempt_id, next_action = portal.start_payment(request.app.state.db, request.app.state.settings, order,
                                                    checkout_key=checkout_key, method=wizard["method"], language=lang)
+    remember_attempt(request, attempt_id)
     return redirect(_next_step(attempt_id, next_action))
 
 
@@ -143,20 +157,34 @@ def _next_step(attempt_id, next_action: dict | None) -> str:
     return next_action["url"] if next_action["type"] == "redirect" else f"/pay/{attempt_id}/action"
 
 
+def _order(request: Request, msisdn: str, offer_id: str) -> portal.Order | str:
+    """The order, or the error code to show. A browser that verified the number is told the precise reason; any
+    other gets one answer for every reason a number cannot be renewed, except the validity cap, which it must be
+    told to pick a smaller amount (that says only that this amount is too much)."""
+    verified = msisdn in verified_numbers(request)
+    try:
+        with request.app.state.db.transaction(write=False) as session:
+            return portal.renewal_order(session, msisdn=msisdn, offer_id=offer_id, now=clock.now())
+    except ValidityCapReached as exc:
+        return exc.code if verified else "validity_cap_amount"
+    except (LineNotFound, portal.OperatorMismatch, LineNotRenewable) as exc:
+        return exc.code if verified and not isinstance(exc, LineNotFound) else NOT_RENEWABLE
+
+
 def _checked_order(request: Request, wizard: dict) -> portal.Order | Response:
     """The order for the wizard's number and offer, or a redirect to the step that is missing."""
     if "offer" not in wizard:
         return redirect("/recharge")
     msisdn = wizard.get("msisdn")
-    if not msisdn or msisdn not in verified_numbers(request):
+    if not msisdn:
         return redirect("/recharge/number")
-    try:
-        with request.app.state.db.transaction(write=False) as session:
-            return portal.renewal_order(session, msisdn=msisdn, offer_id=wizard["offer"], now=clock.now())
-    except LineNotFound:
-        return redirect("/recharge/number")
-    except (portal.OperatorMismatch, LineNotRenewable, ValidityCapReached) as exc:
-        return redirect(f"/recharge?error={exc.code}")
+    order = _order(request, msisdn, wizard["offer"])
+    if isinstance(order, str):
+        # A verified line's operator or state: choose again among its offers; anything else: the number step.
+        step = "/recharge" if order in ("operator_mismatch", "line_not_renewable", "validity_cap_reached",
+                                        "validity_cap_amount") else "/recharge/number"
+        return redirect(f"{step}?error={order}")
+    return order
 
 
 def _known_line(session, request: Request, msisdn: str | None):

@@ -24,6 +24,15 @@ ERROR_TEXTS = {
     "code_locked": N_("Too many wrong codes. Ask for a new code."),
     "code_expired": N_("This code has expired or was already used. Ask for a new one."),
     "code_resend_too_soon": N_("Please wait a minute before asking for another code."),
+    "code_still_valid": N_("A code was already sent to this number and is still valid: type it below. "
+                           "No new SMS is sent until it expires."),
+    "code_spent": N_("Too many wrong codes were typed for this number. Signing in with a code is paused."),
+    "code_requests_exceeded": N_("Too many codes were asked for this number. Please try again in an hour."),
+    "cannot_renew_online": N_("This number cannot be renewed online. Check the number and the operator you "
+                              "chose, or recharge in a store."),
+    "validity_cap_amount": N_("This amount would take the number past the longest validity its operator allows. "
+                              "Choose a smaller amount."),
+    "bad_request": N_("This address or form is not valid. Check it, or start again from the home page."),
     "rate_limited": N_("Too many attempts. Please wait a few minutes and try again."),
     "csrf": N_("This form has expired. Please try again."),
     "offer_not_found": N_("This offer does not exist for your operator. Choose another one."),
@@ -66,7 +75,8 @@ class CsrfFailed(SimkeepError):
 
 def check_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
     expected = request.session.get("csrf")
-    if not expected or not secrets.compare_digest(csrf_token, expected):
+    # Bytes: compare_digest refuses non-ASCII str, and a hostile token must be a 403, not a 500.
+    if not expected or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
         raise CsrfFailed()
 
 

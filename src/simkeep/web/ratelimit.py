@@ -1,24 +1,46 @@
-"""Rate limits for the sign-in code, per number and per client address (the `limits` library)."""
+"""Per-address rate limits for the portal's sign-in and renewal (the `limits` library).
+
+Who is counted: `web.client.client_key`, so X-Forwarded-For is believed only from SIMKEEP_TRUSTED_PROXIES and an
+IPv6 client counts by its /64 (rotating addresses inside one subscriber's block does not multiply the budget).
+Where: in this process's memory by default; with SIMKEEP_RATE_LIMIT_STORAGE=redis://HOST:PORT the counters live
+in Redis, shared by every server process and machine (keys start with SIMKEEP_RATE_LIMIT_PREFIX).
+
+What is counted here is per address, because an address is what carries abuse. The per-number limits live in the
+database with the codes themselves (otp/service.py explains why they cannot lock a holder out).
+"""
 
 from __future__ import annotations
 
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from starlette.requests import Request
 
 from simkeep.config import Settings
+from simkeep.web.client import client_key
 
 
 class RateLimits:
     def __init__(self, settings: Settings) -> None:
-        self.limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage))
-        self.code_per_number = parse(settings.code_requests_per_number)
+        options = {"key_prefix": settings.rate_limit_prefix} if settings.rate_limit_storage.startswith(
+            ("redis", "rediss")) else {}
+        self.storage = storage_from_string(settings.rate_limit_storage, **options)
+        self.limiter = MovingWindowRateLimiter(self.storage)
+        self.trusted_proxies = tuple(settings.trusted_proxies)
         self.code_per_ip = parse(settings.code_requests_per_ip)
         self.checks_per_ip = parse(settings.code_checks_per_ip)
+        self.numbers_per_ip = parse(settings.renewal_numbers_per_ip)
 
-    def may_send_code(self, msisdn: str, client: str) -> bool:
-        return (self.limiter.hit(self.code_per_ip, "code-ip", client)
-                and self.limiter.hit(self.code_per_number, "code-number", msisdn))
+    def client(self, request: Request) -> str:
+        return client_key(request, self.trusted_proxies)
 
-    def may_check_code(self, client: str) -> bool:
-        return self.limiter.hit(self.checks_per_ip, "check-ip", client)
+    def may_send_code(self, request: Request) -> bool:
+        return self.limiter.hit(self.code_per_ip, "code-ip", self.client(request))
+
+    def may_check_code(self, request: Request) -> bool:
+        return self.limiter.hit(self.checks_per_ip, "check-ip", self.client(request))
+
+    def may_check_number(self, request: Request) -> bool:
+        """The renewal wizard's number step answers whether a number can be renewed: bounded per address, so it
+        cannot be used to sweep the numbering plan."""
+        return self.limiter.hit(self.numbers_per_ip, "number-ip", self.client(request))

@@ -27,5 +27,11 @@ class FileSender:
                 fh.write(line + "\n")  # flushed on close: a crash of this process loses nothing written
         except OSError as exc:
             raise TemporaryFailure(str(exc)) from exc
-        if self.echo:
-            print(f"[{message.channel} → {message.recipient}] {message.text}", flush=True)
+        if self.echo:  # the console ends up in journals and CI logs: never a sign-in code there
+            print(f"[{message.channel} → {message.recipient}] {console_text(message)}", flush=True)
+
+
+def console_text(message: Outgoing) -> str:
+    """The message as the console shows it: a sign-in code's digits replaced by ******."""
+    code = str(message.payload.get("code", "")) if message.topic == "otp.code" else ""
+    return message.text.replace(code, "******") if code else message.text

@@ -24,3 +24,11 @@ if (outcome) {
   };
   setTimeout(poll, 1000);
 }
+
+// The reader's time zone, so times the server writes (when sign-in codes come back) are in the reader's zone.
+try {
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (tz && !document.cookie.split("; ").includes("tz=" + tz)) {
+    document.cookie = "tz=" + tz + "; path=/; max-age=31536000; samesite=lax";
+  }
+} catch (e) { /* an old browser: the operator's zone, named on the page */ }

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
@@ -36,6 +37,12 @@ PG_URL = os.environ.get("SIMKEEP_TEST_DATABASE_URL")
 ADMIN_TOKEN = "test-admin-token"
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789abcdef"
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday in winter time, four weeks before the DST change
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashing(monkeypatch) -> None:
+    """Argon2 at production cost takes ~0.5 s here; tests sign in often, so they use a cheap profile."""
+    monkeypatch.setattr("simkeep.staff.service.HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from simkeep.core.errors import SimkeepError
-from simkeep.web import i18n
+from simkeep.web import i18n, sessions
 
 
 def N_(message: str) -> str:
@@ -95,6 +95,8 @@ def verified_numbers(request: Request) -> list[str]:
 
 
 def add_verified_number(request: Request, msisdn: str) -> None:
+    """A sign-in: the session id changes, so a cookie planted or copied before it is worth nothing after."""
     numbers = verified_numbers(request)
     if msisdn not in numbers:
         request.session["numbers"] = [*numbers, msisdn][-10:]
+    sessions.rotate(request)

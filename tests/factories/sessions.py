@@ -11,9 +11,10 @@ from simkeep.web.sessions import COOKIE
 POLICY = sessions.Policy(idle=timedelta(hours=2), absolute=timedelta(days=14))
 
 
-def open_session(db: Database, client, data: dict, *, now: datetime | None = None) -> str:
+def open_session(db: Database, client, data: dict, *, now: datetime | None = None,
+                 policy: sessions.Policy = POLICY) -> str:
     """Store `data` as a portal session and give the client its cookie; returns the token."""
     with db.transaction() as session:
-        _row, token = sessions.create(session, data=data, policy=POLICY, now=now or datetime.now(UTC))
+        _row, token = sessions.create(session, data=data, policy=policy, now=now or datetime.now(UTC))
     client.cookies.set(COOKIE, token)
     return token

@@ -7,7 +7,6 @@ import re
 import uuid
 from collections.abc import Iterator
 
-
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -21,8 +20,8 @@ from simkeep.web.sessions import COOKIE
 from tests.admin.test_pages import in_review
 from tests.conftest import ADMIN_TOKEN
 from tests.factories.payments import SECRET
-from tests.factories.staff import PASSWORD, csrf_of, make_staff, sign_in
 from tests.factories.snapshot import snapshot
+from tests.factories.staff import PASSWORD, csrf_of, make_staff, sign_in
 
 # Routes anyone may reach: the doors themselves.
 PUBLIC = {("GET", "/admin"), ("POST", "/admin"), ("GET", "/admin/totp"), ("POST", "/admin/totp"),

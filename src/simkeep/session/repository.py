@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.session.models import WebSession
@@ -50,3 +50,10 @@ def delete_expired(session: Session, now: datetime, limit: int) -> int:
     doomed = select(WebSession.id).where(or_(WebSession.idle_expires_at <= now, WebSession.expires_at <= now)).limit(limit)
     return session.execute(delete(WebSession).where(WebSession.id.in_(doomed))
                            .execution_options(synchronize_session=False)).rowcount
+
+
+def live_counts_by_staff(session: Session, now: datetime) -> dict[uuid.UUID, int]:
+    rows = session.execute(select(WebSession.staff_id, func.count()).where(
+        WebSession.staff_id.is_not(None), WebSession.idle_expires_at > now, WebSession.expires_at > now)
+        .group_by(WebSession.staff_id))
+    return dict(rows.all())

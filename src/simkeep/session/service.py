@@ -104,6 +104,10 @@ def list_for_staff(session: Session, *, staff_id: uuid.UUID, now: datetime) -> l
     return repository.live_for_staff(session, staff_id, now)
 
 
+def live_counts_by_staff(session: Session, *, now: datetime) -> dict[uuid.UUID, int]:
+    return repository.live_counts_by_staff(session, now)
+
+
 def purge_expired(session: Session, *, now: datetime, limit: int = 1000) -> int:
     """Delete up to `limit` expired rows; the worker calls it on each sweep."""
     return repository.delete_expired(session, now, limit)

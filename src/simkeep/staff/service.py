@@ -365,3 +365,13 @@ def _audit(session: Session, who: str, action: str, account: StaffAccount, reaso
            details: dict | None = None) -> None:
     audit.record(session, actor=who, action=action, subject_type="staff_account", subject_id=str(account.id),
                  reason=reason, details=details, now=now)
+
+
+def live_sessions(session: Session, *, now: datetime) -> dict[uuid.UUID, int]:
+    return sessions.live_counts_by_staff(session, now=now)
+
+
+def set_password_hash(session: Session, *, account_id: uuid.UUID, password_hash: str, now: datetime) -> None:
+    """For the demo account whose password file was kept: the stored hash follows the file."""
+    repository.set_fields(session, account_id, password_hash=password_hash, password_changed_at=now,
+                          must_change_password=False, failed_attempts=0, locked_until=None, disabled_at=None)

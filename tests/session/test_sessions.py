@@ -198,8 +198,8 @@ def test_expired_sessions_are_purged_and_live_ones_kept(db, clock):
     now = clock()
     with db.transaction() as session:
         live, _ = sessions.create(session, data={}, policy=POLICY, now=now)
-        idle, _ = sessions.create(session, data={}, policy=POLICY, now=now - timedelta(hours=3))
-        old, _ = sessions.create(session, data={}, policy=sessions.Policy(idle=timedelta(days=30),
+        _idle, _ = sessions.create(session, data={}, policy=POLICY, now=now - timedelta(hours=3))
+        _old, _ = sessions.create(session, data={}, policy=sessions.Policy(idle=timedelta(days=30),
                                                                             absolute=timedelta(days=14)),
                                  now=now - timedelta(days=15))
     assert purge_expired_sessions(db, now=now, batch=1) == 2

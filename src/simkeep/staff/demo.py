@@ -65,12 +65,15 @@ def show_demo_staff(db: Database, settings: Settings) -> list[DemoStaff]:
     from simkeep.terminal import console
 
     accounts = ensure_demo_staff(db, settings)
-    console.print(f"back office: {settings.base_url}/admin (accounts kept in {settings.data_dir / FILE})")
+    console.print(f"back office: {settings.base_url}/admin (accounts kept in {settings.data_dir / FILE})",
+                  soft_wrap=True)
     for demo in accounts:
         console.print(f"  {demo.role:8} [bold]{demo.username}[/bold]  password [bold]{demo.password}[/bold]"
-                      + ("  + TOTP code from your phone" if demo.totp_uri else "  (no second factor, demo only)"))
+                      + ("  + TOTP code from your phone" if demo.totp_uri else "  (no second factor, demo only)"),
+                      soft_wrap=True)
     for demo in accounts:
         if demo.totp_uri:
-            console.print(f"  scan for {demo.username}'s TOTP (or add this URI to an authenticator): {demo.totp_uri}")
+            console.print(f"  scan for {demo.username}'s TOTP (or add this URI to an authenticator):", soft_wrap=True)
+            print(f"  {demo.totp_uri}", flush=True)
             segno.make(demo.totp_uri, error="m").terminal(compact=True)
     return accounts

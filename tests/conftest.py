@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
@@ -43,6 +44,12 @@ SANDBOX_SECRET = "whsec_test_0123456789abcdef0123456789abcdef"
 # The sandbox is off unless switched on, and collects only what is routed to it (nothing falls back to it).
 SANDBOX_ROUTES = {"*": dict.fromkeys(METHODS, "sandbox")}
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday in winter time, four weeks before the DST change
+
+
+@pytest.fixture(autouse=True)
+def _quick_password_hashing(monkeypatch) -> None:
+    """Argon2 at production cost takes ~0.5 s here; tests sign in often, so they use a cheap profile."""
+    monkeypatch.setattr("simkeep.staff.service.HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
 from simkeep.notification.cli import endpoint_app, messages_app
 from simkeep.payment.cli import reconcile_app, refund_cmd, review_app
+from simkeep.staff.cli import app as staff_app
 from simkeep.terminal import console, database, err, fail, progress_bar
 
 app = typer.Typer(help="simkeep: prepaid number-keeping platform.", no_args_is_help=True,
@@ -37,6 +38,7 @@ for sub, name in ((db_app, "db"), (catalog_app, "catalog"), (line_app, "line"), 
                   (endpoint_app, "endpoint"), (messages_app, "messages")):
     app.add_typer(sub, name=name)
 app.add_typer(bank_app, name="bank")
+app.add_typer(staff_app, name="staff")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
@@ -259,9 +261,12 @@ def run() -> None:
     os.environ.setdefault("SIMKEEP_ENV", "demo")
     get_settings.cache_clear()
     settings = checked_settings()
+    from simkeep.staff.demo import show_demo_staff
+
     db_upgrade()
     catalog_load(None)
     demo()
+    show_demo_staff(database(), settings)  # demo back-office accounts: admin (with TOTP), support, finance
     env = dict(os.environ)
     if settings.env == "demo":
         console.print(f"demo mode: secrets not set in the environment are kept in [bold]{settings.secrets_file}[/bold]")

@@ -60,7 +60,17 @@ class Settings(BaseSettings):
     # The sandbox provider (a development tool): None means on in demo mode, off in production.
     sandbox_enabled: bool | None = None
     sandbox_webhook_secret: str | None = None
-    cookie_secure: bool = True
+    # Sessions (stored server-side; the cookie holds a random id): idle and absolute expiry, portal and staff.
+    session_idle_minutes: int = 120
+    session_absolute_hours: int = 14 * 24
+    staff_session_idle_minutes: int = 30
+    staff_session_absolute_hours: int = 12
+    # Back-office sign-in: failures before an account locks, for how long; per-address throttles.
+    staff_max_failures: int = 5
+    staff_lockout_minutes: int = 15
+    staff_signins_per_ip: str = "20 per 15 minutes"
+    staff_setup_per_ip: str = "10 per hour"
+    staff_totp_roles: tuple[str, ...] = ("admin",)  # roles that must use a second factor
     # Proxies (CIDRs) whose X-Forwarded-For is believed; nobody else's is (web/client.py).
     trusted_proxies: tuple[str, ...] = ()
     rate_limit_storage: str = "memory://"  # redis://127.0.0.1:6379 when several processes serve
@@ -117,6 +127,12 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Cookies are Secure when people reach simkeep over HTTPS; over plain http (a phone on the LAN trying the
+        demo at http://192.168.x.y:8000) a Secure cookie would never come back, so it is not set."""
+        return self.base_url.startswith("https://")
 
     @property
     def messages_log(self) -> Path:

@@ -21,12 +21,14 @@ from simkeep.payment.api import router as webhook_router
 from simkeep.portal.pages import router as portal_router
 from simkeep.receipt.pages import router as receipt_router
 from simkeep.sandbox.pages import router as sandbox_router
+from simkeep.staff import pages as staff_pages
+from simkeep.staff.access import may_send_large
 from simkeep.topup.api import router as topup_router
 from simkeep.web import errors
 from simkeep.web.lane import DbLane
 from simkeep.web.limits import BodyLimit
 from simkeep.web.ratelimit import RateLimits
-from simkeep.web.sessions import PageSessions
+from simkeep.web.sessions import ServerSessions
 
 
 def configure_logging(level: str = "info") -> None:
@@ -50,8 +52,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.principals = {}
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
+    staff_pages.install(app)
     for router in (catalog_router, line_router, topup_router, charge_router, webhook_router, portal_router,
-                   receipt_router, admin_router, templates_router, bank_router):
+                   receipt_router, staff_pages.router, admin_router, templates_router, bank_router):
         app.include_router(router)
     if settings.sandbox_on:  # a development tool: its pages do not exist unless it is switched on
         app.include_router(sandbox_router)
@@ -63,11 +66,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             session.execute(text("SELECT 1"))
         return {"status": "ok", "database": app.state.db.dialect}
 
-    app.add_middleware(PageSessions, secret_key=settings.key("session"), session_cookie="simkeep_session",
-                       max_age=14 * 86400, same_site="lax", https_only=settings.cookie_secure)
-    # Bank statements are the one large upload; everything else keeps the 64 KiB limit.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
-                       exceptions={"/admin/bank/import": settings.max_statement_bytes})
+    # Bank statements are the one large upload, and only from a finance or admin session (looked up by the
+    # session middleware, which runs first); everything else, anonymous uploads included, keeps the 64 KiB limit.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exceptions={
+        "/admin/bank/import": (settings.max_statement_bytes, may_send_large(app.state.db, "bank.import"))})
+    app.add_middleware(ServerSessions, settings=settings, db=app.state.db)
     return app
 
 

@@ -13,6 +13,8 @@ from simkeep.otp.models import OtpChallenge, OtpFailure, OtpNumber
 from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
 from simkeep.receipt.models import Receipt, ReceiptCounter
 from simkeep.sandbox.models import SandboxPayment
+from simkeep.session.models import WebSession
+from simkeep.staff.models import StaffAccount
 from simkeep.topup.models import TopUp
 
 __all__ = [
@@ -40,6 +42,8 @@ __all__ = [
            "ReceiptCounter",
            "Refund",
            "SandboxPayment",
+           "StaffAccount",
            "TopUp",
+           "WebSession",
            "WebhookEndpoint",
 ]

@@ -1,6 +1,6 @@
 """The worker process: sweeps the lifecycle on schedule and delivers the outbox, until stopped.
 
-Each job (sweep, expire_abandoned, reconcile, process_inbox, deliver_due) runs on its own: when one raises — the
+Each job (sweep, expire_abandoned, reconcile, purge_sessions, process_inbox, deliver_due) runs on its own: when one raises — the
 database went away, a connection was terminated, or a bug — the error is logged (its class and where it was
 raised, never its message, which for SQL errors carries bound parameters) and that job alone waits
 `worker_backoff_seconds * 2^(n-1)`, jittered, at most `worker_backoff_max_seconds`, before it is tried again;
@@ -29,6 +29,7 @@ from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox, reconcile
 from simkeep.sandbox.tasks import expire_abandoned
+from simkeep.session.tasks import purge_expired_sessions
 
 log = structlog.get_logger()
 
@@ -111,6 +112,7 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
     return [Job("sweep", sweep, every, rests=True),
             Job("expire_abandoned", lambda: expire_abandoned(db, settings), every, rests=True),
             Job("reconcile", lambda: reconcile(db, settings), every, rests=True),
+            Job("purge_sessions", lambda: purge_expired_sessions(db), every, rests=True),
             Job("process_inbox", lambda: process_inbox(db, settings)),
             Job("deliver_due", deliver)]
 

@@ -9,14 +9,14 @@ from simkeep.lifecycle.tasks import run_sweep
 from simkeep.main import create_app
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox
-from tests.conftest import ADMIN_TOKEN
 from tests.factories.lines import make_line, top_up
 from tests.factories.payments import SECRET, checkout, deliver, now, pay
+from tests.factories.staff import make_staff, sign_in
 
 
 @pytest.fixture
 def staff(db, settings):
-    cfg = settings.model_copy(update={"cookie_secure": False, "sandbox_webhook_secret": SECRET})
+    cfg = settings.model_copy(update={"sandbox_webhook_secret": SECRET})
     with TestClient(create_app(cfg, db), follow_redirects=False) as client:
         yield client, cfg
 
@@ -35,13 +35,16 @@ def in_review(db, cfg):
     return attempt_id
 
 
-def test_staff_sign_in_with_the_admin_token_and_settle_with_a_reason(db, staff):
+def test_staff_sign_in_with_their_account_and_settle_with_a_reason(db, staff):
     client, cfg = staff
     attempt_id = in_review(db, cfg)
+    eve = make_staff(db, cfg, username="eve", role="finance")
     token = csrf(client)
-    assert client.post("/admin", data={"token": "wrong", "name": "Eve", "csrf_token": token}).status_code == 401
+    assert client.post("/admin", data={"username": "eve", "password": "wrong password!", "csrf_token": token}
+                       ).status_code == 401
     assert client.get("/admin/review").headers["location"] == "/admin"
-    assert client.post("/admin", data={"token": ADMIN_TOKEN, "name": "Eve", "csrf_token": token}).status_code == 303
+    sign_in(client, db, eve)
+    token = csrf(client, "/admin/review")
     page = client.get("/admin/review")
     assert page.status_code == 200 and "+33 6 12 34 56 78" in page.text and "paid but line_not_renewable" in page.text
     form = re.search(rf'<form method="post" action="/admin/review/{attempt_id}".*?</form>', page.text, re.S).group(0)
@@ -54,18 +57,18 @@ def test_staff_sign_in_with_the_admin_token_and_settle_with_a_reason(db, staff):
     assert settled.headers["location"] == "/admin/review"
     with db.transaction(write=False) as session:
         assert session.get(PaymentAttempt, attempt_id).status == "failed"
-        [entry] = session.scalars(select(AuditEntry)).all()
-    assert (entry.actor, entry.reason) == ("Eve", "refunded by phone")
+        entries = session.scalars(select(AuditEntry)).all()
+        [entry] = [e for e in entries if e.action == "review.dismiss"]
+    assert (entry.actor, entry.reason) == ("staff:eve", "refunded by phone")
     assert "Nothing is waiting for review." in client.get("/admin/review").text
     assert client.get("/admin/reconciliation").status_code == 200
 
 
 def test_the_message_log_shows_status_attempts_and_receipts(db, staff):
-    client, _cfg = staff
+    client, cfg = staff
     make_line(db, now=now())
     top_up(db, now=now())
-    token = csrf(client)
-    client.post("/admin", data={"token": ADMIN_TOKEN, "name": "Eve", "csrf_token": token})
+    sign_in(client, db, make_staff(db, cfg, username="sam", role="support"))
     page = client.get("/admin/messages")
     assert page.status_code == 200 and "topup.completed · sms" in page.text and "pending" in page.text
     assert "topup.completed" not in client.get("/admin/messages?status=failed").text

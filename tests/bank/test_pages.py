@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
-from base64 import b64encode
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import unquote
 
-import itsdangerous
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -22,16 +19,17 @@ from simkeep.main import create_app
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox
 from tests.bank.statements import Credit, statement
-from tests.conftest import ADMIN_TOKEN
 from tests.factories.lines import make_line, view
+from tests.factories.sessions import open_session
 from tests.factories.snapshot import snapshot
+from tests.factories.staff import make_staff, sign_in
 
 MSISDN = "+33612345678"
 
 
 @pytest.fixture
 def cfg(settings):
-    return settings.model_copy(update={"cookie_secure": False, "payment_routes": {"*": {"bank_transfer": "sepa"}},
+    return settings.model_copy(update={"payment_routes": {"*": {"bank_transfer": "sepa"}},
                                        "sepa_iban": "DE89370400440532013000", "sepa_bic": "COBADEFFXXX",
                                        "public_url": "http://127.0.0.1:9"})
 
@@ -45,15 +43,9 @@ def web(cfg, db) -> Iterator[TestClient]:
         yield client
 
 
-def sign_session(client: TestClient, secret: str, session: dict) -> None:
-    """The browser's signed session cookie, as if the payer had signed in with the SMS code."""
-    data = itsdangerous.TimestampSigner(secret).sign(b64encode(json.dumps(session).encode())).decode()
-    client.cookies.set("simkeep_session", data)
-
-
 def test_a_bank_transfer_checkout_shows_the_details_and_is_credited_after_the_statement(web, cfg, db):
     make_line(db, now=datetime.now(UTC))
-    sign_session(web, cfg.key("session"), {
+    open_session(db, web, {
         "numbers": [MSISDN], "csrf": "t0k",
         "wizard": {"offer": "fr-orange-mobicarte-10", "operator": "fr-orange-mobicarte", "msisdn": MSISDN,
                    "method": "bank_transfer", "key": "checkout-key-1"}})
@@ -89,12 +81,18 @@ def upload_form(client: TestClient) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
 
 
-def upload(client: TestClient, data: bytes, *, token: str = ADMIN_TOKEN, csrf: str | None = None):
-    return client.post(bank_pages.PATH, data={"token": token, "csrf_token": csrf if csrf is not None else upload_form(client)},
+def upload(client: TestClient, data: bytes, *, csrf: str | None = None):
+    return client.post(bank_pages.PATH, data={"csrf_token": csrf if csrf is not None else upload_form(client)},
                        files={"file": ("statement.xml", data, "application/xml")})
 
 
-def test_the_admin_upload_imports_once_and_shows_the_counts(web, db):
+@pytest.fixture
+def finance(db, cfg):
+    return make_staff(db, cfg, username="alice", role="finance")
+
+
+def test_the_admin_upload_imports_once_and_shows_the_counts(web, db, finance):
+    sign_in(web, db, finance)
     data = statement("S1", [Credit("B1", "10.00"), Credit("B2", "5.00", direction="DBIT")])
     first = upload(web, data)
     assert first.status_code == 200, first.text
@@ -106,45 +104,38 @@ def test_the_admin_upload_imports_once_and_shows_the_counts(web, db):
         assert session.scalar(select(func.count()).select_from(BankEntry)) == 1
 
 
-def test_the_admin_upload_needs_the_token_and_the_csrf_token(web, db, cfg):
+def test_the_admin_upload_needs_a_finance_session_and_the_csrf_token(web, db, cfg, finance):
     data = statement("S1", [Credit("B1", "10.00")])
     before = snapshot(db)
-    denied = upload(web, data, token="wrong")
-    assert denied.status_code == 403 and "The admin token is not right." in denied.text
-    assert upload(web, data, token="").status_code == 403
+    anonymous = web.post(bank_pages.PATH, data={"token": cfg.admin_token, "csrf_token": "x"},
+                         files={"file": ("statement.xml", data, "application/xml")}, follow_redirects=False)
+    assert anonymous.status_code == 401  # the admin token no longer opens any page
+    sign_in(web, db, make_staff(db, cfg, username="sam", role="support"))
+    support = upload(web, data, csrf=re.search(r'name="csrf_token" value="([^"]+)"', web.get("/admin/account").text)[1])
+    assert support.status_code == 403 and "Your role does not allow this." in support.text
+    after_support = snapshot(db)
+    web.cookies.clear()  # a new browser for the finance person
+    sign_in(web, db, finance)
     assert upload(web, data, csrf="forged").status_code == 403
-    assert snapshot(db) == before
+    money = ("bank_statements", "bank_entries", "journal_entries", "postings", "payment_attempts")
+    for snap in (after_support, snapshot(db)):
+        assert {t: snap["counts"][t] for t in money} == {t: before["counts"][t] for t in money} == dict.fromkeys(money, 0)
+        assert snap["balances"] == before["balances"]
 
 
-def test_without_a_configured_admin_token_nobody_may_upload(cfg, db):
-    app = create_app(cfg.model_copy(update={"admin_token": None}), db)
-    app.include_router(bank_pages.router)
-    before = snapshot(db)
-    with TestClient(app) as client:
-        assert upload(client, statement("S1", [Credit("B1", "7.00")]), token="").status_code == 403
-        assert upload(client, statement("S1", [Credit("B1", "7.00")]), token="None").status_code == 403
-    assert snapshot(db) == before
-
-
-def test_an_unreadable_upload_says_why_and_changes_nothing(web, db):
+def test_an_unreadable_upload_says_why_and_changes_nothing(web, db, finance):
+    sign_in(web, db, finance)
     before = snapshot(db)
     bad = upload(web, b"<Document/>")
     assert bad.status_code == 422 and "This is not a camt.053 bank statement" in bad.text
-    empty = web.post(bank_pages.PATH, data={"token": ADMIN_TOKEN, "csrf_token": upload_form(web)})
+    empty = web.post(bank_pages.PATH, data={"csrf_token": upload_form(web)})
     assert empty.status_code == 422 and "Choose a statement file to import." in empty.text
     assert snapshot(db) == before
 
 
-def sign_in_as_staff(client: TestClient, name: str = "Alice") -> None:
-    page = client.get("/admin")
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    done = client.post("/admin", data={"token": ADMIN_TOKEN, "name": name, "csrf_token": csrf}, follow_redirects=False)
-    assert done.status_code == 303
-
-
-def test_signed_in_staff_upload_without_the_token_and_settle_entries_with_a_reason(web, db):
+def test_signed_in_staff_upload_and_settle_entries_with_a_reason(web, db, finance):
     assert web.get(bank_pages.REVIEW_PATH, follow_redirects=False).headers["location"] == "/admin"
-    sign_in_as_staff(web)
+    sign_in(web, db, finance)
     form = web.get(bank_pages.PATH)
     assert 'name="token"' not in form.text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
@@ -164,4 +155,4 @@ def test_signed_in_staff_upload_without_the_token_and_settle_entries_with_a_reas
     with db.transaction(write=False) as session:
         [entry] = bank.entries(session, status="settled")
         [record] = audit.for_subject(session, "bank_entry", str(entry.id))
-    assert (record.actor, record.reason) == ("Alice", "refunded by transfer")
+    assert (record.actor, record.reason) == ("staff:alice", "refunded by transfer")

@@ -3,8 +3,8 @@
 Each test gets a fresh database (tests/conftest.py's `db`), its own server on a free port of 127.0.0.1, a worker
 thread that applies webhooks and delivers the outbox every 0.2 s (SMS go to tmp_path/messages.log, sandbox
 webhooks go by real signed HTTP to the server), and a fresh browser context with the reader's locale and a phone
-viewport. Chromium accepts Secure cookies on http://127.0.0.1 (a potentially trustworthy origin), so the server
-runs with cookie_secure=True, the production default.
+viewport. The public URL is http://127.0.0.1:<port>, so session cookies are not Secure (the flag follows the
+public URL's scheme), as in the demo on a local network.
 """
 
 from __future__ import annotations
@@ -192,7 +192,7 @@ def shifted_clock(monkeypatch) -> ShiftedClock:
 def portal(db: Database, tmp_path: Path, shifted_clock: ShiftedClock) -> Iterator[Portal]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, admin_token=ADMIN_TOKEN, cookie_secure=True,
+    settings = Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, admin_token=ADMIN_TOKEN,
                         public_url=base, sandbox_webhook_secret=WEBHOOK_SECRET, sandbox_enabled=True,
                         payment_routes=SANDBOX_ROUTES)
     server = uvicorn.Server(uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port,

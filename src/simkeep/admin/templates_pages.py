@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from itertools import groupby
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.notification import templates
-from simkeep.web.pages import redirect, render
+from simkeep.staff.access import StaffMember, allowed
+from simkeep.web.pages import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 @router.get("/templates", response_class=HTMLResponse)
-def message_templates(request: Request) -> Response:
-    staff = request.session.get("staff")
-    if not staff:
-        return redirect("/admin")
+def message_templates(request: Request, member: Annotated[StaffMember, Depends(allowed("templates.read"))]) -> Response:
     previews = templates.previews(request.app.state.settings.base_url)
     groups = [(key, list(rows)) for key, rows in groupby(previews, key=lambda p: (p.topic, p.variant))]
-    return render(request, "admin/templates.html", groups=groups, staff=staff)
+    return render(request, "admin/templates.html", groups=groups, staff=member.username)

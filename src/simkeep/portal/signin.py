@@ -58,7 +58,9 @@ def signin_code_check(request: Request, lang: Lang, code: Annotated[str, Form(ma
 
 @router.post("/signout")
 def signout(request: Request, _csrf: None = Csrf) -> Response:
-    request.session.clear()
+    from simkeep.web.sessions import end  # the server-side row is deleted: a replayed cookie opens nothing
+
+    end(request)
     return redirect("/")
 
 

@@ -9,7 +9,7 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from simkeep.core.errors import SimkeepError
-from simkeep.web import i18n
+from simkeep.web import i18n, sessions
 
 
 def N_(message: str) -> str:
@@ -84,10 +84,22 @@ Csrf = Depends(check_csrf)
 Lang = Annotated[str, Depends(language)]
 
 
+class _LazyCsrfToken:
+    """The CSRF token, made only when a template prints it: a page without a form starts no session (no row)."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    def __str__(self) -> str:
+        return csrf_token(self.request)
+
+    __html__ = __str__
+
+
 def render(request: Request, template: str, *, status: int = 200, **context) -> HTMLResponse:
     lang = language(request)
     env = i18n.environment(lang)
-    html = env.get_template(template).render(request=request, csrf_token=csrf_token(request), **context)
+    html = env.get_template(template).render(request=request, csrf_token=_LazyCsrfToken(request), **context)
     response = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") in i18n.LANGUAGES:
         response.set_cookie("lang", request.query_params["lang"], max_age=365 * 86400, samesite="lax")
@@ -105,6 +117,8 @@ def verified_numbers(request: Request) -> list[str]:
 
 
 def add_verified_number(request: Request, msisdn: str) -> None:
+    """A sign-in: the session id changes, so a cookie planted or copied before it is worth nothing after."""
     numbers = verified_numbers(request)
     if msisdn not in numbers:
         request.session["numbers"] = [*numbers, msisdn][-10:]
+    sessions.rotate(request)

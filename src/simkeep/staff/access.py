@@ -1,0 +1,98 @@
+"""The one dependency every back-office page uses: who is signed in, and may their role do this?
+
+    member: Annotated[StaffMember, Depends(allowed("review.settle"))]
+
+No session → 303 to the sign-in page (GET) or 401 (anything else), nothing done. A role without the permission →
+403, nothing done. A one-time password not yet replaced → 303 to the account page. The member comes from the
+server-side session (web.sessions) and a live, enabled account read by id."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from simkeep.core.errors import SimkeepError
+from simkeep.db import Database
+from simkeep.staff import roles, service
+from simkeep.web import sessions as web_sessions
+
+
+class StaffPageError(SimkeepError):
+    """Errors the back office renders itself (staff.pages.install)."""
+
+
+class SignInRequired(StaffPageError):
+    code, status, message = "staff_signin_required", 401, "Sign in to the back office first."
+
+
+class RoleForbidden(StaffPageError):
+    code, status, message = "staff_forbidden", 403, "Your role does not allow this."
+
+
+class PasswordChangeRequired(StaffPageError):
+    code, status, message = "staff_password_change_required", 403, "Choose a new password first."
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    id: uuid.UUID
+    username: str
+    role: str
+    session_id: uuid.UUID | None
+    must_change_password: bool
+
+    @property
+    def actor(self) -> str:
+        return service.actor(self.username)
+
+    def may(self, permission: str) -> bool:
+        return roles.may(self.role, permission)
+
+
+def allowed(permission: str | None, *, before_password_change: bool = False) -> Callable[..., Awaitable[StaffMember]]:
+    """The dependency for a page that needs `permission` (None: any signed-in staff member)."""
+    if permission is not None and permission not in roles.PERMISSIONS:
+        raise ValueError(f"unknown permission {permission!r}")
+
+    async def dependency(request: Request) -> StaffMember:
+        member = await signed_in(request)
+        if member is None:
+            raise SignInRequired()
+        if member.must_change_password and not before_password_change:
+            raise PasswordChangeRequired()
+        if permission is not None and not member.may(permission):
+            raise RoleForbidden()
+        return member
+
+    return dependency
+
+
+async def signed_in(request: Request) -> StaffMember | None:
+    account_id = web_sessions.staff_id(request)
+    if account_id is None:
+        return None
+    db: Database = request.app.state.db
+    account = await run_in_threadpool(db.read, lambda s: service.active(s, account_id))
+    if account is None:
+        return None
+    return StaffMember(id=account.id, username=account.username, role=account.role,
+                       session_id=web_sessions.current_id(request), must_change_password=account.must_change_password)
+
+
+def may_send_large(db: Database, permission: str) -> Callable[[dict], Awaitable[bool]]:
+    """For web.limits.BodyLimit: a large body only from a live staff session whose role has `permission`
+    (the session middleware has already looked the cookie up; this reads the account by id)."""
+
+    async def check(scope: dict) -> bool:
+        state = scope.get(web_sessions.STATE)
+        account_id = state.staff_id if state is not None and not state.end else None
+        if account_id is None:
+            return False
+        account = await run_in_threadpool(db.read, lambda s: service.active(s, account_id))
+        return account is not None and not account.must_change_password and roles.may(account.role, permission)
+
+    return check

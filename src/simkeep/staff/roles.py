@@ -1,0 +1,36 @@
+"""Roles and what each may do in the back office: one table, read by the one page dependency.
+
+- admin: everything, and staff management.
+- support: reads the payment review queue, the bank review queue, the message log and message templates; moves
+  no money.
+- finance: reads the review queues and the reconciliation; settles review items and bank entries; imports bank
+  statements.
+Store roles (store_manager, agent) are known names with no back-office permission yet: the store console will
+give them theirs.
+"""
+
+from __future__ import annotations
+
+ROLES = ("admin", "support", "finance", "store_manager", "agent")
+BACK_OFFICE = ("admin", "support", "finance")  # roles `simkeep staff create` accepts today
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "review.read": frozenset({"admin", "support", "finance"}),
+    "review.settle": frozenset({"admin", "finance"}),
+    "messages.read": frozenset({"admin", "support"}),
+    "templates.read": frozenset({"admin", "support"}),
+    "reconciliation.read": frozenset({"admin", "finance"}),
+    "bank.review.read": frozenset({"admin", "support", "finance"}),
+    "bank.settle": frozenset({"admin", "finance"}),
+    "bank.import": frozenset({"admin", "finance"}),
+    "staff.manage": frozenset({"admin"}),
+}
+
+
+def may(role: str, permission: str) -> bool:
+    return role in PERMISSIONS[permission]
+
+
+def home(role: str) -> str:
+    """Where a staff member lands after signing in."""
+    return "/admin/review" if may(role, "review.read") else "/admin/account"

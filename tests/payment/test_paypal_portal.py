@@ -22,7 +22,7 @@ ORDER_PATH = f"/v2/checkout/orders/{shapes.ORDER_ID}"
 @pytest.fixture
 def portal(db, settings, monkeypatch):
     cfg = settings.model_copy(update={
-        "cookie_secure": False, "payment_routes": {"*": {"paypal": "paypal"}}, "paypal_client_id": "id",
+        "payment_routes": {"*": {"paypal": "paypal"}}, "paypal_client_id": "id",
         "paypal_client_secret": "secret", "paypal_webhook_id": "WH-1", "public_url": "http://testserver"})
     fake = FakePayPal()
     api = paypal._Api(cfg.paypal_api_base, "id", "secret", fake.transport)

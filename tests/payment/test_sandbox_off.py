@@ -37,7 +37,7 @@ STRIPE = {"stripe_api_key": "sk_test_simkeep", "stripe_publishable_key": "pk_tes
 @pytest.fixture
 def off(settings):
     """Production as shipped: the sandbox not switched on, nothing routed."""
-    return settings.model_copy(update={"sandbox_enabled": None, "payment_routes": {}, "cookie_secure": False})
+    return settings.model_copy(update={"sandbox_enabled": None, "payment_routes": {}})
 
 
 def test_with_the_sandbox_off_a_self_approved_payment_gives_no_credit(db, settings, off, monkeypatch):
@@ -133,7 +133,7 @@ def test_the_method_page_offers_only_routed_methods_and_refuses_the_others_poste
 
 def test_a_method_chosen_before_its_route_was_removed_is_refused_at_confirm(db, settings, off):
     make_line(db, now=now())
-    on = settings.model_copy(update={"cookie_secure": False})
+    on = settings.model_copy(update={})
     with TestClient(create_app(on, db), follow_redirects=False) as client:
         token = to_method_step(client, on, db)
         client.post("/recharge/method", data={"method": "wechat_pay", "csrf_token": token})

@@ -47,7 +47,7 @@ def form_fields(route_path: str, method: str) -> list[str]:
 
 @pytest.fixture
 def web(settings, db):
-    cfg = settings.model_copy(update={"cookie_secure": False, "public_url": "http://testserver"})
+    cfg = settings.model_copy(update={"public_url": "http://testserver"})
     make_line(db, now=now())
     with TestClient(create_app(cfg, db), follow_redirects=False, raise_server_exceptions=False) as client:
         yield client

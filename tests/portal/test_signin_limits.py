@@ -32,7 +32,7 @@ def numbers(n: int) -> list[str]:
 
 @pytest.fixture
 def cfg(settings):
-    return settings.model_copy(update={"cookie_secure": False, "trusted_proxies": ("10.0.0.0/8",)})
+    return settings.model_copy(update={"trusted_proxies": ("10.0.0.0/8",)})
 
 
 def test_twenty_one_addresses_of_one_64_count_as_one(cfg, db):

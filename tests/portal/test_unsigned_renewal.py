@@ -27,7 +27,7 @@ BALANCE = ("20,00", "20.00")  # the line's balance after top-ups of 15 € and 5
 
 @pytest.fixture
 def cfg(settings):
-    return settings.model_copy(update={"cookie_secure": False, "public_url": "http://testserver"})
+    return settings.model_copy(update={"public_url": "http://testserver"})
 
 
 @pytest.fixture
@@ -148,7 +148,7 @@ def test_the_reminder_link_checks_its_number(app, db, value, lang, message):
 
 
 def test_the_number_step_is_limited_per_address(settings, db):
-    cfg = settings.model_copy(update={"cookie_secure": False, "renewal_numbers_per_ip": "3 per hour"})
+    cfg = settings.model_copy(update={"renewal_numbers_per_ip": "3 per hour"})
     make_line(db, now=now())
     with TestClient(create_app(cfg, db), follow_redirects=False, client=("2001:db8:5:6::1", 1000)) as payer:
         token = h.csrf(payer)

@@ -133,7 +133,7 @@ def test_the_method_page_offers_only_routed_methods_and_refuses_the_others_poste
 
 def test_a_method_chosen_before_its_route_was_removed_is_refused_at_confirm(db, settings, off):
     make_line(db, now=now())
-    on = settings.model_copy(update={})
+    on = settings
     with TestClient(create_app(on, db), follow_redirects=False) as client:
         token = to_method_step(client, on, db)
         client.post("/recharge/method", data={"method": "wechat_pay", "csrf_token": token})

@@ -13,7 +13,7 @@ from tests.factories.payments import now
 
 
 def test_a_subscriber_stops_and_resumes_reminders_from_the_status_page(db, settings):
-    cfg = settings.model_copy(update={})
+    cfg = settings
     make_line(db, now=now())
     with TestClient(create_app(cfg, db), follow_redirects=False) as client:
         token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/signin").text).group(1)

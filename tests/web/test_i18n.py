@@ -191,7 +191,7 @@ def _parse(html: str) -> _Text:
 @pytest.fixture
 def portal(settings, db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setattr(clock, "now", lambda: NOW)
-    with TestClient(create_app(settings.model_copy(update={}), db)) as test_client:
+    with TestClient(create_app(settings, db)) as test_client:
         yield test_client
 
 

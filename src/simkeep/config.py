@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     code_requests_per_number: str = "3 per 15 minutes"
     code_requests_per_ip: str = "20 per hour"
     code_checks_per_ip: str = "30 per 10 minutes"
+    # Wrong API keys or admin tokens per client address; past it every bearer token gets 429 (web/deps.py).
+    bearer_failures_per_ip: str = "20 per 10 minutes"
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master

@@ -1,4 +1,4 @@
-"""The ASGI application: JSON API under /api/v1, OpenAPI at /openapi.json, docs at /docs."""
+"""The ASGI application: JSON API under /api/v1, OpenAPI at /openapi.json, docs at /docs (vendored Swagger UI)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ from simkeep.portal.pages import router as portal_router
 from simkeep.receipt.pages import router as receipt_router
 from simkeep.sandbox.pages import router as sandbox_router
 from simkeep.topup.api import router as topup_router
-from simkeep.web import errors
+from simkeep.web import errors, openapi
+from simkeep.web.docs import router as docs_router
+from simkeep.web.headers import SecurityHeaders
 from simkeep.web.lane import DbLane
 from simkeep.web.limits import BodyLimit
 from simkeep.web.ratelimit import RateLimits
@@ -42,15 +44,17 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     configure_logging(settings.log_level)
     app = FastAPI(title="simkeep", version="0.1.0",
                   description="Prepaid number-keeping platform: lines, validity, ledger, top-ups and charges.",
-                  telemetry={"tracing": False, "metrics": False, "logs": False})  # a per-request env lookup
+                  telemetry={"tracing": False, "metrics": False, "logs": False},  # a per-request env lookup
+                  docs_url=None, redoc_url=None)  # /docs is web/docs.py's, from vendored files
     app.state.settings = settings
     app.state.db = db or Database(settings.db_url)
     app.state.db_lane = DbLane(app.state.db, settings.db_threads)
     app.state.principals = {}
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
+    openapi.install(app)
     for router in (catalog_router, line_router, topup_router, charge_router, webhook_router, portal_router,
-                   sandbox_router, receipt_router, admin_router, templates_router, bank_router):
+                   sandbox_router, receipt_router, admin_router, templates_router, bank_router, docs_router):
         app.include_router(router)
     app.mount("/static", StaticFiles(packages=[("simkeep.web", "static")]), name="static")
 
@@ -65,6 +69,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     # Bank statements are the one large upload; everything else keeps the 64 KiB limit.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes,
                        exceptions={"/admin/bank/import": settings.max_statement_bytes})
+    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: errors and 413s carry the headers too
     return app
 
 

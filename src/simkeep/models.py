@@ -11,7 +11,7 @@ from simkeep.line.models import Line, LineEvent
 from simkeep.notification.models import DeliveryAttempt, OutboxMessage, WebhookEndpoint
 from simkeep.otp.models import OtpChallenge
 from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
-from simkeep.receipt.models import Receipt, ReceiptCounter
+from simkeep.receipt.models import Receipt, ReceiptCounter, ReceiptPdf
 from simkeep.sandbox.models import SandboxPayment
 from simkeep.topup.models import TopUp
 
@@ -36,6 +36,7 @@ __all__ = [
            "Posting",
            "Receipt",
            "ReceiptCounter",
+           "ReceiptPdf",
            "Refund",
            "SandboxPayment",
            "TopUp",

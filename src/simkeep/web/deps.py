@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from simkeep.auth import service as auth
@@ -36,14 +37,18 @@ async def settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-async def principal(request: Request, authorization: Annotated[
-        str | None, Header(description="`Bearer <API key or admin token>`")] = None) -> Principal:
+# Documents the bearer scheme in OpenAPI; auto_error=False so a missing token is simkeep's own 401 `unauthorized`.
+_bearer = HTTPBearer(auto_error=False, description="An API key (`simkeep key create`) or the admin token.")
+
+
+async def principal(request: Request, credentials: Annotated[
+        HTTPAuthorizationCredentials | None, Depends(_bearer)] = None) -> Principal:
     """The caller of an API route. Wrong tokens are counted per client address (an IPv6 /64 counts as one): past
     the budget (SIMKEEP_BEARER_FAILURES_PER_IP) every token is refused with 429 until the window moves on, even a
     right one, so guessing learns nothing; a right token spends nothing."""
-    if not authorization or not authorization.startswith("Bearer "):
+    if credentials is None:
         raise Unauthorized()
-    token = authorization.removeprefix("Bearer ").strip()
+    token = credentials.credentials.strip()
     cfg: Settings = request.app.state.settings
     limits = request.app.state.rate_limits
     client = client_key(request, cfg.trusted_proxies)

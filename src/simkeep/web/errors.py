@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from simkeep.core.errors import SimkeepError
 
@@ -52,7 +53,9 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 400:  # FastAPI could not parse the body: not UTF-8, or nested too deep
             return error_response(400, "malformed_json", "The request body is not valid JSON.")
         code = HTTP_CODES.get(exc.status_code, "http_error")
-        headers = dict(exc.headers or {})  # a 405 names the methods that work (Allow)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method some route takes on this path, not only the first route's
+            headers["Allow"] = allowed_methods(request)
         if _is_page(request) and exc.status_code in (404, 405):
             from simkeep.web.pages import error_text, language, render
 
@@ -70,6 +73,18 @@ def install(app: FastAPI) -> None:
 
             return render(request, "portal/error.html", status=500, error=error_text(language(request), "internal"))
         return error_response(500, "internal_error", "Something went wrong on our side; nothing was charged twice.")
+
+
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Each method for which some route fully matches this path (routers nest, so ask them rather than look)."""
+    scope = {k: v for k, v in request.scope.items() if k not in ("route", "endpoint", "path_params")}
+    allowed = [method for method in METHOD_ORDER
+               if any(route.matches({**scope, "method": method})[0] == Match.FULL
+                      for route in request.app.router.routes)]
+    return ", ".join(allowed)
 
 
 def _is_page(request: Request) -> bool:

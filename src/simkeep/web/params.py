@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)  # a day short of year 10000, so +/- one day never overflows
+
+
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: object) -> object:
+    """Only what OpenAPI's `date-time` means (RFC 3339, with its offset): not a Unix timestamp such as "0", which
+    pydantic would otherwise read as 1970."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 instant with its offset, e.g. 2027-03-12T09:00:00Z")
+    return value
 
 
 def _bounded_instant(value: datetime) -> datetime:
@@ -23,4 +37,4 @@ def _bounded_instant(value: datetime) -> datetime:
     return instant
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_bounded_instant)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_bounded_instant)]

@@ -105,8 +105,8 @@ def test_stripe_is_allowed_on_the_pay_pages_only_and_only_when_configured(settin
 
 
 def test_no_template_has_an_inline_script_handler_or_style():
-    from pathlib import Path
     import re
+    from pathlib import Path
 
     import simkeep.web
 

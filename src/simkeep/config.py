@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     code_checks_per_ip: str = "30 per 10 minutes"
     renewal_numbers_per_ip: str = "30 per hour"  # numbers typed in the renewal wizard, per address
     hotline: str | None = None  # the customer-service number the portal gives as another way to renew
+    # Wrong API keys or admin tokens per client address; past it every bearer token gets 429 (web/deps.py).
+    bearer_failures_per_ip: str = "20 per 10 minutes"
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master

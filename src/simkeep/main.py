@@ -1,4 +1,4 @@
-"""The ASGI application: JSON API under /api/v1, OpenAPI at /openapi.json, docs at /docs."""
+"""The ASGI application: JSON API under /api/v1, OpenAPI at /openapi.json, docs at /docs (vendored Swagger UI)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ from simkeep.sandbox.pages import router as sandbox_router
 from simkeep.staff import pages as staff_pages
 from simkeep.staff.access import may_send_large
 from simkeep.topup.api import router as topup_router
-from simkeep.web import errors
+from simkeep.web import errors, openapi
+from simkeep.web.docs import router as docs_router
+from simkeep.web.headers import SecurityHeaders
 from simkeep.web.lane import DbLane
 from simkeep.web.limits import BodyLimit
 from simkeep.web.ratelimit import RateLimits
@@ -45,7 +47,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     configure_logging(settings.log_level)
     app = FastAPI(title="simkeep", version="0.1.0",
                   description="Prepaid number-keeping platform: lines, validity, ledger, top-ups and charges.",
-                  telemetry={"tracing": False, "metrics": False, "logs": False})  # a per-request env lookup
+                  telemetry={"tracing": False, "metrics": False, "logs": False},  # a per-request env lookup
+                  docs_url=None, redoc_url=None)  # /docs is web/docs.py's, from vendored files
     app.state.settings = settings
     app.state.db = db or Database(settings.db_url)
     app.state.db_lane = DbLane(app.state.db, settings.db_threads)
@@ -53,8 +56,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
     staff_pages.install(app)
+    openapi.install(app)
     for router in (catalog_router, line_router, topup_router, charge_router, webhook_router, portal_router,
-                   receipt_router, staff_pages.router, admin_router, templates_router, bank_router):
+                   receipt_router, staff_pages.router, admin_router, templates_router, bank_router, docs_router):
         app.include_router(router)
     if settings.sandbox_on:  # a development tool: its pages do not exist unless it is switched on
         app.include_router(sandbox_router)
@@ -71,6 +75,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exceptions={
         "/admin/bank/import": (settings.max_statement_bytes, may_send_large(app.state.db, "bank.import"))})
     app.add_middleware(ServerSessions, settings=settings, db=app.state.db)
+    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: errors and 413s carry the headers too
     return app
 
 

@@ -11,7 +11,7 @@ from simkeep.line.models import Line, LineEvent
 from simkeep.notification.models import DeliveryAttempt, OutboxMessage, WebhookEndpoint
 from simkeep.otp.models import OtpChallenge, OtpFailure, OtpNumber
 from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
-from simkeep.receipt.models import Receipt, ReceiptCounter
+from simkeep.receipt.models import Receipt, ReceiptCounter, ReceiptPdf
 from simkeep.sandbox.models import SandboxPayment
 from simkeep.session.models import WebSession
 from simkeep.staff.models import StaffAccount
@@ -40,6 +40,7 @@ __all__ = [
            "Posting",
            "Receipt",
            "ReceiptCounter",
+           "ReceiptPdf",
            "Refund",
            "SandboxPayment",
            "StaffAccount",

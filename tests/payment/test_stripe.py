@@ -31,11 +31,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 import stripe
 from sqlalchemy import select
 
+import simkeep.web
 from simkeep.config import Settings
 from simkeep.ledger import service as ledger
 from simkeep.line import service as lines
@@ -690,7 +692,8 @@ def test_the_card_page_answers_3d_secure_in_a_browser_with_localstripes_stripe_j
     attempt = PaymentAttempt(id=uuid.UUID(checkout.attempt_id), amount_minor=1000, currency="EUR", status="pending",
                              method="card", next_action=created.next_action)
     html = render("portal/action_stripe_js.html", "en", attempt=attempt, action=created.next_action)
-    with serve({"/action": html}) as base:
+    card_js = (Path(simkeep.web.__file__).parent / "static" / "stripe-card.js").read_text("utf-8")
+    with serve({"/action": html, "/static/stripe-card.js": card_js}) as base:
         page = chromium.new_page()
         page.set_default_timeout(10_000)
         errors: list[str] = []
@@ -716,10 +719,11 @@ def serve(pages: dict[str, str]) -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            html = pages.get(self.path.split("?")[0])
+            path = self.path.split("?")[0]
+            html = pages.get(path)
             data = (html or "not found").encode()
             self.send_response(200 if html else 404)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Type", "text/javascript" if path.endswith(".js") else "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -4,11 +4,12 @@ from simkeep.catalog import service
 from simkeep.catalog.schemas import OfferOut, OperatorOut
 from simkeep.core.money import Money
 from simkeep.web.deps import AnyRole, Lane
+from simkeep.web.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 
 
-@router.get("/operators", response_model=list[OperatorOut])
+@router.get("/operators", response_model=list[OperatorOut], responses=errors())
 async def list_operators(db: Lane, _who: AnyRole) -> list[OperatorOut]:
     return await db.read(lambda session: [_operator(op, offers) for op, offers in service.list_operators(session)])
 

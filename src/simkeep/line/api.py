@@ -1,7 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
+from fastapi import APIRouter, Path, Query
 from sqlalchemy.orm import Session
 
 from simkeep.core import clock
@@ -10,11 +9,16 @@ from simkeep.history.service import history
 from simkeep.line import service
 from simkeep.line.schemas import HistoryOut, LineCreate, LineOut
 from simkeep.web.deps import AnyRole, Config, Lane, Staff
+from simkeep.web.openapi import errors
+from simkeep.web.params import Instant
+
+Msisdn = Annotated[str, Path(max_length=250, description="E.164 (+33612345678) or national (0612345678)")]
 
 router = APIRouter(prefix="/api/v1/lines", tags=["lines"])
 
 
-@router.post("", status_code=201, response_model=LineOut)
+@router.post("", status_code=201, response_model=LineOut, responses=errors({
+    404: "`operator_not_found`", 409: "`number_unavailable`: the number is in use or in quarantine"}, body=True))
 async def create_line(body: LineCreate, db: Lane, _who: Staff) -> LineOut:
     def create(session: Session) -> LineOut:
         line = service.create_line(session, msisdn=body.msisdn, operator_id=body.operator_id,
@@ -24,21 +28,22 @@ async def create_line(body: LineCreate, db: Lane, _who: Staff) -> LineOut:
     return await db.write(create)
 
 
-@router.get("/{msisdn}", response_model=LineOut)
-async def get_line(msisdn: str, db: Lane, cfg: Config, _who: AnyRole) -> LineOut:
+@router.get("/{msisdn}", response_model=LineOut, responses=errors({404: "`line_not_found`"}))
+async def get_line(msisdn: Msisdn, db: Lane, cfg: Config, _who: AnyRole) -> LineOut:
     number = lookup_msisdn(msisdn, cfg.default_region)
     return await db.read(lambda session: render(service.view(session, service.find_line(session, number))))
 
 
-@router.get("/{msisdn}/history", response_model=HistoryOut)
-async def get_history(msisdn: str, db: Lane, cfg: Config, _who: AnyRole,
-                      before: Annotated[AwareDatetime | None,
-                                        Query(description="cursor: next_before of the previous page")] = None,
+@router.get("/{msisdn}/history", response_model=HistoryOut, responses=errors({404: "`line_not_found`"}))
+async def get_history(msisdn: Msisdn, db: Lane, cfg: Config, _who: AnyRole,
+                      before: Annotated[Instant | None,
+                                        Query(description="cursor: next_before of the previous page "
+                                                          "(an ISO-8601 instant with its offset, years 1900 to 9999)")
+                                        ] = None,
                       limit: Annotated[int, Query(ge=1, le=200)] = 50) -> HistoryOut:
     number = lookup_msisdn(msisdn, cfg.default_region)
-    since = clock.parse_instant(before.isoformat()) if before else None
     items, cursor = await db.read(lambda session: history(session, service.find_line(session, number),
-                                                          before=since, limit=limit))
+                                                          before=before, limit=limit))
     for item in items:
         item["at"] = item["at"].isoformat()
     return HistoryOut(items=items, next_before=cursor)

@@ -1,18 +1,25 @@
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from simkeep.core import clock
 from simkeep.core.errors import NotFound
 from simkeep.payment import service
 from simkeep.payment.providers import ProviderDisabled, provider_named
+from simkeep.web.openapi import ErrorOut
 
 router = APIRouter(tags=["payments"])
 
 
-@router.post("/webhooks/{provider}", responses={400: {"description": "webhook_rejected: nothing stored"},
-                                                404: {"description": "not_found: no such provider here (the "
-                                                      "sandbox's webhook exists only while it is on)"}})
-async def receive_webhook(provider: str, request: Request) -> dict:
+@router.post("/webhooks/{provider}", responses={
+    400: {"model": ErrorOut, "description": "`webhook_rejected`: unknown provider, bad signature or stale; nothing stored"},
+    404: {"model": ErrorOut, "description": "`not_found`: no such provider here (the sandbox's webhook exists only "
+                                            "while it is on)"},
+    413: {"model": ErrorOut, "description": "`body_too_large`: nothing was read further"},
+    422: {"model": ErrorOut, "description": "`validation_error`: a malformed provider name"}})
+async def receive_webhook(provider: Annotated[str, Path(max_length=32, pattern=r"^[a-z0-9_-]+$")],
+                          request: Request) -> dict:
     """Verify the signature on the raw body, store the event once; the worker applies it."""
     raw = await request.body()
     try:

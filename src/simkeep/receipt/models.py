@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from simkeep.db import Base, UtcDateTime
@@ -35,3 +35,17 @@ class Receipt(Base):
     validity_ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
     language: Mapped[str] = mapped_column(String(8))
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReceiptPdf(Base):
+    """A receipt's PDF, rendered once (receipt/pdf.py) and served from here: rendering is costly and the link is
+    public, so it must not run per request. `verify_url` is the link printed in it: a new receipt key or public URL
+    makes the stored copy stale, and the next request renders it again once."""
+
+    __tablename__ = "receipt_pdfs"
+
+    receipt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("receipts.id"), primary_key=True)
+    verify_url: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    rendered_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -27,9 +27,11 @@ def receipt_pdf(request: Request, lang: Lang, token: str) -> Response:
         receipt, operator, offer = _load(request, token)
     except SimkeepError as exc:
         return render(request, "portal/error.html", status=404, error=error_text(lang, exc.code))
-    verify_url = f"{request.app.state.settings.base_url}/receipts/{token}"
-    body = pdf.render_pdf(receipt, operator, validity_days=offer.validity_days, verify_url=verify_url,
-                          language=receipt.language)
+    # The link printed is the canonical one (current key), whichever still-valid link was followed.
+    settings = request.app.state.settings
+    verify_url = f"{settings.base_url}/receipts/{receipts.token_for(settings.key('receipt'), receipt.id)}"
+    body = pdf.stored_or_render(request.app.state.db, receipt, operator, validity_days=offer.validity_days,
+                                verify_url=verify_url)
     return Response(body, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{receipt.number}.pdf"'})
 

@@ -1,12 +1,29 @@
-"""Receipt PDFs with WeasyPrint; Chinese text needs a CJK font (Debian's fonts-noto-cjk)."""
+"""Receipt PDFs with WeasyPrint; Chinese text needs a CJK font (Debian's fonts-noto-cjk).
+
+A PDF is rendered once per receipt (and per link printed in it) and then served from the receipt_pdfs table:
+rendering takes a CPU for a good fraction of a second and the link needs no sign-in, so rendering per request
+would let anyone holding one link keep a server busy. It is rendered on the first request rather than when the
+receipt is issued: issuing happens inside the money transaction (a payment's webhook, a top-up), which must stay
+short, and most receipts are never downloaded. Concurrent first requests in one process wait on a lock and the
+later ones find the stored copy; across processes the first stored copy wins (INSERT ... ON CONFLICT DO NOTHING)
+and everyone serves it, so the bytes are always the same.
+"""
 
 from __future__ import annotations
+
+import threading
+import zlib
 
 import segno
 from weasyprint import HTML
 
+from simkeep.core import clock
+from simkeep.db import Database
+from simkeep.receipt import service as receipts
 from simkeep.receipt.service import masked
 from simkeep.web import i18n
+
+_LOCKS = tuple(threading.Lock() for _ in range(64))  # striped by receipt id: bounded, no per-receipt bookkeeping
 
 
 def render_pdf(receipt, operator, *, validity_days: int, verify_url: str, language: str) -> bytes:
@@ -14,3 +31,26 @@ def render_pdf(receipt, operator, *, validity_days: int, verify_url: str, langua
     html = i18n.environment(language).get_template("receipt/pdf.html").render(
         receipt=receipt, operator=operator, validity_days=validity_days, qr=qr, verify_url=verify_url, masked=masked(receipt.msisdn))
     return HTML(string=html).write_pdf()
+
+
+def stored_or_render(db: Database, receipt, operator, *, validity_days: int, verify_url: str) -> bytes:
+    """The receipt's PDF from storage; rendered (once) and stored when missing or printed with another link."""
+
+    def stored() -> bytes | None:
+        with db.transaction(write=False) as session:
+            row = receipts.stored_pdf(session, receipt.id)
+            return row.content if row is not None and row.verify_url == verify_url else None
+
+    content = stored()
+    if content is not None:
+        return content
+    with _LOCKS[zlib.crc32(receipt.id.bytes) % len(_LOCKS)]:
+        content = stored()
+        if content is not None:
+            return content
+        rendered = render_pdf(receipt, operator, validity_days=validity_days, verify_url=verify_url,
+                              language=receipt.language)
+        with db.transaction() as session:
+            receipts.store_pdf(session, receipt_id=receipt.id, verify_url=verify_url, content=rendered,
+                               now=clock.now())
+    return stored() or rendered

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from simkeep.core.errors import NotFound
 from simkeep.db import insert_or_ignore
-from simkeep.receipt.models import Receipt, ReceiptCounter
+from simkeep.receipt.models import Receipt, ReceiptCounter, ReceiptPdf
 
 
 class ReceiptNotFound(NotFound):
@@ -74,3 +75,17 @@ def by_topup(session: Session, topup_ids: list) -> dict:
 def masked(msisdn: str) -> str:
     """Enough to recognise one's own number, not enough to learn someone else's."""
     return msisdn[:4] + "*" * (len(msisdn) - 6) + msisdn[-2:]
+
+
+def stored_pdf(session: Session, receipt_id: uuid.UUID) -> ReceiptPdf | None:
+    return session.get(ReceiptPdf, receipt_id)
+
+
+def store_pdf(session: Session, *, receipt_id: uuid.UUID, verify_url: str, content: bytes, now: datetime) -> None:
+    """Keep a rendered PDF; a copy printed with another link (a rotated key, a new public URL) is replaced."""
+    row = dict(receipt_id=receipt_id, verify_url=verify_url, sha256=hashlib.sha256(content).hexdigest(),
+               content=content, rendered_at=now)
+    table = ReceiptPdf.__table__
+    session.execute(insert_or_ignore(session, table), [row])
+    session.execute(update(table).where(table.c.receipt_id == receipt_id, table.c.verify_url != verify_url)
+                    .values(**row))

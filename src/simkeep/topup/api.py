@@ -1,17 +1,24 @@
+from typing import Annotated
+
 import orjson
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 
 from simkeep.core import clock
 from simkeep.topup import service
 from simkeep.topup.models import TopUp
 from simkeep.topup.schemas import TopUpCreate, TopUpOut
 from simkeep.web.deps import AnyRole, Config, IdempotencyKey, Lane
+from simkeep.web.openapi import errors
 
 router = APIRouter(prefix="/api/v1/topups", tags=["top-ups"])
 
 
-@router.post("", status_code=201, response_model=TopUpOut,
-             responses={409: {"description": "line_not_renewable, validity_cap_reached or idempotency_key_reused"}})
+@router.post("", status_code=201, response_model=TopUpOut, responses=errors({
+    400: "`idempotency_key_missing`",
+    404: "`line_not_found` or `offer_not_found`",
+    409: "`line_not_renewable`, `validity_cap_reached`, or `idempotency_key_reused` (the same Idempotency-Key with a "
+         "different body)",
+    422: "`invalid_input`: a malformed Idempotency-Key"}, body=True))
 async def create_topup(body: TopUpCreate, key: IdempotencyKey, db: Lane, cfg: Config, who: AnyRole) -> Response:
     result = await db.write(lambda session: service.top_up(
         session, principal=who.id, idempotency_key=key, msisdn=body.msisdn, offer_id=body.offer_id,
@@ -23,8 +30,8 @@ async def create_topup(body: TopUpCreate, key: IdempotencyKey, db: Lane, cfg: Co
                     headers=headers)
 
 
-@router.get("/{topup_id}", response_model=TopUpOut)
-async def get_topup(topup_id: str, db: Lane, _who: AnyRole) -> dict:
+@router.get("/{topup_id}", response_model=TopUpOut, responses=errors({404: "`topup_not_found`"}))
+async def get_topup(topup_id: Annotated[str, Path(description="the top-up's id (a UUID); anything else is 404")], db: Lane, _who: AnyRole) -> dict:
     return await db.read(lambda session: as_dict(service.get_topup(session, topup_id)))
 
 

@@ -45,6 +45,8 @@ ERROR_TEXTS = {
     "method_required": N_("Choose how you want to pay."),
     "session_expired": N_("Your session has expired. Please start again."),
     "not_found": N_("This page does not exist."),
+    "method_not_allowed": N_("This page cannot be used this way. Go back and try again."),
+    "validation_error": N_("This link or form is not valid. Go back and try again."),
     "admin_denied": N_("This token is not valid, or the name is missing."),
     "not_in_review": N_("This payment is not waiting for review any more."),
     "invalid_input": N_("Please fill in every field, with a reason."),

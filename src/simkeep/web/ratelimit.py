@@ -7,9 +7,14 @@ in Redis, shared by every server process and machine (keys start with SIMKEEP_RA
 
 What is counted here is per address, because an address is what carries abuse. The per-number limits live in the
 database with the codes themselves (otp/service.py explains why they cannot lock a holder out).
+
+Wrong bearer tokens (API keys, the admin token) are counted per address too (web/deps.py).
 """
 
 from __future__ import annotations
+
+import math
+import time
 
 from limits import parse
 from limits.storage import storage_from_string
@@ -30,6 +35,7 @@ class RateLimits:
         self.code_per_ip = parse(settings.code_requests_per_ip)
         self.checks_per_ip = parse(settings.code_checks_per_ip)
         self.numbers_per_ip = parse(settings.renewal_numbers_per_ip)
+        self.bearer_failures_per_ip = parse(settings.bearer_failures_per_ip)
 
     def client(self, request: Request) -> str:
         return client_key(request, self.trusted_proxies)
@@ -44,3 +50,13 @@ class RateLimits:
         """The renewal wizard's number step answers whether a number can be renewed: bounded per address, so it
         cannot be used to sweep the numbering plan."""
         return self.limiter.hit(self.numbers_per_ip, "number-ip", self.client(request))
+
+    def bearer_retry_after(self, client: str) -> int:
+        """0 while this address may still try a bearer token; else the seconds until one more wrong try is allowed."""
+        if self.limiter.test(self.bearer_failures_per_ip, "bearer-ip", client):
+            return 0
+        reset_at = self.limiter.get_window_stats(self.bearer_failures_per_ip, "bearer-ip", client).reset_time
+        return max(1, math.ceil(reset_at - time.time()))
+
+    def bearer_failed(self, client: str) -> None:
+        self.limiter.hit(self.bearer_failures_per_ip, "bearer-ip", client)

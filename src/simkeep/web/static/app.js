@@ -1,4 +1,11 @@
-// Small progressive enhancements; every page works without them.
+// Small progressive enhancements; every page works without them. No inline script or handler anywhere: the
+// Content-Security-Policy (web/headers.py) allows scripts from /static only.
+
+// A menu marked data-autosubmit shows its choice at once (the <noscript> button does it without JavaScript).
+document.addEventListener("change", (event) => {
+  const field = event.target;
+  if (field.matches("select[data-autosubmit]") && field.form) field.form.submit();
+});
 document.addEventListener("submit", (event) => {
   // A double-click sends one request (the server also finds the first attempt by its checkout key).
   const form = event.target;

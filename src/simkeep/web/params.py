@@ -1,0 +1,40 @@
+"""Bounded parameter types for API routes: what Python and both databases can hold, refused with 422 otherwise."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)  # a day short of year 10000, so +/- one day never overflows
+
+
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _rfc3339(value: object) -> object:
+    """Only what OpenAPI's `date-time` means (RFC 3339, with its offset): not a Unix timestamp such as "0", which
+    pydantic would otherwise read as 1970."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 instant with its offset, e.g. 2027-03-12T09:00:00Z")
+    return value
+
+
+def _bounded_instant(value: datetime) -> datetime:
+    """In UTC, between 1900 and 9999: 9999-12-31T23:59:59-23:59 is a valid ISO instant that lies in year 10000 in
+    UTC, and converting it overflowed into a 500."""
+    try:
+        instant = value.astimezone(UTC)
+    except OverflowError:
+        instant = None
+    if instant is None or not EARLIEST <= instant <= LATEST:
+        raise ValueError("must be an instant between 1900-01-01T00:00:00Z and 9999-12-30T00:00:00Z")
+    return instant
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_bounded_instant)]

@@ -1,6 +1,6 @@
 """otp budget: wrong guesses per number across codes, and one row per number that serialises its checks
 
-Revision ID: 0005_otp_budget
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-29 09:00:00
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import simkeep.db
 
 
-revision = '0005_otp_budget'
+revision = '0005'
 down_revision = '0004'
 branch_labels = None
 depends_on = None

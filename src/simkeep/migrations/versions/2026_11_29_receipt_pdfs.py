@@ -1,15 +1,15 @@
 """receipt pdfs: rendered once, served from storage
 
-Revision ID: 0005_receipt_pdfs
-Revises: 0005_staff_sessions
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-29 18:40:00
 """
 from alembic import op
 import sqlalchemy as sa
 import simkeep.db
 
-revision = '0005_receipt_pdfs'
-down_revision = '0005_staff_sessions'
+revision = '0007'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

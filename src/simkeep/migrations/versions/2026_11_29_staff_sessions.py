@@ -1,7 +1,7 @@
 """staff accounts and server-side sessions
 
-Revision ID: 0005_staff_sessions
-Revises: 0005_otp_budget
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-29 18:30:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import simkeep.db
 from sqlalchemy.dialects import postgresql
 
-revision = '0005_staff_sessions'
-down_revision = '0005_otp_budget'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 

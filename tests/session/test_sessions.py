@@ -23,27 +23,15 @@ from simkeep.web.sessions import COOKIE
 from tests.factories.lines import make_line
 from tests.factories.sessions import POLICY, open_session
 from tests.factories.snapshot import count
+from tests.web import FrozenClock, freeze_clock
 
 MSISDN = "+33612345678"
 SHOWN = "+33 6 12 34 56 78"
 
 
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.at = start
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta) -> None:
-        self.at += timedelta(**delta)
-
-
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
-    frozen = Clock(datetime.now(UTC).replace(microsecond=0))
-    monkeypatch.setattr("simkeep.core.clock.now", frozen)
-    return frozen
+def clock(monkeypatch) -> FrozenClock:
+    return freeze_clock(monkeypatch, datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture

@@ -18,24 +18,12 @@ from simkeep.session.models import WebSession
 from simkeep.staff.models import StaffAccount
 from simkeep.web.sessions import COOKIE
 from tests.factories.staff import PASSWORD, TOTP_SECRET, csrf_of, make_staff, sign_in
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.at = start
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta) -> None:
-        self.at += timedelta(**delta)
+from tests.web import FrozenClock, freeze_clock
 
 
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
-    frozen = Clock(datetime.now(UTC).replace(microsecond=0))
-    monkeypatch.setattr("simkeep.core.clock.now", frozen)
-    return frozen
+def clock(monkeypatch) -> FrozenClock:
+    return freeze_clock(monkeypatch, datetime.now(UTC).replace(microsecond=0))
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 import httpx
@@ -27,6 +27,9 @@ class FrozenClock:
 
     def __call__(self) -> datetime:
         return self.at
+
+    def advance(self, **delta) -> None:
+        self.at += timedelta(**delta)
 
 
 def freeze_clock(monkeypatch, at: datetime = T0) -> FrozenClock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
@@ -27,6 +27,7 @@ from simkeep.topup.api import router as topup_router
 from simkeep.web import errors, openapi
 from simkeep.web.docs import router as docs_router
 from simkeep.web.headers import SecurityHeaders
+from simkeep.web.inputs import refuse_control_characters
 from simkeep.web.lane import DbLane
 from simkeep.web.limits import BodyLimit
 from simkeep.web.ratelimit import RateLimits
@@ -48,7 +49,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app = FastAPI(title="simkeep", version="0.1.0",
                   description="Prepaid number-keeping platform: lines, validity, ledger, top-ups and charges.",
                   telemetry={"tracing": False, "metrics": False, "logs": False},  # a per-request env lookup
-                  docs_url=None, redoc_url=None)  # /docs is web/docs.py's, from vendored files
+                  docs_url=None, redoc_url=None,  # /docs is web/docs.py's, from vendored files
+                  dependencies=[Depends(refuse_control_characters)])  # pages only; the API has its own types
     app.state.settings = settings
     app.state.db = db or Database(settings.db_url)
     app.state.db_lane = DbLane(app.state.db, settings.db_threads)

@@ -97,6 +97,7 @@ def test_a_renewal_with_the_double_submit_guard_and_the_result_poll_runs_without
     lang = "zh_CN"
     portal.line(language=lang)
     page = watched_page(lang)
+    j.sign_in(page, portal, typed=j.TYPED[lang], next_path="/recharge")  # the holder: the result links the receipt
     j.to_summary(page, portal, lang=lang, method="card")
     assert_no_violation(page)
     with portal.worker.paused():  # the result page must poll for the outcome (app.js), not find it at once

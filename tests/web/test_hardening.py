@@ -294,3 +294,33 @@ def test_an_idempotency_key_outside_the_documented_rule_is_refused(client, key):
 
 def test_settings_fixture_is_the_one_these_tests_assume(settings):
     assert (settings.admin_token, settings.secret_key, settings.public_url) == (ADMIN_TOKEN, TEST_SECRET, None)
+
+
+# -- control characters on pages (PostgreSQL refuses a NUL in text: these were 500s there) ------------------------
+
+@pytest.mark.parametrize("path", ["/sandbox/pay/%00", "/sandbox/3ds/a%01b", "/recharge?operator=%00",
+                                  "/signin?next=%1B", "/receipts/%7F.pdf"])
+def test_control_characters_in_a_page_address_are_an_html_422(anonymous, db, path):
+    before = snapshot(db)
+    response = anonymous.get(path, headers={"Accept-Language": "fr"})
+    assert response.status_code == 422
+    assert "Ce lien ou ce formulaire n'est pas valide." in html.unescape(response.text)
+    assert snapshot(db) == before
+
+
+def test_a_nul_in_a_form_field_is_refused_and_changes_nothing(settings, db):
+    import re
+
+    # https: the session cookie (which holds the CSRF token) is Secure.
+    anonymous = TestClient(create_app(settings, db), base_url="https://testserver")
+    page = anonymous.get("/recharge")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    before = snapshot(db)
+    response = anonymous.post("/recharge/offer", data={"offer": "fr-orange\x00-10", "csrf_token": token},
+                              follow_redirects=False)
+    assert response.status_code == 422
+    assert snapshot(db) == before
+    # Line breaks and tabs are not control characters a person cannot type: a form with them goes through.
+    ok = anonymous.post("/recharge/offer", data={"offer": "fr-orange-mobicarte-10\t", "csrf_token": token},
+                        follow_redirects=False)
+    assert ok.status_code == 303

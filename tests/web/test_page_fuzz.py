@@ -18,8 +18,10 @@ from simkeep.config import Settings
 from simkeep.main import create_app
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
-from tests.conftest import ADMIN_TOKEN, T0, TEST_SECRET
+from tests.conftest import T0, TEST_SECRET
 from tests.factories.lines import make_line, top_up
+from tests.factories.staff import make_staff
+from tests.factories.staff import sign_in as staff_sign_in
 
 HOSTILE = [
     "not-a-uuid", "00000000-0000-0000-0000-000000000000", "x" * 10_240, "%00", "\x00", "a\x00b", "\u202e漢字🙂é",
@@ -83,14 +85,14 @@ def visitor(settings: Settings, db, monkeypatch) -> TestClient:
 
 
 def sign_in(client: TestClient, settings: Settings, db) -> None:
-    """Prove +33612345678 with its SMS code, and open a back-office session (as far as today's pages allow)."""
+    """Prove +33612345678 with its SMS code, and sign in to the back office as an admin (password and TOTP)."""
     client.post("/signin", data={"msisdn": "+33612345678", "next": "/lines", "csrf_token": csrf(client)})
     deliver_due(db, make_sender(settings, db))
     found = re.findall(r'"code": ?"(\d{4,8})"', settings.messages_log.read_text("utf-8")) \
         if settings.messages_log.exists() else []
     if found:
         client.post("/signin/code", data={"code": found[-1], "next": "/lines", "csrf_token": csrf(client)})
-    client.post("/admin", data={"token": ADMIN_TOKEN, "name": "fuzz", "csrf_token": csrf(client)})
+    staff_sign_in(client, db, make_staff(db, settings, role="admin"))
 
 
 def csrf(client: TestClient) -> str:

@@ -18,7 +18,7 @@ from simkeep.config import Settings
 from simkeep.main import create_app
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
-from tests.conftest import T0, TEST_SECRET
+from tests.conftest import SANDBOX_ROUTES, SANDBOX_SECRET, T0, TEST_SECRET
 from tests.factories.lines import make_line, top_up
 from tests.factories.staff import make_staff
 from tests.factories.staff import sign_in as staff_sign_in
@@ -40,7 +40,8 @@ MACHINE = ("/api/", "/webhooks/", "/healthz", "/openapi.json", "/static", "/docs
 def page_routes(routes=None) -> list[tuple[str, str]]:
     """(method, path) of every GET/POST page route, nested routers included."""
     if routes is None:
-        routes = create_app(Settings(secret_key=TEST_SECRET, database_url="sqlite://")).routes
+        routes = create_app(Settings(secret_key=TEST_SECRET, database_url="sqlite://", sandbox_enabled=True,
+                                     sandbox_webhook_secret=SANDBOX_SECRET, payment_routes=SANDBOX_ROUTES)).routes
     found = []
     for route in routes:
         if hasattr(route, "original_router"):

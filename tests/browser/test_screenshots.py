@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tests.browser import journey as j
 from tests.browser.conftest import MSISDN
+from tests.factories.staff import make_staff, sign_in_page
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -64,3 +65,15 @@ def test_screenshots(open_page, portal, tmp_path):
     page.locator(".qr svg").wait_for()
     shoot(page, "pay-wechat.png")
     assert re.search(r"/sandbox/pay/sbx_", page.url)
+
+
+def test_back_office_screenshots(open_page, portal):
+    """The back office for the README: the sign-in page, and an admin's own sessions after signing in."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    ada = make_staff(portal.db, portal.settings, username="ada", role="admin")
+    page = open_page("en", scale=2)
+    page.goto(portal.url("/admin"))
+    shoot(page, "admin-signin.png")
+    sign_in_page(page, portal.base, portal.db, ada)
+    page.goto(portal.url("/admin/account"))
+    shoot(page, "admin-account.png")

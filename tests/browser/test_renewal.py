@@ -146,7 +146,9 @@ def test_full_renewal(open_page, portal, lang):
     assert re.sub(r"\s+", "", ten_euros) in flat and re.sub(r"\s+", "", new_end_text) in flat, pdf_text
     assert receipt_url in flat, pdf_text  # the link the QR code carries, printed under it
     assert MASKED in pdf_text and MSISDN not in flat and "0612345678" not in flat
-    found = leftovers(pdf_text, lang)
+    # The printed link wraps across lines, and a piece of its random token ("tJA") is no untranslated word.
+    token = receipt_url.rsplit("/", 1)[1]
+    found = leftovers(" ".join(w for w in pdf_text.split() if w not in token), lang)
     if found or (lang == "zh_CN" and not CJK.search(pdf_text)):
         untranslated["receipt PDF"] = found or ["(no Chinese text at all)"]
 

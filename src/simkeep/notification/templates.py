@@ -13,6 +13,7 @@ Payloads (what the producers put in the outbox row):
 - line.grace / line.suspended: {msisdn, number_loss_at, timezone}; line.deactivated: {msisdn}
 - payment.failed: {msisdn, amount, method, failure, renew_url?}
 - payment.refunded: {msisdn, amount}; reminders.stopped: {msisdn}
+- transfer.pending: {msisdn, amount, creditor, iban, bic, reference, attempt_id}
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from simkeep.notification import segments
 LANGUAGES = ("zh_CN", "fr", "en")
 LOCALES = {"en": "en", "fr": "fr", "zh_CN": "zh_Hans_CN"}
 TOPICS = ("otp.code", "topup.completed", "reminder", "line.grace", "line.suspended", "line.deactivated",
-          "payment.failed", "payment.refunded", "reminders.stopped")
+          "payment.failed", "payment.refunded", "reminders.stopped", "transfer.pending")
 
 TEXTS: dict[str, dict[str, str]] = {
     "otp.code": {
@@ -73,6 +74,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{amount} has been refunded for your top-up of {msisdn}. It reaches your account within a few days.",
         "fr": "{amount} vous ont été remboursés pour la recharge du {msisdn}. Le remboursement arrive sous quelques jours.",
         "zh_CN": "您为号码 {msisdn} 充值的 {amount} 已退款，将在几天内到账。",
+    },
+    "transfer.pending": {
+        "en": "To recharge {msisdn} by bank transfer, send exactly {amount} to {creditor}, IBAN {iban}, BIC {bic}, with the reference {reference}. The line is recharged when the transfer arrives.",
+        "fr": "Pour recharger le {msisdn} par virement, envoyez exactement {amount} à {creditor}, IBAN {iban}, BIC {bic}, avec la référence {reference}. La ligne est rechargée à l'arrivée du virement.",
+        "zh_CN": "如需通过银行转账为号码 {msisdn} 充值，请向 {creditor} 转账 {amount}（金额须完全一致），IBAN：{iban}，BIC：{bic}，参考号：{reference}（须原样填写）。款项到账后即为号码充值。",
     },
     "reminders.stopped": {
         "en": "You will no longer receive reminders for {msisdn}. Recharge in time to keep your number.",
@@ -126,6 +132,9 @@ SUBJECTS: dict[str, dict[str, str]] = {
                          "zh_CN": "号码 {msisdn} 已退款 {amount}"},
     "reminders.stopped": {"en": "No more reminders for {msisdn}", "fr": "Plus de rappels pour le {msisdn}",
                           "zh_CN": "号码 {msisdn} 已停止提醒"},
+    "transfer.pending": {"en": "Bank transfer details to recharge {msisdn}",
+                         "fr": "Coordonnées du virement pour recharger le {msisdn}",
+                         "zh_CN": "为号码 {msisdn} 充值的银行转账信息"},
 }
 
 # Counted words by CLDR plural category (Babel's rules: French "one" covers 0 and 1, Chinese has only "other").
@@ -250,6 +259,9 @@ def _fields(payload: dict, language: str, now: datetime | None) -> _Fields:
     fields["offer_price"] = offer_price.format(locale) if offer_price else ""
     if offer.get("validity_days"):
         fields["offer_validity"] = count("day", int(offer["validity_days"]), language)
+    for name in ("iban", "reference"):  # read and typed in groups of four, as banks print them
+        if payload.get(name):
+            fields[name] = " ".join(payload[name][i:i + 4] for i in range(0, len(payload[name]), 4))
     if "method" in payload or "failure" in payload:
         fields["method"] = _pick(METHODS, payload.get("method") or "", language, default=str(payload.get("method")))
         failure = str(payload.get("failure") or "").lower()
@@ -316,6 +328,9 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
                                              "method": "card", "failure": "card_declined"}),
         ("payment.refunded", "refund", {**paris, "amount": {"amount_minor": 1000, "currency": "EUR"}}),
         ("reminders.stopped", "after STOP", {"msisdn": "+33612345678"}),
+        ("transfer.pending", "bank transfer started", {
+            **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "creditor": "Simkeep Demo SAS",
+            "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP", "reference": "RF18539007547034"}),
     ]
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.db import insert_or_ignore
@@ -56,3 +56,10 @@ def mark_processed(session: Session, event_id: uuid.UUID, *, outcome: str, now: 
 def recent_for_line(session: Session, line_id, limit: int = 10) -> list[PaymentAttempt]:
     return list(session.scalars(select(PaymentAttempt).where(PaymentAttempt.line_id == line_id)
                                 .order_by(PaymentAttempt.created_at.desc()).limit(limit)))
+
+
+def transfers_started(session: Session, line_id, *, since: datetime, before: datetime) -> int:
+    """The line's bank transfer attempts created from `since` until just before `before`."""
+    return session.scalar(select(func.count()).select_from(_ATTEMPTS).where(
+        _ATTEMPTS.c.line_id == line_id, _ATTEMPTS.c.method == "bank_transfer", _ATTEMPTS.c.created_at >= since,
+        _ATTEMPTS.c.created_at < before))

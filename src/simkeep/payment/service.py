@@ -8,13 +8,16 @@ attempt's id as its idempotency key, so no number of deliveries credits twice.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime, time
 
 from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
 from simkeep.core.errors import LineNotRenewable, NotFound, ValidityCapReached
 from simkeep.core.ids import new_id
+from simkeep.line import service as lines
+from simkeep.notification import outbox
 from simkeep.payment import refunds, repository
 from simkeep.payment.models import CREATED, FAILED, FINAL, PENDING, REVIEW, SUCCEEDED, InboxEvent, PaymentAttempt
 from simkeep.payment.providers.base import (
@@ -28,6 +31,8 @@ from simkeep.payment.providers.base import FAILED as EVENT_FAILED
 from simkeep.payment.providers.base import SUCCEEDED as EVENT_SUCCEEDED
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
+
+TRANSFER_NOTICES_PER_DAY = 3  # bank transfer details a line receives a day (see _send_transfer_details)
 
 
 class AttemptNotFound(NotFound):
@@ -51,6 +56,29 @@ def start_checkout(session: Session, *, checkout_key: str, line, operator, offer
 def record_created(session: Session, attempt_id: uuid.UUID, payment: ProviderPayment, *, now: datetime) -> None:
     repository.change(session, attempt_id, provider_ref=payment.ref, next_action=payment.next_action,
                       status=PENDING, updated_at=now)
+    if (payment.next_action or {}).get("type") == "bank_transfer":
+        _send_transfer_details(session, repository.get(session, attempt_id), payment.next_action, now)
+
+
+def _send_transfer_details(session: Session, attempt: PaymentAttempt, action: dict, now: datetime) -> None:
+    """What to send, by SMS to the line (and by e-mail when its subscriber gave one), in the line's language, at
+    once: the payer asked for it just now. Anyone may start a transfer for any number, so a line gets the details
+    of its first TRANSFER_NOTICES_PER_DAY transfers of a (UTC) day only; the dedup key (line, day, rank among the
+    day's transfers) is UNIQUE, so neither a repeat nor a race sends more, and the same attempt sends once."""
+    line = lines.find_live_line(session, attempt.msisdn)
+    day = attempt.created_at.astimezone(UTC).date()
+    rank = repository.transfers_started(session, attempt.line_id, since=datetime.combine(day, time(), UTC),
+                                        before=attempt.created_at)
+    if line is None or rank >= TRANSFER_NOTICES_PER_DAY:
+        return
+    sms = outbox.Message(
+        dedup_key=f"transfer.pending:{line.id}:{day.isoformat()}:{rank}", topic="transfer.pending",
+        channel=outbox.SMS, recipient=attempt.msisdn, language=line.language, line_id=line.id,
+        payload={"msisdn": attempt.msisdn, "attempt_id": str(attempt.id),
+                 "amount": {"amount_minor": action["amount_minor"], "currency": action["currency"]},
+                 **{k: action[k] for k in ("creditor", "iban", "bic", "reference")}})
+    by_email = [replace(sms, dedup_key=f"{sms.dedup_key}:email", channel=outbox.EMAIL, recipient=line.email)]
+    outbox.enqueue(session, [sms, *(by_email if line.email else [])], now=now)
 
 
 def record_unavailable(session: Session, attempt_id: uuid.UUID, *, reason: str, now: datetime) -> None:

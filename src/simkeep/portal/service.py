@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from simkeep.bank import epc
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import Offer, Operator
 from simkeep.config import Settings
@@ -61,6 +62,21 @@ class OfferChoice:
 
 
 @dataclass(frozen=True)
+class TransferDetails:
+    """What a payer needs to make a pending bank transfer: the account, the exact amount, the ISO 11649 creditor
+    reference, and the EPC QR code that fills it all in (an inline <svg> made here from those same fields)."""
+
+    attempt_id: uuid.UUID
+    amount_minor: int
+    currency: str
+    creditor: str
+    iban: str
+    bic: str
+    reference: str
+    qr_svg: str
+
+
+@dataclass(frozen=True)
 class LineStatus:
     view: lines.LineView
     days_to_loss: int
@@ -68,6 +84,7 @@ class LineStatus:
     topups: list
     receipts: dict
     payments: list
+    transfers: list[TransferDetails]  # bank transfers still awaited, newest first
 
 
 @dataclass(frozen=True)
@@ -88,11 +105,12 @@ class PaymentOutcome:
     days: int = 0  # the days of validity the offer adds
     full: bool = False  # False: the payer did not verify the number, so nothing of the line's is shown
     credit_only: bool = False  # the top-up added credit and left the validity where it was
+    transfer: TransferDetails | None = None  # a bank transfer still awaited
 
     def context(self) -> dict:
         return {"attempt": self.attempt, "operator": self.operator, "topup": self.topup,
                 "receipt_token": self.receipt_token, "days": self.days, "full": self.full,
-                "credit_only": self.credit_only}
+                "credit_only": self.credit_only, "transfer": self.transfer}
 
 
 # -- offers and status -------------------------------------------------------------------------------------------
@@ -125,10 +143,22 @@ def status(session: Session, msisdn: str, *, now: datetime) -> LineStatus:
     line = lines.find_line(session, msisdn)
     view = lines.view(session, line)
     recent = topups.for_line(session, line.id, limit=5)
+    attempts = payments.recent_for_line(session, line.id)
     return LineStatus(view=view, days_to_loss=max((line.number_loss_at - now).days, 0),
                       renewable=line.state in RENEWABLE and now < line.number_loss_at, topups=recent,
-                      receipts=receipts.by_topup(session, [t.id for t in recent]),
-                      payments=payments.recent_for_line(session, line.id))
+                      receipts=receipts.by_topup(session, [t.id for t in recent]), payments=attempts,
+                      transfers=[t for t in map(transfer_details, attempts) if t is not None])
+
+
+def transfer_details(attempt: PaymentAttempt) -> TransferDetails | None:
+    """The details of a bank transfer still awaited; None for any other attempt."""
+    action = attempt.next_action or {}
+    if attempt.status != PENDING or action.get("type") != "bank_transfer":
+        return None
+    text = epc.payload(bic=action["bic"], name=action["creditor"], iban=action["iban"],
+                       amount_minor=action["amount_minor"], currency=action["currency"], reference=action["reference"])
+    return TransferDetails(attempt.id, action["amount_minor"], action["currency"], action["creditor"],
+                           action["iban"], action["bic"], action["reference"], epc.qr_inline(text))
 
 
 def statuses(session: Session, numbers: Collection[str], *, now: datetime) -> list[LineStatus]:
@@ -214,10 +244,13 @@ def payment_outcome(session: Session, attempt_id: str, *, numbers: Collection[st
     days = catalog.get_offer(session, attempt.offer_id, operator).validity_days
     topup = topups.get_topup(session, attempt.topup_id) if attempt.topup_id else None
     credit_only = topup is not None and topup.validity_ends_at <= topup.validity_before
+    transfer = transfer_details(attempt)
     if not full:
-        return PaymentOutcome(attempt, operator, None, None, days=days, full=False, credit_only=credit_only)
+        return PaymentOutcome(attempt, operator, None, None, days=days, full=False, credit_only=credit_only,
+                              transfer=transfer)
     token = receipts.token_for(secret, attempt.receipt_id) if attempt.receipt_id else None
-    return PaymentOutcome(attempt, operator, topup, token, days=days, full=True, credit_only=credit_only)
+    return PaymentOutcome(attempt, operator, topup, token, days=days, full=True, credit_only=credit_only,
+                          transfer=transfer)
 
 
 def returned_from_provider(attempt: PaymentAttempt, token: str | None, *, approved: bool, cancelled: bool) -> bool:

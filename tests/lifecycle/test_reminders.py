@@ -53,11 +53,13 @@ def test_a_year_of_daily_sweeps_by_two_workers(db):
     for m in sent:
         local = m.next_attempt_at.astimezone(zone("Europe/Paris"))
         assert 9 <= local.hour < 21, f"reminder due at {local} is inside quiet hours"
-        # The link names the number and proves it came from us until the period's number-loss date.
-        prefix = f"https://r.example/recharge?msisdn=%2B{m.recipient[1:]}&link="
+        # The link names the number and proves it came from us until the period's number-loss date (to the end
+        # of that UTC day), not after.
+        prefix = f"https://r.example/r/{m.recipient[1:]}."
         assert m.payload["renew_url"].startswith(prefix)
-        token = m.payload["renew_url"].removeprefix(prefix)
+        link = m.payload["renew_url"].removeprefix("https://r.example/r/")
         loss = datetime.fromisoformat(m.payload["number_loss_at"])
-        assert links.valid_until(["renewal-link-key"], m.recipient, token, now=loss - timedelta(seconds=1)) == loss
-        assert links.valid_until(["renewal-link-key"], m.recipient, token, now=loss) is None
+        reading = links.read(["renewal-link-key"], link, now=loss)
+        assert reading.msisdn == m.recipient and timedelta(0) < reading.until - loss <= timedelta(days=1)
+        assert links.read(["renewal-link-key"], link, now=reading.until).until is None
         assert m.payload["cheapest_offer"]["amount"] == {"amount_minor": 500, "currency": "EUR"}

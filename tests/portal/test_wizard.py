@@ -79,8 +79,15 @@ def reminder_link(db, cfg, clock, msisdn: str = h.MSISDN) -> str:
         [reminder] = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "reminder",
                                                                  OutboxMessage.recipient == msisdn)).all()
     url = reminder.payload["renew_url"]
-    assert url.startswith(f"http://testserver/recharge?msisdn=%2B{msisdn[1:]}&link=")
+    assert url.startswith(f"http://testserver/r/{msisdn[1:]}.")
     return url.removeprefix("http://testserver")
+
+
+def follow(reader: TestClient, path: str):
+    """A link's redirect, then the page it leads to."""
+    answer = reader.get(path)
+    assert answer.status_code == 303, answer.text
+    return answer.headers["location"], reader.get(answer.headers["location"])
 
 
 # -- the reminder's link ---------------------------------------------------------------------------------------------
@@ -90,8 +97,8 @@ def test_a_reminder_link_opens_the_lines_own_operator_with_the_number(app, cfg, 
     path = reminder_link(db, cfg, clock)
     new_end = rules.extended_validity(line_operator(db, SFR), view(db).line.validity_ends_at, 30, clock.at)
     with browser(app) as reader:
-        offers = reader.get(path)
-        assert offers.status_code == 200
+        to, offers = follow(reader, path)
+        assert to == "/recharge" and offers.status_code == 200  # the link leaves the address bar at once
         assert offers_on(offers.text) == {o.id for o in sfr_offers(db)}  # SFR's, not Orange's
         assert 'id="operator"' not in offers.text  # the line fixes the operator: no menu
         text = page_text(offers.text)
@@ -119,38 +126,42 @@ def test_a_bare_number_only_prefills_the_default_operators_offers(app, cfg, db, 
         assert reader.get("/recharge/method").headers["location"] == "/recharge/number"
 
 
-@pytest.mark.parametrize("case", ["expired", "another number", "forged", "signed with another key"])
+@pytest.mark.parametrize("case", ["expired", "another number", "forged", "signed with another key", "cut short"])
 def test_a_link_that_does_not_prove_itself_is_only_a_prefill(app, cfg, db, clock, case):
     make_line(db, operator_id=SFR, language="en", now=T0)
     make_line(db, msisdn="+33612345679", operator_id=SFR, language="en", now=T0)
     path = reminder_link(db, cfg, clock)
-    token = path.split("&link=")[1]
+    _, day, mac = path.removeprefix("/r/").split(".")
+    number = h.MSISDN
     if case == "expired":
-        clock.at = view(db).line.number_loss_at
+        clock.at = view(db).line.number_loss_at + timedelta(days=1)
     elif case == "another number":
-        path = f"/recharge?msisdn=%2B33612345679&link={token}"
+        path, number = f"/r/33612345679.{day}.{mac}", "+33612345679"
     elif case == "forged":
         path = path[:-1] + ("A" if path[-1] != "A" else "B")
+    elif case == "signed with another key":
+        path = f"/r/{links.token('not-the-key', h.MSISDN, clock.at + timedelta(days=9))}"
     else:
-        path = f"/recharge?msisdn=%2B33612345678&link={links.token('not-the-key', h.MSISDN, clock.at + timedelta(days=9))}"
+        path = path[:-5]  # an SMS app wrapped or cut the link
     with browser(app) as reader:
-        offers = reader.get(path)
-        assert offers.status_code == 200
+        to, offers = follow(reader, path)
+        assert to == f"/recharge?msisdn=%2B{number[1:]}" and offers.status_code == 200
         assert offers_on(offers.text) == {o.id for o in catalog_offers(db, "fr-orange-mobicarte")}
         assert "valid until" not in page_text(offers.text)
-
-
-def test_a_link_cut_short_still_opens_the_page_with_the_number(app, cfg, db, clock):
-    make_line(db, operator_id=SFR, language="en", now=T0)
-    path = reminder_link(db, cfg, clock)
-    with browser(app) as reader:
-        for cut in (path[:-5], path.split("&link=")[0] + "&link=", path + "%3Cscript%3E"):
-            offers = reader.get(cut)
-            assert offers.status_code == 200, cut
-            assert offers_on(offers.text) == {o.id for o in catalog_offers(db, "fr-orange-mobicarte")}
         reader.post("/recharge/offer", data={"offer": h.OFFER_10, "csrf_token": h.csrf(reader)})
-        assert 'value="+33612345678"' in reader.get("/recharge/number").text
-        assert reader.get(f"/recharge?msisdn=%2B33612345678&link={'x' * 65}").status_code == 422  # bounded
+        assert f'value="{number}"' in reader.get("/recharge/number").text  # prefilled, not yet checked
+        assert reader.get("/recharge/method").headers["location"] == "/recharge/number"
+
+
+@pytest.mark.parametrize("link", ["garbage<script>", "12", "0" * 64])
+def test_a_link_without_a_number_opens_the_offers_and_stores_nothing(app, db, clock, link):
+    with browser(app) as reader:
+        answer = reader.get(f"/r/{link}")
+        assert (answer.status_code, answer.headers["location"]) == (303, "/recharge")
+        assert "set-cookie" not in answer.headers  # no session was started, nothing stored
+        assert answer.headers["cache-control"] == "no-store"
+    with browser(app) as reader:
+        assert reader.get(f"/r/{'1' * 65}").status_code == 422  # bounded
 
 
 # -- Back and Forward -------------------------------------------------------------------------------------------------

@@ -24,8 +24,6 @@ Notice = Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_]+$")]  # an
 OperatorId = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Flag = Annotated[str | None, Query(max_length=8)]
 ProviderToken = Annotated[str | None, Query(max_length=255, pattern=r"^[\x21-\x7e]+$")]
-# A reminder's signed renewal link (line/links.py): any text, so a link an SMS app cut short still opens the page.
-LinkToken = Annotated[str | None, Query(max_length=64)]
 # A number as typed (validated by `msisdn_or_error`, which gives the precise message).
 RawNumber = Annotated[str | None, Query(max_length=20_000)]
 

@@ -7,9 +7,9 @@ the chosen offer, and it tells that with one sentence for every reason (not a cu
 deactivated), so it says no more than "not here"; the number step is rate-limited per address. A browser that
 verified the number sees the full details, as before.
 
-A reminder's link (line/links.py) is signed for the line it was sent to: it opens that line's operator and
-offers with the number filled in, and shows the validity dates the reminder itself told (never the balance). A
-bare `?msisdn=` only prefills the number step.
+A reminder's link (`/r/…`, line/links.py) is signed for the line it was sent to: it opens that line's operator
+and offers with the number filled in, and shows the validity dates the reminder itself told (never the balance).
+An older reminder's `/recharge?msisdn=`, or a link that does not verify, only prefills the number step.
 
 An offer that buys this line no validity (its operator extends to `now + days` and the line is valid beyond
 that) is never sold silently as a renewal: the summary says it adds credit only, and confirming needs a tick.
@@ -22,12 +22,12 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.catalog import service as catalog
-from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.core.errors import LineNotFound, LineNotRenewable, SimkeepError, ValidityCapReached
 from simkeep.db import Database
@@ -35,7 +35,7 @@ from simkeep.line import links
 from simkeep.line import service as lines
 from simkeep.payment.providers import available_methods
 from simkeep.portal import service as portal
-from simkeep.portal.params import LinkToken, Notice, OperatorId, PageRoute, RawNumber, msisdn_or_error
+from simkeep.portal.params import Notice, OperatorId, PageRoute, RawNumber, msisdn_or_error
 from simkeep.portal.result import remember_attempt
 from simkeep.web.deps import Config, Db, Limits
 from simkeep.web.pages import Csrf, Lang, error_text, language, redirect, render, verified_numbers
@@ -45,17 +45,31 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 NOT_RENEWABLE = "cannot_renew_online"
 
 
+@router.get("/r/{link}")
+def renewal_link(request: Request, settings: Config, link: Annotated[str, Path(max_length=64)]) -> Response:
+    """A reminder's signed link (line/links.py): a genuine one makes its number the wizard's, known; any other
+    (forged, expired, cut short) is only a prefill of the number it names, like `/recharge?msisdn=`."""
+    reading = links.read(settings.verifying_keys(links.PURPOSE), link, now=clock.now())
+    number = msisdn_or_error(reading.msisdn, settings.default_region) if reading.msisdn else None
+    if not isinstance(number, str):
+        return redirect("/recharge")
+    if reading.until is None:
+        return redirect(f"/recharge?msisdn={quote(number, safe='')}")
+    _save_wizard(request, msisdn=number, linked=number, linked_until=reading.until.isoformat())
+    return redirect("/recharge")  # the link leaves the address bar (and the history) at once
+
+
 @router.get("/recharge", response_class=HTMLResponse)
 def recharge_offer(request: Request, db: Db, settings: Config, operator: OperatorId = None, msisdn: RawNumber = None,
-                   link: LinkToken = None, error: Notice = None) -> HTMLResponse:
+                   error: Notice = None) -> HTMLResponse:
     wizard = _wizard(request)
     status = 200
-    if msisdn is not None:  # the reminder's link: /recharge?msisdn=+336...[&link=...]
+    if msisdn is not None:  # an older reminder's link: /recharge?msisdn=+336...
         number = msisdn_or_error(msisdn, settings.default_region)
         if isinstance(number, SimkeepError):
             error, status = number.code, 422  # nothing stored
         else:
-            wizard = _arrive(request, settings, number, link)
+            wizard = _arrive(request, number)
     with db.transaction(write=False) as session:
         line = _known_line(session, request, wizard)
         # A known line fixes the operator; otherwise the one asked for, or chosen earlier.
@@ -66,16 +80,13 @@ def recharge_offer(request: Request, db: Db, settings: Config, operator: Operato
                   error=error_text(language(request), error) if error else None)
 
 
-def _arrive(request: Request, settings: Settings, number: str, link: str | None) -> dict:
-    """Where a renewal link leaves the wizard. A verified number, or one whose link is genuine, is the wizard's
-    number; any other is only a prefill for the number step, unless the wizard already checked this very number
-    (Back to the link's page must not undo the steps taken since)."""
+def _arrive(request: Request, number: str) -> dict:
+    """Where `?msisdn=` leaves the wizard: a verified number is the wizard's number; any other is only a prefill
+    for the number step, unless the wizard already has this very number (Back to the link's page must not undo the
+    steps taken since)."""
     wizard = _wizard(request)
     if number in verified_numbers(request):
         return _save_wizard(request, msisdn=number)
-    until = links.valid_until(settings.verifying_keys(links.PURPOSE), number, link, now=clock.now()) if link else None
-    if until is not None:
-        return _save_wizard(request, msisdn=number, linked=number, linked_until=until.isoformat())
     if wizard.get("msisdn") == number:
         return wizard
     return _save_wizard(request, msisdn=None, prefill=number)

@@ -26,15 +26,9 @@ if (outcome) {
   const cap = Number(outcome.dataset.pollCap) || first;
   const tries = Number(outcome.dataset.pollTries) || 1;
   const again = document.getElementById("check-again");
-  let asked = 0;
+  let asked = 0;  // questions scheduled since the schedule (re)started
   let answered = 0;
-  const schedule = () => {
-    if (FINAL.includes(outcome.dataset.status)) return;
-    if (asked >= tries) { if (again) again.hidden = false; return; }
-    setTimeout(poll, Math.min(first * 2 ** asked, cap));
-  };
-  const poll = async () => {
-    asked += 1;
+  const ask = async () => {
     try {
       const response = await fetch(outcome.dataset.poll, { headers: { Accept: "application/json" } });
       if (response.ok) {
@@ -44,7 +38,13 @@ if (outcome) {
     } catch (e) { /* offline for a moment: the next one tries again */ }
     answered += 1;
     outcome.dataset.polls = String(answered);
-    schedule();
+  };
+  const schedule = () => {
+    if (FINAL.includes(outcome.dataset.status)) return;
+    if (asked >= tries) { if (again) again.hidden = false; return; }
+    const delay = Math.min(first * 2 ** asked, cap);
+    asked += 1;
+    setTimeout(() => ask().then(schedule), delay);
   };
   if (again) {
     again.addEventListener("click", (event) => {
@@ -52,7 +52,7 @@ if (outcome) {
       event.preventDefault();
       again.hidden = true;
       asked = 0;
-      poll();
+      ask().then(schedule);
     });
   }
   schedule();

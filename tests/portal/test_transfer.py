@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from simkeep.bank import epc
 from simkeep.bank import service as bank
+from simkeep.catalog import service as catalog
 from simkeep.line import service as lines
 from simkeep.main import create_app
 from simkeep.notification import templates
@@ -24,7 +25,7 @@ from simkeep.payment.tasks import process_inbox
 from tests.bank.statements import Credit, statement
 from tests.factories.snapshot import snapshot
 from tests.portal import helpers as h
-from tests.web import freeze_clock
+from tests.web import freeze_clock, race
 
 IBAN, BIC, CREDITOR = "DE89370400440532013000", "COBADEFFXXX", "simkeep demo operator"
 T = datetime(2027, 3, 2, 9, 15, tzinfo=UTC)
@@ -162,3 +163,31 @@ def test_no_details_are_sent_when_the_transfer_cannot_be_offered(settings, db, c
         assert 'class="epc-qr"' not in payer.get(pay_url).text
     assert transfer_notices(db) == []
     assert {k: v for k, v in snapshot(db)["counts"].items() if v != before["counts"][k]} == {"payment_attempts": 1}
+
+
+def test_racing_transfers_still_tell_the_line_of_its_first_three_of_the_day(db, clock):
+    """Six transfers started at once for one line (six browsers): the notices are decided by the attempts' order,
+    which every racing transaction reads the same, so exactly the first three are sent, once each."""
+    created = line(db, email=None)
+    action = {"type": "bank_transfer", "iban": IBAN, "bic": BIC, "creditor": CREDITOR, "amount_minor": 1000,
+              "currency": "EUR"}
+    attempts = []
+    for n in range(6):
+        with db.transaction() as session:
+            operator = catalog.get_operator(session, created.operator_id)
+            offer = catalog.get_offer(session, h.OFFER_10, operator)
+            attempt, _ = payments.start_checkout(session, checkout_key=f"race-{n}", line=created, operator=operator,
+                                                 offer=offer, method="bank_transfer", provider="sepa",
+                                                 language="en", now=T + timedelta(seconds=n))
+        attempts.append(attempt)
+
+    def create(i: int) -> None:
+        reference = epc.creditor_reference(attempts[i].id)
+        with db.transaction() as session:
+            payments.record_created(session, attempts[i].id,
+                                    ProviderPayment(reference, {**action, "reference": reference}), now=T)
+
+    race(6, create)
+    race(6, create)  # and all of it again
+    sent = [m.payload["attempt_id"] for m in transfer_notices(db)]
+    assert len(sent) == 3 and set(sent) == {str(a.id) for a in attempts[:3]}

@@ -302,7 +302,7 @@ class Preview:
 def samples(base_url: str) -> list[tuple[str, str, dict]]:
     """Realistic payloads for every topic (and the variants a topic's wording depends on)."""
     paris = {"msisdn": "+33612345678", "timezone": "Europe/Paris"}
-    renew = f"{base_url}/recharge?msisdn=%2B33612345678"
+    renew = f"{base_url}/r/33612345678.g49.Jq3kX9vR2mWb"  # a signed renewal link (line/links.py), as sent
     five = {"id": "fr-orange-mobicarte-5", "amount": {"amount_minor": 500, "currency": "EUR"}, "validity_days": 7}
     loss = {**paris, "number_loss_at": "2027-03-12T23:00:00+00:00", "renew_url": renew}
     return [
@@ -318,7 +318,7 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
         ("reminder", "7 days before, no offer on sale", {**loss, "days_before": 7, "state": "grace", "cheapest_offer": None}),
         ("reminder", "Hong Kong number, 7 days before", {
             "msisdn": "+85251234567", "timezone": "Asia/Hong_Kong", "number_loss_at": "2027-03-12T16:00:00+00:00",
-            "days_before": 7, "state": "suspended", "renew_url": f"{base_url}/recharge?msisdn=%2B85251234567",
+            "days_before": 7, "state": "suspended", "renew_url": f"{base_url}/r/85251234567.g49.Tx8fQ2nVw0Lk",
             "cheapest_offer": {"id": "hk-clubsim-6", "amount": {"amount_minor": 600, "currency": "HKD"},
                                "validity_days": 365}}),
         ("line.grace", "validity ended", {**paris, "number_loss_at": "2027-03-12T23:00:00+00:00"}),

@@ -1,4 +1,4 @@
-"""Translations: complete catalogs, an up-to-date template, language negotiation, pages with no English left."""
+"""Translations: complete catalogs, an up-to-date template, pages with no English left (negotiation: tests/locale)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from simkeep.catalog import service as catalog
 from simkeep.core import clock
 from simkeep.db import Database
 from simkeep.lifecycle import rules
+from simkeep.locale import languages
 from simkeep.main import create_app
-from simkeep.web import i18n
+from tests.locale.typography import problems
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE_DIR = ROOT / "src" / "simkeep" / "locale"
@@ -38,7 +39,9 @@ def _read(path: Path, locale: str | None = None):
 
 
 def _key(message) -> tuple[str, ...]:
-    return tuple(message.id) if isinstance(message.id, (list, tuple)) else (message.id,)
+    """The message's identity: its msgid (and plural), after its msgctxt when it has one ("receipt row")."""
+    ids = tuple(message.id) if isinstance(message.id, (list, tuple)) else (message.id,)
+    return (f"{message.context}\x04{ids[0]}", *ids[1:]) if message.context else ids
 
 
 def _placeholders(*texts: str) -> set[str]:
@@ -99,7 +102,7 @@ def test_catalog_has_no_stale_entries(language: str) -> None:
 
 @pytest.mark.parametrize("language", ["fr", "zh_CN"])
 def test_catalog_compiles_and_plurals_work(language: str) -> None:
-    translations = i18n.translations(language)
+    translations = languages.translations(language)
     one = translations.ngettext("%(num)d day of validity", "%(num)d days of validity", 1) % {"num": 1}
     many = translations.ngettext("%(num)d day of validity", "%(num)d days of validity", 30) % {"num": 30}
     if language == "fr":
@@ -107,6 +110,21 @@ def test_catalog_compiles_and_plurals_work(language: str) -> None:
         assert translations.ngettext("%(num)d day left", "%(num)d days left", 0) % {"num": 0} == "0 jour restant"
     else:
         assert (one, many) == ("有效期 1 天", "有效期 30 天")
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "zh_CN"])
+def test_catalog_spacing(language: str) -> None:
+    """The spacing rules of tests/locale/typography.py, on every page text: the English source texts (msgid) and
+    the French and Chinese translations (msgstr), placeholders as they are."""
+    po = _read(LOCALE_DIR / ("fr" if language == "en" else language) / "LC_MESSAGES" / "messages.po", language)
+    found = []
+    for message in po:
+        if not message.id:
+            continue
+        source, translated = (message.id, message.string) if message.pluralizable else ((message.id,), (message.string,))
+        texts = source if language == "en" else translated
+        found += [problem for text in texts for problem in problems(PLACEHOLDER.sub("X", text), language)]
+    assert found == []
 
 
 # -- (b) the template follows the code -------------------------------------------------------------------------
@@ -123,28 +141,6 @@ def test_pot_is_up_to_date_with_templates_and_code(tmp_path: Path) -> None:
     assert extracted, "extraction found no message: check babel.cfg"
     missing, stale = sorted(extracted - committed), sorted(committed - extracted)
     assert not missing and not stale, f"run `make i18n`: not in messages.pot {missing}; no longer used {stale}"
-
-
-# -- (c) negotiation --------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("accept", "chosen", "expected"), [
-    ("zh-CN,zh;q=0.9", None, "zh_CN"),
-    ("zh", None, "zh_CN"),
-    ("zh-Hans", None, "zh_CN"),
-    ("fr-CA", None, "fr"),
-    ("fr-FR,fr;q=0.9,en;q=0.8", None, "fr"),
-    ("de", None, "en"),
-    ("de-DE,fr;q=0.5", None, "fr"),
-    ("en;q=0.4,fr;q=0.8", None, "fr"),
-    (None, None, "en"),
-    ("", None, "en"),
-    ("zh-CN,zh;q=0.9", "fr", "fr"),
-    ("fr", "zh_CN", "zh_CN"),
-    ("fr", "en", "en"),
-    ("fr", "klingon", "fr"),
-])
-def test_negotiate(accept: str | None, chosen: str | None, expected: str) -> None:
-    assert i18n.negotiate(accept, chosen) == expected
 
 
 # -- (d) rendered pages ----------------------------------------------------------------------------------------
@@ -201,7 +197,7 @@ def allowed_names(db: Database) -> list[str]:
     currency codes, and a few payment terms."""
     with db.transaction(write=False) as session:
         operators = [op for op, _ in catalog.list_operators(session)]
-    names = {"simkeep", "PayPal", "IBAN", "BIC", *i18n.NAMES.values()}
+    names = {"simkeep", "PayPal", "IBAN", "BIC", *languages.NAMES.values()}
     for op in operators:
         names.update((op.brand, op.product, op.currency))
     return sorted(names, key=len, reverse=True)  # longest first: "La Carte" before "Carte"

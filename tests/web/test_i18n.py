@@ -297,3 +297,64 @@ def test_chinese_money_and_dates(portal: TestClient, db: Database) -> None:
     assert f"有效期至 {format_date(last_day, 'long', locale='zh_Hans_CN')}" in text
     assert f"有效期 {shortest.validity_days} 天" in text
     assert "选择充值金额" in _get(portal, "/recharge", "zh_CN").text
+
+
+# -- (e) tags and regions on the pages ---------------------------------------------------------------------------
+
+def _shortest_orange_last_day(db: Database) -> date:
+    with db.transaction(write=False) as session:
+        operator, offers = next((op, offers) for op, offers in catalog.list_operators(session)
+                                if op.id == "fr-orange-mobicarte")
+        shortest = min(offers, key=lambda offer: offer.validity_days)
+        end = rules.extended_validity(operator, NOW, shortest.validity_days, NOW)
+    return (end.astimezone(clock.zone(operator.timezone)) - timedelta(microseconds=1)).date()
+
+
+@pytest.mark.parametrize(("accept", "written"), [
+    ("en-GB,en;q=0.9", "valid until {day} {month} {year}"),  # 11 March 2027
+    ("en-IE", "valid until {day} {month} {year}"),
+    ("en-US,en;q=0.9", "valid until {month} {day}, {year}"),  # March 11, 2027
+    ("en", "valid until {month} {day}, {year}"),
+    ("fr-FR,en-GB;q=0.5", "valid until {day} {month} {year}"),  # ?lang=en below: the region of the reader's en-GB
+])
+def test_english_pages_write_dates_as_the_readers_region_does(portal: TestClient, db: Database, accept: str,
+                                                              written: str) -> None:
+    day = _shortest_orange_last_day(db)
+    response = portal.get("/?lang=en" if accept.startswith("fr") else "/", headers={"Accept-Language": accept})
+    assert response.status_code == 200 and response.headers["content-language"] == "en"
+    text = _parse(response.text).text
+    assert written.format(day=day.day, month=day.strftime("%B"), year=day.year) in text, text
+    assert _parse(response.text).html_lang == "en"  # the words are the one English catalog
+
+
+@pytest.mark.parametrize(("chosen", "cookie"), [
+    ("zh-CN", "zh-CN"), ("zh_CN", "zh-CN"), ("ZH-hans", "zh-CN"), ("zh", "zh-CN"),
+    ("zh-TW", "zh-TW"), ("zh-Hant-HK", "zh-HK"),  # Traditional readers: the Simplified pages
+])
+def test_chinese_pages_from_any_chinese_tag(portal: TestClient, chosen: str, cookie: str) -> None:
+    response = portal.get(f"/?lang={chosen}", headers={"Accept-Language": "fr-FR"})
+    assert response.status_code == 200
+    assert (response.headers["content-language"], _parse(response.text).html_lang) == ("zh-CN", "zh-CN")
+    assert languages.gettext("zh_CN", "Keep your number alive") in _parse(response.text).text
+    assert response.cookies["lang"] == cookie
+    # The remembered tag brings the same pages back, without ?lang=.
+    later = portal.get("/stores", headers={"Accept-Language": "fr-FR"})
+    assert later.headers["content-language"] == "zh-CN"
+
+
+def test_a_cookie_written_before_bcp47_still_works(portal: TestClient) -> None:
+    portal.cookies.set("lang", "zh_CN")
+    response = portal.get("/stores", headers={"Accept-Language": "en"})
+    assert response.headers["content-language"] == "zh-CN"
+
+
+def test_an_unknown_lang_falls_back_to_the_browser_and_is_not_remembered(portal: TestClient) -> None:
+    response = portal.get("/?lang=klingon", headers={"Accept-Language": "fr-CA,fr;q=0.9"})
+    assert response.status_code == 200 and response.headers["content-language"] == "fr"
+    assert "lang" not in response.cookies
+
+
+def test_the_language_switcher_links_the_canonical_tags(portal: TestClient) -> None:
+    page = portal.get("/?lang=fr").text
+    links = re.findall(r'<a href="\?lang=([^"]+)" hreflang="([^"]+)" lang="([^"]+)"', page)
+    assert links == [("zh-CN", "zh-CN", "zh-CN"), ("fr", "fr", "fr"), ("en", "en", "en")]

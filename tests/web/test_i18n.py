@@ -322,6 +322,7 @@ def test_english_pages_write_dates_as_the_readers_region_does(portal: TestClient
     day = _shortest_orange_last_day(db)
     response = portal.get("/?lang=en" if accept.startswith("fr") else "/", headers={"Accept-Language": accept})
     assert response.status_code == 200 and response.headers["content-language"] == "en"
+    assert response.headers["vary"] == "Accept-Language, Cookie"  # no shared cache serves it to another reader
     text = _parse(response.text).text
     assert written.format(day=day.day, month=day.strftime("%B"), year=day.year) in text, text
     assert _parse(response.text).html_lang == "en"  # the words are the one English catalog

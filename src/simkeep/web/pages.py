@@ -115,6 +115,7 @@ def render(request: Request, template: str, *, status: int = 200, **context) -> 
     if chosen is not None:  # remembered in its clean form: "zh_cn" is kept as "zh-CN"
         response.set_cookie("lang", chosen.preference, max_age=365 * 86400, samesite="lax")
     response.headers["Content-Language"] = who.tag
+    response.headers["Vary"] = "Accept-Language, Cookie"  # the language (and region) come from both
     return response
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from simkeep.bank import service as bank
 from simkeep.core.money import Money
+from simkeep.locale import formats
 from simkeep.payment.models import METHODS
 from tests.bank.statements import Credit, statement
 from tests.browser import journey as j
@@ -70,7 +71,7 @@ def test_a_pending_transfer_is_on_the_pages_in_the_sms_and_under_my_lines(open_p
 
     # The SMS, in the line's language, with everything needed to pay from a banking app.
     [sms] = portal.sms.wait("transfer.pending", MSISDN)
-    for shown in (grouped(IBAN), BIC, grouped(attempt.provider_ref), Money(1000, "EUR").format("fr"),
+    for shown in (grouped(IBAN), BIC, grouped(attempt.provider_ref), formats.money(Money(1000, "EUR"), "fr_FR"),
                   "Opérateur Démo SAS"):
         assert shown in sms["text"], sms["text"]
 

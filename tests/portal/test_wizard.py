@@ -19,9 +19,10 @@ from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line import links
 from simkeep.line.links import RenewalLinks
 from simkeep.line.models import Line
+from simkeep.locale import formats
+from simkeep.locale.languages import BASE_LOCALE
 from simkeep.main import create_app
 from simkeep.notification.models import OutboxMessage
-from simkeep.web import i18n
 from tests.conftest import T0
 from tests.factories.lines import make_line, view
 from tests.factories.snapshot import snapshot
@@ -65,7 +66,7 @@ def offers_on(html: str) -> set[str]:
 
 
 def last_day(instant, lang: str = "en", tz: str = "Europe/Paris") -> str:
-    return i18n.last_day(instant, tz, i18n.BABEL_LOCALE[lang])
+    return formats.last_day(instant, tz, BASE_LOCALE[lang])
 
 
 def reminder_link(db, cfg, clock, msisdn: str = h.MSISDN) -> str:

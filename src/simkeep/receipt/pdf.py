@@ -30,7 +30,9 @@ def render_pdf(receipt, operator, *, validity_days: int, verify_url: str, langua
     qr = segno.make(verify_url, error="m").svg_data_uri(scale=4)
     html = i18n.environment(language).get_template("receipt/pdf.html").render(
         receipt=receipt, operator=operator, validity_days=validity_days, qr=qr, verify_url=verify_url, masked=masked(receipt.msisdn))
-    return HTML(string=html).write_pdf()
+    # PDF/UA-1: tagged (headings, the table with its row headers, the QR code with its text), with the language
+    # and title that screen readers announce.
+    return HTML(string=html).write_pdf(pdf_variant="pdf/ua-1")
 
 
 def stored_or_render(db: Database, receipt, operator, *, validity_days: int, verify_url: str) -> bytes:

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.core import clock
-from simkeep.portal import result, signin, wizard
+from simkeep.portal import homescreen, result, signin, wizard
 from simkeep.portal import service as portal
 from simkeep.portal.params import OperatorId, PageRoute
 from simkeep.receipt import service as receipts
-from simkeep.web.pages import Csrf, redirect, render, verified_numbers
+from simkeep.web.pages import Csrf, Lang, redirect, render, verified_numbers
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -37,14 +37,17 @@ def stores(request: Request) -> HTMLResponse:
 # -- status: my lines ------------------------------------------------------------------------------------------
 
 @router.get("/lines", response_class=HTMLResponse)
-def my_lines(request: Request) -> Response:
+def my_lines(request: Request, lang: Lang) -> Response:
     numbers = verified_numbers(request)
     if not numbers:
         return redirect("/signin?next=/lines")
+    now = clock.now()
     with request.app.state.db.transaction(write=False) as session:
-        statuses = portal.statuses(session, numbers, now=clock.now())
+        statuses = portal.statuses(session, numbers, now=now)
     secret = request.app.state.settings.key("receipt")
-    return render(request, "portal/lines.html", statuses=statuses,
+    # When this status was read, in the reader's zone: the offline page repeats it with the status it kept.
+    return render(request, "portal/lines.html", statuses=statuses, seen_at=now,
+                  seen=signin.moment(now, lang, request.cookies.get("tz")),
                   receipt_token=lambda receipt_id: receipts.token_for(secret, receipt_id))
 
 
@@ -68,3 +71,4 @@ def add_line_form(request: Request) -> HTMLResponse:
 router.include_router(signin.router)
 router.include_router(wizard.router)
 router.include_router(result.router)
+router.include_router(homescreen.router)

@@ -9,9 +9,8 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 
-from simkeep.admin.pages import router as admin_router
-from simkeep.admin.templates_pages import router as templates_router
-from simkeep.bank.pages import router as bank_router
+from simkeep import admin
+from simkeep.admin.access import may_send_large
 from simkeep.catalog.api import router as catalog_router
 from simkeep.charge.api import router as charge_router
 from simkeep.config import Settings, check, get_settings
@@ -21,10 +20,9 @@ from simkeep.payment.api import router as webhook_router
 from simkeep.portal.pages import router as portal_router
 from simkeep.receipt.pages import router as receipt_router
 from simkeep.sandbox.pages import router as sandbox_router
-from simkeep.staff import pages as staff_pages
-from simkeep.staff.access import may_send_large
 from simkeep.topup.api import router as topup_router
 from simkeep.web import errors, openapi
+from simkeep.web.deps import Db
 from simkeep.web.docs import router as docs_router
 from simkeep.web.headers import SecurityHeaders
 from simkeep.web.inputs import refuse_control_characters
@@ -57,20 +55,20 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.principals = {}
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
-    staff_pages.install(app)
+    admin.install(app)
     openapi.install(app)
     for router in (catalog_router, line_router, topup_router, charge_router, webhook_router, portal_router,
-                   receipt_router, staff_pages.router, admin_router, templates_router, bank_router, docs_router):
+                   receipt_router, admin.router, docs_router):
         app.include_router(router)
     if settings.sandbox_on:  # a development tool: its pages do not exist unless it is switched on
         app.include_router(sandbox_router)
     app.mount("/static", StaticFiles(packages=[("simkeep.web", "static")]), name="static")
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict:
-        with app.state.db.transaction(write=False) as session:
+    def healthz(db: Db) -> dict:
+        with db.transaction(write=False) as session:
             session.execute(text("SELECT 1"))
-        return {"status": "ok", "database": app.state.db.dialect}
+        return {"status": "ok", "database": db.dialect}
 
     # Bank statements are the one large upload, and only from a finance or admin session (looked up by the
     # session middleware, which runs first); everything else, anonymous uploads included, keeps the 64 KiB limit.

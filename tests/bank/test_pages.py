@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from simkeep.admin import bank as bank_pages
 from simkeep.audit import service as audit
-from simkeep.bank import pages as bank_pages
 from simkeep.bank import service as bank
 from simkeep.bank.models import BankEntry
 from simkeep.main import create_app

@@ -11,9 +11,9 @@ from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
 
 from simkeep.catalog import service as catalog
+from simkeep.locale import languages
 from simkeep.receipt import pdf
 from simkeep.receipt import service as receipts
-from simkeep.web import i18n
 from tests.conftest import T0
 from tests.factories.lines import make_line, top_up
 
@@ -51,11 +51,11 @@ def test_a_receipt_is_a_tagged_pdf_ua_document_in_its_language(db, language, tag
     assert root["/MarkInfo"]["/Marked"].value is True
     assert root["/Lang"] == tag
     assert root["/ViewerPreferences"]["/DisplayDocTitle"].value is True
-    assert reader.metadata.title == f"{i18n.gettext(language, 'Receipt')} {number}"
+    assert reader.metadata.title == f"{languages.gettext(language, 'Receipt')} {number}"
     xmp = root["/Metadata"].get_object().get_data().decode()
     assert "<pdfuaid:part>1</pdfuaid:part>" in xmp or 'pdfuaid:part="1"' in xmp
     tags = structure(root["/StructTreeRoot"])
     names = [name for name, _ in tags]
     assert names.count("/H1") == 1
     assert names.count("/TR") == 6 and names.count("/TH") == 6 and names.count("/TD") == 6
-    assert [alt for name, alt in tags if name == "/Figure"] == [i18n.gettext(language, "QR code to scan")]
+    assert [alt for name, alt in tags if name == "/Figure"] == [languages.gettext(language, "QR code to scan")]

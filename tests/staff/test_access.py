@@ -22,6 +22,7 @@ from tests.conftest import ADMIN_TOKEN
 from tests.factories.payments import SECRET
 from tests.factories.snapshot import snapshot
 from tests.factories.staff import PASSWORD, csrf_of, make_staff, sign_in
+from tests.web import flatten
 
 # Routes anyone may reach: the doors themselves.
 PUBLIC = {("GET", "/admin"), ("POST", "/admin"), ("GET", "/admin/totp"), ("POST", "/admin/totp"),
@@ -37,16 +38,6 @@ def cfg(settings):
 def web(cfg, db) -> Iterator[TestClient]:
     with TestClient(create_app(cfg, db), follow_redirects=False) as client:
         yield client
-
-
-def flatten(routes):
-    """Every route of the app, through included routers (FastAPI keeps them as branches)."""
-    for route in routes:
-        if hasattr(route, "original_router"):
-            assert not route.include_context.prefix, "the walk assumes routers carry their own prefix"
-            yield from flatten(route.original_router.routes)
-        else:
-            yield route
 
 
 def admin_routes(app) -> list[tuple[str, str, APIRoute]]:
@@ -75,7 +66,7 @@ def test_every_admin_route_refuses_without_a_session(web, db, cfg):
     for method, path, route in routes:
         if (method, path) in PUBLIC:
             continue
-        assert uses_the_staff_dependency(route), f"{method} {path} does not use staff.access.allowed"
+        assert uses_the_staff_dependency(route), f"{method} {path} does not use admin.access.allowed"
         url = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
         web.cookies.clear()
         answer = web.request(method, url, data={"csrf_token": "x", "reason": "r", "decision": "credit"})

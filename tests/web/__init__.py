@@ -75,3 +75,13 @@ def race(n: int, call: Callable[[int], T]) -> list[T]:
 
     with ThreadPoolExecutor(max_workers=n) as pool:
         return list(pool.map(run, range(n)))
+
+
+def flatten(routes):
+    """Every route of the app, through included routers (FastAPI keeps them as branches)."""
+    for route in routes:
+        if hasattr(route, "original_router"):
+            assert not route.include_context.prefix, "the walk assumes routers carry their own prefix"
+            yield from flatten(route.original_router.routes)
+        else:
+            yield route

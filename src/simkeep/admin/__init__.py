@@ -1,0 +1,11 @@
+"""The back office: every /admin page. Each domain exposes what these pages show through its own service; this
+package only parses, checks the staff member's role (access.py) and renders."""
+
+from fastapi import APIRouter
+
+from simkeep.admin import bank, pages, signin, templates_pages
+
+router = APIRouter()
+for _part in (signin.router, pages.router, templates_pages.router, bank.router):
+    router.include_router(_part)
+install = signin.install

@@ -13,8 +13,8 @@ from importlib import resources
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from simkeep.locale import languages
 from simkeep.portal.params import PageRoute
-from simkeep.web import i18n
 from simkeep.web.pages import N_, Lang, render
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -28,11 +28,11 @@ DESCRIPTION = N_("Check your number's validity and recharge it in time, from you
 @router.get("/manifest.webmanifest")
 def manifest(lang: Lang) -> Response:
     """In the reader's language: base.html links it with ?lang= (browsers fetch a manifest without cookies)."""
-    text = i18n.translations(lang).gettext
+    text = languages.translations(lang).gettext
     body = {
         "id": "/", "start_url": "/lines", "scope": "/", "display": "standalone",
         "name": f"simkeep · {text('Keep your number')}", "short_name": "simkeep", "description": text(DESCRIPTION),
-        "lang": lang.replace("_", "-"), "dir": "ltr",
+        "lang": languages.tag(lang), "dir": "ltr",
         "theme_color": THEME_COLOR, "background_color": BACKGROUND_COLOR,
         "icons": [{"src": src, "sizes": sizes, "type": "image/png", "purpose": purpose} for src, sizes, purpose in ICONS],
         "shortcuts": [{"name": text("My lines"), "url": "/lines"}, {"name": text("Recharge"), "url": "/recharge"}],

@@ -16,14 +16,15 @@ from simkeep.portal import homescreen, result, signin, wizard
 from simkeep.portal import service as portal
 from simkeep.portal.params import OperatorId, PageRoute
 from simkeep.receipt import service as receipts
-from simkeep.web.pages import Csrf, Lang, redirect, render, verified_numbers
+from simkeep.web.deps import Config, Db
+from simkeep.web.pages import Csrf, reader, redirect, render, verified_numbers
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, operator: OperatorId = None) -> HTMLResponse:
-    with request.app.state.db.transaction(write=False) as session:
+def home(request: Request, db: Db, operator: OperatorId = None) -> HTMLResponse:
+    with db.transaction(write=False) as session:
         choice = portal.offer_choice(session, operator or portal.DEFAULT_OPERATOR, now=clock.now())
     return render(request, "portal/home.html", operators=choice.operators, operator=choice.operator,
                   quotes=choice.quotes)
@@ -37,28 +38,28 @@ def stores(request: Request) -> HTMLResponse:
 # -- status: my lines ------------------------------------------------------------------------------------------
 
 @router.get("/lines", response_class=HTMLResponse)
-def my_lines(request: Request, lang: Lang) -> Response:
+def my_lines(request: Request, db: Db, settings: Config) -> Response:
     numbers = verified_numbers(request)
     if not numbers:
         return redirect("/signin?next=/lines")
     now = clock.now()
-    with request.app.state.db.transaction(write=False) as session:
+    with db.transaction(write=False) as session:
         statuses = portal.statuses(session, numbers, now=now)
-    secret = request.app.state.settings.key("receipt")
+    secret = settings.key("receipt")
     # When this status was read, in the reader's zone: the offline page repeats it with the status it kept.
     return render(request, "portal/lines.html", statuses=statuses, seen_at=now,
-                  seen=signin.moment(now, lang, request.cookies.get("tz")),
+                  seen=signin.moment(now, reader(request).locale, request.cookies.get("tz")),
                   receipt_token=lambda receipt_id: receipts.token_for(secret, receipt_id))
 
 
 @router.post("/lines/reminders")
-def set_reminders(request: Request, msisdn: Annotated[str, Form(max_length=32)],
+def set_reminders(request: Request, db: Db, msisdn: Annotated[str, Form(max_length=32)],
                   wanted: Annotated[str, Form(max_length=8)],
                   _csrf: None = Csrf) -> Response:
     """Stop or resume reminders for one of this browser's verified lines."""
     if msisdn not in verified_numbers(request):
         return redirect("/signin?next=/lines")
-    with request.app.state.db.transaction() as session:
+    with db.transaction() as session:
         portal.set_reminders(session, msisdn, on=wanted != "off", now=clock.now())
     return redirect("/lines")
 

@@ -11,10 +11,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from simkeep.config import Settings
+from simkeep.db import Database
 from simkeep.portal import service as portal
 from simkeep.portal.params import Flag, PageRoute, ProviderToken
 from simkeep.web import i18n
-from simkeep.web.pages import error_text, language, redirect, render, verified_numbers
+from simkeep.web.deps import Config, Db
+from simkeep.web.pages import error_text, language, reader, redirect, render, verified_numbers
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 AttemptId = Annotated[str, Path(max_length=64)]
@@ -23,23 +26,24 @@ OWN_ATTEMPTS = 10  # attempt ids a browser remembers
 
 
 @router.get("/pay/{attempt_id}", response_class=HTMLResponse)
-def payment_result(request: Request, attempt_id: AttemptId, token: ProviderToken = None, PayerID: ProviderToken = None,
+def payment_result(request: Request, db: Db, settings: Config, attempt_id: AttemptId, token: ProviderToken = None,
+                   PayerID: ProviderToken = None,
                    cancelled: Flag = None) -> Response:
-    outcome = _outcome_for_browser(request, attempt_id)
+    outcome = _outcome_for_browser(request, db, settings, attempt_id)
     if outcome is None:
         return _not_found(request)
     attempt = outcome.attempt
     # PayPal sends the payer back with its order token, plus a PayerID once approved or cancelled=1 if not.
     if portal.returned_from_provider(attempt, token, approved=bool(PayerID), cancelled=bool(cancelled)):
-        portal.capture_on_return(request.app.state.db, request.app.state.settings, attempt, cancelled=bool(cancelled))
+        portal.capture_on_return(db, settings, attempt, cancelled=bool(cancelled))
         return redirect(f"/pay/{attempt.id}")
     return render(request, "portal/pay_result.html", **outcome.context())
 
 
 @router.get("/pay/{attempt_id}/action", response_class=HTMLResponse)
-def payment_action(request: Request, attempt_id: AttemptId) -> Response:
+def payment_action(request: Request, db: Db, settings: Config, attempt_id: AttemptId) -> Response:
     """The payer's next step when simkeep renders it: `portal/action_<type>.html` gets the provider's data."""
-    outcome = _outcome_for_browser(request, attempt_id)
+    outcome = _outcome_for_browser(request, db, settings, attempt_id)
     action = outcome.attempt.next_action if outcome is not None else None
     if not action:
         return _not_found(request)
@@ -51,9 +55,9 @@ def payment_action(request: Request, attempt_id: AttemptId) -> Response:
 
 
 @router.get("/pay/{attempt_id}/status")
-def payment_status(request: Request, attempt_id: AttemptId) -> Response:
+def payment_status(request: Request, db: Db, settings: Config, attempt_id: AttemptId) -> Response:
     """Polled by the result page until the outcome is known."""
-    outcome = _outcome_for_browser(request, attempt_id)
+    outcome = _outcome_for_browser(request, db, settings, attempt_id)
     if outcome is None:
         return JSONResponse({"status": "unknown"}, status_code=404)
     return JSONResponse({"status": outcome.attempt.status, "html": _outcome_fragment(request, outcome)})
@@ -71,16 +75,18 @@ def _not_found(request: Request) -> Response:
 
 def _outcome_fragment(request: Request, outcome: portal.PaymentOutcome) -> str:
     """The part of the result page that changes, for the poll to swap in."""
-    env = i18n.environment(language(request))
-    return env.get_template("portal/_pay_outcome.html").render(request=request, **outcome.context())
+    who = reader(request)
+    return i18n.environment(who.language).get_template("portal/_pay_outcome.html").render(
+        request=request, format_locale=who.locale, **outcome.context())
 
 
-def _outcome_for_browser(request: Request, attempt_id: str) -> portal.PaymentOutcome | None:
+def _outcome_for_browser(request: Request, db: Database, settings: Settings,
+                         attempt_id: str) -> portal.PaymentOutcome | None:
     try:
         parsed = uuid.UUID(attempt_id)
     except ValueError:
         return None
-    with request.app.state.db.transaction(write=False) as session:
+    with db.transaction(write=False) as session:
         return portal.payment_outcome(session, str(parsed), numbers=verified_numbers(request),
                                       own=request.session.get("payments", []),
-                                      secret=request.app.state.settings.key("receipt"))
+                                      secret=settings.key("receipt"))

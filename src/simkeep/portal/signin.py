@@ -11,9 +11,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Annotated
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
-from babel.dates import format_date, format_time, get_timezone_location
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from limits import parse
@@ -21,10 +20,13 @@ from limits import parse
 from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
+from simkeep.db import Database
+from simkeep.locale import formats
 from simkeep.otp import service as otp
 from simkeep.portal.params import Next, Notice, PageRoute, Text, msisdn_or_error, safe_next
-from simkeep.web import i18n
-from simkeep.web.pages import Csrf, Lang, add_verified_number, error_text, redirect, render
+from simkeep.web.deps import Config, Db, Limits
+from simkeep.web.pages import Csrf, Lang, add_verified_number, error_text, reader, redirect, render
+from simkeep.web.ratelimit import RateLimits
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 DEFAULT_ZONE = "Europe/Paris"  # until the browser has told its own (app.js sets the `tz` cookie)
@@ -37,23 +39,27 @@ def signin_form(request: Request, next: Next = "/lines", msisdn: Text = "") -> H
 
 
 @router.post("/signin", response_class=HTMLResponse)
-def signin_send(request: Request, lang: Lang, msisdn: Annotated[str, Form(max_length=64)],
+def signin_send(request: Request, db: Db, settings: Config, limits: Limits, lang: Lang,
+                msisdn: Annotated[str, Form(max_length=64)],
                 next: Annotated[str, Form(max_length=512)] = "/lines", _csrf: None = Csrf) -> Response:
-    return send_code(request, lang, msisdn, safe_next(next), form="portal/signin.html", code_page="/signin/code")
+    return send_code(request, db, settings, limits, lang, msisdn, safe_next(next), form="portal/signin.html",
+                     code_page="/signin/code")
 
 
 @router.get("/signin/code", response_class=HTMLResponse)
-def signin_code_form(request: Request, lang: Lang, next: Next = "/lines", error: Notice = None) -> Response:
+def signin_code_form(request: Request, db: Db, settings: Config, lang: Lang, next: Next = "/lines",
+                     error: Notice = None) -> Response:
     pending = request.session.get("pending_number")
     if not pending:
         return redirect("/signin")
-    return code_page(request, lang, pending, next=safe_next(next), action="/signin/code", error=error)
+    return code_page(request, db, settings, lang, pending, next=safe_next(next), action="/signin/code", error=error)
 
 
 @router.post("/signin/code", response_class=HTMLResponse)
-def signin_code_check(request: Request, lang: Lang, code: Annotated[str, Form(max_length=64)],
+def signin_code_check(request: Request, db: Db, settings: Config, limits: Limits, lang: Lang,
+                      code: Annotated[str, Form(max_length=64)],
                       next: Annotated[str, Form(max_length=512)] = "/lines", _csrf: None = Csrf) -> Response:
-    return check_code(request, lang, code, success=safe_next(next), action="/signin/code")
+    return check_code(request, db, settings, limits, lang, code, success=safe_next(next), action="/signin/code")
 
 
 @router.post("/signout")
@@ -71,20 +77,20 @@ def policy(settings: Settings) -> otp.Policy:
                       codes_per_number=per_number.amount, codes_window=timedelta(seconds=per_number.get_expiry()))
 
 
-def send_code(request: Request, lang: str, raw_number: str, next_url: str, *, form: str, code_page: str,
+def send_code(request: Request, db: Database, settings: Settings, limits: RateLimits, lang: str, raw_number: str,
+              next_url: str, *, form: str, code_page: str,
               **context) -> Response:
     """The same answer whether or not the number is a customer: only a live line gets the SMS."""
-    settings = request.app.state.settings
     msisdn = msisdn_or_error(raw_number, settings.default_region)
     if isinstance(msisdn, SimkeepError):
         return render(request, form, status=422, next=next_url, msisdn=raw_number[:32],
                       error=error_text(lang, msisdn.code), **context)
-    if not request.app.state.rate_limits.may_send_code(request):
+    if not limits.may_send_code(request):
         return render(request, form, status=429, next=next_url, msisdn=raw_number[:32],
                       error=error_text(lang, "rate_limited"), **context)
     request.session["pending_number"] = msisdn
     try:
-        with request.app.state.db.transaction() as session:
+        with db.transaction() as session:
             challenge = otp.request_code(session, msisdn=msisdn, secret=settings.key("otp"), now=clock.now(),
                                          policy=policy(settings))
     except otp.BudgetSpent:
@@ -104,37 +110,40 @@ def _code_url(page: str, next_url: str, notice: str | None = None) -> str:
     return f"{page}?{urlencode({'next': next_url, **({'error': notice} if notice else {})})}"
 
 
-def check_code(request: Request, lang: str, code: str, *, success: str, action: str, **context) -> Response:
+def check_code(request: Request, db: Database, settings: Settings, limits: RateLimits, lang: str, code: str, *,
+               success: str, action: str, **context) -> Response:
     msisdn = request.session.get("pending_number")
     if not msisdn:
         return redirect("/signin")
-    settings = request.app.state.settings
-    if not request.app.state.rate_limits.may_check_code(request):
-        return code_page(request, lang, msisdn, next=success, action=action, error="rate_limited", status=429,
+    if not limits.may_check_code(request):
+        return code_page(request, db, settings, lang, msisdn, next=success, action=action, error="rate_limited",
+                         status=429,
                          **context)
     if not CODE_SHAPE.fullmatch(code.strip()):  # cannot be right: neither compared nor counted
-        return code_page(request, lang, msisdn, next=success, action=action, error="code_wrong", status=422,
+        return code_page(request, db, settings, lang, msisdn, next=success, action=action, error="code_wrong",
+                         status=422,
                          **context)
-    with request.app.state.db.transaction() as session:  # committed even when wrong: every failure counts
+    with db.transaction() as session:  # committed even when wrong: every failure counts
         verdict = otp.verify_code(session, msisdn=msisdn, code=code, secrets=settings.verifying_keys("otp"),
                                   now=clock.now(), policy=policy(settings))
     if verdict.outcome != otp.OK:
-        return code_page(request, lang, msisdn, next=success, action=action, error=f"code_{verdict.outcome}",
+        return code_page(request, db, settings, lang, msisdn, next=success, action=action,
+                         error=f"code_{verdict.outcome}",
                          status=422, budget=verdict.budget, **context)
     request.session.pop("pending_number", None)
     add_verified_number(request, msisdn)
     return redirect(success)
 
 
-def code_page(request: Request, lang: str, msisdn: str, *, next: str, action: str, error: str | None,
+def code_page(request: Request, db: Database, settings: Settings, lang: str, msisdn: str, *, next: str, action: str,
+              error: str | None,
               status: int = 200, budget: otp.Budget | None = None, **context) -> Response:
     """The code form with the tries left; once they are spent, when they come back and the other ways."""
-    settings = request.app.state.settings
     if budget is None:
-        with request.app.state.db.transaction(write=False) as session:
+        with db.transaction(write=False) as session:
             budget = otp.budget(session, msisdn=msisdn, now=clock.now(), policy=policy(settings))
     spent = budget.remaining == 0
-    resets = moment(budget.resets_at, lang, request.cookies.get("tz")) if spent else None
+    resets = moment(budget.resets_at, reader(request).locale, request.cookies.get("tz")) if spent else None
     if spent:
         error = "code_spent"
     return render(request, "portal/code.html", status=status, msisdn=msisdn, next=next, action=action,
@@ -143,14 +152,11 @@ def code_page(request: Request, lang: str, msisdn: str, *, next: str, action: st
                   locked=spent or error in ("code_locked", "code_expired"), **context)
 
 
-def moment(instant: datetime, lang: str, zone_name: str | None) -> str:
-    """"2 mars 2027 10:15 (heure : France)": in the reader's language and zone (the browser's, as app.js keeps it
+def moment(instant: datetime, locale: str, zone_name: str | None) -> str:
+    """"2 mars 2027 10:15 (heure : France)": in the reader's formats and zone (the browser's, as app.js keeps it
     in the `tz` cookie; the operator's until then), the zone named so nobody guesses."""
     tz = zone_name if zone_name and len(zone_name) <= 64 and zone_name in _zones() else DEFAULT_ZONE
-    zone = ZoneInfo(tz)
-    local, locale = instant.astimezone(zone), i18n.BABEL_LOCALE[lang]
-    return (f"{format_date(local.date(), 'long', locale=locale)} {format_time(local.time(), 'short', locale=locale)}"
-            f" ({get_timezone_location(zone, locale=locale)})")
+    return formats.moment(instant, tz, locale)
 
 
 @cache

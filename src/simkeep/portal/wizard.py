@@ -20,11 +20,13 @@ from fastapi.responses import HTMLResponse, Response
 from simkeep.catalog import service as catalog
 from simkeep.core import clock
 from simkeep.core.errors import LineNotFound, LineNotRenewable, SimkeepError, ValidityCapReached
+from simkeep.db import Database
 from simkeep.line import service as lines
 from simkeep.payment.providers import available_methods
 from simkeep.portal import service as portal
 from simkeep.portal.params import Notice, OperatorId, PageRoute, RawNumber, msisdn_or_error
 from simkeep.portal.result import remember_attempt
+from simkeep.web.deps import Config, Db, Limits
 from simkeep.web.pages import Csrf, Lang, error_text, language, redirect, render, verified_numbers
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -33,19 +35,19 @@ NOT_RENEWABLE = "cannot_renew_online"
 
 
 @router.get("/recharge", response_class=HTMLResponse)
-def recharge_offer(request: Request, operator: OperatorId = None, msisdn: RawNumber = None,
+def recharge_offer(request: Request, db: Db, settings: Config, operator: OperatorId = None, msisdn: RawNumber = None,
                    error: Notice = None) -> HTMLResponse:
     wizard = _wizard(request)
     status = 200
     if msisdn is not None:  # the reminder's link: /recharge?msisdn=+336...
-        number = msisdn_or_error(msisdn, request.app.state.settings.default_region)
+        number = msisdn_or_error(msisdn, settings.default_region)
         if isinstance(number, SimkeepError):
             error, status = number.code, 422  # nothing stored
         elif number in verified_numbers(request):
             wizard = _save_wizard(request, msisdn=number)
         else:  # only a prefill: the number step checks it (and counts the check against this address)
             wizard = _save_wizard(request, msisdn=None, prefill=number)
-    with request.app.state.db.transaction(write=False) as session:
+    with db.transaction(write=False) as session:
         line = _known_line(session, request, wizard.get("msisdn"))
         # A verified line fixes the operator; otherwise the one asked for, or chosen earlier.
         wanted = line.operator_id if line is not None else operator or wizard.get("operator") or portal.DEFAULT_OPERATOR
@@ -56,9 +58,10 @@ def recharge_offer(request: Request, operator: OperatorId = None, msisdn: RawNum
 
 
 @router.post("/recharge/offer")
-def recharge_choose_offer(request: Request, offer: Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
+def recharge_choose_offer(request: Request, db: Db,
+                          offer: Annotated[str, Form(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")],
                           _csrf: None = Csrf) -> Response:
-    with request.app.state.db.transaction(write=False) as session:
+    with db.transaction(write=False) as session:
         operator_id = catalog.operator_of_offer_or_none(session, offer)
     if operator_id is None:
         return redirect("/recharge?error=offer_not_found")
@@ -73,25 +76,27 @@ def recharge_number(request: Request, error: Notice = None) -> Response:
     wizard = _wizard(request)
     if "offer" not in wizard:
         return redirect("/recharge")
-    return render(request, "portal/recharge_number.html", msisdn=wizard.get("msisdn") or wizard.get("prefill") or "", step=2,
+    return render(request, "portal/recharge_number.html", msisdn=wizard.get("msisdn") or wizard.get("prefill") or "",
+                  step=2,
                   error=error_text(language(request), error) if error else None)
 
 
 @router.post("/recharge/number", response_class=HTMLResponse)
-def recharge_give_number(request: Request, lang: Lang, msisdn: Annotated[str, Form(max_length=20_000)],
+def recharge_give_number(request: Request, db: Db, settings: Config, limits: Limits, lang: Lang,
+                         msisdn: Annotated[str, Form(max_length=20_000)],
                          _csrf: None = Csrf) -> Response:
     """Any number may be renewed by anyone: no code. Whether it can be renewed is all this step tells."""
     wizard = _wizard(request)
     if "offer" not in wizard:
         return redirect("/recharge")
-    number = msisdn_or_error(msisdn, request.app.state.settings.default_region)
+    number = msisdn_or_error(msisdn, settings.default_region)
     if isinstance(number, SimkeepError):
         return render(request, "portal/recharge_number.html", status=422, msisdn=msisdn[:32], step=2,
                       error=error_text(lang, number.code))
-    if not request.app.state.rate_limits.may_check_number(request):
+    if not limits.may_check_number(request):
         return render(request, "portal/recharge_number.html", status=429, msisdn=msisdn[:32], step=2,
                       error=error_text(lang, "rate_limited"))
-    order = _order(request, number, wizard["offer"])
+    order = _order(request, db, number, wizard["offer"])
     if isinstance(order, str):
         return render(request, "portal/recharge_number.html", status=422, msisdn=msisdn[:32], step=2,
                       error=error_text(lang, order))
@@ -100,20 +105,20 @@ def recharge_give_number(request: Request, lang: Lang, msisdn: Annotated[str, Fo
 
 
 @router.get("/recharge/method", response_class=HTMLResponse)
-def recharge_method(request: Request, error: Notice = None) -> Response:
+def recharge_method(request: Request, db: Db, settings: Config, error: Notice = None) -> Response:
     wizard = _wizard(request)
-    order = _checked_order(request, wizard)
+    order = _checked_order(request, db, wizard)
     if isinstance(order, Response):
         return order
-    methods = available_methods(order.operator.id, request.app.state.settings)
+    methods = available_methods(order.operator.id, settings)
     return render(request, "portal/recharge_method.html", methods=methods, selected=wizard.get("method"), step=3,
                   error=error_text(language(request), error) if error else None)
 
 
 @router.post("/recharge/method")
-def recharge_choose_method(request: Request, method: Annotated[str, Form(max_length=32)] = "",
+def recharge_choose_method(request: Request, settings: Config, method: Annotated[str, Form(max_length=32)] = "",
                            _csrf: None = Csrf) -> Response:
-    if method not in available_methods(_wizard(request).get("operator", ""), request.app.state.settings):
+    if method not in available_methods(_wizard(request).get("operator", ""), settings):
         return redirect("/recharge/method?error=method_required")
     # A new checkout: after a declined or abandoned payment, "try again" must not find the old attempt.
     _save_wizard(request, method=method, key=secrets.token_urlsafe(24))
@@ -121,12 +126,12 @@ def recharge_choose_method(request: Request, method: Annotated[str, Form(max_len
 
 
 @router.get("/recharge/summary", response_class=HTMLResponse)
-def recharge_summary(request: Request) -> Response:
+def recharge_summary(request: Request, db: Db, settings: Config) -> Response:
     wizard = _wizard(request)
-    order = _checked_order(request, wizard)
+    order = _checked_order(request, db, wizard)
     if isinstance(order, Response):
         return order
-    if wizard.get("method") not in available_methods(order.operator.id, request.app.state.settings):
+    if wizard.get("method") not in available_methods(order.operator.id, settings):
         return redirect("/recharge/method")
     return render(request, "portal/recharge_summary.html", msisdn=order.line.msisdn, operator=order.operator,
                   quote=order.quote, method=wizard["method"], checkout_key=wizard["key"], step=4,
@@ -134,17 +139,16 @@ def recharge_summary(request: Request) -> Response:
 
 
 @router.post("/recharge/confirm")
-def recharge_confirm(request: Request, lang: Lang, checkout_key: Annotated[str, Form(max_length=64)],
-                     _csrf: None = Csrf) -> Response:
+def recharge_confirm(request: Request, db: Db, settings: Config, lang: Lang,
+                     checkout_key: Annotated[str, Form(max_length=64)], _csrf: None = Csrf) -> Response:
     """Pays once: the checkout key is unique, so a double-click or a reload finds the first attempt."""
     wizard = _wizard(request)
-    order = _checked_order(request, wizard)
+    order = _checked_order(request, db, wizard)
     if isinstance(order, Response):
         return order
-    if checkout_key != wizard.get("key") or wizard.get("method") not in available_methods(
-            order.operator.id, request.app.state.settings):
+    if checkout_key != wizard.get("key") or wizard.get("method") not in available_methods(order.operator.id, settings):
         return redirect("/recharge/summary")
-    attempt_id, next_action = portal.start_payment(request.app.state.db, request.app.state.settings, order,
+    attempt_id, next_action = portal.start_payment(db, settings, order,
                                                    checkout_key=checkout_key, method=wizard["method"], language=lang)
     remember_attempt(request, attempt_id)
     return redirect(_next_step(attempt_id, next_action))
@@ -157,13 +161,13 @@ def _next_step(attempt_id, next_action: dict | None) -> str:
     return next_action["url"] if next_action["type"] == "redirect" else f"/pay/{attempt_id}/action"
 
 
-def _order(request: Request, msisdn: str, offer_id: str) -> portal.Order | str:
+def _order(request: Request, db: Database, msisdn: str, offer_id: str) -> portal.Order | str:
     """The order, or the error code to show. A browser that verified the number is told the precise reason; any
     other gets one answer for every reason a number cannot be renewed, except the validity cap, which it must be
     told to pick a smaller amount (that says only that this amount is too much)."""
     verified = msisdn in verified_numbers(request)
     try:
-        with request.app.state.db.transaction(write=False) as session:
+        with db.transaction(write=False) as session:
             return portal.renewal_order(session, msisdn=msisdn, offer_id=offer_id, now=clock.now())
     except ValidityCapReached as exc:
         return exc.code if verified else "validity_cap_amount"
@@ -171,14 +175,14 @@ def _order(request: Request, msisdn: str, offer_id: str) -> portal.Order | str:
         return exc.code if verified and not isinstance(exc, LineNotFound) else NOT_RENEWABLE
 
 
-def _checked_order(request: Request, wizard: dict) -> portal.Order | Response:
+def _checked_order(request: Request, db: Database, wizard: dict) -> portal.Order | Response:
     """The order for the wizard's number and offer, or a redirect to the step that is missing."""
     if "offer" not in wizard:
         return redirect("/recharge")
     msisdn = wizard.get("msisdn")
     if not msisdn:
         return redirect("/recharge/number")
-    order = _order(request, msisdn, wizard["offer"])
+    order = _order(request, db, msisdn, wizard["offer"])
     if isinstance(order, str):
         # A verified line's operator or state: choose again among its offers; anything else: the number step.
         step = "/recharge" if order in ("operator_mismatch", "line_not_renewable", "validity_cap_reached",

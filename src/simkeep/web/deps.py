@@ -1,4 +1,5 @@
-"""Request plumbing shared by every JSON endpoint: the database, the caller, idempotency keys."""
+"""Request plumbing shared by every JSON endpoint and page: the database, settings, rate limits, the caller,
+idempotency keys. Handlers take these as dependencies and never reach into `request.app.state` themselves."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from simkeep.auth import service as auth
 from simkeep.auth.service import Principal
 from simkeep.config import Settings
 from simkeep.core.errors import Forbidden, IdempotencyKeyMissing, InvalidInput, SimkeepError, Unauthorized
+from simkeep.db import Database
 from simkeep.web.client import client_key
 from simkeep.web.lane import DbLane
+from simkeep.web.ratelimit import RateLimits
 
 _CACHE_SECONDS = 30.0  # a revoked key stops working within this delay; it saves a query per request
 MAX_TOKEN_LENGTH = 512  # API keys are ~50 characters; nothing longer is hashed or looked up
@@ -35,6 +38,14 @@ async def db_lane(request: Request) -> DbLane:
 
 async def settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+async def database(request: Request) -> Database:
+    return request.app.state.db
+
+
+async def rate_limits(request: Request) -> RateLimits:
+    return request.app.state.rate_limits
 
 
 # Documents the bearer scheme in OpenAPI; auto_error=False so a missing token is simkeep's own 401 `unauthorized`.
@@ -103,4 +114,6 @@ Staff = Annotated[Principal, Depends(require("admin", "agent"))]
 AnyRole = Annotated[Principal, Depends(require("admin", "agent", "reseller"))]
 Lane = Annotated[DbLane, Depends(db_lane)]
 Config = Annotated[Settings, Depends(settings)]
+Db = Annotated[Database, Depends(database)]
+Limits = Annotated[RateLimits, Depends(rate_limits)]
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]

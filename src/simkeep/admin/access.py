@@ -19,10 +19,11 @@ from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
 from simkeep.staff import roles, service
 from simkeep.web import sessions as web_sessions
+from simkeep.web.deps import Db
 
 
 class StaffPageError(SimkeepError):
-    """Errors the back office renders itself (staff.pages.install)."""
+    """Errors the back office renders itself (admin.signin.install)."""
 
 
 class SignInRequired(StaffPageError):
@@ -58,8 +59,8 @@ def allowed(permission: str | None, *, before_password_change: bool = False) -> 
     if permission is not None and permission not in roles.PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}")
 
-    async def dependency(request: Request) -> StaffMember:
-        member = await signed_in(request)
+    async def dependency(request: Request, db: Db) -> StaffMember:
+        member = await signed_in(request, db)
         if member is None:
             raise SignInRequired()
         if member.must_change_password and not before_password_change:
@@ -71,11 +72,10 @@ def allowed(permission: str | None, *, before_password_change: bool = False) -> 
     return dependency
 
 
-async def signed_in(request: Request) -> StaffMember | None:
+async def signed_in(request: Request, db: Database) -> StaffMember | None:
     account_id = web_sessions.staff_id(request)
     if account_id is None:
         return None
-    db: Database = request.app.state.db
     account = await run_in_threadpool(db.read, lambda s: service.active(s, account_id))
     if account is None:
         return None

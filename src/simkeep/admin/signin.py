@@ -13,16 +13,17 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from simkeep.admin.access import PasswordChangeRequired, SignInRequired, StaffMember, StaffPageError, allowed, signed_in
 from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
+from simkeep.locale.languages import gettext
 from simkeep.staff import flows, roles, sealed, service
-from simkeep.staff.access import PasswordChangeRequired, SignInRequired, StaffMember, StaffPageError, allowed, signed_in
 from simkeep.staff.throttle import StaffThrottle
-from simkeep.web import i18n
 from simkeep.web import sessions as web_sessions
 from simkeep.web.client import client_key
+from simkeep.web.deps import Config, Db
 from simkeep.web.pages import N_, Csrf, Lang, language, redirect, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -48,7 +49,7 @@ TEXTS = {
 
 
 def text(lang: str, code: str) -> str:
-    return i18n.gettext(lang, TEXTS.get(code, TEXTS["staff_denied"]))
+    return gettext(lang, TEXTS.get(code, TEXTS["staff_denied"]))
 
 
 def install(app: FastAPI) -> None:
@@ -63,51 +64,45 @@ def install(app: FastAPI) -> None:
         return render(request, "portal/error.html", status=exc.status, error=text(language(request), exc.code))
 
 
-def _db(request: Request) -> Database:
-    return request.app.state.db
-
-
-def _settings(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-def _throttle(request: Request) -> StaffThrottle:
+async def throttle(request: Request, settings: Config) -> StaffThrottle:
+    """One per app, made at its first use: the sign-in and setup attempts per client address."""
     state = request.app.state
     if getattr(state, "staff_throttle", None) is None:
-        state.staff_throttle = StaffThrottle(state.settings)
+        state.staff_throttle = StaffThrottle(settings)
     return state.staff_throttle
 
 
-def _client(request: Request) -> str:
-    return client_key(request, tuple(_settings(request).trusted_proxies))
+async def client(request: Request, settings: Config) -> str:
+    return client_key(request, tuple(settings.trusted_proxies))
 
 
 Member = Annotated[StaffMember, Depends(allowed(None, before_password_change=True))]
+Throttle = Annotated[StaffThrottle, Depends(throttle)]
+Client = Annotated[str, Depends(client)]
 
 
 # -- sign-in --------------------------------------------------------------------------------------------------------
 
 @router.get("", response_class=HTMLResponse)
-async def signin_form(request: Request) -> Response:
-    member = await signed_in(request)
+async def signin_form(request: Request, db: Db) -> Response:
+    member = await signed_in(request, db)
     if member is not None:
         return redirect(roles.home(member.role))
     return render(request, "admin/login.html", error=None, username="")
 
 
 @router.post("", response_class=HTMLResponse)
-def signin(request: Request, lang: Lang, username: Annotated[str, Form(max_length=200)],
-           password: Annotated[str, Form(max_length=1000)], _csrf: None = Csrf) -> Response:
-    client = _client(request)
-    if not _throttle(request).may_sign_in(client):
+def signin(request: Request, db: Db, settings: Config, throttle: Throttle, client: Client, lang: Lang,
+           username: Annotated[str, Form(max_length=200)], password: Annotated[str, Form(max_length=1000)],
+           _csrf: None = Csrf) -> Response:
+    if not throttle.may_sign_in(client):
         return render(request, "admin/login.html", status=429, error=text(lang, "rate_limited"), username=username)
     now = clock.now()
-    outcome = flows.password_signin(_db(request), _settings(request), username=username, password=password,
-                                    client=client, now=now)
-    return _next_step(request, lang, outcome, now, form="admin/login.html", username=username)
+    outcome = flows.password_signin(db, settings, username=username, password=password, client=client, now=now)
+    return _next_step(request, settings, lang, outcome, now, form="admin/login.html", username=username)
 
 
-def _next_step(request: Request, lang: str, outcome: service.Outcome, now: datetime, *, form: str,
+def _next_step(request: Request, settings: Settings, lang: str, outcome: service.Outcome, now: datetime, *, form: str,
                **context) -> Response:
     if outcome.status == service.OK:
         request.session.pop(PENDING, None)
@@ -120,7 +115,7 @@ def _next_step(request: Request, lang: str, outcome: service.Outcome, now: datet
                    "until": (now + timedelta(seconds=service.PENDING_SECONDS)).isoformat()}
         if outcome.status == service.NEED_ENROLMENT:
             secret = service.new_totp_secret()  # kept sealed in the session until a code confirms it
-            pending["new"] = sealed.seal(secret, key=_settings(request).key("totp"),
+            pending["new"] = sealed.seal(secret, key=settings.key("totp"),
                                          context=f"pending:{outcome.account.id}")
         request.session[PENDING] = pending
         return redirect("/admin/totp")
@@ -130,7 +125,7 @@ def _next_step(request: Request, lang: str, outcome: service.Outcome, now: datet
                   **context)
 
 
-def _pending(request: Request, now: datetime) -> tuple[uuid.UUID, str | None] | None:
+def _pending(request: Request, settings: Settings, now: datetime) -> tuple[uuid.UUID, str | None] | None:
     """(account id, secret being enrolled or None) while the second step is open."""
     pending = request.session.get(PENDING)
     if not isinstance(pending, dict):
@@ -143,7 +138,7 @@ def _pending(request: Request, now: datetime) -> tuple[uuid.UUID, str | None] | 
         return None
     secret = None
     if pending.get("new"):
-        secret = sealed.open_sealed(pending["new"], keys=_settings(request).verifying_keys("totp"),
+        secret = sealed.open_sealed(pending["new"], keys=settings.verifying_keys("totp"),
                                     context=f"pending:{account_id}")
         if secret is None:
             return None
@@ -151,20 +146,20 @@ def _pending(request: Request, now: datetime) -> tuple[uuid.UUID, str | None] | 
 
 
 @router.get("/totp", response_class=HTMLResponse)
-def totp_form(request: Request, lang: Lang) -> Response:
-    pending = _pending(request, clock.now())
+def totp_form(request: Request, db: Db, settings: Config) -> Response:
+    pending = _pending(request, settings, clock.now())
     if pending is None:
         request.session.pop(PENDING, None)
         return redirect("/admin")
-    return _totp_page(request, pending, error=None)
+    return _totp_page(request, db, pending, error=None)
 
 
-def _totp_page(request: Request, pending: tuple[uuid.UUID, str | None], *, error: str | None,
+def _totp_page(request: Request, db: Database, pending: tuple[uuid.UUID, str | None], *, error: str | None,
                status: int = 200) -> Response:
     account_id, secret = pending
     enrol = None
     if secret is not None:
-        account = _db(request).read(lambda s: service.get(s, account_id))
+        account = db.read(lambda s: service.get(s, account_id))
         uri = service.totp_uri(secret, account.username)
         enrol = {"svg": segno.make(uri, error="m").svg_inline(scale=4, omitsize=False),
                  "secret": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)), "uri": uri}
@@ -174,53 +169,51 @@ def _totp_page(request: Request, pending: tuple[uuid.UUID, str | None], *, error
 
 
 @router.post("/totp", response_class=HTMLResponse)
-def totp_check(request: Request, lang: Lang, code: Annotated[str, Form(max_length=20)],
-               _csrf: None = Csrf) -> Response:
+def totp_check(request: Request, db: Db, settings: Config, throttle: Throttle, client: Client, lang: Lang,
+               code: Annotated[str, Form(max_length=20)], _csrf: None = Csrf) -> Response:
     now = clock.now()
-    pending = _pending(request, now)
+    pending = _pending(request, settings, now)
     if pending is None:
         request.session.pop(PENDING, None)
         return render(request, "admin/login.html", status=401, error=text(lang, "staff_signin_expired"), username="")
-    client = _client(request)
-    if not _throttle(request).may_sign_in(client):
-        return _totp_page(request, pending, status=429, error=text(lang, "rate_limited"))
+    if not throttle.may_sign_in(client):
+        return _totp_page(request, db, pending, status=429, error=text(lang, "rate_limited"))
     account_id, secret = pending
-    outcome = flows.totp_signin(_db(request), _settings(request), account_id=account_id, code=code, client=client,
-                                now=now, enrolling=secret)
+    outcome = flows.totp_signin(db, settings, account_id=account_id, code=code, client=client, now=now,
+                                enrolling=secret)
     if outcome.status == service.LOCKED:
         request.session.pop(PENDING, None)
         return render(request, "admin/login.html", status=423, error=text(lang, "staff_locked"), username="")
     if outcome.status in (service.OK, service.NEED_TOTP, service.NEED_ENROLMENT):
-        return _next_step(request, lang, outcome, now, form="admin/login.html", username="")
+        return _next_step(request, settings, lang, outcome, now, form="admin/login.html", username="")
     code_key = "staff_totp_reused" if outcome.status == service.REUSED else "staff_totp_wrong"
-    return _totp_page(request, pending, status=401, error=text(lang, code_key))
+    return _totp_page(request, db, pending, status=401, error=text(lang, code_key))
 
 
 # -- first admin ----------------------------------------------------------------------------------------------------
 
 @router.get("/setup", response_class=HTMLResponse)
-def setup_form(request: Request, lang: Lang) -> Response:
-    if _db(request).read(service.admin_exists):
+def setup_form(request: Request, db: Db, lang: Lang) -> Response:
+    if db.read(service.admin_exists):
         return render(request, "admin/setup.html", status=403, closed=True, error=text(lang, "staff_setup_closed"))
     return render(request, "admin/setup.html", closed=False, error=None)
 
 
 @router.post("/setup", response_class=HTMLResponse)
-def setup(request: Request, lang: Lang, token: Annotated[str, Form(max_length=500)],
+def setup(request: Request, db: Db, settings: Config, throttle: Throttle, client: Client, lang: Lang, token: Annotated[str, Form(max_length=500)],
           username: Annotated[str, Form(max_length=200)], password: Annotated[str, Form(max_length=1000)],
           confirm: Annotated[str, Form(max_length=1000)], _csrf: None = Csrf) -> Response:
-    client = _client(request)
-    if not _throttle(request).may_set_up(client):
+    if not throttle.may_set_up(client):
         return render(request, "admin/setup.html", status=429, closed=False, error=text(lang, "rate_limited"))
-    if _db(request).read(service.admin_exists):
+    if db.read(service.admin_exists):
         return render(request, "admin/setup.html", status=403, closed=True, error=text(lang, "staff_setup_closed"))
-    expected = _settings(request).admin_token or ""
+    expected = settings.admin_token or ""
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         return render(request, "admin/setup.html", status=403, closed=False, error=text(lang, "staff_setup_denied"))
     if password != confirm:
         return render(request, "admin/setup.html", status=422, closed=False, error=text(lang, "staff_password_weak"))
     try:
-        flows.setup(_db(request), username=username, password=password, now=clock.now())
+        flows.setup(db, username=username, password=password, now=clock.now())
     except SimkeepError as exc:
         closed = isinstance(exc, service.SetupClosed)
         return render(request, "admin/setup.html", status=exc.status, closed=closed, error=text(lang, exc.code))
@@ -230,14 +223,14 @@ def setup(request: Request, lang: Lang, token: Annotated[str, Form(max_length=50
 # -- my account -----------------------------------------------------------------------------------------------------
 
 @router.get("/account", response_class=HTMLResponse)
-def account(request: Request, lang: Lang, member: Member, done: str | None = None) -> Response:
-    return _account_page(request, member, done=done)
+def account(request: Request, db: Db, member: Member, done: str | None = None) -> Response:
+    return _account_page(request, db, member, done=done)
 
 
-def _account_page(request: Request, member: StaffMember, *, status: int = 200, error: str | None = None,
+def _account_page(request: Request, db: Database, member: StaffMember, *, status: int = 200, error: str | None = None,
                   done: str | None = None) -> Response:
     now = clock.now()
-    rows = _db(request).read(lambda s: service.sessions_of(s, account_id=member.id, now=now))
+    rows = db.read(lambda s: service.sessions_of(s, account_id=member.id, now=now))
     response = render(request, "admin/account.html", status=status, member=member, staff=member.username,
                       sessions=rows, current=member.session_id, error=error,
                       done=done in ("password", "ended"))
@@ -246,23 +239,23 @@ def _account_page(request: Request, member: StaffMember, *, status: int = 200, e
 
 
 @router.post("/account/password", response_class=HTMLResponse)
-def change_password(request: Request, lang: Lang, member: Member, current: Annotated[str, Form(max_length=1000)],
+def change_password(request: Request, db: Db, lang: Lang, member: Member, current: Annotated[str, Form(max_length=1000)],
                     new: Annotated[str, Form(max_length=1000)], confirm: Annotated[str, Form(max_length=1000)],
                     _csrf: None = Csrf) -> Response:
     try:
-        flows.change_own_password(_db(request), account_id=member.id, current=current, new=new, confirm=confirm,
+        flows.change_own_password(db, account_id=member.id, current=current, new=new, confirm=confirm,
                                   keep_session=member.session_id, now=clock.now())
     except SimkeepError as exc:
-        return _account_page(request, member, status=exc.status, error=text(lang, exc.code))
+        return _account_page(request, db, member, status=exc.status, error=text(lang, exc.code))
     web_sessions.rotate(request)  # a new id for the session that changed the password, too
     return redirect("/admin/account?done=password")
 
 
 @router.post("/account/sessions/{session_id}/end")
-def end_session(request: Request, member: Member, session_id: uuid.UUID, _csrf: None = Csrf) -> Response:
-    client = _client(request)
-    _db(request).write(lambda s: service.end_session(s, account=_account(s, member), session_id=session_id,
-                                                     client=client, now=clock.now()))
+def end_session(request: Request, db: Db, client: Client, member: Member, session_id: uuid.UUID,
+                _csrf: None = Csrf) -> Response:
+    db.write(lambda s: service.end_session(s, account=_account(s, member), session_id=session_id, client=client,
+                                           now=clock.now()))
     if session_id == member.session_id:
         web_sessions.end(request)
         return redirect("/admin")
@@ -270,11 +263,10 @@ def end_session(request: Request, member: Member, session_id: uuid.UUID, _csrf: 
 
 
 @router.post("/signout")
-async def signout(request: Request, _csrf: None = Csrf) -> Response:
-    member = await signed_in(request)
+async def signout(request: Request, db: Db, client: Client, _csrf: None = Csrf) -> Response:
+    member = await signed_in(request, db)
     if member is not None:
-        client = _client(request)
-        await run_in_threadpool(_db(request).write, lambda s: service.signed_out(
+        await run_in_threadpool(db.write, lambda s: service.signed_out(
             s, account=_account(s, member), client=client, now=clock.now()))
     web_sessions.end(request)
     return redirect("/admin")

@@ -139,7 +139,7 @@ def daily_report(session: Session, *, day: date) -> DailyReport:
         moved = session.scalar(
             select(func.coalesce(func.sum(Posting.amount_minor), 0)).join(JournalEntry, JournalEntry.id == Posting.entry_id)
             .where(Posting.account_id == account, JournalEntry.created_at >= start, JournalEntry.created_at < end))
-        entry.ledger_minor = -moved  # money in shows as a negative clearing balance
+        entry.ledger_minor = -int(moved)  # money in shows as a negative clearing balance (PostgreSQL: a NUMERIC sum)
     return DailyReport(day, sorted(rows.values(), key=lambda r: (r.provider, r.currency)))
 
 

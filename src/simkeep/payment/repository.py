@@ -88,8 +88,9 @@ def with_status(session: Session, status: str, *, provider: str | None = None, c
 
 def refunded_minor(session: Session, attempt_id: uuid.UUID) -> int:
     """What refunds of this payment returned or are returning (pending and succeeded)."""
-    return session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
-        Refund.attempt_id == attempt_id, Refund.status.in_(("pending", "succeeded"))))
+    # int(): PostgreSQL sums a BIGINT column as NUMERIC.
+    return int(session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+        Refund.attempt_id == attempt_id, Refund.status.in_(("pending", "succeeded")))))
 
 
 def refund_by_key(session: Session, key: str) -> Refund | None:

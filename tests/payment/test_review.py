@@ -280,3 +280,22 @@ def test_a_late_success_racing_the_abandonment_of_its_attempt_still_credits_once
     assert attempt_status(db, attempt_id) == "succeeded"
     assert (count(db, TopUp), count(db, Receipt), view(db).credit.minor) == (1, 1, 1000)
     assert len(messages(db, "topup.completed")) == 1
+
+
+def test_the_cli_lists_the_queue_and_settles_items_as_the_page_does(db, cfg, cli, monkeypatch):
+    for name, value in (("SANDBOX_ENABLED", "true"), ("SANDBOX_WEBHOOK_SECRET", SECRET),
+                        ("PAYMENT_ROUTES", '{"*": {"card": "sandbox"}}')):
+        monkeypatch.setenv(f"SIMKEEP_{name}", value)
+    make_line(db, now=now())
+    differs = in_review_amount_differs(db, cfg)
+    lost = in_review_line_lost(db, cfg)
+    listed = cli("review", "list")
+    assert "amount_differs: 0.01 EUR" in listed and "line_not_renewable" in listed
+    assert f"{lost}: refund " in cli("review", "settle", str(lost), "--decision", "refund", "--reason", "line lost",
+                                     "--actor", "staff:eve", "--key", "cli-1")
+    assert "error not_in_review" in cli("review", "settle", str(lost), "--decision", "dismiss", "--reason", "again",
+                                        code=1)
+    assert cli("review", "settle", str(differs), "--decision", "dismiss", "--reason", "paid twice").strip() == (
+        f"{differs}: dismissed")
+    assert (attempt_status(db, lost), attempt_status(db, differs), sandbox_refunded(db, lost)) == (
+        "refunded", "dismissed", 1000)

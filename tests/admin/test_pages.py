@@ -7,10 +7,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from simkeep.audit.models import AuditEntry
+from simkeep.locale import formats
+from simkeep.locale.languages import BASE_LOCALE
 from simkeep.main import create_app
 from simkeep.notification.models import OutboxMessage
 from simkeep.payment.models import PaymentAttempt
-from simkeep.web import i18n
 from tests.factories.lines import make_line, top_up, view
 from tests.factories.payments import (
     SECRET,
@@ -94,11 +95,11 @@ def test_each_item_shows_its_date_amount_provider_reference_line_and_reason_in_t
     client.cookies.set("tz", "Asia/Shanghai")
     page = html.unescape(client.get(f"/admin/review?lang={lang}").text)
     item = page[page.index(f'id="payment-{lost.id}"'):page.index(f'id="payment-{differs.id}"')]
-    locale = i18n.BABEL_LOCALE[lang]
+    locale = BASE_LOCALE[lang]
     assert reason in item and "line_not_renewable" not in item
     assert f"{amount} — " in item and provider in item and lost.provider_ref in item
     assert 'href="/admin/lines/%2B33612345678">+33 6 12 34 56 78</a>' in item
-    assert i18n.when(lost.created_at, "Asia/Shanghai", locale) in item
+    assert formats.when(lost.created_at, "Asia/Shanghai", locale) in item
     assert "(0.01 EUR)" in page[page.index(f'id="payment-{differs.id}"'):]
     assert "Asia/Shanghai" in page
     assert "<form" not in page  # support reads the queue; settling is finance's
@@ -143,7 +144,7 @@ def test_the_line_page_shows_state_validity_balance_and_the_numbers_payments(db,
     line = view(db)
     assert page.count("<tr>") == 1 + 2 + 1 + 1  # payments: header and two; top-ups: header and one
     assert "Active" in page and "€10.00" in page
-    assert i18n.last_day(line.line.validity_ends_at, line.operator.timezone, "en") in page
+    assert formats.last_day(line.line.validity_ends_at, line.operator.timezone, "en") in page
     assert f'href="/admin/review#payment-{waiting}">In review</a>' in page and "Paid and credited" in page
     assert client.get("/admin/lines/%2B33699999999").status_code == 404
     assert client.get("/admin/lines/not-a-number").status_code == 404

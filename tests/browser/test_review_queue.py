@@ -34,7 +34,7 @@ def test_finance_settles_every_kind_of_review_item_and_the_payer_hears_of_each(o
     portal.sms.wait("topup.completed", "+33612345678")  # the disputed payment's, when it was credited
     settle(page, portal, differs, "credit", "montant confirmé par le prestataire", "credit")
     _disputed, confirmation = portal.sms.wait("topup.completed", "+33612345678", count=2)
-    assert re.search(r"Justificatif : http://127\.0\.0\.1:\d+/receipts/\S+$", confirmation["text"])
+    assert re.search(r"Justificatif\s: http://127\.0\.0\.1:\d+/receipts/\S+$", confirmation["text"])
     assert portal.view().credit.minor == 2000  # the disputed payment's credit and this one
 
     settle(page, portal, disputed, "dismiss", "rétrofacturation perdue", "dismiss")

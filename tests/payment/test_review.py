@@ -147,7 +147,7 @@ def test_a_payment_never_credited_is_refunded_whole_without_touching_the_ledger(
     assert (sms.recipient, sms.language, sms.payload["amount"]) == (
         "+33612345678", "fr", {"amount_minor": 1000, "currency": "EUR"})
     assert templates.render(sms.topic, sms.language, sms.payload) == (
-        "Nous n'avons pas pu recharger le +33612345678 avec votre paiement de 10,00\u00a0€ : il vous a été "
+        "Nous n'avons pas pu recharger le +33612345678 avec votre paiement de 10,00\u00a0€\u00a0: il vous a été "
         "remboursé et arrive sous quelques jours.")
     assert audit_actions(db) == [("review.refund", "staff:eve", "line lost, payer asked")]
     again = refund(db, cfg, item)  # the same form submitted twice

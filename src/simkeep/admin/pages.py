@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from simkeep.admin.access import StaffMember, allowed
 from simkeep.core import clock
+from simkeep.locale.languages import gettext
 from simkeep.notification import service as notifications
 from simkeep.payment import reconcile
 from simkeep.payment.providers import PROVIDERS
 from simkeep.web.deps import Db
-from simkeep.web.i18n import gettext
 from simkeep.web.pages import N_, Lang, reader_zone, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)

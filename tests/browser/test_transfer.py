@@ -15,6 +15,7 @@ from simkeep.locale import formats
 from simkeep.payment.models import METHODS
 from tests.bank.statements import Credit, statement
 from tests.browser import journey as j
+from tests.browser.axe import violations
 from tests.browser.conftest import MSISDN
 from tests.browser.test_csp import WATCH
 
@@ -50,6 +51,7 @@ def shows_the_details(page, reference: str, amount: str) -> None:
     qr = details.locator("svg.epc-qr")
     box = qr.bounding_box()
     assert box is not None and box["width"] >= 196 and box["height"] >= 196  # drawn, at its size
+    assert violations(page) == []  # axe-core: nothing serious or critical
 
 
 def test_a_pending_transfer_is_on_the_pages_in_the_sms_and_under_my_lines(open_page, portal):

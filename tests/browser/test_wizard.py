@@ -15,6 +15,7 @@ from simkeep.line import links
 from simkeep.line.links import RenewalLinks
 from simkeep.line.models import Line
 from tests.browser import journey as j
+from tests.browser.axe import violations
 from tests.browser.conftest import MSISDN
 from tests.factories.lines import make_line
 
@@ -44,6 +45,7 @@ def test_the_reminder_sms_link_opens_the_lines_operator_with_the_number_and_rene
                for i in range(page.locator('input[name="offer"]').count())}
     assert offered and all(o.startswith(f"{SFR}-") for o in offered), offered  # SFR's offers, not Orange's
     assert page.locator("#operator").count() == 0
+    assert violations(page) == []
     before = portal.view()
     new_end = rules.extended_validity(operator, before.line.validity_ends_at, 30, now)
     intro = j.normalize(page.locator("main > p").first.inner_text())
@@ -94,6 +96,7 @@ def test_an_offer_that_adds_credit_only_cannot_be_paid_without_the_tick(open_pag
     j.choose_method(page, "card")
     assert j.normalize(page.locator("#credit-only").inner_text()) == (
         "Adds credit only: this amount does not extend this number's validity.")
+    assert violations(page) == []
     page.locator("#confirm").click()  # the browser refuses: the box is required
     assert page.url == portal.url("/recharge/summary") and j.attempt_count(portal) == 0
     page.locator('input[name="credit_only"]').check()

@@ -15,6 +15,7 @@ from simkeep.catalog.api import router as catalog_router
 from simkeep.charge.api import router as charge_router
 from simkeep.config import Settings, check, get_settings
 from simkeep.db import Database
+from simkeep.history.api import router as history_router
 from simkeep.line.api import router as line_router
 from simkeep.payment.api import router as webhook_router
 from simkeep.portal.pages import router as portal_router
@@ -57,8 +58,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     errors.install(app)
     admin.install(app)
     openapi.install(app)
-    for router in (catalog_router, line_router, topup_router, charge_router, webhook_router, portal_router,
-                   receipt_router, admin.router, docs_router):
+    for router in (catalog_router, line_router, history_router, topup_router, charge_router, webhook_router,
+                   portal_router, receipt_router, admin.router, docs_router):
         app.include_router(router)
     if settings.sandbox_on:  # a development tool: its pages do not exist unless it is switched on
         app.include_router(sandbox_router)

@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.admin.access import StaffMember, allowed
-from simkeep.bank import camt
-from simkeep.bank import service as bank
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
+from simkeep.payment.providers.sepa import camt
+from simkeep.payment.providers.sepa import service as bank
 from simkeep.staff import service as staff
 from simkeep.web.deps import Db
 from simkeep.web.pages import Csrf, Lang, error_text, redirect, render

@@ -16,8 +16,6 @@ from simkeep.catalog.schemas import CatalogFile, Figure
 from simkeep.core.errors import CatalogError, OfferNotFound, OperatorNotFound
 from simkeep.core.money import Money
 from simkeep.ledger import service as ledger
-from simkeep.payment.models import PROVIDERS
-from simkeep.topup.models import CHANNELS
 
 BUNDLED = "operators.json"
 
@@ -70,8 +68,7 @@ def load_catalog(session: Session, catalog: CatalogFile, *, now) -> tuple[int, i
             ))
     session.flush()
     currencies = {op.currency for op in catalog.operators}
-    providers = tuple(f"provider:{name}" for name in PROVIDERS)
-    ledger.ensure_system_accounts(session, currencies=currencies, channels=CHANNELS + providers, now=now)
+    ledger.ensure_system_accounts(session, currencies=currencies, now=now)
     return len(catalog.operators), offers
 
 

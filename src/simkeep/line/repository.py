@@ -110,3 +110,11 @@ def events(session: Session, line_id: uuid.UUID, before: datetime | None = None,
     if before is not None:
         stmt = stmt.where(LineEvent.at < before)
     return list(session.scalars(stmt.order_by(LineEvent.at.desc()).limit(limit)))
+
+
+def email_of(session: Session, line_id: uuid.UUID) -> str | None:
+    return session.scalar(select(Line.email).where(Line.id == line_id))
+
+
+def set_opt_out(session: Session, line_id: uuid.UUID, *, at: datetime | None) -> None:
+    session.execute(update(_LINES).where(_LINES.c.id == line_id).values(reminders_opted_out_at=at))

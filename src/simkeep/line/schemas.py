@@ -44,8 +44,3 @@ class LineOut(BaseModel):
     number_loss_at: datetime
     available_at: datetime
     language: str
-
-
-class HistoryOut(BaseModel):
-    items: list[dict]
-    next_before: str | None

@@ -16,10 +16,8 @@ from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.core.phone import normalize_msisdn
 from simkeep.ledger import service as ledger
-from simkeep.lifecycle import rules
-from simkeep.line import repository
+from simkeep.line import repository, rules
 from simkeep.line.models import ACTIVE, AVAILABLE, Line, LineEvent
-from simkeep.notification import events, outbox
 
 LANGUAGES = ("en", "fr", "zh_CN")
 
@@ -89,17 +87,19 @@ def no_live_line(session: Session, msisdn: str) -> Exception:
 
 
 def apply_validity(session: Session, *, line, operator, validity_ends_at: datetime, reason: str,
-                   now: datetime) -> None:
-    """A new validity period: the line is active again and its reminders start afresh."""
+                   now: datetime) -> str | None:
+    """A new validity period: the line is active again and its reminders start afresh. Returns the state the line
+    left, None if it was active (the caller tells the operator's systems: `notification.events.line_state_changed`)."""
     stages = rules.stages(operator, validity_ends_at)
-    if line.state != ACTIVE:
-        record_event(session, line_id=line.id, from_state=line.state, to_state=ACTIVE, reason=reason, now=now)
-        outbox.enqueue(session, state_changed_event(session, line, line.state, ACTIVE, now), now=now)
+    left = line.state if line.state != ACTIVE else None
+    if left:
+        record_event(session, line_id=line.id, from_state=left, to_state=ACTIVE, reason=reason, now=now)
     repository.save_validity(
         session, line.id, validity_ends_at=validity_ends_at, number_loss_at=stages.number_loss_at,
         available_at=stages.available_at, next_sweep_at=rules.next_sweep_at(operator, stages, ACTIVE, None),
-        state=ACTIVE, state_changed_at=now if line.state != ACTIVE else line.state_changed_at,
+        state=ACTIVE, state_changed_at=now if left else line.state_changed_at,
     )
+    return left
 
 
 def shorten_validity(session: Session, *, line, operator, validity_ends_at: datetime, now: datetime) -> None:
@@ -109,17 +109,18 @@ def shorten_validity(session: Session, *, line, operator, validity_ends_at: date
                             available_at=stages.available_at, next_sweep_at=now, reminded_offset=None)
 
 
-def state_changed_event(session: Session, line, from_state: str, to_state: str, now: datetime) -> list:
-    """`line.state_changed` for the operator's own systems: once per line, validity period and new state."""
-    return events.event_messages(
-        session, topic="line.state_changed", key=f"{line.id}:{line.validity_ends_at.isoformat()}:{to_state}",
-        line_id=line.id, now=now, log_without_endpoint=True,
-        data={"line_id": str(line.id), "msisdn": line.msisdn, "from": from_state, "to": to_state, "at": now.isoformat()})
-
-
 def find_live_line(session: Session, msisdn: str) -> Line | None:
     line = repository.current_for_msisdn(session, msisdn)
     return line if line is not None and line.state != AVAILABLE else None
+
+
+def email_of(session: Session, line_id) -> str | None:
+    return repository.email_of(session, line_id)
+
+
+def set_reminders_opted_out(session: Session, line_id, *, at: datetime | None) -> None:
+    """Reminders stop from `at` (None: they start again)."""
+    repository.set_opt_out(session, line_id, at=at)
 
 
 def find_line(session: Session, msisdn: str) -> Line:

@@ -7,7 +7,6 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.core.ids import new_id
-from simkeep.line.models import AVAILABLE, Line
 from simkeep.notification.models import FAILED, PENDING, SENT, DeliveryAttempt, InboundMessage, OutboxMessage
 
 
@@ -113,15 +112,3 @@ def set_receipt(session: Session, message_id: uuid.UUID, *, status: str, at: dat
 def add_inbound(session: Session, *, sender: str, text: str, outcome: str, now: datetime) -> None:
     session.execute(insert(InboundMessage.__table__), [dict(id=new_id(), sender=sender[:20], text=text,
                                                             received_at=now, outcome=outcome)])
-
-
-def live_line_for(session: Session, msisdn: str) -> Line | None:
-    return session.scalars(select(Line).where(Line.msisdn == msisdn, Line.state != AVAILABLE)).first()
-
-
-def email_of(session: Session, line_id) -> str | None:
-    return session.scalar(select(Line.email).where(Line.id == line_id))
-
-
-def set_opt_out(session: Session, line_id, *, at: datetime | None) -> None:
-    session.execute(update(Line.__table__).where(Line.__table__.c.id == line_id).values(reminders_opted_out_at=at))

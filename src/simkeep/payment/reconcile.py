@@ -9,13 +9,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from simkeep.bank import service as bank
 from simkeep.ledger import service as ledger
 from simkeep.ledger.models import JournalEntry, Posting
 from simkeep.payment import review
 from simkeep.payment import service as payments
 from simkeep.payment.models import CREATED, PENDING, REVIEW, SUCCEEDED, PaymentAttempt, Refund
 from simkeep.payment.providers.base import ProviderStatus
+from simkeep.payment.providers.sepa import service as bank
 
 ASK_AFTER = timedelta(minutes=15)  # a webhook normally arrives within seconds; after this, ask the provider
 GIVE_UP_AFTER = timedelta(hours=24)  # still unknown a day later: a person looks at it
@@ -97,7 +97,7 @@ def daily_report(session: Session, *, day: date) -> DailyReport:
     for currency, (_count, total) in bank.unmatched_totals(session, booked_on=day).items():
         row("sepa", currency).unmatched_minor = total
     for (provider, currency), entry in list(rows.items()):
-        account = ledger.system_account_id(ledger.CLEARING, currency, f"provider:{provider}")
+        account = ledger.clearing_account_id(currency, ledger.provider_clearing(provider))
         moved = session.scalar(
             select(func.coalesce(func.sum(Posting.amount_minor), 0)).join(JournalEntry, JournalEntry.id == Posting.entry_id)
             .where(Posting.account_id == account, JournalEntry.created_at >= start, JournalEntry.created_at < end))

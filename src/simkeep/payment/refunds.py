@@ -61,7 +61,7 @@ def request_refund(session: Session, *, attempt_id: uuid.UUID, amount_minor: int
     try:
         ledger.post(session, kind="refund", reference=f"refund:{refund_id}", now=now, legs=[
             Leg(line.credit_account_id, -amount, tracked=True),
-            Leg(ledger.system_account_id(ledger.CLEARING, amount.currency, f"provider:{attempt.provider}"), amount),
+            Leg(ledger.clearing_account_id(amount.currency, ledger.provider_clearing(attempt.provider)), amount),
         ])
     except InsufficientBalance as exc:
         raise RefundExceedsBalance() from exc
@@ -114,7 +114,7 @@ def _give_back(session: Session, refund: Refund, now: datetime) -> None:
     amount = Money(refund.amount_minor, refund.currency)
     ledger.post(session, kind="refund_reversal", reference=f"refund-reversal:{refund.id}", now=now, legs=[
         Leg(line.credit_account_id, amount, tracked=True),
-        Leg(ledger.system_account_id(ledger.CLEARING, amount.currency, f"provider:{attempt.provider}"), -amount),
+        Leg(ledger.clearing_account_id(amount.currency, ledger.provider_clearing(attempt.provider)), -amount),
     ])
     if refund.previous_validity_ends_at is not None:
         lines.shorten_validity(session, line=line, operator=operator,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from simkeep.audit import service as audit
 from simkeep.core.errors import InvalidInput, NotFound
+from simkeep.ledger import service as ledger
 from simkeep.payment import repository
 from simkeep.payment.models import FAILED, REVIEW, SUCCEEDED, PaymentAttempt
 from simkeep.topup import service as topups
@@ -49,6 +50,6 @@ def settle(session: Session, *, attempt_id: uuid.UUID, decision: str, reason: st
     else:
         result = topups.top_up(session, principal=f"payment:{attempt.provider}", idempotency_key=f"payment:{attempt.id}",
                                msisdn=attempt.msisdn, offer_id=attempt.offer_id, channel="portal", now=now,
-                               clearing=f"provider:{attempt.provider}")
+                               clearing=ledger.provider_clearing(attempt.provider))
         repository.change(session, attempt.id, status=SUCCEEDED, topup_id=result.topup.id, updated_at=now)
     return repository.get(session, attempt.id)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from simkeep.catalog import service as catalog
 from simkeep.core.errors import LineNotRenewable, NotFound, ValidityCapReached
 from simkeep.core.ids import new_id
+from simkeep.ledger import service as ledger
 from simkeep.payment import refunds, repository
 from simkeep.payment.models import CREATED, FAILED, FINAL, PENDING, REVIEW, SUCCEEDED, InboxEvent, PaymentAttempt
 from simkeep.payment.providers.base import (
@@ -133,7 +134,8 @@ def _succeed(session: Session, attempt: PaymentAttempt, data: dict, *, receipt_s
             result = topups.top_up(session, principal=f"payment:{attempt.provider}",
                                    idempotency_key=f"payment:{attempt.id}", msisdn=attempt.msisdn,
                                    offer_id=attempt.offer_id, channel="portal", now=now,
-                                   notify={"receipt_url": receipt_url}, clearing=clearing_of(attempt.provider))
+                                   notify={"receipt_url": receipt_url},
+                                   clearing=ledger.provider_clearing(attempt.provider))
     except (LineNotRenewable, ValidityCapReached) as exc:
         # Paid but cannot be credited: a person decides (refund or manual credit); never an automatic refund.
         return _review(session, attempt, f"paid but {exc.code}", now)
@@ -143,11 +145,6 @@ def _succeed(session: Session, attempt: PaymentAttempt, data: dict, *, receipt_s
     repository.change(session, attempt.id, status=SUCCEEDED, topup_id=result.topup.id, receipt_id=receipt.id,
                       failure_reason=None, updated_at=now)
     return f"credited {result.topup.id}"
-
-
-def clearing_of(provider: str) -> str:
-    """Money collected by a provider sits in its own clearing account until it is paid out."""
-    return f"provider:{provider}"
 
 
 def _review(session: Session, attempt: PaymentAttempt, reason: str, now: datetime) -> str:

@@ -17,8 +17,6 @@ from datetime import date, datetime
 from sqlalchemy.orm import Session
 
 from simkeep.audit import service as audit
-from simkeep.bank import camt, repository
-from simkeep.bank.models import BankEntry
 from simkeep.core.errors import Conflict, NotFound
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
@@ -28,6 +26,8 @@ from simkeep.payment.models import PENDING, SUCCEEDED
 from simkeep.payment.models import REVIEW as PAYMENT_REVIEW
 from simkeep.payment.providers.base import SUCCEEDED as EVENT_SUCCEEDED
 from simkeep.payment.providers.base import ProviderEvent
+from simkeep.payment.providers.sepa import camt, repository
+from simkeep.payment.providers.sepa.models import BankEntry
 
 PROVIDER = "sepa"
 METHOD = "bank_transfer"

@@ -9,9 +9,9 @@ from datetime import date
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from simkeep.bank.models import BankEntry, BankStatement
 from simkeep.db import insert_or_ignore
 from simkeep.payment.models import PaymentAttempt
+from simkeep.payment.providers.sepa.models import BankEntry, BankStatement
 
 _STATEMENTS = BankStatement.__table__
 _ENTRIES = BankEntry.__table__

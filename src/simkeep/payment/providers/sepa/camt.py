@@ -2,7 +2,7 @@
 
 Only the standard library's expat is used, and a document type declaration is refused outright: a bank
 statement never has one, and refusing it leaves no room for entity expansion ("billion laughs") or external
-entities. Nothing here touches the database: the result is plain data that bank.service imports.
+entities. Nothing here touches the database: the result is plain data that sepa.service imports.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from simkeep.catalog.models import Offer, Operator
+from simkeep.catalog.models import Offer, OfferTerms, Operator, OperatorRules
 from simkeep.catalog.schemas import CatalogFile, Figure
 from simkeep.core.errors import CatalogError, OfferNotFound, OperatorNotFound
 from simkeep.core.money import Money
@@ -114,7 +114,7 @@ def operator_of_offer_or_none(session: Session, offer_id: str) -> str | None:
     return offer.operator_id if offer else None
 
 
-def price_of(offer: Offer, operator: Operator) -> tuple[Money, Money]:
+def price_of(offer: Offer | OfferTerms, operator: Operator | OperatorRules) -> tuple[Money, Money]:
     return Money(offer.price_minor, operator.currency), Money(offer.bonus_minor, operator.currency)
 
 

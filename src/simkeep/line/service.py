@@ -4,20 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import overload
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
-from simkeep.catalog.models import Operator
+from simkeep.catalog.models import OfferTerms, Operator, OperatorRules
 from simkeep.core.errors import InvalidInput, LineNotFound, LineNotRenewable, NumberUnavailable
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.core.phone import normalize_msisdn
 from simkeep.ledger import service as ledger
 from simkeep.line import repository, rules
-from simkeep.line.models import ACTIVE, AVAILABLE, Line, LineEvent
+from simkeep.line.models import ACTIVE, AVAILABLE, Line, LineEvent, LockedLine
 
 LANGUAGES = ("en", "fr", "zh_CN")
 
@@ -75,7 +76,18 @@ def record_event(session: Session, *, line_id, from_state: str | None, to_state:
     record_events(session, [event_row(line_id, from_state, to_state, reason, now)])
 
 
-def lock_live_line(session: Session, msisdn: str, offer_id: str | None = None, request=None):
+@overload
+def lock_live_line(session: Session, msisdn: str, offer_id: None = None,
+                   request: tuple[Table, str, str] | None = None) -> tuple[LockedLine, OperatorRules] | None: ...
+
+
+@overload
+def lock_live_line(session: Session, msisdn: str, offer_id: str, request: tuple[Table, str, str] | None = None
+                   ) -> tuple[LockedLine, OperatorRules, OfferTerms | None] | None: ...
+
+
+def lock_live_line(session: Session, msisdn: str, offer_id: str | None = None,
+                   request: tuple[Table, str, str] | None = None) -> repository.Locked | None:
     """(line, operator[, offer]) for a money path with the line locked, or None if the number has no live line.
     `request` = (table, principal, key) also reads an earlier request with that key (`line.earlier_id`)."""
     return repository.lock_live(session, msisdn, offer_id, request)
@@ -86,8 +98,8 @@ def no_live_line(session: Session, msisdn: str) -> Exception:
     return LineNotRenewable() if repository.ever_held(session, msisdn) else LineNotFound()
 
 
-def apply_validity(session: Session, *, line, operator, validity_ends_at: datetime, reason: str,
-                   now: datetime) -> str | None:
+def apply_validity(session: Session, *, line: LockedLine, operator: OperatorRules, validity_ends_at: datetime,
+                   reason: str, now: datetime) -> str | None:
     """A new validity period: the line is active again and its reminders start afresh. Returns the state the line
     left, None if it was active (the caller tells the operator's systems: `notification.events.line_state_changed`)."""
     stages = rules.stages(operator, validity_ends_at)
@@ -102,7 +114,8 @@ def apply_validity(session: Session, *, line, operator, validity_ends_at: dateti
     return left
 
 
-def shorten_validity(session: Session, *, line, operator, validity_ends_at: datetime, now: datetime) -> None:
+def shorten_validity(session: Session, *, line: LockedLine, operator: OperatorRules, validity_ends_at: datetime,
+                     now: datetime) -> None:
     """Validity taken back (a refunded top-up). The state is left to the sweep, which is due at once."""
     stages = rules.stages(operator, validity_ends_at)
     repository.set_schedule(session, line.id, validity_ends_at=validity_ends_at, number_loss_at=stages.number_loss_at,

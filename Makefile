@@ -25,6 +25,7 @@ postgres:
 lint: $(BIN)/simkeep
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy src
 
 # Debian's Chromium drives the browser tests (never `playwright install`); Noto CJK renders Chinese in PDFs.
 browser-deps:

@@ -45,11 +45,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or get_settings()
     check(settings)  # no app on a missing, weak or published secret
     configure_logging(settings.log_level)
-    app = FastAPI(title="simkeep", version="0.1.0",
-                  description="Prepaid number-keeping platform: lines, validity, ledger, top-ups and charges.",
-                  telemetry={"tracing": False, "metrics": False, "logs": False},  # a per-request env lookup
-                  docs_url=None, redoc_url=None,  # /docs is web/docs.py's, from vendored files
-                  dependencies=[Depends(refuse_control_characters)])  # pages only; the API has its own types
+    app = openapi.App(title="simkeep", version="0.1.0",
+                      description="Prepaid number-keeping platform: lines, validity, ledger, top-ups and charges.",
+                      telemetry={"tracing": False, "metrics": False, "logs": False},  # a per-request env lookup
+                      docs_url=None, redoc_url=None,  # /docs is web/docs.py's, from vendored files
+                      dependencies=[Depends(refuse_control_characters)])  # pages only; the API has its own types
     app.state.settings = settings
     app.state.db = db or Database(settings.db_url)
     app.state.db_lane = DbLane(app.state.db, settings.db_threads)
@@ -57,7 +57,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
     admin.install(app)
-    openapi.install(app)
     for router in (catalog_router, line_router, history_router, topup_router, charge_router, webhook_router,
                    portal_router, receipt_router, admin.router, docs_router):
         app.include_router(router)

@@ -35,7 +35,7 @@ def import_form(request: Request, member: Importer) -> HTMLResponse:
 def import_upload(request: Request, db: Db, member: Importer, file: Annotated[UploadFile | None, File()] = None,
                   _csrf: None = Csrf) -> HTMLResponse:
     data = file.file.read(camt.MAX_BYTES + 1) if file is not None else b""
-    if not data:
+    if file is None or not data:
         return _page(request, member, status=422, error="no file")
     try:
         document, sha256 = bank.parse(data)  # before the transaction: parsing holds no lock

@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -31,7 +32,7 @@ def read_catalog(path: Path | None = None) -> CatalogFile:
         raise CatalogError("; ".join(_describe(err, json.loads(text)) for err in exc.errors())) from exc
 
 
-def _describe(err: dict, data: dict) -> str:
+def _describe(err: ErrorDetails, data: dict) -> str:
     loc = err["loc"]
     path = ""
     for part in loc:

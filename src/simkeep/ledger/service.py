@@ -95,7 +95,9 @@ def post(session: Session, *, kind: str, reference: str, legs: list[Leg], now: d
 def post_many(session: Session, entries: list[Entry], *, now: datetime) -> list[uuid.UUID]:
     """Write balanced journal entries. Tracked accounts move by guarded updates that never go below zero;
     the caller's transaction rolls everything back if one refuses."""
-    entry_rows, posting_rows, deltas = [], [], []
+    entry_rows: list[dict] = []
+    posting_rows: list[dict] = []
+    deltas: list[tuple[uuid.UUID, int]] = []
     for entry in entries:
         legs = [leg for leg in entry.legs if leg.amount.minor != 0]
         totals: dict[str, int] = defaultdict(int)
@@ -139,7 +141,8 @@ def balances(session: Session, account_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
 
 def account_balance(session: Session, account_id: uuid.UUID) -> int:
     """Any account's balance from its postings (system accounts have no cached balance)."""
-    return session.scalar(select(func.coalesce(func.sum(Posting.amount_minor), 0)).where(Posting.account_id == account_id))
+    return session.scalars(select(func.coalesce(func.sum(Posting.amount_minor), 0))
+                           .where(Posting.account_id == account_id)).one()
 
 
 @dataclass
@@ -157,9 +160,9 @@ class VerifyReport:
 def verify(session: Session) -> VerifyReport:
     """Recompute every balance from postings and compare: any drift is a problem."""
     report = VerifyReport(
-        entries=session.scalar(select(func.count()).select_from(JournalEntry)),
-        postings=session.scalar(select(func.count()).select_from(Posting)),
-        accounts=session.scalar(select(func.count()).select_from(Account)),
+        entries=session.scalars(select(func.count()).select_from(JournalEntry)).one(),
+        postings=session.scalars(select(func.count()).select_from(Posting)).one(),
+        accounts=session.scalars(select(func.count()).select_from(Account)).one(),
     )
     unbalanced = session.execute(
         select(Posting.entry_id, Posting.currency, func.sum(Posting.amount_minor))

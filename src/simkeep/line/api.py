@@ -4,7 +4,7 @@ from sqlalchemy.orm import Session
 from simkeep.core import clock
 from simkeep.core.phone import lookup_msisdn
 from simkeep.line import service
-from simkeep.line.schemas import LineCreate, LineOut
+from simkeep.line.schemas import LineCreate, LineOut, MoneyOut
 from simkeep.web.deps import AnyRole, Config, Lane, Staff
 from simkeep.web.openapi import errors
 from simkeep.web.params import Msisdn
@@ -33,7 +33,7 @@ def render(view: service.LineView) -> LineOut:
     line = view.line
     return LineOut(
         id=str(line.id), msisdn=line.msisdn, operator_id=line.operator_id, state=line.state,
-        balance=view.balance.to_dict(), credit=view.credit.to_dict(), bonus=view.bonus.to_dict(),
+        balance=MoneyOut.of(view.balance), credit=MoneyOut.of(view.credit), bonus=MoneyOut.of(view.bonus),
         validity_ends_at=line.validity_ends_at, number_loss_at=line.number_loss_at,
         available_at=line.available_at, language=line.language,
     )

@@ -85,7 +85,7 @@ def lock_live(session: Session, msisdn: str, offer_id: str | None = None,
 
 
 def ever_held(session: Session, msisdn: str) -> bool:
-    return session.scalar(select(exists().where(Line.msisdn == msisdn)))
+    return session.scalars(select(exists().where(Line.msisdn == msisdn))).one()
 
 
 _SAVE_VALIDITY = (update(_LINES).where(_LINES.c.id == bindparam("line_id"))

@@ -1,7 +1,10 @@
 import re
 from datetime import datetime
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+from simkeep.core.money import Money
 
 # C0/C1 controls (PostgreSQL text refuses NUL) and lone surrogates (no database can encode them).
 _UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -30,6 +33,10 @@ class LineCreate(RequestBody):
 class MoneyOut(BaseModel):
     amount_minor: int
     currency: str
+
+    @classmethod
+    def of(cls, money: Money) -> Self:
+        return cls(amount_minor=money.minor, currency=money.currency)
 
 
 class LineOut(BaseModel):

@@ -39,7 +39,7 @@ def forget_endpoints() -> None:
 
 
 def _endpoints(session: Session) -> list[tuple[uuid.UUID, str, list[str]]]:
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     hit = _cache.get(key)
     if hit and hit[0] > time.monotonic():
         return hit[1]

@@ -7,6 +7,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.core.ids import new_id
+from simkeep.db import rowcount
 from simkeep.notification.models import FAILED, PENDING, SENT, DeliveryAttempt, InboundMessage, OutboxMessage
 
 
@@ -42,17 +43,17 @@ def release(session: Session, ids: list[uuid.UUID], *, held_until: datetime) -> 
     """Hand back leased messages that were not tried (the worker is stopping): due again at once, and the attempt
     counted by the lease is taken back."""
     table = OutboxMessage.__table__
-    return session.execute(update(table).where(table.c.id.in_(ids), table.c.status == PENDING,
-                                               table.c.locked_until == held_until)
-                           .values(locked_until=None, attempts=table.c.attempts - 1)).rowcount
+    return rowcount(session.execute(update(table).where(table.c.id.in_(ids), table.c.status == PENDING,
+                                                        table.c.locked_until == held_until)
+                                    .values(locked_until=None, attempts=table.c.attempts - 1)))
 
 
 def mark_sent(session: Session, message_id: uuid.UUID, *, external_id: str | None = None, now: datetime) -> bool:
     """False if it was already marked sent (a retried record whose first commit did get through)."""
     table = OutboxMessage.__table__
-    return session.execute(update(table).where(table.c.id == message_id, table.c.status != SENT)
-                           .values(status=SENT, sent_at=now, locked_until=None, last_error=None,
-                                   external_id=external_id)).rowcount == 1
+    return rowcount(session.execute(update(table).where(table.c.id == message_id, table.c.status != SENT)
+                                    .values(status=SENT, sent_at=now, locked_until=None, last_error=None,
+                                            external_id=external_id))) == 1
 
 
 def redact(session: Session, message_id: uuid.UUID, payload: dict) -> None:

@@ -72,7 +72,7 @@ def record_failure(session: Session, message: Outgoing, *, error: str, permanent
                    now: datetime) -> bool:
     """Schedule a retry with backoff, or give up; returns True if the message failed for good. A sign-in code
     that failed for good is scrubbed as a sent one is: nobody will ever need it."""
-    error = scrub(message, error)
+    error = scrub(message, error) or ""
     if permanent or message.attempt >= max_attempts:
         repository.mark_failed(session, message.id, error=error)
         repository.log_attempt(session, message.id, attempt=message.attempt, outcome="failed", detail=error, now=now)

@@ -98,8 +98,8 @@ def daily_report(session: Session, *, day: date) -> DailyReport:
         row("sepa", currency).unmatched_minor = total
     for (provider, currency), entry in list(rows.items()):
         account = ledger.clearing_account_id(currency, ledger.provider_clearing(provider))
-        moved = session.scalar(
+        moved = session.scalars(
             select(func.coalesce(func.sum(Posting.amount_minor), 0)).join(JournalEntry, JournalEntry.id == Posting.entry_id)
-            .where(Posting.account_id == account, JournalEntry.created_at >= start, JournalEntry.created_at < end))
+            .where(Posting.account_id == account, JournalEntry.created_at >= start, JournalEntry.created_at < end)).one()
         entry.ledger_minor = -moved  # money in shows as a negative clearing balance
     return DailyReport(day, sorted(rows.values(), key=lambda r: (r.provider, r.currency)))

@@ -107,10 +107,11 @@ def record_outcome(session: Session, refund_id: uuid.UUID, *, result: RefundResu
 
 
 def _give_back(session: Session, refund: Refund, now: datetime) -> None:
-    attempt = repository.get(session, refund.attempt_id)
-    line, operator = lines.lock_live_line(session, attempt.msisdn) or (None, None)
-    if line is None:
+    attempt = repository.get_one(session, refund.attempt_id)
+    locked = lines.lock_live_line(session, attempt.msisdn)
+    if locked is None:
         return  # the line ended meanwhile: the money stays with the provider's clearing for staff to handle
+    line, operator = locked
     amount = Money(refund.amount_minor, refund.currency)
     ledger.post(session, kind="refund_reversal", reference=f"refund-reversal:{refund.id}", now=now, legs=[
         Leg(line.credit_account_id, amount, tracked=True),
@@ -122,7 +123,7 @@ def _give_back(session: Session, refund: Refund, now: datetime) -> None:
 
 
 def _notify_refunded(session: Session, refund: Refund, now: datetime) -> None:
-    attempt = repository.get(session, refund.attempt_id)
+    attempt = repository.get_one(session, refund.attempt_id)
     line = lines.find_live_line(session, attempt.msisdn)
     details = {"msisdn": attempt.msisdn, "amount": {"amount_minor": refund.amount_minor, "currency": refund.currency},
                "refund_id": str(refund.id), "attempt_id": str(attempt.id)}
@@ -136,8 +137,8 @@ def _notify_refunded(session: Session, refund: Refund, now: datetime) -> None:
 
 
 def refunded_minor(session: Session, attempt_id: uuid.UUID) -> int:
-    return session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
-        Refund.attempt_id == attempt_id, Refund.status.in_((PENDING, DONE))))
+    return session.scalars(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+        Refund.attempt_id == attempt_id, Refund.status.in_((PENDING, DONE)))).one()
 
 
 def _set(session: Session, refund_id: uuid.UUID, **values) -> None:

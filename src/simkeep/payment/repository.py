@@ -21,6 +21,11 @@ def get(session: Session, attempt_id: uuid.UUID, *, for_update: bool = False) ->
     return session.scalars(stmt.with_for_update() if for_update else stmt).first()
 
 
+def get_one(session: Session, attempt_id: uuid.UUID) -> PaymentAttempt:
+    """An attempt that must exist (a refund's, a settled review item's): NoResultFound otherwise."""
+    return session.scalars(select(PaymentAttempt).where(PaymentAttempt.id == attempt_id)).one()
+
+
 def by_provider_ref(session: Session, provider: str, ref: str) -> PaymentAttempt | None:
     return session.scalars(select(PaymentAttempt).where(PaymentAttempt.provider == provider,
                                                         PaymentAttempt.provider_ref == ref).with_for_update()).first()

@@ -52,4 +52,4 @@ def settle(session: Session, *, attempt_id: uuid.UUID, decision: str, reason: st
                                msisdn=attempt.msisdn, offer_id=attempt.offer_id, channel="portal", now=now,
                                clearing=ledger.provider_clearing(attempt.provider))
         repository.change(session, attempt.id, status=SUCCEEDED, topup_id=result.topup.id, updated_at=now)
-    return repository.get(session, attempt.id)
+    return repository.get_one(session, attempt.id)

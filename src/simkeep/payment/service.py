@@ -114,7 +114,7 @@ def record_status(session: Session, attempt: PaymentAttempt, status: ProviderSta
                   now: datetime) -> bool:
     """A definite answer obtained by asking the provider (capture on return, reconciliation) goes through the
     inbox like a webhook: applied once, by the same code. Returns False for answers that are not definite."""
-    if status.status not in ("succeeded", "failed"):
+    if status.status not in ("succeeded", "failed") or attempt.provider_ref is None:
         return False
     store_event(session, provider=attempt.provider, now=now, event=ProviderEvent(
         event_id=f"{source}:{attempt.id}:{status.status}", type=EVENT_SUCCEEDED if status.status == "succeeded" else EVENT_FAILED,

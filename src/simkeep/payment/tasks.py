@@ -44,9 +44,10 @@ def reconcile(db: Database, settings: Settings) -> int:
         try:
             # Providers that capture separately (PayPal) capture here: an approved order whose payer closed the
             # tab gets paid, and a capture that timed out is replayed safely under the same key.
+            ref = attempt.provider_ref
+            assert ref is not None  # stuck() lists only attempts a provider answered
             capture = getattr(provider, "capture", None)
-            status = (capture(attempt.provider_ref, f"capture:{attempt.id}") if capture
-                      else provider.fetch_status(attempt.provider_ref))
+            status = capture(ref, f"capture:{attempt.id}") if capture else provider.fetch_status(ref)
         except ProviderUnavailable:
             status = None  # no answer is not an answer: ask again later
         with db.transaction() as session:
@@ -70,6 +71,7 @@ def refund(db: Database, settings: Settings, *, attempt_id, amount_minor: int, r
     except ProviderDisabled:
         return refund_row  # stays pending for review: the provider that took the payment is off here
     result, refused = None, None
+    assert attempt.provider_ref is not None  # only a succeeded payment is refunded
     try:
         result = provider.refund(attempt.provider_ref, amount_minor=refund_row.amount_minor,
                                  currency=refund_row.currency, idempotency_key=str(refund_row.id))

@@ -222,7 +222,8 @@ def capture_on_return(db: Database, settings: Settings, attempt: PaymentAttempt,
         provider = provider_named(attempt.provider, db, settings)
     except (SimkeepError, LookupError, ValueError):
         return  # a provider no longer configured: the webhook or reconciliation settles the attempt
-    if not callable(getattr(provider, "capture", None)):
+    capture = getattr(provider, "capture", None)
+    if not callable(capture) or attempt.provider_ref is None:
         # This provider settles by itself (the sandbox, Stripe): a return, whatever its query says, changes
         # nothing; its webhook tells the outcome.
         return
@@ -230,7 +231,7 @@ def capture_on_return(db: Database, settings: Settings, attempt: PaymentAttempt,
         outcome = ProviderStatus(attempt.provider_ref, "failed", failure="canceled")
     else:
         try:
-            outcome = provider.capture(attempt.provider_ref, f"capture:{attempt.id}")
+            outcome = capture(attempt.provider_ref, f"capture:{attempt.id}")
         except ProviderUnavailable:
             return
     with db.transaction() as session:

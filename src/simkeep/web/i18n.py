@@ -6,6 +6,7 @@ import io
 from datetime import datetime, timedelta
 from functools import lru_cache
 from importlib import resources
+from typing import Any, cast
 
 import phonenumbers
 from babel.core import negotiate_locale
@@ -61,7 +62,8 @@ def environment(language: str) -> Environment:
     """One Jinja environment per language, so concurrent requests never share installed translations."""
     env = Environment(loader=PackageLoader("simkeep.web", "templates"), autoescape=select_autoescape(),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
-    env.install_gettext_translations(translations(language), newstyle=True)
+    # jinja2.ext.i18n adds this method when the environment is made: the class does not declare it
+    cast(Any, env).install_gettext_translations(translations(language), newstyle=True)
     locale = BABEL_LOCALE[language]
     env.filters["money"] = lambda minor, currency: Money(minor, currency).format(locale)
     env.filters["last_day"] = lambda instant, tz: last_day(instant, tz, locale)

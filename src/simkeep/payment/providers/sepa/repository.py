@@ -25,7 +25,8 @@ def lock_account(session: Session, iban: str) -> None:
 
 
 def file_known(session: Session, sha256: str) -> bool:
-    return session.scalar(select(func.count()).select_from(_STATEMENTS).where(_STATEMENTS.c.file_sha256 == sha256)) > 0
+    return session.scalars(select(func.count()).select_from(_STATEMENTS)
+                           .where(_STATEMENTS.c.file_sha256 == sha256)).one() > 0
 
 
 def add_statement(session: Session, **row) -> bool:

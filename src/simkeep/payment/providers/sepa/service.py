@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -123,7 +124,7 @@ def _import_entry(session: Session, entry: camt.Entry, *, statement: camt.Statem
         entry_ref = _another_ref(entry.entry_ref, statement.statement_id, {e.entry_ref for e in earlier})
         note = f"the bank reused entry reference {entry.entry_ref} for a different credit"
     status, attempt_id, why, hold = _decide(session, entry)
-    row = dict(id=new_id(), statement_id=statement_row, account_iban=iban, entry_ref=entry_ref,
+    row: dict[str, Any] = dict(id=new_id(), statement_id=statement_row, account_iban=iban, entry_ref=entry_ref,
                booked_on=entry.booked_on, amount_minor=entry.amount_minor, currency=entry.currency,
                reference=entry.reference, debtor=entry.debtor, status=status, attempt_id=attempt_id,
                note=("; ".join(n for n in (why, note) if n) or None), created_at=now)
@@ -131,11 +132,11 @@ def _import_entry(session: Session, entry: camt.Entry, *, statement: camt.Statem
         row["note"] = row["note"][:200]
     if not repository.add_entry(session, **row):
         return None  # a concurrent import stored it first (it waited on the unique key)
-    if hold:
+    if hold and attempt_id is not None:
         # Money arrived for this order but not as ordered: the order waits for a person too, so the payer reads
         # "we received your payment and are checking it" and staff can credit or dismiss it in the review queue.
         payment_review.put_in_review(session, attempt_id, reason=f"bank transfer {entry_ref}: {why}", now=now)
-    if status == MATCHED:
+    if status == MATCHED and entry.reference is not None:
         event = ProviderEvent(event_id=f"camt:{entry_ref}", type=EVENT_SUCCEEDED, payment_ref=entry.reference,
                               amount_minor=entry.amount_minor, currency=entry.currency,
                               raw={"source": "camt.053", "account_iban": iban, "statement_id": statement.statement_id,
@@ -226,4 +227,5 @@ def settle(session: Session, *, entry_id, actor: str, reason: str, now: datetime
                                          "currency": entry.currency, "reference": entry.reference,
                                          "note": entry.note}, now=now)
     repository.change_entry(session, entry.id, status=SETTLED)
-    return repository.get_entry(session, key)
+    session.refresh(entry)
+    return entry

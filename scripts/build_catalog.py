@@ -21,6 +21,17 @@ TZ = {
     "US": "America/New_York",
 }
 offsets_default = src["lifecycle_defaults"]["reminder_offsets_days_before_number_loss"]
+# Product names as the brands write them for their readers (the source keeps to ASCII: "Carte prepayee"); pages,
+# receipts and the API show these.
+DISPLAY = {
+    "fr-bouygues-carte": "Carte prépayée",
+    "fr-laposte-carte": "Carte prépayée",
+    "fr-syma": "Carte prépayée",
+    "fr-lebara": "Carte prépayée",
+    "fr-lycamobile": "Carte prépayée",
+    "fr-free-2eur": "Forfait 2\u00a0€",
+    "cn-cmcc-8yuan": "8元保号套餐（深圳）",
+}
 
 
 def fig(value, status, note=None):
@@ -40,7 +51,7 @@ def copyfig(o, key, default, status="assumed", note=None):
 
 out = {
     "format": 1,
-    "version": "2026-11-26.1",
+    "version": "2026-11-29.1",
     "description": "simkeep operator catalog, built from shared/catalog/example-operators.json. EXAMPLE DATA, not current tariffs. Every figure carries its status: sourced, derived or assumed.",
     "operators": [],
 }
@@ -52,7 +63,7 @@ def add(oid, offers, extra=None, tz=None):
         "id": oid,
         "country": o["country"],
         "brand": o["brand"],
-        "product": o["product"],
+        "product": DISPLAY.get(oid, o["product"]),
         "currency": o["currency"],
         "timezone": tz or TZ[o["country"]],
         "model": o["model"],

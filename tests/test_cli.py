@@ -47,6 +47,15 @@ def test_a_line_walks_every_state_with_sweep_now_steps(cli, db):
     assert show(cli, "+33612345678")["operator_id"] == "fr-orange-mobicarte"
 
 
+def test_line_language_is_a_bcp47_tag_shown_in_its_canonical_form(cli, db):
+    cli("line", "create", "06 12 34 56 78", "--operator", "fr-lebara", "--language", "zh-Hans")
+    assert show(cli, "+33612345678")["language"] == "zh-CN"
+    before = snapshot(db)
+    assert "unsupported_language" in cli("line", "create", "06 12 34 56 79", "--operator", "fr-lebara",
+                                         "--language", "de-DE", code=1)
+    assert snapshot(db) == before
+
+
 def test_sweep_refuses_an_instant_without_offset(cli, db):
     before = snapshot(db)
     out = cli("sweep", "--now", "2027-03-12T09:00:00", code=2)

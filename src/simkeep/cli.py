@@ -20,6 +20,7 @@ from simkeep.config import ConfigError, Settings, check, get_settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
+from simkeep.locale import languages
 from simkeep.notification.cli import endpoint_app, messages_app
 from simkeep.payment.cli import reconcile_app, refund_cmd, review_app
 from simkeep.payment.providers.sepa.cli import app as bank_app
@@ -84,7 +85,8 @@ def catalog_show() -> None:
 
 @line_app.command("create")
 def line_create(msisdn: str, operator: Annotated[str, typer.Option(help="operator id, see `catalog show`")],
-                language: str = "en", email: str | None = None) -> None:
+                language: Annotated[str, typer.Option(help="BCP 47 tag: zh-CN, fr, en (en-GB, zh-Hans... are read)")] = "en",
+                email: str | None = None) -> None:
     """Create a line on a free number."""
     from simkeep.line import service
 
@@ -116,7 +118,7 @@ def _print_line(view) -> None:
         "msisdn": line.msisdn, "operator_id": line.operator_id, "state": line.state,
         "balance": view.balance.to_dict(), "bonus": view.bonus.to_dict(),
         "validity_ends_at": line.validity_ends_at.isoformat(), "number_loss_at": line.number_loss_at.isoformat(),
-        "available_at": line.available_at.isoformat(), "language": line.language,
+        "available_at": line.available_at.isoformat(), "language": languages.tag(line.language),
     }))
 
 

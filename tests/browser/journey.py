@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from simkeep.core.clock import add_days
 from simkeep.core.money import Money
+from simkeep.locale import formats
+from simkeep.locale.languages import BASE_LOCALE, gettext
 from simkeep.payment.models import PaymentAttempt
-from simkeep.web import i18n
 from tests.browser.conftest import MSISDN, Portal
 
 __all__ = ["MSISDN"]
@@ -31,11 +32,11 @@ TYPED = {"fr": "06 12 34 56 78", "zh_CN": "+33 6 12 34 56 78", "en": "+336123456
 # -- expected values ------------------------------------------------------------------------------------------------
 
 def amount(minor: int, lang: str) -> str:
-    return Money(minor, "EUR").format(i18n.BABEL_LOCALE[lang])
+    return formats.money(Money(minor, "EUR"), BASE_LOCALE[lang])
 
 
 def last_day(instant: datetime, lang: str) -> str:
-    return i18n.last_day(instant, TZ, i18n.BABEL_LOCALE[lang])
+    return formats.last_day(instant, TZ, BASE_LOCALE[lang])
 
 
 def plus_days(instant: datetime, days: int) -> datetime:
@@ -44,7 +45,7 @@ def plus_days(instant: datetime, days: int) -> datetime:
 
 def t(lang: str, message: str, **values) -> str:
     """A page string as the catalog renders it (English when the catalog has no translation yet)."""
-    text = i18n.gettext(lang, message)
+    text = gettext(lang, message)
     return text % values if values else text
 
 

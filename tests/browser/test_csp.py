@@ -86,7 +86,7 @@ def test_the_language_switch_works_under_the_policy(watched_page, portal):
     page = watched_page("en")
     page.goto(portal.url("/recharge"))
     page.locator('nav.langs a[hreflang="zh-CN"]').click()
-    page.wait_for_url(re.compile(r"\?lang=zh_CN$"))
+    page.wait_for_url(re.compile(r"\?lang=zh-CN$"))
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     page.goto(portal.url("/stores"))  # the choice sticks (cookie)
     assert page.locator("html").get_attribute("lang") == "zh-CN"

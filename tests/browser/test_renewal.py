@@ -15,11 +15,10 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from simkeep.core.money import Money
-from simkeep.notification.templates import LOCALES as SMS_LOCALES
+from simkeep.locale import formats, languages
 from simkeep.otp.models import OtpFailure
 from simkeep.portal.signin import moment
 from simkeep.receipt.models import Receipt
-from simkeep.web import i18n
 from tests.browser import journey as j
 from tests.browser.conftest import MSISDN
 from tests.browser.language import CJK, check_page, leftovers
@@ -56,7 +55,7 @@ def test_full_renewal(open_page, portal, lang):
     page.wait_for_url(portal.url("/"))
 
     assert page.locator("html").get_attribute("lang") == HTML_LANG[lang]
-    assert page.locator('.langs a[aria-current="true"]').get_attribute("href") == f"?lang={lang}"
+    assert page.locator('.langs a[aria-current="true"]').get_attribute("href") == f"?lang={HTML_LANG[lang]}"
     check_page(page, "home", lang, untranslated)
     recharge = page.locator('.hero a[href="/recharge"]')
     if j.normalize(recharge.inner_text()) != RECHARGE[lang]:
@@ -127,9 +126,9 @@ def test_full_renewal(open_page, portal, lang):
     receipt_url = done_sms["payload"]["receipt_url"]
     assert done_sms["language"] == lang
     assert receipt_url.startswith(portal.url("/receipts/")) and receipt_url in done_sms["text"]
-    sms_locale = SMS_LOCALES[lang]
-    assert Money(1000, "EUR").format(sms_locale) in done_sms["text"]
-    assert i18n.last_day(new_end, j.TZ, sms_locale) in done_sms["text"], done_sms["text"]
+    sms_locale = languages.for_number(lang, MSISDN).locale  # a French number: each language's own formats
+    assert formats.money(Money(1000, "EUR"), sms_locale) in done_sms["text"]
+    assert formats.last_day(new_end, j.TZ, sms_locale) in done_sms["text"], done_sms["text"]
     if lang == "zh_CN":
         assert CJK.search(done_sms["text"]), done_sms["text"]
 
@@ -216,7 +215,7 @@ def test_renewal_without_signing_in_shows_no_date_or_balance(open_page, portal, 
     j.pay_by_card(page, j.APPROVE)
     j.wait_outcome(page, "succeeded")
     readable_pages(page, "result", lang, seen, untranslated)
-    extended = j.normalize(i18n.translations(lang).ngettext(
+    extended = j.normalize(languages.translations(lang).ngettext(
         "Validity extended by %(num)d day.", "Validity extended by %(num)d days.", 14) % {"num": 14})
     assert extended in seen["result"], seen["result"]
     assert page.locator('#outcome a[href$=".pdf"]').count() == 0  # the receipt goes to the line by SMS

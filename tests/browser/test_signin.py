@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from simkeep.web.i18n import readable_phone
+from simkeep.locale.formats import phone as readable_phone
 from tests.browser import journey as j
 from tests.browser.conftest import MSISDN
 

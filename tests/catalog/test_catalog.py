@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,19 @@ def test_cli_refuses_a_bad_catalog_and_loads_nothing(db, tmp_path, monkeypatch):
     assert snapshot(db) == before
     with db.transaction(write=False) as session:
         assert session.get(Operator, "fr-orange-mobicarte").brand == "Orange"
+
+
+def test_display_names_are_spelled_as_the_brands_write_them(db):
+    """The shared source keeps to ASCII ("Carte prepayee", "Forfait 2 EUR"); what readers see is spelled properly."""
+    with db.transaction(write=False) as session:
+        operators = session.scalars(select(Operator)).all()
+    names = {op.id: f"{op.brand} {op.product}" for op in operators}
+    assert names["fr-bouygues-carte"] == "Bouygues Telecom Carte prépayée"
+    assert names["fr-laposte-carte"] == "La Poste Mobile Carte prépayée"
+    assert names["fr-lebara"] == "Lebara Carte prépayée"
+    assert names["fr-free-2eur"] == "Free Mobile Forfait 2\u00a0€"
+    assert names["cn-cmcc-8yuan"] == "China Mobile 8元保号套餐（深圳）"
+    assert names["hk-shinetown-huamei"] == "Shinetown 華美流動儲值卡"  # Hong Kong writes Traditional
+    # No French product is left in ASCII French ("prepayee"), English ("Prepaid PAYG") or a currency code.
+    french = [op.product for op in operators if op.country == "FR"]
+    assert [name for name in french if re.search(r"(?i)prepay|prepaid|payg|\bEUR\b", name)] == []

@@ -6,8 +6,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from simkeep.lifecycle.tasks import run_sweep
+from simkeep.line.models import Line
 from tests.conftest import T0
 from tests.factories.snapshot import snapshot
 from tests.web import error, freeze_clock, money
@@ -85,10 +87,46 @@ def test_unknown_operator_is_404(client, db, clock):
     assert snapshot(db) == before
 
 
-def test_unknown_language_is_422(client, db, clock):
+@pytest.mark.parametrize(("tag", "answered", "stored"), [
+    ("zh-CN", "zh-CN", "zh_CN"), ("zh_CN", "zh-CN", "zh_CN"), ("ZH-cn", "zh-CN", "zh_CN"), ("zh-Hans", "zh-CN", "zh_CN"),
+    ("zh-Hans-CN", "zh-CN", "zh_CN"), ("zh", "zh-CN", "zh_CN"),
+    ("zh-TW", "zh-CN", "zh_CN"), ("zh-HK", "zh-CN", "zh_CN"), ("zh-Hant", "zh-CN", "zh_CN"),  # Simplified: no Traditional
+    ("fr-FR", "fr", "fr"), ("fr", "fr", "fr"), ("FR", "fr", "fr"), ("fr-CA", "fr", "fr"), ("fr_BE", "fr", "fr"),
+    ("en-GB", "en", "en"), ("en", "en", "en"), ("en-US", "en", "en"), ("en_gb", "en", "en"),
+])
+def test_language_is_read_as_a_bcp47_tag_and_answered_in_one_canonical_form(client, db, clock, tag, answered, stored):
+    response = create(client, language=tag)
+    assert response.status_code == 201, response.text
+    assert response.json()["language"] == answered
+    assert client.get("/api/v1/lines/+33612345678").json()["language"] == answered
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(Line.language).where(Line.msisdn == "+33612345678")) == stored
+
+
+@pytest.mark.parametrize("tag", ["de", "de-DE", "klingon", "tlh", "", " ", "zh-", "-CN", "en--GB", "en GB", "123",
+                                 "en-GB;q=0.9", "x-private", "e", "zh-CN\u00e9"])
+def test_unknown_language_is_422_unsupported_language_and_writes_nothing(client, db, clock, tag):
     before = snapshot(db)
-    assert error(create(client, language="de")) == (422, "invalid_input")
+    response = create(client, language=tag)
+    assert error(response) == (422, "unsupported_language")
+    assert response.json()["error"]["supported"] == ["zh-CN", "fr", "en"]
+    assert "zh-CN, fr or en" in response.json()["error"]["message"]
     assert snapshot(db) == before
+
+
+def test_a_language_longer_than_any_tag_is_a_validation_error(client, db, clock):
+    before = snapshot(db)
+    assert error(create(client, language="en-" + "a" * 40)) == (422, "validation_error")
+    assert snapshot(db) == before
+
+
+def test_openapi_documents_the_tags_and_the_canonical_answer(client):
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    asked, answered = schemas["LineCreate"]["properties"]["language"], schemas["LineOut"]["properties"]["language"]
+    assert asked["examples"] == ["zh-CN", "fr", "en-GB"] and "`zh_CN` is still read" in asked["description"]
+    assert answered["enum"] == ["zh-CN", "fr", "en"] and "canonical" in answered["description"]
+    post = client.get("/openapi.json").json()["paths"]["/api/v1/lines"]["post"]
+    assert "`unsupported_language`" in post["responses"]["422"]["description"]
 
 
 def test_number_in_use_is_409_whatever_the_format_or_operator(client, db, clock):

@@ -37,11 +37,11 @@ EXPECTED = {
            f"Recharge: {RENEW_URL}"),
     "fr": ("Rechargez au plus tard le 12 mars 2027 pour garder votre numéro +33612345678",
            "Sans recharge, votre numéro +33612345678 sera définitivement perdu à la fin du 12 mars 2027 (dans 3 jours). "
-           "Pour l'instant, appels entrants uniquement. Recharge minimale pour le garder : 5,00\u00a0€ pour 7 jours. "
-           f"Recharger : {RENEW_URL}"),
-    "zh_CN": ("请在 2027年3月12日（含）之前充值以保留号码 +33612345678",
-              "如不充值，号码 +33612345678 将在 2027年3月12日（3 天后）结束后被永久回收。目前仅可接听。"
-              f"保号最低充值 €5.00（7 天）。充值：{RENEW_URL}"),
+           "Pour l'instant, appels entrants uniquement. Recharge minimale pour le garder\u00a0: 5,00\u00a0€ pour 7 jours. "
+           f"Recharger\u00a0: {RENEW_URL}"),
+    "zh_CN": ("请在2027年3月12日（含）之前充值以保留号码+33612345678",
+              "如不充值，号码+33612345678将在2027年3月12日（3天后）结束后被永久回收。目前仅可接听。"
+              f"保号最低充值€5.00（7天）。充值：{RENEW_URL}"),
 }
 
 

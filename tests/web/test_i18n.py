@@ -1,4 +1,4 @@
-"""Translations: complete catalogs, an up-to-date template, language negotiation, pages with no English left."""
+"""Translations: complete catalogs, an up-to-date template, pages with no English left (negotiation: tests/locale)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from simkeep.catalog import service as catalog
 from simkeep.core import clock
 from simkeep.db import Database
 from simkeep.line import rules
+from simkeep.locale import languages
 from simkeep.main import create_app
-from simkeep.web import i18n
+from tests.locale.typography import problems
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALE_DIR = ROOT / "src" / "simkeep" / "locale"
@@ -38,7 +39,9 @@ def _read(path: Path, locale: str | None = None):
 
 
 def _key(message) -> tuple[str, ...]:
-    return tuple(message.id) if isinstance(message.id, (list, tuple)) else (message.id,)
+    """The message's identity: its msgid (and plural), after its msgctxt when it has one ("receipt row")."""
+    ids = tuple(message.id) if isinstance(message.id, (list, tuple)) else (message.id,)
+    return (f"{message.context}\x04{ids[0]}", *ids[1:]) if message.context else ids
 
 
 def _placeholders(*texts: str) -> set[str]:
@@ -99,7 +102,7 @@ def test_catalog_has_no_stale_entries(language: str) -> None:
 
 @pytest.mark.parametrize("language", ["fr", "zh_CN"])
 def test_catalog_compiles_and_plurals_work(language: str) -> None:
-    translations = i18n.translations(language)
+    translations = languages.translations(language)
     one = translations.ngettext("%(num)d day of validity", "%(num)d days of validity", 1) % {"num": 1}
     many = translations.ngettext("%(num)d day of validity", "%(num)d days of validity", 30) % {"num": 30}
     if language == "fr":
@@ -107,6 +110,21 @@ def test_catalog_compiles_and_plurals_work(language: str) -> None:
         assert translations.ngettext("%(num)d day left", "%(num)d days left", 0) % {"num": 0} == "0 jour restant"
     else:
         assert (one, many) == ("有效期 1 天", "有效期 30 天")
+
+
+@pytest.mark.parametrize("language", ["en", "fr", "zh_CN"])
+def test_catalog_spacing(language: str) -> None:
+    """The spacing rules of tests/locale/typography.py, on every page text: the English source texts (msgid) and
+    the French and Chinese translations (msgstr), placeholders as they are."""
+    po = _read(LOCALE_DIR / ("fr" if language == "en" else language) / "LC_MESSAGES" / "messages.po", language)
+    found = []
+    for message in po:
+        if not message.id:
+            continue
+        source, translated = (message.id, message.string) if message.pluralizable else ((message.id,), (message.string,))
+        texts = source if language == "en" else translated
+        found += [problem for text in texts for problem in problems(PLACEHOLDER.sub("X", text), language)]
+    assert found == []
 
 
 # -- (b) the template follows the code -------------------------------------------------------------------------
@@ -123,28 +141,6 @@ def test_pot_is_up_to_date_with_templates_and_code(tmp_path: Path) -> None:
     assert extracted, "extraction found no message: check babel.cfg"
     missing, stale = sorted(extracted - committed), sorted(committed - extracted)
     assert not missing and not stale, f"run `make i18n`: not in messages.pot {missing}; no longer used {stale}"
-
-
-# -- (c) negotiation --------------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize(("accept", "chosen", "expected"), [
-    ("zh-CN,zh;q=0.9", None, "zh_CN"),
-    ("zh", None, "zh_CN"),
-    ("zh-Hans", None, "zh_CN"),
-    ("fr-CA", None, "fr"),
-    ("fr-FR,fr;q=0.9,en;q=0.8", None, "fr"),
-    ("de", None, "en"),
-    ("de-DE,fr;q=0.5", None, "fr"),
-    ("en;q=0.4,fr;q=0.8", None, "fr"),
-    (None, None, "en"),
-    ("", None, "en"),
-    ("zh-CN,zh;q=0.9", "fr", "fr"),
-    ("fr", "zh_CN", "zh_CN"),
-    ("fr", "en", "en"),
-    ("fr", "klingon", "fr"),
-])
-def test_negotiate(accept: str | None, chosen: str | None, expected: str) -> None:
-    assert i18n.negotiate(accept, chosen) == expected
 
 
 # -- (d) rendered pages ----------------------------------------------------------------------------------------
@@ -201,7 +197,7 @@ def allowed_names(db: Database) -> list[str]:
     currency codes, and a few payment terms."""
     with db.transaction(write=False) as session:
         operators = [op for op, _ in catalog.list_operators(session)]
-    names = {"simkeep", "PayPal", "IBAN", "BIC", *i18n.NAMES.values()}
+    names = {"simkeep", "PayPal", "IBAN", "BIC", *languages.NAMES.values()}
     for op in operators:
         names.update((op.brand, op.product, op.currency))
     return sorted(names, key=len, reverse=True)  # longest first: "La Carte" before "Carte"
@@ -301,3 +297,65 @@ def test_chinese_money_and_dates(portal: TestClient, db: Database) -> None:
     assert f"有效期至 {format_date(last_day, 'long', locale='zh_Hans_CN')}" in text
     assert f"有效期 {shortest.validity_days} 天" in text
     assert "选择充值金额" in _get(portal, "/recharge", "zh_CN").text
+
+
+# -- (e) tags and regions on the pages ---------------------------------------------------------------------------
+
+def _shortest_orange_last_day(db: Database) -> date:
+    with db.transaction(write=False) as session:
+        operator, offers = next((op, offers) for op, offers in catalog.list_operators(session)
+                                if op.id == "fr-orange-mobicarte")
+        shortest = min(offers, key=lambda offer: offer.validity_days)
+        end = rules.extended_validity(operator, NOW, shortest.validity_days, NOW)
+    return (end.astimezone(clock.zone(operator.timezone)) - timedelta(microseconds=1)).date()
+
+
+@pytest.mark.parametrize(("accept", "written"), [
+    ("en-GB,en;q=0.9", "valid until {day} {month} {year}"),  # 11 March 2027
+    ("en-IE", "valid until {day} {month} {year}"),
+    ("en-US,en;q=0.9", "valid until {month} {day}, {year}"),  # March 11, 2027
+    ("en", "valid until {month} {day}, {year}"),
+    ("fr-FR,en-GB;q=0.5", "valid until {day} {month} {year}"),  # ?lang=en below: the region of the reader's en-GB
+])
+def test_english_pages_write_dates_as_the_readers_region_does(portal: TestClient, db: Database, accept: str,
+                                                              written: str) -> None:
+    day = _shortest_orange_last_day(db)
+    response = portal.get("/?lang=en" if accept.startswith("fr") else "/", headers={"Accept-Language": accept})
+    assert response.status_code == 200 and response.headers["content-language"] == "en"
+    assert response.headers["vary"] == "Accept-Language, Cookie"  # no shared cache serves it to another reader
+    text = _parse(response.text).text
+    assert written.format(day=day.day, month=day.strftime("%B"), year=day.year) in text, text
+    assert _parse(response.text).html_lang == "en"  # the words are the one English catalog
+
+
+@pytest.mark.parametrize(("chosen", "cookie"), [
+    ("zh-CN", "zh-CN"), ("zh_CN", "zh-CN"), ("ZH-hans", "zh-CN"), ("zh", "zh-CN"),
+    ("zh-TW", "zh-TW"), ("zh-Hant-HK", "zh-HK"),  # Traditional readers: the Simplified pages
+])
+def test_chinese_pages_from_any_chinese_tag(portal: TestClient, chosen: str, cookie: str) -> None:
+    response = portal.get(f"/?lang={chosen}", headers={"Accept-Language": "fr-FR"})
+    assert response.status_code == 200
+    assert (response.headers["content-language"], _parse(response.text).html_lang) == ("zh-CN", "zh-CN")
+    assert languages.gettext("zh_CN", "Keep your number alive") in _parse(response.text).text
+    assert response.cookies["lang"] == cookie
+    # The remembered tag brings the same pages back, without ?lang=.
+    later = portal.get("/stores", headers={"Accept-Language": "fr-FR"})
+    assert later.headers["content-language"] == "zh-CN"
+
+
+def test_a_cookie_written_before_bcp47_still_works(portal: TestClient) -> None:
+    portal.cookies.set("lang", "zh_CN")
+    response = portal.get("/stores", headers={"Accept-Language": "en"})
+    assert response.headers["content-language"] == "zh-CN"
+
+
+def test_an_unknown_lang_falls_back_to_the_browser_and_is_not_remembered(portal: TestClient) -> None:
+    response = portal.get("/?lang=klingon", headers={"Accept-Language": "fr-CA,fr;q=0.9"})
+    assert response.status_code == 200 and response.headers["content-language"] == "fr"
+    assert "lang" not in response.cookies
+
+
+def test_the_language_switcher_links_the_canonical_tags(portal: TestClient) -> None:
+    page = portal.get("/?lang=fr").text
+    links = re.findall(r'<a href="\?lang=([^"]+)" hreflang="([^"]+)" lang="([^"]+)"', page)
+    assert links == [("zh-CN", "zh-CN", "zh-CN"), ("fr", "fr", "fr"), ("en", "en", "en")]

@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, Response
 from simkeep.admin.access import StaffMember, allowed
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
+from simkeep.locale.languages import gettext
 from simkeep.notification import service as notifications
 from simkeep.payment import reconcile, review
 from simkeep.web.deps import Db
-from simkeep.web.i18n import gettext
 from simkeep.web.pages import N_, Csrf, Lang, error_text, redirect, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)

@@ -18,9 +18,9 @@ from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
+from simkeep.locale.languages import gettext
 from simkeep.staff import flows, roles, sealed, service
 from simkeep.staff.throttle import StaffThrottle
-from simkeep.web import i18n
 from simkeep.web import sessions as web_sessions
 from simkeep.web.client import client_key
 from simkeep.web.deps import Config, Db
@@ -49,7 +49,7 @@ TEXTS = {
 
 
 def text(lang: str, code: str) -> str:
-    return i18n.gettext(lang, TEXTS.get(code, TEXTS["staff_denied"]))
+    return gettext(lang, TEXTS.get(code, TEXTS["staff_denied"]))
 
 
 def install(app: FastAPI) -> None:

@@ -20,6 +20,10 @@ class InvalidMsisdn(InvalidInput):
     code, message = "invalid_msisdn", "This is not a valid mobile number for the operator's country."
 
 
+class UnsupportedLanguage(InvalidInput):
+    code, message = "unsupported_language", "Unknown or unsupported language tag: use zh-CN, fr or en (BCP 47)."
+
+
 class InvalidAmount(InvalidInput):
     code, message = "invalid_amount", "The amount must be a positive whole number of minor units."
 

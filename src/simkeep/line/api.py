@@ -5,6 +5,7 @@ from simkeep.core import clock
 from simkeep.core.phone import lookup_msisdn
 from simkeep.line import service
 from simkeep.line.schemas import LineCreate, LineOut, MoneyOut
+from simkeep.locale import languages
 from simkeep.web.deps import AnyRole, Config, Lane, Staff
 from simkeep.web.openapi import errors
 from simkeep.web.params import Msisdn
@@ -13,7 +14,9 @@ router = APIRouter(prefix="/api/v1/lines", tags=["lines"])
 
 
 @router.post("", status_code=201, response_model=LineOut, responses=errors({
-    404: "`operator_not_found`", 409: "`number_unavailable`: the number is in use or in quarantine"}, body=True))
+    404: "`operator_not_found`", 409: "`number_unavailable`: the number is in use or in quarantine",
+    422: "`unsupported_language`: `language` is no BCP 47 tag of Chinese, French or English (the error's "
+         "`supported` lists `zh-CN`, `fr`, `en`)"}, body=True))
 async def create_line(body: LineCreate, db: Lane, _who: Staff) -> LineOut:
     def create(session: Session) -> LineOut:
         line = service.create_line(session, msisdn=body.msisdn, operator_id=body.operator_id,
@@ -35,5 +38,5 @@ def render(view: service.LineView) -> LineOut:
         id=str(line.id), msisdn=line.msisdn, operator_id=line.operator_id, state=line.state,
         balance=MoneyOut.of(view.balance), credit=MoneyOut.of(view.credit), bonus=MoneyOut.of(view.bonus),
         validity_ends_at=line.validity_ends_at, number_loss_at=line.number_loss_at,
-        available_at=line.available_at, language=line.language,
+        available_at=line.available_at, language=languages.tag(line.language),
     )

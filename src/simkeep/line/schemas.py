@@ -1,6 +1,6 @@
 import re
 from datetime import datetime
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
@@ -26,7 +26,12 @@ class RequestBody(BaseModel):
 class LineCreate(RequestBody):
     msisdn: StrictStr = Field(max_length=32, examples=["+33612345678"])
     operator_id: StrictStr = Field(max_length=64, examples=["fr-orange-mobicarte"])
-    language: StrictStr = Field("en", max_length=8, examples=["zh_CN"])
+    language: StrictStr = Field(
+        "en", max_length=35, examples=["zh-CN", "fr", "en-GB"],
+        description="The subscriber's language for messages, as a BCP 47 tag in any case: `zh-CN`, `zh-Hans`, "
+                    "`zh` (and `zh-TW`, `zh-HK`, `zh-Hant`: Simplified Chinese is the only Chinese we write), "
+                    "`fr`, `fr-FR`, `fr-CA`, `en`, `en-GB`...; `zh_CN` is still read. Stored and answered as one "
+                    "canonical tag: `zh-CN`, `fr` or `en`. Another language: 422 `unsupported_language`.")
     email: StrictStr | None = Field(None, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -50,4 +55,5 @@ class LineOut(BaseModel):
     validity_ends_at: datetime
     number_loss_at: datetime
     available_at: datetime
-    language: str
+    language: Literal["zh-CN", "fr", "en"] = Field(
+        description="The subscriber's language, always one canonical BCP 47 tag: `zh-CN`, `fr` or `en`.")

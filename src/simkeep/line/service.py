@@ -12,15 +12,14 @@ from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import OfferTerms, Operator, OperatorRules
-from simkeep.core.errors import InvalidInput, LineNotFound, LineNotRenewable, NumberUnavailable
+from simkeep.core.errors import LineNotFound, LineNotRenewable, NumberUnavailable
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.core.phone import normalize_msisdn
 from simkeep.ledger import service as ledger
 from simkeep.line import repository, rules
 from simkeep.line.models import ACTIVE, AVAILABLE, Line, LineEvent, LockedLine
-
-LANGUAGES = ("en", "fr", "zh_CN")
+from simkeep.locale import languages
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +36,11 @@ class LineView:
 
 def create_line(session: Session, *, msisdn: str, operator_id: str, language: str = "en",
                 email: str | None = None, now: datetime) -> Line:
+    """`language`: any BCP 47 tag of a language we speak (zh-CN, zh_CN, zh-Hans, fr-FR, en-GB...), stored as its
+    catalog id (zh_CN, fr, en); another raises UnsupportedLanguage."""
     operator = catalog.get_operator(session, operator_id)
     number = normalize_msisdn(msisdn, operator.country)
-    if language not in LANGUAGES:
-        raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}")
+    language = languages.parse(language).language
     line_id = new_id()
     validity_end = rules.initial_validity_end(operator, now)
     stages = rules.stages(operator, validity_end)

@@ -1,9 +1,17 @@
-"""Message texts per topic and language, with amounts, dates and counts formatted for the reader's locale.
+"""Message texts per topic and language, with amounts, dates and counts formatted by `simkeep.locale` for the
+reader: the message's language, in the region of the line's number where that language is spoken there.
 
 `render(topic, language, payload)` gives the text of an SMS (and the body of the same message by e-mail),
 `subject(...)` the e-mail subject, `sms(...)` the text as it travels by SMS with its encoding and segment count.
 French and English texts keep to the GSM 03.38 alphabet (no ç, ê, â, î, ô, û): a single such letter would make
 the whole SMS UCS-2, 70 characters a segment instead of 160. Babel's no-break spaces are folded by `segments`.
+
+Spacing (checked for every text in every language by tests/notification/test_spacing.py): never two spaces, nor
+one at either end. English: no space before . , ; : ! ?. French: a no-break space (U+00A0) before ":" and a narrow
+one (U+202F) before ; ! ? — folded to a plain space when the SMS goes as GSM-7, kept in the e-mail. Chinese: no
+space next to a Chinese character or full-width punctuation mark at all — numbers, amounts, dates and Latin words
+sit against the Chinese text as Chinese carriers' own SMS write them (each space would also cost one of the 70
+UCS-2 units of a segment); a link comes last, so no Chinese character is read as part of it.
 
 Payloads (what the producers put in the outbox row):
 - otp.code: {code, minutes}
@@ -18,17 +26,14 @@ Payloads (what the producers put in the outbox row):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-
-from babel import Locale
-from babel.dates import format_date
+from datetime import datetime
 
 from simkeep.core.clock import zone
 from simkeep.core.money import Money
+from simkeep.locale import formats, languages
+from simkeep.locale.languages import LANGUAGES
 from simkeep.notification import segments
 
-LANGUAGES = ("zh_CN", "fr", "en")
-LOCALES = {"en": "en", "fr": "fr", "zh_CN": "zh_Hans_CN"}
 TOPICS = ("otp.code", "topup.completed", "reminder", "line.grace", "line.suspended", "line.deactivated",
           "payment.failed", "payment.refunded", "reminders.stopped")
 
@@ -36,59 +41,59 @@ TEXTS: dict[str, dict[str, str]] = {
     "otp.code": {
         "en": "Your simkeep code is {code}. It is valid for {minutes}. Never share it.",
         "fr": "Votre code simkeep est {code}. Il est valable {minutes}. Ne le communiquez à personne.",
-        "zh_CN": "您的 simkeep 验证码为 {code}，{minutes}内有效。请勿告诉他人。",
+        "zh_CN": "您的simkeep验证码为{code}，{minutes}内有效。请勿告诉他人。",
     },
     "topup.completed": {
         "en": "Your top-up of {amount} on {msisdn} is done. Your line is valid until {validity_end}.",
         "fr": "Votre recharge de {amount} sur le {msisdn} est effectuée. Votre ligne est valable jusqu'au {validity_end}.",
-        "zh_CN": "您的号码 {msisdn} 已成功充值 {amount}，有效期至 {validity_end}。",
+        "zh_CN": "您的号码{msisdn}已成功充值{amount}，有效期至{validity_end}。",
     },
     # days_before > 0; "reminder.today" replaces it on the last day.
     "reminder": {
         "en": "Your number {msisdn} will be lost for good at the end of {loss_date} ({countdown}) unless you recharge.",
         "fr": "Sans recharge, votre numéro {msisdn} sera définitivement perdu à la fin du {loss_date} ({countdown}).",
-        "zh_CN": "如不充值，号码 {msisdn} 将在 {loss_date}（{countdown}）结束后被永久回收。",
+        "zh_CN": "如不充值，号码{msisdn}将在{loss_date}（{countdown}）结束后被永久回收。",
     },
     "line.grace": {
         "en": "The validity of {msisdn} has ended: you can only receive calls. Recharge by {loss_date} to keep your number.",
-        "fr": "La validité du {msisdn} est terminée : vous ne pouvez plus que recevoir des appels. Rechargez au plus tard le {loss_date} pour garder votre numéro.",
-        "zh_CN": "号码 {msisdn} 有效期已结束，目前仅可接听。请在 {loss_date}（含）之前充值以保留号码。",
+        "fr": "La validité du {msisdn} est terminée\u00a0: vous ne pouvez plus que recevoir des appels. Rechargez au plus tard le {loss_date} pour garder votre numéro.",
+        "zh_CN": "号码{msisdn}有效期已结束，目前仅可接听。请在{loss_date}（含）之前充值以保留号码。",
     },
     "line.suspended": {
         "en": "{msisdn} is suspended. Recharge by {loss_date} or the number will be lost.",
         "fr": "Le {msisdn} est suspendu. Rechargez au plus tard le {loss_date}, sinon le numéro sera perdu.",
-        "zh_CN": "号码 {msisdn} 已双向停机。请在 {loss_date}（含）之前充值，否则号码将被回收。",
+        "zh_CN": "号码{msisdn}已双向停机。请在{loss_date}（含）之前充值，否则号码将被回收。",
     },
     "line.deactivated": {
         "en": "{msisdn} has been deactivated and can no longer be recharged.",
-        "fr": "Le {msisdn} a été résilié : aucune recharge n'est plus possible.",
-        "zh_CN": "号码 {msisdn} 已销户，无法再充值。",
+        "fr": "Le {msisdn} a été résilié\u00a0: aucune recharge n'est plus possible.",
+        "zh_CN": "号码{msisdn}已销户，无法再充值。",
     },
     "payment.failed": {
         "en": "Your payment of {amount} by {method} for {msisdn} did not go through ({failure}). Nothing was charged and the line was not recharged.",
         "fr": "Votre paiement de {amount} par {method} pour le {msisdn} n'a pas abouti ({failure}). Rien n'a été débité et la ligne n'a pas été rechargée.",
-        "zh_CN": "您为号码 {msisdn} 支付的 {amount}（{method}）未成功：{failure}。未扣款，号码也未充值。",
+        "zh_CN": "您为号码{msisdn}支付的{amount}（{method}）未成功：{failure}。未扣款，号码也未充值。",
     },
     "payment.refunded": {
         "en": "{amount} has been refunded for your top-up of {msisdn}. It reaches your account within a few days.",
         "fr": "{amount} vous ont été remboursés pour la recharge du {msisdn}. Le remboursement arrive sous quelques jours.",
-        "zh_CN": "您为号码 {msisdn} 充值的 {amount} 已退款，将在几天内到账。",
+        "zh_CN": "您为号码{msisdn}充值的{amount}已退款，将在几天内到账。",
     },
     "reminders.stopped": {
         "en": "You will no longer receive reminders for {msisdn}. Recharge in time to keep your number.",
         "fr": "Vous ne recevrez plus de rappels pour le {msisdn}. Pensez à recharger à temps pour garder votre numéro.",
-        "zh_CN": "号码 {msisdn} 将不再收到提醒。请记得按时充值以保留号码。",
+        "zh_CN": "号码{msisdn}将不再收到提醒。请记得按时充值以保留号码。",
     },
 }
 
 # Sentences added to a text when the payload has what they need.
 PIECES: dict[str, dict[str, str]] = {
-    "receipt": {"en": " Receipt: {receipt_url}", "fr": " Justificatif : {receipt_url}", "zh_CN": " 收据：{receipt_url}"},
-    "bonus": {"en": " Bonus credit: {bonus}.", "fr": " Bonus : {bonus}.", "zh_CN": " 赠送 {bonus}。"},
+    "receipt": {"en": " Receipt: {receipt_url}", "fr": " Justificatif\u00a0: {receipt_url}", "zh_CN": "收据：{receipt_url}"},
+    "bonus": {"en": " Bonus credit: {bonus}.", "fr": " Bonus\u00a0: {bonus}.", "zh_CN": "赠送{bonus}。"},
     "reminder.today": {
         "en": "Today, {loss_date}, is the last day to keep your number {msisdn}: unless you recharge, it will be lost for good at midnight.",
-        "fr": "Aujourd'hui, {loss_date}, est le dernier jour pour garder votre numéro {msisdn} : sans recharge, il sera perdu à minuit.",
-        "zh_CN": "今天（{loss_date}）是保留号码 {msisdn} 的最后一天：如不充值，号码将在今晚 24 点被永久回收。",
+        "fr": "Aujourd'hui, {loss_date}, est le dernier jour pour garder votre numéro {msisdn}\u00a0: sans recharge, il sera perdu à minuit.",
+        "zh_CN": "今天（{loss_date}）是保留号码{msisdn}的最后一天：如不充值，号码将在今晚24点被永久回收。",
     },
     "reminder.grace": {"en": " For now the line can only receive calls.",
                        "fr": " Pour l'instant, appels entrants uniquement.",
@@ -96,10 +101,10 @@ PIECES: dict[str, dict[str, str]] = {
     "reminder.suspended": {"en": " The line is suspended.", "fr": " La ligne est suspendue.",
                            "zh_CN": "目前已双向停机。"},
     "reminder.offer": {"en": " The smallest recharge that keeps it: {offer_price} for {offer_validity}.",
-                       "fr": " Recharge minimale pour le garder : {offer_price} pour {offer_validity}.",
-                       "zh_CN": "保号最低充值 {offer_price}（{offer_validity}）。"},
-    "recharge": {"en": " Recharge: {renew_url}", "fr": " Recharger : {renew_url}", "zh_CN": "充值：{renew_url}"},
-    "retry": {"en": " Try again: {renew_url}", "fr": " Nouvel essai : {renew_url}", "zh_CN": "重新充值：{renew_url}"},
+                       "fr": " Recharge minimale pour le garder\u00a0: {offer_price} pour {offer_validity}.",
+                       "zh_CN": "保号最低充值{offer_price}（{offer_validity}）。"},
+    "recharge": {"en": " Recharge: {renew_url}", "fr": " Recharger\u00a0: {renew_url}", "zh_CN": "充值：{renew_url}"},
+    "retry": {"en": " Try again: {renew_url}", "fr": " Nouvel essai\u00a0: {renew_url}", "zh_CN": "重新充值：{renew_url}"},
     # How long until the last day.
     "tomorrow": {"en": "tomorrow", "fr": "demain", "zh_CN": "明天"},
     "in": {"en": "in {days}", "fr": "dans {days}", "zh_CN": "{days}后"},
@@ -107,33 +112,33 @@ PIECES: dict[str, dict[str, str]] = {
 
 SUBJECTS: dict[str, dict[str, str]] = {
     "otp.code": {"en": "Your simkeep sign-in code", "fr": "Votre code de connexion simkeep",
-                 "zh_CN": "您的 simkeep 登录验证码"},
+                 "zh_CN": "您的simkeep登录验证码"},
     "topup.completed": {"en": "Top-up of {amount} confirmed for {msisdn}", "fr": "Recharge de {amount} confirmée pour le {msisdn}",
-                        "zh_CN": "号码 {msisdn} 已成功充值 {amount}"},
+                        "zh_CN": "号码{msisdn}已成功充值{amount}"},
     "reminder": {"en": "Recharge by {loss_date} to keep your number {msisdn}",
                  "fr": "Rechargez au plus tard le {loss_date} pour garder votre numéro {msisdn}",
-                 "zh_CN": "请在 {loss_date}（含）之前充值以保留号码 {msisdn}"},
+                 "zh_CN": "请在{loss_date}（含）之前充值以保留号码{msisdn}"},
     "reminder.today": {"en": "Last day to keep your number {msisdn}", "fr": "Dernier jour pour garder votre numéro {msisdn}",
-                       "zh_CN": "今天是保留号码 {msisdn} 的最后一天"},
+                       "zh_CN": "今天是保留号码{msisdn}的最后一天"},
     "line.grace": {"en": "{msisdn} can now only receive calls", "fr": "Le {msisdn} ne peut plus que recevoir des appels",
-                   "zh_CN": "号码 {msisdn} 目前仅可接听"},
-    "line.suspended": {"en": "{msisdn} is suspended", "fr": "Le {msisdn} est suspendu", "zh_CN": "号码 {msisdn} 已停机"},
+                   "zh_CN": "号码{msisdn}目前仅可接听"},
+    "line.suspended": {"en": "{msisdn} is suspended", "fr": "Le {msisdn} est suspendu", "zh_CN": "号码{msisdn}已停机"},
     "line.deactivated": {"en": "{msisdn} has been deactivated", "fr": "Le {msisdn} a été résilié",
-                         "zh_CN": "号码 {msisdn} 已销户"},
+                         "zh_CN": "号码{msisdn}已销户"},
     "payment.failed": {"en": "Your payment for {msisdn} did not go through", "fr": "Votre paiement pour le {msisdn} n'a pas abouti",
-                       "zh_CN": "号码 {msisdn} 的付款未成功"},
+                       "zh_CN": "号码{msisdn}的付款未成功"},
     "payment.refunded": {"en": "Refund of {amount} for {msisdn}", "fr": "Remboursement de {amount} pour le {msisdn}",
-                         "zh_CN": "号码 {msisdn} 已退款 {amount}"},
+                         "zh_CN": "号码{msisdn}已退款{amount}"},
     "reminders.stopped": {"en": "No more reminders for {msisdn}", "fr": "Plus de rappels pour le {msisdn}",
-                          "zh_CN": "号码 {msisdn} 已停止提醒"},
+                          "zh_CN": "号码{msisdn}已停止提醒"},
 }
 
 # Counted words by CLDR plural category (Babel's rules: French "one" covers 0 and 1, Chinese has only "other").
 COUNTS: dict[str, dict[str, dict[str, str]]] = {
     "day": {"en": {"one": "{n} day", "other": "{n} days"}, "fr": {"one": "{n} jour", "other": "{n} jours"},
-            "zh_CN": {"other": "{n} 天"}},
+            "zh_CN": {"other": "{n}天"}},
     "minute": {"en": {"one": "{n} minute", "other": "{n} minutes"}, "fr": {"one": "{n} minute", "other": "{n} minutes"},
-               "zh_CN": {"other": "{n} 分钟"}},
+               "zh_CN": {"other": "{n}分钟"}},
 }
 
 METHODS: dict[str, dict[str, str]] = {
@@ -216,25 +221,25 @@ def _pick(table: dict[str, dict[str, str]], key: str, language: str, default: st
 
 
 def count(unit: str, n: int, language: str) -> str:
-    """"3 days", "1 jour", "3 天": the word agrees with the number under the language's plural rule."""
-    forms = COUNTS[unit].get(language) or COUNTS[unit]["en"]
-    category = Locale.parse(LOCALES.get(language, "en")).plural_form(n)
-    return (forms.get(category) or forms["other"]).format(n=n)
+    """"3 days", "1 jour", "3天": the word agrees with the number under the language's plural rule."""
+    language = language if language in LANGUAGES else languages.DEFAULT
+    forms = COUNTS[unit][language]
+    return (forms.get(formats.plural(n, languages.BASE_LOCALE[language])) or forms["other"]).format(n=n)
 
 
 def _fields(payload: dict, language: str, now: datetime | None) -> _Fields:
-    language = language if language in LOCALES else "en"
-    locale = LOCALES[language]
+    reader = languages.for_number(language, payload.get("msisdn"))
+    language, locale = reader.language, reader.locale
     fields = _Fields(payload)
     tz = payload.get("timezone") or "UTC"
     for name in ("amount", "bonus"):
         money = _money(payload.get(name))
-        fields[name] = money.format(locale) if money and (name == "amount" or money.minor) else ""
+        fields[name] = formats.money(money, locale) if money and (name == "amount" or money.minor) else ""
     if payload.get("validity_ends_at"):
-        fields["validity_end"] = last_day_text(_last_day(payload["validity_ends_at"], tz), locale)
+        fields["validity_end"] = formats.last_day(datetime.fromisoformat(payload["validity_ends_at"]), tz, locale)
     if payload.get("number_loss_at"):
-        last = _last_day(payload["number_loss_at"], tz)
-        fields["loss_date"] = last_day_text(last, locale)
+        last = formats.last_date(datetime.fromisoformat(payload["number_loss_at"]), tz)
+        fields["loss_date"] = formats.day(last, locale)
         days = int(payload.get("days_before") or 0)
         if now is not None:
             days = (last - now.astimezone(zone(tz)).date()).days
@@ -247,7 +252,7 @@ def _fields(payload: dict, language: str, now: datetime | None) -> _Fields:
         fields["minutes"] = count("minute", payload["minutes"], language)
     offer = payload.get("cheapest_offer") or {}
     offer_price = _money(offer.get("amount"))
-    fields["offer_price"] = offer_price.format(locale) if offer_price else ""
+    fields["offer_price"] = formats.money(offer_price, locale) if offer_price else ""
     if offer.get("validity_days"):
         fields["offer_validity"] = count("day", int(offer["validity_days"]), language)
     if "method" in payload or "failure" in payload:
@@ -262,18 +267,6 @@ def _money(value: dict | None) -> Money | None:
     if not value:
         return None
     return Money(int(value["amount_minor"]), value["currency"])
-
-
-def _last_day(instant: str, tz: str):
-    """Validity ends at local midnight; people expect the last day it still works."""
-    end = datetime.fromisoformat(instant).astimezone(zone(tz))
-    return (end - timedelta(microseconds=1)).date()
-
-
-def last_day_text(day, locale: str) -> str:
-    """"12 mars 2027", "1er mars 2027" (French writes the first of the month as an ordinal), "2027年3月12日"."""
-    text = format_date(day, format="long", locale=locale)
-    return "1er" + text[1:] if locale.startswith("fr") and day.day == 1 else text
 
 
 # -- previews for the back office ------------------------------------------------------------------------------
@@ -299,6 +292,9 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
             **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "bonus": {"amount_minor": 0, "currency": "EUR"},
             "validity_ends_at": "2027-04-14T22:00:00+00:00",
             "receipt_url": f"{base_url}/receipts/0f6d5c1e9a8b4c7d8e2f3a4b5c6d7e8f.Jq3kX9vR2mWbT7yHn4LpZs1c8dE"}),
+        ("topup.completed", "with bonus credit", {
+            **paris, "amount": {"amount_minor": 2500, "currency": "EUR"}, "bonus": {"amount_minor": 500, "currency": "EUR"},
+            "validity_ends_at": "2027-05-14T22:00:00+00:00"}),
         ("reminder", "30 days before, line active", {**loss, "days_before": 30, "state": "active", "cheapest_offer": five}),
         ("reminder", "3 days before, grace", {**loss, "days_before": 3, "state": "grace", "cheapest_offer": five}),
         ("reminder", "1 day before, suspended", {**loss, "days_before": 1, "state": "suspended", "cheapest_offer": five}),

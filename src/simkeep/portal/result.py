@@ -17,7 +17,7 @@ from simkeep.portal import service as portal
 from simkeep.portal.params import Flag, PageRoute, ProviderToken
 from simkeep.web import i18n
 from simkeep.web.deps import Config, Db
-from simkeep.web.pages import error_text, language, redirect, render, verified_numbers
+from simkeep.web.pages import error_text, language, reader, redirect, render, verified_numbers
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 AttemptId = Annotated[str, Path(max_length=64)]
@@ -75,8 +75,9 @@ def _not_found(request: Request) -> Response:
 
 def _outcome_fragment(request: Request, outcome: portal.PaymentOutcome) -> str:
     """The part of the result page that changes, for the poll to swap in."""
-    env = i18n.environment(language(request))
-    return env.get_template("portal/_pay_outcome.html").render(request=request, **outcome.context())
+    who = reader(request)
+    return i18n.environment(who.language).get_template("portal/_pay_outcome.html").render(
+        request=request, format_locale=who.locale, **outcome.context())
 
 
 def _outcome_for_browser(request: Request, db: Database, settings: Settings,

@@ -11,9 +11,8 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Annotated
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
-from babel.dates import format_date, format_time, get_timezone_location
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from limits import parse
@@ -22,11 +21,11 @@ from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
+from simkeep.locale import formats
 from simkeep.otp import service as otp
 from simkeep.portal.params import Next, Notice, PageRoute, Text, msisdn_or_error, safe_next
-from simkeep.web import i18n
 from simkeep.web.deps import Config, Db, Limits
-from simkeep.web.pages import Csrf, Lang, add_verified_number, error_text, redirect, render
+from simkeep.web.pages import Csrf, Lang, add_verified_number, error_text, reader, redirect, render
 from simkeep.web.ratelimit import RateLimits
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -144,7 +143,8 @@ def code_page(request: Request, db: Database, settings: Settings, lang: str, msi
         with db.transaction(write=False) as session:
             budget = otp.budget(session, msisdn=msisdn, now=clock.now(), policy=policy(settings))
     spent = budget.remaining == 0
-    resets = moment(budget.resets_at, lang, request.cookies.get("tz")) if spent and budget.resets_at else None
+    resets = (moment(budget.resets_at, reader(request).locale, request.cookies.get("tz"))
+              if spent and budget.resets_at else None)
     if spent:
         error = "code_spent"
     return render(request, "portal/code.html", status=status, msisdn=msisdn, next=next, action=action,
@@ -153,14 +153,11 @@ def code_page(request: Request, db: Database, settings: Settings, lang: str, msi
                   locked=spent or error in ("code_locked", "code_expired"), **context)
 
 
-def moment(instant: datetime, lang: str, zone_name: str | None) -> str:
-    """"2 mars 2027 10:15 (heure : France)": in the reader's language and zone (the browser's, as app.js keeps it
+def moment(instant: datetime, locale: str, zone_name: str | None) -> str:
+    """"2 mars 2027 10:15 (heure : France)": in the reader's formats and zone (the browser's, as app.js keeps it
     in the `tz` cookie; the operator's until then), the zone named so nobody guesses."""
     tz = zone_name if zone_name and len(zone_name) <= 64 and zone_name in _zones() else DEFAULT_ZONE
-    zone = ZoneInfo(tz)
-    local, locale = instant.astimezone(zone), i18n.BABEL_LOCALE[lang]
-    return (f"{format_date(local.date(), 'long', locale=locale)} {format_time(local.time(), 'short', locale=locale)}"
-            f" ({get_timezone_location(zone, locale=locale)})")
+    return formats.moment(instant, tz, locale)
 
 
 @cache

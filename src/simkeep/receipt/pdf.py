@@ -19,6 +19,7 @@ from weasyprint import HTML
 
 from simkeep.core import clock
 from simkeep.db import Database
+from simkeep.locale import languages
 from simkeep.receipt import service as receipts
 from simkeep.receipt.service import masked
 from simkeep.web import i18n
@@ -27,10 +28,19 @@ _LOCKS = tuple(threading.Lock() for _ in range(64))  # striped by receipt id: bo
 
 
 def render_pdf(receipt, operator, *, validity_days: int, verify_url: str, language: str) -> bytes:
+    return document(receipt, operator, validity_days=validity_days, verify_url=verify_url,
+                    language=language).write_pdf()
+
+
+def document(receipt, operator, *, validity_days: int, verify_url: str, language: str):
+    """The laid-out receipt (WeasyPrint's Document): in the receipt's language, formats as a message to the same
+    number would write them."""
+    reader = languages.for_number(language, receipt.msisdn)
     qr = segno.make(verify_url, error="m").svg_data_uri(scale=4)
-    html = i18n.environment(language).get_template("receipt/pdf.html").render(
-        receipt=receipt, operator=operator, validity_days=validity_days, qr=qr, verify_url=verify_url, masked=masked(receipt.msisdn))
-    return HTML(string=html).write_pdf()
+    html = i18n.environment(reader.language).get_template("receipt/pdf.html").render(
+        receipt=receipt, operator=operator, validity_days=validity_days, qr=qr, verify_url=verify_url,
+        masked=masked(receipt.msisdn), format_locale=reader.locale)
+    return HTML(string=html).render()
 
 
 def stored_or_render(db: Database, receipt, operator, *, validity_days: int, verify_url: str) -> bytes:

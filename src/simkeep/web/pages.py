@@ -9,6 +9,7 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from simkeep.core.errors import SimkeepError
+from simkeep.locale import languages
 from simkeep.web import i18n, sessions
 
 
@@ -55,13 +56,19 @@ ERROR_TEXTS["internal"] = N_("Something went wrong on our side. Nothing was char
 GENERIC_ERROR = N_("Something went wrong. Nothing was charged; please try again.")
 
 
-def language(request: Request) -> str:
+def reader(request: Request) -> languages.Reader:
+    """The page's language and formats: `?lang=` or the `lang` cookie (any BCP 47 tag: zh-CN, zh_CN, en-GB...),
+    else Accept-Language; an unknown tag there is ignored, not refused (a page always renders)."""
     chosen = request.query_params.get("lang") or request.cookies.get("lang")
-    return i18n.negotiate(request.headers.get("accept-language"), chosen)
+    return languages.negotiate(request.headers.get("accept-language"), chosen)
+
+
+def language(request: Request) -> str:
+    return reader(request).language
 
 
 def error_text(lang: str, code: str) -> str:
-    return i18n.gettext(lang, ERROR_TEXTS.get(code, GENERIC_ERROR))
+    return languages.gettext(lang, ERROR_TEXTS.get(code, GENERIC_ERROR))
 
 
 def csrf_token(request: Request) -> str:
@@ -99,13 +106,16 @@ class _LazyCsrfToken:
 
 
 def render(request: Request, template: str, *, status: int = 200, **context) -> HTMLResponse:
-    lang = language(request)
-    env = i18n.environment(lang)
-    html = env.get_template(template).render(request=request, csrf_token=_LazyCsrfToken(request), **context)
+    who = reader(request)
+    env = i18n.environment(who.language)
+    html = env.get_template(template).render(request=request, csrf_token=_LazyCsrfToken(request),
+                                             format_locale=who.locale, **context)
     response = HTMLResponse(html, status_code=status)
-    if request.query_params.get("lang") in i18n.LANGUAGES:
-        response.set_cookie("lang", request.query_params["lang"], max_age=365 * 86400, samesite="lax")
-    response.headers["Content-Language"] = lang.replace("_", "-")
+    chosen = languages.read(request.query_params.get("lang"))
+    if chosen is not None:  # remembered in its clean form: "zh_cn" is kept as "zh-CN"
+        response.set_cookie("lang", chosen.preference, max_age=365 * 86400, samesite="lax")
+    response.headers["Content-Language"] = who.tag
+    response.headers["Vary"] = "Accept-Language, Cookie"  # the language (and region) come from both
     return response
 
 

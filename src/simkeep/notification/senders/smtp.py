@@ -25,6 +25,7 @@ from email.utils import format_datetime, parseaddr
 from urllib.parse import unquote, urlsplit
 
 from simkeep.core import clock
+from simkeep.locale import languages
 from simkeep.notification import templates
 from simkeep.notification.senders.base import Outgoing, PermanentFailure, Sent, TemporaryFailure
 
@@ -93,7 +94,7 @@ class SmtpSender:
         email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies, please
         email.set_content(message.text, charset="utf-8")
         email.add_alternative(to_html(message.text, message.language), subtype="html", charset="utf-8")
-        email["Content-Language"] = message.language.replace("_", "-")  # after: set_content clears Content-*
+        email["Content-Language"] = languages.tag(message.language)  # after: set_content clears Content-*
         return email
 
     def _connect(self) -> smtplib.SMTP:
@@ -144,7 +145,7 @@ def to_html(text: str, language: str = "en") -> str:
         last = end
     pieces.append(html.escape(text[last:]))
     body = "".join(pieces).replace("\r\n", "\n").replace("\n", "<br>\n")
-    lang = html.escape(language.replace("_", "-"))
+    lang = languages.tag(language)
     return (f'<!doctype html>\n<html lang="{lang}">\n<head><meta charset="utf-8"><title>simkeep</title></head>\n'
             f'<body style="font-family: sans-serif; line-height: 1.5">\n<p>{body}</p>\n</body>\n</html>\n')
 

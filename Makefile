@@ -8,12 +8,22 @@ export SIMKEEP_DATA_DIR ?= var
 
 .PHONY: run test test-sqlite test-pg lint bench clean postgres browser-deps i18n
 
+# What running needs, and nothing more: the package and its pinned dependencies.
 $(BIN)/simkeep: pyproject.toml
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet -e '.[test]'
+	@test -x $(BIN)/python || { echo "make: creating the virtual environment in $(VENV)/"; $(PY) -m venv $(VENV); }
+	@echo "make: installing simkeep and what it needs to run (pinned in pyproject.toml)"
+	@$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	@touch $@
+
+# What tests, lint and benchmarks need on top of it: the `test` extra (pytest, Playwright, ruff, axe-core ...).
+TEST_DEPS := $(VENV)/.test-deps
+$(TEST_DEPS): pyproject.toml $(BIN)/simkeep
+	@echo "make: installing the test tools (the [test] extra of pyproject.toml)"
+	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@
 
 run: $(BIN)/simkeep
+	@echo "make: starting simkeep in demo mode: migrate the database, load the catalog and the demo data, then serve"
 	$(BIN)/simkeep run
 
 postgres:
@@ -22,7 +32,7 @@ postgres:
 	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='simkeep_test'" | grep -q 1 \
 	  || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE simkeep_test"
 
-lint: $(BIN)/simkeep
+lint: $(TEST_DEPS)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/lint-imports
 	$(BIN)/mypy src
@@ -32,15 +42,15 @@ browser-deps:
 	@test -x /usr/bin/chromium && fc-list | grep -qi "noto sans cjk" && command -v pdftoppm >/dev/null \
 	  || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk poppler-utils >/dev/null)
 
-test-sqlite: $(BIN)/simkeep browser-deps
+test-sqlite: $(TEST_DEPS) browser-deps
 	$(BIN)/pytest
 
-test-pg: $(BIN)/simkeep postgres browser-deps
+test-pg: $(TEST_DEPS) postgres browser-deps
 	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest
 
 # Both suites at once, each in its own pytest process (the PostgreSQL one on a database of its own, created and
 # dropped by tests/conftest.py): their logs are printed when both are done, and the target fails if either does.
-test: lint $(BIN)/simkeep postgres browser-deps
+test: lint $(TEST_DEPS) postgres browser-deps
 	@mkdir -p $(SIMKEEP_DATA_DIR)/test-logs; logs=$(SIMKEEP_DATA_DIR)/test-logs; start=$$(date +%s); \
 	echo "running the SQLite and PostgreSQL suites in parallel (logs in $$logs)"; \
 	$(BIN)/pytest > $$logs/sqlite.log 2>&1 & sqlite=$$!; \
@@ -51,12 +61,12 @@ test: lint $(BIN)/simkeep postgres browser-deps
 	echo "both suites: $$(( $$(date +%s) - start )) s"; \
 	test $$s -eq 0 && test $$p -eq 0
 
-bench: $(BIN)/simkeep postgres
+bench: $(TEST_DEPS) postgres
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
 
 # Re-extract the translatable strings into messages.pot and merge them into the fr and zh_CN catalogs.
-i18n:
+i18n: $(BIN)/simkeep
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project simkeep -o src/simkeep/locale/messages.pot .
 	$(BIN)/pybabel update -i src/simkeep/locale/messages.pot -d src/simkeep/locale --no-fuzzy-matching
 

@@ -274,8 +274,12 @@ def run() -> None:
         console.print(f"demo mode: secrets not set in the environment are kept in [bold]{settings.secrets_file}[/bold]")
     if settings.env == "demo" and not os.environ.get("SIMKEEP_ADMIN_TOKEN"):
         console.print(f"demo admin token: [bold]{settings.admin_token}[/bold]")
-    console.print(f"serving on http://{settings.host}:{settings.port} (docs at /docs); messages go to "
-                  f"{settings.messages_log}")
+    listen = f"http://{settings.host}:{settings.port}"
+    console.print(f"serving on {listen}" + (f", reached at {settings.base_url}" if settings.base_url != listen else "")
+                  + f" (docs at /docs); messages go to {settings.messages_log}")
+    if settings.host in ("0.0.0.0", "::") and not settings.public_url:
+        console.print("listening on every interface: set SIMKEEP_PUBLIC_URL=http://<this computer's address>:"
+                      f"{settings.port} so that links in SMS and receipts open from a phone")
     from simkeep.server import Child, Supervisor
 
     raise typer.Exit(Supervisor([Child("worker", [sys.executable, "-m", "simkeep", "worker"], env),

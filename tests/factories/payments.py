@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from simkeep.config import Settings
 from simkeep.core.signing import sign
 from simkeep.db import Database
+from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line import service as lines
 from simkeep.notification.models import OutboxMessage
 from simkeep.payment import service as payments
@@ -73,3 +75,36 @@ def paid(db: Database, cfg: Settings, **checkout_args):
 def attempt_status(db, attempt_id) -> str:
     with db.transaction(write=False) as session:
         return session.get(PaymentAttempt, attempt_id).status
+
+
+# -- review items, one of each kind, through the same paths as in production -------------------------------------
+
+def in_review_line_lost(db: Database, cfg: Settings, *, key: str = "lost") -> uuid.UUID:
+    """Paid at the provider, but the line was deactivated before the payment was applied: never credited."""
+    attempt_id, ref = checkout(db, cfg, key=key)
+    event = pay(db, ref)
+    with db.transaction(write=False) as session:
+        line = lines.find_live_line(session, "+33612345678")
+    run_sweep(db, now=line.number_loss_at)
+    deliver(db, cfg, event)
+    process_inbox(db, cfg)
+    return attempt_id
+
+
+def in_review_amount_differs(db: Database, cfg: Settings, *, key: str = "differs") -> uuid.UUID:
+    """The provider said 0.01 EUR arrived for a 10.00 EUR order: never credited."""
+    attempt_id, ref = checkout(db, cfg, key=key)
+    event = pay(db, ref)
+    deliver(db, cfg, {**event, "id": f"evt_differs_{key}", "data": {**event["data"], "amount_minor": 1}})
+    process_inbox(db, cfg)
+    return attempt_id
+
+
+def in_review_disputed(db: Database, cfg: Settings, *, key: str = "disputed") -> uuid.UUID:
+    """Paid and credited, then disputed by the payer with their bank."""
+    attempt_id, ref = checkout(db, cfg, key=key)
+    deliver(db, cfg, pay(db, ref))
+    deliver(db, cfg, {"id": f"evt_dispute_{key}", "type": "payment.disputed",
+                      "data": {"ref": ref, "amount_minor": 1000, "currency": "EUR", "failure": "fraudulent"}})
+    process_inbox(db, cfg)
+    return attempt_id

@@ -291,6 +291,27 @@ def test_an_order_never_approved_in_paypals_window_failed_and_an_approved_one_st
     assert provider.fetch_status(ORDER) == ProviderStatus(ORDER, "pending")  # the buyer agreed: capture, or a person
 
 
+@pytest.mark.parametrize(("order", "expected"), [
+    (shapes.order(status="CREATED"), ProviderStatus(ORDER, "canceled")),
+    (shapes.order(status="PAYER_ACTION_REQUIRED"), ProviderStatus(ORDER, "canceled")),
+    (shapes.completed_order(), ProviderStatus(ORDER, "succeeded", 1000, "EUR")),
+    (shapes.order(status="APPROVED"), ProviderStatus(ORDER, "pending")),
+], ids=["created", "payer-action-required", "completed", "approved"])
+def test_cancel_records_an_unapproved_order_closed_without_changing_anything_at_paypal(fake, provider, order,
+                                                                                        expected):
+    fake.on("GET", ORDER_PATH, (200, order))
+    assert provider.cancel(ORDER) == expected
+    assert fake.api_calls() == [("GET", ORDER_PATH)]  # Orders v2 has no cancel: an unapproved order expires there
+
+
+def test_cancel_of_an_order_paypal_no_longer_knows_closes_it_and_a_timeout_is_unavailable(fake, provider):
+    fake.on("GET", ORDER_PATH, (404, shapes.NOT_FOUND))
+    assert provider.cancel(ORDER) == ProviderStatus(ORDER, "canceled", failure="order_not_found")
+    fake.on("GET", ORDER_PATH, timeout)
+    with pytest.raises(ProviderUnavailable):
+        provider.cancel(ORDER)
+
+
 def test_fetch_status_of_an_order_paypal_does_not_know_is_unknown(fake, provider):
     fake.on("GET", ORDER_PATH, (404, shapes.NOT_FOUND))
     assert provider.fetch_status(ORDER) == ProviderStatus(ORDER, "unknown", failure="order_not_found")

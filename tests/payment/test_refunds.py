@@ -9,9 +9,9 @@ from simkeep.config import Settings
 from simkeep.ledger import service as ledger
 from simkeep.notification.models import OutboxMessage
 from simkeep.payment import refunds
+from simkeep.payment.flow import refund
 from simkeep.payment.models import Refund
 from simkeep.payment.providers.base import ProviderDeclined, ProviderUnavailable
-from simkeep.payment.tasks import refund
 from tests.conftest import SANDBOX_ROUTES, TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.payments import SECRET, now, paid
@@ -89,7 +89,7 @@ def test_a_refused_refund_gives_the_credit_and_validity_back(db, cfg, monkeypatc
     make_line(db, now=now())
     attempt = paid(db, cfg)
     before = view(db)
-    monkeypatch.setattr("simkeep.payment.tasks.provider_named",
+    monkeypatch.setattr("simkeep.payment.flow.provider_named",
                         lambda *_: Refusing(ProviderDeclined("charge already refunded")))
     done = refund(db, cfg, attempt_id=attempt, amount_minor=1000, reason="r", actor="bob", idempotency_key="k")
     assert done.status == "failed"
@@ -102,7 +102,7 @@ def test_a_refused_refund_gives_the_credit_and_validity_back(db, cfg, monkeypatc
 def test_no_answer_from_the_provider_leaves_the_refund_pending_and_the_credit_reserved(db, cfg, monkeypatch):
     make_line(db, now=now())
     attempt = paid(db, cfg)
-    monkeypatch.setattr("simkeep.payment.tasks.provider_named",
+    monkeypatch.setattr("simkeep.payment.flow.provider_named",
                         lambda *_: Refusing(ProviderUnavailable()))
     pending = refund(db, cfg, attempt_id=attempt, amount_minor=400, reason="r", actor="bob", idempotency_key="k")
     assert pending.status == "pending"

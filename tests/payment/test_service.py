@@ -152,6 +152,6 @@ def test_an_abandoned_payment_expires_and_moves_nothing(db, cfg):
     assert (event.payload["type"], event.payload["data"]["failure"]) == ("payment.failed", "expired")
     deliver(db, cfg, event.payload)
     process_inbox(db, cfg)
-    assert attempt_status(db, attempt_id) == "failed"
+    assert attempt_status(db, attempt_id) == "abandoned"  # the payer never completed it
     assert view(db).credit.minor == 0
     assert count(db, TopUp) == 0

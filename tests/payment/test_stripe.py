@@ -29,7 +29,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -42,6 +41,7 @@ from simkeep.config import Settings
 from simkeep.ledger import service as ledger
 from simkeep.line import service as lines
 from simkeep.payment import service as payments
+from simkeep.payment.flow import refund as refund_through_simkeep
 from simkeep.payment.models import InboxEvent, PaymentAttempt
 from simkeep.payment.providers import provider_named
 from simkeep.payment.providers.base import (
@@ -53,12 +53,12 @@ from simkeep.payment.providers.base import (
     Checkout,
     ProviderDeclined,
     ProviderEvent,
+    ProviderStatus,
     ProviderUnavailable,
     WebhookRejected,
 )
 from simkeep.payment.providers.stripe import StripeProvider
 from simkeep.payment.tasks import process_inbox
-from simkeep.payment.tasks import refund as refund_through_simkeep
 from simkeep.topup.models import TopUp
 from simkeep.web import i18n
 from tests.conftest import ADMIN_TOKEN, TEST_SECRET
@@ -268,13 +268,18 @@ def test_refunding_a_failed_payment_or_in_another_currency_is_declined_and_refun
     assert stripe_js.refunds(paid) == []
 
 
-def test_a_payment_intent_abandoned_for_an_hour_is_reported_expired(provider, monkeypatch):
-    ref = provider.create_payment(a_checkout()).ref
-    monkeypatch.setattr("simkeep.core.clock.now", lambda: now() + timedelta(minutes=59))
-    assert provider.fetch_status(ref).status == "pending"
-    monkeypatch.setattr("simkeep.core.clock.now", lambda: now() + timedelta(minutes=61))
-    status = provider.fetch_status(ref)
-    assert (status.status, status.failure) == ("failed", "expired")
+def test_cancel_closes_an_unpaid_payment_intent_and_a_paid_one_says_it_was_paid(provider, stripe_js):
+    unpaid = provider.create_payment(a_checkout()).ref
+    assert provider.fetch_status(unpaid).status == "pending"  # however old: Stripe never expires it by itself
+    assert provider.cancel(unpaid) == ProviderStatus(unpaid, "canceled")
+    assert stripe_js.intent(unpaid)["status"] == "canceled"
+    assert provider.cancel(unpaid) == ProviderStatus(unpaid, "canceled")  # again: Stripe refuses, the intent says
+    with pytest.raises(stripe.InvalidRequestError):  # nobody can pay it any more
+        stripe_js.confirm_card(unpaid, VISA)
+    paid = paid_intent(provider, stripe_js, amount=1500)
+    assert provider.cancel(paid) == ProviderStatus(paid, "succeeded", 1500, "EUR", None)
+    assert stripe_js.intent(paid)["status"] == "succeeded"
+    assert provider.cancel("pi_doesnotexist").status == "unknown"
 
 
 def test_a_payment_stripe_does_not_know_is_unknown(provider):

@@ -1,50 +1,30 @@
-"""Back-office pages: the review queue, the message log, the daily reconciliation. Sign-in is admin.signin; every
-route here takes the signed-in person from admin.access.allowed, which also checks the role."""
+"""Back-office pages: the message log and the daily reconciliation, whose totals open to the payments they hold.
+Sign-in is admin.signin, the review queue admin.review; every route here takes the signed-in person from
+admin.access.allowed, which also checks the role."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.admin.access import StaffMember, allowed
 from simkeep.core import clock
-from simkeep.core.errors import SimkeepError
 from simkeep.locale.languages import gettext
 from simkeep.notification import service as notifications
-from simkeep.payment import reconcile, review
+from simkeep.payment import reconcile
+from simkeep.payment.providers import PROVIDERS
 from simkeep.web.deps import Db
-from simkeep.web.pages import N_, Csrf, Lang, error_text, redirect, render
+from simkeep.web.pages import N_, Lang, reader_zone, render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # what the reconciliation page accepts in day=
 BAD_DAY = N_("This is not a valid day. Write it as YYYY-MM-DD, between 2000 and 2099.")
-
-
-@router.get("/review", response_class=HTMLResponse)
-def review_queue(request: Request, db: Db, lang: Lang, member: Annotated[StaffMember, Depends(allowed("review.read"))],
-                 error: str | None = None) -> Response:
-    with db.transaction(write=False) as session:
-        items = review.queue(session)
-    return render(request, "admin/review.html", items=items, staff=member.username,
-                  may_settle=member.may("review.settle"), error=error_text(lang, error[:40]) if error else None)
-
-
-@router.post("/review/{attempt_id}")
-def settle(request: Request, db: Db, member: Annotated[StaffMember, Depends(allowed("review.settle"))],
-           attempt_id: uuid.UUID,
-           decision: Annotated[str, Form(max_length=20)], reason: Annotated[str, Form(max_length=500)],
-           _csrf: None = Csrf) -> Response:
-    try:
-        with db.transaction() as session:
-            review.settle(session, attempt_id=attempt_id, decision=decision, reason=reason, actor=member.actor,
-                          now=clock.now())
-    except (SimkeepError, ValueError) as exc:
-        return redirect(f"/admin/review?error={getattr(exc, 'code', 'invalid_input')}")
-    return redirect("/admin/review")
+BAD_TOTAL = N_("The reconciliation has no such total.")
+Reader = Annotated[StaffMember, Depends(allowed("reconciliation.read"))]
+Day = Annotated[str | None, Query(max_length=10)]
 
 
 @router.get("/messages", response_class=HTMLResponse)
@@ -57,15 +37,39 @@ def message_log(request: Request, db: Db, _member: Annotated[StaffMember, Depend
 
 
 @router.get("/reconciliation", response_class=HTMLResponse)
-def reconciliation(request: Request, db: Db, lang: Lang,
-                   _member: Annotated[StaffMember, Depends(allowed("reconciliation.read"))],
-                   day: str | None = None) -> Response:
+def reconciliation(request: Request, db: Db, lang: Lang, _member: Reader, day: Day = None) -> Response:
     when = _day(day) if day else clock.now().date()
     if when is None:
         return render(request, "portal/error.html", status=422, error=gettext(lang, BAD_DAY))
     with db.transaction(write=False) as session:
         report = reconcile.daily_report(session, day=when)
-    return render(request, "admin/reconciliation.html", report=report)
+    return render(request, "admin/reconciliation.html", report=report, **_days(when))
+
+
+@router.get("/reconciliation/payments", response_class=HTMLResponse)
+def reconciliation_payments(request: Request, db: Db, lang: Lang, _member: Reader, day: Day = None,
+                            total: Annotated[str, Query(max_length=20)] = "",
+                            provider: Annotated[str, Query(max_length=20)] = "",
+                            currency: Annotated[str, Query(max_length=3)] = "") -> Response:
+    """The payments one total of the day's report holds: the list adds up to the total."""
+    when = _day(day) if day else clock.now().date()
+    if when is None:
+        return render(request, "portal/error.html", status=422, error=gettext(lang, BAD_DAY))
+    if total not in reconcile.TOTALS or provider not in PROVIDERS or not (currency.isascii() and currency.isupper()
+                                                                           and len(currency) == 3):
+        return render(request, "portal/error.html", status=404, error=gettext(lang, BAD_TOTAL))
+    with db.transaction(write=False) as session:
+        rows = reconcile.payments_in(session, day=when, total=total, provider=provider, currency=currency)
+    return render(request, "admin/reconciliation_payments.html", rows=rows, total=total, provider=provider,
+                  currency=currency, sum_minor=sum(amount for _, amount in rows), tz=reader_zone(request),
+                  **_days(when))
+
+
+def _days(when: date) -> dict:
+    """The day shown and its neighbours, for the day picker's links (within the range the report accepts)."""
+    before, after = when - timedelta(days=1), when + timedelta(days=1)
+    return {"day": when, "previous_day": before if before >= FIRST_DAY else None,
+            "next_day": after if after <= LAST_DAY else None}
 
 
 def _day(text: str) -> date | None:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from simkeep.charge import repository
 from simkeep.charge.models import KINDS, Charge
+from simkeep.core import idempotency
 from simkeep.core.errors import (
-    IdempotencyKeyReused,
     InsufficientBalance,
     InvalidAmount,
     InvalidInput,
@@ -24,7 +24,6 @@ from simkeep.ledger import service as ledger
 from simkeep.ledger.service import Leg
 from simkeep.line import service as lines
 from simkeep.line.models import ACTIVE
-from simkeep.topup.service import fingerprint
 
 MAX_CHARGE_MINOR = 10_000_000
 
@@ -42,17 +41,15 @@ def charge(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or not 0 < amount_minor <= MAX_CHARGE_MINOR:
         raise InvalidAmount()
     number = lookup_msisdn(msisdn, region)
-    request_hash = fingerprint(number, amount_minor, kind)
+    request_hash = idempotency.fingerprint(number, amount_minor, kind)
     locked = lines.lock_live_line(session, number, request=(Charge.__table__, principal, idempotency_key))
     # An earlier request with this key comes with the lock (one round trip); without a live line, look it up.
     if locked is None:
         earlier = repository.find_by_key(session, principal, idempotency_key)
     else:
         earlier = repository.get(session, locked[0].earlier_id) if locked[0].earlier_id else None
-    if earlier is not None:
-        if earlier.request_hash != request_hash:
-            raise IdempotencyKeyReused()
-        return ChargeResult(earlier, replayed=True)
+    if (again := idempotency.replay(earlier, request_hash)) is not None:
+        return ChargeResult(again, replayed=True)
     if locked is None:
         raise lines.no_live_line(session, number)
     line, operator = locked

@@ -21,6 +21,7 @@ Payloads (what the producers put in the outbox row):
 - line.grace / line.suspended: {msisdn, number_loss_at, timezone}; line.deactivated: {msisdn}
 - payment.failed: {msisdn, amount, method, failure, renew_url?}
 - payment.refunded: {msisdn, amount}; reminders.stopped: {msisdn}
+- review.refunded / review.dismissed: {msisdn, amount}: a payment in the review queue was refunded, or dismissed
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from simkeep.locale.languages import LANGUAGES
 from simkeep.notification import segments
 
 TOPICS = ("otp.code", "topup.completed", "reminder", "line.grace", "line.suspended", "line.deactivated",
-          "payment.failed", "payment.refunded", "reminders.stopped")
+          "payment.failed", "payment.refunded", "review.refunded", "review.dismissed", "reminders.stopped")
 
 TEXTS: dict[str, dict[str, str]] = {
     "otp.code": {
@@ -78,6 +79,17 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{amount} has been refunded for your top-up of {msisdn}. It reaches your account within a few days.",
         "fr": "{amount} vous ont été remboursés pour la recharge du {msisdn}. Le remboursement arrive sous quelques jours.",
         "zh_CN": "您为号码{msisdn}充值的{amount}已退款，将在几天内到账。",
+    },
+    # A payment the review queue settled, as the pay page promised ("our team will credit your line or refund you").
+    "review.refunded": {
+        "en": "We could not recharge {msisdn} with your payment of {amount}: it has been refunded and reaches your account within a few days.",
+        "fr": "Nous n'avons pas pu recharger le {msisdn} avec votre paiement de {amount}\u00a0: il vous a été remboursé et arrive sous quelques jours.",
+        "zh_CN": "您为号码{msisdn}支付的{amount}未能用于充值，已全额退款，将在几天内到账。",
+    },
+    "review.dismissed": {
+        "en": "We have checked your payment of {amount} for {msisdn}: the line was not recharged with it. Any money taken for it is returned to you.",
+        "fr": "Nous avons vérifié votre paiement de {amount} pour le {msisdn}\u00a0: la ligne n'a pas été rechargée. Tout montant prélevé vous est rendu.",
+        "zh_CN": "我们已核查您为号码{msisdn}支付的{amount}：该笔付款未用于充值。如已扣款，款项将退还给您。",
     },
     "reminders.stopped": {
         "en": "You will no longer receive reminders for {msisdn}. Recharge in time to keep your number.",
@@ -129,6 +141,11 @@ SUBJECTS: dict[str, dict[str, str]] = {
                        "zh_CN": "号码{msisdn}的付款未成功"},
     "payment.refunded": {"en": "Refund of {amount} for {msisdn}", "fr": "Remboursement de {amount} pour le {msisdn}",
                          "zh_CN": "号码{msisdn}已退款{amount}"},
+    "review.refunded": {"en": "Refund of {amount} for {msisdn}", "fr": "Remboursement de {amount} pour le {msisdn}",
+                        "zh_CN": "号码{msisdn}的{amount}已退款"},
+    "review.dismissed": {"en": "Your payment of {amount} for {msisdn} has been checked",
+                         "fr": "Votre paiement de {amount} pour le {msisdn} a été vérifié",
+                         "zh_CN": "号码{msisdn}的{amount}付款已核查"},
     "reminders.stopped": {"en": "No more reminders for {msisdn}", "fr": "Plus de rappels pour le {msisdn}",
                           "zh_CN": "号码{msisdn}已停止提醒"},
 }
@@ -311,6 +328,8 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
         ("payment.failed", "card declined", {**paris, "amount": {"amount_minor": 1000, "currency": "EUR"},
                                              "method": "card", "failure": "card_declined"}),
         ("payment.refunded", "refund", {**paris, "amount": {"amount_minor": 1000, "currency": "EUR"}}),
+        ("review.refunded", "refunded from the review queue", {**paris, "amount": {"amount_minor": 1000, "currency": "EUR"}}),
+        ("review.dismissed", "dismissed from the review queue", {**paris, "amount": {"amount_minor": 1000, "currency": "EUR"}}),
         ("reminders.stopped", "after STOP", {"msisdn": "+33612345678"}),
     ]
 

@@ -32,18 +32,29 @@ def review_list() -> None:
 
 
 @review_app.command("settle")
-def review_settle(attempt: str, decision: Annotated[str, typer.Option(help="credit | dismiss")],
+def review_settle(attempt: str, decision: Annotated[str, typer.Option(help="credit | refund | dismiss")],
                   reason: Annotated[str, typer.Option(help="why: goes into the audit log")],
-                  actor: Annotated[str, typer.Option(help="who decides")] = os.environ.get("USER", "staff")) -> None:
-    """Credit the line now, or dismiss the payment, with a reason for the audit log."""
+                  actor: Annotated[str, typer.Option(help="who decides")] = os.environ.get("USER", "staff"),
+                  key: Annotated[str | None, typer.Option(help="refund only: idempotency key (default: a new one)")]
+                  = None) -> None:
+    """Credit the line now, refund the payment through its provider, or dismiss it, with a reason for the audit
+    log; the payer is told by SMS (a credit with its receipt)."""
+    import secrets
     import uuid
 
-    from simkeep.payment import review
+    from simkeep.payment import flow, review
 
+    settings = get_settings()
     try:
+        if decision == review.REFUND:
+            refund = flow.refund_review_item(database(), settings, attempt_id=uuid.UUID(attempt), reason=reason,
+                                             actor=actor, idempotency_key=key or f"cli:{secrets.token_urlsafe(16)}")
+            console.print(f"{attempt}: refund {refund.id} {refund.status}")
+            return
         with database().transaction() as session:
             settled = review.settle(session, attempt_id=uuid.UUID(attempt), decision=decision, reason=reason,
-                                    actor=actor, now=clock.now())
+                                    actor=actor, receipt_secret=settings.key("receipt"), base_url=settings.base_url,
+                                    now=clock.now())
     except SimkeepError as exc:
         fail(exc)
     console.print(f"{settled.id}: {settled.status}")
@@ -56,7 +67,7 @@ def refund_cmd(attempt: str, amount_minor: int, reason: Annotated[str, typer.Opt
     """Refund (part of) a paid top-up through its provider."""
     import uuid
 
-    from simkeep.payment.tasks import refund
+    from simkeep.payment.flow import refund
 
     try:
         result = refund(database(), get_settings(), attempt_id=uuid.UUID(attempt), amount_minor=amount_minor,

@@ -10,7 +10,12 @@ from simkeep.db import Base, JsonType, UtcDateTime
 
 METHODS = ("card", "paypal", "bank_transfer", "wechat_pay", "alipay")
 CREATED, PENDING, SUCCEEDED, FAILED, REVIEW = "created", "pending", "succeeded", "failed", "review"
-FINAL = (SUCCEEDED, REVIEW)
+# Closed without money: the payer never completed it (cancelled at the provider after its expiry), or staff
+# dismissed it from review. Closed with money sent back: refunded from review. A success event still credits an
+# abandoned or dismissed attempt (money moved after all); nothing changes a refunded one.
+ABANDONED, DISMISSED, REFUNDED = "abandoned", "dismissed", "refunded"
+OPEN = (CREATED, PENDING)  # waiting for the payer or the provider
+FINAL = (SUCCEEDED, REVIEW, REFUNDED)
 
 
 class PaymentAttempt(Base):

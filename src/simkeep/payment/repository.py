@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from simkeep.db import insert_or_ignore
-from simkeep.payment.models import InboxEvent, PaymentAttempt
+from simkeep.db import insert_or_ignore, rowcount
+from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
 
 _ATTEMPTS = PaymentAttempt.__table__
 
@@ -17,18 +17,26 @@ def by_checkout_key(session: Session, key: str) -> PaymentAttempt | None:
 
 
 def get(session: Session, attempt_id: uuid.UUID, *, for_update: bool = False) -> PaymentAttempt | None:
-    stmt = select(PaymentAttempt).where(PaymentAttempt.id == attempt_id)
+    # populate_existing: after a Core UPDATE in this session, the identity map still holds the old row.
+    stmt = select(PaymentAttempt).where(PaymentAttempt.id == attempt_id).execution_options(populate_existing=True)
     return session.scalars(stmt.with_for_update() if for_update else stmt).first()
 
 
-def get_one(session: Session, attempt_id: uuid.UUID) -> PaymentAttempt:
+def get_one(session: Session, attempt_id: uuid.UUID, *, for_update: bool = False) -> PaymentAttempt:
     """An attempt that must exist (a refund's, a settled review item's): NoResultFound otherwise."""
-    return session.scalars(select(PaymentAttempt).where(PaymentAttempt.id == attempt_id)).one()
+    stmt = select(PaymentAttempt).where(PaymentAttempt.id == attempt_id).execution_options(populate_existing=True)
+    return session.scalars(stmt.with_for_update() if for_update else stmt).one()
 
 
 def by_provider_ref(session: Session, provider: str, ref: str) -> PaymentAttempt | None:
     return session.scalars(select(PaymentAttempt).where(PaymentAttempt.provider == provider,
                                                         PaymentAttempt.provider_ref == ref).with_for_update()).first()
+
+
+def change_if(session: Session, attempt_id: uuid.UUID, *, status_in: tuple[str, ...], **values) -> bool:
+    """A guarded change: only while the attempt is in one of `status_in`; False when it moved on meanwhile."""
+    return rowcount(session.execute(update(_ATTEMPTS).where(_ATTEMPTS.c.id == attempt_id,
+                                                            _ATTEMPTS.c.status.in_(status_in)).values(**values))) == 1
 
 
 def add(session: Session, **row) -> None:
@@ -58,6 +66,42 @@ def mark_processed(session: Session, event_id: uuid.UUID, *, outcome: str, now: 
     session.execute(update(table).where(table.c.id == event_id).values(processed_at=now, outcome=outcome[:200]))
 
 
+def recent_for_number(session: Session, msisdn: str, limit: int) -> list[PaymentAttempt]:
+    return list(session.scalars(select(PaymentAttempt).where(PaymentAttempt.msisdn == msisdn)
+                                .order_by(PaymentAttempt.created_at.desc()).limit(limit)))
+
+
 def recent_for_line(session: Session, line_id, limit: int = 10) -> list[PaymentAttempt]:
     return list(session.scalars(select(PaymentAttempt).where(PaymentAttempt.line_id == line_id)
                                 .order_by(PaymentAttempt.created_at.desc()).limit(limit)))
+
+
+def with_status(session: Session, status: str, *, provider: str | None = None, currency: str | None = None,
+                created_before: datetime | None = None, updated_from: datetime | None = None,
+                updated_before: datetime | None = None, limit: int = 500) -> list[PaymentAttempt]:
+    stmt = select(PaymentAttempt).where(PaymentAttempt.status == status)
+    for column, value in ((PaymentAttempt.provider, provider), (PaymentAttempt.currency, currency)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if created_before is not None:
+        stmt = stmt.where(PaymentAttempt.created_at < created_before)
+    if updated_from is not None:
+        stmt = stmt.where(PaymentAttempt.updated_at >= updated_from)
+    if updated_before is not None:
+        stmt = stmt.where(PaymentAttempt.updated_at < updated_before)
+    return list(session.scalars(stmt.order_by(PaymentAttempt.created_at).limit(limit)))
+
+
+def refunded_minor(session: Session, attempt_id: uuid.UUID) -> int:
+    """What refunds of this payment returned or are returning (pending and succeeded)."""
+    # int(): PostgreSQL sums a BIGINT column as NUMERIC.
+    return int(session.scalars(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+        Refund.attempt_id == attempt_id, Refund.status.in_(("pending", "succeeded")))).one())
+
+
+def refund_by_key(session: Session, key: str) -> Refund | None:
+    return session.scalars(select(Refund).where(Refund.idempotency_key == key)).first()
+
+
+def refunds_of(session: Session, attempt_id: uuid.UUID) -> list[Refund]:
+    return list(session.scalars(select(Refund).where(Refund.attempt_id == attempt_id).order_by(Refund.created_at)))

@@ -15,9 +15,23 @@ from sqlalchemy.orm import Session
 from simkeep.catalog import service as catalog
 from simkeep.core.errors import LineNotRenewable, NotFound, ValidityCapReached
 from simkeep.core.ids import new_id
+from simkeep.core.money import Money
 from simkeep.ledger import service as ledger
-from simkeep.payment import refunds, repository
-from simkeep.payment.models import CREATED, FAILED, FINAL, PENDING, REVIEW, SUCCEEDED, InboxEvent, PaymentAttempt
+from simkeep.line import service as lines
+from simkeep.notification import outbox
+from simkeep.payment import repository
+from simkeep.payment.models import (
+    ABANDONED,
+    CREATED,
+    FAILED,
+    FINAL,
+    OPEN,
+    PENDING,
+    REVIEW,
+    SUCCEEDED,
+    InboxEvent,
+    PaymentAttempt,
+)
 from simkeep.payment.providers.base import (
     DISPUTED,
     REFUNDED,
@@ -30,9 +44,16 @@ from simkeep.payment.providers.base import SUCCEEDED as EVENT_SUCCEEDED
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
 
+# Failures that say the payer never completed the payment (the provider let it expire): closed as abandoned.
+NEVER_COMPLETED = ("expired", "approval_expired", "abandoned")
+
 
 class AttemptNotFound(NotFound):
     code, message = "payment_not_found", "No such payment."
+
+
+class NotInReview(NotFound):
+    code, message = "not_in_review", "This payment is not waiting for review."
 
 
 def start_checkout(session: Session, *, checkout_key: str, line, operator, offer, method: str, provider: str,
@@ -80,7 +101,8 @@ def claim_events(session: Session, *, limit: int = 50) -> list[InboxEvent]:
 
 
 def handle_event(session: Session, event: InboxEvent, *, receipt_secret: str, base_url: str, now: datetime) -> str:
-    """Apply one stored webhook. Success wins over failure (money was taken); nothing undoes a success."""
+    """Apply one stored webhook. Success wins over failure (money was taken); nothing undoes a success. A success
+    for an abandoned or dismissed attempt still credits (or goes to review): money that moved is never lost."""
     data = event.payload
     attempt = repository.by_provider_ref(session, event.provider, str(data.get("ref")))
     if attempt is None:
@@ -89,12 +111,15 @@ def handle_event(session: Session, event: InboxEvent, *, receipt_secret: str, ba
         outcome = _money_taken_back(session, attempt, event.type, data, now)
     elif attempt.status in FINAL:
         outcome = f"ignored: already {attempt.status}"
-    elif event.type == "payment.succeeded":
+    elif event.type == EVENT_SUCCEEDED:
         outcome = _succeed(session, attempt, data, receipt_secret=receipt_secret, base_url=base_url, now=now)
-    elif event.type == "payment.failed":
-        repository.change(session, attempt.id, status=FAILED, failure_reason=str(data.get("failure") or "failed"),
-                          updated_at=now)
-        outcome = "failed"
+    elif event.type == EVENT_FAILED and attempt.status in OPEN:
+        failure = str(data.get("failure") or "failed")
+        status = ABANDONED if failure in NEVER_COMPLETED else FAILED
+        repository.change(session, attempt.id, status=status, failure_reason=failure, updated_at=now)
+        outcome = status
+    elif event.type == EVENT_FAILED:
+        outcome = f"ignored: already {attempt.status}"
     else:
         outcome = f"ignored: {event.type}"
     repository.mark_processed(session, event.id, outcome=outcome, now=now)
@@ -104,10 +129,12 @@ def handle_event(session: Session, event: InboxEvent, *, receipt_secret: str, ba
 def _money_taken_back(session: Session, attempt: PaymentAttempt, kind: str, data: dict, now: datetime) -> str:
     """A dispute, or a refund made at the provider rather than through simkeep: a person decides what happens to
     the credit. Our own refunds come back as events too; those are already accounted for."""
-    if kind == REFUNDED and (data.get("amount_minor") or 0) <= refunds.refunded_minor(session, attempt.id):
+    if kind == REFUNDED and (data.get("amount_minor") or 0) <= repository.refunded_minor(session, attempt.id):
         return "ignored: refund made through simkeep"
-    reason = "disputed by the payer" if kind == DISPUTED else "refunded at the provider"
-    return _review(session, attempt, reason, now)
+    if kind == DISPUTED:
+        return hold_for_review(session, attempt.id, reason="disputed", detail=data.get("failure"), now=now)
+    return hold_for_review(session, attempt.id, reason="refunded_at_provider", now=now,
+                           detail=_amount(data.get("amount_minor"), data.get("currency")))
 
 
 def record_status(session: Session, attempt: PaymentAttempt, status: ProviderStatus, *, source: str,
@@ -126,30 +153,84 @@ def record_status(session: Session, attempt: PaymentAttempt, status: ProviderSta
 def _succeed(session: Session, attempt: PaymentAttempt, data: dict, *, receipt_secret: str, base_url: str,
              now: datetime) -> str:
     if (data.get("amount_minor"), data.get("currency")) != (attempt.amount_minor, attempt.currency):
-        return _review(session, attempt, "amount paid differs from the order", now)
-    receipt_id = new_id()
-    receipt_url = f"{base_url}/receipts/{receipts.token_for(receipt_secret, receipt_id)}"
+        return hold_for_review(session, attempt.id, reason="amount_differs", now=now,
+                               detail=_amount(data.get("amount_minor"), data.get("currency")))
     try:
         with session.begin_nested():
-            result = topups.top_up(session, principal=f"payment:{attempt.provider}",
-                                   idempotency_key=f"payment:{attempt.id}", msisdn=attempt.msisdn,
-                                   offer_id=attempt.offer_id, channel="portal", now=now,
-                                   notify={"receipt_url": receipt_url},
-                                   clearing=ledger.provider_clearing(attempt.provider))
+            topup = credit(session, attempt, receipt_secret=receipt_secret, base_url=base_url, now=now)
     except (LineNotRenewable, ValidityCapReached) as exc:
         # Paid but cannot be credited: a person decides (refund or manual credit); never an automatic refund.
-        return _review(session, attempt, f"paid but {exc.code}", now)
-    receipt = receipts.issue(session, receipt_id=receipt_id, topup=result.topup, operator_id=catalog.operator_of_offer(session, attempt.offer_id),
-                             line_id=result.topup.line_id, payment_method=attempt.method, language=attempt.language,
-                             now=now)
-    repository.change(session, attempt.id, status=SUCCEEDED, topup_id=result.topup.id, receipt_id=receipt.id,
+        return hold_for_review(session, attempt.id, reason=exc.code, now=now)
+    return f"credited {topup.id}"
+
+
+def credit(session: Session, attempt: PaymentAttempt, *, receipt_secret: str, base_url: str, now: datetime):
+    """The one way a payment reaches its line, for a webhook and for a person settling the review queue alike:
+    the top-up (keyed by the attempt, so a repeat credits nothing more), its receipt and the confirmation SMS
+    with the receipt's link. Raises LineNotRenewable when the line paid for is gone (its number may belong to
+    someone else by now) and ValidityCapReached when it cannot take more validity."""
+    live = lines.find_live_line(session, attempt.msisdn)
+    if live is None or live.id != attempt.line_id:
+        raise LineNotRenewable()
+    receipt_id = attempt.receipt_id or new_id()
+    receipt_url = f"{base_url}/receipts/{receipts.token_for(receipt_secret, receipt_id)}"
+    result = topups.top_up(session, principal=f"payment:{attempt.provider}", idempotency_key=f"payment:{attempt.id}",
+                           msisdn=attempt.msisdn, offer_id=attempt.offer_id, channel="portal", now=now,
+                           notify={"receipt_url": receipt_url}, clearing=ledger.provider_clearing(attempt.provider))
+    if attempt.receipt_id is None:
+        receipts.issue(session, receipt_id=receipt_id, topup=result.topup,
+                       operator_id=catalog.operator_of_offer(session, attempt.offer_id), line_id=result.topup.line_id,
+                       payment_method=attempt.method, language=attempt.language, now=now)
+    repository.change(session, attempt.id, status=SUCCEEDED, topup_id=result.topup.id, receipt_id=receipt_id,
                       failure_reason=None, updated_at=now)
-    return f"credited {result.topup.id}"
+    return result.topup
 
 
-def _review(session: Session, attempt: PaymentAttempt, reason: str, now: datetime) -> str:
-    repository.change(session, attempt.id, status=REVIEW, failure_reason=reason, updated_at=now)
-    return f"review: {reason}"
+# Why a payment waits for a person. A review item's failure_reason is the code, then ": " and details for some
+# (the amount received, the provider's dispute reason, the bank entry): the back office shows a sentence per code.
+REVIEW_REASONS = ("amount_differs", "line_not_renewable", "validity_cap_reached", "disputed", "refunded_at_provider",
+                  "no_outcome", "bank_transfer", "refund_refused")
+
+
+def hold_for_review(session: Session, attempt_id: uuid.UUID, *, reason: str, detail: str | None = None,
+                    now: datetime) -> str:
+    """Put a payment in the review queue; returns the outcome for the inbox log."""
+    if reason not in REVIEW_REASONS:
+        raise ValueError(f"unknown review reason {reason!r}")
+    stored = f"{reason}: {detail}" if detail else reason
+    repository.change(session, attempt_id, status=REVIEW, failure_reason=stored[:200], updated_at=now)
+    return f"review: {stored}"
+
+
+def review_reason(attempt: PaymentAttempt) -> tuple[str, str | None]:
+    """(code, details) of a review item; a reason stored before codes existed reads as ("other", its text)."""
+    code, _, detail = (attempt.failure_reason or "").partition(": ")
+    return (code, detail or None) if code in REVIEW_REASONS else ("other", attempt.failure_reason)
+
+
+def notify_payer(session: Session, attempt: PaymentAttempt, *, topic: str, key: str, amount: dict,
+                 now: datetime) -> bool:
+    """An SMS to the number that paid, in the language of its payment page. Only while the number still belongs
+    to the line paid for: a number given to someone else since must not hear of another person's payment."""
+    line = lines.find_live_line(session, attempt.msisdn)
+    if line is None or line.id != attempt.line_id:
+        return False
+    outbox.enqueue(session, [outbox.Message(
+        dedup_key=f"{topic}:{key}", topic=topic, channel=outbox.SMS, recipient=attempt.msisdn,
+        language=attempt.language, line_id=line.id, payload={"msisdn": attempt.msisdn, "amount": amount})], now=now)
+    return True
+
+
+def _amount(minor, currency) -> str | None:
+    """"0.01 EUR": unambiguous in a note, in any language."""
+    if not isinstance(minor, int) or not isinstance(currency, str):
+        return None
+    return f"{Money(minor, currency).as_decimal()} {currency}"
+
+
+def recent_for_number(session: Session, msisdn: str, *, limit: int = 20) -> list[PaymentAttempt]:
+    """Every recent payment for the number, whichever of its lines it was for."""
+    return repository.recent_for_number(session, msisdn, limit)
 
 
 def recent_for_line(session: Session, line_id) -> list[PaymentAttempt]:

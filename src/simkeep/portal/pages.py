@@ -12,12 +12,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.core import clock
-from simkeep.portal import result, signin, wizard
+from simkeep.portal import homescreen, result, signin, wizard
 from simkeep.portal import service as portal
 from simkeep.portal.params import OperatorId, PageRoute
 from simkeep.receipt import service as receipts
 from simkeep.web.deps import Config, Db
-from simkeep.web.pages import Csrf, redirect, render, verified_numbers
+from simkeep.web.pages import Csrf, reader, redirect, render, verified_numbers
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -42,10 +42,13 @@ def my_lines(request: Request, db: Db, settings: Config) -> Response:
     numbers = verified_numbers(request)
     if not numbers:
         return redirect("/signin?next=/lines")
+    now = clock.now()
     with db.transaction(write=False) as session:
-        statuses = portal.statuses(session, numbers, now=clock.now())
+        statuses = portal.statuses(session, numbers, now=now)
     secret = settings.key("receipt")
-    return render(request, "portal/lines.html", statuses=statuses,
+    # When this status was read, in the reader's zone: the offline page repeats it with the status it kept.
+    return render(request, "portal/lines.html", statuses=statuses, seen_at=now,
+                  seen=signin.moment(now, reader(request).locale, request.cookies.get("tz")),
                   receipt_token=lambda receipt_id: receipts.token_for(secret, receipt_id))
 
 
@@ -69,3 +72,4 @@ def add_line_form(request: Request) -> HTMLResponse:
 router.include_router(signin.router)
 router.include_router(wizard.router)
 router.include_router(result.router)
+router.include_router(homescreen.router)

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from simkeep.config import Settings
 from simkeep.db import Database
+from simkeep.payment import flow
 from simkeep.portal import service as portal
 from simkeep.portal.params import Flag, PageRoute, ProviderToken
 from simkeep.web import i18n
@@ -34,8 +35,8 @@ def payment_result(request: Request, db: Db, settings: Config, attempt_id: Attem
         return _not_found(request)
     attempt = outcome.attempt
     # PayPal sends the payer back with its order token, plus a PayerID once approved or cancelled=1 if not.
-    if portal.returned_from_provider(attempt, token, approved=bool(PayerID), cancelled=bool(cancelled)):
-        portal.capture_on_return(db, settings, attempt, cancelled=bool(cancelled))
+    if flow.returned_from_provider(attempt, token, approved=bool(PayerID), cancelled=bool(cancelled)):
+        flow.capture_on_return(db, settings, attempt, cancelled=bool(cancelled))
         return redirect(f"/pay/{attempt.id}")
     return render(request, "portal/pay_result.html", **outcome.context())
 

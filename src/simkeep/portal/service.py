@@ -14,10 +14,8 @@ from sqlalchemy.orm import Session
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import Offer, Operator
 from simkeep.config import Settings
-from simkeep.core import clock
 from simkeep.core.errors import (
     Conflict,
-    InvalidAmount,
     LineNotFound,
     LineNotRenewable,
     SimkeepError,
@@ -28,10 +26,9 @@ from simkeep.line import rules
 from simkeep.line import service as lines
 from simkeep.line.models import RENEWABLE, Line
 from simkeep.notification import service as notifications
+from simkeep.payment import flow
 from simkeep.payment import service as payments
-from simkeep.payment.models import PENDING, PaymentAttempt
-from simkeep.payment.providers import provider_for, provider_named
-from simkeep.payment.providers.base import Checkout, ProviderDeclined, ProviderStatus, ProviderUnavailable
+from simkeep.payment.models import PaymentAttempt
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
 
@@ -159,29 +156,9 @@ def renewal_order(session: Session, *, msisdn: str, offer_id: str, now: datetime
 
 def start_payment(db: Database, settings: Settings, order: Order, *, checkout_key: str, method: str,
                   language: str) -> tuple[uuid.UUID, dict | None]:
-    """(attempt id, the payer's next action or None). Pays once: the checkout key is unique, so a double-click or
-    a reload finds the first attempt and its next action."""
-    line, operator, offer = order.line, order.operator, order.quote.offer
-    provider = provider_for(method, operator.id, db, settings)
-    # Two confirms at once race on the unique checkout key; the loser is retried and finds the winner's attempt.
-    attempt, new = db.write(lambda session: payments.start_checkout(
-        session, checkout_key=checkout_key, line=line, operator=operator, offer=offer, method=method,
-        provider=provider.name, language=language, now=clock.now()))
-    if not new:
-        return attempt.id, attempt.next_action
-    checkout = Checkout(attempt_id=str(attempt.id), amount_minor=attempt.amount_minor, currency=attempt.currency,
-                        method=attempt.method, description=f"{operator.brand} {operator.product} {line.msisdn}",
-                        return_url=f"/pay/{attempt.id}", language=language)
-    try:
-        created = provider.create_payment(checkout)  # outside any transaction: it is a call to the outside
-    except (ProviderUnavailable, ProviderDeclined, InvalidAmount) as exc:
-        # Nothing was created at the provider (creation is idempotent on the attempt id): say so and stop.
-        with db.transaction() as session:
-            payments.record_unavailable(session, attempt.id, reason=exc.code, now=clock.now())
-        return attempt.id, None
-    with db.transaction() as session:
-        payments.record_created(session, attempt.id, created, now=clock.now())
-    return attempt.id, created.next_action
+    """(attempt id, the payer's next action or None): the checked order, paid through the payment flow."""
+    return flow.start_checkout(db, settings, line=order.line, operator=order.operator, offer=order.quote.offer,
+                               checkout_key=checkout_key, method=method, language=language)
 
 
 def payment_outcome(session: Session, attempt_id: str, *, numbers: Collection[str], own: Collection[str],
@@ -207,32 +184,3 @@ def payment_outcome(session: Session, attempt_id: str, *, numbers: Collection[st
     topup = topups.get_topup(session, attempt.topup_id) if attempt.topup_id else None
     token = receipts.token_for(secret, attempt.receipt_id) if attempt.receipt_id else None
     return PaymentOutcome(attempt, operator, topup, token, days=days, full=True)
-
-
-def returned_from_provider(attempt: PaymentAttempt, token: str | None, *, approved: bool, cancelled: bool) -> bool:
-    """The payer is back from a provider that captures separately, carrying the ref of a payment still pending."""
-    return bool(token) and token == attempt.provider_ref and attempt.status == PENDING and (approved or cancelled)
-
-
-def capture_on_return(db: Database, settings: Settings, attempt: PaymentAttempt, *, cancelled: bool) -> None:
-    """The payer approved (or cancelled): capture now, outside any transaction, and record a definite answer
-    through the inbox. No answer: the result page keeps polling and reconciliation finishes the job; an unknown
-    outcome is never recorded as a failure."""
-    try:
-        provider = provider_named(attempt.provider, db, settings)
-    except (SimkeepError, LookupError, ValueError):
-        return  # a provider no longer configured: the webhook or reconciliation settles the attempt
-    capture = getattr(provider, "capture", None)
-    if not callable(capture) or attempt.provider_ref is None:
-        # This provider settles by itself (the sandbox, Stripe): a return, whatever its query says, changes
-        # nothing; its webhook tells the outcome.
-        return
-    if cancelled:
-        outcome = ProviderStatus(attempt.provider_ref, "failed", failure="canceled")
-    else:
-        try:
-            outcome = capture(attempt.provider_ref, f"capture:{attempt.id}")
-        except ProviderUnavailable:
-            return
-    with db.transaction() as session:
-        payments.record_status(session, attempt, outcome, source="capture", now=clock.now())

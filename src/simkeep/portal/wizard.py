@@ -22,7 +22,7 @@ from simkeep.core import clock
 from simkeep.core.errors import LineNotFound, LineNotRenewable, SimkeepError, ValidityCapReached
 from simkeep.db import Database
 from simkeep.line import service as lines
-from simkeep.payment.providers import available_methods
+from simkeep.payment.flow import available_methods
 from simkeep.portal import service as portal
 from simkeep.portal.params import Notice, OperatorId, PageRoute, RawNumber, msisdn_or_error
 from simkeep.portal.result import remember_attempt

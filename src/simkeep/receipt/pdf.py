@@ -25,11 +25,14 @@ from simkeep.receipt.service import masked
 from simkeep.web import i18n
 
 _LOCKS = tuple(threading.Lock() for _ in range(64))  # striped by receipt id: bounded, no per-receipt bookkeeping
+# PDF/UA-1: tagged (the heading, the table with its row headers, the QR code with its text), with the language and
+# the title that screen readers announce.
+PDF_VARIANT = "pdf/ua-1"
 
 
 def render_pdf(receipt, operator, *, validity_days: int, verify_url: str, language: str) -> bytes:
     return document(receipt, operator, validity_days=validity_days, verify_url=verify_url,
-                    language=language).write_pdf()
+                    language=language).write_pdf(pdf_variant=PDF_VARIANT)
 
 
 def document(receipt, operator, *, validity_days: int, verify_url: str, language: str):
@@ -40,7 +43,7 @@ def document(receipt, operator, *, validity_days: int, verify_url: str, language
     html = i18n.environment(reader.language).get_template("receipt/pdf.html").render(
         receipt=receipt, operator=operator, validity_days=validity_days, qr=qr, verify_url=verify_url,
         masked=masked(receipt.msisdn), format_locale=reader.locale)
-    return HTML(string=html).render()
+    return HTML(string=html).render(pdf_variant=PDF_VARIANT)
 
 
 def stored_or_render(db: Database, receipt, operator, *, validity_days: int, verify_url: str) -> bytes:

@@ -100,6 +100,17 @@ def refund(session: Session, *, ref: str, amount_minor: int, currency: str, idem
     return refund_ref
 
 
+def cancel(session: Session, *, ref: str, now: datetime) -> bool:
+    """The merchant closes a payment nobody completed (a transfer's reference expires): True when it was still
+    open, and nobody can pay it any more; False when it had an outcome already."""
+    payment = get_payment(session, ref, for_update=True)
+    if payment.status not in OPEN:
+        return False
+    session.execute(update(SandboxPayment.__table__).where(SandboxPayment.__table__.c.ref == ref)
+                    .values(status=FAILED, updated_at=now))
+    return True
+
+
 ABANDON_AFTER_MINUTES = 30
 
 

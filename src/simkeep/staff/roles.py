@@ -3,8 +3,8 @@
 - admin: everything, and staff management.
 - support: reads the payment review queue, the bank review queue, the message log and message templates; moves
   no money.
-- finance: reads the review queues and the reconciliation; settles review items and bank entries; imports bank
-  statements.
+- finance: reads the review queues and the reconciliation; settles review items (credit, refund through the
+  provider, dismiss) and bank entries; imports bank statements.
 Store roles (store_manager, agent) are known names with no back-office permission yet: the store console will
 give them theirs.
 """
@@ -17,6 +17,7 @@ BACK_OFFICE = ("admin", "support", "finance")  # roles `simkeep staff create` ac
 PERMISSIONS: dict[str, frozenset[str]] = {
     "review.read": frozenset({"admin", "support", "finance"}),
     "review.settle": frozenset({"admin", "finance"}),
+    "review.refund": frozenset({"admin", "finance"}),
     "messages.read": frozenset({"admin", "support"}),
     "templates.read": frozenset({"admin", "support"}),
     "reconciliation.read": frozenset({"admin", "finance"}),

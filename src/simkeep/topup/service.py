@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
-from simkeep.core.errors import IdempotencyKeyReused, InvalidInput, LineNotRenewable, OfferNotFound
+from simkeep.core import idempotency
+from simkeep.core.errors import InvalidInput, LineNotRenewable, OfferNotFound
 from simkeep.core.ids import new_id
 from simkeep.core.phone import lookup_msisdn
 from simkeep.ledger import service as ledger
@@ -30,10 +30,6 @@ class TopUpResult:
     replayed: bool  # the same request seen before: its first result, nothing moved this time
 
 
-def fingerprint(*parts: object) -> str:
-    return hashlib.sha256("\x1f".join(map(str, parts)).encode()).hexdigest()
-
-
 def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: str, offer_id: str,
            channel: str, now: datetime, region: str = "FR", notify: dict | None = None,
            clearing: str | None = None) -> TopUpResult:
@@ -42,17 +38,15 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     if channel not in ledger.CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(ledger.CHANNELS)}")
     number = lookup_msisdn(msisdn, region)
-    request_hash = fingerprint(number, offer_id, channel)
+    request_hash = idempotency.fingerprint(number, offer_id, channel)
     locked = lines.lock_live_line(session, number, offer_id, request=(TopUp.__table__, principal, idempotency_key))
     # An earlier request with this key comes with the lock (one round trip); without a live line, look it up.
     if locked is None:
         earlier = repository.find_by_key(session, principal, idempotency_key)
     else:
         earlier = repository.get(session, locked[0].earlier_id) if locked[0].earlier_id else None
-    if earlier is not None:
-        if earlier.request_hash != request_hash:
-            raise IdempotencyKeyReused()
-        return TopUpResult(earlier, replayed=True)
+    if (again := idempotency.replay(earlier, request_hash)) is not None:
+        return TopUpResult(again, replayed=True)
     if locked is None:
         raise lines.no_live_line(session, number)
     line, operator, offer = locked

@@ -49,6 +49,8 @@ def content_security_policies(settings: Settings) -> tuple[str, str]:
         "default-src": ["'self'"], "script-src": ["'self'"], "style-src": ["'self'"],
         # QR codes are data: URIs (segno, Stripe's WeChat Pay code); Swagger UI's icons too.
         "img-src": ["'self'", "data:"], "font-src": ["'self'"], "connect-src": ["'self'"],
+        # The home-screen app: its service worker (/sw.js) and manifest come from simkeep only.
+        "worker-src": ["'self'"], "manifest-src": ["'self'"],
         "frame-src": ["'none'"], "object-src": ["'none'"], "base-uri": ["'none'"], "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
     }

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from functools import cache
 from typing import Annotated
+from zoneinfo import available_timezones
 
 from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -49,7 +51,13 @@ ERROR_TEXTS = {
     "method_not_allowed": N_("This page cannot be used this way. Go back and try again."),
     "validation_error": N_("This link or form is not valid. Go back and try again."),
     "admin_denied": N_("This token is not valid, or the name is missing."),
+    "line_not_found": N_("No line has this number."),
     "not_in_review": N_("This payment is not waiting for review any more."),
+    "refund_refused": N_("The payment service refused the refund: the payment is back in the queue, with its answer."),
+    "refund_not_allowed": N_("This payment has nothing left to refund."),
+    "refund_exceeds_balance": N_("The credit this payment bought has already been used: it cannot be taken back."),
+    "nothing_captured": N_("The payment service holds no captured payment for this order, so nothing can be refunded "
+                           "through it. Dismiss it, or refund it by hand (a bank transfer is always refunded by hand)."),
     "invalid_input": N_("Please fill in every field, with a reason."),
 }
 ERROR_TEXTS["internal"] = N_("Something went wrong on our side. Nothing was charged twice; please try again.")
@@ -65,6 +73,17 @@ def reader(request: Request) -> languages.Reader:
 
 def language(request: Request) -> str:
     return reader(request).language
+
+
+def reader_zone(request: Request, default: str = "UTC") -> str:
+    """The browser's time zone (app.js keeps it in the `tz` cookie) when it names a real one, else `default`."""
+    zone = request.cookies.get("tz") or ""
+    return zone if len(zone) <= 64 and zone in _zones() else default
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def error_text(lang: str, code: str) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from stdnum import iso11649
 
 from simkeep.audit import service as audit
@@ -21,7 +22,7 @@ from simkeep.payment.providers.base import Checkout, ProviderDeclined, WebhookRe
 from simkeep.payment.providers.sepa import service as bank
 from simkeep.payment.providers.sepa.models import BankEntry, BankStatement
 from simkeep.payment.providers.sepa.provider import SepaNotUsable, SepaProvider
-from simkeep.payment.tasks import process_inbox
+from simkeep.payment.tasks import process_inbox, reconcile
 from simkeep.topup.models import TopUp
 from tests.conftest import SANDBOX_ROUTES, TEST_SECRET
 from tests.factories.lines import make_line, view
@@ -210,10 +211,10 @@ def test_partial_over_unreferenced_and_already_paid_transfers_all_wait_for_revie
     assert changed == {"bank_statements": (1, 2), "bank_entries": (1, 9)}  # no inbox event, top-up or posting
     # the orders that received money, just not as ordered, wait for a person too; the paid one is left alone
     assert {i: (attempt(db, i).status, attempt(db, i).failure_reason) for i in (under_id, over_id, usd_id, failed_id)} == {
-        under_id: ("review", "bank transfer B-UNDER: under-paid: 5.00 EUR received, 10.00 EUR due"),
-        over_id: ("review", "bank transfer B-OVER: over-paid: 15.00 EUR received, 10.00 EUR due"),
-        usd_id: ("review", "bank transfer B-USD: paid 10.00 USD, the order is 10.00 EUR"),
-        failed_id: ("review", "bank transfer B-LATE: order is failed, not awaiting payment: 5.00 EUR received"),
+        under_id: ("review", "bank_transfer: B-UNDER: under-paid: 5.00 EUR received, 10.00 EUR due"),
+        over_id: ("review", "bank_transfer: B-OVER: over-paid: 15.00 EUR received, 10.00 EUR due"),
+        usd_id: ("review", "bank_transfer: B-USD: paid 10.00 USD, the order is 10.00 EUR"),
+        failed_id: ("review", "bank_transfer: B-LATE: order is failed, not awaiting payment: 5.00 EUR received"),
     }
     assert attempt(db, paid_id).status == "succeeded"
     # a second transfer for an order in review is for review as well
@@ -337,3 +338,22 @@ def test_staff_settle_an_entry_in_review_with_a_reason(db, cfg):
         assert (record.actor, record.action, record.reason) == ("alice", "bank_entry.settle", "refunded by transfer 2027-03-04")
         assert [e.entry_ref for e in bank.entries(session)] == []
         assert [e.entry_ref for e in bank.entries(session, status="settled")] == ["B-1"]
+
+
+def test_a_transfer_never_sent_expires_its_reference_and_one_arriving_later_still_waits_for_review(db, cfg):
+    make_line(db, now=now())
+    attempt_id, reference = order(db, cfg, key="never-sent")
+    for days, status in ((13, "pending"), (15, "abandoned")):  # a transfer has TRANSFER_WAIT (14 days) to arrive
+        with db.transaction() as session:
+            session.execute(update(PaymentAttempt).where(PaymentAttempt.id == attempt_id).values(
+                created_at=now() - timedelta(days=days), updated_at=now() - timedelta(days=days)))
+        assert reconcile(db, cfg) == 1
+        assert attempt(db, attempt_id).status == status
+    before = snapshot(db)["balances"]
+    result = import_(db, statement("S-AFTER", [Credit("B-AFTER", "10.00", rf=reference)]))
+    assert counts(result) == (1, 0, 0, 1)  # the money is kept, not matched to the closed order
+    late = attempt(db, attempt_id)
+    assert (late.status, late.failure_reason) == (
+        "review", "bank_transfer: B-AFTER: order is abandoned, not awaiting payment: 10.00 EUR received")
+    process_inbox(db, cfg)
+    assert snapshot(db)["balances"] == before and count(db, TopUp) == 0

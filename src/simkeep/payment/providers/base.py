@@ -53,10 +53,11 @@ class ProviderEvent:
 
 @dataclass(frozen=True, slots=True)
 class ProviderStatus:
-    """What the provider says about a payment when asked (reconciliation)."""
+    """What the provider says about a payment when asked (reconciliation), or after simkeep cancelled it."""
 
     ref: str
-    status: str  # succeeded | failed | pending | unknown
+    # succeeded | failed | pending | unknown, or canceled: closed by `cancel` before any money moved
+    status: str
     amount_minor: int | None = None
     currency: str | None = None
     failure: str | None = None
@@ -100,3 +101,8 @@ class PaymentProvider(Protocol):
 
     def refund(self, ref: str, *, amount_minor: int, currency: str, idempotency_key: str) -> RefundResult:
         """Refund (part of) a captured payment; the same idempotency key never refunds twice."""
+
+    def cancel(self, ref: str) -> ProviderStatus:
+        """Close a payment the payer never completed, so it can no longer be paid: "canceled" when no money moved,
+        else where the payment stands ("succeeded": it was paid after all; "pending": money may be on its way).
+        Safe to repeat; raise ProviderUnavailable if the provider cannot be reached."""

@@ -240,6 +240,21 @@ class PayPalProvider:
                                       paypal_issue=_issue(response))
         return _status_of(ref, response.json())
 
+    def cancel(self, ref: str) -> ProviderStatus:
+        """Orders v2 has no cancel: an order the payer never approved simply expires at PayPal, and no capture can
+        happen without approval, so it is recorded closed without a call that would change anything. An order
+        PayPal no longer knows cannot be paid either. Any other order says where it stands."""
+        response = self.api.request("GET", f"/v2/checkout/orders/{_safe(ref)}")
+        if response.status_code == 404:
+            return ProviderStatus(ref, "canceled", failure="order_not_found")
+        if not response.is_success:
+            raise ProviderUnavailable("PayPal could not say where this payment stands.",
+                                      paypal_issue=_issue(response))
+        order = response.json()
+        if order.get("status") in AWAITING_PAYER and not _captures(order):
+            return ProviderStatus(ref, "canceled")
+        return _status_of(ref, order)
+
     # -- refund -------------------------------------------------------------------------------------------------
 
     def refund(self, ref: str, *, amount_minor: int, currency: str, idempotency_key: str) -> RefundResult:

@@ -57,6 +57,11 @@ class SandboxProvider:
         status = {sandbox.SUCCEEDED: "succeeded", sandbox.FAILED: "failed"}.get(payment.status, "pending")
         return ProviderStatus(ref, status, payment.amount_minor, payment.currency)
 
+    def cancel(self, ref: str) -> ProviderStatus:
+        with self.db.transaction() as session:
+            canceled = sandbox.cancel(session, ref=ref, now=clock.now())
+        return ProviderStatus(ref, "canceled") if canceled else self.fetch_status(ref)
+
     def refund(self, ref: str, *, amount_minor: int, currency: str, idempotency_key: str) -> RefundResult:
         with self.db.transaction() as session:
             refund_ref = sandbox.refund(session, ref=ref, amount_minor=amount_minor, currency=currency,

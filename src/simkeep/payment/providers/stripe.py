@@ -19,7 +19,6 @@ from stripe._base_address import BaseAddresses
 from stripe.params import PaymentIntentCreateParams
 
 from simkeep.config import Settings
-from simkeep.core import clock
 from simkeep.payment.providers.base import (
     DISPUTED,
     FAILED,
@@ -40,10 +39,6 @@ JS_URL = "https://js.stripe.com/v3/"
 SIGNATURE_HEADER = "stripe-signature"  # headers reach parse_webhook lower-cased
 TIMEOUT = (5, 20)  # seconds to connect, seconds to wait for an answer
 NETWORK_RETRIES = 1  # the SDK retries timeouts and 5xx with the same idempotency key
-# A PaymentIntent nobody put a payment method on for this long is reported failed ("expired") to reconciliation,
-# which would otherwise queue every abandoned checkout for review. No money can have moved on it; if the payer
-# still pays later, the success webhook credits all the same (a failed attempt is not final).
-ABANDONED_AFTER_SECONDS = 3600
 WALLETS = ("wechat_pay", "alipay")  # simkeep's method names are Stripe's payment method types
 STRIPE_JS_LOCALE = {"zh_CN": "zh", "fr": "fr", "en": "en"}
 
@@ -141,10 +136,7 @@ class StripeProvider:
                 if exc.http_status == 404 or exc.code == "resource_missing":  # not this account's: a person looks
                     return ProviderStatus(ref, "unknown")
                 raise
-        status, failure = intent_status(intent, now=clock.now().timestamp())
-        amount = intent.get("amount_received") if status == "succeeded" else None
-        return ProviderStatus(ref, status, amount if amount is not None else intent["amount"],
-                              intent["currency"].upper(), failure)
+        return _status_of(ref, intent)
 
     def refund(self, ref: str, *, amount_minor: int, currency: str, idempotency_key: str) -> RefundResult:
         with _calling_stripe():
@@ -157,6 +149,20 @@ class StripeProvider:
                 # Prefixed: Stripe keys are per account, and a refund's key must never meet a payment's.
                 options={"idempotency_key": f"refund:{idempotency_key}"}).to_dict()
         return RefundResult(refund["id"], REFUND_STATUS.get(refund.get("status") or "", "pending"))
+
+    def cancel(self, ref: str) -> ProviderStatus:
+        """Cancel the PaymentIntent (possible until it succeeds or while it is not processing): nobody can pay it
+        afterwards. Stripe refuses to cancel one that succeeded or is processing; then the intent says where it
+        stands. Repeating is safe: a canceled intent stays canceled."""
+        with _calling_stripe():
+            try:
+                intent = self.client.v1.payment_intents.cancel(
+                    ref, options={"idempotency_key": f"cancel:{ref}"}).to_dict()
+            except stripe.InvalidRequestError as exc:
+                if exc.http_status == 404 or exc.code == "resource_missing":
+                    return ProviderStatus(ref, "unknown")
+                intent = self.client.v1.payment_intents.retrieve(ref).to_dict()
+        return ProviderStatus(ref, "canceled") if intent.get("status") == "canceled" else _status_of(ref, intent)
 
     # -- helpers -------------------------------------------------------------------------------------------------
 
@@ -185,7 +191,14 @@ class StripeProvider:
         raise ProviderDeclined(f"Unsupported Stripe next action {kind!r}.", next_action=kind)
 
 
-def intent_status(intent: dict, *, now: float | None = None) -> tuple[str, str | None]:
+def _status_of(ref: str, intent: dict) -> ProviderStatus:
+    status, failure = intent_status(intent)
+    amount = intent.get("amount_received") if status == "succeeded" else None
+    return ProviderStatus(ref, status, amount if amount is not None else intent["amount"], intent["currency"].upper(),
+                          failure)
+
+
+def intent_status(intent: dict) -> tuple[str, str | None]:
     """PaymentIntent.status -> (succeeded | failed | pending, failure). 3-D Secure (requires_action) is pending."""
     status = intent.get("status")
     error = intent.get("last_payment_error")
@@ -195,9 +208,6 @@ def intent_status(intent: dict, *, now: float | None = None) -> tuple[str, str |
         return "failed", "canceled"
     if status == "requires_payment_method" and error:
         return "failed", _failure(error)
-    if (status == "requires_payment_method" and now is not None and isinstance(intent.get("created"), int)
-            and now - intent["created"] >= ABANDONED_AFTER_SECONDS):
-        return "failed", "expired"
     return "pending", None
 
 

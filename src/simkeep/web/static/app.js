@@ -39,3 +39,60 @@ try {
     document.cookie = "tz=" + tz + "; path=/; max-age=31536000; samesite=lax";
   }
 } catch (e) { /* an old browser: the operator's zone, named on the page */ }
+
+// -- the app on the home screen ------------------------------------------------------------------------------------
+// The service worker (/sw.js) keeps the app shell, so that offline the portal opens on its offline page. Browsers
+// allow it only in a secure context (https, or localhost): on plain http the site works as before, without it.
+if ("serviceWorker" in navigator && !location.pathname.startsWith("/admin")) {
+  navigator.serviceWorker.register("/sw.js").catch(() => { /* not a secure context, or storage is off */ });
+}
+
+// The last status this phone saw, for the offline page: the number, state, validity end and balance of each of the
+// subscriber's lines, and when "My lines" showed them. In this browser only; removed when the subscriber signs out.
+const STATUS_KEY = "simkeep.status";
+const seen = document.querySelector("[data-status-seen]");
+if (seen) {
+  const text = (line, name) => line.querySelector(`[data-field="${name}"]`).textContent.trim();
+  const lines = [...document.querySelectorAll("[data-line]")].map((line) => ({
+    number: text(line, "number"), state: text(line, "state"), stateName: line.dataset.line,
+    validUntil: text(line, "valid-until"), balance: text(line, "balance"),
+  }));
+  try {
+    localStorage.setItem(STATUS_KEY, JSON.stringify({
+      lang: document.documentElement.lang, seen: seen.textContent.trim(), seenAt: seen.getAttribute("datetime"), lines,
+    }));
+  } catch (e) { /* storage full or off: the offline page will say it has nothing */ }
+}
+document.addEventListener("submit", (event) => {
+  if (event.target.matches('form[action="/signout"]')) {
+    try { localStorage.removeItem(STATUS_KEY); } catch (e) { /* storage off: nothing was kept */ }
+  }
+});
+
+const lastStatus = document.getElementById("last-status");
+if (lastStatus) {
+  let status = null;
+  try { status = JSON.parse(localStorage.getItem(STATUS_KEY)); } catch (e) { /* nothing readable kept */ }
+  if (status && Array.isArray(status.lines) && status.lines.length) {
+    const list = document.getElementById("offline-lines");
+    const template = document.getElementById("offline-line");
+    const seenAt = document.getElementById("seen-at");
+    seenAt.textContent = status.seen;
+    seenAt.setAttribute("datetime", status.seenAt);
+    seenAt.lang = status.lang;  // the words were kept in the language they were read in
+    for (const line of status.lines) {
+      const item = template.content.cloneNode(true);
+      const card = item.querySelector("article");
+      if (/^[a-z]+$/.test(line.stateName)) card.classList.add(`state-${line.stateName}`);
+      for (const [name, key] of [["number", "number"], ["state", "state"], ["valid-until", "validUntil"],
+        ["balance", "balance"]]) {
+        const field = item.querySelector(`[data-field="${name}"]`);
+        field.textContent = line[key];
+        field.lang = status.lang;
+      }
+      list.appendChild(item);
+    }
+    lastStatus.hidden = false;
+    document.getElementById("no-status").hidden = true;
+  }
+}

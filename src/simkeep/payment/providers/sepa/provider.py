@@ -81,3 +81,10 @@ class SepaProvider:
 
     def refund(self, ref: str, *, amount_minor: int, currency: str, idempotency_key: str) -> RefundResult:
         raise SepaRefundByHand()
+
+    def cancel(self, ref: str) -> ProviderStatus:
+        """The reference expires: nothing to call. A transfer a statement already matched is a payment; one that
+        arrives later with this reference is not matched to the closed order but held for review (bank.service),
+        so it is never lost."""
+        status = self.fetch_status(ref)
+        return status if status.status == "succeeded" else ProviderStatus(ref, "canceled")

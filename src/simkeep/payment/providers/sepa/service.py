@@ -21,7 +21,6 @@ from simkeep.audit import service as audit
 from simkeep.core.errors import Conflict, NotFound
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
-from simkeep.payment import review as payment_review
 from simkeep.payment import service as payments
 from simkeep.payment.models import PENDING, SUCCEEDED
 from simkeep.payment.models import REVIEW as PAYMENT_REVIEW
@@ -135,7 +134,7 @@ def _import_entry(session: Session, entry: camt.Entry, *, statement: camt.Statem
     if hold and attempt_id is not None:
         # Money arrived for this order but not as ordered: the order waits for a person too, so the payer reads
         # "we received your payment and are checking it" and staff can credit or dismiss it in the review queue.
-        payment_review.put_in_review(session, attempt_id, reason=f"bank transfer {entry_ref}: {why}", now=now)
+        payments.hold_for_review(session, attempt_id, reason="bank_transfer", detail=f"{entry_ref}: {why}", now=now)
     if status == MATCHED and entry.reference is not None:
         event = ProviderEvent(event_id=f"camt:{entry_ref}", type=EVENT_SUCCEEDED, payment_ref=entry.reference,
                               amount_minor=entry.amount_minor, currency=entry.currency,

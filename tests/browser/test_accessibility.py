@@ -169,8 +169,15 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.click("button[type=submit]")
     page.wait_for_url(portal.url("/admin/review"))
     audit.check(page, "review queue")
+    page.locator('a[href^="/admin/lines/"]').first.click()  # the line of the payment in review
+    page.wait_for_url(re.compile(r"/admin/lines/"))
+    audit.check(page, "line")
+    audit.visit(page, portal.url("/admin/reconciliation"), "reconciliation")
+    page.locator('a[href^="/admin/reconciliation/payments"]').first.click()  # a day's total opens to its payments
+    page.wait_for_url(re.compile(r"/admin/reconciliation/payments"))
+    audit.check(page, "reconciliation: the payments of a total")
     for path, name in (("/admin/account", "my account"), ("/admin/messages", "message log"),
-                       ("/admin/reconciliation", "reconciliation"), ("/admin/templates", "message templates"),
+                       ("/admin/templates", "message templates"),
                        ("/admin/bank/import", "bank import")):
         audit.visit(page, portal.url(path), name)
     page.set_input_files("#file", files=[{"name": "statement.xml", "mimeType": "application/xml",

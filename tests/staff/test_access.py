@@ -17,9 +17,9 @@ from simkeep.main import create_app
 from simkeep.payment.models import PaymentAttempt
 from simkeep.staff.models import StaffAccount
 from simkeep.web.sessions import COOKIE
-from tests.admin.test_pages import in_review
 from tests.conftest import ADMIN_TOKEN
-from tests.factories.payments import SECRET
+from tests.factories.lines import make_line
+from tests.factories.payments import SECRET, in_review_line_lost, now
 from tests.factories.snapshot import snapshot
 from tests.factories.staff import PASSWORD, csrf_of, make_staff, sign_in
 from tests.web import flatten
@@ -52,6 +52,11 @@ def uses_the_staff_dependency(route: APIRoute) -> bool:
     return walk(route.dependant)
 
 
+def a_payment_in_review(db, cfg):
+    make_line(db, now=now())
+    return in_review_line_lost(db, cfg)
+
+
 def money_and_staff(db) -> dict:
     snap = snapshot(db)
     return {"counts": {t: n for t, n in snap["counts"].items() if t not in ("web_sessions", "audit_log")},
@@ -59,7 +64,7 @@ def money_and_staff(db) -> dict:
 
 
 def test_every_admin_route_refuses_without_a_session(web, db, cfg):
-    in_review(db, cfg)
+    a_payment_in_review(db, cfg)
     routes = admin_routes(web.app)
     assert len(routes) >= 15  # the walk sees the back office (sign-in, review, bank, templates, account...)
     before = money_and_staff(db)
@@ -80,7 +85,7 @@ def test_every_admin_route_refuses_without_a_session(web, db, cfg):
 
 
 def test_a_support_account_reads_but_cannot_settle_or_import(web, db, cfg):
-    attempt_id = in_review(db, cfg)
+    attempt_id = a_payment_in_review(db, cfg)
     sign_in(web, db, make_staff(db, cfg, username="sam", role="support"))
     queue = web.get("/admin/review")
     assert queue.status_code == 200 and "+33 6 12 34 56 78" in queue.text and 'name="decision"' not in queue.text
@@ -101,13 +106,13 @@ def test_a_support_account_reads_but_cannot_settle_or_import(web, db, cfg):
 
 
 def test_a_finance_account_settles_and_the_audit_names_the_person(web, db, cfg):
-    attempt_id = in_review(db, cfg)
+    attempt_id = a_payment_in_review(db, cfg)
     sign_in(web, db, make_staff(db, cfg, username="fay", role="finance"))
     assert web.get("/admin/messages").status_code == 403  # not finance's business
     token = csrf_of(web.get("/admin/review").text)
     done = web.post(f"/admin/review/{attempt_id}", data={"decision": "dismiss", "reason": "refunded by phone",
                                                           "csrf_token": token})
-    assert done.headers["location"] == "/admin/review"
+    assert done.headers["location"] == "/admin/review?done=dismiss"
     with db.transaction(write=False) as session:
         [row] = session.scalars(select(AuditEntry).where(AuditEntry.action == "review.dismiss")).all()
     assert (row.actor, row.subject_id, row.reason) == ("staff:fay", str(attempt_id), "refunded by phone")

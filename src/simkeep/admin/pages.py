@@ -24,7 +24,7 @@ FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # what the reconcili
 BAD_DAY = N_("This is not a valid day. Write it as YYYY-MM-DD, between 2000 and 2099.")
 BAD_TOTAL = N_("The reconciliation has no such total.")
 Reader = Annotated[StaffMember, Depends(allowed("reconciliation.read"))]
-Day = Annotated[str | None, Query(max_length=10)]
+Day = Annotated[str | None, Query(description="YYYY-MM-DD; anything else is a translated 422 naming the format")]
 
 
 @router.get("/messages", response_class=HTMLResponse)

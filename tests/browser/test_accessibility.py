@@ -19,13 +19,13 @@ from playwright.sync_api import Page
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox
-from tests.bank.statements import Credit, statement
 from tests.browser import journey as j
 from tests.browser.axe import violations
 from tests.browser.conftest import Portal
 from tests.factories.lines import make_line
 from tests.factories.payments import checkout, deliver, now, pay
 from tests.factories.staff import make_staff, next_code
+from tests.payment.sepa.statements import Credit, statement
 
 TEMPLATES = Path(__file__).parents[2] / "src/simkeep/web/templates"
 NOT_PAGES = {"base.html", "receipt/pdf.html"}  # the frame of every page; the PDF (tagged, tests/receipt)

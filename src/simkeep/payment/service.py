@@ -16,6 +16,7 @@ from simkeep.catalog import service as catalog
 from simkeep.core.errors import LineNotRenewable, NotFound, ValidityCapReached
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
+from simkeep.ledger import service as ledger
 from simkeep.line import service as lines
 from simkeep.notification import outbox
 from simkeep.payment import repository
@@ -140,7 +141,7 @@ def record_status(session: Session, attempt: PaymentAttempt, status: ProviderSta
                   now: datetime) -> bool:
     """A definite answer obtained by asking the provider (capture on return, reconciliation) goes through the
     inbox like a webhook: applied once, by the same code. Returns False for answers that are not definite."""
-    if status.status not in ("succeeded", "failed"):
+    if status.status not in ("succeeded", "failed") or attempt.provider_ref is None:
         return False
     store_event(session, provider=attempt.provider, now=now, event=ProviderEvent(
         event_id=f"{source}:{attempt.id}:{status.status}", type=EVENT_SUCCEEDED if status.status == "succeeded" else EVENT_FAILED,
@@ -175,7 +176,7 @@ def credit(session: Session, attempt: PaymentAttempt, *, receipt_secret: str, ba
     receipt_url = f"{base_url}/receipts/{receipts.token_for(receipt_secret, receipt_id)}"
     result = topups.top_up(session, principal=f"payment:{attempt.provider}", idempotency_key=f"payment:{attempt.id}",
                            msisdn=attempt.msisdn, offer_id=attempt.offer_id, channel="portal", now=now,
-                           notify={"receipt_url": receipt_url}, clearing=clearing_of(attempt.provider))
+                           notify={"receipt_url": receipt_url}, clearing=ledger.provider_clearing(attempt.provider))
     if attempt.receipt_id is None:
         receipts.issue(session, receipt_id=receipt_id, topup=result.topup,
                        operator_id=catalog.operator_of_offer(session, attempt.offer_id), line_id=result.topup.line_id,
@@ -183,11 +184,6 @@ def credit(session: Session, attempt: PaymentAttempt, *, receipt_secret: str, ba
     repository.change(session, attempt.id, status=SUCCEEDED, topup_id=result.topup.id, receipt_id=receipt_id,
                       failure_reason=None, updated_at=now)
     return result.topup
-
-
-def clearing_of(provider: str) -> str:
-    """Money collected by a provider sits in its own clearing account until it is paid out."""
-    return f"provider:{provider}"
 
 
 # Why a payment waits for a person. A review item's failure_reason is the code, then ": " and details for some

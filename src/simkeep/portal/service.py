@@ -22,7 +22,7 @@ from simkeep.core.errors import (
     ValidityCapReached,
 )
 from simkeep.db import Database
-from simkeep.lifecycle import rules
+from simkeep.line import rules
 from simkeep.line import service as lines
 from simkeep.line.models import RENEWABLE, Line
 from simkeep.notification import service as notifications

@@ -143,7 +143,8 @@ def code_page(request: Request, db: Database, settings: Settings, lang: str, msi
         with db.transaction(write=False) as session:
             budget = otp.budget(session, msisdn=msisdn, now=clock.now(), policy=policy(settings))
     spent = budget.remaining == 0
-    resets = moment(budget.resets_at, reader(request).locale, request.cookies.get("tz")) if spent else None
+    resets = (moment(budget.resets_at, reader(request).locale, request.cookies.get("tz"))
+              if spent and budget.resets_at else None)
     if spent:
         error = "code_spent"
     return render(request, "portal/code.html", status=status, msisdn=msisdn, next=next, action=action,

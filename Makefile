@@ -35,6 +35,7 @@ postgres:
 lint: $(TEST_DEPS)
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/lint-imports
+	$(BIN)/mypy src
 
 # Debian's Chromium drives the browser tests (never `playwright install`); Noto CJK renders Chinese in PDFs.
 browser-deps:

@@ -17,8 +17,8 @@ from simkeep.core import clock
 from simkeep.core.ids import new_id
 from simkeep.db import Database
 from simkeep.ledger.models import Account
-from simkeep.lifecycle import rules
 from simkeep.lifecycle.tasks import run_sweep
+from simkeep.line import rules
 from simkeep.line.models import GRACE, Line
 from simkeep.migrate import upgrade
 from simkeep.notification.senders.file import FileSender

@@ -1,7 +1,7 @@
 """Big databases for the sweep benchmark, built with SQL but row for row what the service would have written.
 
 Every line is active, never reminded, with a validity end at local midnight. The lifecycle columns come from
-simkeep.lifecycle.rules itself, evaluated once per (operator, validity day) "slot" and joined in SQL: line n
+simkeep.line.rules itself, evaluated once per (operator, validity day) "slot" and joined in SQL: line n
 takes slot n mod len(slots). Each operator's 365 validity days are shifted so that its lines' first sweep
 events (a state change or the first reminder) fall one per day on DAY0 .. DAY0+364: about 1/365 of the lines
 are due on any one day, and DAY0 is the day the benchmark sweeps.
@@ -25,7 +25,7 @@ from simkeep.catalog.models import Operator
 from simkeep.core.clock import zone
 from simkeep.db import Database
 from simkeep.ledger.models import Account
-from simkeep.lifecycle import rules
+from simkeep.line import rules
 from simkeep.line.models import ACTIVE, Line
 from simkeep.migrate import upgrade
 
@@ -295,7 +295,7 @@ def check_sample(url: str, nlines: int, plan: list[Slot], size: int = 300) -> No
             raise AssertionError(f"bench line {n} differs from the service's rows: {[p for p in problems if p]}")
     due = count_due(db, now=sweep_instant())
     db.dispose()
-    note(f"checked {len(picks)} sampled lines against simkeep.lifecycle.rules; "
+    note(f"checked {len(picks)} sampled lines against simkeep.line.rules; "
                   f"{due} due on {DAY0} ({due / nlines * 365:.2f} / 365 of the lines)")
     if not 0.9 < due / nlines * 365 < 1.1:
         raise AssertionError(f"{due} lines due on {DAY0}, expected about {nlines // 365}")

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from simkeep.bank.cli import app as bank_app
 from simkeep.config import ConfigError, Settings, check, get_settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
@@ -24,6 +23,7 @@ from simkeep.db import Database
 from simkeep.locale import languages
 from simkeep.notification.cli import endpoint_app, messages_app
 from simkeep.payment.cli import reconcile_app, refund_cmd, review_app
+from simkeep.payment.providers.sepa.cli import app as bank_app
 from simkeep.staff.cli import app as staff_app
 from simkeep.terminal import console, database, err, fail, progress_bar
 

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import JSON, CursorResult, DateTime, Engine, MetaData, Result, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -34,6 +34,7 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+    __table__: ClassVar[Table]  # every model maps one plain table (the default's FromClause allows joins and more)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -141,15 +142,20 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError | TimeoutError)
 
 
-_DIALECT_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
-
-
 @lru_cache(maxsize=64)
 def _insert_or_ignore(table: Table, dialect: str):
-    return _DIALECT_INSERTS[dialect](table).on_conflict_do_nothing()
+    if dialect == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def insert_or_ignore(session: Session, table: Table):
     """INSERT ... ON CONFLICT DO NOTHING in the session's SQL dialect, built once per table: a UNIQUE key is what
     makes writes idempotent (dedup keys, event ids, counters)."""
     return _insert_or_ignore(table, session.get_bind().dialect.name)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE matched. Executing one returns a CursorResult; Session.execute is typed for
+    every statement, so it says Result."""
+    return cast(CursorResult[Any], result).rowcount

@@ -15,6 +15,7 @@ from simkeep.catalog.api import router as catalog_router
 from simkeep.charge.api import router as charge_router
 from simkeep.config import Settings, check, get_settings
 from simkeep.db import Database
+from simkeep.history.api import router as history_router
 from simkeep.line.api import router as line_router
 from simkeep.payment.api import router as webhook_router
 from simkeep.portal.pages import router as portal_router
@@ -44,11 +45,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     settings = settings or get_settings()
     check(settings)  # no app on a missing, weak or published secret
     configure_logging(settings.log_level)
-    app = FastAPI(title="simkeep", version="0.1.0",
-                  description="Prepaid number-keeping platform: lines, validity, ledger, top-ups and charges.",
-                  telemetry={"tracing": False, "metrics": False, "logs": False},  # a per-request env lookup
-                  docs_url=None, redoc_url=None,  # /docs is web/docs.py's, from vendored files
-                  dependencies=[Depends(refuse_control_characters)])  # pages only; the API has its own types
+    app = openapi.App(title="simkeep", version="0.1.0",
+                      description="Prepaid number-keeping platform: lines, validity, ledger, top-ups and charges.",
+                      telemetry={"tracing": False, "metrics": False, "logs": False},  # a per-request env lookup
+                      docs_url=None, redoc_url=None,  # /docs is web/docs.py's, from vendored files
+                      dependencies=[Depends(refuse_control_characters)])  # pages only; the API has its own types
     app.state.settings = settings
     app.state.db = db or Database(settings.db_url)
     app.state.db_lane = DbLane(app.state.db, settings.db_threads)
@@ -56,9 +57,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
     admin.install(app)
-    openapi.install(app)
-    for router in (catalog_router, line_router, topup_router, charge_router, webhook_router, portal_router,
-                   receipt_router, admin.router, docs_router):
+    for router in (catalog_router, line_router, history_router, topup_router, charge_router, webhook_router,
+                   portal_router, receipt_router, admin.router, docs_router):
         app.include_router(router)
     if settings.sandbox_on:  # a development tool: its pages do not exist unless it is switched on
         app.include_router(sandbox_router)

@@ -2,7 +2,6 @@
 
 from simkeep.audit.models import AuditEntry
 from simkeep.auth.models import ApiKey
-from simkeep.bank.models import BankEntry, BankStatement
 from simkeep.catalog.models import Offer, Operator
 from simkeep.charge.models import Charge
 from simkeep.db import Base
@@ -11,6 +10,7 @@ from simkeep.line.models import Line, LineEvent
 from simkeep.notification.models import DeliveryAttempt, OutboxMessage, WebhookEndpoint
 from simkeep.otp.models import OtpChallenge, OtpFailure, OtpNumber
 from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
+from simkeep.payment.providers.sepa.models import BankEntry, BankStatement
 from simkeep.receipt.models import Receipt, ReceiptCounter, ReceiptPdf
 from simkeep.sandbox.models import SandboxPayment
 from simkeep.session.models import WebSession

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import math
 import os
 import signal
 import socket
@@ -44,7 +45,7 @@ def _serve_one(host: str, port: int, grace: float) -> None:
     """One process serving until SIGTERM/SIGINT, then uvicorn's graceful shutdown bounded by `grace`."""
     config = uvicorn.Config("simkeep.main:app_factory", factory=True, host=host, port=port,
                             access_log=False, log_level="warning", backlog=2048,
-                            timeout_graceful_shutdown=grace)
+                            timeout_graceful_shutdown=math.ceil(grace))  # whole seconds; the supervisor's is exact
     # uvicorn drains on SIGTERM/SIGINT, then re-raises the signal to the handler it found; a no-op one makes a
     # requested, completed shutdown exit 0 instead of dying by the signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -125,8 +126,10 @@ class Supervisor:
         lived = now - child.started_at
         child.failures = child.failures + 1 if lived < self.stable_after else 1
         delay = min(self.backoff_max, self.backoff_min * 2 ** (child.failures - 1))
-        code = child.proc.returncode
-        log.warning("supervisor.child_died", child=child.name, pid=child.proc.pid,
+        proc = child.proc
+        assert proc is not None  # _tick calls this for a child whose process ended
+        code = proc.returncode
+        log.warning("supervisor.child_died", child=child.name, pid=proc.pid,
                     exit=signal.Signals(-code).name if code < 0 else code, lived_s=round(lived, 1),
                     restart_in_s=delay)
         child.proc, child.restart_at = None, now + delay

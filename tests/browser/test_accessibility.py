@@ -19,13 +19,13 @@ from playwright.sync_api import Page
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox
-from tests.bank.statements import Credit, statement
 from tests.browser import journey as j
 from tests.browser.axe import violations
 from tests.browser.conftest import Portal
 from tests.factories.lines import make_line
 from tests.factories.payments import checkout, deliver, now, pay
 from tests.factories.staff import make_staff, next_code
+from tests.payment.sepa.statements import Credit, statement
 
 TEMPLATES = Path(__file__).parents[2] / "src/simkeep/web/templates"
 NOT_PAGES = {"base.html", "receipt/pdf.html"}  # the frame of every page; the PDF (tagged, tests/receipt)
@@ -128,8 +128,7 @@ def portal_tour(page: Page, portal: Portal, lang: str, audit: Audit) -> None:
     audit.check(page, "result: cancelled")
     # What the other providers ask of the payer, rendered by simkeep on /pay/<id>/action.
     bank = {"type": "bank_transfer", "amount_minor": 1000, "currency": "EUR", "creditor": "Opérateur SAS",
-            "iban": "FR1420041010050500013M02606", "bic": "PSSTFRPPLIL", "reference": "RF18539007547034",
-            "epc_qr_svg": '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'}
+            "iban": "FR1420041010050500013M02606", "bic": "PSSTFRPPLIL", "reference": "RF18539007547034"}
     qr = {"type": "qr", "method": "wechat_pay", "qr_data": "weixin://wxpay/test",
           "image": "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/%3E"}
     card = {"type": "stripe_js", "client_secret": "pi_1_secret_2", "publishable_key": "pk_test_1",

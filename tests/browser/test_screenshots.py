@@ -1,7 +1,9 @@
-"""Phone screenshots for the README, rewritten on every run: docs/screenshots/*.png."""
+"""Phone screenshots for the README. Every run takes them into var/screenshots/ (untracked, so a test run leaves the
+checkout clean); `SIMKEEP_SCREENSHOTS=docs` writes them over the README's copies in docs/screenshots/ instead."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -11,7 +13,8 @@ from tests.browser import journey as j
 from tests.browser.conftest import MSISDN
 from tests.factories.staff import make_staff, sign_in_page
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / ("docs" if os.environ.get("SIMKEEP_SCREENSHOTS") == "docs" else "var") / "screenshots"
 
 
 def shoot(page, name: str) -> None:

@@ -9,15 +9,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from simkeep.bank import service as bank
 from simkeep.core.money import Money
 from simkeep.locale import formats
 from simkeep.payment.models import METHODS
-from tests.bank.statements import Credit, statement
+from simkeep.payment.providers.sepa import service as bank
 from tests.browser import journey as j
 from tests.browser.axe import violations
 from tests.browser.conftest import MSISDN
 from tests.browser.test_csp import WATCH
+from tests.payment.sepa.statements import Credit, statement
 
 IBAN, BIC = "DE89370400440532013000", "COBADEFFXXX"
 T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)  # the page's fake clock

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 
 from simkeep.catalog import service as catalog
-from simkeep.lifecycle import rules
 from simkeep.lifecycle.tasks import run_sweep
-from simkeep.line import links
+from simkeep.line import links, rules
 from simkeep.line.links import RenewalLinks
 from simkeep.line.models import Line
 from tests.browser import journey as j

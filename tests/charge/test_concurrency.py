@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -109,8 +110,8 @@ def test_a_racer_that_missed_the_key_rolls_back_its_debit_and_replays(db, funded
     def lock(session, *args, **kwargs):
         locked = real_lock(session, *args, **kwargs)
         seen.append(locked[0].earlier_id)
-        if len(seen) == 1:
-            locked[0].earlier_id = None  # as the lock's snapshot reads it when the winner commits meanwhile
+        if len(seen) == 1:  # as the lock's snapshot reads it when the winner commits meanwhile
+            return replace(locked[0], earlier_id=None), *locked[1:]
         return locked
 
     monkeypatch.setattr(lines, "lock_live_line", lock)

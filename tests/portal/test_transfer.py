@@ -12,8 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from simkeep.bank import epc
-from simkeep.bank import service as bank
 from simkeep.catalog import service as catalog
 from simkeep.line import service as lines
 from simkeep.main import create_app
@@ -21,9 +19,11 @@ from simkeep.notification import templates
 from simkeep.notification.models import OutboxMessage
 from simkeep.payment import service as payments
 from simkeep.payment.providers.base import ProviderPayment
+from simkeep.payment.providers.sepa import epc
+from simkeep.payment.providers.sepa import service as bank
 from simkeep.payment.tasks import process_inbox
-from tests.bank.statements import Credit, statement
 from tests.factories.snapshot import snapshot
+from tests.payment.sepa.statements import Credit, statement
 from tests.portal import helpers as h
 from tests.web import freeze_clock, race
 

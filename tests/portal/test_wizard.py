@@ -14,9 +14,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from simkeep.catalog import service as catalog
-from simkeep.lifecycle import rules
 from simkeep.lifecycle.tasks import run_sweep
-from simkeep.line import links
+from simkeep.line import links, rules
 from simkeep.line.links import RenewalLinks
 from simkeep.line.models import Line
 from simkeep.locale import formats

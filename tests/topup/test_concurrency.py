@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from simkeep.catalog import service as catalog
-from simkeep.lifecycle import rules
+from simkeep.line import rules
 from simkeep.topup.models import TopUp
 from tests.conftest import T0
 from tests.factories.lines import make_line

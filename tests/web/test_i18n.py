@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from simkeep.catalog import service as catalog
 from simkeep.core import clock
 from simkeep.db import Database
-from simkeep.lifecycle import rules
+from simkeep.line import rules
 from simkeep.locale import languages
 from simkeep.main import create_app
 from tests.factories.lines import make_line

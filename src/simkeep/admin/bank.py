@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.admin.access import StaffMember, allowed
-from simkeep.bank import camt
-from simkeep.bank import service as bank
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
+from simkeep.payment.providers.sepa import camt
+from simkeep.payment.providers.sepa import service as bank
 from simkeep.staff import service as staff
 from simkeep.web.deps import Db
 from simkeep.web.pages import Csrf, Lang, error_text, redirect, render
@@ -35,7 +35,7 @@ def import_form(request: Request, member: Importer) -> HTMLResponse:
 def import_upload(request: Request, db: Db, member: Importer, file: Annotated[UploadFile | None, File()] = None,
                   _csrf: None = Csrf) -> HTMLResponse:
     data = file.file.read(camt.MAX_BYTES + 1) if file is not None else b""
-    if not data:
+    if file is None or not data:
         return _page(request, member, status=422, error="no file")
     try:
         document, sha256 = bank.parse(data)  # before the transaction: parsing holds no lock

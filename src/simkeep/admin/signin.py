@@ -104,19 +104,20 @@ def signin(request: Request, db: Db, settings: Config, throttle: Throttle, clien
 
 def _next_step(request: Request, settings: Settings, lang: str, outcome: service.Outcome, now: datetime, *, form: str,
                **context) -> Response:
-    if outcome.status == service.OK:
+    account = outcome.account
+    if outcome.status == service.OK and account is not None:
         request.session.pop(PENDING, None)
-        web_sessions.sign_in_staff(request, outcome.account.id)
-        if outcome.account.must_change_password:
+        web_sessions.sign_in_staff(request, account.id)
+        if account.must_change_password:
             return redirect("/admin/account")
-        return redirect(roles.home(outcome.account.role))
-    if outcome.status in (service.NEED_TOTP, service.NEED_ENROLMENT):
-        pending = {"id": str(outcome.account.id),
+        return redirect(roles.home(account.role))
+    if outcome.status in (service.NEED_TOTP, service.NEED_ENROLMENT) and account is not None:
+        pending = {"id": str(account.id),
                    "until": (now + timedelta(seconds=service.PENDING_SECONDS)).isoformat()}
         if outcome.status == service.NEED_ENROLMENT:
             secret = service.new_totp_secret()  # kept sealed in the session until a code confirms it
             pending["new"] = sealed.seal(secret, key=settings.key("totp"),
-                                         context=f"pending:{outcome.account.id}")
+                                         context=f"pending:{account.id}")
         request.session[PENDING] = pending
         return redirect("/admin/totp")
     code = {service.LOCKED: "staff_locked", service.REUSED: "staff_totp_reused"}.get(
@@ -160,13 +161,15 @@ def _totp_page(request: Request, db: Database, settings: Settings, pending: tupl
     password was right: the sign-in form tells nothing that would confirm a username)."""
     account_id, secret = pending
     account = db.read(lambda s: service.get(s, account_id))
+    if account is None:
+        return redirect("/admin")  # the account was deleted meanwhile: start again
     enrol = None
     if secret is not None:
         uri = service.totp_uri(secret, account.username)
         enrol = {"svg": segno.make(uri, error="m").svg_inline(scale=4, omitsize=False),
                  "secret": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)), "uri": uri}
     response = render(request, "admin/totp.html", status=status, enrol=enrol, error=error,
-                      tries=service.tries_left(account, flows.lockout(settings)) if account else 0)
+                      tries=service.tries_left(account, flows.lockout(settings)))
     response.headers["Cache-Control"] = "no-store"  # the enrolment secret is on this page
     return response
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,3 +41,32 @@ class Offer(Base):
     bonus_minor: Mapped[int] = mapped_column(BigInteger)
     validity_days: Mapped[int] = mapped_column(Integer)
     provenance: Mapped[dict] = mapped_column(JsonType)
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorRules:
+    """An operator's rules as a money path reads them with its line locked (`line.service.lock_live_line`): what
+    the validity rules and pricing need, no more. The rules in `line.rules` take this or an `Operator`."""
+
+    id: str
+    country: str
+    currency: str
+    timezone: str
+    initial_validity_days: int
+    grace_days: int
+    suspended_days: int
+    quarantine_days: int
+    max_validity_days: int
+    reminder_offsets: list[int]
+    validity_stacking: str
+    forfeit_balance_on: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OfferTerms:
+    """An offer's terms, read with the line locked."""
+
+    id: str
+    price_minor: int
+    bonus_minor: int
+    validity_days: int

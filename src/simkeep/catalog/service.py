@@ -8,16 +8,15 @@ from importlib import resources
 from pathlib import Path
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from simkeep.catalog.models import Offer, Operator
+from simkeep.catalog.models import Offer, OfferTerms, Operator, OperatorRules
 from simkeep.catalog.schemas import CatalogFile, Figure
 from simkeep.core.errors import CatalogError, OfferNotFound, OperatorNotFound
 from simkeep.core.money import Money
 from simkeep.ledger import service as ledger
-from simkeep.payment.models import PROVIDERS
-from simkeep.topup.models import CHANNELS
 
 BUNDLED = "operators.json"
 
@@ -33,7 +32,7 @@ def read_catalog(path: Path | None = None) -> CatalogFile:
         raise CatalogError("; ".join(_describe(err, json.loads(text)) for err in exc.errors())) from exc
 
 
-def _describe(err: dict, data: dict) -> str:
+def _describe(err: ErrorDetails, data: dict) -> str:
     loc = err["loc"]
     path = ""
     for part in loc:
@@ -70,8 +69,7 @@ def load_catalog(session: Session, catalog: CatalogFile, *, now) -> tuple[int, i
             ))
     session.flush()
     currencies = {op.currency for op in catalog.operators}
-    providers = tuple(f"provider:{name}" for name in PROVIDERS)
-    ledger.ensure_system_accounts(session, currencies=currencies, channels=CHANNELS + providers, now=now)
+    ledger.ensure_system_accounts(session, currencies=currencies, now=now)
     return len(catalog.operators), offers
 
 
@@ -117,7 +115,7 @@ def operator_of_offer_or_none(session: Session, offer_id: str) -> str | None:
     return offer.operator_id if offer else None
 
 
-def price_of(offer: Offer, operator: Operator) -> tuple[Money, Money]:
+def price_of(offer: Offer | OfferTerms, operator: Operator | OperatorRules) -> tuple[Money, Money]:
     return Money(offer.price_minor, operator.currency), Money(offer.bonus_minor, operator.currency)
 
 

@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Response
 
 from simkeep.charge import service
-from simkeep.charge.schemas import ChargeCreate, ChargeOut
+from simkeep.charge.schemas import ChargeCreate, ChargeOut, MoneyOut
 from simkeep.core import clock
 from simkeep.web.deps import AdminOnly, Config, IdempotencyKey, Lane
 from simkeep.web.openapi import errors
@@ -25,5 +25,5 @@ async def create_charge(body: ChargeCreate, key: IdempotencyKey, db: Lane, cfg: 
         response.headers["Idempotent-Replayed"] = "true"
     c = result.charge
     return ChargeOut(id=str(c.id), msisdn=c.msisdn, kind=c.kind,
-                     amount={"amount_minor": c.amount_minor, "currency": c.currency},
-                     bonus_used={"amount_minor": c.bonus_used_minor, "currency": c.currency}, created_at=c.created_at)
+                     amount=MoneyOut(amount_minor=c.amount_minor, currency=c.currency),
+                     bonus_used=MoneyOut(amount_minor=c.bonus_used_minor, currency=c.currency), created_at=c.created_at)

@@ -19,7 +19,7 @@ def find_by_key(session: Session, principal: str, key: str) -> Charge | None:
 
 
 def get(session: Session, charge_id) -> Charge:
-    return session.get(Charge, charge_id)
+    return session.get_one(Charge, charge_id)
 
 
 def add(session: Session, row: dict) -> None:

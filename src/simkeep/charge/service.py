@@ -48,8 +48,8 @@ def charge(session: Session, *, principal: str, idempotency_key: str, msisdn: st
         earlier = repository.find_by_key(session, principal, idempotency_key)
     else:
         earlier = repository.get(session, locked[0].earlier_id) if locked[0].earlier_id else None
-    if idempotency.replay(earlier, request_hash) is not None:
-        return ChargeResult(earlier, replayed=True)
+    if (again := idempotency.replay(earlier, request_hash)) is not None:
+        return ChargeResult(again, replayed=True)
     if locked is None:
         raise lines.no_live_line(session, number)
     line, operator = locked

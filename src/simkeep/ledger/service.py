@@ -22,6 +22,13 @@ SUBSCRIBER_CREDIT, SUBSCRIBER_BONUS = "subscriber_credit", "subscriber_bonus"
 CLEARING, PROMOTION_EXPENSE, REVENUE, BREAKAGE = "channel_clearing", "promotion_expense", "revenue", "breakage"
 _NAMESPACE = uuid.UUID("6f1d7c52-4a43-4b8e-9a57-3e0f8f1c2b10")
 
+# Clearing accounts: money on its way in waits in the clearing account of the sales channel that took it, or of the
+# payment provider that collected it, until it is paid out. The ledger names them and opens every one for each
+# currency the catalog brings, so the catalog need not know who sells or who collects; a new channel or provider
+# is added here, which is what gives it an account to post to.
+CHANNELS = ("portal", "voucher", "agent", "ivr", "sms", "api", "auto_renew")
+PROVIDERS = ("sandbox", "stripe", "paypal", "sepa")
+
 
 @dataclass(frozen=True, slots=True)
 class Leg:
@@ -40,10 +47,22 @@ def _system_code(kind: str, currency: str, channel: str | None) -> str:
     return f"{kind}:{channel}:{currency}" if channel else f"{kind}:{currency}"
 
 
-def ensure_system_accounts(session: Session, *, currencies: set[str], channels: tuple[str, ...], now: datetime) -> None:
+def provider_clearing(provider: str) -> str:
+    """The clearing a payment provider's money comes through (a top-up's `clearing`)."""
+    return f"provider:{provider}"
+
+
+def clearing_account_id(currency: str, clearing: str) -> uuid.UUID:
+    """A channel's (`portal`) or a provider's (`provider_clearing("stripe")`) clearing account."""
+    return system_account_id(CLEARING, currency, clearing)
+
+
+def ensure_system_accounts(session: Session, *, currencies: set[str], now: datetime) -> None:
+    """Open the system accounts of each currency (clearing, promotion expense, revenue, breakage); idempotent."""
+    clearings = CHANNELS + tuple(provider_clearing(name) for name in PROVIDERS)
     rows = []
     for currency in sorted(currencies):
-        specs = [(CLEARING, ch) for ch in channels] + [(PROMOTION_EXPENSE, None), (REVENUE, None), (BREAKAGE, None)]
+        specs = [(CLEARING, ch) for ch in clearings] + [(PROMOTION_EXPENSE, None), (REVENUE, None), (BREAKAGE, None)]
         for kind, channel in specs:
             rows.append({"id": system_account_id(kind, currency, channel), "code": _system_code(kind, currency, channel),
                          "kind": kind, "currency": currency, "balance_minor": None, "created_at": now})
@@ -76,7 +95,9 @@ def post(session: Session, *, kind: str, reference: str, legs: list[Leg], now: d
 def post_many(session: Session, entries: list[Entry], *, now: datetime) -> list[uuid.UUID]:
     """Write balanced journal entries. Tracked accounts move by guarded updates that never go below zero;
     the caller's transaction rolls everything back if one refuses."""
-    entry_rows, posting_rows, deltas = [], [], []
+    entry_rows: list[dict] = []
+    posting_rows: list[dict] = []
+    deltas: list[tuple[uuid.UUID, int]] = []
     for entry in entries:
         legs = [leg for leg in entry.legs if leg.amount.minor != 0]
         totals: dict[str, int] = defaultdict(int)
@@ -120,7 +141,8 @@ def balances(session: Session, account_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
 
 def account_balance(session: Session, account_id: uuid.UUID) -> int:
     """Any account's balance from its postings (system accounts have no cached balance)."""
-    return session.scalar(select(func.coalesce(func.sum(Posting.amount_minor), 0)).where(Posting.account_id == account_id))
+    return session.scalars(select(func.coalesce(func.sum(Posting.amount_minor), 0))
+                           .where(Posting.account_id == account_id)).one()
 
 
 @dataclass
@@ -138,9 +160,9 @@ class VerifyReport:
 def verify(session: Session) -> VerifyReport:
     """Recompute every balance from postings and compare: any drift is a problem."""
     report = VerifyReport(
-        entries=session.scalar(select(func.count()).select_from(JournalEntry)),
-        postings=session.scalar(select(func.count()).select_from(Posting)),
-        accounts=session.scalar(select(func.count()).select_from(Account)),
+        entries=session.scalars(select(func.count()).select_from(JournalEntry)).one(),
+        postings=session.scalars(select(func.count()).select_from(Posting)).one(),
+        accounts=session.scalars(select(func.count()).select_from(Account)).one(),
     )
     unbalanced = session.execute(
         select(Posting.entry_id, Posting.currency, func.sum(Posting.amount_minor))

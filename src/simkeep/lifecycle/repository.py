@@ -19,7 +19,7 @@ def claim_due(session: Session, *, now: datetime, limit: int) -> list[Line]:
 
 
 def count_due(session: Session, *, now: datetime) -> int:
-    return session.scalar(select(func.count()).select_from(Line).where(Line.next_sweep_at <= now))
+    return session.scalars(select(func.count()).select_from(Line).where(Line.next_sweep_at <= now)).one()
 
 
 def operators(session: Session) -> dict[str, Operator]:

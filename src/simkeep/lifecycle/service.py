@@ -16,11 +16,12 @@ from simkeep.catalog.models import Operator
 from simkeep.core.money import Money
 from simkeep.ledger import service as ledger
 from simkeep.ledger.service import Entry, Leg
-from simkeep.lifecycle import repository, rules
+from simkeep.lifecycle import repository
+from simkeep.line import rules
 from simkeep.line import service as lines
 from simkeep.line.links import PLAIN, RenewalLinks
 from simkeep.line.models import ACTIVE, DEACTIVATED, GRACE, STATES, SUSPENDED, Line
-from simkeep.notification import outbox
+from simkeep.notification import events, outbox
 
 SUBSCRIBER_NOTICE = (GRACE, SUSPENDED, DEACTIVATED)
 
@@ -53,7 +54,7 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000,
         return result
     operators = repository.operators(session)
     cheapest = repository.cheapest_offers(session)
-    updates, events, messages, forfeits = [], [], [], []
+    updates, event_rows, messages, forfeits = [], [], [], []
     for line in due:
         operator = operators[line.operator_id]
         stages = rules.stages(operator, line.validity_ends_at)
@@ -68,8 +69,8 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000,
                                      links=links)
                 messages += [reminder, *_by_email_too(line, reminder)]
         for from_state, to_state in path:
-            events.append(lines.event_row(line.id, from_state, to_state, "sweep", now))
-            messages += lines.state_changed_event(session, line, from_state, to_state, now)
+            event_rows.append(lines.event_row(line.id, from_state, to_state, "sweep", now))
+            messages += events.line_state_changed(session, line, from_state, to_state, now)
             result.transitions[to_state] = result.transitions.get(to_state, 0) + 1
             if to_state == operator.forfeit_balance_on:
                 forfeits.append(line)
@@ -82,7 +83,7 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000,
             "next_at": rules.next_sweep_at(operator, stages, target, reminded),
         })
     repository.save_sweep_results(session, updates)
-    lines.record_events(session, events)
+    lines.record_events(session, event_rows)
     result.reminders = sum(1 for m in messages if m.topic == "reminder")
     result.forfeited = _forfeit(session, forfeits, operators, now)
     outbox.enqueue(session, messages, now=now)

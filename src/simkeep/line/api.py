@@ -1,19 +1,14 @@
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from simkeep.core import clock
 from simkeep.core.phone import lookup_msisdn
-from simkeep.history.service import history
 from simkeep.line import service
-from simkeep.line.schemas import HistoryOut, LineCreate, LineOut
+from simkeep.line.schemas import LineCreate, LineOut, MoneyOut
 from simkeep.locale import languages
 from simkeep.web.deps import AnyRole, Config, Lane, Staff
 from simkeep.web.openapi import errors
-from simkeep.web.params import Instant
-
-Msisdn = Annotated[str, Path(max_length=250, description="E.164 (+33612345678) or national (0612345678)")]
+from simkeep.web.params import Msisdn
 
 router = APIRouter(prefix="/api/v1/lines", tags=["lines"])
 
@@ -37,26 +32,11 @@ async def get_line(msisdn: Msisdn, db: Lane, cfg: Config, _who: AnyRole) -> Line
     return await db.read(lambda session: render(service.view(session, service.find_line(session, number))))
 
 
-@router.get("/{msisdn}/history", response_model=HistoryOut, responses=errors({404: "`line_not_found`"}))
-async def get_history(msisdn: Msisdn, db: Lane, cfg: Config, _who: AnyRole,
-                      before: Annotated[Instant | None,
-                                        Query(description="cursor: next_before of the previous page "
-                                                          "(an ISO-8601 instant with its offset, years 1900 to 9999)")
-                                        ] = None,
-                      limit: Annotated[int, Query(ge=1, le=200)] = 50) -> HistoryOut:
-    number = lookup_msisdn(msisdn, cfg.default_region)
-    items, cursor = await db.read(lambda session: history(session, service.find_line(session, number),
-                                                          before=before, limit=limit))
-    for item in items:
-        item["at"] = item["at"].isoformat()
-    return HistoryOut(items=items, next_before=cursor)
-
-
 def render(view: service.LineView) -> LineOut:
     line = view.line
     return LineOut(
         id=str(line.id), msisdn=line.msisdn, operator_id=line.operator_id, state=line.state,
-        balance=view.balance.to_dict(), credit=view.credit.to_dict(), bonus=view.bonus.to_dict(),
+        balance=MoneyOut.of(view.balance), credit=MoneyOut.of(view.credit), bonus=MoneyOut.of(view.bonus),
         validity_ends_at=line.validity_ends_at, number_loss_at=line.number_loss_at,
         available_at=line.available_at, language=languages.tag(line.language),
     )

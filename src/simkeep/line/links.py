@@ -63,8 +63,8 @@ def read(keys: Sequence[str], link: str, *, now: datetime) -> Reading:
     (Settings.verifying_keys)."""
     found = SHAPE.fullmatch(link)
     if found is None:
-        digits = re.match(r"\d{6,15}", link)  # a link cut short may still name its number
-        return Reading(f"+{digits.group(0)}" if digits else None, None)
+        start = re.match(r"\d{6,15}", link)  # a link cut short may still name its number
+        return Reading(f"+{start.group(0)}" if start else None, None)
     digits, day, mac = found.groups()
     until = EPOCH + (int(day, 36) + 1) * DAY
     body = f"{digits}.{day}"

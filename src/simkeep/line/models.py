@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Uuid, text
@@ -59,3 +60,21 @@ class LineEvent(Base):
     to_state: Mapped[str] = mapped_column(String(12))
     reason: Mapped[str] = mapped_column(String(40))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+@dataclass(frozen=True, slots=True)
+class LockedLine:
+    """The live line as a money path holds it, locked FOR UPDATE (`line.service.lock_live_line`): only the columns
+    money paths need, so the hottest query decodes little. A snapshot: it does not follow later updates."""
+
+    id: uuid.UUID
+    msisdn: str
+    operator_id: str
+    state: str
+    language: str
+    credit_account_id: uuid.UUID
+    bonus_account_id: uuid.UUID
+    validity_ends_at: datetime
+    number_loss_at: datetime
+    state_changed_at: datetime
+    earlier_id: uuid.UUID | None = None  # an earlier request with the caller's idempotency key, when asked for

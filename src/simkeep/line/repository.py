@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import fields
 from datetime import datetime
 from functools import lru_cache
-from types import SimpleNamespace
 
 from sqlalchemy import Table, bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
-from simkeep.catalog.models import Offer, Operator
-from simkeep.line.models import AVAILABLE, Line, LineEvent
+from simkeep.catalog.models import Offer, OfferTerms, Operator, OperatorRules
+from simkeep.line.models import AVAILABLE, Line, LineEvent, LockedLine
 
 
 def get(session: Session, line_id: uuid.UUID) -> Line:
@@ -26,12 +26,13 @@ def current_for_msisdn(session: Session, msisdn: str) -> Line | None:
 _LINES, _OPERATORS, _OFFERS = Line.__table__, Operator.__table__, Offer.__table__
 
 
-# Only what money paths need: fewer columns, less decoding on the hottest query.
-_LINE_STATE = ("id", "msisdn", "operator_id", "state", "language", "credit_account_id", "bonus_account_id",
-               "validity_ends_at", "number_loss_at", "state_changed_at")
-_OPERATOR_RULES = ("id", "country", "currency", "timezone", "initial_validity_days", "grace_days", "suspended_days",
-                   "quarantine_days", "max_validity_days", "reminder_offsets", "validity_stacking", "forfeit_balance_on")
-_OFFER_TERMS = ("id", "price_minor", "bonus_minor", "validity_days")
+# Only what money paths need (the fields of the row types): fewer columns, less decoding on the hottest query.
+_LINE_STATE = tuple(f.name for f in fields(LockedLine) if f.name != "earlier_id")
+_OPERATOR_RULES = tuple(f.name for f in fields(OperatorRules))
+_OFFER_TERMS = tuple(f.name for f in fields(OfferTerms))
+
+
+Locked = tuple[LockedLine, OperatorRules] | tuple[LockedLine, OperatorRules, OfferTerms | None]
 
 
 @lru_cache(maxsize=8)
@@ -56,11 +57,11 @@ def _lock_statement(with_offer: bool, requests: Table | None = None):
 
 
 def lock_live(session: Session, msisdn: str, offer_id: str | None = None,
-              request: tuple[Table, str, str] | None = None) -> tuple | None:
+              request: tuple[Table, str, str] | None = None) -> Locked | None:
     """Lock the number's live line and read its operator (and an offer of that operator, and an earlier request
     with the same idempotency key) in one round trip. Every money path on a line starts here, so concurrent
-    top-ups and charges of one line serialise. Returns plain attribute objects (line, operator[, offer]); offer
-    is None when it is not the operator's.
+    top-ups and charges of one line serialise. Returns (line, operator[, offer]) as typed rows; offer is None
+    when it is not the operator's.
 
     The earlier request is read in the statement's snapshot: one committed while this statement waited for the
     lock is not seen, and the insert then meets the UNIQUE key (the caller retries and replays it)."""
@@ -73,22 +74,18 @@ def lock_live(session: Session, msisdn: str, offer_id: str | None = None,
     row = session.connection().execute(_lock_statement(offer_id is not None, table), params).first()
     if row is None:
         return None
-    line, operator, offer = {}, {}, {}
-    for key, value in row._mapping.items():
-        if key.startswith("operator__"):
-            operator[key[10:]] = value
-        elif key.startswith("offer__"):
-            offer[key[7:]] = value
-        else:
-            line[key] = value
-    found = (SimpleNamespace(**line), SimpleNamespace(**operator))
+    values = row._mapping
+    line = LockedLine(**{name: values[name] for name in _LINE_STATE}, earlier_id=values.get("earlier_id"))
+    operator = OperatorRules(**{name: values[f"operator__{name}"] for name in _OPERATOR_RULES})
     if offer_id is None:
-        return found
-    return (*found, SimpleNamespace(**offer) if offer["id"] is not None else None)
+        return line, operator
+    if values["offer__id"] is None:
+        return line, operator, None
+    return line, operator, OfferTerms(**{name: values[f"offer__{name}"] for name in _OFFER_TERMS})
 
 
 def ever_held(session: Session, msisdn: str) -> bool:
-    return session.scalar(select(exists().where(Line.msisdn == msisdn)))
+    return session.scalars(select(exists().where(Line.msisdn == msisdn))).one()
 
 
 _SAVE_VALIDITY = (update(_LINES).where(_LINES.c.id == bindparam("line_id"))
@@ -110,3 +107,11 @@ def events(session: Session, line_id: uuid.UUID, before: datetime | None = None,
     if before is not None:
         stmt = stmt.where(LineEvent.at < before)
     return list(session.scalars(stmt.order_by(LineEvent.at.desc()).limit(limit)))
+
+
+def email_of(session: Session, line_id: uuid.UUID) -> str | None:
+    return session.scalar(select(Line.email).where(Line.id == line_id))
+
+
+def set_opt_out(session: Session, line_id: uuid.UUID, *, at: datetime | None) -> None:
+    session.execute(update(_LINES).where(_LINES.c.id == line_id).values(reminders_opted_out_at=at))

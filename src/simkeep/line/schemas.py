@@ -1,8 +1,10 @@
 import re
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+from simkeep.core.money import Money
 
 # C0/C1 controls (PostgreSQL text refuses NUL) and lone surrogates (no database can encode them).
 _UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -37,6 +39,10 @@ class MoneyOut(BaseModel):
     amount_minor: int
     currency: str
 
+    @classmethod
+    def of(cls, money: Money) -> Self:
+        return cls(amount_minor=money.minor, currency=money.currency)
+
 
 class LineOut(BaseModel):
     id: str
@@ -51,8 +57,3 @@ class LineOut(BaseModel):
     available_at: datetime
     language: Literal["zh-CN", "fr", "en"] = Field(
         description="The subscriber's language, always one canonical BCP 47 tag: `zh-CN`, `fr` or `en`.")
-
-
-class HistoryOut(BaseModel):
-    items: list[dict]
-    next_before: str | None

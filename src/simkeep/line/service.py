@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import overload
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
-from simkeep.catalog.models import Operator
+from simkeep.catalog.models import OfferTerms, Operator, OperatorRules
 from simkeep.core.errors import LineNotFound, LineNotRenewable, NumberUnavailable
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.core.phone import normalize_msisdn
 from simkeep.ledger import service as ledger
-from simkeep.lifecycle import rules
-from simkeep.line import repository
-from simkeep.line.models import ACTIVE, AVAILABLE, Line, LineEvent
+from simkeep.line import repository, rules
+from simkeep.line.models import ACTIVE, AVAILABLE, Line, LineEvent, LockedLine
 from simkeep.locale import languages
-from simkeep.notification import events, outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +76,18 @@ def record_event(session: Session, *, line_id, from_state: str | None, to_state:
     record_events(session, [event_row(line_id, from_state, to_state, reason, now)])
 
 
-def lock_live_line(session: Session, msisdn: str, offer_id: str | None = None, request=None):
+@overload
+def lock_live_line(session: Session, msisdn: str, offer_id: None = None,
+                   request: tuple[Table, str, str] | None = None) -> tuple[LockedLine, OperatorRules] | None: ...
+
+
+@overload
+def lock_live_line(session: Session, msisdn: str, offer_id: str, request: tuple[Table, str, str] | None = None
+                   ) -> tuple[LockedLine, OperatorRules, OfferTerms | None] | None: ...
+
+
+def lock_live_line(session: Session, msisdn: str, offer_id: str | None = None,
+                   request: tuple[Table, str, str] | None = None) -> repository.Locked | None:
     """(line, operator[, offer]) for a money path with the line locked, or None if the number has no live line.
     `request` = (table, principal, key) also reads an earlier request with that key (`line.earlier_id`)."""
     return repository.lock_live(session, msisdn, offer_id, request)
@@ -88,38 +98,42 @@ def no_live_line(session: Session, msisdn: str) -> Exception:
     return LineNotRenewable() if repository.ever_held(session, msisdn) else LineNotFound()
 
 
-def apply_validity(session: Session, *, line, operator, validity_ends_at: datetime, reason: str,
-                   now: datetime) -> None:
-    """A new validity period: the line is active again and its reminders start afresh."""
+def apply_validity(session: Session, *, line: LockedLine, operator: OperatorRules, validity_ends_at: datetime,
+                   reason: str, now: datetime) -> str | None:
+    """A new validity period: the line is active again and its reminders start afresh. Returns the state the line
+    left, None if it was active (the caller tells the operator's systems: `notification.events.line_state_changed`)."""
     stages = rules.stages(operator, validity_ends_at)
-    if line.state != ACTIVE:
-        record_event(session, line_id=line.id, from_state=line.state, to_state=ACTIVE, reason=reason, now=now)
-        outbox.enqueue(session, state_changed_event(session, line, line.state, ACTIVE, now), now=now)
+    left = line.state if line.state != ACTIVE else None
+    if left:
+        record_event(session, line_id=line.id, from_state=left, to_state=ACTIVE, reason=reason, now=now)
     repository.save_validity(
         session, line.id, validity_ends_at=validity_ends_at, number_loss_at=stages.number_loss_at,
         available_at=stages.available_at, next_sweep_at=rules.next_sweep_at(operator, stages, ACTIVE, None),
-        state=ACTIVE, state_changed_at=now if line.state != ACTIVE else line.state_changed_at,
+        state=ACTIVE, state_changed_at=now if left else line.state_changed_at,
     )
+    return left
 
 
-def shorten_validity(session: Session, *, line, operator, validity_ends_at: datetime, now: datetime) -> None:
+def shorten_validity(session: Session, *, line: LockedLine, operator: OperatorRules, validity_ends_at: datetime,
+                     now: datetime) -> None:
     """Validity taken back (a refunded top-up). The state is left to the sweep, which is due at once."""
     stages = rules.stages(operator, validity_ends_at)
     repository.set_schedule(session, line.id, validity_ends_at=validity_ends_at, number_loss_at=stages.number_loss_at,
                             available_at=stages.available_at, next_sweep_at=now, reminded_offset=None)
 
 
-def state_changed_event(session: Session, line, from_state: str, to_state: str, now: datetime) -> list:
-    """`line.state_changed` for the operator's own systems: once per line, validity period and new state."""
-    return events.event_messages(
-        session, topic="line.state_changed", key=f"{line.id}:{line.validity_ends_at.isoformat()}:{to_state}",
-        line_id=line.id, now=now, log_without_endpoint=True,
-        data={"line_id": str(line.id), "msisdn": line.msisdn, "from": from_state, "to": to_state, "at": now.isoformat()})
-
-
 def find_live_line(session: Session, msisdn: str) -> Line | None:
     line = repository.current_for_msisdn(session, msisdn)
     return line if line is not None and line.state != AVAILABLE else None
+
+
+def email_of(session: Session, line_id) -> str | None:
+    return repository.email_of(session, line_id)
+
+
+def set_reminders_opted_out(session: Session, line_id, *, at: datetime | None) -> None:
+    """Reminders stop from `at` (None: they start again)."""
+    repository.set_opt_out(session, line_id, at=at)
 
 
 def find_line(session: Session, msisdn: str) -> Line:

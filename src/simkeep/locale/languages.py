@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Literal
 
 import phonenumbers
 from babel import localedata
@@ -30,7 +31,8 @@ from simkeep.core.errors import UnsupportedLanguage
 LANGUAGES = ("zh_CN", "fr", "en")
 DEFAULT = "en"
 NAMES = {"zh_CN": "中文", "fr": "Français", "en": "English"}
-TAGS = {"zh_CN": "zh-CN", "fr": "fr", "en": "en"}  # the one BCP 47 tag each is written as outside
+Tag = Literal["zh-CN", "fr", "en"]
+TAGS: dict[str, Tag] = {"zh_CN": "zh-CN", "fr": "fr", "en": "en"}  # the one BCP 47 tag each is written as outside
 _BY_SUBTAG = {"zh": "zh_CN", "fr": "fr", "en": "en"}
 # Formats when the reader's region is unknown (or has no CLDR data for the language).
 BASE_LOCALE = {"zh_CN": "zh_Hans_CN", "fr": "fr_FR", "en": "en"}
@@ -78,7 +80,7 @@ def parse(tag: object) -> Reader:
     return Reader(language, (match.group(3) or "").upper())
 
 
-def tag(language: str) -> str:
+def tag(language: str) -> Tag:
     """The canonical BCP 47 tag of a stored language id (zh_CN -> zh-CN)."""
     return TAGS.get(language, TAGS[DEFAULT])
 
@@ -153,4 +155,5 @@ def _country(msisdn: str | None) -> str:
         number = phonenumbers.parse(msisdn or "")
     except phonenumbers.NumberParseException:
         return ""
-    return phonenumbers.region_code_for_number(number) or phonenumbers.region_code_for_country_code(number.country_code)
+    return (phonenumbers.region_code_for_number(number)
+            or phonenumbers.region_code_for_country_code(number.country_code or 0))

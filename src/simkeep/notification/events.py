@@ -39,7 +39,7 @@ def forget_endpoints() -> None:
 
 
 def _endpoints(session: Session) -> list[tuple[uuid.UUID, str, list[str]]]:
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     hit = _cache.get(key)
     if hit and hit[0] > time.monotonic():
         return hit[1]
@@ -68,3 +68,11 @@ def event_messages(session: Session, *, topic: str, key: str, data: dict, line_i
 
 def secret_for(session: Session, url: str) -> str | None:
     return session.scalar(select(WebhookEndpoint.secret).where(WebhookEndpoint.url == url))
+
+
+def line_state_changed(session: Session, line, from_state: str, to_state: str, now: datetime) -> list[outbox.Message]:
+    """`line.state_changed` for the operator's own systems: once per line, validity period and new state."""
+    return event_messages(
+        session, topic="line.state_changed", key=f"{line.id}:{line.validity_ends_at.isoformat()}:{to_state}",
+        line_id=line.id, now=now, log_without_endpoint=True,
+        data={"line_id": str(line.id), "msisdn": line.msisdn, "from": from_state, "to": to_state, "at": now.isoformat()})

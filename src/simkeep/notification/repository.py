@@ -7,7 +7,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.core.ids import new_id
-from simkeep.line.models import AVAILABLE, Line
+from simkeep.db import rowcount
 from simkeep.notification.models import FAILED, PENDING, SENT, DeliveryAttempt, InboundMessage, OutboxMessage
 
 
@@ -43,17 +43,17 @@ def release(session: Session, ids: list[uuid.UUID], *, held_until: datetime) -> 
     """Hand back leased messages that were not tried (the worker is stopping): due again at once, and the attempt
     counted by the lease is taken back."""
     table = OutboxMessage.__table__
-    return session.execute(update(table).where(table.c.id.in_(ids), table.c.status == PENDING,
-                                               table.c.locked_until == held_until)
-                           .values(locked_until=None, attempts=table.c.attempts - 1)).rowcount
+    return rowcount(session.execute(update(table).where(table.c.id.in_(ids), table.c.status == PENDING,
+                                                        table.c.locked_until == held_until)
+                                    .values(locked_until=None, attempts=table.c.attempts - 1)))
 
 
 def mark_sent(session: Session, message_id: uuid.UUID, *, external_id: str | None = None, now: datetime) -> bool:
     """False if it was already marked sent (a retried record whose first commit did get through)."""
     table = OutboxMessage.__table__
-    return session.execute(update(table).where(table.c.id == message_id, table.c.status != SENT)
-                           .values(status=SENT, sent_at=now, locked_until=None, last_error=None,
-                                   external_id=external_id)).rowcount == 1
+    return rowcount(session.execute(update(table).where(table.c.id == message_id, table.c.status != SENT)
+                                    .values(status=SENT, sent_at=now, locked_until=None, last_error=None,
+                                            external_id=external_id))) == 1
 
 
 def redact(session: Session, message_id: uuid.UUID, payload: dict) -> None:
@@ -113,15 +113,3 @@ def set_receipt(session: Session, message_id: uuid.UUID, *, status: str, at: dat
 def add_inbound(session: Session, *, sender: str, text: str, outcome: str, now: datetime) -> None:
     session.execute(insert(InboundMessage.__table__), [dict(id=new_id(), sender=sender[:20], text=text,
                                                             received_at=now, outcome=outcome)])
-
-
-def live_line_for(session: Session, msisdn: str) -> Line | None:
-    return session.scalars(select(Line).where(Line.msisdn == msisdn, Line.state != AVAILABLE)).first()
-
-
-def email_of(session: Session, line_id) -> str | None:
-    return session.scalar(select(Line.email).where(Line.id == line_id))
-
-
-def set_opt_out(session: Session, line_id, *, at: datetime | None) -> None:
-    session.execute(update(Line.__table__).where(Line.__table__.c.id == line_id).values(reminders_opted_out_at=at))

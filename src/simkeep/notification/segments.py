@@ -79,7 +79,9 @@ def split(text: str, encoding: str | None = None) -> list[str]:
     encoding = encoding or encoding_of(text)
     if units(text, encoding) <= SINGLE[encoding]:
         return [text]
-    limit, parts, current, used = PART[encoding], [], [], 0
+    limit, used = PART[encoding], 0
+    parts: list[str] = []
+    current: list[str] = []
     for char in text:
         cost = char_cost(char, encoding)
         if used + cost > limit:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from simkeep.line import service as lines
 from simkeep.notification import outbox, repository, templates
 from simkeep.notification.models import OutboxMessage
 from simkeep.notification.senders.base import Outgoing, Sent
@@ -71,7 +72,7 @@ def record_failure(session: Session, message: Outgoing, *, error: str, permanent
                    now: datetime) -> bool:
     """Schedule a retry with backoff, or give up; returns True if the message failed for good. A sign-in code
     that failed for good is scrubbed as a sent one is: nobody will ever need it."""
-    error = scrub(message, error)
+    error = scrub(message, error) or ""
     if permanent or message.attempt >= max_attempts:
         repository.mark_failed(session, message.id, error=error)
         repository.log_attempt(session, message.id, attempt=message.attempt, outcome="failed", detail=error, now=now)
@@ -122,7 +123,7 @@ def email_fallback(session: Session, message: OutboxMessage, *, now: datetime) -
     """The same message by e-mail, when the SMS cannot reach the phone (never for sign-in codes)."""
     if message.topic in SECRET_TOPICS or message.line_id is None:
         return
-    email = repository.email_of(session, message.line_id)
+    email = lines.email_of(session, message.line_id)
     if email:
         outbox.enqueue(session, [outbox.Message(
             dedup_key=f"{message.dedup_key}:email", topic=message.topic, channel=outbox.EMAIL, recipient=email,
@@ -140,11 +141,11 @@ def record_inbound(session: Session, *, sender: str, text: str, now: datetime) -
 
 def opt_out(session: Session, *, msisdn: str, now: datetime) -> bool:
     """No more reminders for the number's live line, confirmed by one last message. Idempotent."""
-    line = repository.live_line_for(session, msisdn)
+    line = lines.find_live_line(session, msisdn)
     if line is None:
         return False
     if line.reminders_opted_out_at is None:
-        repository.set_opt_out(session, line.id, at=now)
+        lines.set_reminders_opted_out(session, line.id, at=now)
         outbox.enqueue(session, [outbox.Message(
             dedup_key=f"optout:{line.id}:{now.date().isoformat()}", topic="reminders.stopped", channel=outbox.SMS,
             recipient=msisdn, language=line.language, line_id=line.id, payload={"msisdn": msisdn})], now=now)
@@ -152,8 +153,8 @@ def opt_out(session: Session, *, msisdn: str, now: datetime) -> bool:
 
 
 def opt_in(session: Session, *, msisdn: str) -> bool:
-    line = repository.live_line_for(session, msisdn)
+    line = lines.find_live_line(session, msisdn)
     if line is None:
         return False
-    repository.set_opt_out(session, line.id, at=None)
+    lines.set_reminders_opted_out(session, line.id, at=None)
     return True

@@ -11,15 +11,14 @@ from sqlalchemy.orm import Session
 from simkeep.core.ids import new_id
 from simkeep.otp.models import OtpChallenge, OtpFailure, OtpNumber
 
-_UPSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
-
 
 def lock_number(session: Session, msisdn: str, *, now: datetime) -> None:
     """Write the number's row first thing in the transaction: a second request or check for the same number waits
     here until this transaction ends (PostgreSQL's row lock; SQLite's write lock, taken by BEGIN IMMEDIATE), then
     reads what it committed. One statement, so no window between the check and the lock."""
     table = OtpNumber.__table__
-    stmt = _UPSERTS[session.get_bind().dialect.name](table).values(msisdn=msisdn, touched_at=now)
+    upsert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = upsert(table).values(msisdn=msisdn, touched_at=now)
     session.execute(stmt.on_conflict_do_update(index_elements=[table.c.msisdn], set_={"touched_at": now}))
 
 
@@ -64,4 +63,4 @@ def consume(session: Session, challenge_id: uuid.UUID, *, now: datetime) -> None
 
 
 def failure_count(session: Session, msisdn: str) -> int:
-    return session.scalar(select(func.count()).select_from(OtpFailure).where(OtpFailure.msisdn == msisdn))
+    return session.scalars(select(func.count()).select_from(OtpFailure).where(OtpFailure.msisdn == msisdn)).one()

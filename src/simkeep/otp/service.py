@@ -140,7 +140,7 @@ def request_code(session: Session, *, msisdn: str, secret: str, now: datetime,
     """A new code, or the one still usable. The code goes out by SMS only if the number has a live line."""
     repository.lock_number(session, msisdn, now=now)
     left = budget(session, msisdn=msisdn, now=now, policy=policy)
-    if left.remaining == 0:
+    if left.remaining == 0 and left.resets_at is not None:
         raise BudgetSpent(left.resets_at)  # no code could be checked: send none
     latest = repository.latest(session, msisdn)
     if latest is not None and _usable(latest, now):

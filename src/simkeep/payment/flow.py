@@ -76,7 +76,7 @@ def capture_on_return(db: Database, settings: Settings, attempt: PaymentAttempt,
     except ProviderDisabled:
         return  # a provider no longer configured: the webhook or reconciliation settles the attempt
     capture = getattr(provider, "capture", None)
-    if capture is None:
+    if capture is None or attempt.provider_ref is None:
         # This provider settles by itself (the sandbox, Stripe): a return, whatever its query says, changes
         # nothing; its webhook tells the outcome.
         return
@@ -134,6 +134,7 @@ def _ask_provider_to_refund(db: Database, settings: Settings, refund_row: Refund
     except ProviderDisabled:
         return refund_row  # stays pending: the provider that took the payment is off here
     result, refused = None, None
+    assert attempt.provider_ref is not None  # a refunded payment is one a provider took
     try:
         result = provider.refund(attempt.provider_ref, amount_minor=refund_row.amount_minor,
                                  currency=refund_row.currency, idempotency_key=str(refund_row.id))
@@ -158,7 +159,7 @@ def check_stuck(db: Database, settings: Settings, attempt: PaymentAttempt) -> st
     status = None
     try:
         if attempt.provider_ref is not None:
-            status = _ask(provider, attempt)
+            status = _ask(provider, attempt, attempt.provider_ref)
         if reconcile.expired(attempt, now=clock.now()) and (status is None or status.status not in DEFINITE):
             # No ref: the provider's answer never came back, so the payer never got anything to pay with.
             status = (provider.cancel(attempt.provider_ref) if attempt.provider_ref is not None
@@ -169,12 +170,11 @@ def check_stuck(db: Database, settings: Settings, attempt: PaymentAttempt) -> st
         return reconcile.apply_status(session, attempt, status, now=clock.now())
 
 
-def _ask(provider: PaymentProvider, attempt: PaymentAttempt) -> ProviderStatus:
+def _ask(provider: PaymentProvider, attempt: PaymentAttempt, ref: str) -> ProviderStatus:
     # Providers that capture separately (PayPal) capture here: an approved order whose payer closed the tab gets
     # paid, and a capture that timed out is replayed safely under the same key.
     capture = getattr(provider, "capture", None)
-    return capture(attempt.provider_ref, f"capture:{attempt.id}") if capture else provider.fetch_status(
-        attempt.provider_ref)
+    return capture(ref, f"capture:{attempt.id}") if capture else provider.fetch_status(ref)
 
 
 def _provider(db: Database, settings: Settings, attempt: PaymentAttempt) -> PaymentProvider:

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from simkeep.db import Base, JsonType, UtcDateTime
 
 METHODS = ("card", "paypal", "bank_transfer", "wechat_pay", "alipay")
-PROVIDERS = ("sandbox", "stripe", "paypal", "sepa")
 CREATED, PENDING, SUCCEEDED, FAILED, REVIEW = "created", "pending", "succeeded", "failed", "review"
 # Closed without money: the payer never completed it (cancelled at the provider after its expiry), or staff
 # dismissed it from review. Closed with money sent back: refunded from review. A success event still credits an

@@ -15,13 +15,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from simkeep.bank import service as bank
 from simkeep.ledger import service as ledger
 from simkeep.ledger.models import JournalEntry, Posting
 from simkeep.payment import repository
 from simkeep.payment import service as payments
 from simkeep.payment.models import ABANDONED, OPEN, PENDING, REVIEW, SUCCEEDED, PaymentAttempt, Refund
 from simkeep.payment.providers.base import ProviderStatus
+from simkeep.payment.providers.sepa import service as bank
 from simkeep.topup.models import TopUp
 
 ASK_AFTER = timedelta(minutes=15)  # a webhook normally arrives within seconds; after this, ask the provider
@@ -45,7 +45,7 @@ def apply_status(session: Session, attempt: PaymentAttempt, status: ProviderStat
     """What the provider said (None: it could not be asked), re-checked under the attempt's lock: a webhook may
     have settled it while the provider was being asked. Cancelled: closed as abandoned. A definite answer goes
     through the inbox like a webhook, so it is applied once and by the same code. No answer for too long: review."""
-    current = repository.get(session, attempt.id, for_update=True)
+    current = repository.get_one(session, attempt.id, for_update=True)
     if current.status not in OPEN:
         return f"already {current.status}"
     if status is not None and status.status == "canceled":
@@ -135,10 +135,10 @@ def daily_report(session: Session, *, day: date) -> DailyReport:
     for currency, (_count, amount) in bank.unmatched_totals(session, booked_on=day).items():
         row(bank.PROVIDER, currency).unmatched_minor = amount
     for (provider, currency), entry in list(rows.items()):
-        account = ledger.system_account_id(ledger.CLEARING, currency, payments.clearing_of(provider))
-        moved = session.scalar(
+        account = ledger.clearing_account_id(currency, ledger.provider_clearing(provider))
+        moved = session.scalars(
             select(func.coalesce(func.sum(Posting.amount_minor), 0)).join(JournalEntry, JournalEntry.id == Posting.entry_id)
-            .where(Posting.account_id == account, JournalEntry.created_at >= start, JournalEntry.created_at < end))
+            .where(Posting.account_id == account, JournalEntry.created_at >= start, JournalEntry.created_at < end)).one()
         entry.ledger_minor = -int(moved)  # money in shows as a negative clearing balance (PostgreSQL: a NUMERIC sum)
     return DailyReport(day, sorted(rows.values(), key=lambda r: (r.provider, r.currency)))
 

@@ -170,7 +170,7 @@ def record_outcome(session: Session, refund_id: uuid.UUID, *, result: RefundResu
     elif refused is not None:
         status = REFUSED
         _set(session, refund.id, status=REFUSED, updated_at=now)
-    attempt = repository.get(session, refund.attempt_id, for_update=True)
+    attempt = repository.get_one(session, refund.attempt_id, for_update=True)
     if status == DONE:
         _notify_refunded(session, attempt, refund, now)
     elif status == REFUSED:
@@ -184,9 +184,10 @@ def record_outcome(session: Session, refund_id: uuid.UUID, *, result: RefundResu
 def _give_back(session: Session, attempt: PaymentAttempt, refund: Refund, now: datetime) -> None:
     if attempt.topup_id is None:
         return  # nothing was taken back: the payment never reached a balance
-    line, operator = lines.lock_live_line(session, attempt.msisdn) or (None, None)
-    if line is None or line.id != attempt.line_id:
+    locked = lines.lock_live_line(session, attempt.msisdn)
+    if locked is None or locked[0].id != attempt.line_id:
         return  # the line ended meanwhile: the money stays with the provider's clearing for staff to handle
+    line, operator = locked
     amount = Money(refund.amount_minor, refund.currency)
     ledger.post(session, kind="refund_reversal", reference=f"refund-reversal:{refund.id}", now=now, legs=[
         Leg(line.credit_account_id, amount, tracked=True),
@@ -210,7 +211,7 @@ def _notify_refunded(session: Session, attempt: PaymentAttempt, refund: Refund, 
 
 
 def _clearing(attempt: PaymentAttempt, currency: str) -> uuid.UUID:
-    return ledger.system_account_id(ledger.CLEARING, currency, payments.clearing_of(attempt.provider))
+    return ledger.clearing_account_id(currency, ledger.provider_clearing(attempt.provider))
 
 
 def _fingerprint(refund: Refund) -> str:

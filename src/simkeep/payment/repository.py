@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from simkeep.db import insert_or_ignore
+from simkeep.db import insert_or_ignore, rowcount
 from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
 
 _ATTEMPTS = PaymentAttempt.__table__
@@ -22,6 +22,12 @@ def get(session: Session, attempt_id: uuid.UUID, *, for_update: bool = False) ->
     return session.scalars(stmt.with_for_update() if for_update else stmt).first()
 
 
+def get_one(session: Session, attempt_id: uuid.UUID, *, for_update: bool = False) -> PaymentAttempt:
+    """An attempt that must exist (a refund's, a settled review item's): NoResultFound otherwise."""
+    stmt = select(PaymentAttempt).where(PaymentAttempt.id == attempt_id).execution_options(populate_existing=True)
+    return session.scalars(stmt.with_for_update() if for_update else stmt).one()
+
+
 def by_provider_ref(session: Session, provider: str, ref: str) -> PaymentAttempt | None:
     return session.scalars(select(PaymentAttempt).where(PaymentAttempt.provider == provider,
                                                         PaymentAttempt.provider_ref == ref).with_for_update()).first()
@@ -29,8 +35,8 @@ def by_provider_ref(session: Session, provider: str, ref: str) -> PaymentAttempt
 
 def change_if(session: Session, attempt_id: uuid.UUID, *, status_in: tuple[str, ...], **values) -> bool:
     """A guarded change: only while the attempt is in one of `status_in`; False when it moved on meanwhile."""
-    return session.execute(update(_ATTEMPTS).where(_ATTEMPTS.c.id == attempt_id, _ATTEMPTS.c.status.in_(status_in))
-                           .values(**values)).rowcount == 1
+    return rowcount(session.execute(update(_ATTEMPTS).where(_ATTEMPTS.c.id == attempt_id,
+                                                            _ATTEMPTS.c.status.in_(status_in)).values(**values))) == 1
 
 
 def add(session: Session, **row) -> None:
@@ -89,8 +95,8 @@ def with_status(session: Session, status: str, *, provider: str | None = None, c
 def refunded_minor(session: Session, attempt_id: uuid.UUID) -> int:
     """What refunds of this payment returned or are returning (pending and succeeded)."""
     # int(): PostgreSQL sums a BIGINT column as NUMERIC.
-    return int(session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
-        Refund.attempt_id == attempt_id, Refund.status.in_(("pending", "succeeded")))))
+    return int(session.scalars(select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+        Refund.attempt_id == attempt_id, Refund.status.in_(("pending", "succeeded")))).one())
 
 
 def refund_by_key(session: Session, key: str) -> Refund | None:
@@ -103,6 +109,6 @@ def refunds_of(session: Session, attempt_id: uuid.UUID) -> list[Refund]:
 
 def transfers_started(session: Session, line_id, *, since: datetime, before: datetime) -> int:
     """The line's bank transfer attempts created from `since` until just before `before`."""
-    return session.scalar(select(func.count()).select_from(_ATTEMPTS).where(
+    return session.execute(select(func.count()).select_from(_ATTEMPTS).where(
         _ATTEMPTS.c.line_id == line_id, _ATTEMPTS.c.method == "bank_transfer", _ATTEMPTS.c.created_at >= since,
-        _ATTEMPTS.c.created_at < before))
+        _ATTEMPTS.c.created_at < before)).scalar_one()

@@ -49,4 +49,4 @@ def settle(session: Session, *, attempt_id: uuid.UUID, decision: str, reason: st
         repository.change(session, attempt.id, status=DISMISSED, updated_at=now)
         payments.notify_payer(session, attempt, topic="review.dismissed", key=str(attempt.id), now=now,
                               amount={"amount_minor": attempt.amount_minor, "currency": attempt.currency})
-    return repository.get(session, attempt.id)
+    return repository.get_one(session, attempt.id)

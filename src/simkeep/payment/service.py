@@ -8,7 +8,7 @@ attempt's id as its idempotency key, so no number of deliveries credits twice.
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time
 
 from sqlalchemy.orm import Session
@@ -17,6 +17,7 @@ from simkeep.catalog import service as catalog
 from simkeep.core.errors import LineNotRenewable, NotFound, ValidityCapReached
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
+from simkeep.ledger import service as ledger
 from simkeep.line import service as lines
 from simkeep.notification import outbox
 from simkeep.payment import repository
@@ -41,12 +42,28 @@ from simkeep.payment.providers.base import (
 )
 from simkeep.payment.providers.base import FAILED as EVENT_FAILED
 from simkeep.payment.providers.base import SUCCEEDED as EVENT_SUCCEEDED
+from simkeep.payment.providers.sepa import epc
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
 
 TRANSFER_NOTICES_PER_DAY = 3  # bank transfer details a line receives a day (see _send_transfer_details)
 # Failures that say the payer never completed the payment (the provider let it expire): closed as abandoned.
 NEVER_COMPLETED = ("expired", "approval_expired", "abandoned")
+
+
+@dataclass(frozen=True)
+class TransferDetails:
+    """What a payer needs to make a pending bank transfer: the account, the exact amount, the ISO 11649 creditor
+    reference, and the EPC QR code that fills it all in (an inline <svg> made here from those same fields)."""
+
+    attempt_id: uuid.UUID
+    amount_minor: int
+    currency: str
+    creditor: str
+    iban: str
+    bic: str
+    reference: str
+    qr_svg: str
 
 
 class AttemptNotFound(NotFound):
@@ -74,8 +91,11 @@ def start_checkout(session: Session, *, checkout_key: str, line, operator, offer
 def record_created(session: Session, attempt_id: uuid.UUID, payment: ProviderPayment, *, now: datetime) -> None:
     repository.change(session, attempt_id, provider_ref=payment.ref, next_action=payment.next_action,
                       status=PENDING, updated_at=now)
-    if (payment.next_action or {}).get("type") == "bank_transfer":
-        _send_transfer_details(session, repository.get(session, attempt_id), payment.next_action, now)
+    if (payment.next_action or {}).get("type") != "bank_transfer":
+        return
+    attempt = repository.get(session, attempt_id)
+    if attempt is not None:
+        _send_transfer_details(session, attempt, payment.next_action, now)
 
 
 def _send_transfer_details(session: Session, attempt: PaymentAttempt, action: dict, now: datetime) -> None:
@@ -95,8 +115,20 @@ def _send_transfer_details(session: Session, attempt: PaymentAttempt, action: di
         payload={"msisdn": attempt.msisdn, "attempt_id": str(attempt.id),
                  "amount": {"amount_minor": action["amount_minor"], "currency": action["currency"]},
                  **{k: action[k] for k in ("creditor", "iban", "bic", "reference")}})
-    by_email = [replace(sms, dedup_key=f"{sms.dedup_key}:email", channel=outbox.EMAIL, recipient=line.email)]
-    outbox.enqueue(session, [sms, *(by_email if line.email else [])], now=now)
+    by_email = ([replace(sms, dedup_key=f"{sms.dedup_key}:email", channel=outbox.EMAIL, recipient=line.email)]
+                if line.email else [])
+    outbox.enqueue(session, [sms, *by_email], now=now)
+
+
+def transfer_details(attempt: PaymentAttempt) -> TransferDetails | None:
+    """The details of a bank transfer still awaited; None for any other attempt."""
+    action = attempt.next_action or {}
+    if attempt.status != PENDING or action.get("type") != "bank_transfer":
+        return None
+    text = epc.payload(bic=action["bic"], name=action["creditor"], iban=action["iban"],
+                       amount_minor=action["amount_minor"], currency=action["currency"], reference=action["reference"])
+    return TransferDetails(attempt.id, action["amount_minor"], action["currency"], action["creditor"],
+                           action["iban"], action["bic"], action["reference"], epc.qr_inline(text))
 
 
 def record_unavailable(session: Session, attempt_id: uuid.UUID, *, reason: str, now: datetime) -> None:
@@ -165,7 +197,7 @@ def record_status(session: Session, attempt: PaymentAttempt, status: ProviderSta
                   now: datetime) -> bool:
     """A definite answer obtained by asking the provider (capture on return, reconciliation) goes through the
     inbox like a webhook: applied once, by the same code. Returns False for answers that are not definite."""
-    if status.status not in ("succeeded", "failed"):
+    if status.status not in ("succeeded", "failed") or attempt.provider_ref is None:
         return False
     store_event(session, provider=attempt.provider, now=now, event=ProviderEvent(
         event_id=f"{source}:{attempt.id}:{status.status}", type=EVENT_SUCCEEDED if status.status == "succeeded" else EVENT_FAILED,
@@ -200,7 +232,7 @@ def credit(session: Session, attempt: PaymentAttempt, *, receipt_secret: str, ba
     receipt_url = f"{base_url}/receipts/{receipts.token_for(receipt_secret, receipt_id)}"
     result = topups.top_up(session, principal=f"payment:{attempt.provider}", idempotency_key=f"payment:{attempt.id}",
                            msisdn=attempt.msisdn, offer_id=attempt.offer_id, channel="portal", now=now,
-                           notify={"receipt_url": receipt_url}, clearing=clearing_of(attempt.provider))
+                           notify={"receipt_url": receipt_url}, clearing=ledger.provider_clearing(attempt.provider))
     if attempt.receipt_id is None:
         receipts.issue(session, receipt_id=receipt_id, topup=result.topup,
                        operator_id=catalog.operator_of_offer(session, attempt.offer_id), line_id=result.topup.line_id,
@@ -208,11 +240,6 @@ def credit(session: Session, attempt: PaymentAttempt, *, receipt_secret: str, ba
     repository.change(session, attempt.id, status=SUCCEEDED, topup_id=result.topup.id, receipt_id=receipt_id,
                       failure_reason=None, updated_at=now)
     return result.topup
-
-
-def clearing_of(provider: str) -> str:
-    """Money collected by a provider sits in its own clearing account until it is paid out."""
-    return f"provider:{provider}"
 
 
 # Why a payment waits for a person. A review item's failure_reason is the code, then ": " and details for some

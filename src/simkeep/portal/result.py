@@ -52,7 +52,7 @@ def payment_action(request: Request, db: Db, settings: Config, attempt_id: Attem
     """The payer's next step when simkeep renders it: `portal/action_<type>.html` gets the provider's data."""
     outcome = _outcome_for_browser(request, db, settings, attempt_id)
     action = outcome.attempt.next_action if outcome is not None else None
-    if not action:
+    if outcome is None or not action:
         return _not_found(request)
     if action.get("type") == "redirect" and str(action.get("url", "")).startswith(("/", "https://", "http://")):
         return redirect(action["url"])  # the provider's own page

@@ -11,7 +11,6 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from simkeep.bank import epc
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import Offer, Operator
 from simkeep.config import Settings
@@ -23,13 +22,14 @@ from simkeep.core.errors import (
     ValidityCapReached,
 )
 from simkeep.db import Database
-from simkeep.lifecycle import rules
+from simkeep.line import rules
 from simkeep.line import service as lines
 from simkeep.line.models import RENEWABLE, Line
 from simkeep.notification import service as notifications
 from simkeep.payment import flow
 from simkeep.payment import service as payments
-from simkeep.payment.models import PENDING, PaymentAttempt
+from simkeep.payment.models import PaymentAttempt
+from simkeep.payment.service import TransferDetails
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
 
@@ -56,21 +56,6 @@ class OfferChoice:
     operators: list[Operator]
     operator: Operator  # the one whose offers are quoted
     quotes: list[OfferQuote]
-
-
-@dataclass(frozen=True)
-class TransferDetails:
-    """What a payer needs to make a pending bank transfer: the account, the exact amount, the ISO 11649 creditor
-    reference, and the EPC QR code that fills it all in (an inline <svg> made here from those same fields)."""
-
-    attempt_id: uuid.UUID
-    amount_minor: int
-    currency: str
-    creditor: str
-    iban: str
-    bic: str
-    reference: str
-    qr_svg: str
 
 
 @dataclass(frozen=True)
@@ -144,18 +129,7 @@ def status(session: Session, msisdn: str, *, now: datetime) -> LineStatus:
     return LineStatus(view=view, days_to_loss=max((line.number_loss_at - now).days, 0),
                       renewable=line.state in RENEWABLE and now < line.number_loss_at, topups=recent,
                       receipts=receipts.by_topup(session, [t.id for t in recent]), payments=attempts,
-                      transfers=[t for t in map(transfer_details, attempts) if t is not None])
-
-
-def transfer_details(attempt: PaymentAttempt) -> TransferDetails | None:
-    """The details of a bank transfer still awaited; None for any other attempt."""
-    action = attempt.next_action or {}
-    if attempt.status != PENDING or action.get("type") != "bank_transfer":
-        return None
-    text = epc.payload(bic=action["bic"], name=action["creditor"], iban=action["iban"],
-                       amount_minor=action["amount_minor"], currency=action["currency"], reference=action["reference"])
-    return TransferDetails(attempt.id, action["amount_minor"], action["currency"], action["creditor"],
-                           action["iban"], action["bic"], action["reference"], epc.qr_inline(text))
+                      transfers=[t for t in map(payments.transfer_details, attempts) if t is not None])
 
 
 def statuses(session: Session, numbers: Collection[str], *, now: datetime) -> list[LineStatus]:
@@ -221,7 +195,7 @@ def payment_outcome(session: Session, attempt_id: str, *, numbers: Collection[st
     days = catalog.get_offer(session, attempt.offer_id, operator).validity_days
     topup = topups.get_topup(session, attempt.topup_id) if attempt.topup_id else None
     credit_only = topup is not None and topup.validity_ends_at <= topup.validity_before
-    transfer = transfer_details(attempt)
+    transfer = payments.transfer_details(attempt)
     if not full:
         return PaymentOutcome(attempt, operator, None, None, days=days, full=False, credit_only=credit_only,
                               transfer=transfer)

@@ -149,7 +149,8 @@ def code_page(request: Request, db: Database, settings: Settings, lang: str, msi
         error = "code_spent"
     elif tries.closed and not error:
         error = f"code_{tries.closed}"  # e.g. Back to a code page whose code was locked meanwhile
-    resets = moment(budget.resets_at, reader(request).locale, request.cookies.get("tz")) if spent else None
+    resets = (moment(budget.resets_at, reader(request).locale, request.cookies.get("tz"))
+              if spent and budget.resets_at else None)
     return render(request, "portal/code.html", status=status, msisdn=msisdn, next=next, action=action,
                   error=error_text(lang, error) if error else None, tries=tries.left, spent=spent,
                   resets_at=budget.resets_at, resets=resets, hotline=settings.hotline,

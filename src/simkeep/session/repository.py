@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from simkeep.db import rowcount
 from simkeep.session.models import WebSession
 
 
@@ -22,11 +23,11 @@ def insert(session: Session, row: WebSession) -> None:
 
 def update_row(session: Session, row_id: uuid.UUID, **values) -> bool:
     """False when the row is gone (ended or rotated by a concurrent request): it is never brought back."""
-    return session.execute(update(WebSession).where(WebSession.id == row_id).values(**values)).rowcount == 1
+    return rowcount(session.execute(update(WebSession).where(WebSession.id == row_id).values(**values))) == 1
 
 
 def delete_row(session: Session, row_id: uuid.UUID) -> bool:
-    return session.execute(delete(WebSession).where(WebSession.id == row_id)).rowcount == 1
+    return rowcount(session.execute(delete(WebSession).where(WebSession.id == row_id))) == 1
 
 
 def delete_for_staff(session: Session, staff_id: uuid.UUID, *, keep: uuid.UUID | None = None,
@@ -36,7 +37,7 @@ def delete_for_staff(session: Session, staff_id: uuid.UUID, *, keep: uuid.UUID |
         query = query.where(WebSession.id != keep)
     if only is not None:
         query = query.where(WebSession.id == only)
-    return session.execute(query).rowcount
+    return rowcount(session.execute(query))
 
 
 def live_for_staff(session: Session, staff_id: uuid.UUID, now: datetime) -> list[WebSession]:
@@ -48,12 +49,12 @@ def live_for_staff(session: Session, staff_id: uuid.UUID, now: datetime) -> list
 
 def delete_expired(session: Session, now: datetime, limit: int) -> int:
     doomed = select(WebSession.id).where(or_(WebSession.idle_expires_at <= now, WebSession.expires_at <= now)).limit(limit)
-    return session.execute(delete(WebSession).where(WebSession.id.in_(doomed))
-                           .execution_options(synchronize_session=False)).rowcount
+    return rowcount(session.execute(delete(WebSession).where(WebSession.id.in_(doomed))
+                                    .execution_options(synchronize_session=False)))
 
 
 def live_counts_by_staff(session: Session, now: datetime) -> dict[uuid.UUID, int]:
     rows = session.execute(select(WebSession.staff_id, func.count()).where(
         WebSession.staff_id.is_not(None), WebSession.idle_expires_at > now, WebSession.expires_at > now)
         .group_by(WebSession.staff_id))
-    return dict(rows.all())
+    return {staff_id: count for staff_id, count in rows if staff_id is not None}

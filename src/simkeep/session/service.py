@@ -67,7 +67,7 @@ def create(session: Session, *, data: dict, policy: Policy, now: datetime, staff
 def save(session: Session, *, row_id: uuid.UUID, data: dict | None, policy: Policy, expires_at: datetime,
          now: datetime) -> bool:
     """Store changed data (None: unchanged) and mark the session seen now. False if the row is gone."""
-    values = {"last_seen_at": now, "idle_expires_at": min(now + policy.idle, expires_at)}
+    values: dict[str, object] = {"last_seen_at": now, "idle_expires_at": min(now + policy.idle, expires_at)}
     if data is not None:
         values["data"] = data
     return repository.update_row(session, row_id, **values)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from functools import partial
 
 import segno
 
@@ -36,19 +37,18 @@ def ensure_demo_staff(db: Database, settings: Settings) -> list[DemoStaff]:
         kept = stored.get(username)
         entry = kept or {"password": service.generate_password(),
                          "totp": service.new_totp_secret() if with_totp else None}
-        account = db.read(lambda s, name=username: service.for_signin(s, name))
+        account = db.read(partial(service.for_signin, username=username))
         if account is None:
-            account = db.write(lambda s, u=username, r=role, e=entry: service.create_account(
-                s, username=u, role=r, password_hash=service.hash_password(e["password"]),
-                must_change_password=False, by="demo", now=now))
+            account = db.write(partial(service.create_account, username=username, role=role,
+                                       password_hash=service.hash_password(entry["password"]),
+                                       must_change_password=False, by="demo", now=now))
             kept = None
         if kept is None:  # new, or the file was lost: the account follows the new file
             password_hash = service.hash_password(entry["password"])
-            db.write(lambda s, a=account, h=password_hash: service.set_password_hash(
-                s, account_id=a.id, password_hash=h, now=now))
+            db.write(partial(service.set_password_hash, account_id=account.id, password_hash=password_hash, now=now))
             if entry["totp"]:
-                db.write(lambda s, a=account, e=entry: service.enrol_totp(
-                    s, account_id=a.id, secret=e["totp"], key=settings.key("totp"), now=now))
+                db.write(partial(service.enrol_totp, account_id=account.id, secret=entry["totp"],
+                                 key=settings.key("totp"), now=now))
         stored[username] = entry
         result.append(DemoStaff(username, role, entry["password"],
                                 service.totp_uri(entry["totp"], username) if entry["totp"] else None))

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from simkeep.db import rowcount
 from simkeep.staff.models import StaffAccount
 
 
@@ -37,7 +38,7 @@ def count_failure(session: Session, account_id: uuid.UUID) -> int:
     """One more failure, atomically (two racing wrong guesses both count); returns the new count."""
     session.execute(update(StaffAccount).where(StaffAccount.id == account_id)
                     .values(failed_attempts=StaffAccount.failed_attempts + 1))
-    return session.scalar(select(StaffAccount.failed_attempts).where(StaffAccount.id == account_id))
+    return session.scalars(select(StaffAccount.failed_attempts).where(StaffAccount.id == account_id)).one()
 
 
 def set_fields(session: Session, account_id: uuid.UUID, **values) -> None:
@@ -50,4 +51,4 @@ def use_totp_step(session: Session, account_id: uuid.UUID, step: int) -> bool:
     result = session.execute(update(StaffAccount).where(
         StaffAccount.id == account_id,
         (StaffAccount.totp_last_step.is_(None)) | (StaffAccount.totp_last_step < step)).values(totp_last_step=step))
-    return result.rowcount == 1
+    return rowcount(result) == 1

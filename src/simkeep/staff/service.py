@@ -354,6 +354,8 @@ def reset_totp(session: Session, *, username: str, by: str, now: datetime) -> No
 def enrol_totp(session: Session, *, account_id: uuid.UUID, secret: str, key: str, now: datetime) -> None:
     """Store an enrolled secret directly (the demo account, enrolled for the newcomer's phone)."""
     account = repository.by_id(session, account_id)
+    if account is None:
+        raise StaffNotFound()
     repository.set_fields(session, account_id, totp_secret=seal_totp(secret, key=key, account_id=account_id),
                           totp_last_step=None)
     _audit(session, "demo", "staff.totp_enrolled", account, "TOTP enrolled for the demo", now)

@@ -8,8 +8,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from simkeep.db import Base, UtcDateTime
 
-CHANNELS = ("portal", "voucher", "agent", "ivr", "sms", "api", "auto_renew")
-
 
 class TopUp(Base):
     __tablename__ = "topups"

@@ -14,12 +14,12 @@ from simkeep.core.ids import new_id
 from simkeep.core.phone import lookup_msisdn
 from simkeep.ledger import service as ledger
 from simkeep.ledger.service import Leg
-from simkeep.lifecycle import rules
+from simkeep.line import rules
 from simkeep.line import service as lines
-from simkeep.line.models import RENEWABLE
+from simkeep.line.models import ACTIVE, RENEWABLE
 from simkeep.notification import events, outbox
 from simkeep.topup import repository
-from simkeep.topup.models import CHANNELS, TopUp
+from simkeep.topup.models import TopUp
 
 COMPLETED = "completed"
 
@@ -35,8 +35,8 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
            clearing: str | None = None) -> TopUpResult:
     """`notify` adds fields to the confirmation message (a receipt link, for instance); `clearing` names the
     clearing account the money comes through when it is not the channel's (a payment provider's)."""
-    if channel not in CHANNELS:
-        raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}")
+    if channel not in ledger.CHANNELS:
+        raise InvalidInput(f"channel must be one of {', '.join(ledger.CHANNELS)}")
     number = lookup_msisdn(msisdn, region)
     request_hash = idempotency.fingerprint(number, offer_id, channel)
     locked = lines.lock_live_line(session, number, offer_id, request=(TopUp.__table__, principal, idempotency_key))
@@ -45,8 +45,8 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
         earlier = repository.find_by_key(session, principal, idempotency_key)
     else:
         earlier = repository.get(session, locked[0].earlier_id) if locked[0].earlier_id else None
-    if idempotency.replay(earlier, request_hash) is not None:
-        return TopUpResult(earlier, replayed=True)
+    if (again := idempotency.replay(earlier, request_hash)) is not None:
+        return TopUpResult(again, replayed=True)
     if locked is None:
         raise lines.no_live_line(session, number)
     line, operator, offer = locked
@@ -60,11 +60,12 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     topup_id = new_id()
     entry_id = ledger.post(session, kind="topup", reference=f"topup:{topup_id}", now=now, legs=[
         Leg(line.credit_account_id, price, tracked=True),
-        Leg(ledger.system_account_id(ledger.CLEARING, price.currency, clearing or channel), -price),
+        Leg(ledger.clearing_account_id(price.currency, clearing or channel), -price),
         Leg(line.bonus_account_id, bonus, tracked=True),
         Leg(ledger.system_account_id(ledger.PROMOTION_EXPENSE, bonus.currency), -bonus),
     ])
-    lines.apply_validity(session, line=line, operator=operator, validity_ends_at=new_end, reason="topup", now=now)
+    left = lines.apply_validity(session, line=line, operator=operator, validity_ends_at=new_end, reason="topup",
+                                now=now)
     row = dict(
         id=topup_id, principal=principal, idempotency_key=idempotency_key, request_hash=request_hash,
         line_id=line.id, msisdn=number, offer_id=offer.id, channel=channel, status=COMPLETED,
@@ -75,6 +76,7 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     details = {"topup_id": str(topup_id), "msisdn": number, "operator_id": operator.id, "amount": price.to_dict(),
                "bonus": bonus.to_dict(), "validity_ends_at": new_end.isoformat(), "timezone": operator.timezone}
     outbox.enqueue(session, [
+        *(events.line_state_changed(session, line, left, ACTIVE, now) if left else []),
         outbox.Message(dedup_key=f"topup.completed:{topup_id}", topic="topup.completed", channel=outbox.SMS,
                        recipient=number, language=line.language, line_id=line.id, payload={**details, **(notify or {})}),
         *events.event_messages(session, topic="topup.completed", key=str(topup_id), line_id=line.id, now=now,

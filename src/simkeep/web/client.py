@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -21,7 +21,7 @@ def parse_networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs if cidr.strip())
 
 
-def client_address(request: Request, trusted_proxies: tuple[str, ...] = ()) -> str:
+def client_address(request: HTTPConnection, trusted_proxies: tuple[str, ...] = ()) -> str:
     """The client's address, after stripping the trusted proxies in front of simkeep."""
     peer = request.client.host if request.client else ""
     proxies = parse_networks(tuple(trusted_proxies))

@@ -4,7 +4,7 @@ idempotency keys. Handlers take these as dependencies and never reach into `requ
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -84,7 +84,7 @@ async def principal(request: Request, credentials: Annotated[
     return who
 
 
-def require(*roles: str) -> Callable[..., Principal]:
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     async def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
         if who.role not in roles:
             raise Forbidden()

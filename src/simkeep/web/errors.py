@@ -6,7 +6,7 @@ from __future__ import annotations
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -17,20 +17,21 @@ HTTP_CODES = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "met
               413: "body_too_large", 415: "unsupported_media_type"}
 
 
-def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra) -> JSONResponse:
+def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra: object) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(SimkeepError)
     async def _domain(request: Request, exc: SimkeepError):
+        response: Response
         if _is_page(request):
             from simkeep.web.pages import error_text, language, render
 
             response = render(request, "portal/error.html", status=exc.status,
                               error=error_text(language(request), exc.code))
         else:
-            response = error_response(exc.status, exc.code, exc.message, **exc.details)
+            response = error_response(exc.status, exc.code, exc.message, None, **exc.details)
         if "retry_after" in exc.details:  # a 429 says when to come back
             response.headers["Retry-After"] = str(exc.details["retry_after"])
         return response

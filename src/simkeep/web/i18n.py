@@ -8,6 +8,7 @@ nobody can make the server compile templates again by inventing Accept-Language 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, cast
 
 from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from jinja2.runtime import Context
@@ -22,7 +23,8 @@ def environment(language: str) -> Environment:
     """One Jinja environment per language, so concurrent requests never share installed translations."""
     env = Environment(loader=PackageLoader("simkeep.web", "templates"), autoescape=select_autoescape(),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
-    env.install_gettext_translations(translations(language), newstyle=True)
+    # jinja2.ext.i18n adds this method when the environment is made: the class does not declare it
+    cast(Any, env).install_gettext_translations(translations(language), newstyle=True)
     env.filters.update(money=_money, last_day=_last_day, when=_when, phone=formats.phone)
     env.globals.update(language=language, languages=LANGUAGES, language_names=NAMES, language_tags=TAGS,
                        format_locale=BASE_LOCALE[language])

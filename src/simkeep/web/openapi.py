@@ -51,14 +51,15 @@ def errors(extra: dict[int, str] | None = None, *, authenticated: bool = True, b
     return responses
 
 
-def install(app: FastAPI) -> None:
-    """The schema FastAPI generates, with the Idempotency-Key header marked required (the dependency still answers
-    400 `idempotency_key_missing` itself, a clearer message than a generic validation error)."""
+class App(FastAPI):
+    """The application, whose schema is the one FastAPI generates with the Idempotency-Key header marked required
+    (the dependency still answers 400 `idempotency_key_missing` itself, a clearer message than a generic
+    validation error). Built on first use, once all routes are in."""
 
-    def schema() -> dict:
-        if app.openapi_schema is None:
-            document = get_openapi(title=app.title, version=app.version, description=app.description,
-                                   routes=app.routes)
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            document = get_openapi(title=self.title, version=self.version, description=self.description,
+                                   routes=self.routes)
             for path in document.get("paths", {}).values():
                 for operation in path.values():
                     for parameter in operation.get("parameters", []):
@@ -66,7 +67,5 @@ def install(app: FastAPI) -> None:
                             parameter["required"] = True
                             parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": 255,
                                                    "pattern": IDEMPOTENCY_PATTERN, "title": "Idempotency-Key"}
-            app.openapi_schema = document
-        return app.openapi_schema
-
-    app.openapi = schema
+            self.openapi_schema = document
+        return self.openapi_schema

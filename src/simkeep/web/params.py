@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
+from fastapi import Path
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -38,3 +39,5 @@ def _bounded_instant(value: datetime) -> datetime:
 
 
 Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_bounded_instant)]
+
+Msisdn = Annotated[str, Path(max_length=250, description="E.164 (+33612345678) or national (0612345678)")]

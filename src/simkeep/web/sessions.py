@@ -100,9 +100,10 @@ class ServerSessions:
         state: SessionState = scope[STATE]
         data: dict = scope["session"]
         now = clock.now()
+        row_id = state.row_id
         if state.end:
-            if state.row_id is not None:
-                self.db.write(lambda s: sessions.end(s, row_id=state.row_id))
+            if row_id is not None:
+                self.db.write(lambda s: sessions.end(s, row_id=row_id))
             return self._cookie("", max_age=0) if state.had_cookie else None
         if state.rotate or (state.row_id is None and data):
             headers = dict(scope["headers"])
@@ -113,13 +114,14 @@ class ServerSessions:
                 s, row_id=state.row_id, data=data, policy=policy, now=now, staff_id=state.staff_id,
                 user_agent=agent, client_address=address))
             return self._cookie(token, max_age=int(policy.absolute.total_seconds()))
-        if state.row_id is None:
+        if row_id is None:
             return self._cookie("", max_age=0) if state.had_cookie else None  # a dead cookie: stop sending it
-        changed = _dump(data) != state.original
+        assert state.expires_at is not None and state.last_seen_at is not None  # read with the row
+        changed, expires_at = _dump(data) != state.original, state.expires_at
         if changed or sessions.needs_touch(state.last_seen_at, now):
             policy = self._policy(state)
-            self.db.write(lambda s: sessions.save(s, row_id=state.row_id, data=data if changed else None,
-                                                  policy=policy, expires_at=state.expires_at, now=now))
+            self.db.write(lambda s: sessions.save(s, row_id=row_id, data=data if changed else None,
+                                                  policy=policy, expires_at=expires_at, now=now))
         return None
 
     def _cookie(self, value: str, *, max_age: int) -> str:

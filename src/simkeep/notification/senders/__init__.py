@@ -40,7 +40,7 @@ def make_sender(settings: Settings, db: Database) -> Sender:
             return events.secret_for(session, message.recipient)
 
     by_channel: dict[str, Sender] = {"webhook": WebhookSender(secret_for)}
-    if settings.sms_sender == "smpp":
+    if settings.sms_sender == "smpp" and settings.smpp_url:  # checked above: smpp has its URL
         from simkeep.notification.senders.smpp import SmppSender
         from simkeep.notification.tasks import DbListener
 

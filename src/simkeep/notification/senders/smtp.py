@@ -98,6 +98,7 @@ class SmtpSender:
         return email
 
     def _connect(self) -> smtplib.SMTP:
+        smtp: smtplib.SMTP
         if self.implicit_tls:
             smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self.ssl_context,
                                     local_hostname=self.local_hostname)

@@ -4,11 +4,11 @@ offline."""
 
 from simkeep.config import Settings
 from simkeep.db import Database
+from simkeep.ledger.service import PROVIDERS  # the ledger opens each one's clearing account
 from simkeep.payment.models import METHODS
 from simkeep.payment.providers.base import PaymentProvider, ProviderDisabled
 
 SANDBOX = "sandbox"
-PROVIDERS = ("sandbox", "stripe", "paypal", "sepa")
 __all__ = ["ProviderDisabled", "available_methods", "enabled", "provider_for", "provider_named", "route", "routes"]
 
 
@@ -63,7 +63,7 @@ def provider_named(name: str, db: Database, settings: Settings) -> PaymentProvid
 
         return PayPalProvider(settings)
     if name == "sepa":
-        from simkeep.payment.providers.sepa import SepaProvider
+        from simkeep.payment.providers.sepa.provider import SepaProvider
 
         return SepaProvider(db, settings)
     raise ProviderDisabled(name)

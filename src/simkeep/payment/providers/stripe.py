@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import segno
 import stripe
+from stripe._base_address import BaseAddresses
+from stripe.params import PaymentIntentCreateParams
 
 from simkeep.config import Settings
 from simkeep.payment.providers.base import (
@@ -77,7 +79,7 @@ class StripeProvider:
         if self._stripe is None:
             if not self.settings.stripe_api_key:
                 raise ProviderUnavailable("Stripe is not configured (SIMKEEP_STRIPE_API_KEY).")
-            addresses = None
+            addresses: BaseAddresses | None = None
             if self._base:
                 addresses = {"api": self._base, "files": self._base, "connect": self._base,
                              "meter_events": self._base}
@@ -110,8 +112,10 @@ class StripeProvider:
             if method == "wechat_pay":
                 params["payment_method_options"] = {"wechat_pay": {"client": "web"}}
         with _calling_stripe():
+            # `payment_method_types`, which the API takes, is not in the SDK's typed parameters (it lists the newer
+            # `allowed_payment_method_types`): the dict is passed as what it is.
             intent = self.client.v1.payment_intents.create(
-                params=params,
+                params=cast(PaymentIntentCreateParams, params),
                 options={"idempotency_key": checkout.attempt_id}).to_dict()
         return ProviderPayment(intent["id"], self._next_action(checkout, intent, return_url))
 

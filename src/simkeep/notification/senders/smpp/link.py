@@ -15,6 +15,7 @@ import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import structlog
 from smpplib import exceptions as smpp_errors
@@ -48,7 +49,9 @@ class _Sequence:
 
 class _Waiter:
     def __init__(self) -> None:
-        self.event, self.pdu, self.error = threading.Event(), None, None
+        self.event = threading.Event()
+        self.pdu: Any = None  # the response, an smpplib PDU (the library has no types)
+        self.error: str | None = None
 
 
 class Link:
@@ -163,7 +166,8 @@ class Session:
         self.clock, self.inbox = clock, inbox
         self.numbers = _Sequence()
         self._lend_lock, self._state_lock = threading.Lock(), threading.Condition()
-        self._state, self._link, self._last_error = CONNECTING, None, "not connected yet"
+        self._state, self._last_error = CONNECTING, "not connected yet"
+        self._link: Link | None = None
         self._closing = threading.Event()
         self.binds = 0
 

@@ -13,12 +13,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from simkeep.audit import service as audit
-from simkeep.bank import camt, repository
-from simkeep.bank.models import BankEntry
 from simkeep.core.errors import Conflict, NotFound
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
@@ -27,6 +26,8 @@ from simkeep.payment.models import PENDING, SUCCEEDED
 from simkeep.payment.models import REVIEW as PAYMENT_REVIEW
 from simkeep.payment.providers.base import SUCCEEDED as EVENT_SUCCEEDED
 from simkeep.payment.providers.base import ProviderEvent
+from simkeep.payment.providers.sepa import camt, repository
+from simkeep.payment.providers.sepa.models import BankEntry
 
 PROVIDER = "sepa"
 METHOD = "bank_transfer"
@@ -122,7 +123,7 @@ def _import_entry(session: Session, entry: camt.Entry, *, statement: camt.Statem
         entry_ref = _another_ref(entry.entry_ref, statement.statement_id, {e.entry_ref for e in earlier})
         note = f"the bank reused entry reference {entry.entry_ref} for a different credit"
     status, attempt_id, why, hold = _decide(session, entry)
-    row = dict(id=new_id(), statement_id=statement_row, account_iban=iban, entry_ref=entry_ref,
+    row: dict[str, Any] = dict(id=new_id(), statement_id=statement_row, account_iban=iban, entry_ref=entry_ref,
                booked_on=entry.booked_on, amount_minor=entry.amount_minor, currency=entry.currency,
                reference=entry.reference, debtor=entry.debtor, status=status, attempt_id=attempt_id,
                note=("; ".join(n for n in (why, note) if n) or None), created_at=now)
@@ -130,11 +131,11 @@ def _import_entry(session: Session, entry: camt.Entry, *, statement: camt.Statem
         row["note"] = row["note"][:200]
     if not repository.add_entry(session, **row):
         return None  # a concurrent import stored it first (it waited on the unique key)
-    if hold:
+    if hold and attempt_id is not None:
         # Money arrived for this order but not as ordered: the order waits for a person too, so the payer reads
         # "we received your payment and are checking it" and staff can credit or dismiss it in the review queue.
         payments.hold_for_review(session, attempt_id, reason="bank_transfer", detail=f"{entry_ref}: {why}", now=now)
-    if status == MATCHED:
+    if status == MATCHED and entry.reference is not None:
         event = ProviderEvent(event_id=f"camt:{entry_ref}", type=EVENT_SUCCEEDED, payment_ref=entry.reference,
                               amount_minor=entry.amount_minor, currency=entry.currency,
                               raw={"source": "camt.053", "account_iban": iban, "statement_id": statement.statement_id,
@@ -225,4 +226,5 @@ def settle(session: Session, *, entry_id, actor: str, reason: str, now: datetime
                                          "currency": entry.currency, "reference": entry.reference,
                                          "note": entry.note}, now=now)
     repository.change_entry(session, entry.id, status=SETTLED)
-    return repository.get_entry(session, key)
+    session.refresh(entry)
+    return entry

@@ -4,9 +4,9 @@ import pytest
 import segno
 from stdnum import iso11649
 
-from simkeep.bank import epc
-from simkeep.bank.epc import InvalidAccount
 from simkeep.core.errors import InvalidInput
+from simkeep.payment.providers.sepa import epc
+from simkeep.payment.providers.sepa.epc import InvalidAccount
 
 IBAN, BIC = "FR7630006000011234567890189", "AGRIFRPP"
 

@@ -35,11 +35,11 @@ def check_account(iban: str, bic: str) -> tuple[str, str]:
     try:
         iban_ok = stdnum_iban.validate(iban or "")
     except ValidationError as exc:
-        raise InvalidAccount(f"SIMKEEP_SEPA_IBAN {iban!r} is not a valid IBAN: {exc.message}") from exc
+        raise InvalidAccount(f"SIMKEEP_SEPA_IBAN {iban!r} is not a valid IBAN: {exc}") from exc
     try:
         bic_ok = stdnum_bic.validate(bic or "")
     except ValidationError as exc:
-        raise InvalidAccount(f"SIMKEEP_SEPA_BIC {bic!r} is not a valid BIC: {exc.message}") from exc
+        raise InvalidAccount(f"SIMKEEP_SEPA_BIC {bic!r} is not a valid BIC: {exc}") from exc
     return iban_ok, bic_ok
 
 
@@ -81,6 +81,6 @@ def qr_inline(text: str) -> str:
     """The code as an <svg> element to put in a page (a path, no script, no style): error correction level M as
     EPC069-12 requires, UTF-8 bytes without ECI, the standard four-module quiet zone."""
     code = segno.make_qr(text, error="m", boost_error=False, encoding="utf-8")
-    if code.version > MAX_QR_VERSION:
+    if int(code.version) > MAX_QR_VERSION:  # a QR code's version is a number (a Micro QR's is text)
         raise InvalidInput("The EPC QR code would exceed version 13.")
     return code.svg_inline(scale=4, border=4, svgclass="epc-qr", lineclass=None, omitsize=False)

@@ -1,9 +1,9 @@
 
 
-from simkeep.bank import service
-from simkeep.bank.cli import PROGRESS_FROM
-from tests.bank.statements import Credit, statement
+from simkeep.payment.providers.sepa import service
+from simkeep.payment.providers.sepa.cli import PROGRESS_FROM
 from tests.factories.snapshot import snapshot
+from tests.payment.sepa.statements import Credit, statement
 
 
 def test_import_prints_the_counts_and_a_second_import_changes_nothing(cli, db, tmp_path):

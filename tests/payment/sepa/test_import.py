@@ -11,8 +11,6 @@ from sqlalchemy import select, update
 from stdnum import iso11649
 
 from simkeep.audit import service as audit
-from simkeep.bank import service as bank
-from simkeep.bank.models import BankEntry, BankStatement
 from simkeep.config import Settings
 from simkeep.core.errors import InvalidInput
 from simkeep.ledger import service as ledger
@@ -21,14 +19,16 @@ from simkeep.payment import service as payments
 from simkeep.payment.models import InboxEvent, PaymentAttempt
 from simkeep.payment.providers import provider_named
 from simkeep.payment.providers.base import Checkout, ProviderDeclined, WebhookRejected
-from simkeep.payment.providers.sepa import SepaNotUsable, SepaProvider
+from simkeep.payment.providers.sepa import service as bank
+from simkeep.payment.providers.sepa.models import BankEntry, BankStatement
+from simkeep.payment.providers.sepa.provider import SepaNotUsable, SepaProvider
 from simkeep.payment.tasks import process_inbox, reconcile
 from simkeep.topup.models import TopUp
-from tests.bank.statements import Credit, document, statement
 from tests.conftest import SANDBOX_ROUTES, TEST_SECRET
 from tests.factories.lines import make_line, view
 from tests.factories.payments import now
 from tests.factories.snapshot import count, snapshot
+from tests.payment.sepa.statements import Credit, document, statement
 
 DATA = Path(__file__).parent / "data"
 

@@ -1,12 +1,10 @@
 """SEPA credit transfer: the payer sends the money from their own bank to the operator's account, quoting the
 order's ISO 11649 creditor reference. There is no provider to call: simkeep shows the account, the reference and
-an EPC069-12 QR code, and learns of the payment when the bank statement (camt.053) is imported (bank.service).
+an EPC069-12 QR code, and learns of the payment when the bank statement (camt.053) is imported (sepa.service).
 """
 
 from __future__ import annotations
 
-from simkeep.bank import epc
-from simkeep.bank import service as bank
 from simkeep.config import Settings
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
@@ -20,6 +18,8 @@ from simkeep.payment.providers.base import (
     RefundResult,
     WebhookRejected,
 )
+from simkeep.payment.providers.sepa import epc
+from simkeep.payment.providers.sepa import service as bank
 
 
 class SepaNotUsable(ProviderUnavailable):

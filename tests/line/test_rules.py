@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from simkeep.catalog.models import STACK_EXTEND, STACK_MAX, Operator
 from simkeep.core.clock import add_days, end_of_local_day
 from simkeep.core.errors import ValidityCapReached
-from simkeep.lifecycle import rules
+from simkeep.line import rules
 
 
 def operator(**overrides) -> Operator:

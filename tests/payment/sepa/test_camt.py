@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
-from simkeep.bank import camt
-from simkeep.bank.camt import CamtError, find_reference, rf_in_text
-from tests.bank.statements import Credit, statement
+from simkeep.payment.providers.sepa import camt
+from simkeep.payment.providers.sepa.camt import CamtError, find_reference, rf_in_text
+from tests.payment.sepa.statements import Credit, statement
 
 DATA = Path(__file__).parent / "data"
 
@@ -129,7 +129,7 @@ def test_elements_of_other_namespaces_never_pass_for_camt_ones():
 
 
 def test_a_file_with_two_statements_and_a_statement_given_twice():
-    from tests.bank.statements import document
+    from tests.payment.sepa.statements import document
     doc = camt.parse(document([("A", [Credit("B1", "1.00")]), ("B", [Credit("B2", "2.00")])]))
     assert [(s.statement_id, [e.entry_ref for e in s.entries]) for s in doc.statements] == [("A", ["B1"]), ("B", ["B2"])]
     with pytest.raises(CamtError, match="same statement twice"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from simkeep.catalog.models import STACK_MAX, Operator
+from simkeep.catalog.models import STACK_MAX, Operator, OperatorRules
 from simkeep.core.clock import add_days, end_of_local_day, local_time_on
 from simkeep.core.errors import ValidityCapReached
 from simkeep.line.models import ACTIVE, AVAILABLE, DEACTIVATED, GRACE, QUARANTINE, STATES, SUSPENDED
@@ -45,7 +45,7 @@ class Stages:
         return self.start_of(later[0]) if later else None
 
 
-def stages(operator: Operator, validity_ends_at: datetime) -> Stages:
+def stages(operator: Operator | OperatorRules, validity_ends_at: datetime) -> Stages:
     tz = operator.timezone
     suspended_at = add_days(validity_ends_at, operator.grace_days, tz)
     loss_at = add_days(suspended_at, operator.suspended_days, tz)
@@ -58,11 +58,12 @@ def stages(operator: Operator, validity_ends_at: datetime) -> Stages:
     )
 
 
-def initial_validity_end(operator: Operator, now: datetime) -> datetime:
+def initial_validity_end(operator: Operator | OperatorRules, now: datetime) -> datetime:
     return end_of_local_day(add_days(now, operator.initial_validity_days, operator.timezone), operator.timezone)
 
 
-def extended_validity(operator: Operator, current_end: datetime, days: int, now: datetime) -> datetime:
+def extended_validity(operator: Operator | OperatorRules, current_end: datetime, days: int,
+                      now: datetime) -> datetime:
     """The validity end after buying `days`, by the operator's stacking rule; refused past the cap."""
     tz = operator.timezone
     if operator.validity_stacking == STACK_MAX:
@@ -78,12 +79,13 @@ def extended_validity(operator: Operator, current_end: datetime, days: int, now:
     return new_end
 
 
-def reminder_at(operator: Operator, number_loss_at: datetime, offset_days: int) -> datetime:
+def reminder_at(operator: Operator | OperatorRules, number_loss_at: datetime, offset_days: int) -> datetime:
     """Reminders go out at 10:00 local time; offset 0 is the last day the number is still kept."""
     return local_time_on(number_loss_at, offset_days, REMINDER_LOCAL_TIME, operator.timezone)
 
 
-def due_reminder(operator: Operator, number_loss_at: datetime, reminded: int | None, now: datetime) -> int | None:
+def due_reminder(operator: Operator | OperatorRules, number_loss_at: datetime, reminded: int | None,
+                 now: datetime) -> int | None:
     """The most urgent offset whose time has come and that this period has not had yet.
     After downtime only the latest due reminder is sent: five catch-up texts at once would be spam."""
     due = [o for o in operator.reminder_offsets if reminder_at(operator, number_loss_at, o) <= now]
@@ -93,12 +95,13 @@ def due_reminder(operator: Operator, number_loss_at: datetime, reminded: int | N
     return offset if reminded is None or offset < reminded else None
 
 
-def next_reminder_at(operator: Operator, number_loss_at: datetime, reminded: int | None) -> datetime | None:
+def next_reminder_at(operator: Operator | OperatorRules, number_loss_at: datetime,
+                     reminded: int | None) -> datetime | None:
     pending = [o for o in operator.reminder_offsets if reminded is None or o < reminded]
     return reminder_at(operator, number_loss_at, max(pending)) if pending else None
 
 
-def next_sweep_at(operator: Operator, st: Stages, state: str, reminded: int | None) -> datetime | None:
+def next_sweep_at(operator: Operator | OperatorRules, st: Stages, state: str, reminded: int | None) -> datetime | None:
     candidates = [st.next_change_after(state)]
     if state in (ACTIVE, GRACE, SUSPENDED):
         candidates.append(next_reminder_at(operator, st.number_loss_at, reminded))

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from simkeep.bank import service
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
 from simkeep.core.money import Money
+from simkeep.payment.providers.sepa import service
 from simkeep.terminal import console, database, err, fail, progress_bar
 
 app = typer.Typer(help="Bank transfers: camt.053 statement import and the review queue.", no_args_is_help=True)

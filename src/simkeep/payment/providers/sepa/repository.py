@@ -9,9 +9,9 @@ from datetime import date
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from simkeep.bank.models import BankEntry, BankStatement
 from simkeep.db import insert_or_ignore
 from simkeep.payment.models import PaymentAttempt
+from simkeep.payment.providers.sepa.models import BankEntry, BankStatement
 
 _STATEMENTS = BankStatement.__table__
 _ENTRIES = BankEntry.__table__
@@ -25,7 +25,8 @@ def lock_account(session: Session, iban: str) -> None:
 
 
 def file_known(session: Session, sha256: str) -> bool:
-    return session.scalar(select(func.count()).select_from(_STATEMENTS).where(_STATEMENTS.c.file_sha256 == sha256)) > 0
+    return session.scalars(select(func.count()).select_from(_STATEMENTS)
+                           .where(_STATEMENTS.c.file_sha256 == sha256)).one() > 0
 
 
 def add_statement(session: Session, **row) -> bool:

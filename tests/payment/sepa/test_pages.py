@@ -12,17 +12,17 @@ from sqlalchemy import func, select
 
 from simkeep.admin import bank as bank_pages
 from simkeep.audit import service as audit
-from simkeep.bank import epc
-from simkeep.bank import service as bank
-from simkeep.bank.models import BankEntry
 from simkeep.main import create_app
 from simkeep.payment.models import PaymentAttempt
+from simkeep.payment.providers.sepa import epc
+from simkeep.payment.providers.sepa import service as bank
+from simkeep.payment.providers.sepa.models import BankEntry
 from simkeep.payment.tasks import process_inbox
-from tests.bank.statements import Credit, statement
 from tests.factories.lines import make_line, view
 from tests.factories.sessions import open_session
 from tests.factories.snapshot import snapshot
 from tests.factories.staff import make_staff, sign_in
+from tests.payment.sepa.statements import Credit, statement
 
 MSISDN = "+33612345678"
 

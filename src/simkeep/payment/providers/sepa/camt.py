@@ -2,7 +2,7 @@
 
 Only the standard library's expat is used, and a document type declaration is refused outright: a bank
 statement never has one, and refusing it leaves no room for entity expansion ("billion laughs") or external
-entities. Nothing here touches the database: the result is plain data that bank.service imports.
+entities. Nothing here touches the database: the result is plain data that sepa.service imports.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import partial
+from typing import NoReturn
 from xml.parsers import expat
 
 from stdnum import iban as stdnum_iban
@@ -141,7 +143,7 @@ def _parse_xml(data: bytes) -> tuple[ET.Element, str]:
     parser = expat.ParserCreate(namespace_separator=" ")
     namespaces: list[str] = []
 
-    def refuse(*_args) -> None:
+    def refuse(*_args) -> NoReturn:
         raise CamtError("Document type declarations and entities are not allowed in a bank statement.")
 
     def name(raw: str) -> str:
@@ -218,18 +220,20 @@ def _entry(ntry: ET.Element, where: str, seen_hashes: dict[str, int]) -> list[En
                 or _hashed_ref([str(booked_on), amount_text, currency, _text(ntry, "ValDt/Dt") or "",
                                 *(f"{k}={v}" for k, v in sorted(facts.items()))], seen_hashes))
     base_ref = _bounded(base_ref)
-    common = dict(booked_on=booked_on, currency=currency, reversal=reversal)
+    credit = partial(_credit, booked_on=booked_on, currency=currency, reversal=reversal)
     if len(transactions) <= 1:
-        return [_credit(base_ref, amount_minor, facts, **common)]
+        return [credit(base_ref, amount_minor, facts)]
     split = [_tx_amount(tx, currency, where) for tx in transactions]
-    if None in split or sum(split) != amount_minor:
+    amounts = [amount for amount in split if amount is not None]
+    if len(amounts) < len(split) or sum(amounts) != amount_minor:
         return [Entry(entry_ref=base_ref, amount_minor=amount_minor, reference=None, reference_valid=False,
                       debtor=None, note=f"batch of {len(transactions)} transfers: split it by hand",
-                      details={"transfers": len(transactions)}, **common)]
+                      details={"transfers": len(transactions)}, booked_on=booked_on, currency=currency,
+                      reversal=reversal)]
     credits = []
-    for index, (tx, tx_amount) in enumerate(zip(transactions, split, strict=True), start=1):
+    for index, (tx, tx_amount) in enumerate(zip(transactions, amounts, strict=True), start=1):
         ref = _text(tx, "Refs/AcctSvcrRef") or f"{base_ref}/{index}"
-        credits.append(_credit(_bounded(ref), tx_amount, _facts(tx, None), **common))
+        credits.append(credit(_bounded(ref), tx_amount, _facts(tx, None)))
     return credits
 
 

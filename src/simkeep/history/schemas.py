@@ -1,0 +1,6 @@
+from pydantic import BaseModel
+
+
+class HistoryOut(BaseModel):
+    items: list[dict]
+    next_before: str | None

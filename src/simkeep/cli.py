@@ -159,16 +159,19 @@ def sweep(now: Annotated[str | None, typer.Option(help="sweep as of this ISO-860
           batch: int = 2000) -> None:
     """Send due reminders and move lines through grace, suspension, deactivation, quarantine and the pool."""
     from simkeep.lifecycle.tasks import count_due, run_sweep
+    from simkeep.line import links
 
     try:
         at = clock.parse_instant(now) if now else clock.now()
     except ValueError as exc:
         err.print(f"[red]error[/red] invalid --now: {exc}")
         raise typer.Exit(2) from exc
+    settings = checked_settings()  # reminders carry renewal links signed with its key
+    renewal_links = links.RenewalLinks(settings.base_url, settings.key(links.PURPOSE))
     db = database()
     with progress_bar() as progress:
         task = progress.add_task("sweeping", total=count_due(db, now=at))
-        result = run_sweep(db, now=at, batch=batch, links_base=get_settings().base_url,
+        result = run_sweep(db, now=at, batch=batch, links=renewal_links,
                            progress=lambda n: progress.advance(task, n))
     console.print(f"swept {result.lines} lines as of {at.isoformat()}: {result.reminders} reminders, "
                   f"transitions {result.transitions or '{}'}, {result.forfeited} balances forfeited")

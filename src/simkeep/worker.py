@@ -25,6 +25,8 @@ from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.db import Database, is_transient
 from simkeep.lifecycle.tasks import run_sweep
+from simkeep.line.links import PURPOSE as LINK_KEY
+from simkeep.line.links import RenewalLinks
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox, reconcile
@@ -98,8 +100,10 @@ def run_round(jobs: list[Job], *, settings: Settings, stopping: Callable[[], boo
 
 
 def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[], bool]) -> list[Job]:
+    links = RenewalLinks(settings.base_url, settings.key(LINK_KEY))
+
     def sweep() -> int:
-        result = run_sweep(db, now=clock.now(), links_base=settings.base_url)
+        result = run_sweep(db, now=clock.now(), links=links)
         if result.lines:
             log.info("sweep.done", lines=result.lines, reminders=result.reminders, transitions=result.transitions)
         return result.lines

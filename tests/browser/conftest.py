@@ -189,12 +189,18 @@ def shifted_clock(monkeypatch) -> ShiftedClock:
 
 
 @pytest.fixture
-def portal(db: Database, tmp_path: Path, shifted_clock: ShiftedClock) -> Iterator[Portal]:
+def portal_settings() -> dict:
+    """Settings a test module changes for its server (override this fixture), e.g. SEPA instead of the sandbox."""
+    return {}
+
+
+@pytest.fixture
+def portal(db: Database, tmp_path: Path, shifted_clock: ShiftedClock, portal_settings: dict) -> Iterator[Portal]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    settings = Settings(database_url=db.url, data_dir=tmp_path, secret_key=TEST_SECRET, admin_token=ADMIN_TOKEN,
-                        public_url=base, sandbox_webhook_secret=WEBHOOK_SECRET, sandbox_enabled=True,
-                        payment_routes=SANDBOX_ROUTES)
+    settings = Settings(**{"database_url": db.url, "data_dir": tmp_path, "secret_key": TEST_SECRET,
+                           "admin_token": ADMIN_TOKEN, "public_url": base, "sandbox_webhook_secret": WEBHOOK_SECRET,
+                           "sandbox_enabled": True, "payment_routes": SANDBOX_ROUTES, **portal_settings})
     server = uvicorn.Server(uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

@@ -128,8 +128,7 @@ def portal_tour(page: Page, portal: Portal, lang: str, audit: Audit) -> None:
     audit.check(page, "result: cancelled")
     # What the other providers ask of the payer, rendered by simkeep on /pay/<id>/action.
     bank = {"type": "bank_transfer", "amount_minor": 1000, "currency": "EUR", "creditor": "Opérateur SAS",
-            "iban": "FR1420041010050500013M02606", "bic": "PSSTFRPPLIL", "reference": "RF18539007547034",
-            "epc_qr_svg": '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'}
+            "iban": "FR1420041010050500013M02606", "bic": "PSSTFRPPLIL", "reference": "RF18539007547034"}
     qr = {"type": "qr", "method": "wechat_pay", "qr_data": "weixin://wxpay/test",
           "image": "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='10' height='10'/%3E"}
     card = {"type": "stripe_js", "client_secret": "pi_1_secret_2", "publishable_key": "pk_test_1",

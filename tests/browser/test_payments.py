@@ -4,6 +4,7 @@ PayPal, and a bank transfer that stays pending until the money arrives. Only a s
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from stdnum import iso11649
@@ -141,16 +142,19 @@ def test_bank_transfer_stays_pending_until_the_money_arrives(open_page, portal):
 
     polls: list[str] = []
     page.on("request", lambda r: r.url.endswith("/status") and polls.append(r.url))
+    page.clock.install()  # the page's timers run when the test says (a transfer's page asks every 10 s, 20 s, …)
+    page.clock.pause_at(datetime.now(UTC) + timedelta(seconds=1))
     page.locator('a.button.primary[href^="/pay/"]').click()  # "I have made the transfer"
     j.wait_outcome(page, "pending")
     box = page.locator("#outcome .result.pending")
     assert j.normalize(box.locator("h2").inner_text()) == j.normalize(j.t(lang, "Waiting for your bank transfer"))
 
-    # A few seconds later: the page has asked again, the worker has run many times, still nothing credited.
-    for _ in range(2):
-        page.wait_for_event("request", lambda r: r.url.endswith("/status"))
+    # Half a minute later: the page has asked twice, the worker has run many times, still nothing credited.
+    for n, delay in enumerate((10_000, 20_000), start=1):
+        page.clock.run_for(delay)
+        page.locator(f'#outcome[data-polls="{n}"]').wait_for()
     portal.worker.wait_rounds(3)
-    assert len(polls) >= 2
+    assert len(polls) == 2
     assert page.locator("#outcome").get_attribute("data-status") == "pending"
     assert [a.status for a in j.attempts(portal)] == ["pending"]
     assert portal.count("webhook_inbox") == 0
@@ -160,5 +164,8 @@ def test_bank_transfer_stays_pending_until_the_money_arrives(open_page, portal):
     box.locator('a[href^="/sandbox/pay/"]').click()  # "See the transfer details"
     assert page.locator(".reference").inner_text().strip() == reference
     j.sandbox_action(page, "funds_received")
+    page.wait_for_url(re.compile(r"/pay/[0-9a-f-]{36}$"))
+    portal.worker.wait_rounds(5)  # the sandbox's webhook is delivered and applied
+    page.clock.run_for(40_000)  # the page's next question (the third, after 40 s) finds the credit
     j.wait_outcome(page, "succeeded")
     assert_credited_once(portal, view_before)

@@ -3,18 +3,21 @@ none after opting out."""
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from simkeep.core.clock import zone
 from simkeep.lifecycle.tasks import run_sweep
+from simkeep.line import links
+from simkeep.line.links import RenewalLinks
 from simkeep.notification import service as notifications
 from simkeep.notification.models import OutboxMessage
 from tests.conftest import T0
 from tests.factories.lines import make_line, top_up
 
 NUMBERS = [f"+336{n:08d}" for n in range(20_000_000, 20_000_000 + 12)]
+LINKS = RenewalLinks("https://r.example", "renewal-link-key")
 
 
 def reminders(db) -> list[OutboxMessage]:
@@ -35,7 +38,7 @@ def test_a_year_of_daily_sweeps_by_two_workers(db):
                 top_up(db, msisdn=NUMBERS[0], offer_id="fr-lebara-10", now=day)
             # Two workers sweep the same instant at once, twice a day (one of them in the evening).
             for at in (day, day + timedelta(hours=12, minutes=30)):
-                list(workers.map(lambda when: run_sweep(db, now=when, batch=3, links_base="https://r.example"),
+                list(workers.map(lambda when: run_sweep(db, now=when, batch=3, links=LINKS),
                                  (at, at)))
             day += timedelta(days=1)
     sent = reminders(db)
@@ -50,5 +53,13 @@ def test_a_year_of_daily_sweeps_by_two_workers(db):
     for m in sent:
         local = m.next_attempt_at.astimezone(zone("Europe/Paris"))
         assert 9 <= local.hour < 21, f"reminder due at {local} is inside quiet hours"
-        assert m.payload["renew_url"] == f"https://r.example/recharge?msisdn=%2B{m.recipient[1:]}"
+        # The link names the number and proves it came from us until the period's number-loss date (to the end
+        # of that UTC day), not after.
+        prefix = f"https://r.example/r/{m.recipient[1:]}."
+        assert m.payload["renew_url"].startswith(prefix)
+        link = m.payload["renew_url"].removeprefix("https://r.example/r/")
+        loss = datetime.fromisoformat(m.payload["number_loss_at"])
+        reading = links.read(["renewal-link-key"], link, now=loss)
+        assert reading.msisdn == m.recipient and timedelta(0) < reading.until - loss <= timedelta(days=1)
+        assert links.read(["renewal-link-key"], link, now=reading.until).until is None
         assert m.payload["cheapest_offer"]["amount"] == {"amount_minor": 500, "currency": "EUR"}

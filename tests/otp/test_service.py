@@ -4,6 +4,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from simkeep.core.ids import new_id
 from simkeep.notification.models import OutboxMessage
 from simkeep.otp import service as otp
 from simkeep.otp.models import OtpChallenge, OtpFailure
@@ -82,6 +83,40 @@ def test_five_wrong_codes_lock_the_challenge_even_for_the_right_code(db):
     [code] = sent_codes(db)
     assert [outcome(db, not_(code, k)) for k in range(1, 6)] == [otp.WRONG] * 4 + [otp.LOCKED]
     assert verify(db, code) == otp.Verdict(otp.LOCKED, otp.Budget(5, None))
+
+
+def tries(db, now=T0) -> otp.Tries:
+    with db.transaction(write=False) as session:
+        return otp.tries(session, msisdn=MSISDN, now=now)
+
+
+def test_the_tries_a_code_has_left_are_its_own_within_the_numbers_budget(db):
+    make_line(db, now=T0)
+    assert tries(db) == otp.Tries(0, otp.EXPIRED)  # no code asked for yet
+    request(db)
+    [code] = sent_codes(db)
+    assert tries(db) == otp.Tries(5, None)
+    left = []
+    for k in range(1, 6):
+        verify(db, not_(code, k))
+        left.append(tries(db))
+    assert left == [otp.Tries(n, None) for n in (4, 3, 2, 1)] + [otp.Tries(0, otp.LOCKED)]
+    # A new code a minute later: five tries of its own, but only five wrong codes are left for the number...
+    later = T0 + timedelta(seconds=61)
+    request(db, now=later)
+    assert tries(db, now=later) == otp.Tries(5, None)
+    for k in range(1, 3):
+        verify(db, not_(sent_codes(db)[-1], k), now=later)
+    # ... and after two more wrong codes and a third code, the number's budget (3) is what bounds it.
+    third = later + timedelta(minutes=5)
+    request(db, now=third)
+    assert tries(db, now=third) == otp.Tries(3, None)
+    assert tries(db, now=third + timedelta(minutes=5)) == otp.Tries(0, otp.EXPIRED)
+    verify(db, sent_codes(db)[-1], now=third)
+    assert tries(db, now=third) == otp.Tries(0, otp.EXPIRED)  # used
+    with db.transaction() as session:
+        session.add_all([OtpFailure(id=new_id(), msisdn=MSISDN, at=third) for _ in range(3)])
+    assert tries(db, now=third) == otp.Tries(0, otp.SPENT)
 
 
 def test_codes_expire_after_five_minutes(db):

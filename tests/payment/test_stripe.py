@@ -59,6 +59,7 @@ from simkeep.payment.providers.base import (
 )
 from simkeep.payment.providers.stripe import StripeProvider
 from simkeep.payment.tasks import process_inbox
+from simkeep.portal import result
 from simkeep.topup.models import TopUp
 from simkeep.web import i18n
 from tests.conftest import ADMIN_TOKEN, TEST_SECRET
@@ -668,7 +669,7 @@ def test_the_wechat_pay_page_shows_the_qr_code_and_follows_the_outcome():
         {("POST", "/v1/payment_intents"): (200, answer)})).create_payment(checkout)
     attempt = PaymentAttempt(id=uuid.UUID(checkout.attempt_id), amount_minor=1000, currency="EUR", status="pending",
                              method="wechat_pay", next_action=created.next_action)
-    html = render("portal/action_qr.html", attempt=attempt, action=created.next_action)
+    html = render("portal/action_qr.html", attempt=attempt, action=created.next_action, poll=result.POLL_OTHERS)
     assert f'src="{created.next_action["image"]}"' in html
     assert "Scannez ce code avec l'application WeChat Pay pour payer." in html
     assert f'data-poll="/pay/{checkout.attempt_id}/status"' in html

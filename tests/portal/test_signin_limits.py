@@ -77,7 +77,10 @@ def test_two_processes_share_their_counters_through_redis(cfg, db):
 
 
 def code_page(client: TestClient) -> str:
-    text = client.get("/signin/code").text
+    return page_of(client.get("/signin/code").text)
+
+
+def page_of(text: str) -> str:
     main = re.search(r"<main[^>]*>(.*)</main>", text, re.S).group(1)
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", main)))
 
@@ -89,19 +92,27 @@ def test_the_code_page_counts_down_then_says_when_and_what_else(cfg, db, monkeyp
     with TestClient(create_app(cfg, db), follow_redirects=False, headers={"Accept-Language": "fr"},
                     cookies={"tz": "Asia/Shanghai"}) as reader:
         ask(reader, h.MSISDN)
-        assert "Encore 10 codes erronés permis pour ce numéro." in code_page(reader)
+        assert "Il vous reste 5 essais." in code_page(reader)
         code = h.latest_code(db)
         wrong = f"{(int(code) + 1) % 1_000_000:06d}"
         answer = reader.post("/signin/code", data={"code": wrong, "csrf_token": h.csrf(reader)})
-        assert answer.status_code == 422 and 'data-remaining="9"' in answer.text
-        assert "Encore 9 codes erronés permis pour ce numéro." in code_page(reader)
+        assert answer.status_code == 422 and 'data-remaining="4"' in answer.text
+        assert "Il vous reste 4 essais." in page_of(answer.text)  # said with the wrong code's answer
+        assert "Il vous reste 4 essais." in code_page(reader)
         # A malformed code is neither compared nor counted.
         reader.post("/signin/code", data={"code": "12ab", "csrf_token": h.csrf(reader)})
-        assert 'data-remaining="9"' in reader.get("/signin/code").text
-        # Nine more wrong codes were typed since yesterday (by anyone): the budget is spent.
+        assert 'data-remaining="4"' in reader.get("/signin/code").text
+        # Seven wrong codes were typed since yesterday (by anyone): the number's budget leaves this code 2 tries.
         with db.transaction() as session:
             session.execute(insert(OtpFailure.__table__), [
-                {"id": new_id(), "msisdn": h.MSISDN, "at": at - timedelta(hours=23 - k)} for k in range(9)])
+                {"id": new_id(), "msisdn": h.MSISDN, "at": at - timedelta(hours=23 - k)} for k in range(7)])
+        assert "Il vous reste 2 essais." in code_page(reader)
+        answer = reader.post("/signin/code", data={"code": wrong, "csrf_token": h.csrf(reader)})
+        assert "Il vous reste 1 essai." in page_of(answer.text)
+        # One more (the tenth), and the budget is spent.
+        with db.transaction() as session:
+            session.execute(insert(OtpFailure.__table__), [{"id": new_id(), "msisdn": h.MSISDN,
+                                                              "at": at - timedelta(hours=16)}])
         page = code_page(reader)
         assert 'name="code"' not in reader.get("/signin/code").text  # no form: nothing would be checked
     assert "Trop de codes erronés ont été saisis pour ce numéro. La connexion par code est suspendue." in page

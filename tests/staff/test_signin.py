@@ -138,11 +138,19 @@ def test_an_admin_needs_the_totp_code_and_a_wrong_or_reused_code_is_refused(web,
                                                                      "TOTP code reused"]
 
 
+def tries_left(html: str) -> str:
+    return re.sub(r"\s+", " ", re.search(r'id="tries-left"[^>]*>([^<]*)<', html).group(1))
+
+
 def test_totp_failures_count_toward_the_lockout(web, db, settings):
     make_staff(db, settings, username="ada", role="admin")
+    assert "tries-left" not in post_password(web, "ada", "not the password").text  # says nothing of the account
     post_password(web, "ada", PASSWORD)
-    for _ in range(4):
-        assert post_code(web, "123456" if pyotp.TOTP(TOTP_SECRET).now() != "123456" else "654321").status_code == 401
+    assert tries_left(web.get("/admin/totp").text) == "4 tries left before this account is locked for a while."
+    for n in (3, 2, 1):
+        wrong = post_code(web, "123456" if pyotp.TOTP(TOTP_SECRET).now() != "123456" else "654321")
+        assert wrong.status_code == 401
+        assert tries_left(wrong.text) == f"{n} tr{'y' if n == 1 else 'ies'} left before this account is locked for a while."
     last = post_code(web, "123456" if pyotp.TOTP(TOTP_SECRET).now() != "123456" else "654321")
     assert last.status_code == 423
     assert web.get("/admin/totp").headers["location"] == "/admin"  # the half-open sign-in is dropped

@@ -22,6 +22,8 @@ from simkeep.db import Database
 from simkeep.line import rules
 from simkeep.locale import languages
 from simkeep.main import create_app
+from tests.factories.lines import make_line
+from tests.factories.sessions import open_session
 from tests.locale.typography import problems
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -270,57 +272,53 @@ def test_french_other_pages(portal: TestClient) -> None:
         assert expected in sfr, expected
 
 
-@pytest.mark.parametrize("operator_id", ["fr-orange-mobicarte", "fr-sfr-la-carte"])
-def test_french_validity_dates(portal: TestClient, db: Database, operator_id: str) -> None:
-    # The home page's offers (the renewal wizard shows no date until the browser verified a number).
-    path = "/" if operator_id == "fr-orange-mobicarte" else f"/?operator={operator_id}"
-    text = _get(portal, path, "fr").text
+def _holder_sees_dates(portal: TestClient, db: Database, operator_id: str = "fr-orange-mobicarte") -> date:
+    """Dates are shown only for a known line (before that, the offers promise days, no date): a line, and this
+    browser having verified its number. Returns the last day the shortest offer would give the line."""
+    line = make_line(db, operator_id=operator_id, now=NOW)
+    open_session(db, portal, {"numbers": [line.msisdn]}, now=NOW)
     with db.transaction(write=False) as session:
         operator, offers = next((op, offers) for op, offers in catalog.list_operators(session)
                                 if op.id == operator_id)
         shortest = min(offers, key=lambda offer: offer.validity_days)
-        end = rules.extended_validity(operator, NOW, shortest.validity_days, NOW)
-        last_day = (end.astimezone(clock.zone(operator.timezone)) - timedelta(microseconds=1)).date()
+        end = rules.extended_validity(operator, line.validity_ends_at, shortest.validity_days, NOW)
+    return (end.astimezone(clock.zone(operator.timezone)) - timedelta(microseconds=1)).date()
+
+
+HOLDER_OFFERS = "/recharge?msisdn=%2B33612345678"  # the wizard's offers for the verified number, with its dates
+
+
+@pytest.mark.parametrize("operator_id", ["fr-orange-mobicarte", "fr-sfr-la-carte"])
+def test_french_validity_dates(portal: TestClient, db: Database, operator_id: str) -> None:
+    last_day = _holder_sees_dates(portal, db, operator_id)
+    text = _get(portal, HOLDER_OFFERS, "fr").text
     expected = f"valable jusqu'au {format_date(last_day, 'long', locale='fr_FR')}"
     assert expected in text
     assert re.search(r"valable jusqu'au \d{1,2} [a-zéû]+ \d{4}", text)
 
 
 def test_chinese_money_and_dates(portal: TestClient, db: Database) -> None:
-    text = _get(portal, "/", "zh_CN").text
-    with db.transaction(write=False) as session:
-        operator, offers = next((op, offers) for op, offers in catalog.list_operators(session)
-                                if op.id == "fr-orange-mobicarte")
-        shortest = min(offers, key=lambda offer: offer.validity_days)
-        end = rules.extended_validity(operator, NOW, shortest.validity_days, NOW)
-        last_day = (end.astimezone(clock.zone(operator.timezone)) - timedelta(microseconds=1)).date()
+    last_day = _holder_sees_dates(portal, db)
+    text = _get(portal, HOLDER_OFFERS, "zh_CN").text
     assert f"有效期至 {format_date(last_day, 'long', locale='zh_Hans_CN')}" in text
-    assert f"有效期 {shortest.validity_days} 天" in text
+    assert "有效期 7 天" in text
     assert "选择充值金额" in _get(portal, "/recharge", "zh_CN").text
 
 
 # -- (e) tags and regions on the pages ---------------------------------------------------------------------------
 
-def _shortest_orange_last_day(db: Database) -> date:
-    with db.transaction(write=False) as session:
-        operator, offers = next((op, offers) for op, offers in catalog.list_operators(session)
-                                if op.id == "fr-orange-mobicarte")
-        shortest = min(offers, key=lambda offer: offer.validity_days)
-        end = rules.extended_validity(operator, NOW, shortest.validity_days, NOW)
-    return (end.astimezone(clock.zone(operator.timezone)) - timedelta(microseconds=1)).date()
-
-
 @pytest.mark.parametrize(("accept", "written"), [
-    ("en-GB,en;q=0.9", "valid until {day} {month} {year}"),  # 11 March 2027
+    ("en-GB,en;q=0.9", "valid until {day} {month} {year}"),  # 10 April 2027
     ("en-IE", "valid until {day} {month} {year}"),
-    ("en-US,en;q=0.9", "valid until {month} {day}, {year}"),  # March 11, 2027
+    ("en-US,en;q=0.9", "valid until {month} {day}, {year}"),  # April 10, 2027
     ("en", "valid until {month} {day}, {year}"),
     ("fr-FR,en-GB;q=0.5", "valid until {day} {month} {year}"),  # ?lang=en below: the region of the reader's en-GB
 ])
 def test_english_pages_write_dates_as_the_readers_region_does(portal: TestClient, db: Database, accept: str,
                                                               written: str) -> None:
-    day = _shortest_orange_last_day(db)
-    response = portal.get("/?lang=en" if accept.startswith("fr") else "/", headers={"Accept-Language": accept})
+    day = _holder_sees_dates(portal, db)
+    response = portal.get(f"{HOLDER_OFFERS}&lang=en" if accept.startswith("fr") else HOLDER_OFFERS,
+                          headers={"Accept-Language": accept})
     assert response.status_code == 200 and response.headers["content-language"] == "en"
     assert response.headers["vary"] == "Accept-Language, Cookie"  # no shared cache serves it to another reader
     text = _parse(response.text).text

@@ -152,21 +152,24 @@ def totp_form(request: Request, db: Db, settings: Config) -> Response:
     if pending is None:
         request.session.pop(PENDING, None)
         return redirect("/admin")
-    return _totp_page(request, db, pending, error=None)
+    return _totp_page(request, db, settings, pending, error=None)
 
 
-def _totp_page(request: Request, db: Database, pending: tuple[uuid.UUID, str | None], *, error: str | None,
-               status: int = 200) -> Response:
+def _totp_page(request: Request, db: Database, settings: Settings, pending: tuple[uuid.UUID, str | None], *,
+               error: str | None, status: int = 200) -> Response:
+    """The code form, with the failures the account may still take before it locks (said only after the
+    password was right: the sign-in form tells nothing that would confirm a username)."""
     account_id, secret = pending
+    account = db.read(lambda s: service.get(s, account_id))
+    if account is None:
+        return redirect("/admin")  # the account was deleted meanwhile: start again
     enrol = None
     if secret is not None:
-        account = db.read(lambda s: service.get(s, account_id))
-        if account is None:
-            return redirect("/admin/login")  # the account was deleted meanwhile
         uri = service.totp_uri(secret, account.username)
         enrol = {"svg": segno.make(uri, error="m").svg_inline(scale=4, omitsize=False),
                  "secret": " ".join(secret[i:i + 4] for i in range(0, len(secret), 4)), "uri": uri}
-    response = render(request, "admin/totp.html", status=status, enrol=enrol, error=error)
+    response = render(request, "admin/totp.html", status=status, enrol=enrol, error=error,
+                      tries=service.tries_left(account, flows.lockout(settings)))
     response.headers["Cache-Control"] = "no-store"  # the enrolment secret is on this page
     return response
 
@@ -180,7 +183,7 @@ def totp_check(request: Request, db: Db, settings: Config, throttle: Throttle, c
         request.session.pop(PENDING, None)
         return render(request, "admin/login.html", status=401, error=text(lang, "staff_signin_expired"), username="")
     if not throttle.may_sign_in(client):
-        return _totp_page(request, db, pending, status=429, error=text(lang, "rate_limited"))
+        return _totp_page(request, db, settings, pending, status=429, error=text(lang, "rate_limited"))
     account_id, secret = pending
     outcome = flows.totp_signin(db, settings, account_id=account_id, code=code, client=client, now=now,
                                 enrolling=secret)
@@ -190,7 +193,7 @@ def totp_check(request: Request, db: Db, settings: Config, throttle: Throttle, c
     if outcome.status in (service.OK, service.NEED_TOTP, service.NEED_ENROLMENT):
         return _next_step(request, settings, lang, outcome, now, form="admin/login.html", username="")
     code_key = "staff_totp_reused" if outcome.status == service.REUSED else "staff_totp_wrong"
-    return _totp_page(request, db, pending, status=401, error=text(lang, code_key))
+    return _totp_page(request, db, settings, pending, status=401, error=text(lang, code_key))
 
 
 # -- first admin ----------------------------------------------------------------------------------------------------

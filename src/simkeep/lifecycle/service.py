@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
@@ -20,6 +19,7 @@ from simkeep.ledger.service import Entry, Leg
 from simkeep.lifecycle import repository
 from simkeep.line import rules
 from simkeep.line import service as lines
+from simkeep.line.links import PLAIN, RenewalLinks
 from simkeep.line.models import ACTIVE, DEACTIVATED, GRACE, STATES, SUSPENDED, Line
 from simkeep.notification import events, outbox
 
@@ -45,8 +45,9 @@ def count_due(session: Session, *, now: datetime) -> int:
     return repository.count_due(session, now=now)
 
 
-def sweep_batch(session: Session, *, now: datetime, limit: int = 2000, links_base: str = "") -> SweepResult:
-    """`links_base` is where people reach the portal; reminders link to its renewal page."""
+def sweep_batch(session: Session, *, now: datetime, limit: int = 2000,
+                links: RenewalLinks = PLAIN) -> SweepResult:
+    """Reminders link to the portal's renewal page, signed by `links` for the line they name."""
     due = repository.claim_due(session, now=now, limit=limit)
     result = SweepResult(lines=len(due))
     if not due:
@@ -65,7 +66,7 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000, links_bas
             reminded = offset  # counted even when opted out, so the schedule moves on
             if line.reminders_opted_out_at is None:
                 reminder = _reminder(line, operator, offset, state=target, cheapest=cheapest.get(operator.id),
-                                     links_base=links_base)
+                                     links=links)
                 messages += [reminder, *_by_email_too(line, reminder)]
         for from_state, to_state in path:
             event_rows.append(lines.event_row(line.id, from_state, to_state, "sweep", now))
@@ -125,14 +126,14 @@ def _by_email_too(line: Line, message: outbox.Message) -> list[outbox.Message]:
 
 
 def _reminder(line: Line, operator: Operator, offset: int, *, state: str, cheapest: dict | None,
-              links_base: str) -> outbox.Message:
+              links: RenewalLinks) -> outbox.Message:
     return outbox.Message(
         dedup_key=f"reminder:{line.id}:{line.number_loss_at.isoformat()}:{offset}", topic="reminder",
         channel=outbox.SMS, recipient=line.msisdn, language=line.language, line_id=line.id,
         quiet_tz=operator.timezone,
         payload={"msisdn": line.msisdn, "operator_id": operator.id, "days_before": offset, "state": state,
                  "number_loss_at": line.number_loss_at.isoformat(), "timezone": operator.timezone,
-                 "cheapest_offer": cheapest, "renew_url": f"{links_base}/recharge?msisdn={quote(line.msisdn)}"},
+                 "cheapest_offer": cheapest, "renew_url": links.url(line.msisdn, until=line.number_loss_at)},
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from simkeep.db import Database
 from simkeep.lifecycle import service
 from simkeep.lifecycle.service import SweepResult
+from simkeep.line.links import PLAIN, RenewalLinks
 
 
 def count_due(db: Database, *, now: datetime) -> int:
@@ -15,12 +16,12 @@ def count_due(db: Database, *, now: datetime) -> int:
         return service.count_due(session, now=now)
 
 
-def run_sweep(db: Database, *, now: datetime, batch: int = 2000, links_base: str = "",
+def run_sweep(db: Database, *, now: datetime, batch: int = 2000, links: RenewalLinks = PLAIN,
               progress: Callable[[int], None] | None = None) -> SweepResult:
     total = SweepResult()
     while True:
         with db.transaction() as session:
-            result = service.sweep_batch(session, now=now, limit=batch, links_base=links_base)
+            result = service.sweep_batch(session, now=now, limit=batch, links=links)
         total.add(result)
         if progress:
             progress(result.lines)

@@ -22,6 +22,7 @@ Payloads (what the producers put in the outbox row):
 - payment.failed: {msisdn, amount, method, failure, renew_url?}
 - payment.refunded: {msisdn, amount}; reminders.stopped: {msisdn}
 - review.refunded / review.dismissed: {msisdn, amount}: a payment in the review queue was refunded, or dismissed
+- transfer.pending: {msisdn, amount, creditor, iban, bic, reference, attempt_id}
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from simkeep.locale.languages import LANGUAGES
 from simkeep.notification import segments
 
 TOPICS = ("otp.code", "topup.completed", "reminder", "line.grace", "line.suspended", "line.deactivated",
-          "payment.failed", "payment.refunded", "review.refunded", "review.dismissed", "reminders.stopped")
+          "payment.failed", "payment.refunded", "review.refunded", "review.dismissed", "reminders.stopped",
+          "transfer.pending")
 
 TEXTS: dict[str, dict[str, str]] = {
     "otp.code": {
@@ -79,6 +81,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{amount} has been refunded for your top-up of {msisdn}. It reaches your account within a few days.",
         "fr": "{amount} vous ont été remboursés pour la recharge du {msisdn}. Le remboursement arrive sous quelques jours.",
         "zh_CN": "您为号码{msisdn}充值的{amount}已退款，将在几天内到账。",
+    },
+    "transfer.pending": {
+        "en": "To recharge {msisdn} by bank transfer, send exactly {amount} to {creditor}, IBAN {iban}, BIC {bic}, with the reference {reference}. The line is recharged when the transfer arrives.",
+        "fr": "Pour recharger le {msisdn} par virement, envoyez exactement {amount} à {creditor}, IBAN {iban}, BIC {bic}, avec la référence {reference}. La ligne est rechargée à l'arrivée du virement.",
+        "zh_CN": "如需通过银行转账为号码{msisdn}充值，请向{creditor}转账{amount}（金额须完全一致），IBAN：{iban}，BIC：{bic}，参考号：{reference}（须原样填写）。款项到账后即为号码充值。",
     },
     # A payment the review queue settled, as the pay page promised ("our team will credit your line or refund you").
     "review.refunded": {
@@ -148,6 +155,9 @@ SUBJECTS: dict[str, dict[str, str]] = {
                          "zh_CN": "号码{msisdn}的{amount}付款已核查"},
     "reminders.stopped": {"en": "No more reminders for {msisdn}", "fr": "Plus de rappels pour le {msisdn}",
                           "zh_CN": "号码{msisdn}已停止提醒"},
+    "transfer.pending": {"en": "Bank transfer details to recharge {msisdn}",
+                         "fr": "Coordonnées du virement pour recharger le {msisdn}",
+                         "zh_CN": "为号码{msisdn}充值的银行转账信息"},
 }
 
 # Counted words by CLDR plural category (Babel's rules: French "one" covers 0 and 1, Chinese has only "other").
@@ -272,6 +282,9 @@ def _fields(payload: dict, language: str, now: datetime | None) -> _Fields:
     fields["offer_price"] = formats.money(offer_price, locale) if offer_price else ""
     if offer.get("validity_days"):
         fields["offer_validity"] = count("day", int(offer["validity_days"]), language)
+    for name in ("iban", "reference"):  # read and typed in groups of four, as banks print them
+        if payload.get(name):
+            fields[name] = " ".join(payload[name][i:i + 4] for i in range(0, len(payload[name]), 4))
     if "method" in payload or "failure" in payload:
         fields["method"] = _pick(METHODS, payload.get("method") or "", language, default=str(payload.get("method")))
         failure = str(payload.get("failure") or "").lower()
@@ -300,7 +313,7 @@ class Preview:
 def samples(base_url: str) -> list[tuple[str, str, dict]]:
     """Realistic payloads for every topic (and the variants a topic's wording depends on)."""
     paris = {"msisdn": "+33612345678", "timezone": "Europe/Paris"}
-    renew = f"{base_url}/recharge?msisdn=%2B33612345678"
+    renew = f"{base_url}/r/33612345678.g49.Jq3kX9vR2mWb"  # a signed renewal link (line/links.py), as sent
     five = {"id": "fr-orange-mobicarte-5", "amount": {"amount_minor": 500, "currency": "EUR"}, "validity_days": 7}
     loss = {**paris, "number_loss_at": "2027-03-12T23:00:00+00:00", "renew_url": renew}
     return [
@@ -319,7 +332,7 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
         ("reminder", "7 days before, no offer on sale", {**loss, "days_before": 7, "state": "grace", "cheapest_offer": None}),
         ("reminder", "Hong Kong number, 7 days before", {
             "msisdn": "+85251234567", "timezone": "Asia/Hong_Kong", "number_loss_at": "2027-03-12T16:00:00+00:00",
-            "days_before": 7, "state": "suspended", "renew_url": f"{base_url}/recharge?msisdn=%2B85251234567",
+            "days_before": 7, "state": "suspended", "renew_url": f"{base_url}/r/85251234567.g49.Tx8fQ2nVw0Lk",
             "cheapest_offer": {"id": "hk-clubsim-6", "amount": {"amount_minor": 600, "currency": "HKD"},
                                "validity_days": 365}}),
         ("line.grace", "validity ended", {**paris, "number_loss_at": "2027-03-12T23:00:00+00:00"}),
@@ -331,6 +344,9 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
         ("review.refunded", "refunded from the review queue", {**paris, "amount": {"amount_minor": 1000, "currency": "EUR"}}),
         ("review.dismissed", "dismissed from the review queue", {**paris, "amount": {"amount_minor": 1000, "currency": "EUR"}}),
         ("reminders.stopped", "after STOP", {"msisdn": "+33612345678"}),
+        ("transfer.pending", "bank transfer started", {
+            **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "creditor": "Simkeep Demo SAS",
+            "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP", "reference": "RF18539007547034"}),
     ]
 
 

@@ -99,6 +99,12 @@ class Budget:
 
 
 @dataclass(frozen=True, slots=True)
+class Tries:
+    left: int  # wrong codes the number's current code may still take: its own, within the number's budget
+    closed: str | None  # why no code can be typed now (LOCKED, EXPIRED or SPENT); None while one can
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     outcome: str  # OK, WRONG, LOCKED, EXPIRED or SPENT
     budget: Budget
@@ -113,6 +119,20 @@ def budget(session: Session, *, msisdn: str, now: datetime, policy: Policy = DEF
     remaining = max(policy.wrong_guesses - len(failures), 0)
     resets_at = failures[len(failures) - policy.wrong_guesses] + policy.window if remaining == 0 else None
     return Budget(remaining, resets_at)
+
+
+def tries(session: Session, *, msisdn: str, now: datetime, policy: Policy = DEFAULT_POLICY) -> Tries:
+    """What the code page tells: how many wrong codes the code just sent may still take (MAX_ATTEMPTS of its own,
+    no more than the number's budget), or why none can be typed (a code never asked for reads as expired)."""
+    left = budget(session, msisdn=msisdn, now=now, policy=policy).remaining
+    if left == 0:
+        return Tries(0, SPENT)
+    challenge = repository.latest(session, msisdn)
+    if challenge is None or challenge.consumed_at is not None or now >= challenge.expires_at:
+        return Tries(0, EXPIRED)
+    if challenge.attempts >= MAX_ATTEMPTS:
+        return Tries(0, LOCKED)
+    return Tries(min(MAX_ATTEMPTS - challenge.attempts, left), None)
 
 
 def request_code(session: Session, *, msisdn: str, secret: str, now: datetime,

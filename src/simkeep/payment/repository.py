@@ -105,3 +105,10 @@ def refund_by_key(session: Session, key: str) -> Refund | None:
 
 def refunds_of(session: Session, attempt_id: uuid.UUID) -> list[Refund]:
     return list(session.scalars(select(Refund).where(Refund.attempt_id == attempt_id).order_by(Refund.created_at)))
+
+
+def transfers_started(session: Session, line_id, *, since: datetime, before: datetime) -> int:
+    """The line's bank transfer attempts created from `since` until just before `before`."""
+    return session.execute(select(func.count()).select_from(_ATTEMPTS).where(
+        _ATTEMPTS.c.line_id == line_id, _ATTEMPTS.c.method == "bank_transfer", _ATTEMPTS.c.created_at >= since,
+        _ATTEMPTS.c.created_at < before)).scalar_one()

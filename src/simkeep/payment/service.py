@@ -8,7 +8,8 @@ attempt's id as its idempotency key, so no number of deliveries credits twice.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time
 
 from sqlalchemy.orm import Session
 
@@ -41,11 +42,28 @@ from simkeep.payment.providers.base import (
 )
 from simkeep.payment.providers.base import FAILED as EVENT_FAILED
 from simkeep.payment.providers.base import SUCCEEDED as EVENT_SUCCEEDED
+from simkeep.payment.providers.sepa import epc
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
 
+TRANSFER_NOTICES_PER_DAY = 3  # bank transfer details a line receives a day (see _send_transfer_details)
 # Failures that say the payer never completed the payment (the provider let it expire): closed as abandoned.
 NEVER_COMPLETED = ("expired", "approval_expired", "abandoned")
+
+
+@dataclass(frozen=True)
+class TransferDetails:
+    """What a payer needs to make a pending bank transfer: the account, the exact amount, the ISO 11649 creditor
+    reference, and the EPC QR code that fills it all in (an inline <svg> made here from those same fields)."""
+
+    attempt_id: uuid.UUID
+    amount_minor: int
+    currency: str
+    creditor: str
+    iban: str
+    bic: str
+    reference: str
+    qr_svg: str
 
 
 class AttemptNotFound(NotFound):
@@ -73,6 +91,44 @@ def start_checkout(session: Session, *, checkout_key: str, line, operator, offer
 def record_created(session: Session, attempt_id: uuid.UUID, payment: ProviderPayment, *, now: datetime) -> None:
     repository.change(session, attempt_id, provider_ref=payment.ref, next_action=payment.next_action,
                       status=PENDING, updated_at=now)
+    if (payment.next_action or {}).get("type") != "bank_transfer":
+        return
+    attempt = repository.get(session, attempt_id)
+    if attempt is not None:
+        _send_transfer_details(session, attempt, payment.next_action, now)
+
+
+def _send_transfer_details(session: Session, attempt: PaymentAttempt, action: dict, now: datetime) -> None:
+    """What to send, by SMS to the line (and by e-mail when its subscriber gave one), in the line's language, at
+    once: the payer asked for it just now. Anyone may start a transfer for any number, so a line gets the details
+    of its first TRANSFER_NOTICES_PER_DAY transfers of a (UTC) day only; the dedup key (line, day, rank among the
+    day's transfers) is UNIQUE, so neither a repeat nor a race sends more, and the same attempt sends once."""
+    line = lines.find_live_line(session, attempt.msisdn)
+    day = attempt.created_at.astimezone(UTC).date()
+    rank = repository.transfers_started(session, attempt.line_id, since=datetime.combine(day, time(), UTC),
+                                        before=attempt.created_at)
+    if line is None or rank >= TRANSFER_NOTICES_PER_DAY:
+        return
+    sms = outbox.Message(
+        dedup_key=f"transfer.pending:{line.id}:{day.isoformat()}:{rank}", topic="transfer.pending",
+        channel=outbox.SMS, recipient=attempt.msisdn, language=line.language, line_id=line.id,
+        payload={"msisdn": attempt.msisdn, "attempt_id": str(attempt.id),
+                 "amount": {"amount_minor": action["amount_minor"], "currency": action["currency"]},
+                 **{k: action[k] for k in ("creditor", "iban", "bic", "reference")}})
+    by_email = ([replace(sms, dedup_key=f"{sms.dedup_key}:email", channel=outbox.EMAIL, recipient=line.email)]
+                if line.email else [])
+    outbox.enqueue(session, [sms, *by_email], now=now)
+
+
+def transfer_details(attempt: PaymentAttempt) -> TransferDetails | None:
+    """The details of a bank transfer still awaited; None for any other attempt."""
+    action = attempt.next_action or {}
+    if attempt.status != PENDING or action.get("type") != "bank_transfer":
+        return None
+    text = epc.payload(bic=action["bic"], name=action["creditor"], iban=action["iban"],
+                       amount_minor=action["amount_minor"], currency=action["currency"], reference=action["reference"])
+    return TransferDetails(attempt.id, action["amount_minor"], action["currency"], action["creditor"],
+                           action["iban"], action["bic"], action["reference"], epc.qr_inline(text))
 
 
 def record_unavailable(session: Session, attempt_id: uuid.UUID, *, reason: str, now: datetime) -> None:

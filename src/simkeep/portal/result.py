@@ -24,6 +24,12 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 AttemptId = Annotated[str, Path(max_length=64)]
 ACTION_PAGES = ("qr", "bank_transfer", "stripe_js")  # the next actions simkeep renders itself
 OWN_ATTEMPTS = 10  # attempt ids a browser remembers
+# How a waiting page asks for the outcome (web/static/app.js reads them from data- attributes): the first delay in
+# ms, doubled up to the cap, and how many times before it stops and offers "check again". A card or a wallet
+# answers within seconds (~10 minutes of asking); a bank transfer takes a working day or two, so its page asks
+# rarely and stops within the hour (the details stay on the page, under My lines and in the SMS).
+POLL = {"bank_transfer": {"first": 10_000, "cap": 300_000, "tries": 12}}
+POLL_OTHERS = {"first": 1_000, "cap": 5_000, "tries": 120}
 
 
 @router.get("/pay/{attempt_id}", response_class=HTMLResponse)
@@ -38,7 +44,7 @@ def payment_result(request: Request, db: Db, settings: Config, attempt_id: Attem
     if flow.returned_from_provider(attempt, token, approved=bool(PayerID), cancelled=bool(cancelled)):
         flow.capture_on_return(db, settings, attempt, cancelled=bool(cancelled))
         return redirect(f"/pay/{attempt.id}")
-    return render(request, "portal/pay_result.html", **outcome.context())
+    return render(request, "portal/pay_result.html", poll=POLL.get(attempt.method, POLL_OTHERS), **outcome.context())
 
 
 @router.get("/pay/{attempt_id}/action", response_class=HTMLResponse)
@@ -52,7 +58,8 @@ def payment_action(request: Request, db: Db, settings: Config, attempt_id: Attem
         return redirect(action["url"])  # the provider's own page
     if action.get("type") not in ACTION_PAGES:
         return _not_found(request)
-    return render(request, f"portal/action_{action['type']}.html", action=action, **outcome.context())
+    return render(request, f"portal/action_{action['type']}.html", action=action,
+                  poll=POLL.get(outcome.attempt.method, POLL_OTHERS), **outcome.context())
 
 
 @router.get("/pay/{attempt_id}/status")

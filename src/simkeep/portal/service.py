@@ -29,6 +29,7 @@ from simkeep.notification import service as notifications
 from simkeep.payment import flow
 from simkeep.payment import service as payments
 from simkeep.payment.models import PaymentAttempt
+from simkeep.payment.service import TransferDetails
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
 
@@ -41,8 +42,13 @@ class OperatorMismatch(Conflict):
 
 @dataclass(frozen=True)
 class OfferQuote:
+    """What an offer buys. Without a line nothing is promised: no date computed from today, only the offer's days
+    (a line already valid for longer may gain nothing from them)."""
+
     offer: Offer
-    validity_ends_at: datetime | None  # None: the operator's cap would be passed
+    validity_ends_at: datetime | None = None  # the line's new validity end; None without a line or past the cap
+    over_cap: bool = False  # the operator's cap would be passed: not for sale to this line
+    credit_only: bool = False  # the line stays valid until the same date: the offer adds credit, no validity
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class LineStatus:
     topups: list
     receipts: dict
     payments: list
+    transfers: list[TransferDetails]  # bank transfers still awaited, newest first
 
 
 @dataclass(frozen=True)
@@ -79,25 +86,31 @@ class PaymentOutcome:
     receipt_token: str | None  # None unless `full`
     days: int = 0  # the days of validity the offer adds
     full: bool = False  # False: the payer did not verify the number, so nothing of the line's is shown
+    credit_only: bool = False  # the top-up added credit and left the validity where it was
+    transfer: TransferDetails | None = None  # a bank transfer still awaited
 
     def context(self) -> dict:
         return {"attempt": self.attempt, "operator": self.operator, "topup": self.topup,
-                "receipt_token": self.receipt_token, "days": self.days, "full": self.full}
+                "receipt_token": self.receipt_token, "days": self.days, "full": self.full,
+                "credit_only": self.credit_only, "transfer": self.transfer}
 
 
 # -- offers and status -------------------------------------------------------------------------------------------
 
 def quote_offers(session: Session, operator: Operator, offers: list[Offer], *, line=None,
                  now: datetime) -> list[OfferQuote]:
-    """The validity each offer buys: for this line if we know it, else for a new period starting today."""
-    start = line.validity_ends_at if line is not None else now
+    """The validity each offer buys this line, by its operator's stacking rule (an offer that extends to `now +
+    days` gives nothing to a line valid beyond that); without a line, only the offers."""
+    if line is None:
+        return [OfferQuote(offer) for offer in offers]
     quotes = []
     for offer in offers:
         try:
-            end = rules.extended_validity(operator, start, offer.validity_days, now)
+            end = rules.extended_validity(operator, line.validity_ends_at, offer.validity_days, now)
         except ValidityCapReached:
-            end = None
-        quotes.append(OfferQuote(offer, end))
+            quotes.append(OfferQuote(offer, over_cap=True))
+            continue
+        quotes.append(OfferQuote(offer, end, credit_only=end <= line.validity_ends_at))
     return quotes
 
 
@@ -112,10 +125,11 @@ def status(session: Session, msisdn: str, *, now: datetime) -> LineStatus:
     line = lines.find_line(session, msisdn)
     view = lines.view(session, line)
     recent = topups.for_line(session, line.id, limit=5)
+    attempts = payments.recent_for_line(session, line.id)
     return LineStatus(view=view, days_to_loss=max((line.number_loss_at - now).days, 0),
                       renewable=line.state in RENEWABLE and now < line.number_loss_at, topups=recent,
-                      receipts=receipts.by_topup(session, [t.id for t in recent]),
-                      payments=payments.recent_for_line(session, line.id))
+                      receipts=receipts.by_topup(session, [t.id for t in recent]), payments=attempts,
+                      transfers=[t for t in map(payments.transfer_details, attempts) if t is not None])
 
 
 def statuses(session: Session, numbers: Collection[str], *, now: datetime) -> list[LineStatus]:
@@ -149,7 +163,7 @@ def renewal_order(session: Session, *, msisdn: str, offer_id: str, now: datetime
     [quote] = quote_offers(session, operator, [offer], line=line, now=now)
     if line.state not in RENEWABLE:
         raise LineNotRenewable()
-    if quote.validity_ends_at is None:
+    if quote.over_cap:
         raise ValidityCapReached()
     return Order(line, operator, quote)
 
@@ -179,8 +193,12 @@ def payment_outcome(session: Session, attempt_id: str, *, numbers: Collection[st
     line = lines.find_line(session, attempt.msisdn)
     operator = catalog.get_operator(session, line.operator_id)
     days = catalog.get_offer(session, attempt.offer_id, operator).validity_days
-    if not full:
-        return PaymentOutcome(attempt, operator, None, None, days=days, full=False)
     topup = topups.get_topup(session, attempt.topup_id) if attempt.topup_id else None
+    credit_only = topup is not None and topup.validity_ends_at <= topup.validity_before
+    transfer = payments.transfer_details(attempt)
+    if not full:
+        return PaymentOutcome(attempt, operator, None, None, days=days, full=False, credit_only=credit_only,
+                              transfer=transfer)
     token = receipts.token_for(secret, attempt.receipt_id) if attempt.receipt_id else None
-    return PaymentOutcome(attempt, operator, topup, token, days=days, full=True)
+    return PaymentOutcome(attempt, operator, topup, token, days=days, full=True, credit_only=credit_only,
+                          transfer=transfer)

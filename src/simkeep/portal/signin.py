@@ -1,8 +1,9 @@
 """Sign-in by SMS code: the number, then the code. A verified number shows its line's data (/lines), receipts and
 settings; renewing does not need it (wizard.py).
 
-The code page says how many wrong codes the number may still take (its budget spans codes, otp/service.py), and
-once they are spent, when they come back and which ways to renew remain."""
+The code page says how many tries the code has left (its own five, within the number's budget of wrong codes,
+which spans codes: otp/service.py), and once the budget is spent, when it comes back and which ways to renew
+remain."""
 
 from __future__ import annotations
 
@@ -128,8 +129,7 @@ def check_code(request: Request, db: Database, settings: Settings, limits: RateL
                                   now=clock.now(), policy=policy(settings))
     if verdict.outcome != otp.OK:
         return code_page(request, db, settings, lang, msisdn, next=success, action=action,
-                         error=f"code_{verdict.outcome}",
-                         status=422, budget=verdict.budget, **context)
+                         error=f"code_{verdict.outcome}", status=422, **context)
     request.session.pop("pending_number", None)
     add_verified_number(request, msisdn)
     return redirect(success)
@@ -137,20 +137,24 @@ def check_code(request: Request, db: Database, settings: Settings, limits: RateL
 
 def code_page(request: Request, db: Database, settings: Settings, lang: str, msisdn: str, *, next: str, action: str,
               error: str | None,
-              status: int = 200, budget: otp.Budget | None = None, **context) -> Response:
-    """The code form with the tries left; once they are spent, when they come back and the other ways."""
-    if budget is None:
-        with db.transaction(write=False) as session:
-            budget = otp.budget(session, msisdn=msisdn, now=clock.now(), policy=policy(settings))
-    spent = budget.remaining == 0
-    resets = (moment(budget.resets_at, reader(request).locale, request.cookies.get("tz"))
-              if spent and budget.resets_at else None)
+              status: int = 200, **context) -> Response:
+    """The code form with the tries this code has left; without a code to type, why (and a new one); once the
+    number's budget is spent, when it comes back and the other ways."""
+    with db.transaction(write=False) as session:
+        now = clock.now()
+        budget = otp.budget(session, msisdn=msisdn, now=now, policy=policy(settings))
+        tries = otp.tries(session, msisdn=msisdn, now=now, policy=policy(settings))
+    spent = tries.closed == otp.SPENT
     if spent:
         error = "code_spent"
+    elif tries.closed and not error:
+        error = f"code_{tries.closed}"  # e.g. Back to a code page whose code was locked meanwhile
+    resets = (moment(budget.resets_at, reader(request).locale, request.cookies.get("tz"))
+              if spent and budget.resets_at else None)
     return render(request, "portal/code.html", status=status, msisdn=msisdn, next=next, action=action,
-                  error=error_text(lang, error) if error else None, remaining=budget.remaining, spent=spent,
+                  error=error_text(lang, error) if error else None, tries=tries.left, spent=spent,
                   resets_at=budget.resets_at, resets=resets, hotline=settings.hotline,
-                  locked=spent or error in ("code_locked", "code_expired"), **context)
+                  locked=tries.closed is not None, **context)
 
 
 def moment(instant: datetime, locale: str, zone_name: str | None) -> str:

@@ -7,20 +7,31 @@ the chosen offer, and it tells that with one sentence for every reason (not a cu
 deactivated), so it says no more than "not here"; the number step is rate-limited per address. A browser that
 verified the number sees the full details, as before.
 
-Its choices live in the session under "wizard"; each step sends people back to the first one that is missing."""
+A reminder's link (`/r/…`, line/links.py) is signed for the line it was sent to: it opens that line's operator
+and offers with the number filled in, and shows the validity dates the reminder itself told (never the balance).
+An older reminder's `/recharge?msisdn=`, or a link that does not verify, only prefills the number step.
+
+An offer that buys this line no validity (its operator extends to `now + days` and the line is valid beyond
+that) is never sold silently as a renewal: the summary says it adds credit only, and confirming needs a tick.
+
+Its choices live in the session under "wizard"; each step sends people back to the first one that is missing,
+and every GET renders from the session, so Back and Forward show the same steps with the same number."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.catalog import service as catalog
 from simkeep.core import clock
 from simkeep.core.errors import LineNotFound, LineNotRenewable, SimkeepError, ValidityCapReached
 from simkeep.db import Database
+from simkeep.line import links
 from simkeep.line import service as lines
 from simkeep.payment.flow import available_methods
 from simkeep.portal import service as portal
@@ -34,27 +45,51 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 NOT_RENEWABLE = "cannot_renew_online"
 
 
+@router.get("/r/{link}")
+def renewal_link(request: Request, settings: Config, link: Annotated[str, Path(max_length=64)]) -> Response:
+    """A reminder's signed link (line/links.py): a genuine one makes its number the wizard's, known; any other
+    (forged, expired, cut short) is only a prefill of the number it names, like `/recharge?msisdn=`."""
+    reading = links.read(settings.verifying_keys(links.PURPOSE), link, now=clock.now())
+    number = msisdn_or_error(reading.msisdn, settings.default_region) if reading.msisdn else None
+    if not isinstance(number, str):
+        return redirect("/recharge")
+    if reading.until is None:
+        return redirect(f"/recharge?msisdn={quote(number, safe='')}")
+    _save_wizard(request, msisdn=number, linked=number, linked_until=reading.until.isoformat())
+    return redirect("/recharge")  # the link leaves the address bar (and the history) at once
+
+
 @router.get("/recharge", response_class=HTMLResponse)
 def recharge_offer(request: Request, db: Db, settings: Config, operator: OperatorId = None, msisdn: RawNumber = None,
                    error: Notice = None) -> HTMLResponse:
     wizard = _wizard(request)
     status = 200
-    if msisdn is not None:  # the reminder's link: /recharge?msisdn=+336...
+    if msisdn is not None:  # an older reminder's link: /recharge?msisdn=+336...
         number = msisdn_or_error(msisdn, settings.default_region)
         if isinstance(number, SimkeepError):
             error, status = number.code, 422  # nothing stored
-        elif number in verified_numbers(request):
-            wizard = _save_wizard(request, msisdn=number)
-        else:  # only a prefill: the number step checks it (and counts the check against this address)
-            wizard = _save_wizard(request, msisdn=None, prefill=number)
+        else:
+            wizard = _arrive(request, number)
     with db.transaction(write=False) as session:
-        line = _known_line(session, request, wizard.get("msisdn"))
-        # A verified line fixes the operator; otherwise the one asked for, or chosen earlier.
+        line = _known_line(session, request, wizard)
+        # A known line fixes the operator; otherwise the one asked for, or chosen earlier.
         wanted = line.operator_id if line is not None else operator or wizard.get("operator") or portal.DEFAULT_OPERATOR
         choice = portal.offer_choice(session, wanted, line=line, now=clock.now())
     return render(request, "portal/recharge_offer.html", status=status, operators=choice.operators,
                   operator=choice.operator, quotes=choice.quotes, line=line, selected=wizard.get("offer"), step=1,
                   error=error_text(language(request), error) if error else None)
+
+
+def _arrive(request: Request, number: str) -> dict:
+    """Where `?msisdn=` leaves the wizard: a verified number is the wizard's number; any other is only a prefill
+    for the number step, unless the wizard already has this very number (Back to the link's page must not undo the
+    steps taken since)."""
+    wizard = _wizard(request)
+    if number in verified_numbers(request):
+        return _save_wizard(request, msisdn=number)
+    if wizard.get("msisdn") == number:
+        return wizard
+    return _save_wizard(request, msisdn=None, prefill=number)
 
 
 @router.post("/recharge/offer")
@@ -66,7 +101,7 @@ def recharge_choose_offer(request: Request, db: Db,
     if operator_id is None:
         return redirect("/recharge?error=offer_not_found")
     wizard = _save_wizard(request, offer=offer, operator=operator_id, key=secrets.token_urlsafe(24))
-    if wizard.get("msisdn") in verified_numbers(request):
+    if _knows(request, wizard):  # a verified number, or one from a genuine link: no number step
         return redirect("/recharge/method")
     return redirect("/recharge/number")
 
@@ -133,21 +168,30 @@ def recharge_summary(request: Request, db: Db, settings: Config) -> Response:
         return order
     if wizard.get("method") not in available_methods(order.operator.id, settings):
         return redirect("/recharge/method")
-    return render(request, "portal/recharge_summary.html", msisdn=order.line.msisdn, operator=order.operator,
-                  quote=order.quote, method=wizard["method"], checkout_key=wizard["key"], step=4,
-                  full=order.line.msisdn in verified_numbers(request))
+    return _summary(request, wizard, order)
+
+
+def _summary(request: Request, wizard: dict, order: portal.Order, *, error: str | None = None) -> HTMLResponse:
+    return render(request, "portal/recharge_summary.html", status=422 if error else 200, msisdn=order.line.msisdn,
+                  operator=order.operator, quote=order.quote, line=order.line, method=wizard["method"],
+                  checkout_key=wizard["key"], step=4, known=_knows(request, wizard),
+                  error=error_text(language(request), error) if error else None)
 
 
 @router.post("/recharge/confirm")
 def recharge_confirm(request: Request, db: Db, settings: Config, lang: Lang,
-                     checkout_key: Annotated[str, Form(max_length=64)], _csrf: None = Csrf) -> Response:
-    """Pays once: the checkout key is unique, so a double-click or a reload finds the first attempt."""
+                     checkout_key: Annotated[str, Form(max_length=64)],
+                     credit_only: Annotated[str, Form(max_length=8)] = "", _csrf: None = Csrf) -> Response:
+    """Pays once: the checkout key is unique, so a double-click or a reload finds the first attempt. An offer that
+    adds credit only is paid only with the box ticked that says so."""
     wizard = _wizard(request)
     order = _checked_order(request, db, wizard)
     if isinstance(order, Response):
         return order
     if checkout_key != wizard.get("key") or wizard.get("method") not in available_methods(order.operator.id, settings):
         return redirect("/recharge/summary")
+    if order.quote.credit_only and credit_only != "yes":
+        return _summary(request, wizard, order, error="credit_only_unconfirmed")
     attempt_id, next_action = portal.start_payment(db, settings, order,
                                                    checkout_key=checkout_key, method=wizard["method"], language=lang)
     remember_attempt(request, attempt_id)
@@ -191,11 +235,20 @@ def _checked_order(request: Request, db: Database, wizard: dict) -> portal.Order
     return order
 
 
-def _known_line(session, request: Request, msisdn: str | None):
-    """The live line of a number this browser verified; None for any other number."""
-    if not msisdn or msisdn not in verified_numbers(request):
-        return None
-    return lines.find_live_line(session, msisdn)
+def _knows(request: Request, wizard: dict) -> bool:
+    """Whether the wizard's number may show its line's validity: this browser verified it, or came by a genuine
+    renewal link for it that has not expired."""
+    msisdn = wizard.get("msisdn")
+    if not msisdn:
+        return False
+    if msisdn in verified_numbers(request):
+        return True
+    return wizard.get("linked") == msisdn and clock.now() < datetime.fromisoformat(wizard["linked_until"])
+
+
+def _known_line(session, request: Request, wizard: dict):
+    """The live line of the wizard's number when the wizard knows it (_knows); None otherwise."""
+    return lines.find_live_line(session, wizard["msisdn"]) if _knows(request, wizard) else None
 
 
 def _wizard(request: Request) -> dict:

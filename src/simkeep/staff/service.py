@@ -281,6 +281,11 @@ def _failure(session: Session, account: StaffAccount, why: str, lockout: Lockout
     return Outcome(DENIED)
 
 
+def tries_left(account: StaffAccount, lockout: Lockout) -> int:
+    """Failed sign-ins (passwords and codes alike) the account may still take before it locks."""
+    return max(lockout.max_failures - account.failed_attempts, 0)
+
+
 def _signed_in(session: Session, account: StaffAccount, now: datetime, details: dict, *,
                second_factor: bool) -> Outcome:
     repository.set_fields(session, account.id, failed_attempts=0, locked_until=None, last_signin_at=now)

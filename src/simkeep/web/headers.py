@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from simkeep.config import Settings
 
 # Pages that show or take personal data (and the sandbox's pay page): never cached anywhere.
-NO_STORE_PREFIXES = ("/api/", "/lines", "/recharge", "/pay", "/signin", "/signout", "/receipts/", "/admin",
+NO_STORE_PREFIXES = ("/api/", "/lines", "/recharge", "/r/", "/pay", "/signin", "/signout", "/receipts/", "/admin",
                      "/sandbox/")
 NO_REFERRER_PREFIXES = ("/receipts/",)
 PAY_PAGES = "/pay/"

@@ -46,6 +46,8 @@ ERROR_TEXTS = {
     "payment_not_found": N_("We could not find this payment."),
     "receipt_not_found": N_("This receipt does not exist or the link is not genuine."),
     "method_required": N_("Choose how you want to pay."),
+    "credit_only_unconfirmed": N_("This amount adds credit only. Tick the box to confirm that is what you want, "
+                                  "or choose another amount."),
     "session_expired": N_("Your session has expired. Please start again."),
     "not_found": N_("This page does not exist."),
     "method_not_allowed": N_("This page cannot be used this way. Go back and try again."),

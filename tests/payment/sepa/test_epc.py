@@ -70,11 +70,11 @@ def test_what_a_sepa_qr_code_cannot_carry_is_refused(kwargs, message):
         epc.payload(**args)
 
 
-def test_the_qr_code_is_an_svg_document_at_level_m():
+def test_the_qr_code_is_an_inline_svg_at_level_m():
     text = epc.payload(bic=BIC, name="simkeep demo operator", iban=IBAN, amount_minor=1000, currency="EUR",
                        reference="RF902E4NENOWZ3QMBIF5")
-    svg = epc.qr_svg(text)
-    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"') and svg.endswith("</svg>")
-    assert "<script" not in svg and "<?xml" not in svg
+    svg = epc.qr_inline(text)
+    assert svg.startswith('<svg width="') and 'class="epc-qr"' in svg and svg.endswith("</svg>")
+    assert "<script" not in svg and "<?xml" not in svg and "style" not in svg
     code = segno.make_qr(text, error="m", boost_error=False, encoding="utf-8")
     assert (code.error, code.version <= epc.MAX_QR_VERSION) == ("M", True)

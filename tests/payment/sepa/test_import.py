@@ -81,14 +81,12 @@ def ledger_clean(db) -> bool:
 
 # -- the provider ---------------------------------------------------------------------------------------------
 
-def test_create_payment_shows_the_account_the_reference_and_a_qr_code(db, cfg):
+def test_create_payment_gives_the_account_and_the_reference(db, cfg):
     provider = provider_named("sepa", db, cfg)
     assert isinstance(provider, SepaProvider) and provider.name == "sepa"
     created = provider.create_payment(Checkout("01930000-0000-7000-8000-00000000a001", 1000, "EUR", "bank_transfer",
                                                "Orange Mobicarte", "/pay/x", "fr"))
     assert created.ref == "RF902E4NENOWZ3QMBIF5" and iso11649.is_valid(created.ref)
-    svg = created.next_action.pop("epc_qr_svg")
-    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg"')
     assert created.next_action == {"type": "bank_transfer", "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP",
                                    "creditor": "Opérateur Démo SAS", "reference": "RF902E4NENOWZ3QMBIF5",
                                    "amount_minor": 1000, "currency": "EUR"}

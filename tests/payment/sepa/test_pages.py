@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from urllib.parse import unquote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +14,7 @@ from simkeep.admin import bank as bank_pages
 from simkeep.audit import service as audit
 from simkeep.main import create_app
 from simkeep.payment.models import PaymentAttempt
+from simkeep.payment.providers.sepa import epc
 from simkeep.payment.providers.sepa import service as bank
 from simkeep.payment.providers.sepa.models import BankEntry
 from simkeep.payment.tasks import process_inbox
@@ -64,8 +64,10 @@ def test_a_bank_transfer_checkout_shows_the_details_and_is_credited_after_the_st
     for text in ("DE89 3704 0044 0532 0130 00", "COBADEFFXXX", "simkeep demo operator", grouped, "10,00\xa0€",
                  f'href="/pay/{attempt.id}"'):
         assert text in html
-    [uri] = re.findall(r'src="(data:image/svg\+xml;charset=utf-8,[^"]+)"', html)
-    assert unquote(uri.split(",", 1)[1]) == attempt.next_action["epc_qr_svg"]
+    # The EPC QR code, inline: the payload of this account, amount and reference, nothing else.
+    [svg] = re.findall(r'<svg [^>]*class="epc-qr".*?</svg>', html, re.S)
+    assert svg == epc.qr_inline("\n".join(["BCD", "002", "1", "SCT", "COBADEFFXXX", "simkeep demo operator",
+                                           "DE89370400440532013000", "EUR10.00", "", attempt.provider_ref]))
 
     with db.transaction() as session:
         bank.import_statement(session, data=statement("S1", [Credit("B1", "10.00", rf=grouped)]),

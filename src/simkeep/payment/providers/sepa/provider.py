@@ -56,15 +56,14 @@ class SepaProvider:
         reference = epc.creditor_reference(checkout.attempt_id)
         creditor = " ".join(self.settings.sepa_creditor_name.split())
         try:
-            text = epc.payload(bic=bic, name=creditor, iban=iban, amount_minor=checkout.amount_minor,
-                               currency=checkout.currency, reference=reference)
-            svg = epc.qr_svg(text)
+            # Pages draw the QR code from these fields (portal.service.transfer_details): it must be drawable.
+            epc.qr_inline(epc.payload(bic=bic, name=creditor, iban=iban, amount_minor=checkout.amount_minor,
+                                      currency=checkout.currency, reference=reference))
         except SimkeepError as exc:
             raise SepaNotUsable(exc.message) from exc
         return ProviderPayment(reference, {
             "type": "bank_transfer", "iban": iban, "bic": bic, "creditor": creditor[:epc.MAX_NAME],
             "reference": reference, "amount_minor": checkout.amount_minor, "currency": checkout.currency,
-            "epc_qr_svg": svg,
         })
 
     def parse_webhook(self, raw_body: bytes, headers: dict[str, str]) -> ProviderEvent:

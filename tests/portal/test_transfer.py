@@ -24,6 +24,7 @@ from simkeep.payment.providers.sepa import service as bank
 from simkeep.payment.tasks import process_inbox
 from tests.factories.snapshot import snapshot
 from tests.payment.sepa.statements import Credit, statement
+from tests.portal import browser
 from tests.portal import helpers as h
 from tests.web import freeze_clock, race
 
@@ -51,10 +52,6 @@ def line(db, *, email: str | None = "ada@example.org", language: str = "fr"):
     with db.transaction() as session:
         return lines.create_line(session, msisdn=h.MSISDN, operator_id="fr-orange-mobicarte", language=language,
                                  email=email, now=T)
-
-
-def browser(app, lang: str = "en") -> TestClient:
-    return TestClient(app, follow_redirects=False, headers={"Accept-Language": lang})
 
 
 def text_of(html: str) -> str:

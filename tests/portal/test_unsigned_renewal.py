@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 from datetime import timedelta
 
@@ -16,6 +15,7 @@ from simkeep.payment.models import PaymentAttempt
 from tests.factories.lines import make_line, top_up
 from tests.factories.payments import now
 from tests.factories.snapshot import snapshot
+from tests.portal import browser, page_text
 from tests.portal import helpers as h
 
 # Anything that looks like a date or a balance: a year, a month name in the three languages, "valid until".
@@ -33,15 +33,6 @@ def cfg(settings):
 @pytest.fixture
 def app(cfg, db):
     return create_app(cfg, db)
-
-
-def browser(app, lang: str = "en") -> TestClient:
-    return TestClient(app, follow_redirects=False, headers={"Accept-Language": lang})
-
-
-def page_text(html: str) -> str:
-    main = re.search(r"<main[^>]*>(.*)</main>", html, re.S).group(1)
-    return re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", " ", main)))
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "fr", "en"])

@@ -4,7 +4,6 @@ no validity is never sold silently as a renewal; Back to the link's page keeps t
 
 from __future__ import annotations
 
-import html as html_lib
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -25,6 +24,7 @@ from simkeep.notification.models import OutboxMessage
 from tests.conftest import T0
 from tests.factories.lines import make_line, view
 from tests.factories.snapshot import snapshot
+from tests.portal import browser, page_text
 from tests.portal import helpers as h
 from tests.web import freeze_clock
 
@@ -49,15 +49,6 @@ def app(cfg, db):
 @pytest.fixture
 def clock(monkeypatch):
     return freeze_clock(monkeypatch, T0)
-
-
-def browser(app, lang: str = "en") -> TestClient:
-    return TestClient(app, follow_redirects=False, headers={"Accept-Language": lang})
-
-
-def page_text(html: str) -> str:
-    main = re.search(r"<main[^>]*>(.*)</main>", html, re.S).group(1)
-    return re.sub(r"\s+", " ", html_lib.unescape(re.sub(r"<[^>]+>", " ", main)))
 
 
 def offers_on(html: str) -> set[str]:

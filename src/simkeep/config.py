@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     hotline: str | None = None  # the customer-service number the portal gives as another way to renew
     # Wrong API keys or admin tokens per client address; past it every bearer token gets 429 (web/deps.py).
     bearer_failures_per_ip: str = "20 per 10 minutes"
+    # Recharge vouchers. The pepper keys the PIN hashes (HMAC-SHA256) and is not derived from the master secret:
+    # rotating that must not orphan a million cards in circulation. The seal key encrypts (AES-GCM) the e-PINs a
+    # reseller bought, so that a replayed purchase answers the same PINs. Demo mode generates both; without them
+    # in production the voucher features refuse to run (voucher/pins.py).
+    voucher_pepper: str | None = None
+    voucher_seal_key: str | None = None
+    voucher_failures_per_number: int = 5  # wrong PINs per number before redemption locks ...
+    voucher_failure_hours: int = 24  # ... in this rolling window, until the next day
+    voucher_redemptions_per_ip: str = "30 per hour"  # tries per client address (an IPv6 /64 is one address)
+    voucher_redemptions_per_key: str = "600 per minute"  # tries per API key (a reseller's or a store's system)
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master
@@ -199,6 +209,9 @@ def check(settings: Settings) -> None:
             problems.append(f"SIMKEEP_PREVIOUS_SECRET_KEYS[{i}] {why}")
     if settings.admin_token is not None:
         judge("admin_token", settings.admin_token)
+    for name in ("voucher_pepper", "voucher_seal_key"):
+        if getattr(settings, name) is not None:
+            judge(name, getattr(settings, name))
     if settings.sandbox_on:
         judge("sandbox_webhook_secret", settings.sandbox_webhook_secret)
     for name in sorted(used_providers(settings)):
@@ -234,6 +247,8 @@ DEMO_SECRETS: dict[str, Callable[[], str]] = {
     "secret_key": lambda: secrets.token_urlsafe(48),
     "admin_token": lambda: f"sk_demo_{secrets.token_urlsafe(32)}",
     "sandbox_webhook_secret": lambda: f"whsec_{secrets.token_urlsafe(32)}",
+    "voucher_pepper": lambda: secrets.token_urlsafe(48),
+    "voucher_seal_key": lambda: secrets.token_urlsafe(48),
 }
 
 

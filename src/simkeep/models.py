@@ -12,10 +12,12 @@ from simkeep.otp.models import OtpChallenge, OtpFailure, OtpNumber
 from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
 from simkeep.payment.providers.sepa.models import BankEntry, BankStatement
 from simkeep.receipt.models import Receipt, ReceiptCounter, ReceiptPdf
+from simkeep.reseller.models import Reseller
 from simkeep.sandbox.models import SandboxPayment
 from simkeep.session.models import WebSession
 from simkeep.staff.models import StaffAccount
 from simkeep.topup.models import TopUp
+from simkeep.voucher.models import BulkAction, SerialCounter, Voucher, VoucherBatch, VoucherFailure, VoucherPurchase
 
 __all__ = [
            "Account",
@@ -24,6 +26,7 @@ __all__ = [
            "BankEntry",
            "BankStatement",
            "Base",
+           "BulkAction",
            "Charge",
            "DeliveryAttempt",
            "InboxEvent",
@@ -42,9 +45,15 @@ __all__ = [
            "ReceiptCounter",
            "ReceiptPdf",
            "Refund",
+           "Reseller",
            "SandboxPayment",
+           "SerialCounter",
            "StaffAccount",
            "TopUp",
+           "Voucher",
+           "VoucherBatch",
+           "VoucherFailure",
+           "VoucherPurchase",
            "WebSession",
            "WebhookEndpoint",
 ]

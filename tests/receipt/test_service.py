@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from simkeep.core import phone
 from simkeep.receipt import service as receipts
 from tests.conftest import T0
 from tests.factories.lines import make_line, top_up
@@ -50,4 +51,4 @@ def test_tokens_are_signed_and_verification_shows_a_masked_number(db):
                        "nonsense"):
             with pytest.raises(receipts.ReceiptNotFound):
                 receipts.from_token(session, "s3cret", forged)
-    assert receipts.masked("+33612345678") == "+336******78"
+    assert phone.masked("+33612345678") == "+336******78"

@@ -15,11 +15,11 @@ from starlette.concurrency import run_in_threadpool
 
 from simkeep.admin.access import PasswordChangeRequired, SignInRequired, StaffMember, StaffPageError, allowed, signed_in
 from simkeep.config import Settings
-from simkeep.core import clock
+from simkeep.core import clock, sealed
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
 from simkeep.locale.languages import gettext
-from simkeep.staff import flows, roles, sealed, service
+from simkeep.staff import flows, roles, service
 from simkeep.staff.throttle import StaffThrottle
 from simkeep.web import sessions as web_sessions
 from simkeep.web.client import client_key

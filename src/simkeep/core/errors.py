@@ -100,3 +100,56 @@ class CatalogError(SimkeepError):
 
 class LedgerUnbalanced(SimkeepError):
     code, status, message = "ledger_unbalanced", 500, "A journal entry does not sum to zero."
+
+
+class RateLimited(SimkeepError):
+    code, status, message = "rate_limited", 429, "Too many requests; try again later."
+
+
+# -- vouchers and resellers ---------------------------------------------------------------------------------------
+
+class VoucherInvalid(InvalidInput):
+    """One answer for every failed PIN (unknown, used, blocked, expired, not sold, another operator's, a typo):
+    telling them apart would tell a guesser which PINs exist. Staff see the exact reason (voucher_failures)."""
+
+    code, message = "voucher_invalid", "This recharge card PIN cannot be used. Check the digits; if it still fails, ask the seller or customer service."
+
+
+class VoucherLocked(SimkeepError):
+    code, status, message = "voucher_locked", 429, "Too many wrong recharge card PINs for this number. Try again tomorrow, or call customer service."
+
+
+class VouchersNotConfigured(SimkeepError):
+    code, status, message = "vouchers_not_configured", 503, "Recharge vouchers are not set up: SIMKEEP_VOUCHER_PEPPER and SIMKEEP_VOUCHER_SEAL_KEY are required."
+
+
+class VoucherNotFound(NotFound):
+    code, message = "voucher_not_found", "No voucher with this serial."
+
+
+class BatchNotFound(NotFound):
+    code, message = "voucher_batch_not_found", "No voucher batch with this id."
+
+
+class BatchAlreadyExported(Conflict):
+    code, message = "voucher_batch_exported", "This batch's PINs were already handed out; they are never shown twice."
+
+
+class ActionNotFound(NotFound):
+    code, message = "voucher_action_not_found", "No pending voucher action with this id."
+
+
+class SecondApproverRequired(Conflict):
+    code, message = "second_approver_required", "Another staff member must approve this action (maker-checker)."
+
+
+class ResellerNotFound(NotFound):
+    code, message = "reseller_not_found", "No reseller with this code."
+
+
+class ResellerExists(Conflict):
+    code, message = "reseller_exists", "A reseller with this code already exists."
+
+
+class InsufficientFloat(SimkeepError):
+    code, status, message = "insufficient_float", 402, "The reseller's float is too low for this purchase; nothing was bought."

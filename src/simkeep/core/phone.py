@@ -35,3 +35,8 @@ def lookup_msisdn(raw: str, region: str = "FR") -> str:
     if not phonenumbers.is_possible_number(number):
         raise InvalidMsisdn()
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def masked(msisdn: str) -> str:
+    """Enough to recognise one's own number, not enough to learn someone else's (receipts, resellers, support)."""
+    return msisdn[:4] + "*" * (len(msisdn) - 6) + msisdn[-2:]

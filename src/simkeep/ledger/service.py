@@ -20,13 +20,16 @@ from simkeep.ledger.models import Account, JournalEntry, Posting
 
 SUBSCRIBER_CREDIT, SUBSCRIBER_BONUS = "subscriber_credit", "subscriber_bonus"
 CLEARING, PROMOTION_EXPENSE, REVENUE, BREAKAGE = "channel_clearing", "promotion_expense", "revenue", "breakage"
+# Vouchers: what a sold, unredeemed card is worth is owed to its holder (deferred revenue) until it is redeemed
+# (moved to the subscriber's credit) or expires (moved to breakage); a reseller's discount is a commission expense.
+VOUCHER_LIABILITY, COMMISSION, RESELLER_FLOAT = "voucher_liability", "reseller_commission", "reseller_float"
 _NAMESPACE = uuid.UUID("6f1d7c52-4a43-4b8e-9a57-3e0f8f1c2b10")
 
 # Clearing accounts: money on its way in waits in the clearing account of the sales channel that took it, or of the
 # payment provider that collected it, until it is paid out. The ledger names them and opens every one for each
 # currency the catalog brings, so the catalog need not know who sells or who collects; a new channel or provider
 # is added here, which is what gives it an account to post to.
-CHANNELS = ("portal", "voucher", "agent", "ivr", "sms", "api", "auto_renew")
+CHANNELS = ("portal", "voucher", "agent", "ivr", "sms", "api", "auto_renew", "reseller")
 PROVIDERS = ("sandbox", "stripe", "paypal", "sepa")
 
 
@@ -58,11 +61,13 @@ def clearing_account_id(currency: str, clearing: str) -> uuid.UUID:
 
 
 def ensure_system_accounts(session: Session, *, currencies: set[str], now: datetime) -> None:
-    """Open the system accounts of each currency (clearing, promotion expense, revenue, breakage); idempotent."""
+    """Open the system accounts of each currency (clearing, promotion expense, revenue, breakage, voucher liability,
+    commission); idempotent."""
     clearings = CHANNELS + tuple(provider_clearing(name) for name in PROVIDERS)
     rows = []
     for currency in sorted(currencies):
-        specs = [(CLEARING, ch) for ch in clearings] + [(PROMOTION_EXPENSE, None), (REVENUE, None), (BREAKAGE, None)]
+        specs = [(CLEARING, ch) for ch in clearings] + [(kind, None) for kind in (
+            PROMOTION_EXPENSE, REVENUE, BREAKAGE, VOUCHER_LIABILITY, COMMISSION)]
         for kind, channel in specs:
             rows.append({"id": system_account_id(kind, currency, channel), "code": _system_code(kind, currency, channel),
                          "kind": kind, "currency": currency, "balance_minor": None, "created_at": now})
@@ -78,6 +83,55 @@ def open_subscriber_accounts(session: Session, *, owner_id: uuid.UUID, currency:
          "balance_minor": 0, "created_at": now},
     ])
     return credit, bonus
+
+
+def open_float_account(session: Session, *, owner_id: uuid.UUID, currency: str, now: datetime) -> uuid.UUID:
+    """A reseller's prepaid float: a tracked account, so a purchase can never take it below zero."""
+    account_id = new_id()
+    session.execute(insert(Account.__table__), [
+        {"id": account_id, "code": f"{RESELLER_FLOAT}:{owner_id}", "kind": RESELLER_FLOAT, "currency": currency,
+         "balance_minor": 0, "created_at": now}])
+    return account_id
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    entry_id: uuid.UUID
+    kind: str
+    reference: str
+    amount_minor: int
+    currency: str
+    created_at: datetime
+
+
+def postings_of(session: Session, account_id: uuid.UUID, *, since: datetime | None = None,
+                until: datetime | None = None, limit: int | None = None) -> list[Posted]:
+    """One account's movements, oldest first: a statement."""
+    query = (select(JournalEntry.id, JournalEntry.kind, JournalEntry.reference, Posting.amount_minor,
+                    Posting.currency, JournalEntry.created_at)
+             .join(Posting, Posting.entry_id == JournalEntry.id).where(Posting.account_id == account_id)
+             .order_by(JournalEntry.created_at, JournalEntry.id))
+    if since is not None:
+        query = query.where(JournalEntry.created_at >= since)
+    if until is not None:
+        query = query.where(JournalEntry.created_at < until)
+    if limit is not None:
+        query = query.limit(limit)
+    return [Posted(*row) for row in session.execute(query)]
+
+
+def amounts_in(session: Session, entry_ids: list[uuid.UUID], account_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    """What each of these entries posted to one account (a statement's commission column)."""
+    if not entry_ids:
+        return {}
+    rows = session.execute(select(Posting.entry_id, func.sum(Posting.amount_minor))
+                           .where(Posting.account_id == account_id, Posting.entry_id.in_(entry_ids))
+                           .group_by(Posting.entry_id))
+    return {entry_id: total for entry_id, total in rows}
+
+
+def entry_exists(session: Session, reference: str) -> bool:
+    return session.scalars(select(JournalEntry.id).where(JournalEntry.reference == reference)).first() is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from simkeep.catalog import service as catalog
 from simkeep.config import Settings
+from simkeep.core import phone
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
 from simkeep.receipt import pdf
@@ -45,4 +46,4 @@ def verify_page(request: Request, db: Db, settings: Config, lang: Lang, token: s
     except SimkeepError as exc:
         return render(request, "receipt/verify.html", status=404, receipt=None, error=error_text(lang, exc.code))
     return render(request, "receipt/verify.html", receipt=receipt, operator=operator, token=token,
-                  masked=receipts.masked(receipt.msisdn), error=None)
+                  masked=phone.masked(receipt.msisdn), error=None)

@@ -18,10 +18,10 @@ import segno
 from weasyprint import HTML
 
 from simkeep.core import clock
+from simkeep.core.phone import masked
 from simkeep.db import Database
 from simkeep.locale import languages
 from simkeep.receipt import service as receipts
-from simkeep.receipt.service import masked
 from simkeep.web import i18n
 
 _LOCKS = tuple(threading.Lock() for _ in range(64))  # striped by receipt id: bounded, no per-receipt bookkeeping

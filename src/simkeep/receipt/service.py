@@ -72,11 +72,6 @@ def by_topup(session: Session, topup_ids: list) -> dict:
     return {r.topup_id: r for r in session.scalars(select(Receipt).where(Receipt.topup_id.in_(topup_ids)))}
 
 
-def masked(msisdn: str) -> str:
-    """Enough to recognise one's own number, not enough to learn someone else's."""
-    return msisdn[:4] + "*" * (len(msisdn) - 6) + msisdn[-2:]
-
-
 def stored_pdf(session: Session, receipt_id: uuid.UUID) -> ReceiptPdf | None:
     return session.get(ReceiptPdf, receipt_id)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, Uuid
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from simkeep.db import Base, UtcDateTime
@@ -29,3 +29,4 @@ class StaffAccount(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_signin_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reseller_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("resellers.id"))  # role reseller: whose pages

@@ -5,14 +5,18 @@
   no money.
 - finance: reads the review queues and the reconciliation; settles review items (credit, refund through the
   provider, dismiss) and bank entries; imports bank statements.
+- reseller: a reseller's own people, bound to one reseller account: its float, purchases, commissions and
+  statement, buying e-PINs and topping up a customer's line from the float (/reseller pages); nothing else.
 Store roles (store_manager, agent) are known names with no back-office permission yet: the store console will
 give them theirs.
+Vouchers: support looks cards up (a customer's "my card did not work"); finance and admin make batches, sell and
+block ranges, approve another person's bulk action, and manage resellers and their deposits.
 """
 
 from __future__ import annotations
 
-ROLES = ("admin", "support", "finance", "store_manager", "agent")
-BACK_OFFICE = ("admin", "support", "finance")  # roles `simkeep staff create` accepts today
+ROLES = ("admin", "support", "finance", "store_manager", "agent", "reseller")
+BACK_OFFICE = ("admin", "support", "finance", "reseller")  # roles `simkeep staff create` accepts today
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "review.read": frozenset({"admin", "support", "finance"}),
@@ -25,6 +29,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "bank.settle": frozenset({"admin", "finance"}),
     "bank.import": frozenset({"admin", "finance"}),
     "staff.manage": frozenset({"admin"}),
+    "vouchers.read": frozenset({"admin", "support", "finance"}),
+    "vouchers.manage": frozenset({"admin", "finance"}),
+    "resellers.manage": frozenset({"admin", "finance"}),
+    "reseller.self": frozenset({"reseller"}),
 }
 
 
@@ -34,4 +42,6 @@ def may(role: str, permission: str) -> bool:
 
 def home(role: str) -> str:
     """Where a staff member lands after signing in."""
-    return "/admin/review" if may(role, "review.read") else "/admin/account"
+    if may(role, "review.read"):
+        return "/admin/review"
+    return "/reseller" if may(role, "reseller.self") else "/admin/account"

@@ -20,10 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from simkeep.audit import service as audit
+from simkeep.core import sealed
 from simkeep.core.errors import Conflict, InvalidInput, NotFound, SimkeepError
 from simkeep.core.ids import new_id
 from simkeep.session import service as sessions
-from simkeep.staff import repository, roles, sealed
+from simkeep.staff import repository, roles
 from simkeep.staff.models import StaffAccount
 
 HASHER = PasswordHasher()  # argon2id, RFC 9106 low-memory profile (tests swap in a cheaper one)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from simkeep.catalog import service as catalog
 from simkeep.core import idempotency
 from simkeep.core.errors import InvalidInput, LineNotRenewable, OfferNotFound
 from simkeep.core.ids import new_id
+from simkeep.core.money import Money
 from simkeep.core.phone import lookup_msisdn
 from simkeep.ledger import service as ledger
 from simkeep.ledger.service import Leg
@@ -32,13 +34,17 @@ class TopUpResult:
 
 def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: str, offer_id: str,
            channel: str, now: datetime, region: str = "FR", notify: dict | None = None,
-           clearing: str | None = None) -> TopUpResult:
+           clearing: str | None = None, price: Money | None = None,
+           funding: Callable[[Money], list[Leg]] | None = None, request_extra: tuple[str, ...] = ()) -> TopUpResult:
     """`notify` adds fields to the confirmation message (a receipt link, for instance); `clearing` names the
-    clearing account the money comes through when it is not the channel's (a payment provider's)."""
+    clearing account the money comes through when it is not the channel's (a payment provider's). `price`
+    replaces the catalog's (a voucher credits the face value printed on it); `funding` gives the legs that pay the
+    price (a reseller's float and its commission, a voucher's liability) instead of the clearing account;
+    `request_extra` adds to what identifies the request for its idempotency key (a voucher's PIN hash)."""
     if channel not in ledger.CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(ledger.CHANNELS)}")
     number = lookup_msisdn(msisdn, region)
-    request_hash = idempotency.fingerprint(number, offer_id, channel)
+    request_hash = request_hash_of(number, offer_id, channel, *request_extra)
     locked = lines.lock_live_line(session, number, offer_id, request=(TopUp.__table__, principal, idempotency_key))
     # An earlier request with this key comes with the lock (one round trip); without a live line, look it up.
     if locked is None:
@@ -55,12 +61,14 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     if line.state not in RENEWABLE or now >= line.number_loss_at:
         raise LineNotRenewable()
     new_end = rules.extended_validity(operator, line.validity_ends_at, offer.validity_days, now)
-    price, bonus = catalog.price_of(offer, operator)
+    list_price, bonus = catalog.price_of(offer, operator)
+    price = list_price if price is None else price
 
     topup_id = new_id()
+    paid_by = funding(price) if funding else [Leg(ledger.clearing_account_id(price.currency, clearing or channel), -price)]
     entry_id = ledger.post(session, kind="topup", reference=f"topup:{topup_id}", now=now, legs=[
         Leg(line.credit_account_id, price, tracked=True),
-        Leg(ledger.clearing_account_id(price.currency, clearing or channel), -price),
+        *paid_by,
         Leg(line.bonus_account_id, bonus, tracked=True),
         Leg(ledger.system_account_id(ledger.PROMOTION_EXPENSE, bonus.currency), -bonus),
     ])
@@ -83,6 +91,11 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
                                data={**details, "channel": channel, "offer_id": offer.id}),
     ], now=now)
     return TopUpResult(TopUp(**row), replayed=False)
+
+
+def request_hash_of(number: str, offer_id: str, channel: str, *extra: str) -> str:
+    """What identifies a top-up request beside its idempotency key."""
+    return idempotency.fingerprint(number, offer_id, channel, *extra)
 
 
 def get_topup(session: Session, topup_id) -> TopUp:

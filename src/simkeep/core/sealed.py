@@ -1,4 +1,4 @@
-"""Secrets at rest (TOTP seeds): AES-256-GCM under a key derived for the purpose, bound to what they belong to.
+"""Secrets at rest (TOTP seeds, e-PINs kept for an idempotent replay): AES-256-GCM under a key derived for the purpose, bound to what they belong to.
 
 Rotation: seal with the current key; open with the current or any previous one (Settings.verifying_keys)."""
 

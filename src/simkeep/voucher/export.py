@@ -1,0 +1,31 @@
+"""The one hand-out of a batch's PINs: a CSV for the card printer and a printable PDF sheet of cards.
+
+Both are made from (serial, PIN) pairs that exist only while a batch is made (the CLI) or opened for its one
+export (the back office); nothing here stores them."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from simkeep.voucher import pins
+from simkeep.voucher.models import VoucherBatch
+from simkeep.voucher.service import Card
+
+CSV_HEADER = ("serial", "pin", "pin_grouped", "offer_id", "face_value", "currency", "validity_days", "expires_on",
+              "batch_id")
+
+
+def csv_rows(batch: VoucherBatch, cards: list[Card]) -> list[tuple]:
+    face = f"{batch.face_value_minor / 100:.2f}"
+    expires_on = batch.expires_at.date().isoformat()
+    return [(serial, pin, pins.grouped(pin), batch.offer_id, face, batch.currency, batch.validity_days, expires_on,
+             str(batch.id)) for serial, pin in cards]
+
+
+def csv_bytes(batch: VoucherBatch, cards: list[Card]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    writer.writerows(csv_rows(batch, cards))
+    return out.getvalue().encode()

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar, cast
 
-from sqlalchemy import JSON, CursorResult, DateTime, Engine, MetaData, Result, Table, create_engine, event
+from sqlalchemy import JSON, Connection, CursorResult, DateTime, Engine, MetaData, Result, Table, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -153,6 +153,22 @@ def insert_or_ignore(session: Session, table: Table):
     """INSERT ... ON CONFLICT DO NOTHING in the session's SQL dialect, built once per table: a UNIQUE key is what
     makes writes idempotent (dedup keys, event ids, counters)."""
     return _insert_or_ignore(table, session.get_bind().dialect.name)
+
+
+@contextmanager
+def sqlite_cache(conn: Connection, *, mib: int) -> Iterator[None]:
+    """On SQLite, a page cache of `mib` MB for this connection while a bulk write runs (inserts into an index with
+    random keys, such as a million PIN hashes, thrash the default 2 MB); the connection's own size after. Elsewhere
+    nothing."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    conn.exec_driver_sql(f"PRAGMA cache_size = {-1024 * int(mib)}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -26,6 +26,8 @@ from simkeep.payment.cli import reconcile_app, refund_cmd, review_app
 from simkeep.payment.providers.sepa.cli import app as bank_app
 from simkeep.staff.cli import app as staff_app
 from simkeep.terminal import console, database, err, fail, progress_bar
+from simkeep.voucher.cli import app as voucher_app
+from simkeep.voucher.cli import reseller_app
 
 app = typer.Typer(help="simkeep: prepaid number-keeping platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -40,6 +42,8 @@ for sub, name in ((db_app, "db"), (catalog_app, "catalog"), (line_app, "line"), 
     app.add_typer(sub, name=name)
 app.add_typer(bank_app, name="bank")
 app.add_typer(staff_app, name="staff")
+app.add_typer(voucher_app, name="voucher")
+app.add_typer(reseller_app, name="reseller")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
@@ -210,43 +214,74 @@ app.command("refund")(refund_cmd)  # registered here to keep its place in `simke
 
 @ledger_app.command("verify")
 def ledger_verify() -> None:
-    """Recompute every balance from postings; exit 1 on any drift."""
+    """Recompute every balance from postings, and check the voucher liability against the cards sold and not yet
+    redeemed or expired; exit 1 on any drift."""
     from simkeep.ledger import service
+    from simkeep.voucher import service as vouchers
 
     with database().transaction(write=False) as session:
         report = service.verify(session)
+        voucher_problems = vouchers.reconcile(session)
     for problem in report.problems:
         err.print(f"[red]drift[/red] {problem}")
-    console.print(f"{report.entries} entries, {report.postings} postings, {report.accounts} accounts: "
-                  + ("[green]balanced[/green]" if report.ok else f"[red]{len(report.problems)} problems[/red]"))
-    raise typer.Exit(0 if report.ok else 1)
+    for problem in voucher_problems:
+        err.print(f"[red]vouchers[/red] {problem}")
+    problems = len(report.problems) + len(voucher_problems)
+    console.print(f"{report.entries} entries, {report.postings} postings, {report.accounts} accounts, vouchers "
+                  + ("reconciled: " if not voucher_problems else "not reconciled: ")
+                  + ("[green]balanced[/green]" if not problems else f"[red]{problems} problems[/red]"))
+    raise typer.Exit(0 if not problems else 1)
 
 
 @key_app.command("create")
 def api_key_create(role: Annotated[str, typer.Option(help="admin | agent | reseller")],
-                   name: str = "api key") -> None:
-    """Create an API key; it is printed once and stored only as a hash."""
+                   name: str = "api key",
+                   reseller: Annotated[str | None, typer.Option(
+                       help="role reseller: the code of the reseller the key acts for (required)")] = None) -> None:
+    """Create an API key; it is printed once and stored only as a hash. A reseller key acts for one reseller (its
+    float, purchases and e-PINs)."""
     from simkeep.auth import service
+    from simkeep.core.errors import InvalidInput
+    from simkeep.reseller import service as resellers
 
     secret = checked_settings().key("api_key")
     try:
+        if role == "reseller" and not reseller:
+            raise InvalidInput("a reseller key acts for one reseller: add --reseller CODE")
         with database().transaction() as session:
-            key, plaintext = service.create_api_key(session, name=name, role=role, secret=secret, now=clock.now())
+            reseller_id = resellers.by_code(session, reseller).id if reseller else None
+            key, plaintext = service.create_api_key(session, name=name, role=role, secret=secret, now=clock.now(),
+                                                    reseller_id=reseller_id)
     except SimkeepError as exc:
         fail(exc)
-    console.print(f"{key.role} key {key.id} ({key.name}):")
+    console.print(f"{key.role} key {key.id} ({key.name})" + (f" for reseller {reseller.strip().upper()}" if reseller
+                                                             else "") + ":", markup=False)
     print(plaintext)
 
 
 @app.command("demo")
 def demo() -> None:
-    """Create a few demo lines with top-ups (idempotent) and print the demo admin token."""
-    from simkeep.demo import seed_demo
+    """Create a few demo lines with top-ups, a demo reseller and a few recharge cards sold to it (idempotent)."""
+    from simkeep.demo import DEMO_CARDS, seed_demo, seed_demo_vouchers
 
+    settings = get_settings()
     with progress_bar() as progress:
         task = progress.add_task("demo lines", total=None)
-        created = seed_demo(database(), get_settings(), progress=lambda: progress.advance(task))
+        created = seed_demo(database(), settings, progress=lambda: progress.advance(task))
     console.print(f"demo: {created} lines ready")
+    cards = seed_demo_vouchers(database(), settings)
+    if cards is None:
+        console.print("demo vouchers skipped: SIMKEEP_VOUCHER_PEPPER and SIMKEEP_VOUCHER_SEAL_KEY are not set")
+        return
+    console.print(f"demo reseller {cards.reseller} (float {cards.float_left.format()}) bought {DEMO_CARDS} recharge "
+                  f"cards of {cards.batch.offer_id}, serials {cards.batch.serial_from}-{cards.batch.serial_to}",
+                  soft_wrap=True, markup=False)
+    if cards.file is not None:
+        console.print(f"demo recharge card PINs (to redeem in the portal): {cards.file}", soft_wrap=True,
+                      markup=False)
+    else:
+        console.print(f"demo recharge card PINs: {settings.data_dir / 'demo-vouchers.csv'} was deleted; they are "
+                      "never shown again (`make clean` starts the demo afresh)", soft_wrap=True, markup=False)
 
 
 @app.command("serve")

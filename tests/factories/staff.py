@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,15 +34,17 @@ class Staff:
 
 def make_staff(db: Database, settings: Settings, *, username: str | None = None, role: str = "admin",
                password: str = PASSWORD, totp: bool | None = None, must_change_password: bool = False,
-               now: datetime | None = None) -> Staff:
-    """An enabled account; admins (and totp=True) get TOTP_SECRET enrolled."""
+               now: datetime | None = None, reseller_id: uuid.UUID | None = None) -> Staff:
+    """An enabled account; admins (and totp=True) get TOTP_SECRET enrolled. A reseller account needs its
+    reseller's id."""
     username = username or f"{role}-1"
     enrolled = totp if totp is not None else role in settings.staff_totp_roles
     now = now or datetime.now(UTC)
     with db.transaction() as session:
         account = service.create_account(session, username=username, role=role,
                                          password_hash=service.hash_password(password),
-                                         must_change_password=must_change_password, by="test", now=now)
+                                         must_change_password=must_change_password, by="test", now=now,
+                                         reseller_id=reseller_id)
         if enrolled:
             session.get(StaffAccount, account.id).totp_secret = service.seal_totp(
                 TOTP_SECRET, key=settings.key("totp"), account_id=account.id)

@@ -58,6 +58,14 @@ class StaffNotFound(NotFound):
     code, message = "staff_not_found", "No staff account with this username."
 
 
+class ResellerAccountInvalid(InvalidInput):
+    code, message = "staff_reseller_invalid", "A reseller account belongs to one reseller (--reseller CODE); other roles to none."
+
+
+class NotPermitted(SimkeepError):
+    code, status, message = "staff_not_permitted", 403, "This staff account's role may not do that."
+
+
 class SetupClosed(SimkeepError):
     code, status, message = "staff_setup_closed", 403, "An admin account exists already: sign in instead."
 
@@ -162,16 +170,20 @@ def needs_totp(account: StaffAccount, totp_roles: tuple[str, ...]) -> bool:
 # -- accounts -----------------------------------------------------------------------------------------------------
 
 def create_account(session: Session, *, username: str, role: str, password_hash: str, must_change_password: bool,
-                   by: str, now: datetime, setup: bool = False) -> StaffAccount:
+                   by: str, now: datetime, setup: bool = False, reseller_id: uuid.UUID | None = None) -> StaffAccount:
+    """A new account. A `reseller` account is bound to its reseller (`reseller_id`, whose pages it sees); no other
+    role has one."""
     name = check_username(username)
     if role not in roles.BACK_OFFICE:
         raise InvalidRole()
+    if (role == "reseller") != (reseller_id is not None):
+        raise ResellerAccountInvalid()
     if repository.by_username(session, name) is not None:
         raise UsernameTaken()
     account = StaffAccount(id=new_id(), username=name, role=role, password_hash=password_hash,
                            must_change_password=must_change_password, totp_secret=None, totp_last_step=None,
                            failed_attempts=0, locked_until=None, disabled_at=None, setup_marker=1 if setup else None,
-                           created_at=now, password_changed_at=now, last_signin_at=None)
+                           created_at=now, password_changed_at=now, last_signin_at=None, reseller_id=reseller_id)
     try:
         with session.begin_nested():
             repository.add(session, account)
@@ -179,6 +191,17 @@ def create_account(session: Session, *, username: str, role: str, password_hash:
         raise (SetupClosed() if setup else UsernameTaken()) from exc
     _audit(session, by, "staff.created", account, f"created with role {role}", now)
     return account
+
+
+def acting(session: Session, *, username: str, permission: str) -> str:
+    """The audit actor for work a command does for a named staff member (`simkeep voucher sell --as alice`): the
+    account exists, is not disabled and its role has `permission`; "staff:<username>", as on the back office."""
+    account = find(session, username)
+    if account.disabled_at is not None:
+        raise StaffNotFound()
+    if not roles.may(account.role, permission):
+        raise NotPermitted(f"{account.username} is {account.role}: that role may not do this ({permission}).")
+    return actor(account.username)
 
 
 def admin_exists(session: Session) -> bool:

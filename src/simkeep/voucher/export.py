@@ -8,24 +8,26 @@ from __future__ import annotations
 import csv
 import io
 
+from simkeep.core.money import Money
 from simkeep.voucher import pins
 from simkeep.voucher.models import VoucherBatch
-from simkeep.voucher.service import Card
+from simkeep.voucher.service import Card, last_day
 
 CSV_HEADER = ("serial", "pin", "pin_grouped", "offer_id", "face_value", "currency", "validity_days", "expires_on",
               "batch_id")
 
 
-def csv_rows(batch: VoucherBatch, cards: list[Card]) -> list[tuple]:
-    face = f"{batch.face_value_minor / 100:.2f}"
-    expires_on = batch.expires_at.date().isoformat()
+def csv_rows(batch: VoucherBatch, cards: list[Card], *, timezone: str = "UTC") -> list[tuple]:
+    """One row per card; `expires_on` is the last day it can be used, in the operator's `timezone`."""
+    face = str(Money(batch.face_value_minor, batch.currency).as_decimal())  # never through a float
+    expires_on = last_day(batch.expires_at, timezone).isoformat()
     return [(serial, pin, pins.grouped(pin), batch.offer_id, face, batch.currency, batch.validity_days, expires_on,
              str(batch.id)) for serial, pin in cards]
 
 
-def csv_bytes(batch: VoucherBatch, cards: list[Card]) -> bytes:
+def csv_bytes(batch: VoucherBatch, cards: list[Card], *, timezone: str = "UTC") -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
-    writer.writerows(csv_rows(batch, cards))
+    writer.writerows(csv_rows(batch, cards, timezone=timezone))
     return out.getvalue().encode()

@@ -55,7 +55,8 @@ def new_pin() -> str:
 
 def new_pins(count: int) -> list[str]:
     """`count` PINs from the CSPRNG (os.urandom, read in one call per round): 14 uniform digits and the check digit."""
-    luhn, made = _LUHN4, []
+    luhn = _LUHN4
+    made: list[str] = []
     while len(made) < count:
         for draw in memoryview(secrets.token_bytes(8 * (count - len(made)))).cast("Q"):
             if draw < _UNIFORM_BELOW:

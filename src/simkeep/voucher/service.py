@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import (
     BigInteger,
@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from simkeep.audit import service as audit
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import Offer
-from simkeep.core import idempotency, sealed
+from simkeep.core import clock, idempotency, sealed
 from simkeep.core.errors import (
     ActionNotFound,
     BatchAlreadyExported,
@@ -121,6 +121,21 @@ def create_batch(session: Session, *, offer_id: str, quantity: int, expires_at: 
     return session.get_one(VoucherBatch, batch.id)
 
 
+def expiry_after(session: Session, *, offer_id: str, last_day: date) -> datetime:
+    """When cards of this offer valid through `last_day` (the date printed on them) expire: the midnight that ends
+    that day in the operator's time zone."""
+    offer = session.get(Offer, offer_id) if isinstance(offer_id, str) else None
+    if offer is None:
+        raise InvalidInput(f"unknown offer {offer_id!r}")
+    tz = catalog.get_operator(session, offer.operator_id).timezone
+    return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=clock.zone(tz)).astimezone(UTC)
+
+
+def last_day(expires_at: datetime, timezone: str) -> date:
+    """The last day a card expiring at `expires_at` can be used, in the operator's time zone."""
+    return (expires_at - timedelta(microseconds=1)).astimezone(clock.zone(timezone)).date()
+
+
 def export_batch(session: Session, batch_id, *, actor: str, keys: pins.Keys, now: datetime) -> tuple[VoucherBatch, list[Card]]:
     """The one export of a batch made in the back office: its PINs, then the sealed copy is erased for good."""
     batch = get_batch(session, batch_id)
@@ -148,8 +163,11 @@ def get_batch(session: Session, batch_id) -> VoucherBatch:
     return batch
 
 
-def list_batches(session: Session, *, limit: int = 100) -> list[VoucherBatch]:
-    return list(session.scalars(select(VoucherBatch).order_by(VoucherBatch.created_at.desc()).limit(limit)))
+def list_batches(session: Session, *, limit: int = 100, created_by: str | None = None) -> list[VoucherBatch]:
+    query = select(VoucherBatch).order_by(VoucherBatch.created_at.desc(), VoucherBatch.serial_from.desc())
+    if created_by is not None:
+        query = query.where(VoucherBatch.created_by == created_by)
+    return list(session.scalars(query.limit(limit)))
 
 
 def _new_batch(session: Session, *, kind: str, offer_id: str, quantity: int, expires_at: datetime, actor: str,

@@ -127,7 +127,7 @@ def amounts_in(session: Session, entry_ids: list[uuid.UUID], account_id: uuid.UU
     rows = session.execute(select(Posting.entry_id, func.sum(Posting.amount_minor))
                            .where(Posting.account_id == account_id, Posting.entry_id.in_(entry_ids))
                            .group_by(Posting.entry_id))
-    return {entry_id: total for entry_id, total in rows}
+    return {entry_id: int(total) for entry_id, total in rows}  # PostgreSQL sums bigints as numeric (Decimal)
 
 
 def entry_exists(session: Session, reference: str) -> bool:
@@ -195,8 +195,8 @@ def balances(session: Session, account_ids: list[uuid.UUID]) -> dict[uuid.UUID, 
 
 def account_balance(session: Session, account_id: uuid.UUID) -> int:
     """Any account's balance from its postings (system accounts have no cached balance)."""
-    return session.scalars(select(func.coalesce(func.sum(Posting.amount_minor), 0))
-                           .where(Posting.account_id == account_id)).one()
+    return int(session.scalars(select(func.coalesce(func.sum(Posting.amount_minor), 0))
+                               .where(Posting.account_id == account_id)).one())  # numeric on PostgreSQL
 
 
 @dataclass

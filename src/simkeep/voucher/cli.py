@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import os
+import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
@@ -30,7 +32,7 @@ from simkeep.staff import service as staff
 from simkeep.terminal import console, database, err, fail, progress_bar
 from simkeep.voucher import pins, service
 from simkeep.voucher.cardfile import CardFile, batch_file_name
-from simkeep.voucher.models import STATES, BulkAction, VoucherBatch
+from simkeep.voucher.models import EPIN, STATES, BulkAction, VoucherBatch
 from simkeep.voucher.service import Card
 
 T = TypeVar("T")
@@ -139,12 +141,17 @@ def batch_create(
             cards_file.committed()
             try:
                 path = cards_file.publish()
-            except SimkeepError as exc:
-                err.print(f"[red]error[/red] {exc.code}: {escape(exc.message)}")
-                err.print(f"The batch {batch.id} was made: rename {cards_file.pending} yourself.")
+            except (SimkeepError, OSError) as exc:  # committed: the PINs stay where they are, and we say where
+                err.print(f"[red]error[/red] {escape(str(getattr(exc, 'message', exc)))}")
+                err.print(f"The batch {batch.id} was made: its PINs are in {cards_file.pending}; rename that file "
+                          "yourself.", soft_wrap=True, markup=False)
                 raise typer.Exit(1) from exc
     except SimkeepError as exc:
         fail(exc)
+    except OSError as exc:  # the folder cannot be written, the disk is full: nothing was made
+        err.print(f"[red]error[/red] cannot write the card file in {escape(str(out))}: {escape(str(exc))}; "
+                  "nothing was made")
+        raise typer.Exit(1) from exc
     console.print(f"batch [bold]{batch.id}[/bold]: {batch.quantity:,} cards of {batch.offer_id} "
                   f"({_money(batch.face_value_minor, batch.currency)} each), valid through "
                   f"{service.last_day(batch.expires_at, tz).isoformat()} ({tz})", soft_wrap=True)
@@ -158,14 +165,24 @@ def batch_create(
 
 @batch_app.command("list")
 def batch_list(limit: Annotated[int, typer.Option(help="newest first, at most this many")] = 100) -> None:
-    """Batches, newest first: offer, quantity, serials, face value, expiry, who made them."""
-    batches = _run(lambda s: service.list_batches(s, limit=limit), write=False)
-    table = Table("batch", "kind", "offer", "cards", "serials", "face value", "expires", "made by", "made",
-                  "expired")
-    for b in batches:
-        table.add_row(str(b.id), b.kind, b.offer_id, f"{b.quantity:,}", f"{b.serial_from}-{b.serial_to}",
-                      _money(b.face_value_minor, b.currency), _at(b.expires_at), b.created_by, _at(b.created_at),
-                      _at(b.expired_at))
+    """Batches, newest first: when made, id, offer and face value, cards, serials, last valid day, state."""
+    def work(session: Session) -> list[tuple[VoucherBatch, str]]:
+        zones: dict[str, str] = {}
+        found = []
+        for b in service.list_batches(session, limit=limit):
+            if b.operator_id not in zones:
+                zones[b.operator_id] = catalog.get_operator(session, b.operator_id).timezone
+            found.append((b, zones[b.operator_id]))
+        return found
+
+    table = Table("made", "batch", "offer", "cards", "serials", "valid through", "state", box=box.SIMPLE_HEAD)
+    for column in (0, 1, 4, 5):  # dates, and what is copied into other commands, on one line
+        table.columns[column].no_wrap = True
+    for b, tz in _run(work, write=False):
+        table.add_row(b.created_at.date().isoformat(), str(b.id),
+                      f"{b.offer_id} {_money(b.face_value_minor, b.currency)}" + (" e-PIN" if b.kind == EPIN else ""),
+                      f"{b.quantity:,}", f"{b.serial_from}-{b.serial_to}",
+                      service.last_day(b.expires_at, tz).isoformat(), "expired" if b.expired_at else "live")
     console.print(table)
 
 
@@ -452,6 +469,18 @@ def reseller_show(code: str,
     console.print(table)
 
 
+STATEMENT_KINDS = {"reseller_deposit": "deposit", "voucher_sale": "vouchers bought", "topup": "line topped up"}
+
+
+def _reference(reseller_id: uuid.UUID, reference: str) -> str:
+    """What the reseller recognises: a deposit's own reference, a purchase's or a top-up's id."""
+    kind, _, rest = reference.partition(":")
+    if kind == "reseller_deposit":
+        return rest.removeprefix(f"{reseller_id}:")
+    names = {"voucher_sale": "purchase", "topup": "top-up"}
+    return f"{names[kind]} {rest}" if kind in names and rest else reference
+
+
 def _day_or_instant(text: str | None, option: str) -> datetime | None:
     if not text:
         return None
@@ -484,8 +513,8 @@ def reseller_statement(
     r, lines = _run(work, write=False)
     table = Table("at", "what", "reference", "amount", "commission", "balance")
     for line in lines:
-        table.add_row(_at(line.at), line.kind, line.reference, line.amount.format(), line.commission.format(),
-                      line.balance.format())
+        table.add_row(_at(line.at), STATEMENT_KINDS.get(line.kind, line.kind), _reference(r.id, line.reference),
+                      line.amount.format(), line.commission.format(), line.balance.format())
     console.print(f"statement of {r.code} ({escape(r.name)}), {r.currency}"
                   + (f", from {_at(start)}" if start else "") + (f", before {_at(end)}" if end else ""))
     console.print(table)
@@ -494,7 +523,8 @@ def reseller_statement(
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as out:
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(("at", "kind", "reference", "amount", "commission", "balance", "currency"))
-            writer.writerows((line.at.isoformat(), line.kind, line.reference, line.amount.as_decimal(),
-                              line.commission.as_decimal(), line.balance.as_decimal(), r.currency) for line in lines)
+            writer.writerows((line.at.isoformat(), line.kind, _reference(r.id, line.reference),
+                              line.amount.as_decimal(), line.commission.as_decimal(), line.balance.as_decimal(),
+                              r.currency) for line in lines)
         console.print(f"{len(lines)} lines written to {csv_file}", markup=False)
 

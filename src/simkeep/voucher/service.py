@@ -270,7 +270,7 @@ def request_action(session: Session, *, action: str, serial_from: int, serial_to
     if action == SELL:
         if not reseller_code:
             raise InvalidInput("selling needs the reseller who buys")
-        resellers.by_code(session, reseller_code)  # fails now rather than at approval
+        reseller_code = resellers.by_code(session, reseller_code).code  # fails now rather than at approval
     params: dict[str, str] = {"reseller": reseller_code} if reseller_code else {}
     row = dict(id=new_id(), action=action, serial_from=serial_from, serial_to=serial_to,
                params=params, state=PENDING, requested_by=actor,
@@ -628,8 +628,8 @@ def report(session: Session, batch_id) -> BatchReport:
         in_batch, Voucher.sold_at.is_not(None), Voucher.state.in_((ACTIVE, BLOCKED)))).one()
     expired_sold = session.scalars(select(func.count()).select_from(Voucher).where(
         in_batch, Voucher.sold_at.is_not(None), Voucher.state == EXPIRED)).one()
-    commission = session.scalars(select(func.coalesce(func.sum(VoucherPurchase.commission_minor), 0)).where(
-        VoucherPurchase.serial_from >= batch.serial_from, VoucherPurchase.serial_to <= batch.serial_to)).one()
+    commission = int(session.scalars(select(func.coalesce(func.sum(VoucherPurchase.commission_minor), 0)).where(
+        VoucherPurchase.serial_from >= batch.serial_from, VoucherPurchase.serial_to <= batch.serial_to)).one())
     face = batch.face_value_minor
 
     def money(n: int) -> Money:
@@ -646,13 +646,13 @@ def report(session: Session, batch_id) -> BatchReport:
 def reconcile(session: Session) -> list[str]:
     """Problems between the cards and the ledger: per currency, the voucher liability must equal the face value of
     the cards sold and not yet redeemed or expired. `simkeep ledger verify` runs it."""
-    outstanding = dict(session.execute(
+    outstanding = {currency: int(total) for currency, total in session.execute(  # numeric on PostgreSQL
         select(VoucherBatch.currency, func.sum(VoucherBatch.face_value_minor))
         .join(Voucher, and_(Voucher.serial >= VoucherBatch.serial_from, Voucher.serial <= VoucherBatch.serial_to))
         .where(Voucher.sold_at.is_not(None), Voucher.state.in_((ACTIVE, BLOCKED)))
-        .group_by(VoucherBatch.currency)).all())
+        .group_by(VoucherBatch.currency))}
     currencies = set(outstanding) | set(session.scalars(select(VoucherBatch.currency).distinct()))
-    problems = []
+    problems: list[str] = []
     for currency in sorted(currencies):
         booked = ledger.account_balance(session, ledger.system_account_id(ledger.VOUCHER_LIABILITY, currency))
         if booked != (outstanding.get(currency) or 0):

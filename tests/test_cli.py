@@ -17,7 +17,8 @@ def show(cli, msisdn: str) -> dict:
 
 def test_help_lists_every_command(cli):
     out = cli("--help")
-    for command in ("db", "catalog", "line", "topup", "charge", "sweep", "worker", "ledger", "api-key", "demo", "run"):
+    for command in ("db", "catalog", "line", "topup", "charge", "sweep", "worker", "ledger", "api-key", "demo", "run",
+                    "voucher", "reseller"):
         assert command in out
 
 
@@ -81,3 +82,21 @@ def test_api_key_is_printed_once_and_stored_hashed(cli, db):
     assert key.key_hash == key_hash(get_settings().key("api_key"), plaintext)
     assert plaintext not in json.dumps([key.name, key.role, key.key_hash])
     assert "role must be one of" in cli("api-key", "create", "--role", "root", code=1)
+
+
+def test_a_reseller_key_acts_for_one_reseller(cli, db):
+    from tests.conftest import T0
+    from tests.factories.vouchers import make_reseller
+
+    reseller = make_reseller(db, code="TABAC-RIVOLI", now=T0)
+    out = cli("api-key", "create", "--role", "reseller", "--reseller", "tabac-rivoli", "--name", "till 1")
+    assert out.splitlines()[0].endswith("(till 1) for reseller TABAC-RIVOLI:")
+    with db.transaction(write=False) as session:
+        [key] = session.scalars(select(ApiKey)).all()
+    assert (key.role, key.reseller_id) == ("reseller", reseller.id)
+    assert "add --reseller CODE" in cli("api-key", "create", "--role", "reseller", code=1)
+    assert "only a reseller key acts for a reseller" in cli("api-key", "create", "--role", "agent", "--reseller",
+                                                            "TABAC-RIVOLI", code=1)
+    assert "reseller_not_found" in cli("api-key", "create", "--role", "reseller", "--reseller", "NOPE", code=1)
+    with db.transaction(write=False) as session:
+        assert len(session.scalars(select(ApiKey)).all()) == 1

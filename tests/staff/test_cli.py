@@ -95,3 +95,20 @@ def test_the_demo_accounts_are_kept_in_a_private_file_and_sign_in(db, settings):
     renewed = ensure_demo_staff(db, settings)
     assert renewed[0].password != first[0].password
     assert service.verify_password(account(db, "demo-admin").password_hash, renewed[0].password)
+
+
+def test_a_reseller_account_belongs_to_one_reseller(cli, db, settings):
+    from tests.conftest import T0
+    from tests.factories.vouchers import make_reseller
+
+    reseller = make_reseller(db, code="TABAC-RIVOLI", now=T0)
+    out = cli("staff", "create", "rivoli", "--role", "reseller", "--reseller", "tabac-rivoli")
+    assert "reseller account rivoli created for reseller TABAC-RIVOLI." in out
+    assert (account(db, "rivoli").role, account(db, "rivoli").reseller_id) == ("reseller", reseller.id)
+    assert re.search(r"rivoli\s+│\s+reseller TABAC-RIVOLI\s+│", cli("staff", "list"))
+    count = len(cli("staff", "list").splitlines())
+    assert "staff_reseller_invalid" in cli("staff", "create", "shop2", "--role", "reseller", code=1)
+    assert "staff_reseller_invalid" in cli("staff", "create", "fin2", "--role", "finance", "--reseller",
+                                           "TABAC-RIVOLI", code=1)
+    assert "reseller_not_found" in cli("staff", "create", "shop3", "--role", "reseller", "--reseller", "NOPE", code=1)
+    assert len(cli("staff", "list").splitlines()) == count

@@ -37,10 +37,12 @@ class Sizes:
     warmup_seconds: int
     sqlite_sweep_lines: int
     pg_sweep_lines: int
+    voucher_cards: int = 1_000_000  # one batch made by `simkeep voucher batch create` (SIMKEEP_BENCH_VOUCHERS overrides)
 
 
-FULL = Sizes("full", 10_000, 12, 2, 1_000_000, 10_000_000)
-QUICK = Sizes("quick", 2_000, 4, 1, 100_000, 500_000)
+FULL = Sizes("full", 10_000, 12, 2, 1_000_000, 10_000_000,
+             voucher_cards=int(os.environ.get("SIMKEEP_BENCH_VOUCHERS", 1_000_000)))
+QUICK = Sizes("quick", 2_000, 4, 1, 100_000, 500_000, voucher_cards=100_000)
 
 
 def report(name: str, value: float | int, unit: str) -> None:

@@ -33,6 +33,11 @@ class Keys:
     def hash(self, pin: str) -> bytes:
         return hmac.digest(self.pepper, pin.encode(), "sha256")
 
+    def hashes(self, pins: list[str]) -> list[bytes]:
+        """hash() of each, without a Python call per PIN around the C one (a million PINs for one batch)."""
+        digest, pepper = hmac.digest, self.pepper
+        return [digest(pepper, pin.encode(), "sha256") for pin in pins]
+
 
 def keys(settings: Settings) -> Keys:
     if not settings.voucher_pepper or not settings.voucher_seal_key:
@@ -77,6 +82,8 @@ def normalize(text: str) -> str | None:
 
 def grouped(pin: str) -> str:
     """As printed on a card: 1234 5678 9012 345."""
+    if len(pin) == PIN_DIGITS:  # the fast path: a million of them for one batch's file
+        return f"{pin[:4]} {pin[4:8]} {pin[8:12]} {pin[12:]}"
     return " ".join(pin[i:i + 4] for i in range(0, len(pin), 4))
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Row,
     Integer,
     LargeBinary,
     and_,
@@ -214,7 +215,7 @@ def _make_cards(session: Session, batch: VoucherBatch, keys: pins.Keys, *, state
         count = min(CHUNK, batch.serial_to - serial + 1)
         cards = dict(zip(range(serial, serial + count), pins.new_pins(count), strict=True))
         todo = cards
-        while todo and insert_chunk(list(todo), [keys.hash(pin) for pin in todo.values()]) != len(todo):
+        while todo and insert_chunk(list(todo), keys.hashes(list(todo.values()))) != len(todo):
             present = set(conn.execute(select(_VOUCHERS.c.serial).where(
                 _VOUCHERS.c.serial.between(min(todo), max(todo)))).scalars())
             todo = {number: pins.new_pin() for number in todo if number not in present}
@@ -492,10 +493,7 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
         raise VoucherLocked()
     if digits is None:
         return _failed(session, number, CHECK_DIGIT, None, via, client, now)
-    card = session.execute(
-        select(Voucher.serial, Voucher.state, Voucher.expires_at, VoucherBatch.offer_id, VoucherBatch.operator_id,
-               VoucherBatch.face_value_minor, VoucherBatch.currency)
-        .join(VoucherBatch, VoucherBatch.id == Voucher.batch_id).where(Voucher.pin_hash == digest)).first()
+    card = find_card(session, digest)
     if card is None:
         return _failed(session, number, UNKNOWN, None, via, client, now)
     reason = _unusable(card.state, card.expires_at, now) or (
@@ -515,6 +513,17 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
                            request_extra=(digest.hex(),), notify={"voucher_serial": card.serial, **(notify or {})})
     session.execute(update(Voucher).where(Voucher.serial == card.serial).values(topup_id=result.topup.id))
     return Redemption(result)
+
+
+_CARD_BY_HASH = (select(Voucher.serial, Voucher.state, Voucher.expires_at, VoucherBatch.offer_id,
+                        VoucherBatch.operator_id, VoucherBatch.face_value_minor, VoucherBatch.currency)
+                 .join(VoucherBatch, VoucherBatch.id == Voucher.batch_id).where(Voucher.pin_hash == bindparam("h")))
+
+
+def find_card(session: Session, digest: bytes) -> Row | None:
+    """The card whose PIN hashes to `digest` (keys.hash of the normalized PIN), with what a redemption needs of its
+    batch: one lookup in the UNIQUE hash index, the same for a PIN that exists and one that does not."""
+    return session.execute(_CARD_BY_HASH, {"h": digest}).first()
 
 
 def _request_hash(number: str, offer_id: str, digest: bytes) -> str:

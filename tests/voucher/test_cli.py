@@ -400,3 +400,15 @@ def test_reseller_statement_on_screen_and_as_csv(cli, db, staff, tmp_path, monke
     assert rows(cli("reseller", "statement", "TABAC-SUD", "--until", "2027-03-03T09:00:00Z")) == [
         ["2027-03-01 09:00 UTC", "deposit", "VIR-7", "€100.00", "€0.00", "€100.00"]]
     assert "write YYYY-MM-DD" in cli("reseller", "statement", "TABAC-SUD", "--since", "yesterday", code=1)
+
+
+def test_without_voucher_keys_batch_create_says_how_to_use_the_demos(cli, db, staff, tmp_path, monkeypatch):
+    monkeypatch.delenv("SIMKEEP_VOUCHER_PEPPER")
+    (tmp_path / "secrets.json").write_text("{}")  # a `make run` demo lives in this data directory
+    before = snapshot(db)
+    out = cli("voucher", "batch", "create", "--offer", "fr-orange-mobicarte-10", "--quantity", "3", "--expires",
+              "2027-12-31", "--reason", "r", "--out", str(tmp_path / "cards"), "--as", "alice", code=1)
+    assert f"the demo of `make run` keeps its voucher keys in {tmp_path / 'secrets.json'}: to use them, run " \
+           "`export SIMKEEP_ENV=demo` first" in out
+    assert "vouchers_not_configured" in out
+    assert snapshot(db) == before and not (tmp_path / "cards").exists()

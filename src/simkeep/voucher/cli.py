@@ -59,9 +59,13 @@ REASONS = {
 
 
 def _keys() -> pins.Keys:
+    settings = get_settings()
     try:
-        return pins.keys(get_settings())
+        return pins.keys(settings)
     except SimkeepError as exc:
+        if settings.env != "demo" and settings.secrets_file.exists():
+            err.print(f"(the demo of `make run` keeps its voucher keys in {settings.secrets_file}: to use them, "
+                      "run `export SIMKEEP_ENV=demo` first)", soft_wrap=True, markup=False)
         fail(exc)
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from simkeep.audit import service as audit
@@ -236,11 +237,24 @@ def _chunk_inserter(conn: Connection, constants: dict) -> Callable[[list[int], l
         cards = func.unnest(bindparam("serials", type_=ARRAY(BigInteger))).table_valued(
             "serial", with_ordinality="n").render_derived()
         digest = func.substring(bindparam("hashes", type_=LargeBinary), cast(cards.c.n * 32 - 31, Integer), 32)
-        stmt = pg_insert(_VOUCHERS).from_select(names, select(
+        plain = pg_insert(_VOUCHERS).from_select(names, select(
             cards.c.serial, digest,
             *(bindparam(name, value, type_=_VOUCHERS.c[name].type) for name, value in constants.items())))
-        stmt = stmt.on_conflict_do_nothing(index_elements=["pin_hash"]).execution_options(preserve_rowcount=True)
-        return lambda serials, hashes: rowcount(conn.execute(stmt, {"serials": serials, "hashes": b"".join(hashes)}))
+        plain = plain.execution_options(preserve_rowcount=True)
+        # ON CONFLICT costs PostgreSQL a speculative insertion per row (a third more time for a million cards): the
+        # chunk goes in plainly under a savepoint, and only if a hash is taken (about 1 chunk in 20,000 at a
+        # million cards) again with the conflicting rows skipped.
+        skipping = plain.on_conflict_do_nothing(index_elements=["pin_hash"])
+
+        def insert_pg(serials: list[int], hashes: list[bytes]) -> int:
+            params = {"serials": serials, "hashes": b"".join(hashes)}
+            try:
+                with conn.begin_nested():
+                    return rowcount(conn.execute(plain, params))
+            except IntegrityError:
+                return rowcount(conn.execute(skipping, params))
+
+        return insert_pg
     tail = tuple(_bound(conn, name, value) for name, value in constants.items())
     sql = (f"INSERT INTO {_VOUCHERS.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
            "ON CONFLICT (pin_hash) DO NOTHING")
@@ -522,8 +536,9 @@ _CARD_BY_HASH = (select(Voucher.serial, Voucher.state, Voucher.expires_at, Vouch
 
 def find_card(session: Session, digest: bytes) -> Row | None:
     """The card whose PIN hashes to `digest` (keys.hash of the normalized PIN), with what a redemption needs of its
-    batch: one lookup in the UNIQUE hash index, the same for a PIN that exists and one that does not."""
-    return session.execute(_CARD_BY_HASH, {"h": digest}).first()
+    batch: one lookup in the UNIQUE hash index, the same for a PIN that exists and one that does not. On the
+    session's connection: the ORM session's own execute costs several times the lookup."""
+    return session.connection().execute(_CARD_BY_HASH, {"h": digest}).first()
 
 
 def _request_hash(number: str, offer_id: str, digest: bytes) -> str:

@@ -153,12 +153,12 @@ def test_batch_list_and_report(cli, db, staff):
     sell(db, serial_from=batch.serial_from, serial_to=batch.serial_from + 5, now=T0)
     redeem(db, pin=cards[0][1], now=T0)
     cli("voucher", "block", f"{batch.serial_from + 5}-{batch.serial_from + 6}", "--reason", "stolen", "--as", "alice")
-    listed = cli("voucher", "batch", "list")
-    assert re.search(rf"2027-03-01\s+{batch.id}\s+fr-orange-mobicarte-10 €10.00\s+10\s+100000000001-100000000010\s+"
-                     r"2028-02-29\s+live", listed), listed
+    assert rows(cli("voucher", "batch", "list")) == [
+        [str(batch.id), "fr-orange-mobicarte-10", "10 × €10.00", "100000000001-100000000010", "2028-02-29", "live"]]
     out = cli("voucher", "batch", "report", str(batch.id))
     assert out.splitlines()[0] == (f"batch {batch.id}: fr-orange-mobicarte-10, €10.00 each, serials "
-                                   "100000000001-100000000010, expires 2028-02-29 09:00 UTC")
+                                   "100000000001-100000000010, expires 2028-02-29 09:00 UTC; made 2027-03-01 09:00 UTC "
+                                   "by staff:alice: print run")
     assert rows(out) == [
         ["made", "10", "€100.00"], ["sold", "6", "€60.00"], ["generated", "3", "€30.00"], ["active", "4", "€40.00"],
         ["redeemed", "1", "€10.00"], ["blocked", "2", "€20.00"], ["expired", "0", "€0.00"],
@@ -404,6 +404,7 @@ def test_reseller_statement_on_screen_and_as_csv(cli, db, staff, tmp_path, monke
 
 def test_without_voucher_keys_batch_create_says_how_to_use_the_demos(cli, db, staff, tmp_path, monkeypatch):
     monkeypatch.delenv("SIMKEEP_VOUCHER_PEPPER")
+    monkeypatch.delenv("SIMKEEP_ENV", raising=False)  # production: nothing generated
     (tmp_path / "secrets.json").write_text("{}")  # a `make run` demo lives in this data directory
     before = snapshot(db)
     out = cli("voucher", "batch", "create", "--offer", "fr-orange-mobicarte-10", "--quantity", "3", "--expires",
@@ -412,3 +413,14 @@ def test_without_voucher_keys_batch_create_says_how_to_use_the_demos(cli, db, st
            "`export SIMKEEP_ENV=demo` first" in out
     assert "vouchers_not_configured" in out
     assert snapshot(db) == before and not (tmp_path / "cards").exists()
+
+
+def test_a_disabled_account_acts_no_more(cli, db, staff):
+    make_reseller(db, now=T0)
+    batch, _cards = make_batch(db, quantity=2, now=T0)
+    cli("staff", "disable", "alice")
+    before = snapshot(db)
+    out = cli("voucher", "sell", f"{batch.serial_from}-{batch.serial_to}", "--reseller", "TABAC-RIVOLI",
+              "--reason", "r", "--as", "alice", code=1)
+    assert "staff_not_permitted: alice's account is disabled." in out
+    assert snapshot(db) == before

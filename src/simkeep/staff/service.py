@@ -198,7 +198,7 @@ def acting(session: Session, *, username: str, permission: str) -> str:
     account exists, is not disabled and its role has `permission`; "staff:<username>", as on the back office."""
     account = find(session, username)
     if account.disabled_at is not None:
-        raise StaffNotFound()
+        raise NotPermitted(f"{account.username}'s account is disabled.")
     if not roles.may(account.role, permission):
         raise NotPermitted(f"{account.username} is {account.role}: that role may not do this ({permission}).")
     return actor(account.username)

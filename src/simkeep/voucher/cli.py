@@ -12,11 +12,11 @@ import os
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich import box
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.orm import Session
@@ -77,6 +77,20 @@ def _money(minor: int, currency: str) -> str:
     return Money(minor, currency).format()
 
 
+def _table(*headers: str, whole: tuple[int, ...] = ()) -> Table:
+    """A table whose `whole` columns (ids, serials, times: what is copied into other commands) stay on one line;
+    the others wrap on a narrow terminal, and nothing is cut off."""
+    table = Table(*headers)
+    for index, column in enumerate(table.columns):
+        column.overflow = "fold"  # nothing is cut off
+        column.no_wrap = index in whole
+    return table
+
+
+def _percent(basis_points: int) -> str:
+    return f"{Decimal(basis_points).scaleb(-2).normalize():f} %"
+
+
 def _range(text: str) -> tuple[int, int]:
     """FROM-TO, or one serial."""
     first, _, last = text.replace(" ", "").partition("-")
@@ -124,8 +138,7 @@ def batch_create(
     batch: VoucherBatch | None = None
     tz = "UTC"
     try:
-        with CardFile(out) as cards_file, progress_bar(unit="cards") as progress:
-            task = progress.add_task("making cards", total=quantity)
+        with CardFile(out) as cards_file:
             with database().transaction() as session:
                 actor = staff.acting(session, username=as_, permission="vouchers.manage")
                 expires_at = service.expiry_after(session, offer_id=offer, last_day=last_day)
@@ -138,9 +151,11 @@ def batch_create(
                         cards_file.open(batch_file_name(batch))
                     cards_file.write(batch, cards, timezone=tz)
 
-                batch = service.create_batch(session, offer_id=offer, quantity=quantity, expires_at=expires_at,
-                                             actor=actor, reason=reason, keys=keys, now=now, sink=sink,
-                                             progress=lambda n: progress.advance(task, n))
+                with progress_bar(unit="cards") as progress:
+                    task = progress.add_task("making cards", total=quantity)
+                    batch = service.create_batch(session, offer_id=offer, quantity=quantity, expires_at=expires_at,
+                                                 actor=actor, reason=reason, keys=keys, now=now, sink=sink,
+                                                 progress=lambda n: progress.advance(task, n))
                 cards_file.sync()
             cards_file.committed()
             try:
@@ -169,7 +184,7 @@ def batch_create(
 
 @batch_app.command("list")
 def batch_list(limit: Annotated[int, typer.Option(help="newest first, at most this many")] = 100) -> None:
-    """Batches, newest first: when made, id, offer and face value, cards, serials, last valid day, state."""
+    """Batches, newest first: id, offer, cards and face value, serials, last valid day, state."""
     def work(session: Session) -> list[tuple[VoucherBatch, str]]:
         zones: dict[str, str] = {}
         found = []
@@ -179,13 +194,10 @@ def batch_list(limit: Annotated[int, typer.Option(help="newest first, at most th
             found.append((b, zones[b.operator_id]))
         return found
 
-    table = Table("made", "batch", "offer", "cards", "serials", "valid through", "state", box=box.SIMPLE_HEAD)
-    for column in (0, 1, 4, 5):  # dates, and what is copied into other commands, on one line
-        table.columns[column].no_wrap = True
+    table = _table("batch", "offer", "cards", "serials", "valid through", "state", whole=(0, 3, 4))
     for b, tz in _run(work, write=False):
-        table.add_row(b.created_at.date().isoformat(), str(b.id),
-                      f"{b.offer_id} {_money(b.face_value_minor, b.currency)}" + (" e-PIN" if b.kind == EPIN else ""),
-                      f"{b.quantity:,}", f"{b.serial_from}-{b.serial_to}",
+        table.add_row(str(b.id), b.offer_id + (" (e-PINs)" if b.kind == EPIN else ""),
+                      f"{b.quantity:,} × {_money(b.face_value_minor, b.currency)}", f"{b.serial_from}-{b.serial_to}",
                       service.last_day(b.expires_at, tz).isoformat(), "expired" if b.expired_at else "live")
     console.print(table)
 
@@ -197,7 +209,8 @@ def batch_report(batch_id: str) -> None:
     report = _run(lambda s: service.report(s, batch_id), write=False)
     b, face = report.batch, report.batch.face_value_minor
     console.print(f"batch {b.id}: {b.offer_id}, {_money(face, b.currency)} each, serials {b.serial_from}-"
-                  f"{b.serial_to}, expires {_at(b.expires_at)}", soft_wrap=True, markup=False)
+                  f"{b.serial_to}, expires {_at(b.expires_at)}; made {_at(b.created_at)} by {b.created_by}: "
+                  f"{b.reason}", soft_wrap=True, markup=False)
     table = Table("cards", "count", "face value")
     for state in ("made", "sold", *STATES):
         table.add_row(state, f"{report.counts[state]:,}", _money(report.counts[state] * face, b.currency))
@@ -240,7 +253,7 @@ def show(serial: str) -> None:
     if not view.failures:
         console.print("no failed tries matched this card")
         return
-    table = Table("failed try", "number", "reason", "via", "from")
+    table = _table("failed try", "number", "reason", "via", "from", whole=(0, 1))
     for f in view.failures:
         table.add_row(_at(f.at), masked(f.msisdn), f"{f.reason}: {REASONS.get(f.reason, f.reason)}", f.channel,
                       f.client)
@@ -270,7 +283,7 @@ def failures(msisdn: str) -> None:
                       f"in the last {settings.voucher_failure_hours} h)")
     if not tries:
         return
-    table = Table("at", "reason", "counted", "serial", "via", "from")
+    table = _table("at", "reason", "counted", "serial", "via", "from", whole=(0, 3))
     for f in tries:
         table.add_row(_at(f.at), f"{f.reason}: {REASONS.get(f.reason, f.reason)}", "yes" if f.counted else "no",
                       str(f.serial or "-"), f.channel, f.client)
@@ -347,7 +360,7 @@ def pending() -> None:
     if not actions:
         console.print("no action waits for approval")
         return
-    table = Table("action", "what", "requested by", "at", "reason")
+    table = _table("action", "what", "requested by", "at", "reason", whole=(0, 3))
     for a in actions:
         table.add_row(str(a.id), _describe(a), a.requested_by, _at(a.requested_at), a.reason)
     console.print(table)
@@ -405,7 +418,7 @@ def reseller_create(
         r = resellers.create(session, code=code, name=name, currency=currency.upper(), discount_bp=discount_bp,
                              actor=actor, reason=reason, now=clock.now(), email=email)
         console.print(f"reseller [bold]{r.code}[/bold] ({escape(r.name)}): float in {r.currency}, discount "
-                      f"{r.discount_bp / 100:g} %")
+                      f"{_percent(r.discount_bp)}")
 
     _run(work)
 
@@ -445,7 +458,7 @@ def reseller_list() -> None:
 
     table = Table("code", "name", "discount", "float", "since", "status")
     for r, balance in _run(work, write=False):
-        table.add_row(r.code, r.name, f"{r.discount_bp / 100:g} %", balance.format(), _at(r.created_at),
+        table.add_row(r.code, r.name, _percent(r.discount_bp), balance.format(), _at(r.created_at),
                       "disabled" if r.disabled_at else "active")
     console.print(table)
 
@@ -459,13 +472,14 @@ def reseller_show(code: str,
         return r, resellers.float_balance(session, r), service.purchases_of(session, r.id, limit=purchases)
 
     r, balance, bought = _run(work, write=False)
-    for name, value in (("code", r.code), ("name", r.name), ("discount", f"{r.discount_bp / 100:g} %"),
+    for name, value in (("code", r.code), ("name", r.name), ("discount", _percent(r.discount_bp)),
                         ("float", balance.format()), ("e-mail", r.email or "-"), ("since", _at(r.created_at))):
         console.print(f"{name:<9} {value}", markup=False, highlight=False)
     if not bought:
         console.print("no purchases yet")
         return
-    table = Table("purchase", "at", "kind", "offer", "cards", "serials", "face value", "paid", "commission")
+    table = _table("purchase", "at", "kind", "offer", "cards", "serials", "face value", "paid", "commission",
+                   whole=(0, 1, 5))
     for p in bought:
         table.add_row(str(p.id), _at(p.created_at), p.kind, p.offer_id, f"{p.quantity:,}",
                       f"{p.serial_from}-{p.serial_to}", _money(p.face_value_minor, p.currency),
@@ -515,7 +529,7 @@ def reseller_statement(
         return r, resellers.statement(session, r, since=start, until=end)
 
     r, lines = _run(work, write=False)
-    table = Table("at", "what", "reference", "amount", "commission", "balance")
+    table = _table("at", "what", "reference", "amount", "commission", "balance", whole=(0, 2))
     for line in lines:
         table.add_row(_at(line.at), STATEMENT_KINDS.get(line.kind, line.kind), _reference(r.id, line.reference),
                       line.amount.format(), line.commission.format(), line.balance.format())

@@ -369,8 +369,8 @@ def test_reseller_create_deposit_list_show(cli, db, staff):
     assert out.splitlines()[:6] == ["code      TABAC-NORD", "name      Tabac du Nord", "discount  5 %",
                                     "float     €212.00", "e-mail    -", "since     2027-03-01 09:00 UTC"]
     [[purchase_id, *purchase]] = rows(out)
-    assert purchase == ["2027-03-01 09:00 UTC", "physical", "fr-orange-mobicarte-10", "4",
-                        "100000000001-100000000004", "€40.00", "€38.00", "€2.00"]
+    assert purchase == ["2027-03-01 09:00 UTC", "4 cards of fr-orange-mobicarte-10", "100000000001-100000000004",
+                        "€40.00", "€38.00", "€2.00"]
 
 
 def test_reseller_statement_on_screen_and_as_csv(cli, db, staff, tmp_path, monkeypatch):

@@ -78,7 +78,7 @@ def _money(minor: int, currency: str) -> str:
 
 
 def _table(*headers: str, whole: tuple[int, ...] = ()) -> Table:
-    """A table whose `whole` columns (ids, serials, times: what is copied into other commands) stay on one line;
+    """A table whose `whole` columns (ids, serials: what is copied into other commands) stay on one line;
     the others wrap on a narrow terminal, and nothing is cut off."""
     table = Table(*headers)
     for index, column in enumerate(table.columns):
@@ -253,7 +253,7 @@ def show(serial: str) -> None:
     if not view.failures:
         console.print("no failed tries matched this card")
         return
-    table = _table("failed try", "number", "reason", "via", "from", whole=(0, 1))
+    table = _table("failed try", "number", "reason", "via", "from", whole=(1,))
     for f in view.failures:
         table.add_row(_at(f.at), masked(f.msisdn), f"{f.reason}: {REASONS.get(f.reason, f.reason)}", f.channel,
                       f.client)
@@ -283,7 +283,7 @@ def failures(msisdn: str) -> None:
                       f"in the last {settings.voucher_failure_hours} h)")
     if not tries:
         return
-    table = _table("at", "reason", "counted", "serial", "via", "from", whole=(0, 3))
+    table = _table("at", "reason", "counted", "serial", "via", "from", whole=(3,))
     for f in tries:
         table.add_row(_at(f.at), f"{f.reason}: {REASONS.get(f.reason, f.reason)}", "yes" if f.counted else "no",
                       str(f.serial or "-"), f.channel, f.client)
@@ -360,7 +360,7 @@ def pending() -> None:
     if not actions:
         console.print("no action waits for approval")
         return
-    table = _table("action", "what", "requested by", "at", "reason", whole=(0, 3))
+    table = _table("action", "what", "requested by", "at", "reason", whole=(0,))
     for a in actions:
         table.add_row(str(a.id), _describe(a), a.requested_by, _at(a.requested_at), a.reason)
     console.print(table)
@@ -478,10 +478,10 @@ def reseller_show(code: str,
     if not bought:
         console.print("no purchases yet")
         return
-    table = _table("purchase", "at", "kind", "offer", "cards", "serials", "face value", "paid", "commission",
-                   whole=(0, 1, 5))
+    table = _table("purchase", "at", "cards", "serials", "face value", "paid", "commission", whole=(0, 3))
     for p in bought:
-        table.add_row(str(p.id), _at(p.created_at), p.kind, p.offer_id, f"{p.quantity:,}",
+        table.add_row(str(p.id), _at(p.created_at),
+                      f"{p.quantity:,} {'e-PINs' if p.kind == EPIN else 'cards'} of {p.offer_id}",
                       f"{p.serial_from}-{p.serial_to}", _money(p.face_value_minor, p.currency),
                       _money(p.paid_minor, p.currency), _money(p.commission_minor, p.currency))
     console.print(table)
@@ -529,7 +529,7 @@ def reseller_statement(
         return r, resellers.statement(session, r, since=start, until=end)
 
     r, lines = _run(work, write=False)
-    table = _table("at", "what", "reference", "amount", "commission", "balance", whole=(0, 2))
+    table = _table("at", "what", "reference", "amount", "commission", "balance", whole=(2,))
     for line in lines:
         table.add_row(_at(line.at), STATEMENT_KINDS.get(line.kind, line.kind), _reference(r.id, line.reference),
                       line.amount.format(), line.commission.format(), line.balance.format())

@@ -369,6 +369,8 @@ def test_reseller_create_deposit_list_show(cli, db, staff):
     assert out.splitlines()[:6] == ["code      TABAC-NORD", "name      Tabac du Nord", "discount  5 %",
                                     "float     €212.00", "e-mail    -", "since     2027-03-01 09:00 UTC"]
     [[purchase_id, *purchase]] = rows(out)
+    with db.transaction(write=False) as session:
+        assert purchase_id == str(session.scalars(select(Voucher.purchase_id).distinct()).one())
     assert purchase == ["2027-03-01 09:00 UTC", "4 cards of fr-orange-mobicarte-10", "100000000001-100000000004",
                         "€40.00", "€38.00", "€2.00"]
 

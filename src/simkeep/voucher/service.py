@@ -16,9 +16,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import (
     BigInteger,
     Connection,
-    Row,
     Integer,
     LargeBinary,
+    Row,
     and_,
     bindparam,
     case,

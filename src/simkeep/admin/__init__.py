@@ -3,9 +3,10 @@ package only parses, checks the staff member's role (access.py) and renders."""
 
 from fastapi import APIRouter
 
-from simkeep.admin import bank, lines, pages, review, signin, templates_pages
+from simkeep.admin import bank, lines, pages, review, signin, templates_pages, vouchers
 
 router = APIRouter()
-for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router):
+for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
+              vouchers.router):
     router.include_router(_part)
 install = signin.install

@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 import phonenumbers
 from babel import Locale
 from babel.dates import format_date, format_time, get_timezone_location
+from babel.numbers import format_decimal
 
 from simkeep.core.clock import zone
 from simkeep.core.money import Money
@@ -19,6 +20,11 @@ from simkeep.core.money import Money
 def money(amount: Money, locale: str) -> str:
     """"€10.00" (en, zh_CN), "10,00 €" (fr, with a no-break space), "HK$6.00"; CLDR's rules, in Money.format."""
     return amount.format(locale)
+
+
+def number(value: int, locale: str) -> str:
+    """"1,000,000" (en), "1 000 000" (fr, narrow no-break spaces), "1,000,000" (zh_CN): counts of things."""
+    return format_decimal(value, locale=locale)
 
 
 def day(value: date, locale: str) -> str:

@@ -107,18 +107,44 @@ def create_batch(session: Session, *, offer_id: str, quantity: int, expires_at: 
 def export_batch(session: Session, batch_id, *, actor: str, keys: pins.Keys, now: datetime) -> tuple[VoucherBatch, list[Card]]:
     """The one export of a batch made in the back office: its PINs, then the sealed copy is erased for good."""
     batch = get_batch(session, batch_id)
+    blob = batch.export_sealed  # read before the update: the ORM update sets the loaded object's copy to None too
     done = session.execute(update(VoucherBatch).where(
         VoucherBatch.id == batch.id, VoucherBatch.exported_at.is_(None), VoucherBatch.export_sealed.is_not(None))
         .values(exported_at=now, exported_by=actor, export_sealed=None))
-    if rowcount(done) != 1 or batch.export_sealed is None:
+    if rowcount(done) != 1 or blob is None:
         raise BatchAlreadyExported()
-    opened = sealed.open_sealed(batch.export_sealed, keys=[keys.seal], context=f"batch:{batch.id}")
+    opened = sealed.open_sealed(blob, keys=[keys.seal], context=f"batch:{batch.id}")
     if opened is None:
         raise InvalidInput("the batch's sealed PINs cannot be opened with SIMKEEP_VOUCHER_SEAL_KEY")
     audit.record(session, actor=actor, action="voucher.batch.export", subject_type="voucher_batch",
                  subject_id=str(batch.id), reason="PINs handed out for printing", now=now,
                  details={"quantity": batch.quantity})
     return session.get_one(VoucherBatch, batch.id), [(serial, pin) for serial, pin in json.loads(opened)]
+
+
+def sealed_cards(session: Session, batch_id, *, keys: pins.Keys) -> tuple[VoucherBatch, list[Card]]:
+    """A batch's PINs while still sealed for their one export, read without handing them out: the back office lays
+    out the export's files from them first, outside any write transaction, then `export_batch` erases the seal
+    (of two concurrent exports only one gets past its guarded update; the other's files are never sent)."""
+    batch = get_batch(session, batch_id)
+    if batch.exported_at is not None or batch.export_sealed is None:
+        raise BatchAlreadyExported()
+    opened = sealed.open_sealed(batch.export_sealed, keys=[keys.seal], context=f"batch:{batch.id}")
+    if opened is None:
+        raise InvalidInput("the batch's sealed PINs cannot be opened with SIMKEEP_VOUCHER_SEAL_KEY")
+    return batch, [(serial, pin) for serial, pin in json.loads(opened)]
+
+
+def batch_counts(session: Session, batches: list[VoucherBatch]) -> dict[uuid.UUID, dict[str, int]]:
+    """Cards per state for each of `batches` (the back office's list), in one query."""
+    counts: dict[uuid.UUID, dict[str, int]] = {batch.id: {} for batch in batches}
+    if batches:
+        for batch_id, state, n in session.execute(
+                select(VoucherBatch.id, Voucher.state, func.count())
+                .join(Voucher, Voucher.serial.between(VoucherBatch.serial_from, VoucherBatch.serial_to))
+                .where(VoucherBatch.id.in_(list(counts))).group_by(VoucherBatch.id, Voucher.state)):
+            counts[batch_id][state] = n
+    return counts
 
 
 def get_batch(session: Session, batch_id) -> VoucherBatch:

@@ -16,20 +16,26 @@ import jinja2
 import pytest
 from playwright.sync_api import Page
 
+from simkeep.core import clock
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox
+from simkeep.voucher import service as vouchers
 from tests.browser import journey as j
 from tests.browser.axe import violations
 from tests.browser.conftest import Portal
 from tests.factories.lines import make_line
 from tests.factories.payments import checkout, deliver, now, pay
 from tests.factories.staff import make_staff, next_code
+from tests.factories.vouchers import make_batch, make_reseller, redeem, sell
 from tests.payment.sepa.statements import Credit, statement
 
 TEMPLATES = Path(__file__).parents[2] / "src/simkeep/web/templates"
-NOT_PAGES = {"base.html", "receipt/pdf.html"}  # the frame of every page; the PDF (tagged, tests/receipt)
+# The frame of every page; the receipt PDF (tagged, tests/receipt); the sheet of recharge cards (a PDF to print and
+# cut, tests/voucher/test_export.py).
+NOT_PAGES = {"base.html", "receipt/pdf.html", "voucher/pdf.html"}
 IN_REVIEW = "+33698765432"
+CARD_HOLDER = "+33611112222"  # redeems a recharge card in the back-office tour
 
 
 def page_templates() -> set[str]:
@@ -185,6 +191,7 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.locator("[role=status]").wait_for()
     audit.check(page, "bank import: done")
     audit.visit(page, portal.url("/admin/bank/review"), "bank review")
+    voucher_tour(page, portal, audit)
     # An admin without a second factor yet: the enrolment page with its QR code.
     bea = make_staff(portal.db, portal.settings, username="bea", role="admin", totp=False)
     page.context.clear_cookies()
@@ -194,6 +201,35 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.click("button[type=submit]")
     page.wait_for_url(portal.url("/admin/totp"))
     audit.check(page, "second step: enrolment")
+
+
+def voucher_tour(page: Page, portal: Portal, audit: Audit) -> None:
+    """The recharge-card pages, signed in as an admin: a batch made through the form, its report, a bulk action
+    another person asked for, and support's lookup of a card with a failed try and of a number."""
+    now = clock.now()
+    make_reseller(portal.db, now=now)
+    sold, cards = make_batch(portal.db, quantity=3, now=now)
+    sell(portal.db, serial_from=sold.serial_from, serial_to=sold.serial_to, now=now)
+    portal.line(msisdn=CARD_HOLDER)
+    redeem(portal.db, pin=cards[0][1], msisdn=CARD_HOLDER, now=now).outcome()
+    assert redeem(portal.db, pin=cards[0][1], msisdn=CARD_HOLDER, via="portal", now=now).failure == "used"
+    with portal.db.transaction() as session:
+        vouchers.request_action(session, action="block", serial_from=sold.serial_from,
+                                serial_to=sold.serial_from + 1_500,
+                                actor="staff:bob", reason="pallet missing", now=now)
+    audit.visit(page, portal.url("/admin/vouchers"), "vouchers")
+    page.select_option("#offer", "fr-orange-mobicarte-10")
+    page.fill("#quantity", "12")
+    page.fill("#reason", "print run")
+    page.click('form[action="/admin/vouchers/batches"] button[type=submit]')
+    page.locator('form[action$="/export"]').wait_for()
+    audit.check(page, "vouchers: a batch made")
+    audit.visit(page, portal.url(f"/admin/vouchers/batches/{sold.id}"), "voucher batch")
+    audit.visit(page, portal.url("/admin/vouchers/actions"), "voucher actions")
+    audit.visit(page, portal.url("/admin/vouchers/lookup"), "voucher lookup")
+    audit.visit(page, portal.url(f"/admin/vouchers/lookup?serial={sold.serial_from}"), "voucher lookup: a card")
+    audit.visit(page, portal.url(f"/admin/vouchers/lookup?msisdn=%2B{CARD_HOLDER[1:]}"), "voucher lookup: a number")
+    audit.visit(page, portal.url("/admin/vouchers/lookup?serial=1"), "voucher lookup: no such card")
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "fr", "en"])

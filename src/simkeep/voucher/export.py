@@ -97,7 +97,7 @@ def howtos(batch: VoucherBatch, *, portal_url: str, hotline: str | None, timezon
         use_by = t.gettext(USE_BY) % {"date": formats.last_day(batch.expires_at, timezone, locale),
                                       "url": portal_url}
         out.append(Howto(language, TAGS[language], worth, use_by,
-                         t.gettext(HELP) % {"phone": hotline} if hotline else None))
+                         t.gettext(HELP) % {"phone": hotline.replace(" ", "\u00a0")} if hotline else None))
     return out
 
 

@@ -20,7 +20,7 @@ from simkeep.audit.models import AuditEntry
 from simkeep.ledger import service as ledger
 from simkeep.main import create_app
 from simkeep.reseller import service as resellers
-from simkeep.voucher import pins
+from simkeep.voucher import export, pins
 from simkeep.voucher import service as vouchers
 from simkeep.voucher.models import BulkAction, Voucher, VoucherBatch
 from tests.factories.lines import make_line, view
@@ -168,6 +168,26 @@ def test_a_batch_made_here_is_exported_once_as_a_csv_and_a_pdf_whose_pins_redeem
         assert redeem(db, pin=row["pin"], msisdn=msisdn, now=now()).outcome().topup.price_minor == 1000
         assert view(db, msisdn).balance.minor == before + 1000
     assert states(db, batch) == {"redeemed": 10}
+
+
+def test_of_two_exports_at_once_only_one_hands_the_pins_out(db, settings, staff, monkeypatch):
+    """The zip is laid out before the seal is erased: a rival export that erases it meanwhile wins, and this one
+    sends nothing (409), so the PINs leave the server once."""
+    token = enter(staff, db, settings, "fay", "finance")
+    staff.post("/admin/vouchers/batches", data=create_form(token))
+    [batch] = batches(db)
+    real = export.zip_bytes
+
+    def rival_first(*args, **kwargs):
+        with db.transaction() as session:
+            vouchers.export_batch(session, batch.id, actor="staff:gus", keys=KEYS, now=now())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export, "zip_bytes", rival_first)
+    answer = staff.post(f"/admin/vouchers/batches/{batch.id}/export", data={"csrf_token": token})
+    assert answer.status_code == 409 and answer.headers["content-type"].startswith("text/html")
+    assert [e.actor for e in audit(db, "voucher.batch.export")] == ["staff:gus"]
+    assert batches(db)[0].exported_by == "staff:gus"
 
 
 @pytest.mark.parametrize(("fields", "lang", "message"), [
@@ -325,6 +345,7 @@ def test_support_sees_a_cards_story_and_the_exact_reason_of_each_failed_try(db, 
     assert "+336******66 Already redeemed web portal 127.0.0.1" in card
     assert "Blocked (stolen or lost stock)" in page_text(staff.get(f"/admin/vouchers/lookup?serial={blocked}"))
 
+    assert 'href="/admin/vouchers/lookup?msisdn=%2B33699887766"' in staff.get("/admin/lines/%2B33699887766").text
     number = page_text(staff.get("/admin/vouchers/lookup?msisdn=06 99 88 77 66"))
     assert "+33 6 99 88 77 66" in number and "Not locked" in number
     assert re.search(rf"Blocked card {blocked} JSON API .*Already redeemed {used} web portal", number)

@@ -479,7 +479,7 @@ def _unusable(state: str, expires_at: datetime, now: datetime) -> str | None:
 
 def _failures(session: Session, number: str, since: datetime) -> int:
     return session.scalars(select(func.count()).select_from(VoucherFailure).where(
-        VoucherFailure.msisdn == number, VoucherFailure.at >= since, VoucherFailure.counted.is_(True))).one()
+        VoucherFailure.msisdn == number, VoucherFailure.at > since, VoucherFailure.counted.is_(True))).one()
 
 
 def _failed(session: Session, number: str, reason: str, serial: int | None, via: str, client: str,
@@ -500,7 +500,7 @@ def locked_until(session: Session, msisdn: str, *, now: datetime, failures_allow
     """When a locked number may try again (its oldest counted failure in the window leaves it), or None."""
     since = now - timedelta(hours=failure_hours)
     times = list(session.scalars(select(VoucherFailure.at).where(
-        VoucherFailure.msisdn == msisdn, VoucherFailure.at >= since, VoucherFailure.counted.is_(True))
+        VoucherFailure.msisdn == msisdn, VoucherFailure.at > since, VoucherFailure.counted.is_(True))
         .order_by(VoucherFailure.at.desc()).limit(failures_allowed)))
     return times[-1] + timedelta(hours=failure_hours) if len(times) >= failures_allowed else None
 

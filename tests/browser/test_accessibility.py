@@ -19,17 +19,20 @@ from playwright.sync_api import Page
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox
+from simkeep.voucher import pins
 from tests.browser import journey as j
 from tests.browser.axe import violations
 from tests.browser.conftest import Portal
 from tests.factories.lines import make_line
 from tests.factories.payments import checkout, deliver, now, pay
 from tests.factories.staff import make_staff, next_code
+from tests.factories.vouchers import make_reseller, redeem, sold_cards
 from tests.payment.sepa.statements import Credit, statement
 
 TEMPLATES = Path(__file__).parents[2] / "src/simkeep/web/templates"
 NOT_PAGES = {"base.html", "receipt/pdf.html"}  # the frame of every page; the PDF (tagged, tests/receipt)
 IN_REVIEW = "+33698765432"
+LOCKED = "+33687654321"  # five wrong card PINs: locked for cards
 
 
 def page_templates() -> set[str]:
@@ -78,6 +81,15 @@ def payment_in_review(portal: Portal) -> None:
     process_inbox(portal.db, portal.settings)
     with portal.db.transaction(write=False) as session:
         assert session.get(PaymentAttempt, attempt_id).status == "review"
+
+
+def recharge_cards(portal: Portal) -> list[tuple[int, str]]:
+    """Two sold cards; and a number whose wrong PINs have locked it."""
+    make_line(portal.db, msisdn=LOCKED, now=now())
+    make_reseller(portal.db, now=now())
+    for _ in range(portal.settings.voucher_failures_per_number):
+        assert redeem(portal.db, pin=pins.new_pin(), msisdn=LOCKED, now=now()).failure == "unknown"
+    return sold_cards(portal.db, quantity=2, now=now())
 
 
 def set_next_action(portal: Portal, attempt_id: uuid.UUID, action: dict) -> str:
@@ -136,6 +148,22 @@ def portal_tour(page: Page, portal: Portal, lang: str, audit: Audit) -> None:
     attempt_id = uuid.UUID(page.url.rsplit("/", 1)[1])
     for action, name in ((bank, "bank transfer details"), (qr, "QR code"), (card, "card form, Stripe unreachable")):
         audit.visit(page, set_next_action(portal, attempt_id, action), f"provider page: {name}")
+    # A recharge card: the form from the wizard, a wrong PIN, a number locked by wrong PINs, then a good card.
+    [(_, good), (_, later)] = recharge_cards(portal)
+    j.open_offers(page, portal)
+    j.open_card_form(page)
+    audit.check(page, "card: form")
+    j.type_pin(page, pins.new_pin())
+    j.redeem_card(page, typed=j.TYPED[lang])
+    audit.check(page, "card: wrong PIN")
+    j.type_pin(page, good)
+    j.redeem_card(page, typed=LOCKED)
+    page.locator("#card-locked").wait_for()
+    audit.check(page, "card: number locked")
+    j.type_pin(page, good)
+    j.redeem_card(page, typed=j.TYPED[lang])
+    j.wait_card_result(page)
+    audit.check(page, "card: done")
     # Signing in to see the lines: a wrong code first.
     j.ask_code(page, portal, j.TYPED[lang])
     audit.check(page, "code")
@@ -150,6 +178,13 @@ def portal_tour(page: Page, portal: Portal, lang: str, audit: Audit) -> None:
     assert page.locator("#last-status").is_visible()
     j.open_offers(page, portal)
     audit.check(page, "wizard: offer, signed in")
+    page.goto(portal.url("/lines"))
+    page.locator("a.use-card").first.click()
+    page.wait_for_url(re.compile(r"/renew/card\?msisdn="))
+    j.type_pin(page, later)
+    j.redeem_card(page)
+    j.wait_card_result(page)
+    audit.check(page, "card: done, signed in")
 
 
 def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:

@@ -256,9 +256,11 @@ def _known_line(session, request: Request, wizard: dict):
 
 
 def number_of(request: Request) -> str:
-    """The wizard's number, checked or only prefilled (a link's), or "": the recharge-card form starts from it."""
+    """The number the recharge-card form starts from: the wizard's (checked, or only prefilled by a link), else the
+    one number this browser verified, else none."""
     wizard = _wizard(request)
-    return wizard.get("msisdn") or wizard.get("prefill") or ""
+    verified = verified_numbers(request)
+    return wizard.get("msisdn") or wizard.get("prefill") or (verified[0] if len(verified) == 1 else "")
 
 
 def _wizard(request: Request) -> dict:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
 
 from simkeep.voucher import pins
 from simkeep.voucher.models import Voucher

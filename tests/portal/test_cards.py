@@ -14,6 +14,7 @@ from simkeep.locale import formats
 from simkeep.locale.languages import BASE_LOCALE
 from simkeep.main import create_app
 from simkeep.notification.models import OutboxMessage
+from simkeep.portal import service as portal
 from simkeep.portal.signin import moment
 from simkeep.receipt import service as receipts
 from simkeep.receipt.models import Receipt
@@ -27,7 +28,7 @@ from tests.factories.vouchers import make_batch, make_reseller, sell, sold_cards
 from tests.factories.vouchers import redeem as redeem_card
 from tests.portal import browser, page_text
 from tests.portal import helpers as h
-from tests.web import freeze_clock
+from tests.web import freeze_clock, race
 
 SHOWN = "+33 6 12 34 56 78"
 TYPED = {"zh_CN": "+33 6 12 34 56 78", "fr": "06 12 34 56 78", "en": "+33612345678"}
@@ -320,3 +321,21 @@ def test_hostile_card_forms_get_the_error_page(app, db, cards):
         assert no_csrf.status_code == 403
         assert payer.get("/renew/card?msisdn=" + "9" * 30000).status_code == 422
     assert voucher_states(db) == states and failures(db) == []
+
+
+def test_the_same_form_sent_many_times_at_once_credits_once_and_counts_no_failure(db, cfg, cards):
+    """A form sent again while the first is still being handled (a double tap without JavaScript, a retry by the
+    phone) waits for the line's lock, then answers the first top-up: no second credit, and no "used" failure that
+    would count towards the number's lockout."""
+    serial, pin = cards[0]
+    before = view(db)
+
+    def send(_: int):
+        return portal.redeem_card(db, cfg, msisdn=h.MSISDN, pin=pin, key="the-same-form-key-0001", client="test",
+                                  language="en", now=T0).id
+
+    assert len(set(race(12, send))) == 1
+    assert view(db).credit.minor == before.credit.minor + 1000
+    assert failures(db) == [] and voucher_states(db)[serial] == "redeemed"
+    with db.transaction(write=False) as session:
+        assert len(session.scalars(select(Receipt)).all()) == 1

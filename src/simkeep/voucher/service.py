@@ -446,12 +446,16 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
         return _failed(session, number, UNKNOWN, None, via, client, now)
     reason = _unusable(card.state, card.expires_at, now) or (
         OTHER_OPERATOR if card.operator_id != operator.id else None)
+    if reason == USED and (again := _committed_meanwhile(session, principal, idempotency_key, number, digest)):
+        return again
     if reason is not None:
         return _failed(session, number, reason, card.serial, via, client, now)
     won = rowcount(session.execute(
         update(Voucher).where(Voucher.serial == card.serial, Voucher.state == ACTIVE, Voucher.expires_at > now)
         .values(state=REDEEMED, redeemed_at=now, redeemed_msisdn=number, redeemed_via=via)))
     if won != 1:  # another request redeemed it between the read and this update
+        if again := _committed_meanwhile(session, principal, idempotency_key, number, digest):
+            return again
         return _failed(session, number, USED, card.serial, via, client, now)
     face = Money(card.face_value_minor, card.currency)
     liability = ledger.system_account_id(ledger.VOUCHER_LIABILITY, face.currency)
@@ -461,6 +465,19 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
                            request_extra=(digest.hex(),), notify={"voucher_serial": card.serial, **(notify or {})})
     session.execute(update(Voucher).where(Voucher.serial == card.serial).values(topup_id=result.topup.id))
     return Redemption(result)
+
+
+def _committed_meanwhile(session: Session, principal: str, idempotency_key: str, number: str,
+                         digest: bytes) -> Redemption | None:
+    """The same request (key and PIN), committed while this one waited for the line's lock: the lock statement's
+    snapshot, taken before the wait, could not see it (PostgreSQL, READ COMMITTED). It is a replay, not a "used"
+    failure that would count towards the number's lockout. Read only on that path, so a redemption pays nothing."""
+    earlier = session.scalars(select(TopUp).where(TopUp.principal == principal,
+                                                  TopUp.idempotency_key == idempotency_key)).first()
+    if earlier is None:
+        return None
+    idempotency.replay(earlier, _request_hash(number, earlier.offer_id, digest))  # 409 if another request
+    return Redemption(TopUpResult(earlier, replayed=True))
 
 
 def _request_hash(number: str, offer_id: str, digest: bytes) -> str:

@@ -166,6 +166,11 @@ def test_a_verified_browser_sees_the_new_validity_the_balance_and_the_receipt(ap
     assert (credit, valid, balance) == ("10,00\u00a0€", new_end, formats.money(view(db).balance, "fr_FR"))
     assert view(db).balance.minor == before.balance.minor + 1000
     assert "Vous allez recevoir un SMS de confirmation." in text, text
+    with browser(app, "fr") as anyone:  # the receipt's check page and its PDF name the card as the way it was paid
+        check = anyone.get(f"/receipts/{token}")
+        assert check.status_code == 200 and "Ticket de recharge" in page_text(check.text), page_text(check.text)
+        pdf = anyone.get(f"/receipts/{token}.pdf")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
 
 
 def test_the_wizard_offers_the_card_beside_paying_online_with_its_number(app, db, cards):

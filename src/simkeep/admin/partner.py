@@ -146,7 +146,7 @@ def _epins_form(request: Request, db: Database, member: StaffMember, *, status: 
 
 @router.post("/epins", response_class=HTMLResponse)
 def buy_epins(request: Request, db: Db, settings: Config, lang: Lang, member: Partner,
-              offer: Annotated[str, Form(max_length=80)], quantity: Annotated[str, Form(max_length=10)],
+              offer: Annotated[str, Form(max_length=80)] = "", quantity: Annotated[str, Form(max_length=10)] = "",
               key: Key = "", _csrf: None = Csrf) -> Response:
     def again(status: int, error: str) -> Response:
         return _epins_form(request, db, member, status=status, error=error, offer=offer, quantity=quantity)
@@ -206,7 +206,7 @@ def _topup_form(request: Request, db: Database, member: StaffMember, *, status: 
 
 @router.post("/topup", response_class=HTMLResponse)
 def top_up(request: Request, db: Db, settings: Config, lang: Lang, member: Partner,
-           msisdn: Annotated[str, Form(max_length=40)], offer: Annotated[str, Form(max_length=80)],
+           msisdn: Annotated[str, Form(max_length=40)] = "", offer: Annotated[str, Form(max_length=80)] = "",
            key: Key = "", _csrf: None = Csrf) -> Response:
     def again(status: int, error: str) -> Response:
         return _topup_form(request, db, member, status=status, error=error, msisdn=msisdn, offer=offer)

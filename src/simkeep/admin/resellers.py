@@ -81,9 +81,9 @@ def _list_page(request: Request, db: Database, member: StaffMember, *, status: i
 
 
 @router.post("", response_class=HTMLResponse)
-def create(request: Request, db: Db, lang: Lang, member: Manager, code: Annotated[str, Form(max_length=100)],
-           name: Annotated[str, Form(max_length=500)], currency: Annotated[str, Form(max_length=10)],
-           discount: Annotated[str, Form(max_length=20)], reason: Annotated[str, Form(max_length=500)],
+def create(request: Request, db: Db, lang: Lang, member: Manager, code: Annotated[str, Form(max_length=100)] = "",
+           name: Annotated[str, Form(max_length=500)] = "", currency: Annotated[str, Form(max_length=10)] = "",
+           discount: Annotated[str, Form(max_length=20)] = "", reason: Annotated[str, Form(max_length=500)] = "",
            email: Annotated[str, Form(max_length=300)] = "", _csrf: None = Csrf) -> Response:
     form = {"code": code, "name": name, "currency": currency, "discount": discount, "email": email, "reason": reason}
     code, name, email = code.strip().upper(), name.strip(), email.strip()
@@ -157,8 +157,9 @@ def statement_csv(request: Request, db: Db, lang: Lang, _member: Manager, code: 
 
 @router.post("/{code}/deposits", response_class=HTMLResponse)
 def record_deposit(request: Request, db: Db, lang: Lang, member: Manager, code: Code,
-                   amount: Annotated[str, Form(max_length=40)], reference: Annotated[str, Form(max_length=200)],
-                   reason: Annotated[str, Form(max_length=500)], _csrf: None = Csrf) -> Response:
+                   amount: Annotated[str, Form(max_length=40)] = "",
+                   reference: Annotated[str, Form(max_length=200)] = "",
+                   reason: Annotated[str, Form(max_length=500)] = "", _csrf: None = Csrf) -> Response:
     form = {"amount": amount, "reference": reference, "reason": reason}
     try:
         reseller = db.read(lambda s: resellers.any_by_code(s, code))
@@ -196,7 +197,7 @@ def record_deposit(request: Request, db: Db, lang: Lang, member: Manager, code: 
 
 @router.post("/{code}/disable", response_class=HTMLResponse)
 def disable(request: Request, db: Db, lang: Lang, member: Manager, code: Code,
-            reason: Annotated[str, Form(max_length=500)], _csrf: None = Csrf) -> Response:
+            reason: Annotated[str, Form(max_length=500)] = "", _csrf: None = Csrf) -> Response:
     if not reason.strip():
         return _page(request, db, lang, member, code, status=422, error=gettext(lang, TEXTS["reason"]),
                      form={"disable_reason": reason})

@@ -13,7 +13,7 @@ from simkeep.reseller import service as resellers
 from simkeep.staff import service as staff
 from simkeep.staff.models import StaffAccount
 from tests.factories.lines import make_line
-from tests.reseller import csrf, moved, site, text_of  # noqa: F401 (site: fixture)
+from tests.reseller import csrf, moved, site_fixture, text_of  # noqa: F401 (the `site` fixture)
 from tests.reseller.test_pages import buy, top_up
 
 PAGES = ("/admin/resellers", "/admin/resellers/TABAC-RIVOLI", "/admin/resellers/TABAC-RIVOLI/statement.csv")

@@ -73,8 +73,9 @@ class Site:
                                          now=self.clock()), lang)
 
 
-@pytest.fixture
-def site(db, settings, monkeypatch) -> Iterator[Site]:
+@pytest.fixture(name="site")
+def site_fixture(db, settings, monkeypatch) -> Iterator[Site]:
+    """Import `site_fixture` into a test module to use the `site` fixture."""
     clock = Clock()
     monkeypatch.setattr("simkeep.core.clock.now", clock)
     found = Site(db, settings, clock)

@@ -17,7 +17,7 @@ from simkeep.voucher.models import Voucher
 from tests.factories.lines import make_line, view
 from tests.factories.vouchers import KEYS, OFFER, sell
 from tests.factories.vouchers import make_batch as print_batch
-from tests.reseller import commission_total, csrf, form_key, moved, site, text_of  # noqa: F401 (site: fixture)
+from tests.reseller import commission_total, csrf, form_key, moved, site_fixture, text_of  # noqa: F401 (the `site` fixture)
 
 NUMBER = "+33612345678"
 MASKED = "+336******78"

@@ -95,12 +95,13 @@ def home(request: Request, db: Db, member: Partner) -> Response:
     now = clock.now()
     with db.transaction(write=False) as session:
         reseller = _reseller(session, member)
-        context = dict(reseller=reseller, balance=resellers.float_balance(session, reseller),
-                       purchases=vouchers.purchases_of(session, reseller.id, limit=10),
-                       commissions=statements.recent_commissions(session, reseller, now=now),
-                       offers={c.offer.id: c for c in _choices(session, reseller)})
-    return render(request, "reseller/home.html", member=member, tz=reader_zone(request),
-                  kind_names=statements.KIND_NAMES, serials=statements.serials, **context)
+        balance = resellers.float_balance(session, reseller)
+        purchases = vouchers.purchases_of(session, reseller.id, limit=10)
+        commissions = statements.recent_commissions(session, reseller, now=now)
+        offers = {c.offer.id: c for c in _choices(session, reseller)}
+    return render(request, "reseller/home.html", member=member, tz=reader_zone(request), reseller=reseller,
+                  balance=balance, purchases=purchases, commissions=commissions, offers=offers,
+                  kind_names=statements.KIND_NAMES, serials=statements.serials)
 
 
 @router.get("/statement", response_class=HTMLResponse)

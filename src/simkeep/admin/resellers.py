@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from simkeep.admin import statements
 from simkeep.admin.access import StaffMember, allowed
+from simkeep.admin.statements import First, Last
 from simkeep.catalog.models import Operator
 from simkeep.core import clock
 from simkeep.core.errors import InvalidAmount, ResellerExists, ResellerNotFound
@@ -33,7 +34,6 @@ from simkeep.web.pages import N_, Csrf, Lang, reader_zone, redirect, render
 router = APIRouter(prefix="/admin/resellers", include_in_schema=False)
 Manager = Annotated[StaffMember, Depends(allowed("resellers.manage"))]
 Code = Annotated[str, Path(max_length=32)]
-First, Last = statements.First, statements.Last
 Notice = Annotated[str | None, Query(max_length=20)]
 
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 

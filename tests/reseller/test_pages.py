@@ -8,16 +8,20 @@ import csv
 import html
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 from sqlalchemy import select
 
 from simkeep.core.money import Money
 from simkeep.reseller import service as resellers
 from simkeep.voucher.models import Voucher
 from tests.factories.lines import make_line, view
+from tests.factories.staff import sign_in
 from tests.factories.vouchers import KEYS, OFFER, sell
 from tests.factories.vouchers import make_batch as print_batch
 from tests.reseller import commission_total, csrf, form_key, moved, site_fixture, text_of  # noqa: F401 (the `site` fixture)
+from tests.web.test_page_fuzz import HOSTILE
 
 NUMBER = "+33612345678"
 MASKED = "+336******78"
@@ -312,3 +316,48 @@ def test_a_period_that_is_not_one_is_said_so(site):
         assert page.status_code == 422, query
         assert "Ce n’est pas une période valide." in text_of(page.text), query
         assert client.get(f"/reseller/statement.csv?{query}").status_code == 422
+
+
+def test_hostile_values_in_the_reseller_forms_never_give_a_5xx_and_move_nothing(site):
+    make_line(site.db, now=site.clock())
+    _, person = site.reseller()
+    client = site.signed_in(person)
+    before, line = moved(site.db, "TABAC-RIVOLI"), view(site.db)
+    token = csrf(client.get("/reseller/epins").text)
+    plausible = {"/reseller/epins": {"offer": OFFER, "quantity": "0", "key": "k" * 22},
+                 "/reseller/topup": {"msisdn": "not a number", "offer": OFFER, "key": "k" * 22}}
+    failures = []
+    for value in [v for v in HOSTILE if v != NUMBER]:  # a real number would be topped up, rightly
+        for name in ("from", "to"):
+            for path in ("/reseller/statement", "/reseller/statement.csv"):
+                answer = client.get(path, params={name: value})
+                if answer.status_code >= 500:
+                    failures.append((path, name, value[:20]))
+        for path, form in plausible.items():
+            for name in form:
+                answer = client.post(path, data={**form, name: value, "csrf_token": token})
+                if answer.status_code >= 500:
+                    failures.append((path, name, value[:20]))
+    assert failures == []
+    assert moved(site.db, "TABAC-RIVOLI") == before and view(site.db).balance == line.balance
+
+
+def test_a_form_sent_several_times_at_once_buys_once(site, live_server):
+    """Double clicks that reach the server together (no JavaScript to stop them): one purchase, the same PINs."""
+    _, person = site.reseller(deposit_minor=100_000)
+    with httpx.Client(base_url=live_server) as browser:
+        sign_in(browser, site.db, person, now=site.clock())
+        page = browser.get("/reseller/epins").text
+        form = {"offer": OFFER, "quantity": "5", "key": form_key(page), "csrf_token": csrf(page)}
+        cookies = dict(browser.cookies)
+
+    def send(_: int) -> httpx.Response:
+        with httpx.Client(base_url=live_server, cookies=cookies, timeout=30) as tab:
+            return tab.post("/reseller/epins", data=form)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, range(4)))
+    assert [a.status_code for a in answers] == [200] * 4
+    assert len({tuple(pins_on(a.text)) for a in answers}) == 1 and len(pins_on(answers[0].text)) == 5
+    after = moved(site.db, "TABAC-RIVOLI")
+    assert (after.float_minor, after.purchases, after.vouchers) == (100_000 - 5 * 950, 1, 5)

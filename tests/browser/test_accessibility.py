@@ -22,17 +22,18 @@ from simkeep.payment.tasks import process_inbox
 from simkeep.voucher import pins
 from tests.browser import journey as j
 from tests.browser.axe import violations
-from tests.browser.conftest import Portal
+from tests.browser.conftest import MSISDN, Portal
 from tests.factories.lines import make_line
 from tests.factories.payments import checkout, deliver, now, pay
 from tests.factories.staff import make_staff, next_code
-from tests.factories.vouchers import make_reseller, redeem, sold_cards
+from tests.factories.vouchers import OFFER, make_reseller, redeem, sold_cards
 from tests.payment.sepa.statements import Credit, statement
 
 TEMPLATES = Path(__file__).parents[2] / "src/simkeep/web/templates"
 NOT_PAGES = {"base.html", "receipt/pdf.html"}  # the frame of every page; the PDF (tagged, tests/receipt)
 IN_REVIEW = "+33698765432"
 LOCKED = "+33687654321"  # five wrong card PINs: locked for cards
+RESELLER = "TABAC-PARTNER"  # the reseller tour's own (the portal tour's cards come from the default one)
 
 
 def page_templates() -> set[str]:
@@ -187,6 +188,37 @@ def portal_tour(page: Page, portal: Portal, lang: str, audit: Audit) -> None:
     audit.check(page, "card: done, signed in")
 
 
+def reseller_tour(page: Page, portal: Portal, audit: Audit) -> None:
+    """A reseller's own pages: its float, its statement, e-PINs bought (and refused), a line topped up."""
+    reseller = make_reseller(portal.db, code=RESELLER, deposit_minor=100_000, now=now())
+    person = make_staff(portal.db, portal.settings, username="tabac", role="reseller", reseller_id=reseller.id)
+    page.goto(portal.url("/admin"))
+    page.fill("#username", person.username)
+    page.fill("#password", person.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(portal.url("/reseller"))
+    audit.check(page, "reseller: float")
+    audit.visit(page, portal.url("/reseller/statement?from=2027-02-30"), "reseller: statement, not a period")
+    audit.visit(page, portal.url("/reseller/epins"), "reseller: e-PINs")
+    page.select_option("#offer", OFFER)
+    page.fill("#quantity", "1000")  # 1,000 × 9.50 is more than the float holds
+    page.click('form[action="/reseller/epins"] button[type=submit]')
+    page.locator("[role=alert]").wait_for()
+    audit.check(page, "reseller: e-PINs, float too low")
+    page.fill("#quantity", "3")
+    page.click('form[action="/reseller/epins"] button[type=submit]')
+    page.locator("[role=status]").wait_for()
+    audit.check(page, "reseller: e-PINs bought")
+    audit.visit(page, portal.url("/reseller/topup"), "reseller: top-up")
+    page.fill("#msisdn", MSISDN)
+    page.select_option("#offer", OFFER)
+    page.click('form[action="/reseller/topup"] button[type=submit]')
+    page.locator("[role=status]").wait_for()
+    audit.check(page, "reseller: line topped up")
+    audit.visit(page, portal.url("/reseller"), "reseller: float, with purchases and commissions")
+    audit.visit(page, portal.url("/reseller/statement"), "reseller: statement")
+
+
 def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     audit.visit(page, portal.url("/admin/setup"), "first admin")
     ada = make_staff(portal.db, portal.settings, username="ada", role="admin")
@@ -220,6 +252,15 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.locator("[role=status]").wait_for()
     audit.check(page, "bank import: done")
     audit.visit(page, portal.url("/admin/bank/review"), "bank review")
+    audit.visit(page, portal.url("/admin/resellers"), "resellers")
+    page.fill("#code", "EPICERIE-NORD")
+    page.fill("#name", "Épicerie du Nord")
+    page.fill("#discount", "60")  # refused: the form again, with what is wrong
+    page.fill("#reason", "contract signed")
+    page.click('form[action="/admin/resellers"] button[type=submit]')
+    page.locator("[role=alert]").wait_for()
+    audit.check(page, "resellers: new reseller refused")
+    audit.visit(page, portal.url(f"/admin/resellers/{RESELLER}"), "reseller")
     # An admin without a second factor yet: the enrolment page with its QR code.
     bea = make_staff(portal.db, portal.settings, username="bea", role="admin", totp=False)
     page.context.clear_cookies()
@@ -237,6 +278,7 @@ def test_no_page_has_a_serious_accessibility_problem(lang, open_page, portal, re
     portal.line(language=lang)
     audit = Audit()
     portal_tour(open_page(lang), portal, lang, audit)
+    reseller_tour(open_page(lang), portal, audit)
     back_office_tour(open_page(lang), portal, audit)
     assert audit.problems == {}
     assert page_templates() - rendered == set(), "pages never checked: add them to the tour"

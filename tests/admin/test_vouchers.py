@@ -196,7 +196,7 @@ def test_of_two_exports_at_once_only_one_hands_the_pins_out(db, settings, staff,
     ({"quantity": "lots"}, "zh_CN", "请选择 1 到 100,000 张之间的卡数。"),
     ({"expires": "2020-01-01"}, "en", "Choose an expiry date after today and within ten years, written YYYY-MM-DD."),
     ({"expires": "31/12/2030"}, "en", "Choose an expiry date after today and within ten years, written YYYY-MM-DD."),
-    ({"reason": "  "}, "fr", "Indiquez une raison\u00a0: elle est conservée dans le journal d’audit."),
+    ({"reason": "  "}, "fr", "Donnez un motif\u00a0: il est conservé dans le journal d’audit."),
     ({"offer": "no-such-offer"}, "en", "Choose an offer from the list."),
 ])
 def test_a_batch_that_cannot_be_made_is_refused_in_words_and_nothing_is_made(db, settings, staff, fields, lang,

@@ -31,14 +31,7 @@ from simkeep.main import create_app
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox
-from tests.conftest import (
-    ADMIN_TOKEN,
-    SANDBOX_ROUTES,
-    SANDBOX_SECRET,
-    TEST_SECRET,
-    VOUCHER_PEPPER,
-    VOUCHER_SEAL_KEY,
-)
+from tests.conftest import ADMIN_TOKEN, SANDBOX_ROUTES, SANDBOX_SECRET, TEST_SECRET, VOUCHER_PEPPER, VOUCHER_SEAL_KEY
 from tests.factories.lines import make_line, view
 from tests.factories.snapshot import snapshot
 

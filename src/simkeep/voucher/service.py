@@ -472,12 +472,16 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
         return _failed(session, number, UNKNOWN, None, via, client, now)
     reason = _unusable(card.state, card.expires_at, now) or (
         OTHER_OPERATOR if card.operator_id != operator.id else None)
+    if reason == USED and (again := _committed_meanwhile(session, principal, idempotency_key, number, digest)):
+        return again
     if reason is not None:
         return _failed(session, number, reason, card.serial, via, client, now)
     won = rowcount(session.execute(
         update(Voucher).where(Voucher.serial == card.serial, Voucher.state == ACTIVE, Voucher.expires_at > now)
         .values(state=REDEEMED, redeemed_at=now, redeemed_msisdn=number, redeemed_via=via)))
     if won != 1:  # another request redeemed it between the read and this update
+        if again := _committed_meanwhile(session, principal, idempotency_key, number, digest):
+            return again
         return _failed(session, number, USED, card.serial, via, client, now)
     face = Money(card.face_value_minor, card.currency)
     liability = ledger.system_account_id(ledger.VOUCHER_LIABILITY, face.currency)
@@ -487,6 +491,19 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
                            request_extra=(digest.hex(),), notify={"voucher_serial": card.serial, **(notify or {})})
     session.execute(update(Voucher).where(Voucher.serial == card.serial).values(topup_id=result.topup.id))
     return Redemption(result)
+
+
+def _committed_meanwhile(session: Session, principal: str, idempotency_key: str, number: str,
+                         digest: bytes) -> Redemption | None:
+    """The same request (key and PIN), committed while this one waited for the line's lock: the lock statement's
+    snapshot, taken before the wait, could not see it (PostgreSQL, READ COMMITTED). It is a replay, not a "used"
+    failure that would count towards the number's lockout. Read only on that path, so a redemption pays nothing."""
+    earlier = session.scalars(select(TopUp).where(TopUp.principal == principal,
+                                                  TopUp.idempotency_key == idempotency_key)).first()
+    if earlier is None:
+        return None
+    idempotency.replay(earlier, _request_hash(number, earlier.offer_id, digest))  # 409 if another request
+    return Redemption(TopUpResult(earlier, replayed=True))
 
 
 def _request_hash(number: str, offer_id: str, digest: bytes) -> str:
@@ -505,7 +522,7 @@ def _unusable(state: str, expires_at: datetime, now: datetime) -> str | None:
 
 def _failures(session: Session, number: str, since: datetime) -> int:
     return session.scalars(select(func.count()).select_from(VoucherFailure).where(
-        VoucherFailure.msisdn == number, VoucherFailure.at >= since, VoucherFailure.counted.is_(True))).one()
+        VoucherFailure.msisdn == number, VoucherFailure.at > since, VoucherFailure.counted.is_(True))).one()
 
 
 def _failed(session: Session, number: str, reason: str, serial: int | None, via: str, client: str,
@@ -526,7 +543,7 @@ def locked_until(session: Session, msisdn: str, *, now: datetime, failures_allow
     """When a locked number may try again (its oldest counted failure in the window leaves it), or None."""
     since = now - timedelta(hours=failure_hours)
     times = list(session.scalars(select(VoucherFailure.at).where(
-        VoucherFailure.msisdn == msisdn, VoucherFailure.at >= since, VoucherFailure.counted.is_(True))
+        VoucherFailure.msisdn == msisdn, VoucherFailure.at > since, VoucherFailure.counted.is_(True))
         .order_by(VoucherFailure.at.desc()).limit(failures_allowed)))
     return times[-1] + timedelta(hours=failure_hours) if len(times) >= failures_allowed else None
 

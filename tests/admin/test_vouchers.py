@@ -37,9 +37,9 @@ def staff(db, settings):
         yield client
 
 
-def enter(client: TestClient, db, settings, username: str, role: str) -> str:
+def enter(client: TestClient, db, settings, username: str, role: str, **account) -> str:
     """Sign `username` in through the real pages (whatever page their role lands on); the form's CSRF token."""
-    member = make_staff(db, settings, username=username, role=role)
+    member = make_staff(db, settings, username=username, role=role, **account)
     client.cookies.clear()
     token = csrf_of(client.get("/admin").text)
     answer = client.post("/admin", data={"username": username, "password": member.password, "csrf_token": token})
@@ -109,7 +109,7 @@ def test_other_roles_get_403_and_strangers_the_sign_in_page(db, settings, staff)
     paths = (*PAGES, f"/admin/vouchers/batches/{batch.id}")
     for path in paths:
         assert staff.get(path).headers["location"] == "/admin"
-    enter(staff, db, settings, "rita", "reseller")
+    enter(staff, db, settings, "rita", "reseller", reseller_id=make_reseller(db, now=now()).id)
     for path in paths:
         answer = staff.get(path)
         assert answer.status_code == 403 and "Your role does not allow this." in answer.text

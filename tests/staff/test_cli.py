@@ -107,8 +107,8 @@ def test_a_reseller_account_belongs_to_one_reseller(cli, db, settings):
     assert (account(db, "rivoli").role, account(db, "rivoli").reseller_id) == ("reseller", reseller.id)
     assert re.search(r"rivoli\s+│\s+reseller TABAC-RIVOLI\s+│", cli("staff", "list"))
     count = len(cli("staff", "list").splitlines())
-    assert "staff_reseller_invalid" in cli("staff", "create", "shop2", "--role", "reseller", code=1)
-    assert "staff_reseller_invalid" in cli("staff", "create", "fin2", "--role", "finance", "--reseller",
+    assert "staff_reseller_binding" in cli("staff", "create", "shop2", "--role", "reseller", code=1)
+    assert "staff_reseller_binding" in cli("staff", "create", "fin2", "--role", "finance", "--reseller",
                                            "TABAC-RIVOLI", code=1)
     assert "reseller_not_found" in cli("staff", "create", "shop3", "--role", "reseller", "--reseller", "NOPE", code=1)
     assert len(cli("staff", "list").splitlines()) == count

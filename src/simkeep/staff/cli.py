@@ -41,7 +41,7 @@ def create(username: str,
     try:
         reseller_id = db.read(lambda s: resellers.by_code(s, reseller).id) if reseller else None
         if (role == "reseller") != (reseller_id is not None):
-            raise service.ResellerAccountInvalid()
+            raise service.ResellerBinding()
     except SimkeepError as exc:
         fail(exc)
     if prompt_password:

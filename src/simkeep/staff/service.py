@@ -54,12 +54,12 @@ class InvalidRole(InvalidInput):
     code, message = "staff_role_invalid", f"The role must be one of: {', '.join(roles.BACK_OFFICE)}."
 
 
+class ResellerBinding(InvalidInput):
+    code, message = "staff_reseller_binding", "An account of role reseller belongs to one reseller; no other role does."
+
+
 class StaffNotFound(NotFound):
     code, message = "staff_not_found", "No staff account with this username."
-
-
-class ResellerAccountInvalid(InvalidInput):
-    code, message = "staff_reseller_invalid", "A reseller account belongs to one reseller (--reseller CODE); other roles to none."
 
 
 class NotPermitted(SimkeepError):
@@ -171,13 +171,13 @@ def needs_totp(account: StaffAccount, totp_roles: tuple[str, ...]) -> bool:
 
 def create_account(session: Session, *, username: str, role: str, password_hash: str, must_change_password: bool,
                    by: str, now: datetime, setup: bool = False, reseller_id: uuid.UUID | None = None) -> StaffAccount:
-    """A new account. A `reseller` account is bound to its reseller (`reseller_id`, whose pages it sees); no other
-    role has one."""
+    """`reseller_id`: the reseller whose pages an account of role `reseller` sees (required for that role, refused
+    for any other)."""
     name = check_username(username)
     if role not in roles.BACK_OFFICE:
         raise InvalidRole()
     if (role == "reseller") != (reseller_id is not None):
-        raise ResellerAccountInvalid()
+        raise ResellerBinding()
     if repository.by_username(session, name) is not None:
         raise UsernameTaken()
     account = StaffAccount(id=new_id(), username=name, role=role, password_hash=password_hash,
@@ -234,6 +234,11 @@ def active(session: Session, account_id: uuid.UUID) -> StaffAccount | None:
 
 def accounts(session: Session) -> list[StaffAccount]:
     return repository.all_accounts(session)
+
+
+def accounts_of_reseller(session: Session, reseller_id: uuid.UUID) -> list[StaffAccount]:
+    """The people who sign in for one reseller (its /reseller pages), disabled ones included."""
+    return repository.of_reseller(session, reseller_id)
 
 
 def for_signin(session: Session, username: str) -> StaffAccount | None:

@@ -27,11 +27,11 @@ from simkeep.core import clock
 from simkeep.core.errors import InvalidInput, SimkeepError
 from simkeep.core.money import Money
 from simkeep.core.phone import lookup_msisdn, masked
+from simkeep.locale import formats
 from simkeep.reseller import service as resellers
 from simkeep.staff import service as staff
 from simkeep.terminal import console, database, err, fail, progress_bar
 from simkeep.voucher import pins, service
-from simkeep.voucher.cardfile import CardFile, batch_file_name
 from simkeep.voucher.models import EPIN, STATES, BulkAction, VoucherBatch
 from simkeep.voucher.service import Card
 
@@ -129,6 +129,9 @@ def batch_create(
     the batch is committed; if anything fails, nothing is made and no file is left. An existing file is never
     overwritten. The PINs are stored only as keyed hashes: this file is the only place they will ever be.
     The cards start as stock (generated): sell a range to a reseller to make them redeemable."""
+    # Here, not at the top: the card file's module brings the PDF renderer, which every other command can do without.
+    from simkeep.voucher.cardfile import CardFile, batch_file_name
+
     keys = _keys()
     try:
         last_day = date.fromisoformat(expires)
@@ -173,7 +176,7 @@ def batch_create(
         raise typer.Exit(1) from exc
     console.print(f"batch [bold]{batch.id}[/bold]: {batch.quantity:,} cards of {batch.offer_id} "
                   f"({_money(batch.face_value_minor, batch.currency)} each), valid through "
-                  f"{service.last_day(batch.expires_at, tz).isoformat()} ({tz})", soft_wrap=True)
+                  f"{formats.last_date(batch.expires_at, tz).isoformat()} ({tz})", soft_wrap=True)
     console.print(f"serials {batch.serial_from}-{batch.serial_to}, stock until sold "
                   f"(`simkeep voucher sell {batch.serial_from}-{batch.serial_to} --reseller CODE ...`)",
                   soft_wrap=True, markup=False)
@@ -198,7 +201,7 @@ def batch_list(limit: Annotated[int, typer.Option(help="newest first, at most th
     for b, tz in _run(work, write=False):
         table.add_row(str(b.id), b.offer_id + (" (e-PINs)" if b.kind == EPIN else ""),
                       f"{b.quantity:,} × {_money(b.face_value_minor, b.currency)}", f"{b.serial_from}-{b.serial_to}",
-                      service.last_day(b.expires_at, tz).isoformat(), "expired" if b.expired_at else "live")
+                      formats.last_date(b.expires_at, tz).isoformat(), "expired" if b.expired_at else "live")
     console.print(table)
 
 

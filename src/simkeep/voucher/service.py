@@ -133,26 +133,47 @@ def expiry_after(session: Session, *, offer_id: str, last_day: date) -> datetime
     return datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=clock.zone(tz)).astimezone(UTC)
 
 
-def last_day(expires_at: datetime, timezone: str) -> date:
-    """The last day a card expiring at `expires_at` can be used, in the operator's time zone."""
-    return (expires_at - timedelta(microseconds=1)).astimezone(clock.zone(timezone)).date()
-
-
 def export_batch(session: Session, batch_id, *, actor: str, keys: pins.Keys, now: datetime) -> tuple[VoucherBatch, list[Card]]:
     """The one export of a batch made in the back office: its PINs, then the sealed copy is erased for good."""
     batch = get_batch(session, batch_id)
+    blob = batch.export_sealed  # read before the update: the ORM update sets the loaded object's copy to None too
     done = session.execute(update(VoucherBatch).where(
         VoucherBatch.id == batch.id, VoucherBatch.exported_at.is_(None), VoucherBatch.export_sealed.is_not(None))
         .values(exported_at=now, exported_by=actor, export_sealed=None))
-    if rowcount(done) != 1 or batch.export_sealed is None:
+    if rowcount(done) != 1 or blob is None:
         raise BatchAlreadyExported()
-    opened = sealed.open_sealed(batch.export_sealed, keys=[keys.seal], context=f"batch:{batch.id}")
+    opened = sealed.open_sealed(blob, keys=[keys.seal], context=f"batch:{batch.id}")
     if opened is None:
         raise InvalidInput("the batch's sealed PINs cannot be opened with SIMKEEP_VOUCHER_SEAL_KEY")
     audit.record(session, actor=actor, action="voucher.batch.export", subject_type="voucher_batch",
                  subject_id=str(batch.id), reason="PINs handed out for printing", now=now,
                  details={"quantity": batch.quantity})
     return session.get_one(VoucherBatch, batch.id), [(serial, pin) for serial, pin in json.loads(opened)]
+
+
+def sealed_cards(session: Session, batch_id, *, keys: pins.Keys) -> tuple[VoucherBatch, list[Card]]:
+    """A batch's PINs while still sealed for their one export, read without handing them out: the back office lays
+    out the export's files from them first, outside any write transaction, then `export_batch` erases the seal
+    (of two concurrent exports only one gets past its guarded update; the other's files are never sent)."""
+    batch = get_batch(session, batch_id)
+    if batch.exported_at is not None or batch.export_sealed is None:
+        raise BatchAlreadyExported()
+    opened = sealed.open_sealed(batch.export_sealed, keys=[keys.seal], context=f"batch:{batch.id}")
+    if opened is None:
+        raise InvalidInput("the batch's sealed PINs cannot be opened with SIMKEEP_VOUCHER_SEAL_KEY")
+    return batch, [(serial, pin) for serial, pin in json.loads(opened)]
+
+
+def batch_counts(session: Session, batches: list[VoucherBatch]) -> dict[uuid.UUID, dict[str, int]]:
+    """Cards per state for each of `batches` (the back office's list), in one query."""
+    counts: dict[uuid.UUID, dict[str, int]] = {batch.id: {} for batch in batches}
+    if batches:
+        for batch_id, state, n in session.execute(
+                select(VoucherBatch.id, Voucher.state, func.count())
+                .join(Voucher, Voucher.serial.between(VoucherBatch.serial_from, VoucherBatch.serial_to))
+                .where(VoucherBatch.id.in_(list(counts))).group_by(VoucherBatch.id, Voucher.state)):
+            counts[batch_id][state] = n
+    return counts
 
 
 def get_batch(session: Session, batch_id) -> VoucherBatch:
@@ -204,10 +225,10 @@ def _allocate_serials(session: Session, quantity: int) -> int:
 
 def _make_cards(session: Session, batch: VoucherBatch, keys: pins.Keys, *, state: str, now: datetime,
                 extra: dict | None = None, progress: Callable[[int], None] | None = None) -> Iterable[list[Card]]:
-    """Insert the batch's vouchers chunk by chunk, yielding each chunk's (serial, PIN). The PIN hash is UNIQUE and
-    each insert skips a hash that a card has already (ON CONFLICT DO NOTHING: 1 in 10^8 per card in a million, or
-    twice in one chunk); the serials it skipped get new PINs, so no two cards ever share one and a batch never fails
-    on it. No per-card SQL parameter processing: a million cards take seconds, not minutes."""
+    """Insert the batch's vouchers chunk by chunk, yielding each chunk's (serial, PIN). The PIN hash is UNIQUE: a
+    chunk's insert skips a hash that a card has already (1 in 10^8 per card in a million, or twice in one chunk),
+    and the serials it skipped get new PINs, so no two cards ever share one and a batch never fails on it. No
+    per-card SQL parameter processing: a million cards take seconds, not minutes."""
     conn = session.connection()
     insert_chunk = _chunk_inserter(conn, {"batch_id": batch.id, "state": state, "expires_at": batch.expires_at,
                                           **(extra or {})})
@@ -512,12 +533,16 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
         return _failed(session, number, UNKNOWN, None, via, client, now)
     reason = _unusable(card.state, card.expires_at, now) or (
         OTHER_OPERATOR if card.operator_id != operator.id else None)
+    if reason == USED and (again := _committed_meanwhile(session, principal, idempotency_key, number, digest)):
+        return again
     if reason is not None:
         return _failed(session, number, reason, card.serial, via, client, now)
     won = rowcount(session.execute(
         update(Voucher).where(Voucher.serial == card.serial, Voucher.state == ACTIVE, Voucher.expires_at > now)
         .values(state=REDEEMED, redeemed_at=now, redeemed_msisdn=number, redeemed_via=via)))
     if won != 1:  # another request redeemed it between the read and this update
+        if again := _committed_meanwhile(session, principal, idempotency_key, number, digest):
+            return again
         return _failed(session, number, USED, card.serial, via, client, now)
     face = Money(card.face_value_minor, card.currency)
     liability = ledger.system_account_id(ledger.VOUCHER_LIABILITY, face.currency)
@@ -541,6 +566,19 @@ def find_card(session: Session, digest: bytes) -> Row | None:
     return session.connection().execute(_CARD_BY_HASH, {"h": digest}).first()
 
 
+def _committed_meanwhile(session: Session, principal: str, idempotency_key: str, number: str,
+                         digest: bytes) -> Redemption | None:
+    """The same request (key and PIN), committed while this one waited for the line's lock: the lock statement's
+    snapshot, taken before the wait, could not see it (PostgreSQL, READ COMMITTED). It is a replay, not a "used"
+    failure that would count towards the number's lockout. Read only on that path, so a redemption pays nothing."""
+    earlier = session.scalars(select(TopUp).where(TopUp.principal == principal,
+                                                  TopUp.idempotency_key == idempotency_key)).first()
+    if earlier is None:
+        return None
+    idempotency.replay(earlier, _request_hash(number, earlier.offer_id, digest))  # 409 if another request
+    return Redemption(TopUpResult(earlier, replayed=True))
+
+
 def _request_hash(number: str, offer_id: str, digest: bytes) -> str:
     return topups.request_hash_of(number, offer_id, VOUCHER_CHANNEL, digest.hex())
 
@@ -557,7 +595,7 @@ def _unusable(state: str, expires_at: datetime, now: datetime) -> str | None:
 
 def _failures(session: Session, number: str, since: datetime) -> int:
     return session.scalars(select(func.count()).select_from(VoucherFailure).where(
-        VoucherFailure.msisdn == number, VoucherFailure.at >= since, VoucherFailure.counted.is_(True))).one()
+        VoucherFailure.msisdn == number, VoucherFailure.at > since, VoucherFailure.counted.is_(True))).one()
 
 
 def _failed(session: Session, number: str, reason: str, serial: int | None, via: str, client: str,
@@ -578,7 +616,7 @@ def locked_until(session: Session, msisdn: str, *, now: datetime, failures_allow
     """When a locked number may try again (its oldest counted failure in the window leaves it), or None."""
     since = now - timedelta(hours=failure_hours)
     times = list(session.scalars(select(VoucherFailure.at).where(
-        VoucherFailure.msisdn == msisdn, VoucherFailure.at >= since, VoucherFailure.counted.is_(True))
+        VoucherFailure.msisdn == msisdn, VoucherFailure.at > since, VoucherFailure.counted.is_(True))
         .order_by(VoucherFailure.at.desc()).limit(failures_allowed)))
     return times[-1] + timedelta(hours=failure_hours) if len(times) >= failures_allowed else None
 
@@ -652,6 +690,7 @@ def report(session: Session, batch_id) -> BatchReport:
         in_batch, Voucher.sold_at.is_not(None), Voucher.state.in_((ACTIVE, BLOCKED)))).one()
     expired_sold = session.scalars(select(func.count()).select_from(Voucher).where(
         in_batch, Voucher.sold_at.is_not(None), Voucher.state == EXPIRED)).one()
+    # int(): PostgreSQL sums a BIGINT as NUMERIC (a Decimal), which Money refuses
     commission = int(session.scalars(select(func.coalesce(func.sum(VoucherPurchase.commission_minor), 0)).where(
         VoucherPurchase.serial_from >= batch.serial_from, VoucherPurchase.serial_to <= batch.serial_to)).one())
     face = batch.face_value_minor

@@ -36,6 +36,7 @@ class RateLimits:
         self.checks_per_ip = parse(settings.code_checks_per_ip)
         self.numbers_per_ip = parse(settings.renewal_numbers_per_ip)
         self.bearer_failures_per_ip = parse(settings.bearer_failures_per_ip)
+        self.vouchers_per_ip = parse(settings.voucher_redemptions_per_ip)
 
     def client(self, request: Request) -> str:
         return client_key(request, self.trusted_proxies)
@@ -50,6 +51,11 @@ class RateLimits:
         """The renewal wizard's number step answers whether a number can be renewed: bounded per address, so it
         cannot be used to sweep the numbering plan."""
         return self.limiter.hit(self.numbers_per_ip, "number-ip", self.client(request))
+
+    def may_try_voucher(self, request: Request) -> bool:
+        """Recharge-card PINs typed from one address, whatever the number: the per-number lockout
+        (voucher/service.py) bounds what one number can guess; this bounds what one address can, across numbers."""
+        return self.limiter.hit(self.vouchers_per_ip, "voucher-ip", self.client(request))
 
     def bearer_retry_after(self, client: str) -> int:
         """0 while this address may still try a bearer token; else the seconds until one more wrong try is allowed."""

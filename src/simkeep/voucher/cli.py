@@ -32,6 +32,7 @@ from simkeep.reseller import service as resellers
 from simkeep.staff import service as staff
 from simkeep.terminal import console, database, err, fail, progress_bar
 from simkeep.voucher import pins, service
+from simkeep.voucher.cardfile import CardFile, batch_file_name
 from simkeep.voucher.models import EPIN, STATES, BulkAction, VoucherBatch
 from simkeep.voucher.service import Card
 
@@ -129,9 +130,6 @@ def batch_create(
     the batch is committed; if anything fails, nothing is made and no file is left. An existing file is never
     overwritten. The PINs are stored only as keyed hashes: this file is the only place they will ever be.
     The cards start as stock (generated): sell a range to a reseller to make them redeemable."""
-    # Here, not at the top: the card file's module brings the PDF renderer, which every other command can do without.
-    from simkeep.voucher.cardfile import CardFile, batch_file_name
-
     keys = _keys()
     try:
         last_day = date.fromisoformat(expires)

@@ -97,11 +97,26 @@ def _both(service_url: str, raw_url: str, sizes: Sizes, name: str) -> None:
     report(f"{name}_raw_s", round(raw["seconds"], 2), "s")
     report(f"{name}_raw_peak_mb", round(raw["peak_mb"]), "MB")
     report(f"{name}_create_ratio", round(raw["seconds"] / made["seconds"], 2), "x")  # of the raw rate: 1 is equal
-    lookups = _lookups(service_url, sizes.run_seconds, sizes.warmup_seconds)
+    _settle(service_url)
+    lookups = _lookups(service_url, sizes.run_seconds / 2, sizes.warmup_seconds)
     report(f"{name}_unknown_pin_lookups", round(lookups["service"]), "per_s")
     report(f"{name}_unknown_pin_lookups_own_tx", round(lookups["per_transaction"]), "per_s")
     report(f"{name}_unknown_pin_lookups_raw", round(lookups["raw"]), "per_s")
     report(f"{name}_unknown_pin_lookups_ratio", round(lookups["service"] / lookups["raw"], 2), "x")
+
+
+def _settle(url: str) -> None:
+    """After a million inserts: statistics gathered, the write-ahead log written back (SQLite reads would otherwise
+    look pages up in a WAL of hundreds of MB), so the lookups measure lookups."""
+    if url.startswith("postgresql"):
+        with psycopg.connect(pg_dsn(url.rsplit("/", 1)[1]), autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE vouchers")
+        _checkpoint(url)
+    else:
+        conn = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.execute("ANALYZE")
+        conn.close()
 
 
 def _checkpoint(url: str) -> None:
@@ -206,33 +221,33 @@ def _lookups(url: str, run_seconds: float, warmup_seconds: float) -> dict[str, f
         digits = pins.normalize(pin)
         assert digits is not None and vouchers.find_card(session, keys.hash(digits)) is None
 
-    with db.transaction(write=False) as session:
-        service = _rate(lambda pin: find(session, pin), unknown, run_seconds, warmup_seconds)
-
     def in_own_transaction(pin: str) -> None:
         with db.transaction(write=False) as session:
             find(session, pin)
 
-    per_transaction = _rate(in_own_transaction, unknown, run_seconds, warmup_seconds)
-    db.dispose()
     sql = "SELECT serial, state, expires_at, batch_id FROM vouchers WHERE pin_hash = {p}"
     if url.startswith("postgresql"):
-        with psycopg.connect(pg_dsn(url.rsplit("/", 1)[1]), autocommit=True) as conn:
-            query = sql.format(p="%s")
+        raw_conn = psycopg.connect(pg_dsn(url.rsplit("/", 1)[1]), autocommit=True)
+        query = sql.format(p="%s")
 
-            def raw_lookup(pin: str) -> None:
-                assert conn.execute(query, (keys.hash(pin),), prepare=True).fetchone() is None
-
-            raw = _rate(raw_lookup, unknown, run_seconds, warmup_seconds)
+        def raw_lookup(pin: str) -> None:
+            assert raw_conn.execute(query, (keys.hash(pin),), prepare=True).fetchone() is None
     else:
-        conn = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
+        raw_conn = sqlite3.connect(url.split("///", 1)[1], isolation_level=None)
         query = sql.format(p="?")
 
         def raw_lookup(pin: str) -> None:
-            assert conn.execute(query, (keys.hash(pin),)).fetchone() is None
+            assert raw_conn.execute(query, (keys.hash(pin),)).fetchone() is None
 
-        raw = _rate(raw_lookup, unknown, run_seconds, warmup_seconds)
-        conn.close()
+    # Each side twice, interleaved, the better run kept: on a shared machine a burst of load hits one run, not both.
+    service = per_transaction = raw = 0.0
+    for _round in range(2):
+        with db.transaction(write=False) as session:
+            service = max(service, _rate(lambda pin: find(session, pin), unknown, run_seconds, warmup_seconds))
+        per_transaction = max(per_transaction, _rate(in_own_transaction, unknown, run_seconds, warmup_seconds))
+        raw = max(raw, _rate(raw_lookup, unknown, run_seconds, warmup_seconds))
+    raw_conn.close()
+    db.dispose()
     return {"service": service, "per_transaction": per_transaction, "raw": raw}
 
 

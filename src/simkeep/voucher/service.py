@@ -8,6 +8,7 @@ face value of the cards sold and not yet redeemed or expired."""
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -410,6 +411,7 @@ class Redemption:
 
     result: TopUpResult | None
     failure: str | None = None
+    serial: int | None = None  # the card redeemed (also on a replay)
 
     def outcome(self) -> TopUpResult:
         if self.result is None:
@@ -432,10 +434,12 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
     if line.earlier_id is not None:  # the same request again (the line lock orders it after the first)
         earlier = topups.get_topup(session, line.earlier_id)
         idempotency.replay(earlier, _request_hash(number, earlier.offer_id, digest))  # 409 if another request
-        return Redemption(TopUpResult(earlier, replayed=True))
-    since = now - timedelta(hours=failure_hours)
-    if _failures(session, number, since) >= failures_allowed:
-        raise VoucherLocked()
+        serial = session.scalars(select(Voucher.serial).where(Voucher.pin_hash == digest)).first()
+        return Redemption(TopUpResult(earlier, replayed=True), serial=serial)
+    until = _locked_until(session, number, now=now, failures_allowed=failures_allowed, failure_hours=failure_hours)
+    if until is not None:
+        raise VoucherLocked(locked_until=until.isoformat().replace("+00:00", "Z"),
+                            retry_after=max(1, math.ceil((until - now).total_seconds())))
     if digits is None:
         return _failed(session, number, CHECK_DIGIT, None, via, client, now)
     card = session.execute(
@@ -460,7 +464,7 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
                            funding=lambda price: [Leg(liability, -price)],
                            request_extra=(digest.hex(),), notify={"voucher_serial": card.serial, **(notify or {})})
     session.execute(update(Voucher).where(Voucher.serial == card.serial).values(topup_id=result.topup.id))
-    return Redemption(result)
+    return Redemption(result, serial=card.serial)
 
 
 def _request_hash(number: str, offer_id: str, digest: bytes) -> str:
@@ -477,9 +481,6 @@ def _unusable(state: str, expires_at: datetime, now: datetime) -> str | None:
     return EXPIRED if expires_at <= now else None
 
 
-def _failures(session: Session, number: str, since: datetime) -> int:
-    return session.scalars(select(func.count()).select_from(VoucherFailure).where(
-        VoucherFailure.msisdn == number, VoucherFailure.at >= since, VoucherFailure.counted.is_(True))).one()
 
 
 def _failed(session: Session, number: str, reason: str, serial: int | None, via: str, client: str,
@@ -498,11 +499,18 @@ def failures_for(session: Session, msisdn: str, *, limit: int = 20) -> list[Vouc
 def locked_until(session: Session, msisdn: str, *, now: datetime, failures_allowed: int = 5,
                  failure_hours: int = 24) -> datetime | None:
     """When a locked number may try again (its oldest counted failure in the window leaves it), or None."""
-    since = now - timedelta(hours=failure_hours)
+    return _locked_until(session, msisdn, now=now, failures_allowed=failures_allowed, failure_hours=failure_hours)
+
+
+def _locked_until(session: Session, number: str, *, now: datetime, failures_allowed: int,
+                  failure_hours: int) -> datetime | None:
+    """The lock lifts when the failures_allowed-th latest counted failure leaves the window (one query, the
+    latest few rows of the (msisdn, at) index)."""
+    allowed = max(1, failures_allowed)
     times = list(session.scalars(select(VoucherFailure.at).where(
-        VoucherFailure.msisdn == msisdn, VoucherFailure.at >= since, VoucherFailure.counted.is_(True))
-        .order_by(VoucherFailure.at.desc()).limit(failures_allowed)))
-    return times[-1] + timedelta(hours=failure_hours) if len(times) >= failures_allowed else None
+        VoucherFailure.msisdn == number, VoucherFailure.at >= now - timedelta(hours=failure_hours),
+        VoucherFailure.counted.is_(True)).order_by(VoucherFailure.at.desc()).limit(allowed)))
+    return times[-1] + timedelta(hours=failure_hours) if len(times) >= allowed else None
 
 
 # -- expiry: what is left of a batch goes to breakage ---------------------------------------------------------------

@@ -504,11 +504,12 @@ def locked_until(session: Session, msisdn: str, *, now: datetime, failures_allow
 
 def _locked_until(session: Session, number: str, *, now: datetime, failures_allowed: int,
                   failure_hours: int) -> datetime | None:
-    """The lock lifts when the failures_allowed-th latest counted failure leaves the window (one query, the
-    latest few rows of the (msisdn, at) index)."""
+    """The lock lifts when the failures_allowed-th latest counted failure leaves the window, at the instant
+    returned (a failure counts for `failure_hours`, its end excluded). One query: the latest few rows of the
+    (msisdn, at) index."""
     allowed = max(1, failures_allowed)
     times = list(session.scalars(select(VoucherFailure.at).where(
-        VoucherFailure.msisdn == number, VoucherFailure.at >= now - timedelta(hours=failure_hours),
+        VoucherFailure.msisdn == number, VoucherFailure.at > now - timedelta(hours=failure_hours),
         VoucherFailure.counted.is_(True)).order_by(VoucherFailure.at.desc()).limit(allowed)))
     return times[-1] + timedelta(hours=failure_hours) if len(times) >= allowed else None
 

@@ -450,13 +450,21 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
         return _failed(session, number, UNKNOWN, None, via, client, now)
     reason = _unusable(card.state, card.expires_at, now) or (
         OTHER_OPERATOR if card.operator_id != operator.id else None)
+    if reason is None:
+        won = rowcount(session.execute(
+            update(Voucher).where(Voucher.serial == card.serial, Voucher.state == ACTIVE, Voucher.expires_at > now)
+            .values(state=REDEEMED, redeemed_at=now, redeemed_msisdn=number, redeemed_via=via)))
+        reason = USED if won != 1 else None  # another request redeemed it between the read and this update
+    if reason == USED:
+        # Used by this very request? On PostgreSQL the line lock's read of an earlier request with this key is in
+        # the snapshot taken before the lock was granted, so a twin (the same request sent twice) that committed
+        # meanwhile is seen only now: it is a replay, not a failure.
+        twin = topups.find_by_key(session, principal, idempotency_key)
+        if twin is not None:
+            idempotency.replay(twin, _request_hash(number, twin.offer_id, digest))
+            return Redemption(TopUpResult(twin, replayed=True), serial=card.serial)
     if reason is not None:
         return _failed(session, number, reason, card.serial, via, client, now)
-    won = rowcount(session.execute(
-        update(Voucher).where(Voucher.serial == card.serial, Voucher.state == ACTIVE, Voucher.expires_at > now)
-        .values(state=REDEEMED, redeemed_at=now, redeemed_msisdn=number, redeemed_via=via)))
-    if won != 1:  # another request redeemed it between the read and this update
-        return _failed(session, number, USED, card.serial, via, client, now)
     face = Money(card.face_value_minor, card.currency)
     liability = ledger.system_account_id(ledger.VOUCHER_LIABILITY, face.currency)
     result = topups.top_up(session, principal=principal, idempotency_key=idempotency_key, msisdn=number,

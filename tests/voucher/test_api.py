@@ -219,3 +219,24 @@ def test_the_openapi_document_lists_every_answer(client):
 
 def test_the_keys_hash_pins_as_the_factories_do(settings):
     assert pins.keys(settings) == KEYS
+
+
+def test_a_stolen_range_once_blocked_answers_like_an_unknown_pin_until_unblocked(client, db, cards, clock):
+    stolen = cards[1:4]
+    with db.transaction() as session:
+        vouchers.request_action(session, action=vouchers.BLOCK, serial_from=stolen[0][0], serial_to=stolen[-1][0],
+                                actor="staff:bob", reason="box stolen from the van", now=clock.at)
+    unknown = post_redeem(client, UNKNOWN_PIN, key="unknown").content
+    before = snapshot(db)
+    answers = [post_redeem(client, pin, key=f"stolen-{serial}").content for serial, pin in stolen]
+    assert answers == [unknown] * 3
+    assert failure_reasons(db)[-3:] == ["blocked"] * 3
+    after = snapshot(db)
+    assert after["balances"] == before["balances"]
+    assert {serial: states(db)[serial] for serial, _pin in stolen} == dict.fromkeys((s for s, _ in stolen), "blocked")
+    # Found again: unblocked, the cards work.
+    with db.transaction() as session:
+        vouchers.request_action(session, action=vouchers.UNBLOCK, serial_from=stolen[0][0],
+                                serial_to=stolen[-1][0], actor="staff:bob", reason="box found", now=clock.at)
+    assert post_redeem(client, stolen[0][1], key="found", msisdn=MSISDN).status_code == 201
+    assert balances(db) == (1000, 0)

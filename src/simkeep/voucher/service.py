@@ -591,8 +591,8 @@ def report(session: Session, batch_id) -> BatchReport:
         in_batch, Voucher.sold_at.is_not(None), Voucher.state.in_((ACTIVE, BLOCKED)))).one()
     expired_sold = session.scalars(select(func.count()).select_from(Voucher).where(
         in_batch, Voucher.sold_at.is_not(None), Voucher.state == EXPIRED)).one()
-    commission = session.scalars(select(func.coalesce(func.sum(VoucherPurchase.commission_minor), 0)).where(
-        VoucherPurchase.serial_from >= batch.serial_from, VoucherPurchase.serial_to <= batch.serial_to)).one()
+    commission = int(session.scalars(select(func.coalesce(func.sum(VoucherPurchase.commission_minor), 0)).where(
+        VoucherPurchase.serial_from >= batch.serial_from, VoucherPurchase.serial_to <= batch.serial_to)).one())
     face = batch.face_value_minor
 
     def money(n: int) -> Money:

@@ -215,3 +215,10 @@ def test_the_statement_in_json_and_csv(client, db, key, reseller, clock):
     later = client.get("/api/v1/reseller/statement.csv", headers=key, params={"since": "2027-03-01T12:30:00Z"})
     assert later.text.splitlines()[1:] == csv.text.splitlines()[3:]
 
+
+
+def test_a_misspelt_query_parameter_is_refused_not_ignored(client, key):
+    response = client.get("/api/v1/reseller/statement", headers=key, params={"sinse": "2027-03-01T00:00:00Z"})
+    assert error(response) == (422, "invalid_input")
+    assert response.json()["error"]["message"] == "unknown query parameter: 'sinse'"
+    assert error(client.get("/api/v1/reseller/purchases?limt=5", headers=key)) == (422, "invalid_input")

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from simkeep.core import clock
@@ -21,7 +21,7 @@ from simkeep.reseller.models import Reseller
 from simkeep.reseller.schemas import ResellerOut, ResellerTopUpCreate, ResellerTopUpOut, StatementOut
 from simkeep.web.deps import Config, IdempotencyKey, Lane, ResellerKey
 from simkeep.web.openapi import errors
-from simkeep.web.params import Instant
+from simkeep.web.params import Instant, known_query
 
 router = APIRouter(prefix="/api/v1/reseller", tags=["reseller"])
 FORBIDDEN = {403: "`forbidden`: only an API key of role `reseller` bound to an enabled reseller may call it"}
@@ -45,7 +45,7 @@ def money(minor: int, currency: str) -> dict:
     return {"amount_minor": minor, "currency": currency}
 
 
-@router.get("", response_model=ResellerOut, responses=errors(FORBIDDEN))
+@router.get("", response_model=ResellerOut, responses=errors(FORBIDDEN), dependencies=[Depends(known_query())])
 async def get_reseller(db: Lane, who: ResellerKey) -> dict:
     """The reseller this key acts for and its float now."""
     def read(session: Session) -> dict:
@@ -87,7 +87,8 @@ async def top_up(body: ResellerTopUpCreate, key: IdempotencyKey, db: Lane, cfg: 
     return Response(orjson.dumps(shown), status_code=201, media_type="application/json", headers=headers)
 
 
-@router.get("/statement", response_model=StatementOut, responses=errors(FORBIDDEN))
+@router.get("/statement", response_model=StatementOut, responses=errors(FORBIDDEN),
+            dependencies=[Depends(known_query("since", "until"))])
 async def get_statement(db: Lane, who: ResellerKey, since: Since = None, until: Until = None) -> dict:
     """The float's movements, oldest first, each with the commission earned on it and the balance after it.
     The same as CSV: `/api/v1/reseller/statement.csv`."""
@@ -107,7 +108,8 @@ async def get_statement(db: Lane, who: ResellerKey, since: Since = None, until: 
     return await db.read(read)
 
 
-@router.get("/statement.csv", response_class=Response, responses={
+@router.get("/statement.csv", response_class=Response, dependencies=[Depends(known_query("since", "until"))],
+            responses={
     200: {"content": {"text/csv": {"schema": {"type": "string"}}},
           "description": "date, kind, reference, amount, commission, balance, currency (amounts in major units)"},
     **errors(FORBIDDEN)})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from simkeep.config import Settings
@@ -23,6 +23,7 @@ from simkeep.voucher.models import VoucherPurchase
 from simkeep.voucher.schemas import EpinPurchaseOut, EpinsCreate, PurchasesOut, RedeemIn, RedemptionOut
 from simkeep.web.deps import AnyRole, Config, IdempotencyKey, Lane, Limits, ResellerKey
 from simkeep.web.openapi import errors
+from simkeep.web.params import known_query
 
 router = APIRouter(prefix="/api/v1/vouchers", tags=["vouchers"])
 # The reseller's e-PINs and purchases, beside its other routes (reseller/api.py) under one prefix.
@@ -108,7 +109,8 @@ async def buy_epins(body: EpinsCreate, key: IdempotencyKey, db: Lane, cfg: Confi
     return Response(orjson.dumps(shown), status_code=201, media_type="application/json", headers=headers)
 
 
-@reseller_router.get("/purchases", response_model=PurchasesOut, responses=errors(FORBIDDEN))
+@reseller_router.get("/purchases", response_model=PurchasesOut, responses=errors(FORBIDDEN),
+                     dependencies=[Depends(known_query("limit"))])
 async def list_purchases(db: Lane, who: ResellerKey, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:
     """The reseller's purchases, newest first (never their PINs)."""
     def read(session: Session) -> dict:

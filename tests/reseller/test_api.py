@@ -222,3 +222,16 @@ def test_a_misspelt_query_parameter_is_refused_not_ignored(client, key):
     assert error(response) == (422, "invalid_input")
     assert response.json()["error"]["message"] == "unknown query parameter: 'sinse'"
     assert error(client.get("/api/v1/reseller/purchases?limt=5", headers=key)) == (422, "invalid_input")
+
+
+def test_a_resellers_key_reads_no_line_and_tops_up_only_from_its_float(client, db, key):
+    make_line(db, now=T0)
+    before = snapshot(db)
+    assert error(client.get(f"/api/v1/lines/{MSISDN}", headers=key)) == (403, "forbidden")
+    assert error(client.get(f"/api/v1/lines/{MSISDN}/history", headers=key)) == (403, "forbidden")
+    free = client.post("/api/v1/topups", json={"msisdn": MSISDN, "offer_id": "fr-orange-mobicarte-10"},
+                       headers={**key, "Idempotency-Key": "free"})
+    assert error(free) == (403, "forbidden")
+    assert snapshot(db) == before
+    # What it may read: the catalog, to choose offers.
+    assert client.get("/api/v1/operators", headers=key).status_code == 200

@@ -18,6 +18,7 @@ from bench.reminders import bench_reminders
 from bench.smpp import bench_smpp
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
 from bench.topup import bench_topup_pg, bench_topup_sqlite
+from bench.voucher import bench_voucher_pg
 
 BENCHMARKS = {
     "topup_pg": bench_topup_pg,
@@ -28,6 +29,7 @@ BENCHMARKS = {
     "reminders": bench_reminders,
     "smpp": bench_smpp,
     "checkout_pg": bench_checkout_pg,
+    "voucher_pg": bench_voucher_pg,
 }
 
 

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.audit import service as audit
 from simkeep.catalog import service as catalog
-from simkeep.catalog.models import Offer
+from simkeep.catalog.models import Offer, OfferTerms
 from simkeep.core import idempotency, sealed
 from simkeep.core.errors import (
     ActionNotFound,
@@ -423,7 +423,11 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
            client: str, keys: pins.Keys, now: datetime, region: str = "FR", failures_allowed: int = 5,
            failure_hours: int = 24, notify: dict | None = None) -> Redemption:
     """Redeem a card on a line: the one function the API, the portal, the store console, SMS and voice call. The
-    top-up's channel is `voucher` whoever took the PIN; `via` names who did (api, portal, agent, ivr, sms)."""
+    top-up's channel is `voucher` whoever took the PIN; `via` names who did (api, portal, agent, ivr, sms).
+
+    Round trips of a redemption that works: the line's lock (with an earlier request of this key), one guarded
+    update that takes the card (active, not expired, this operator's, and the number not locked) and returns its
+    offer, then the top-up's writes. Only a PIN that does not work pays for the reads that tell why."""
     number = lookup_msisdn(msisdn, region)
     locked = lines.lock_live_line(session, number, request=(TopUp.__table__, principal, idempotency_key))
     if locked is None:
@@ -436,6 +440,61 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
         idempotency.replay(earlier, _request_hash(number, earlier.offer_id, digest))  # 409 if another request
         serial = session.scalars(select(Voucher.serial).where(Voucher.pin_hash == digest)).first()
         return Redemption(TopUpResult(earlier, replayed=True), serial=serial)
+    since = now - timedelta(hours=failure_hours)
+    topup_id = new_id()
+    taken = session.connection().execute(_TAKE_CARD, {
+        "b_pin": digest, "b_now": now, "b_operator": operator.id, "b_msisdn": number, "b_since": since,
+        "b_allowed": max(1, failures_allowed), "b_via": via, "b_topup": topup_id}).first() if digits else None
+    if taken is None:
+        return _not_taken(session, number=number, digits=digits, digest=digest, operator_id=operator.id, via=via,
+                          principal=principal, idempotency_key=idempotency_key, client=client, now=now,
+                          failures_allowed=failures_allowed, failure_hours=failure_hours)
+    face = Money(taken.face_value_minor, taken.currency)
+    liability = ledger.system_account_id(ledger.VOUCHER_LIABILITY, face.currency)
+    offer = OfferTerms(id=taken.offer_id, price_minor=taken.price_minor, bonus_minor=taken.bonus_minor,
+                       validity_days=taken.validity_days)
+    result = topups.top_up(session, principal=principal, idempotency_key=idempotency_key, msisdn=number,
+                           offer_id=offer.id, channel=VOUCHER_CHANNEL, now=now, region=region, price=face,
+                           funding=lambda price: [Leg(liability, -price)], request_extra=(digest.hex(),),
+                           notify={"voucher_serial": taken.serial, **(notify or {})}, locked=(line, operator, offer),
+                           topup_id=topup_id)
+    return Redemption(result, serial=taken.serial)
+
+
+_BATCHES, _OFFERS, _FAILURES = VoucherBatch.__table__, Offer.__table__, VoucherFailure.__table__
+_RECENT_FAILURES = (select(func.count()).select_from(_FAILURES)
+                    .where(_FAILURES.c.msisdn == bindparam("b_msisdn"), _FAILURES.c.at > bindparam("b_since"),
+                           _FAILURES.c.counted.is_(True)).scalar_subquery())
+
+
+def _of_batch(column):
+    """A column of the card's batch, or of the batch's offer, as a scalar subquery correlated to the card. Written
+    out: SQLAlchemy's SQLite compiler strips the table names inside a RETURNING clause's subqueries."""
+    table = "b" if column.table is _BATCHES else "o"
+    return literal_column(f"(SELECT {table}.{column.name} FROM voucher_batches AS b JOIN offers AS o ON o.id = "
+                          "b.offer_id WHERE b.id = vouchers.batch_id)", type_=column.type).label(column.name)
+
+
+# The card taken in one statement: the guard (state, expiry, operator, the number's lockout) is in the WHERE, so
+# of racing requests exactly one updates the row; RETURNING gives what the top-up needs. Subqueries rather than
+# UPDATE ... FROM: SQLite's RETURNING cannot name the FROM tables.
+_TAKE_CARD = (
+    update(_VOUCHERS)
+    .where(_VOUCHERS.c.pin_hash == bindparam("b_pin"), _VOUCHERS.c.state == ACTIVE,
+           _VOUCHERS.c.expires_at > bindparam("b_now"), _of_batch(_BATCHES.c.operator_id) == bindparam("b_operator"),
+           bindparam("b_allowed") > _RECENT_FAILURES)
+    .values(state=REDEEMED, redeemed_at=bindparam("b_now"), redeemed_msisdn=bindparam("b_msisdn"),
+            redeemed_via=bindparam("b_via"), topup_id=bindparam("b_topup"))
+    .returning(_VOUCHERS.c.serial, *(_of_batch(c) for c in (
+        _BATCHES.c.face_value_minor, _BATCHES.c.currency, _BATCHES.c.offer_id, _OFFERS.c.price_minor,
+        _OFFERS.c.bonus_minor, _OFFERS.c.validity_days))))
+
+
+def _not_taken(session: Session, *, number: str, digits: str | None, digest: bytes, operator_id: str, via: str,
+               principal: str, idempotency_key: str, client: str, now: datetime, failures_allowed: int,
+               failure_hours: int) -> Redemption:
+    """Why the card was not taken: the number is locked (raised, nothing recorded), or the PIN failed (recorded
+    with its exact reason for staff), or this very request was already served by a twin."""
     until = _locked_until(session, number, now=now, failures_allowed=failures_allowed, failure_hours=failure_hours)
     if until is not None:
         raise VoucherLocked(locked_until=until.isoformat().replace("+00:00", "Z"),
@@ -443,18 +502,13 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
     if digits is None:
         return _failed(session, number, CHECK_DIGIT, None, via, client, now)
     card = session.execute(
-        select(Voucher.serial, Voucher.state, Voucher.expires_at, VoucherBatch.offer_id, VoucherBatch.operator_id,
-               VoucherBatch.face_value_minor, VoucherBatch.currency)
+        select(Voucher.serial, Voucher.state, Voucher.expires_at, VoucherBatch.operator_id)
         .join(VoucherBatch, VoucherBatch.id == Voucher.batch_id).where(Voucher.pin_hash == digest)).first()
     if card is None:
         return _failed(session, number, UNKNOWN, None, via, client, now)
+    # Usable-looking: another request took it between this one's guarded update and this read.
     reason = _unusable(card.state, card.expires_at, now) or (
-        OTHER_OPERATOR if card.operator_id != operator.id else None)
-    if reason is None:
-        won = rowcount(session.execute(
-            update(Voucher).where(Voucher.serial == card.serial, Voucher.state == ACTIVE, Voucher.expires_at > now)
-            .values(state=REDEEMED, redeemed_at=now, redeemed_msisdn=number, redeemed_via=via)))
-        reason = USED if won != 1 else None  # another request redeemed it between the read and this update
+        OTHER_OPERATOR if card.operator_id != operator_id else USED)
     if reason == USED:
         # Used by this very request? On PostgreSQL the line lock's read of an earlier request with this key is in
         # the snapshot taken before the lock was granted, so a twin (the same request sent twice) that committed
@@ -463,16 +517,7 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
         if twin is not None:
             idempotency.replay(twin, _request_hash(number, twin.offer_id, digest))
             return Redemption(TopUpResult(twin, replayed=True), serial=card.serial)
-    if reason is not None:
-        return _failed(session, number, reason, card.serial, via, client, now)
-    face = Money(card.face_value_minor, card.currency)
-    liability = ledger.system_account_id(ledger.VOUCHER_LIABILITY, face.currency)
-    result = topups.top_up(session, principal=principal, idempotency_key=idempotency_key, msisdn=number,
-                           offer_id=card.offer_id, channel=VOUCHER_CHANNEL, now=now, region=region, price=face,
-                           funding=lambda price: [Leg(liability, -price)],
-                           request_extra=(digest.hex(),), notify={"voucher_serial": card.serial, **(notify or {})})
-    session.execute(update(Voucher).where(Voucher.serial == card.serial).values(topup_id=result.topup.id))
-    return Redemption(result, serial=card.serial)
+    return _failed(session, number, reason, card.serial, via, client, now)
 
 
 def _request_hash(number: str, offer_id: str, digest: bytes) -> str:

@@ -128,6 +128,30 @@ def wait_outcome(page: Page, status: str) -> None:
     page.locator(f'#outcome[data-status="{status}"]').wait_for()
 
 
+def open_card_form(page: Page) -> None:
+    """From the wizard's offers step: "Use a recharge card"."""
+    page.locator("#use-card").click()
+    page.wait_for_url(re.compile(r"/renew/card$"))
+
+
+def type_pin(page: Page, pin: str) -> None:
+    """Typed key by key, as a person does (the field groups the digits by four as they come)."""
+    page.locator("#pin").fill("")
+    page.locator("#pin").press_sequentially(pin)
+
+
+def redeem_card(page: Page, *, typed: str | None = None) -> None:
+    """Send the card form (the number typed first when given); lands on the result or on the form again."""
+    if typed is not None:
+        page.locator("#msisdn").fill(typed)
+    page.locator("#redeem").click()
+    page.wait_for_load_state()
+
+
+def wait_card_result(page: Page) -> None:
+    page.wait_for_url(re.compile(r"/renew/card/[0-9a-f-]{36}$"))
+
+
 # -- database -------------------------------------------------------------------------------------------------------
 
 def attempts(portal: Portal) -> list[PaymentAttempt]:

@@ -16,20 +16,29 @@ import jinja2
 import pytest
 from playwright.sync_api import Page
 
+from simkeep.core import clock
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox
+from simkeep.voucher import pins
+from simkeep.voucher import service as vouchers
 from tests.browser import journey as j
 from tests.browser.axe import violations
-from tests.browser.conftest import Portal
+from tests.browser.conftest import MSISDN, Portal
 from tests.factories.lines import make_line
 from tests.factories.payments import checkout, deliver, now, pay
 from tests.factories.staff import make_staff, next_code
+from tests.factories.vouchers import OFFER, make_batch, make_reseller, redeem, sell, sold_cards
 from tests.payment.sepa.statements import Credit, statement
 
 TEMPLATES = Path(__file__).parents[2] / "src/simkeep/web/templates"
-NOT_PAGES = {"base.html", "receipt/pdf.html"}  # the frame of every page; the PDF (tagged, tests/receipt)
+# The frame of every page; the receipt PDF (tagged, tests/receipt); the sheet of recharge cards (a PDF to print and
+# cut, tests/voucher/test_export.py).
+NOT_PAGES = {"base.html", "receipt/pdf.html", "voucher/pdf.html"}
 IN_REVIEW = "+33698765432"
+LOCKED = "+33687654321"  # five wrong card PINs: locked for cards
+RESELLER = "TABAC-PARTNER"  # the reseller tour's own (the portal tour's cards come from the default one)
+CARD_HOLDER = "+33611112222"  # redeems a recharge card in the back-office tour
 
 
 def page_templates() -> set[str]:
@@ -78,6 +87,15 @@ def payment_in_review(portal: Portal) -> None:
     process_inbox(portal.db, portal.settings)
     with portal.db.transaction(write=False) as session:
         assert session.get(PaymentAttempt, attempt_id).status == "review"
+
+
+def recharge_cards(portal: Portal) -> list[tuple[int, str]]:
+    """Two sold cards; and a number whose wrong PINs have locked it."""
+    make_line(portal.db, msisdn=LOCKED, now=now())
+    make_reseller(portal.db, now=now())
+    for _ in range(portal.settings.voucher_failures_per_number):
+        assert redeem(portal.db, pin=pins.new_pin(), msisdn=LOCKED, now=now()).failure == "unknown"
+    return sold_cards(portal.db, quantity=2, now=now())
 
 
 def set_next_action(portal: Portal, attempt_id: uuid.UUID, action: dict) -> str:
@@ -136,6 +154,22 @@ def portal_tour(page: Page, portal: Portal, lang: str, audit: Audit) -> None:
     attempt_id = uuid.UUID(page.url.rsplit("/", 1)[1])
     for action, name in ((bank, "bank transfer details"), (qr, "QR code"), (card, "card form, Stripe unreachable")):
         audit.visit(page, set_next_action(portal, attempt_id, action), f"provider page: {name}")
+    # A recharge card: the form from the wizard, a wrong PIN, a number locked by wrong PINs, then a good card.
+    [(_, good), (_, later)] = recharge_cards(portal)
+    j.open_offers(page, portal)
+    j.open_card_form(page)
+    audit.check(page, "card: form")
+    j.type_pin(page, pins.new_pin())
+    j.redeem_card(page, typed=j.TYPED[lang])
+    audit.check(page, "card: wrong PIN")
+    j.type_pin(page, good)
+    j.redeem_card(page, typed=LOCKED)
+    page.locator("#card-locked").wait_for()
+    audit.check(page, "card: number locked")
+    j.type_pin(page, good)
+    j.redeem_card(page, typed=j.TYPED[lang])
+    j.wait_card_result(page)
+    audit.check(page, "card: done")
     # Signing in to see the lines: a wrong code first.
     j.ask_code(page, portal, j.TYPED[lang])
     audit.check(page, "code")
@@ -150,6 +184,44 @@ def portal_tour(page: Page, portal: Portal, lang: str, audit: Audit) -> None:
     assert page.locator("#last-status").is_visible()
     j.open_offers(page, portal)
     audit.check(page, "wizard: offer, signed in")
+    page.goto(portal.url("/lines"))
+    page.locator("a.use-card").first.click()
+    page.wait_for_url(re.compile(r"/renew/card\?msisdn="))
+    j.type_pin(page, later)
+    j.redeem_card(page)
+    j.wait_card_result(page)
+    audit.check(page, "card: done, signed in")
+
+
+def reseller_tour(page: Page, portal: Portal, audit: Audit) -> None:
+    """A reseller's own pages: its float, its statement, e-PINs bought (and refused), a line topped up."""
+    reseller = make_reseller(portal.db, code=RESELLER, deposit_minor=100_000, now=now())
+    person = make_staff(portal.db, portal.settings, username="tabac", role="reseller", reseller_id=reseller.id)
+    page.goto(portal.url("/admin"))
+    page.fill("#username", person.username)
+    page.fill("#password", person.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(portal.url("/reseller"))
+    audit.check(page, "reseller: float")
+    audit.visit(page, portal.url("/reseller/statement?from=2027-02-30"), "reseller: statement, not a period")
+    audit.visit(page, portal.url("/reseller/epins"), "reseller: e-PINs")
+    page.select_option("#offer", OFFER)
+    page.fill("#quantity", "1000")  # 1,000 × 9.50 is more than the float holds
+    page.click('form[action="/reseller/epins"] button[type=submit]')
+    page.locator("[role=alert]").wait_for()
+    audit.check(page, "reseller: e-PINs, float too low")
+    page.fill("#quantity", "3")
+    page.click('form[action="/reseller/epins"] button[type=submit]')
+    page.locator("[role=status]").wait_for()
+    audit.check(page, "reseller: e-PINs bought")
+    audit.visit(page, portal.url("/reseller/topup"), "reseller: top-up")
+    page.fill("#msisdn", MSISDN)
+    page.select_option("#offer", OFFER)
+    page.click('form[action="/reseller/topup"] button[type=submit]')
+    page.locator("[role=status]").wait_for()
+    audit.check(page, "reseller: line topped up")
+    audit.visit(page, portal.url("/reseller"), "reseller: float, with purchases and commissions")
+    audit.visit(page, portal.url("/reseller/statement"), "reseller: statement")
 
 
 def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
@@ -185,6 +257,16 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.locator("[role=status]").wait_for()
     audit.check(page, "bank import: done")
     audit.visit(page, portal.url("/admin/bank/review"), "bank review")
+    audit.visit(page, portal.url("/admin/resellers"), "resellers")
+    page.fill("#code", "EPICERIE-NORD")
+    page.fill("#name", "Épicerie du Nord")
+    page.fill("#discount", "60")  # refused: the form again, with what is wrong
+    page.fill("#reason", "contract signed")
+    page.click('form[action="/admin/resellers"] button[type=submit]')
+    page.locator("[role=alert]").wait_for()
+    audit.check(page, "resellers: new reseller refused")
+    audit.visit(page, portal.url(f"/admin/resellers/{RESELLER}"), "reseller")
+    voucher_tour(page, portal, audit)
     # An admin without a second factor yet: the enrolment page with its QR code.
     bea = make_staff(portal.db, portal.settings, username="bea", role="admin", totp=False)
     page.context.clear_cookies()
@@ -196,12 +278,42 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     audit.check(page, "second step: enrolment")
 
 
+def voucher_tour(page: Page, portal: Portal, audit: Audit) -> None:
+    """The recharge-card pages, signed in as an admin: a batch made through the form, its report, a bulk action
+    another person asked for, and support's lookup of a card with a failed try and of a number. The cards are sold
+    to the portal tour's reseller (recharge_cards)."""
+    now = clock.now()
+    sold, cards = make_batch(portal.db, quantity=3, now=now)
+    sell(portal.db, serial_from=sold.serial_from, serial_to=sold.serial_to, now=now)
+    portal.line(msisdn=CARD_HOLDER)
+    redeem(portal.db, pin=cards[0][1], msisdn=CARD_HOLDER, now=now).outcome()
+    assert redeem(portal.db, pin=cards[0][1], msisdn=CARD_HOLDER, via="portal", now=now).failure == "used"
+    with portal.db.transaction() as session:
+        vouchers.request_action(session, action="block", serial_from=sold.serial_from,
+                                serial_to=sold.serial_from + 1_500,
+                                actor="staff:bob", reason="pallet missing", now=now)
+    audit.visit(page, portal.url("/admin/vouchers"), "vouchers")
+    page.select_option("#offer", "fr-orange-mobicarte-10")
+    page.fill("#quantity", "12")
+    page.fill("#reason", "print run")
+    page.click('form[action="/admin/vouchers/batches"] button[type=submit]')
+    page.locator('form[action$="/export"]').wait_for()
+    audit.check(page, "vouchers: a batch made")
+    audit.visit(page, portal.url(f"/admin/vouchers/batches/{sold.id}"), "voucher batch")
+    audit.visit(page, portal.url("/admin/vouchers/actions"), "voucher actions")
+    audit.visit(page, portal.url("/admin/vouchers/lookup"), "voucher lookup")
+    audit.visit(page, portal.url(f"/admin/vouchers/lookup?serial={sold.serial_from}"), "voucher lookup: a card")
+    audit.visit(page, portal.url(f"/admin/vouchers/lookup?msisdn=%2B{CARD_HOLDER[1:]}"), "voucher lookup: a number")
+    audit.visit(page, portal.url("/admin/vouchers/lookup?serial=1"), "voucher lookup: no such card")
+
+
 @pytest.mark.parametrize("lang", ["zh_CN", "fr", "en"])
 def test_no_page_has_a_serious_accessibility_problem(lang, open_page, portal, rendered):
     payment_in_review(portal)
     portal.line(language=lang)
     audit = Audit()
     portal_tour(open_page(lang), portal, lang, audit)
+    reseller_tour(open_page(lang), portal, audit)
     back_office_tour(open_page(lang), portal, audit)
     assert audit.problems == {}
     assert page_templates() - rendered == set(), "pages never checked: add them to the tour"

@@ -133,3 +133,12 @@ def test_an_inline_script_would_be_blocked_and_seen(open_page, portal):
     assert page.evaluate("window.ran") is None
     assert page.evaluate("window.__violations")[0].startswith("script-src")
     assert any("Content Security Policy" in m for m in console)
+
+
+def test_a_cards_qr_link_fills_the_pin_under_the_policy(watched_page, portal):
+    """card.js is a file from 'self': it runs (the PIN from the fragment is in the field), nothing is refused."""
+    page = watched_page("zh_CN")
+    page.goto(portal.url("/renew/card#pin=123456789012345"))
+    assert page.locator("#pin").input_value() == "1234 5678 9012 345"
+    assert page.evaluate("location.hash") == ""
+    assert_no_violation(page)

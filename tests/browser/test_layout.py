@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tests.browser import journey as j
+from tests.factories.vouchers import make_reseller, sold_cards
 
 OVERFLOW = """(width) => [document.documentElement.scrollWidth,
   [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > width + 0.5)
@@ -53,6 +56,14 @@ def test_pages_fit_a_phone_screen(open_page, portal):
     j.give_code(page, portal.sms.code(j.MSISDN))
     page.wait_for_url(portal.url("/lines"))
     check(page, "my lines")
+    make_reseller(portal.db, now=datetime.now(UTC))
+    [(_, pin)] = sold_cards(portal.db, quantity=1, now=datetime.now(UTC))
+    page.locator("a.use-card").click()
+    check(page, "recharge card")
+    j.type_pin(page, pin)
+    j.redeem_card(page)
+    j.wait_card_result(page)
+    check(page, "recharge card: done")
 
     assert wide == {}, f"pages wider than the phone (they scroll sideways): {wide}"
     assert misplaced == [], f"offer texts wrapped under the radio button: {misplaced}"

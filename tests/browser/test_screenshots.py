@@ -7,11 +7,15 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
+from simkeep.core import clock
+from simkeep.voucher import pins
 from tests.browser import journey as j
 from tests.browser.conftest import MSISDN
 from tests.factories.staff import make_staff, sign_in_page
+from tests.factories.vouchers import make_batch, make_reseller, redeem, sell, sold_cards
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / ("docs" if os.environ.get("SIMKEEP_SCREENSHOTS") == "docs" else "var") / "screenshots"
@@ -80,3 +84,45 @@ def test_back_office_screenshots(open_page, portal):
     sign_in_page(page, portal.base, portal.db, ada)
     page.goto(portal.url("/admin/account"))
     shoot(page, "admin-account.png")
+
+
+def test_card_screenshots(open_page, portal):
+    """A recharge card for the README: the form its QR code opens (français), and the holder's result (中文)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    portal.line(language="zh_CN")
+    make_reseller(portal.db, now=datetime.now(UTC))
+    [(_, scanned), (_, typed)] = sold_cards(portal.db, quantity=2, now=datetime.now(UTC))
+
+    page = open_page("fr", scale=2)
+    page.goto(pins.redeem_url(portal.base, scanned))
+    page.locator("#msisdn").fill(j.TYPED["fr"])
+    shoot(page, "card-form.png")
+
+    page = open_page("zh_CN", scale=2)
+    j.sign_in(page, portal, typed=j.TYPED["zh_CN"], next_path="/lines")
+    page.locator("a.use-card").click()
+    j.type_pin(page, typed)
+    j.redeem_card(page)
+    j.wait_card_result(page)
+    shoot(page, "card-done.png")
+
+
+def test_voucher_screenshots(open_page, portal):
+    """The recharge-card back office for the README: a batch's report, and support's lookup of a card that a
+    customer says did not work (a second try of a redeemed card, with its exact reason)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    now = clock.now()
+    portal.line()
+    make_reseller(portal.db, now=now)
+    batch, cards = make_batch(portal.db, quantity=500, now=now)
+    sell(portal.db, serial_from=batch.serial_from, serial_to=batch.serial_from + 79, now=now)
+    redeem(portal.db, pin=cards[0][1], msisdn=MSISDN, via="portal", now=now).outcome()
+    portal.line(msisdn="+33699887766")
+    assert redeem(portal.db, pin=cards[0][1], msisdn="+33699887766", now=now).failure == "used"
+    ada = make_staff(portal.db, portal.settings, username="ada", role="admin")
+    page = open_page("en", viewport={"width": 1100, "height": 900}, scale=1)
+    sign_in_page(page, portal.base, portal.db, ada)
+    page.goto(portal.url(f"/admin/vouchers/batches/{batch.id}"))
+    shoot(page, "admin-voucher-batch.png")
+    page.goto(portal.url(f"/admin/vouchers/lookup?serial={cards[0][0]}"))
+    shoot(page, "admin-voucher-lookup.png")

@@ -33,15 +33,16 @@ class Staff:
 
 def make_staff(db: Database, settings: Settings, *, username: str | None = None, role: str = "admin",
                password: str = PASSWORD, totp: bool | None = None, must_change_password: bool = False,
-               now: datetime | None = None) -> Staff:
-    """An enabled account; admins (and totp=True) get TOTP_SECRET enrolled."""
+               now: datetime | None = None, reseller_id=None) -> Staff:
+    """An enabled account; admins (and totp=True) get TOTP_SECRET enrolled. Role reseller: give `reseller_id`."""
     username = username or f"{role}-1"
     enrolled = totp if totp is not None else role in settings.staff_totp_roles
     now = now or datetime.now(UTC)
     with db.transaction() as session:
         account = service.create_account(session, username=username, role=role,
                                          password_hash=service.hash_password(password),
-                                         must_change_password=must_change_password, by="test", now=now)
+                                         must_change_password=must_change_password, by="test", now=now,
+                                         reseller_id=reseller_id)
         if enrolled:
             session.get(StaffAccount, account.id).totp_secret = service.seal_totp(
                 TOTP_SECRET, key=settings.key("totp"), account_id=account.id)
@@ -73,7 +74,7 @@ def sign_in(client, db: Database, staff: Staff, *, now: datetime | None = None) 
         answer = client.post("/admin/totp", data={"code": next_code(db, staff, now), "csrf_token": token},
                              follow_redirects=False)
         assert answer.status_code == 303, answer.text
-    assert answer.headers["location"] in ("/admin/review", "/admin/account")
+    assert answer.headers["location"] in ("/admin/review", "/admin/account", "/reseller")
 
 
 def sign_in_page(page, base: str, db: Database, staff: Staff) -> None:
@@ -86,4 +87,4 @@ def sign_in_page(page, base: str, db: Database, staff: Staff) -> None:
         page.wait_for_url(f"{base}/admin/totp")
         page.fill("#code", next_code(db, staff))
         page.click("button[type=submit]")
-    page.wait_for_url(re.compile(rf"{re.escape(base)}/admin/(review|account)"))
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/(admin/review|admin/account|reseller)"))

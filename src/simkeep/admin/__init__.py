@@ -1,11 +1,13 @@
-"""The back office: every /admin page. Each domain exposes what these pages show through its own service; this
-package only parses, checks the staff member's role (access.py) and renders."""
+"""The back office: every /admin page, and a reseller's own /reseller pages (partner.py). Each domain exposes what
+these pages show through its own service; this package only parses, checks the staff member's role (access.py) and
+renders."""
 
 from fastapi import APIRouter
 
-from simkeep.admin import bank, lines, pages, review, signin, templates_pages
+from simkeep.admin import bank, lines, pages, partner, resellers, review, signin, templates_pages, vouchers
 
 router = APIRouter()
-for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router):
+for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
+              resellers.router, partner.router, vouchers.router):
     router.include_router(_part)
 install = signin.install

@@ -45,6 +45,7 @@ class StaffMember:
     role: str
     session_id: uuid.UUID | None
     must_change_password: bool
+    reseller_id: uuid.UUID | None = None  # role reseller: the one reseller whose /reseller pages this person sees
 
     @property
     def actor(self) -> str:
@@ -80,7 +81,8 @@ async def signed_in(request: Request, db: Database) -> StaffMember | None:
     if account is None:
         return None
     return StaffMember(id=account.id, username=account.username, role=account.role,
-                       session_id=web_sessions.current_id(request), must_change_password=account.must_change_password)
+                       session_id=web_sessions.current_id(request), must_change_password=account.must_change_password,
+                       reseller_id=account.reseller_id)
 
 
 def may_send_large(db: Database, permission: str) -> Callable[[dict], Awaitable[bool]]:

@@ -32,4 +32,4 @@ def line_page(request: Request, db: Db, settings: Config, lang: Lang, member: An
     except SimkeepError:
         return render(request, "portal/error.html", status=404, error=error_text(lang, "line_not_found"))
     return render(request, "admin/line.html", view=view, attempts=attempts, topups=recent, tz=reader_zone(request),
-                  staff=member.username)
+                  staff=member.username, may_vouchers=member.may("vouchers.read"))

@@ -45,6 +45,7 @@ TEXTS = {
     "staff_setup_closed": N_("An admin account exists already: sign in instead."),
     "staff_setup_denied": N_("This admin token is not valid."),
     "rate_limited": N_("Too many attempts. Please wait a few minutes and try again."),
+    "reseller_unavailable": N_("This reseller account is disabled. Ask the operator."),
 }
 
 

@@ -127,7 +127,7 @@ def amounts_in(session: Session, entry_ids: list[uuid.UUID], account_id: uuid.UU
     rows = session.execute(select(Posting.entry_id, func.sum(Posting.amount_minor))
                            .where(Posting.account_id == account_id, Posting.entry_id.in_(entry_ids))
                            .group_by(Posting.entry_id))
-    return {entry_id: int(total) for entry_id, total in rows}  # PostgreSQL sums a BIGINT as numeric (Decimal)
+    return {entry_id: int(total) for entry_id, total in rows}  # PostgreSQL sums a BIGINT as NUMERIC
 
 
 def entry_exists(session: Session, reference: str) -> bool:

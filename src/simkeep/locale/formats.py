@@ -7,10 +7,12 @@ given is the one the reader counts days in (the operator's, or the browser's).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 import phonenumbers
 from babel import Locale
 from babel.dates import format_date, format_time, get_timezone_location
+from babel.numbers import format_decimal, format_percent
 
 from simkeep.core.clock import zone
 from simkeep.core.money import Money
@@ -19,6 +21,17 @@ from simkeep.core.money import Money
 def money(amount: Money, locale: str) -> str:
     """"€10.00" (en, zh_CN), "10,00 €" (fr, with a no-break space), "HK$6.00"; CLDR's rules, in Money.format."""
     return amount.format(locale)
+
+
+def number(value: int, locale: str) -> str:
+    """"1,000,000" (en), "1 000 000" (fr, narrow no-break spaces), "1,000,000" (zh_CN): counts of things."""
+    return format_decimal(value, locale=locale)
+
+
+def percent(basis_points: int, locale: str) -> str:
+    """A rate given in basis points: "7.5%" (en, zh_CN), "7,5 %" (fr); two decimals at most, none when whole."""
+    pattern = Locale.parse(locale).percent_formats[None].pattern.replace("#,##0", "#,##0.##")
+    return format_percent(Decimal(basis_points) / 10_000, format=pattern, locale=locale)
 
 
 def day(value: date, locale: str) -> str:

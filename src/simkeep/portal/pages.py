@@ -1,7 +1,7 @@
 """The subscriber portal: check a number, sign in by SMS code, renew online. Thin: parse, call a service, render.
 
 This module holds the home and status pages and assembles the portal's one router from its parts: sign-in
-(signin.py), the renewal wizard (wizard.py) and the payment result pages (result.py). The language switch needs
+(signin.py), the renewal wizard (wizard.py), the payment result pages (result.py) and recharge cards (card.py). The language switch needs
 no route: any page takes ?lang= and `render` remembers it in a cookie."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.core import clock
-from simkeep.portal import homescreen, result, signin, wizard
+from simkeep.portal import card, homescreen, result, signin, wizard
 from simkeep.portal import service as portal
 from simkeep.portal.params import OperatorId, PageRoute
 from simkeep.receipt import service as receipts
@@ -48,6 +48,7 @@ def my_lines(request: Request, db: Db, settings: Config) -> Response:
     secret = settings.key("receipt")
     # When this status was read, in the reader's zone: the offline page repeats it with the status it kept.
     return render(request, "portal/lines.html", statuses=statuses, seen_at=now,
+                  cards_accepted=portal.cards_accepted(settings),
                   seen=signin.moment(now, reader(request).locale, request.cookies.get("tz")),
                   receipt_token=lambda receipt_id: receipts.token_for(secret, receipt_id))
 
@@ -72,4 +73,5 @@ def add_line_form(request: Request) -> HTMLResponse:
 router.include_router(signin.router)
 router.include_router(wizard.router)
 router.include_router(result.router)
+router.include_router(card.router)
 router.include_router(homescreen.router)

@@ -1,4 +1,5 @@
-"""What the portal shows and does: offers with the validity they buy, a line's status, a checked order, paying.
+"""What the portal shows and does: offers with the validity they buy, a line's status, a checked order, paying,
+and redeeming a recharge card.
 
 No web framework here: the pages turn these answers and errors into redirects and templates."""
 
@@ -16,11 +17,14 @@ from simkeep.catalog.models import Offer, Operator
 from simkeep.config import Settings
 from simkeep.core.errors import (
     Conflict,
+    IdempotencyKeyReused,
     LineNotFound,
     LineNotRenewable,
     SimkeepError,
     ValidityCapReached,
 )
+from simkeep.core.ids import new_id
+from simkeep.core.money import Money
 from simkeep.db import Database
 from simkeep.line import rules
 from simkeep.line import service as lines
@@ -32,6 +36,9 @@ from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.service import TransferDetails
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
+from simkeep.topup.models import TopUp
+from simkeep.voucher import pins
+from simkeep.voucher import service as vouchers
 
 DEFAULT_OPERATOR = "fr-orange-mobicarte"
 
@@ -202,3 +209,99 @@ def payment_outcome(session: Session, attempt_id: str, *, numbers: Collection[st
     token = receipts.token_for(secret, attempt.receipt_id) if attempt.receipt_id else None
     return PaymentOutcome(attempt, operator, topup, token, days=days, full=True, credit_only=credit_only,
                           transfer=transfer)
+
+
+# -- recharge cards: the card decides the offer, nothing to pay -------------------------------------------------------
+
+CARD_PRINCIPAL = "portal:card"  # whose idempotency keys the card form's are (one per form shown)
+CARD_METHOD = "voucher"  # the receipt's payment method
+
+
+@dataclass(frozen=True)
+class CardOutcome:
+    """A card redeemed on a line, with what its page shows. `full` as for payments: the browser verified the number,
+    so it sees the new validity end, the balance and the receipt; otherwise only what it did."""
+
+    topup: TopUp
+    operator: Operator
+    days: int  # the days of validity the card's offer adds
+    credit_only: bool  # the top-up added credit and left the validity where it was
+    full: bool
+    balance: Money | None = None  # None unless `full`
+    receipt_token: str | None = None  # None unless `full`
+
+    def context(self) -> dict:
+        return {"topup": self.topup, "operator": self.operator, "days": self.days, "credit_only": self.credit_only,
+                "full": self.full, "balance": self.balance, "receipt_token": self.receipt_token}
+
+
+def cards_accepted(settings: Settings) -> bool:
+    """Whether recharge cards can be redeemed here (the PIN pepper and seal key are configured)."""
+    return bool(settings.voucher_pepper and settings.voucher_seal_key)
+
+
+def redeem_card(db: Database, settings: Settings, *, msisdn: str, pin: str, key: str, client: str, language: str,
+                now: datetime) -> TopUp:
+    """Redeem a card on a number through the one redemption of every channel, with a receipt like a payment's (its
+    link in the confirmation SMS). The same form sent twice (the same key and PIN) answers the first top-up again.
+
+    Raises VoucherInvalid for every PIN that does not redeem (the failure is committed first, so it counts towards
+    the number's lockout), VoucherLocked, LineNotFound / LineNotRenewable for a number without a renewable line,
+    ValidityCapReached when the card would pass the operator's cap (the card stays unused)."""
+    keys = pins.keys(settings)
+    try:
+        return _redeem_card(db, settings, keys, msisdn=msisdn, pin=pin, key=key, client=client, language=language,
+                            now=now)
+    except IdempotencyKeyReused:
+        # A form shown before another card was redeemed with it (Back, then a new PIN): a new request.
+        return _redeem_card(db, settings, keys, msisdn=msisdn, pin=pin, key=f"{key}:{new_id().hex}", client=client,
+                            language=language, now=now)
+
+
+def _redeem_card(db: Database, settings: Settings, keys: pins.Keys, *, msisdn: str, pin: str, key: str,
+                 client: str, language: str, now: datetime) -> TopUp:
+    receipt_id = new_id()
+    receipt_url = f"{settings.base_url}/receipts/{receipts.token_for(settings.key('receipt'), receipt_id)}"
+    with db.transaction() as session:
+        redemption = vouchers.redeem(session, msisdn=msisdn, pin=pin, via="portal", principal=CARD_PRINCIPAL,
+                                     idempotency_key=key, client=client, keys=keys, now=now,
+                                     region=settings.default_region,
+                                     failures_allowed=settings.voucher_failures_per_number,
+                                     failure_hours=settings.voucher_failure_hours,
+                                     notify={"receipt_url": receipt_url})
+        if redemption.result is not None and not redemption.result.replayed:
+            topup = redemption.result.topup
+            receipts.issue(session, receipt_id=receipt_id, topup=topup,
+                           operator_id=catalog.operator_of_offer(session, topup.offer_id), line_id=topup.line_id,
+                           payment_method=CARD_METHOD, language=language, now=now)
+    return redemption.outcome().topup  # after the commit: a failure raises the one answer
+
+
+def card_locked_until(session: Session, settings: Settings, msisdn: str, *, now: datetime) -> datetime | None:
+    """When a number locked by wrong PINs may try a card again; None while it may."""
+    return vouchers.locked_until(session, msisdn, now=now, failures_allowed=settings.voucher_failures_per_number,
+                                 failure_hours=settings.voucher_failure_hours)
+
+
+def card_outcome(session: Session, topup_id: str, *, numbers: Collection[str], own: Collection[str],
+                 secret: str) -> CardOutcome | None:
+    """A card's top-up with what its page shows, or None if unknown, not a card's, or not this browser's to see:
+    a browser that verified the number sees everything, the one that redeemed the card (`own`) sees what it did."""
+    try:
+        topup = topups.get_topup(session, uuid.UUID(topup_id))
+    except (SimkeepError, ValueError):
+        return None
+    if topup.channel != vouchers.VOUCHER_CHANNEL:
+        return None
+    full = topup.msisdn in numbers
+    if not full and str(topup.id) not in own:
+        return None
+    operator = catalog.get_operator(session, catalog.operator_of_offer(session, topup.offer_id))
+    days = catalog.get_offer(session, topup.offer_id, operator).validity_days
+    credit_only = topup.validity_ends_at <= topup.validity_before
+    if not full:
+        return CardOutcome(topup, operator, days, credit_only, full=False)
+    line = session.get_one(Line, topup.line_id)
+    receipt = receipts.by_topup(session, [topup.id]).get(topup.id)
+    return CardOutcome(topup, operator, days, credit_only, full=True, balance=lines.view(session, line).balance,
+                       receipt_token=receipts.token_for(secret, receipt.id) if receipt else None)

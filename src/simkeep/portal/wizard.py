@@ -1,4 +1,6 @@
-"""The renewal wizard: offer -> number -> method -> summary -> confirm, then the result pages (result.py).
+"""The renewal wizard: offer -> number -> method -> summary -> confirm, then the result pages (result.py). A
+recharge card is the other way from the offers and methods steps: its form (card.py) asks the number and the PIN,
+and the card decides the offer.
 
 Anyone may pay for any number, as operators' "recharge for someone else" pages allow: no code is asked. So the
 wizard shows nothing of a line to a browser that has not verified the number (signed in with its code): no
@@ -77,6 +79,7 @@ def recharge_offer(request: Request, db: Db, settings: Config, operator: Operato
         choice = portal.offer_choice(session, wanted, line=line, now=clock.now())
     return render(request, "portal/recharge_offer.html", status=status, operators=choice.operators,
                   operator=choice.operator, quotes=choice.quotes, line=line, selected=wizard.get("offer"), step=1,
+                  cards_accepted=portal.cards_accepted(settings),
                   error=error_text(language(request), error) if error else None)
 
 
@@ -147,6 +150,7 @@ def recharge_method(request: Request, db: Db, settings: Config, error: Notice = 
         return order
     methods = available_methods(order.operator.id, settings)
     return render(request, "portal/recharge_method.html", methods=methods, selected=wizard.get("method"), step=3,
+                  cards_accepted=portal.cards_accepted(settings),
                   error=error_text(language(request), error) if error else None)
 
 
@@ -249,6 +253,14 @@ def _knows(request: Request, wizard: dict) -> bool:
 def _known_line(session, request: Request, wizard: dict):
     """The live line of the wizard's number when the wizard knows it (_knows); None otherwise."""
     return lines.find_live_line(session, wizard["msisdn"]) if _knows(request, wizard) else None
+
+
+def number_of(request: Request) -> str:
+    """The number the recharge-card form starts from: the wizard's (checked, or only prefilled by a link), else the
+    one number this browser verified, else none."""
+    wizard = _wizard(request)
+    verified = verified_numbers(request)
+    return wizard.get("msisdn") or wizard.get("prefill") or (verified[0] if len(verified) == 1 else "")
 
 
 def _wizard(request: Request) -> dict:

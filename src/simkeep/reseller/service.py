@@ -65,6 +65,14 @@ def by_code(session: Session, code: str) -> Reseller:
     return found
 
 
+def any_by_code(session: Session, code: str) -> Reseller:
+    """A reseller, disabled or not (the back office still shows a disabled one's history)."""
+    found = session.scalars(select(Reseller).where(Reseller.code == code.strip().upper())).first()
+    if found is None:
+        raise ResellerNotFound()
+    return found
+
+
 def get(session: Session, reseller_id: uuid.UUID) -> Reseller:
     found = session.get(Reseller, reseller_id)
     if found is None or found.disabled_at is not None:

@@ -25,6 +25,11 @@ def all_accounts(session: Session) -> list[StaffAccount]:
     return list(session.scalars(select(StaffAccount).order_by(StaffAccount.username)))
 
 
+def of_reseller(session: Session, reseller_id: uuid.UUID) -> list[StaffAccount]:
+    return list(session.scalars(select(StaffAccount).where(StaffAccount.reseller_id == reseller_id)
+                                .order_by(StaffAccount.username)))
+
+
 def any_with_role(session: Session, role: str) -> bool:
     return session.scalar(select(StaffAccount.id).where(StaffAccount.role == role).limit(1)) is not None
 

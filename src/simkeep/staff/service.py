@@ -54,6 +54,10 @@ class InvalidRole(InvalidInput):
     code, message = "staff_role_invalid", f"The role must be one of: {', '.join(roles.BACK_OFFICE)}."
 
 
+class ResellerBinding(InvalidInput):
+    code, message = "staff_reseller_binding", "An account of role reseller belongs to one reseller; no other role does."
+
+
 class StaffNotFound(NotFound):
     code, message = "staff_not_found", "No staff account with this username."
 
@@ -162,16 +166,20 @@ def needs_totp(account: StaffAccount, totp_roles: tuple[str, ...]) -> bool:
 # -- accounts -----------------------------------------------------------------------------------------------------
 
 def create_account(session: Session, *, username: str, role: str, password_hash: str, must_change_password: bool,
-                   by: str, now: datetime, setup: bool = False) -> StaffAccount:
+                   by: str, now: datetime, setup: bool = False, reseller_id: uuid.UUID | None = None) -> StaffAccount:
+    """`reseller_id`: the reseller whose pages an account of role `reseller` sees (required for that role, refused
+    for any other)."""
     name = check_username(username)
     if role not in roles.BACK_OFFICE:
         raise InvalidRole()
+    if (role == "reseller") != (reseller_id is not None):
+        raise ResellerBinding()
     if repository.by_username(session, name) is not None:
         raise UsernameTaken()
     account = StaffAccount(id=new_id(), username=name, role=role, password_hash=password_hash,
                            must_change_password=must_change_password, totp_secret=None, totp_last_step=None,
                            failed_attempts=0, locked_until=None, disabled_at=None, setup_marker=1 if setup else None,
-                           created_at=now, password_changed_at=now, last_signin_at=None)
+                           created_at=now, password_changed_at=now, last_signin_at=None, reseller_id=reseller_id)
     try:
         with session.begin_nested():
             repository.add(session, account)
@@ -211,6 +219,11 @@ def active(session: Session, account_id: uuid.UUID) -> StaffAccount | None:
 
 def accounts(session: Session) -> list[StaffAccount]:
     return repository.all_accounts(session)
+
+
+def accounts_of_reseller(session: Session, reseller_id: uuid.UUID) -> list[StaffAccount]:
+    """The people who sign in for one reseller (its /reseller pages), disabled ones included."""
+    return repository.of_reseller(session, reseller_id)
 
 
 def for_signin(session: Session, username: str) -> StaffAccount | None:

@@ -107,12 +107,6 @@ def request_hash_of(number: str, offer_id: str, channel: str, *extra: str) -> st
     return idempotency.fingerprint(number, offer_id, channel, *extra)
 
 
-def find_by_key(session: Session, principal: str, idempotency_key: str) -> TopUp | None:
-    """The top-up this caller made with this key, as committed now (a fresh statement: on PostgreSQL it sees a
-    twin request that committed while this one waited for the line's lock)."""
-    return repository.find_by_key(session, principal, idempotency_key)
-
-
 def get_topup(session: Session, topup_id) -> TopUp:
     return repository.get(session, topup_id)
 

@@ -108,18 +108,44 @@ def create_batch(session: Session, *, offer_id: str, quantity: int, expires_at: 
 def export_batch(session: Session, batch_id, *, actor: str, keys: pins.Keys, now: datetime) -> tuple[VoucherBatch, list[Card]]:
     """The one export of a batch made in the back office: its PINs, then the sealed copy is erased for good."""
     batch = get_batch(session, batch_id)
+    blob = batch.export_sealed  # read before the update: the ORM update sets the loaded object's copy to None too
     done = session.execute(update(VoucherBatch).where(
         VoucherBatch.id == batch.id, VoucherBatch.exported_at.is_(None), VoucherBatch.export_sealed.is_not(None))
         .values(exported_at=now, exported_by=actor, export_sealed=None))
-    if rowcount(done) != 1 or batch.export_sealed is None:
+    if rowcount(done) != 1 or blob is None:
         raise BatchAlreadyExported()
-    opened = sealed.open_sealed(batch.export_sealed, keys=[keys.seal], context=f"batch:{batch.id}")
+    opened = sealed.open_sealed(blob, keys=[keys.seal], context=f"batch:{batch.id}")
     if opened is None:
         raise InvalidInput("the batch's sealed PINs cannot be opened with SIMKEEP_VOUCHER_SEAL_KEY")
     audit.record(session, actor=actor, action="voucher.batch.export", subject_type="voucher_batch",
                  subject_id=str(batch.id), reason="PINs handed out for printing", now=now,
                  details={"quantity": batch.quantity})
     return session.get_one(VoucherBatch, batch.id), [(serial, pin) for serial, pin in json.loads(opened)]
+
+
+def sealed_cards(session: Session, batch_id, *, keys: pins.Keys) -> tuple[VoucherBatch, list[Card]]:
+    """A batch's PINs while still sealed for their one export, read without handing them out: the back office lays
+    out the export's files from them first, outside any write transaction, then `export_batch` erases the seal
+    (of two concurrent exports only one gets past its guarded update; the other's files are never sent)."""
+    batch = get_batch(session, batch_id)
+    if batch.exported_at is not None or batch.export_sealed is None:
+        raise BatchAlreadyExported()
+    opened = sealed.open_sealed(batch.export_sealed, keys=[keys.seal], context=f"batch:{batch.id}")
+    if opened is None:
+        raise InvalidInput("the batch's sealed PINs cannot be opened with SIMKEEP_VOUCHER_SEAL_KEY")
+    return batch, [(serial, pin) for serial, pin in json.loads(opened)]
+
+
+def batch_counts(session: Session, batches: list[VoucherBatch]) -> dict[uuid.UUID, dict[str, int]]:
+    """Cards per state for each of `batches` (the back office's list), in one query."""
+    counts: dict[uuid.UUID, dict[str, int]] = {batch.id: {} for batch in batches}
+    if batches:
+        for batch_id, state, n in session.execute(
+                select(VoucherBatch.id, Voucher.state, func.count())
+                .join(Voucher, Voucher.serial.between(VoucherBatch.serial_from, VoucherBatch.serial_to))
+                .where(VoucherBatch.id.in_(list(counts))).group_by(VoucherBatch.id, Voucher.state)):
+            counts[batch_id][state] = n
+    return counts
 
 
 def get_batch(session: Session, batch_id) -> VoucherBatch:
@@ -506,18 +532,26 @@ def _not_taken(session: Session, *, number: str, digits: str | None, digest: byt
         .join(VoucherBatch, VoucherBatch.id == Voucher.batch_id).where(Voucher.pin_hash == digest)).first()
     if card is None:
         return _failed(session, number, UNKNOWN, None, via, client, now)
-    # Usable-looking: another request took it between this one's guarded update and this read.
+    # A card that looks usable here was taken by another request after this one's guarded update ran.
     reason = _unusable(card.state, card.expires_at, now) or (
         OTHER_OPERATOR if card.operator_id != operator_id else USED)
-    if reason == USED:
-        # Used by this very request? On PostgreSQL the line lock's read of an earlier request with this key is in
-        # the snapshot taken before the lock was granted, so a twin (the same request sent twice) that committed
-        # meanwhile is seen only now: it is a replay, not a failure.
-        twin = topups.find_by_key(session, principal, idempotency_key)
-        if twin is not None:
-            idempotency.replay(twin, _request_hash(number, twin.offer_id, digest))
-            return Redemption(TopUpResult(twin, replayed=True), serial=card.serial)
+    if reason == USED and (again := _committed_meanwhile(session, principal, idempotency_key, number, digest,
+                                                         serial=card.serial)):
+        return again
     return _failed(session, number, reason, card.serial, via, client, now)
+
+
+def _committed_meanwhile(session: Session, principal: str, idempotency_key: str, number: str,
+                         digest: bytes, *, serial: int) -> Redemption | None:
+    """The same request (key and PIN), committed while this one waited for the line's lock: the lock statement's
+    snapshot, taken before the wait, could not see it (PostgreSQL, READ COMMITTED). It is a replay, not a "used"
+    failure that would count towards the number's lockout. Read only on that path, so a redemption pays nothing."""
+    earlier = session.scalars(select(TopUp).where(TopUp.principal == principal,
+                                                  TopUp.idempotency_key == idempotency_key)).first()
+    if earlier is None:
+        return None
+    idempotency.replay(earlier, _request_hash(number, earlier.offer_id, digest))  # 409 if another request
+    return Redemption(TopUpResult(earlier, replayed=True), serial=serial)
 
 
 def _request_hash(number: str, offer_id: str, digest: bytes) -> str:
@@ -636,6 +670,7 @@ def report(session: Session, batch_id) -> BatchReport:
         in_batch, Voucher.sold_at.is_not(None), Voucher.state.in_((ACTIVE, BLOCKED)))).one()
     expired_sold = session.scalars(select(func.count()).select_from(Voucher).where(
         in_batch, Voucher.sold_at.is_not(None), Voucher.state == EXPIRED)).one()
+    # int(): PostgreSQL sums a BIGINT as NUMERIC (a Decimal), which Money refuses
     commission = int(session.scalars(select(func.coalesce(func.sum(VoucherPurchase.commission_minor), 0)).where(
         VoucherPurchase.serial_from >= batch.serial_from, VoucherPurchase.serial_to <= batch.serial_to)).one())
     face = batch.face_value_minor

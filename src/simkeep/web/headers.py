@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from simkeep.config import Settings
 
 # Pages that show or take personal data (and the sandbox's pay page): never cached anywhere.
-NO_STORE_PREFIXES = ("/api/", "/lines", "/recharge", "/r/", "/pay", "/signin", "/signout", "/receipts/", "/admin",
-                     "/sandbox/")
+NO_STORE_PREFIXES = ("/api/", "/lines", "/recharge", "/renew/", "/r/", "/pay", "/signin", "/signout", "/receipts/",
+                     "/admin", "/reseller", "/sandbox/")
 NO_REFERRER_PREFIXES = ("/receipts/",)
 PAY_PAGES = "/pay/"
 HSTS = "max-age=31536000"  # no includeSubDomains: the operator's other hosts are not simkeep's to pin

@@ -25,7 +25,8 @@ def environment(language: str) -> Environment:
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     # jinja2.ext.i18n adds this method when the environment is made: the class does not declare it
     cast(Any, env).install_gettext_translations(translations(language), newstyle=True)
-    env.filters.update(money=_money, last_day=_last_day, when=_when, phone=formats.phone)
+    env.filters.update(money=_money, last_day=_last_day, when=_when, phone=formats.phone, number=_number,
+                       percent=_percent)
     env.globals.update(language=language, languages=LANGUAGES, language_names=NAMES, language_tags=TAGS,
                        format_locale=BASE_LOCALE[language])
     return env
@@ -34,6 +35,16 @@ def environment(language: str) -> Environment:
 @pass_context
 def _money(context: Context, minor: int, currency: str) -> str:
     return formats.money(Money(minor, currency), context["format_locale"])
+
+
+@pass_context
+def _number(context: Context, value: int) -> str:
+    return formats.number(value, context["format_locale"])
+
+
+@pass_context
+def _percent(context: Context, basis_points: int) -> str:
+    return formats.percent(basis_points, context["format_locale"])
 
 
 @pass_context

@@ -61,6 +61,15 @@ ERROR_TEXTS = {
     "nothing_captured": N_("The payment service holds no captured payment for this order, so nothing can be refunded "
                            "through it. Dismiss it, or refund it by hand (a bank transfer is always refunded by hand)."),
     "invalid_input": N_("Please fill in every field, with a reason."),
+    # Recharge cards: one sentence for every PIN that does not redeem (unknown, used, blocked, expired, another
+    # operator's, a typo), so a guesser learns nothing; staff see the exact reason.
+    "voucher_invalid": N_("This recharge card PIN cannot be used. Check the digits, and that the card is for this "
+                          "number's operator. If it still does not work, ask the seller or customer service."),
+    "voucher_locked": N_("Too many wrong recharge card PINs were typed for this number, so recharge cards are paused "
+                         "for it for now."),
+    "voucher_validity_cap": N_("This card would take the number past the longest validity its operator allows. "
+                               "It has not been used: keep it for later."),
+    "vouchers_not_configured": N_("Recharge cards cannot be used here right now. Pay online or recharge in a store."),
 }
 ERROR_TEXTS["internal"] = N_("Something went wrong on our side. Nothing was charged twice; please try again.")
 GENERIC_ERROR = N_("Something went wrong. Nothing was charged; please try again.")

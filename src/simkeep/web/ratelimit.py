@@ -59,8 +59,10 @@ class RateLimits:
         return self.limiter.hit(self.numbers_per_ip, "number-ip", self.client(request))
 
     def may_try_voucher(self, request: Request) -> bool:
-        """One recharge card PIN tried from this address (the portal): False once the address has spent its budget
-        (SIMKEEP_VOUCHER_REDEMPTIONS_PER_IP); `voucher_ip_wait` says for how long."""
+        """One recharge card PIN tried from this address (the portal), whatever the number: False once the address
+        has spent its budget (SIMKEEP_VOUCHER_REDEMPTIONS_PER_IP); `voucher_ip_wait` says for how long. The
+        per-number lockout (voucher/service.py) bounds what one number can guess; this bounds what one address can,
+        across numbers."""
         return self.limiter.hit(self.vouchers_per_ip, "voucher-ip", self.client(request))
 
     def voucher_ip_wait(self, request: Request) -> int:

@@ -39,8 +39,8 @@ reseller_router = APIRouter(prefix="/api/v1/reseller", tags=["reseller"])
          "not sold yet, another operator's, a wrong check digit): one answer, byte for byte; "
          "or `invalid_input`: a malformed Idempotency-Key",
     429: "`rate_limited`: this API key tried too many PINs (SIMKEEP_VOUCHER_REDEMPTIONS_PER_KEY); or "
-         "`voucher_locked`: this number failed too many PINs (5 in 24 hours), `locked_until` says when it may "
-         "try again",
+         "`voucher_locked`: this number failed too many PINs (SIMKEEP_VOUCHER_FAILURES_PER_NUMBER in "
+         "SIMKEEP_VOUCHER_FAILURE_HOURS, 5 in 24 hours by default); `locked_until` says when it may try again",
     503: "`vouchers_not_configured`: SIMKEEP_VOUCHER_PEPPER and SIMKEEP_VOUCHER_SEAL_KEY are not set"}, body=True))
 async def redeem(body: RedeemIn, key: IdempotencyKey, db: Lane, cfg: Config, limits: Limits,
                  who: AnyRole) -> Response:

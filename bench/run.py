@@ -18,6 +18,7 @@ from bench.reminders import bench_reminders
 from bench.smpp import bench_smpp
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
 from bench.topup import bench_topup_pg, bench_topup_sqlite
+from bench.voucher import bench_voucher_pg
 from bench.vouchers import bench_vouchers_pg, bench_vouchers_sqlite
 
 BENCHMARKS = {
@@ -31,6 +32,7 @@ BENCHMARKS = {
     "checkout_pg": bench_checkout_pg,
     "vouchers_pg": bench_vouchers_pg,
     "vouchers_sqlite": bench_vouchers_sqlite,
+    "voucher_pg": bench_voucher_pg,
 }
 
 

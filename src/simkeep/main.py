@@ -20,8 +20,11 @@ from simkeep.line.api import router as line_router
 from simkeep.payment.api import router as webhook_router
 from simkeep.portal.pages import router as portal_router
 from simkeep.receipt.pages import router as receipt_router
+from simkeep.reseller.api import router as reseller_router
 from simkeep.sandbox.pages import router as sandbox_router
 from simkeep.topup.api import router as topup_router
+from simkeep.voucher.api import reseller_router as epin_router
+from simkeep.voucher.api import router as voucher_router
 from simkeep.web import errors, openapi
 from simkeep.web.deps import Db
 from simkeep.web.docs import router as docs_router
@@ -57,8 +60,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
     admin.install(app)
-    for router in (catalog_router, line_router, history_router, topup_router, charge_router, webhook_router,
-                   portal_router, receipt_router, admin.router, docs_router):
+    for router in (catalog_router, line_router, history_router, topup_router, voucher_router, reseller_router, epin_router,
+                   charge_router, webhook_router, portal_router, receipt_router, admin.router, docs_router):
         app.include_router(router)
     if settings.sandbox_on:  # a development tool: its pages do not exist unless it is switched on
         app.include_router(sandbox_router)

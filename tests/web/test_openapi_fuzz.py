@@ -23,6 +23,8 @@ from simkeep.config import Settings
 from simkeep.main import create_app
 from tests.conftest import ADMIN_TOKEN, T0, TEST_SECRET
 from tests.factories.lines import make_line, top_up
+from tests.factories.vouchers import make_reseller
+from tests.voucher import api_key
 
 EXAMPLES = {"positive": 15, "negative": 10, "known": 15}
 MODES = {"positive": GenerationMode.POSITIVE, "negative": GenerationMode.NEGATIVE, "known": GenerationMode.POSITIVE}
@@ -31,6 +33,8 @@ MODES = {"positive": GenerationMode.POSITIVE, "negative": GenerationMode.NEGATIV
 # past it, wrong types, missing and unknown fields), on random and on existing resources.
 KNOWN_PATHS = {"msisdn": "+33612345678", "provider": "sandbox"}
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+# The reseller's own routes answer only its keys (anything else is 403): they are fuzzed with one.
+RESELLER_AUTH: dict[str, str] = {}
 # Every check but positive_data_acceptance: a request can fit the schema and still be refused with 422 for what
 # no schema says (a number that is not a mobile number, an offer of another operator), and that is correct.
 CHECKS = [not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
@@ -53,6 +57,8 @@ def api_schema(settings, db, monkeypatch):
     make_line(db, msisdn="+33698765432", operator_id="fr-sfr-la-carte", now=T0)
     topup = top_up(db, now=T0).topup
     monkeypatch.setitem(KNOWN_PATHS, "topup_id", str(topup.id))
+    reseller = make_reseller(db, now=T0)
+    monkeypatch.setitem(RESELLER_AUTH, "Authorization", api_key(db, settings, reseller_id=reseller.id)["Authorization"])
     # Generated requests carry the right token; nothing here is guessing, so the throttle stays out of the way.
     app = create_app(settings.model_copy(update={"bearer_failures_per_ip": "1000000 per hour"}), db)
     return schemathesis.openapi.from_asgi("/openapi.json", app)
@@ -61,13 +67,16 @@ def api_schema(settings, db, monkeypatch):
 def test_the_document_has_every_api_operation():
     assert sorted(operation_labels()) == [
         "GET /api/v1/lines/{msisdn}", "GET /api/v1/lines/{msisdn}/history", "GET /api/v1/operators",
-        "GET /api/v1/topups/{topup_id}", "GET /healthz", "POST /api/v1/charges", "POST /api/v1/lines",
-        "POST /api/v1/topups", "POST /webhooks/{provider}"]
+        "GET /api/v1/reseller", "GET /api/v1/reseller/purchases", "GET /api/v1/reseller/statement",
+        "GET /api/v1/reseller/statement.csv", "GET /api/v1/topups/{topup_id}", "GET /healthz",
+        "POST /api/v1/charges", "POST /api/v1/lines", "POST /api/v1/reseller/epins", "POST /api/v1/reseller/topups",
+        "POST /api/v1/topups", "POST /api/v1/vouchers/redeem", "POST /webhooks/{provider}"]
 
 
 @pytest.mark.parametrize("label", operation_labels())
 def test_every_operation_answers_as_documented(api_schema, label):
     operation = api_schema.find_operation_by_label(label)
+    auth = RESELLER_AUTH if label.split()[1].startswith("/api/v1/reseller") else AUTH
     assert operation is not None
     for mode, examples in EXAMPLES.items():
         if (mode == "negative" and label == "GET /healthz") or (mode == "known" and "{" not in label):
@@ -79,7 +88,7 @@ def test_every_operation_answers_as_documented(api_schema, label):
                              suppress_health_check=list(HealthCheck), phases=[hypothesis.Phase.generate])
         @hypothesis.given(case=strategy)
         def run(case):
-            case.call_and_validate(headers=AUTH, checks=CHECKS)
+            case.call_and_validate(headers=auth, checks=CHECKS)
 
         run()
     # Schemathesis' deterministic boundary cases, on random and on existing resources.
@@ -88,7 +97,7 @@ def test_every_operation_answers_as_documented(api_schema, label):
         operation, generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], generation_config=config))
     assert 5 <= len(cases) <= 100  # bounded, and not silently empty
     for case in cases:
-        case.call_and_validate(headers=AUTH, checks=CHECKS)
+        case.call_and_validate(headers=auth, checks=CHECKS)
         if case.path_parameters and set(case.path_parameters) <= set(KNOWN_PATHS):
             case.path_parameters = {name: KNOWN_PATHS[name] for name in case.path_parameters}
-            case.call_and_validate(headers=AUTH, checks=CHECKS)
+            case.call_and_validate(headers=auth, checks=CHECKS)

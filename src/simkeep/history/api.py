@@ -6,7 +6,7 @@ from simkeep.core.phone import lookup_msisdn
 from simkeep.history.schemas import HistoryOut
 from simkeep.history.service import history
 from simkeep.line import service as lines
-from simkeep.web.deps import AnyRole, Config, Lane
+from simkeep.web.deps import Config, Lane, Partner
 from simkeep.web.openapi import errors
 from simkeep.web.params import Instant, Msisdn
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api/v1/lines", tags=["lines"])
 
 
 @router.get("/{msisdn}/history", response_model=HistoryOut, responses=errors({404: "`line_not_found`"}))
-async def get_history(msisdn: Msisdn, db: Lane, cfg: Config, _who: AnyRole,
+async def get_history(msisdn: Msisdn, db: Lane, cfg: Config, _who: Partner,
                       before: Annotated[Instant | None,
                                         Query(description="cursor: next_before of the previous page "
                                                           "(an ISO-8601 instant with its offset, years 1900 to 9999)")

@@ -6,7 +6,7 @@ from simkeep.core.phone import lookup_msisdn
 from simkeep.line import service
 from simkeep.line.schemas import LineCreate, LineOut, MoneyOut
 from simkeep.locale import languages
-from simkeep.web.deps import AnyRole, Config, Lane, Staff
+from simkeep.web.deps import Config, Lane, Partner, Staff
 from simkeep.web.openapi import errors
 from simkeep.web.params import Msisdn
 
@@ -27,7 +27,7 @@ async def create_line(body: LineCreate, db: Lane, _who: Staff) -> LineOut:
 
 
 @router.get("/{msisdn}", response_model=LineOut, responses=errors({404: "`line_not_found`"}))
-async def get_line(msisdn: Msisdn, db: Lane, cfg: Config, _who: AnyRole) -> LineOut:
+async def get_line(msisdn: Msisdn, db: Lane, cfg: Config, _who: Partner) -> LineOut:
     number = lookup_msisdn(msisdn, cfg.default_region)
     return await db.read(lambda session: render(service.view(session, service.find_line(session, number))))
 

@@ -142,6 +142,21 @@ def top_up_line(session: Session, *, reseller: Reseller, principal: str, idempot
         raise InsufficientFloat() from None
 
 
+def costs(session: Session, reseller: Reseller, entry_id: uuid.UUID) -> tuple[Money, Money]:
+    """(what the float paid, the commission earned) in one journal entry of this reseller's, as booked: a replay
+    answers what was paid then, even if the discount changed since."""
+    commission_account = ledger.system_account_id(ledger.COMMISSION, reseller.currency)
+    paid = ledger.amounts_in(session, [entry_id], reseller.float_account_id).get(entry_id, 0)
+    commission = ledger.amounts_in(session, [entry_id], commission_account).get(entry_id, 0)
+    return Money(-paid, reseller.currency), Money(-commission, reseller.currency)
+
+
+def balance_at(session: Session, reseller: Reseller, at: datetime) -> Money:
+    """The float just before `at` (a statement's opening balance)."""
+    return Money(sum(p.amount_minor for p in ledger.postings_of(session, reseller.float_account_id, until=at)),
+                 reseller.currency)
+
+
 @dataclass(frozen=True, slots=True)
 class StatementLine:
     at: datetime
@@ -155,9 +170,7 @@ class StatementLine:
 def statement(session: Session, reseller: Reseller, *, since: datetime | None = None,
               until: datetime | None = None) -> list[StatementLine]:
     """The float's movements, oldest first, each with its commission and the running balance."""
-    opening = 0
-    if since is not None:
-        opening = sum(p.amount_minor for p in ledger.postings_of(session, reseller.float_account_id, until=since))
+    opening = balance_at(session, reseller, since).minor if since is not None else 0
     moves = ledger.postings_of(session, reseller.float_account_id, since=since, until=until)
     earned = ledger.amounts_in(session, [m.entry_id for m in moves],
                                ledger.system_account_id(ledger.COMMISSION, reseller.currency))

@@ -7,7 +7,7 @@ from simkeep.core import clock
 from simkeep.topup import service
 from simkeep.topup.models import TopUp
 from simkeep.topup.schemas import TopUpCreate, TopUpOut
-from simkeep.web.deps import AnyRole, Config, IdempotencyKey, Lane
+from simkeep.web.deps import Config, IdempotencyKey, Lane, Partner
 from simkeep.web.openapi import errors
 
 router = APIRouter(prefix="/api/v1/topups", tags=["top-ups"])
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1/topups", tags=["top-ups"])
     409: "`line_not_renewable`, `validity_cap_reached`, or `idempotency_key_reused` (the same Idempotency-Key with a "
          "different body)",
     422: "`invalid_input`: a malformed Idempotency-Key"}, body=True))
-async def create_topup(body: TopUpCreate, key: IdempotencyKey, db: Lane, cfg: Config, who: AnyRole) -> Response:
+async def create_topup(body: TopUpCreate, key: IdempotencyKey, db: Lane, cfg: Config, who: Partner) -> Response:
     result = await db.write(lambda session: service.top_up(
         session, principal=who.id, idempotency_key=key, msisdn=body.msisdn, offer_id=body.offer_id,
         channel=body.channel, now=clock.now(), region=cfg.default_region))
@@ -31,7 +31,7 @@ async def create_topup(body: TopUpCreate, key: IdempotencyKey, db: Lane, cfg: Co
 
 
 @router.get("/{topup_id}", response_model=TopUpOut, responses=errors({404: "`topup_not_found`"}))
-async def get_topup(topup_id: Annotated[str, Path(description="the top-up's id (a UUID); anything else is 404")], db: Lane, _who: AnyRole) -> dict:
+async def get_topup(topup_id: Annotated[str, Path(description="the top-up's id (a UUID); anything else is 404")], db: Lane, _who: Partner) -> dict:
     return await db.read(lambda session: as_dict(service.get_topup(session, topup_id)))
 
 

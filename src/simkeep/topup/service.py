@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
+from simkeep.catalog.models import OfferTerms, OperatorRules
 from simkeep.core import idempotency
 from simkeep.core.errors import InvalidInput, LineNotRenewable, OfferNotFound
 from simkeep.core.ids import new_id
@@ -18,7 +20,7 @@ from simkeep.ledger import service as ledger
 from simkeep.ledger.service import Leg
 from simkeep.line import rules
 from simkeep.line import service as lines
-from simkeep.line.models import ACTIVE, RENEWABLE
+from simkeep.line.models import ACTIVE, RENEWABLE, LockedLine
 from simkeep.notification import events, outbox
 from simkeep.topup import repository
 from simkeep.topup.models import TopUp
@@ -35,24 +37,31 @@ class TopUpResult:
 def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: str, offer_id: str,
            channel: str, now: datetime, region: str = "FR", notify: dict | None = None,
            clearing: str | None = None, price: Money | None = None,
-           funding: Callable[[Money], list[Leg]] | None = None, request_extra: tuple[str, ...] = ()) -> TopUpResult:
+           funding: Callable[[Money], list[Leg]] | None = None, request_extra: tuple[str, ...] = (),
+           locked: tuple[LockedLine, OperatorRules, OfferTerms | None] | None = None,
+           topup_id: uuid.UUID | None = None) -> TopUpResult:
     """`notify` adds fields to the confirmation message (a receipt link, for instance); `clearing` names the
     clearing account the money comes through when it is not the channel's (a payment provider's). `price`
     replaces the catalog's (a voucher credits the face value printed on it); `funding` gives the legs that pay the
     price (a reseller's float and its commission, a voucher's liability) instead of the clearing account;
-    `request_extra` adds to what identifies the request for its idempotency key (a voucher's PIN hash)."""
+    `request_extra` adds to what identifies the request for its idempotency key (a voucher's PIN hash).
+    `locked` is (line, operator, offer) from a caller that already holds the line's lock (`lock_live_line` in
+    this transaction) and found no earlier request with this key: the lock is not taken again (a voucher's
+    redemption saves that round trip). `topup_id` is the new top-up's id when the caller must know it first."""
     if channel not in ledger.CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(ledger.CHANNELS)}")
     number = lookup_msisdn(msisdn, region)
     request_hash = request_hash_of(number, offer_id, channel, *request_extra)
-    locked = lines.lock_live_line(session, number, offer_id, request=(TopUp.__table__, principal, idempotency_key))
-    # An earlier request with this key comes with the lock (one round trip); without a live line, look it up.
     if locked is None:
-        earlier = repository.find_by_key(session, principal, idempotency_key)
-    else:
-        earlier = repository.get(session, locked[0].earlier_id) if locked[0].earlier_id else None
-    if (again := idempotency.replay(earlier, request_hash)) is not None:
-        return TopUpResult(again, replayed=True)
+        locked = lines.lock_live_line(session, number, offer_id,
+                                      request=(TopUp.__table__, principal, idempotency_key))
+        # An earlier request with this key comes with the lock (one round trip); without a live line, look it up.
+        if locked is None:
+            earlier = repository.find_by_key(session, principal, idempotency_key)
+        else:
+            earlier = repository.get(session, locked[0].earlier_id) if locked[0].earlier_id else None
+        if (again := idempotency.replay(earlier, request_hash)) is not None:
+            return TopUpResult(again, replayed=True)
     if locked is None:
         raise lines.no_live_line(session, number)
     line, operator, offer = locked
@@ -64,7 +73,7 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     list_price, bonus = catalog.price_of(offer, operator)
     price = list_price if price is None else price
 
-    topup_id = new_id()
+    topup_id = topup_id or new_id()
     paid_by = funding(price) if funding else [Leg(ledger.clearing_account_id(price.currency, clearing or channel), -price)]
     entry_id = ledger.post(session, kind="topup", reference=f"topup:{topup_id}", now=now, legs=[
         Leg(line.credit_account_id, price, tracked=True),

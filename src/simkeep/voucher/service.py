@@ -8,6 +8,7 @@ face value of the cards sold and not yet redeemed or expired."""
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from sqlalchemy import (
     cast,
     func,
     insert,
+    literal_column,
     select,
     update,
 )
@@ -35,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from simkeep.audit import service as audit
 from simkeep.catalog import service as catalog
-from simkeep.catalog.models import Offer
+from simkeep.catalog.models import Offer, OfferTerms
 from simkeep.core import clock, idempotency, sealed
 from simkeep.core.errors import (
     ActionNotFound,
@@ -500,6 +502,7 @@ class Redemption:
 
     result: TopUpResult | None
     failure: str | None = None
+    serial: int | None = None  # the card redeemed (also on a replay)
 
     def outcome(self) -> TopUpResult:
         if self.result is None:
@@ -511,7 +514,11 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
            client: str, keys: pins.Keys, now: datetime, region: str = "FR", failures_allowed: int = 5,
            failure_hours: int = 24, notify: dict | None = None) -> Redemption:
     """Redeem a card on a line: the one function the API, the portal, the store console, SMS and voice call. The
-    top-up's channel is `voucher` whoever took the PIN; `via` names who did (api, portal, agent, ivr, sms)."""
+    top-up's channel is `voucher` whoever took the PIN; `via` names who did (api, portal, agent, ivr, sms).
+
+    Round trips of a redemption that works: the line's lock (with an earlier request of this key), one guarded
+    update that takes the card (active, not expired, this operator's, and the number not locked) and returns its
+    offer, then the top-up's writes. Only a PIN that does not work pays for the reads that tell why."""
     number = lookup_msisdn(msisdn, region)
     locked = lines.lock_live_line(session, number, request=(TopUp.__table__, principal, idempotency_key))
     if locked is None:
@@ -522,36 +529,79 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
     if line.earlier_id is not None:  # the same request again (the line lock orders it after the first)
         earlier = topups.get_topup(session, line.earlier_id)
         idempotency.replay(earlier, _request_hash(number, earlier.offer_id, digest))  # 409 if another request
-        return Redemption(TopUpResult(earlier, replayed=True))
+        serial = session.scalars(select(Voucher.serial).where(Voucher.pin_hash == digest)).first()
+        return Redemption(TopUpResult(earlier, replayed=True), serial=serial)
     since = now - timedelta(hours=failure_hours)
-    if _failures(session, number, since) >= failures_allowed:
-        raise VoucherLocked()
+    topup_id = new_id()
+    taken = session.connection().execute(_TAKE_CARD, {
+        "b_pin": digest, "b_now": now, "b_operator": operator.id, "b_msisdn": number, "b_since": since,
+        "b_allowed": max(1, failures_allowed), "b_via": via, "b_topup": topup_id}).first() if digits else None
+    if taken is None:
+        return _not_taken(session, number=number, digits=digits, digest=digest, operator_id=operator.id, via=via,
+                          principal=principal, idempotency_key=idempotency_key, client=client, now=now,
+                          failures_allowed=failures_allowed, failure_hours=failure_hours)
+    face = Money(taken.face_value_minor, taken.currency)
+    liability = ledger.system_account_id(ledger.VOUCHER_LIABILITY, face.currency)
+    offer = OfferTerms(id=taken.offer_id, price_minor=taken.price_minor, bonus_minor=taken.bonus_minor,
+                       validity_days=taken.validity_days)
+    result = topups.top_up(session, principal=principal, idempotency_key=idempotency_key, msisdn=number,
+                           offer_id=offer.id, channel=VOUCHER_CHANNEL, now=now, region=region, price=face,
+                           funding=lambda price: [Leg(liability, -price)], request_extra=(digest.hex(),),
+                           notify={"voucher_serial": taken.serial, **(notify or {})}, locked=(line, operator, offer),
+                           topup_id=topup_id)
+    return Redemption(result, serial=taken.serial)
+
+
+_BATCHES, _OFFERS, _FAILURES = VoucherBatch.__table__, Offer.__table__, VoucherFailure.__table__
+_RECENT_FAILURES = (select(func.count()).select_from(_FAILURES)
+                    .where(_FAILURES.c.msisdn == bindparam("b_msisdn"), _FAILURES.c.at > bindparam("b_since"),
+                           _FAILURES.c.counted.is_(True)).scalar_subquery())
+
+
+def _of_batch(column):
+    """A column of the card's batch, or of the batch's offer, as a scalar subquery correlated to the card. Written
+    out: SQLAlchemy's SQLite compiler strips the table names inside a RETURNING clause's subqueries."""
+    table = "b" if column.table is _BATCHES else "o"
+    return literal_column(f"(SELECT {table}.{column.name} FROM voucher_batches AS b JOIN offers AS o ON o.id = "
+                          "b.offer_id WHERE b.id = vouchers.batch_id)", type_=column.type).label(column.name)
+
+
+# The card taken in one statement: the guard (state, expiry, operator, the number's lockout) is in the WHERE, so
+# of racing requests exactly one updates the row; RETURNING gives what the top-up needs. Subqueries rather than
+# UPDATE ... FROM: SQLite's RETURNING cannot name the FROM tables.
+_TAKE_CARD = (
+    update(_VOUCHERS)
+    .where(_VOUCHERS.c.pin_hash == bindparam("b_pin"), _VOUCHERS.c.state == ACTIVE,
+           _VOUCHERS.c.expires_at > bindparam("b_now"), _of_batch(_BATCHES.c.operator_id) == bindparam("b_operator"),
+           bindparam("b_allowed") > _RECENT_FAILURES)
+    .values(state=REDEEMED, redeemed_at=bindparam("b_now"), redeemed_msisdn=bindparam("b_msisdn"),
+            redeemed_via=bindparam("b_via"), topup_id=bindparam("b_topup"))
+    .returning(_VOUCHERS.c.serial, *(_of_batch(c) for c in (
+        _BATCHES.c.face_value_minor, _BATCHES.c.currency, _BATCHES.c.offer_id, _OFFERS.c.price_minor,
+        _OFFERS.c.bonus_minor, _OFFERS.c.validity_days))))
+
+
+def _not_taken(session: Session, *, number: str, digits: str | None, digest: bytes, operator_id: str, via: str,
+               principal: str, idempotency_key: str, client: str, now: datetime, failures_allowed: int,
+               failure_hours: int) -> Redemption:
+    """Why the card was not taken: the number is locked (raised, nothing recorded), or the PIN failed (recorded
+    with its exact reason for staff), or this very request was already served by a twin."""
+    until = _locked_until(session, number, now=now, failures_allowed=failures_allowed, failure_hours=failure_hours)
+    if until is not None:
+        raise VoucherLocked(locked_until=until.isoformat().replace("+00:00", "Z"),
+                            retry_after=max(1, math.ceil((until - now).total_seconds())))
     if digits is None:
         return _failed(session, number, CHECK_DIGIT, None, via, client, now)
     card = find_card(session, digest)
     if card is None:
         return _failed(session, number, UNKNOWN, None, via, client, now)
+    # A card that looks usable here was taken by another request after this one's guarded update ran.
     reason = _unusable(card.state, card.expires_at, now) or (
-        OTHER_OPERATOR if card.operator_id != operator.id else None)
-    if reason == USED and (again := _committed_meanwhile(session, principal, idempotency_key, number, digest)):
+        OTHER_OPERATOR if card.operator_id != operator_id else USED)
+    if reason == USED and (again := _committed_meanwhile(session, principal, idempotency_key, number, digest,
+                                                         serial=card.serial)):
         return again
-    if reason is not None:
-        return _failed(session, number, reason, card.serial, via, client, now)
-    won = rowcount(session.execute(
-        update(Voucher).where(Voucher.serial == card.serial, Voucher.state == ACTIVE, Voucher.expires_at > now)
-        .values(state=REDEEMED, redeemed_at=now, redeemed_msisdn=number, redeemed_via=via)))
-    if won != 1:  # another request redeemed it between the read and this update
-        if again := _committed_meanwhile(session, principal, idempotency_key, number, digest):
-            return again
-        return _failed(session, number, USED, card.serial, via, client, now)
-    face = Money(card.face_value_minor, card.currency)
-    liability = ledger.system_account_id(ledger.VOUCHER_LIABILITY, face.currency)
-    result = topups.top_up(session, principal=principal, idempotency_key=idempotency_key, msisdn=number,
-                           offer_id=card.offer_id, channel=VOUCHER_CHANNEL, now=now, region=region, price=face,
-                           funding=lambda price: [Leg(liability, -price)],
-                           request_extra=(digest.hex(),), notify={"voucher_serial": card.serial, **(notify or {})})
-    session.execute(update(Voucher).where(Voucher.serial == card.serial).values(topup_id=result.topup.id))
-    return Redemption(result)
+    return _failed(session, number, reason, card.serial, via, client, now)
 
 
 _CARD_BY_HASH = (select(Voucher.serial, Voucher.state, Voucher.expires_at, VoucherBatch.offer_id,
@@ -567,7 +617,7 @@ def find_card(session: Session, digest: bytes) -> Row | None:
 
 
 def _committed_meanwhile(session: Session, principal: str, idempotency_key: str, number: str,
-                         digest: bytes) -> Redemption | None:
+                         digest: bytes, *, serial: int) -> Redemption | None:
     """The same request (key and PIN), committed while this one waited for the line's lock: the lock statement's
     snapshot, taken before the wait, could not see it (PostgreSQL, READ COMMITTED). It is a replay, not a "used"
     failure that would count towards the number's lockout. Read only on that path, so a redemption pays nothing."""
@@ -576,7 +626,7 @@ def _committed_meanwhile(session: Session, principal: str, idempotency_key: str,
     if earlier is None:
         return None
     idempotency.replay(earlier, _request_hash(number, earlier.offer_id, digest))  # 409 if another request
-    return Redemption(TopUpResult(earlier, replayed=True))
+    return Redemption(TopUpResult(earlier, replayed=True), serial=serial)
 
 
 def _request_hash(number: str, offer_id: str, digest: bytes) -> str:
@@ -593,9 +643,6 @@ def _unusable(state: str, expires_at: datetime, now: datetime) -> str | None:
     return EXPIRED if expires_at <= now else None
 
 
-def _failures(session: Session, number: str, since: datetime) -> int:
-    return session.scalars(select(func.count()).select_from(VoucherFailure).where(
-        VoucherFailure.msisdn == number, VoucherFailure.at > since, VoucherFailure.counted.is_(True))).one()
 
 
 def _failed(session: Session, number: str, reason: str, serial: int | None, via: str, client: str,
@@ -614,11 +661,19 @@ def failures_for(session: Session, msisdn: str, *, limit: int = 20) -> list[Vouc
 def locked_until(session: Session, msisdn: str, *, now: datetime, failures_allowed: int = 5,
                  failure_hours: int = 24) -> datetime | None:
     """When a locked number may try again (its oldest counted failure in the window leaves it), or None."""
-    since = now - timedelta(hours=failure_hours)
+    return _locked_until(session, msisdn, now=now, failures_allowed=failures_allowed, failure_hours=failure_hours)
+
+
+def _locked_until(session: Session, number: str, *, now: datetime, failures_allowed: int,
+                  failure_hours: int) -> datetime | None:
+    """The lock lifts when the failures_allowed-th latest counted failure leaves the window, at the instant
+    returned (a failure counts for `failure_hours`, its end excluded). One query: the latest few rows of the
+    (msisdn, at) index."""
+    allowed = max(1, failures_allowed)
     times = list(session.scalars(select(VoucherFailure.at).where(
-        VoucherFailure.msisdn == msisdn, VoucherFailure.at > since, VoucherFailure.counted.is_(True))
-        .order_by(VoucherFailure.at.desc()).limit(failures_allowed)))
-    return times[-1] + timedelta(hours=failure_hours) if len(times) >= failures_allowed else None
+        VoucherFailure.msisdn == number, VoucherFailure.at > now - timedelta(hours=failure_hours),
+        VoucherFailure.counted.is_(True)).order_by(VoucherFailure.at.desc()).limit(allowed)))
+    return times[-1] + timedelta(hours=failure_hours) if len(times) >= allowed else None
 
 
 # -- expiry: what is left of a batch goes to breakage ---------------------------------------------------------------

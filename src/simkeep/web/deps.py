@@ -93,6 +93,23 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     return check
 
 
+async def partner(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    """Any API role, except a key bound to a reseller: a float reseller tops up from its float
+    (/api/v1/reseller/topups) and sees no subscriber's line, only masked numbers (issue 11)."""
+    if who.role not in ("admin", "agent", "reseller"):
+        raise Forbidden()
+    if who.reseller_id is not None:
+        raise Forbidden("A reseller's key tops up through /api/v1/reseller/topups and reads no subscriber's line.")
+    return who
+
+
+async def reseller_key(who: Annotated[Principal, Depends(principal)]) -> Principal:
+    """An API key of role `reseller` bound to a reseller (its float, its purchases); any other token is 403."""
+    if who.role != "reseller" or who.reseller_id is None:
+        raise Forbidden("Only an API key of a reseller may call this route.")
+    return who
+
+
 IDEMPOTENCY_RULE = ("Required on requests that move money: 1 to 255 printable ASCII characters (space to `~`), "
                     "chosen by the client "
                     "(a UUID is a good choice). The same key with the same body answers the first result again, "
@@ -112,6 +129,8 @@ async def idempotency_key(idempotency_key: Annotated[str | None, Header(descript
 AdminOnly = Annotated[Principal, Depends(require("admin"))]
 Staff = Annotated[Principal, Depends(require("admin", "agent"))]
 AnyRole = Annotated[Principal, Depends(require("admin", "agent", "reseller"))]
+ResellerKey = Annotated[Principal, Depends(reseller_key)]
+Partner = Annotated[Principal, Depends(partner)]
 Lane = Annotated[DbLane, Depends(db_lane)]
 Config = Annotated[Settings, Depends(settings)]
 Db = Annotated[Database, Depends(database)]

@@ -6,8 +6,10 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import Path
+from fastapi import Path, Request
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+
+from simkeep.core.errors import InvalidInput
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)  # a day short of year 10000, so +/- one day never overflows
@@ -36,6 +38,19 @@ def _bounded_instant(value: datetime) -> datetime:
     if instant is None or not EARLIEST <= instant <= LATEST:
         raise ValueError("must be an instant between 1900-01-01T00:00:00Z and 9999-12-30T00:00:00Z")
     return instant
+
+
+def known_query(*names: str):
+    """A dependency refusing query parameters a route does not take (422 `invalid_input`): a misspelt `sinse=`
+    would otherwise be ignored and answer the whole statement as if it were asked for."""
+    allowed = frozenset(names)
+
+    async def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise InvalidInput(f"unknown query parameter: {unknown[0][:40]!r}")
+
+    return check
 
 
 Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_bounded_instant)]

@@ -9,6 +9,11 @@ What is counted here is per address, because an address is what carries abuse. T
 database with the codes themselves (otp/service.py explains why they cannot lock a holder out).
 
 Wrong bearer tokens (API keys, the admin token) are counted per address too (web/deps.py).
+
+Recharge card PINs are guessed, so every try is counted before any lookup: per address where people type them
+(the portal: `may_try_voucher`), per API key where systems send them (the JSON API: `voucher_key_wait`; a store's
+or a partner's backend redeems for many customers from one address, so its key is what identifies it). The
+per-number lockout (5 wrong PINs in 24 hours) lives in the database with the failures (voucher/service.py).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class RateLimits:
         self.numbers_per_ip = parse(settings.renewal_numbers_per_ip)
         self.bearer_failures_per_ip = parse(settings.bearer_failures_per_ip)
         self.vouchers_per_ip = parse(settings.voucher_redemptions_per_ip)
+        self.vouchers_per_key = parse(settings.voucher_redemptions_per_key)
 
     def client(self, request: Request) -> str:
         return client_key(request, self.trusted_proxies)
@@ -53,16 +59,32 @@ class RateLimits:
         return self.limiter.hit(self.numbers_per_ip, "number-ip", self.client(request))
 
     def may_try_voucher(self, request: Request) -> bool:
-        """Recharge-card PINs typed from one address, whatever the number: the per-number lockout
-        (voucher/service.py) bounds what one number can guess; this bounds what one address can, across numbers."""
+        """One recharge card PIN tried from this address (the portal), whatever the number: False once the address
+        has spent its budget (SIMKEEP_VOUCHER_REDEMPTIONS_PER_IP); `voucher_ip_wait` says for how long. The
+        per-number lockout (voucher/service.py) bounds what one number can guess; this bounds what one address can,
+        across numbers."""
         return self.limiter.hit(self.vouchers_per_ip, "voucher-ip", self.client(request))
+
+    def voucher_ip_wait(self, request: Request) -> int:
+        """Seconds until this address may try a PIN again (at least 1); 0 if it may now. Counts nothing."""
+        return self._wait(self.vouchers_per_ip, "voucher-ip", self.client(request))
+
+    def voucher_key_wait(self, principal: str) -> int:
+        """One PIN tried by this API key (SIMKEEP_VOUCHER_REDEMPTIONS_PER_KEY): 0 if it may (the try is counted),
+        else the seconds until it may try again (nothing counted)."""
+        if self.limiter.hit(self.vouchers_per_key, "voucher-key", principal):
+            return 0
+        return max(1, self._wait(self.vouchers_per_key, "voucher-key", principal))
+
+    def _wait(self, limit, *keys: str) -> int:
+        if self.limiter.test(limit, *keys):
+            return 0
+        reset_at = self.limiter.get_window_stats(limit, *keys).reset_time
+        return max(1, math.ceil(reset_at - time.time()))
 
     def bearer_retry_after(self, client: str) -> int:
         """0 while this address may still try a bearer token; else the seconds until one more wrong try is allowed."""
-        if self.limiter.test(self.bearer_failures_per_ip, "bearer-ip", client):
-            return 0
-        reset_at = self.limiter.get_window_stats(self.bearer_failures_per_ip, "bearer-ip", client).reset_time
-        return max(1, math.ceil(reset_at - time.time()))
+        return self._wait(self.bearer_failures_per_ip, "bearer-ip", client)
 
     def bearer_failed(self, client: str) -> None:
         self.limiter.hit(self.bearer_failures_per_ip, "bearer-ip", client)

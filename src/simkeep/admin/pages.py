@@ -18,9 +18,9 @@ from simkeep.payment import reconcile
 from simkeep.payment.providers import PROVIDERS
 from simkeep.web.deps import Db
 from simkeep.web.pages import N_, Lang, reader_zone, render
+from simkeep.web.params import FIRST_DAY, LAST_DAY, calendar_day
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # what the reconciliation page accepts in day=
 BAD_DAY = N_("This is not a valid day. Write it as YYYY-MM-DD, between 2000 and 2099.")
 BAD_TOTAL = N_("The reconciliation has no such total.")
 Reader = Annotated[StaffMember, Depends(allowed("reconciliation.read"))]
@@ -38,7 +38,7 @@ def message_log(request: Request, db: Db, _member: Annotated[StaffMember, Depend
 
 @router.get("/reconciliation", response_class=HTMLResponse)
 def reconciliation(request: Request, db: Db, lang: Lang, _member: Reader, day: Day = None) -> Response:
-    when = _day(day) if day else clock.now().date()
+    when = calendar_day(day) if day else clock.now().date()
     if when is None:
         return render(request, "portal/error.html", status=422, error=gettext(lang, BAD_DAY))
     with db.transaction(write=False) as session:
@@ -52,7 +52,7 @@ def reconciliation_payments(request: Request, db: Db, lang: Lang, _member: Reade
                             provider: Annotated[str, Query(max_length=20)] = "",
                             currency: Annotated[str, Query(max_length=3)] = "") -> Response:
     """The payments one total of the day's report holds: the list adds up to the total."""
-    when = _day(day) if day else clock.now().date()
+    when = calendar_day(day) if day else clock.now().date()
     if when is None:
         return render(request, "portal/error.html", status=422, error=gettext(lang, BAD_DAY))
     if total not in reconcile.TOTALS or provider not in PROVIDERS or not (currency.isascii() and currency.isupper()
@@ -71,13 +71,3 @@ def _days(when: date) -> dict:
     return {"day": when, "previous_day": before if before >= FIRST_DAY else None,
             "next_day": after if after <= LAST_DAY else None}
 
-
-def _day(text: str) -> date | None:
-    """A calendar day in the range the report can compute (no year 99999, no month 13): None when it is not."""
-    if len(text) != 10:
-        return None
-    try:
-        value = date.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if FIRST_DAY <= value <= LAST_DAY else None

@@ -31,8 +31,8 @@ from simkeep.reseller.models import Reseller
 from simkeep.topup.models import TopUp
 from simkeep.voucher.models import EPIN, VoucherPurchase
 from simkeep.web.pages import N_, render
+from simkeep.web.params import calendar_day
 
-FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 BAD_PERIOD = N_("This is not a valid period. Write the days as YYYY-MM-DD, between 2000 and 2099, the first one "
                 "not after the last.")
 # What each kind of movement is called, in the CSV (stable words) and on the pages (translated).
@@ -61,21 +61,12 @@ class Period:
 
 def period(first: str | None, last: str | None, *, today: date) -> Period | None:
     """The days asked for (default: this month so far), or None when they are not a period."""
-    start = _day(first) if first else today.replace(day=1)
-    end = _day(last) if last else today
+    start = calendar_day(first) if first else today.replace(day=1)
+    end = calendar_day(last) if last else today
     if start is None or end is None or start > end:
         return None
     return Period(start, end)
 
-
-def _day(text: str) -> date | None:
-    if len(text) != 10:
-        return None
-    try:
-        value = date.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if FIRST_DAY <= value <= LAST_DAY else None
 
 
 @dataclass(frozen=True, slots=True)

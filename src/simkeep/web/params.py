@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import Path, Request
@@ -13,6 +13,18 @@ from simkeep.core.errors import InvalidInput
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)  # a day short of year 10000, so +/- one day never overflows
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # the days a back-office report accepts in a query
+
+
+def calendar_day(text: str) -> date | None:
+    """A YYYY-MM-DD day a report can compute (no year 99999, no month 13), or None when it is not one."""
+    if len(text) != 10:
+        return None
+    try:
+        value = date.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if FIRST_DAY <= value <= LAST_DAY else None
 
 
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")

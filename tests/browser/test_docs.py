@@ -32,7 +32,9 @@ def test_docs_list_every_operation_with_no_request_leaving_the_machine(watched_p
     assert page.locator(".info .title").inner_text().startswith("simkeep")
     # An operation opens and shows its documented error answers.
     page.locator('.opblock-post:has(.opblock-summary-path[data-path="/api/v1/topups"]) .opblock-summary').click()
-    assert page.locator(".responses-table .response[data-code='409']").count() == 1
+    conflict = page.locator(".responses-table .response[data-code='409']")
+    conflict.first.wait_for()  # the operation opens after the click returns: wait, then count
+    assert conflict.count() == 1
     assert outside == []
 
 

@@ -1,0 +1,34 @@
+"""Ids made in one process sort in the order they were made, even within one millisecond."""
+
+import threading
+import uuid
+from unittest import mock
+
+from simkeep.core import ids
+from simkeep.core.ids import new_id
+
+
+def test_ids_made_in_the_same_millisecond_sort_in_the_order_they_were_made():
+    with mock.patch.object(ids.time, "time_ns", return_value=1_790_000_000_000 * 1_000_000):
+        made = [new_id() for _ in range(5_000)]  # more than the 12-bit counter holds: borrows the next ms
+    assert made == sorted(made) and len(set(made)) == 5_000
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in made)
+    assert made[0].int >> 80 == 1_790_000_000_000
+
+
+def test_a_clock_that_steps_back_does_not_break_the_order():
+    with mock.patch.object(ids.time, "time_ns", return_value=1_790_000_000_500 * 1_000_000):
+        first = new_id()
+    with mock.patch.object(ids.time, "time_ns", return_value=1_790_000_000_000 * 1_000_000):
+        second = new_id()
+    assert second > first
+
+
+def test_threads_never_make_the_same_id():
+    made: list[uuid.UUID] = []
+    workers = [threading.Thread(target=lambda: made.extend(new_id() for _ in range(2_000))) for _ in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(set(made)) == 8_000

@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -109,6 +110,15 @@ class Settings(BaseSettings):
     voucher_failure_hours: int = 24  # ... in this rolling window, until the next day
     voucher_redemptions_per_ip: str = "30 per hour"  # tries per client address (an IPv6 /64 is one address)
     voucher_redemptions_per_key: str = "600 per minute"  # tries per API key (a reseller's or a store's system)
+    # Stores. The finder's map draws tiles from this URL template ({z}/{x}/{y}, e.g. a tile server of your own);
+    # without it the map shows the outlines bundled with simkeep, which need no network.
+    map_tiles_url: str | None = None
+    map_tiles_attribution: str = ""  # shown under the map; what the tile provider's licence asks for
+    store_void_minutes: int = 15  # a store manager may void a counter sale this long after it was made
+    store_commission_percent: Decimal = Decimal("3")  # of each cash or card sale, for the store ...
+    store_commission_per_offer: dict[str, int] = {}  # ... or a fixed amount per offer id, in minor units
+    id_check_retention_days: int = 30  # ID checks recorded at the counter are purged after this
+    counter_session_idle_minutes: int = 240  # a PIN sign-in on a counter tablet lasts a shift, not a day
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master

@@ -16,6 +16,7 @@ from simkeep.reseller.models import Reseller
 from simkeep.sandbox.models import SandboxPayment
 from simkeep.session.models import WebSession
 from simkeep.staff.models import StaffAccount
+from simkeep.store.models import CounterDevice, Drawer, IdCheck, Store, StoreSale
 from simkeep.topup.models import TopUp
 from simkeep.voucher.models import BulkAction, SerialCounter, Voucher, VoucherBatch, VoucherFailure, VoucherPurchase
 
@@ -28,7 +29,10 @@ __all__ = [
            "Base",
            "BulkAction",
            "Charge",
+           "CounterDevice",
            "DeliveryAttempt",
+           "Drawer",
+           "IdCheck",
            "InboxEvent",
            "JournalEntry",
            "Line",
@@ -49,6 +53,8 @@ __all__ = [
            "SandboxPayment",
            "SerialCounter",
            "StaffAccount",
+           "Store",
+           "StoreSale",
            "TopUp",
            "Voucher",
            "VoucherBatch",

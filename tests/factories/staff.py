@@ -34,8 +34,10 @@ class Staff:
 
 def make_staff(db: Database, settings: Settings, *, username: str | None = None, role: str = "admin",
                password: str = PASSWORD, totp: bool | None = None, must_change_password: bool = False,
-               now: datetime | None = None, reseller_id: uuid.UUID | None = None) -> Staff:
-    """An enabled account; admins (and totp=True) get TOTP_SECRET enrolled. Role reseller: give `reseller_id`."""
+               now: datetime | None = None, reseller_id: uuid.UUID | None = None,
+               store_id: uuid.UUID | None = None) -> Staff:
+    """An enabled account; admins (and totp=True) get TOTP_SECRET enrolled. Role reseller: give `reseller_id`;
+    store roles: `store_id`."""
     username = username or f"{role}-1"
     enrolled = totp if totp is not None else role in settings.staff_totp_roles
     now = now or datetime.now(UTC)
@@ -43,7 +45,7 @@ def make_staff(db: Database, settings: Settings, *, username: str | None = None,
         account = service.create_account(session, username=username, role=role,
                                          password_hash=service.hash_password(password),
                                          must_change_password=must_change_password, by="test", now=now,
-                                         reseller_id=reseller_id)
+                                         reseller_id=reseller_id, store_id=store_id)
         if enrolled:
             session.get(StaffAccount, account.id).totp_secret = service.seal_totp(
                 TOTP_SECRET, key=settings.key("totp"), account_id=account.id)

@@ -46,6 +46,7 @@ class StaffMember:
     session_id: uuid.UUID | None
     must_change_password: bool
     reseller_id: uuid.UUID | None = None  # role reseller: the one reseller whose /reseller pages this person sees
+    store_id: uuid.UUID | None = None  # store roles: the one store whose console, drawers and sales this person sees
 
     @property
     def actor(self) -> str:
@@ -82,7 +83,7 @@ async def signed_in(request: Request, db: Database) -> StaffMember | None:
         return None
     return StaffMember(id=account.id, username=account.username, role=account.role,
                        session_id=web_sessions.current_id(request), must_change_password=account.must_change_password,
-                       reseller_id=account.reseller_id)
+                       reseller_id=account.reseller_id, store_id=account.store_id)
 
 
 def may_send_large(db: Database, permission: str) -> Callable[[dict], Awaitable[bool]]:

@@ -23,6 +23,11 @@ CLEARING, PROMOTION_EXPENSE, REVENUE, BREAKAGE = "channel_clearing", "promotion_
 # Vouchers: what a sold, unredeemed card is worth is owed to its holder (deferred revenue) until it is redeemed
 # (moved to the subscriber's credit) or expires (moved to breakage); a reseller's discount is a commission expense.
 VOUCHER_LIABILITY, COMMISSION, RESELLER_FLOAT = "voucher_liability", "reseller_commission", "reseller_float"
+# Stores: the cash a store collects is the operator's, so each store has an account of what it owes (a sale moves the
+# price into it, negative: owed; its commission comes back out of it); counting a drawer short or over posts the
+# difference against cash over/short; card-present payments wait in the counter terminals' clearing account.
+STORE_ACCOUNT, STORE_COMMISSION, CASH_OVER_SHORT = "store_account", "store_commission", "cash_over_short"
+CARD_PRESENT = "card_present"  # the clearing of payments taken on a store's card terminal
 _NAMESPACE = uuid.UUID("6f1d7c52-4a43-4b8e-9a57-3e0f8f1c2b10")
 
 # Clearing accounts: money on its way in waits in the clearing account of the sales channel that took it, or of the
@@ -63,11 +68,11 @@ def clearing_account_id(currency: str, clearing: str) -> uuid.UUID:
 def ensure_system_accounts(session: Session, *, currencies: set[str], now: datetime) -> None:
     """Open the system accounts of each currency (clearing, promotion expense, revenue, breakage, voucher liability,
     commission); idempotent."""
-    clearings = CHANNELS + tuple(provider_clearing(name) for name in PROVIDERS)
+    clearings = CHANNELS + tuple(provider_clearing(name) for name in PROVIDERS) + (CARD_PRESENT,)
     rows = []
     for currency in sorted(currencies):
         specs = [(CLEARING, ch) for ch in clearings] + [(kind, None) for kind in (
-            PROMOTION_EXPENSE, REVENUE, BREAKAGE, VOUCHER_LIABILITY, COMMISSION)]
+            PROMOTION_EXPENSE, REVENUE, BREAKAGE, VOUCHER_LIABILITY, COMMISSION, STORE_COMMISSION, CASH_OVER_SHORT)]
         for kind, channel in specs:
             rows.append({"id": system_account_id(kind, currency, channel), "code": _system_code(kind, currency, channel),
                          "kind": kind, "currency": currency, "balance_minor": None, "created_at": now})
@@ -91,6 +96,15 @@ def open_float_account(session: Session, *, owner_id: uuid.UUID, currency: str, 
     session.execute(insert(Account.__table__), [
         {"id": account_id, "code": f"{RESELLER_FLOAT}:{owner_id}", "kind": RESELLER_FLOAT, "currency": currency,
          "balance_minor": 0, "created_at": now}])
+    return account_id
+
+
+def open_store_account(session: Session, *, owner_id: uuid.UUID, currency: str, now: datetime) -> uuid.UUID:
+    """What a store owes the operator (sales collected less its commission): untracked, it goes either way."""
+    account_id = new_id()
+    session.execute(insert(Account.__table__), [
+        {"id": account_id, "code": f"{STORE_ACCOUNT}:{owner_id}", "kind": STORE_ACCOUNT, "currency": currency,
+         "balance_minor": None, "created_at": now}])
     return account_id
 
 

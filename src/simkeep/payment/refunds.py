@@ -145,14 +145,8 @@ def _take_back(session: Session, attempt: PaymentAttempt, amount_minor: int, ref
     # Unused credit refunded in full: validity goes back to what it would have been without this top-up.
     previous = line.validity_ends_at
     lines.shorten_validity(session, line=line, operator=operator,
-                           validity_ends_at=validity_without(line.validity_ends_at, topup), now=now)
+                           validity_ends_at=topups.validity_without(line.validity_ends_at, topup), now=now)
     return previous
-
-
-def validity_without(current_end: datetime, topup) -> datetime:
-    """The validity end had this top-up never happened: later top-ups keep what they added."""
-    added = topup.validity_ends_at - max(topup.validity_before, topup.created_at)
-    return topup.validity_before if current_end == topup.validity_ends_at else current_end - added
 
 
 def record_outcome(session: Session, refund_id: uuid.UUID, *, result: RefundResult | None, refused: str | None,

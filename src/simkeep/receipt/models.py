@@ -35,6 +35,7 @@ class Receipt(Base):
     validity_ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
     language: Mapped[str] = mapped_column(String(8))
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the sale was voided: the receipt says so
 
 
 class ReceiptPdf(Base):

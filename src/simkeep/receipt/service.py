@@ -27,9 +27,15 @@ def issue(session: Session, *, receipt_id: uuid.UUID, topup, operator_id: str, l
                topup_id=topup.id, operator_id=operator_id, line_id=line_id, msisdn=topup.msisdn,
                offer_id=topup.offer_id, amount_minor=topup.price_minor, currency=topup.currency,
                payment_method=payment_method, validity_ends_at=topup.validity_ends_at, language=language,
-               issued_at=now)
+               issued_at=now, voided_at=None)
     session.execute(insert(Receipt.__table__), [row])
     return Receipt(**row)
+
+
+def mark_voided(session: Session, receipt_id: uuid.UUID, *, now: datetime) -> None:
+    """The sale behind the receipt was voided: the receipt stays (numbers have no gaps) and says so."""
+    session.execute(update(Receipt.__table__).where(Receipt.id == receipt_id, Receipt.voided_at.is_(None))
+                    .values(voided_at=now))
 
 
 def _next_number(session: Session, operator_id: str, year: int) -> int:

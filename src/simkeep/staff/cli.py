@@ -35,7 +35,7 @@ def create(username: str,
     """Create an account. Without --prompt-password a one-time password is printed, to be changed at first
     sign-in. Admins set up a TOTP second factor at their first sign-in. A reseller's account (--role reseller
     --reseller CODE) is bound to that reseller."""
-    if role not in roles.BACK_OFFICE:
+    if role not in roles.BACK_OFFICE:  # a store's people are made with `simkeep store staff add`
         fail(service.InvalidRole())
     db = database()
     try:

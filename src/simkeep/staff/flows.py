@@ -49,13 +49,13 @@ def change_own_password(db: Database, *, account_id: uuid.UUID, current: str, ne
 
 
 def create(db: Database, *, username: str, role: str, password: str, must_change_password: bool, by: str,
-           now: datetime, reseller_id: uuid.UUID | None = None) -> StaffAccount:
+           now: datetime, reseller_id: uuid.UUID | None = None, store_id: uuid.UUID | None = None) -> StaffAccount:
     name = service.check_username(username)
     service.check_new_password(password, name)
     password_hash = service.hash_password(password)
     return db.write(lambda s: service.create_account(s, username=name, role=role, password_hash=password_hash,
                                                      must_change_password=must_change_password, by=by, now=now,
-                                                     reseller_id=reseller_id))
+                                                     reseller_id=reseller_id, store_id=store_id))
 
 
 def setup(db: Database, *, username: str, password: str, now: datetime) -> StaffAccount:

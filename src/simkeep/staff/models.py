@@ -30,3 +30,7 @@ class StaffAccount(Base):
     password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     last_signin_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reseller_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("resellers.id"))  # role reseller: whose pages
+    store_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("stores.id"))  # store roles: the one store
+    # Store roles: the short PIN typed on a registered counter tablet (argon2id like the password; the tablet's own
+    # registration is the other factor). Its failures count toward the same lockout as the password's.
+    pin_hash: Mapped[str | None] = mapped_column(String(200))

@@ -7,8 +7,12 @@
   provider, dismiss) and bank entries; imports bank statements.
 - reseller: a reseller's own people, bound to one reseller account: its float, purchases, commissions and
   statement, buying e-PINs and topping up a customer's line from the float (/reseller pages); nothing else.
-Store roles (store_manager, agent) are known names with no back-office permission yet: the store console will
-give them theirs.
+- agent: a store's counter staff, bound to one store: the console (look a number up, check an ID, sell a renewal
+  for cash, card or a recharge card, print and reprint its receipts) and their own cash drawer; nothing of another
+  store, nothing of the back office.
+- store_manager: an agent who also voids a sale (within SIMKEEP_STORE_VOID_MINUTES), closes any drawer of the store,
+  registers the store's counter tablets and reads the store's statement.
+Stores: admin manages the directory; finance and admin read every store's statement.
 Vouchers: support looks cards up (a customer's "my card did not work"); finance and admin make batches, sell and
 block ranges, approve another person's bulk action, and manage resellers and their deposits.
 """
@@ -16,7 +20,8 @@ block ranges, approve another person's bulk action, and manage resellers and the
 from __future__ import annotations
 
 ROLES = ("admin", "support", "finance", "store_manager", "agent", "reseller")
-BACK_OFFICE = ("admin", "support", "finance", "reseller")  # roles `simkeep staff create` accepts today
+BACK_OFFICE = ("admin", "support", "finance", "reseller")  # what `simkeep staff create` makes
+STORE_ROLES = ("store_manager", "agent")  # bound to one store (StaffAccount.store_id): `simkeep store staff add`
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "review.read": frozenset({"admin", "support", "finance"}),
@@ -33,6 +38,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "vouchers.manage": frozenset({"admin", "finance"}),
     "resellers.manage": frozenset({"admin", "finance"}),
     "reseller.self": frozenset({"reseller"}),
+    "store.console": frozenset({"store_manager", "agent"}),
+    "store.manage": frozenset({"store_manager"}),
+    "stores.manage": frozenset({"admin"}),
+    "stores.statements": frozenset({"admin", "finance"}),
 }
 
 
@@ -44,4 +53,6 @@ def home(role: str) -> str:
     """Where a staff member lands after signing in."""
     if may(role, "review.read"):
         return "/admin/review"
+    if may(role, "store.console"):
+        return "/counter"
     return "/reseller" if may(role, "reseller.self") else "/admin/account"

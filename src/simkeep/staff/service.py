@@ -51,11 +51,15 @@ class InvalidUsername(InvalidInput):
 
 
 class InvalidRole(InvalidInput):
-    code, message = "staff_role_invalid", f"The role must be one of: {', '.join(roles.BACK_OFFICE)}."
+    code, message = "staff_role_invalid", f"The role must be one of: {', '.join(roles.ROLES)}."
 
 
 class ResellerBinding(InvalidInput):
     code, message = "staff_reseller_binding", "An account of role reseller belongs to one reseller; no other role does."
+
+
+class StoreBinding(InvalidInput):
+    code, message = "staff_store_binding", "A store manager or agent belongs to one store; no other role does."
 
 
 class StaffNotFound(NotFound):
@@ -170,20 +174,24 @@ def needs_totp(account: StaffAccount, totp_roles: tuple[str, ...]) -> bool:
 # -- accounts -----------------------------------------------------------------------------------------------------
 
 def create_account(session: Session, *, username: str, role: str, password_hash: str, must_change_password: bool,
-                   by: str, now: datetime, setup: bool = False, reseller_id: uuid.UUID | None = None) -> StaffAccount:
+                   by: str, now: datetime, setup: bool = False, reseller_id: uuid.UUID | None = None,
+                   store_id: uuid.UUID | None = None) -> StaffAccount:
     """`reseller_id`: the reseller whose pages an account of role `reseller` sees (required for that role, refused
-    for any other)."""
+    for any other); `store_id` likewise for the store roles."""
     name = check_username(username)
-    if role not in roles.BACK_OFFICE:
+    if role not in roles.ROLES:
         raise InvalidRole()
     if (role == "reseller") != (reseller_id is not None):
         raise ResellerBinding()
+    if (role in roles.STORE_ROLES) != (store_id is not None):
+        raise StoreBinding()
     if repository.by_username(session, name) is not None:
         raise UsernameTaken()
     account = StaffAccount(id=new_id(), username=name, role=role, password_hash=password_hash,
                            must_change_password=must_change_password, totp_secret=None, totp_last_step=None,
                            failed_attempts=0, locked_until=None, disabled_at=None, setup_marker=1 if setup else None,
-                           created_at=now, password_changed_at=now, last_signin_at=None, reseller_id=reseller_id)
+                           created_at=now, password_changed_at=now, last_signin_at=None, reseller_id=reseller_id,
+                           store_id=store_id, pin_hash=None)
     try:
         with session.begin_nested():
             repository.add(session, account)

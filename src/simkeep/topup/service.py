@@ -107,6 +107,12 @@ def request_hash_of(number: str, offer_id: str, channel: str, *extra: str) -> st
     return idempotency.fingerprint(number, offer_id, channel, *extra)
 
 
+def validity_without(current_end: datetime, topup: TopUp) -> datetime:
+    """The validity end had this top-up never happened: later top-ups keep what they added (a refund, a void)."""
+    added = topup.validity_ends_at - max(topup.validity_before, topup.created_at)
+    return topup.validity_before if current_end == topup.validity_ends_at else current_end - added
+
+
 def get_topup(session: Session, topup_id) -> TopUp:
     return repository.get(session, topup_id)
 

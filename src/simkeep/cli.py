@@ -25,6 +25,7 @@ from simkeep.notification.cli import endpoint_app, messages_app
 from simkeep.payment.cli import reconcile_app, refund_cmd, review_app
 from simkeep.payment.providers.sepa.cli import app as bank_app
 from simkeep.staff.cli import app as staff_app
+from simkeep.store.cli import app as store_app
 from simkeep.terminal import console, database, err, fail, progress_bar
 from simkeep.voucher.cli import app as voucher_app
 from simkeep.voucher.cli import reseller_app
@@ -42,6 +43,7 @@ for sub, name in ((db_app, "db"), (catalog_app, "catalog"), (line_app, "line"), 
     app.add_typer(sub, name=name)
 app.add_typer(bank_app, name="bank")
 app.add_typer(staff_app, name="staff")
+app.add_typer(store_app, name="store")
 app.add_typer(voucher_app, name="voucher")
 app.add_typer(reseller_app, name="reseller")
 @db_app.command("upgrade")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 import uuid
 from decimal import InvalidOperation
-from zoneinfo import ZoneInfo
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -69,7 +69,7 @@ DONE = {
     "closed": N_("Drawer closed: here is its Z-report."),
     "remitted": N_("Remittance recorded: the store owes that much less."),
 }
-METHOD_NAMES = {"cash": N_("Cash"), "card": N_("Card (store terminal)"), "voucher": N_("Recharge card")}
+METHOD_NAMES = store_pdf.METHOD_NAMES
 
 
 class NotYourDrawer(SimkeepError):

@@ -8,6 +8,7 @@ import io
 import re
 import shutil
 import subprocess
+
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select
@@ -194,7 +195,7 @@ def test_the_z_report_pdf_is_an_80_mm_roll_in_chinese(site, shop, tmp_path):
     assert abs(width_mm - 80) <= 0.5
     assert 60 < height_mm < 400, height_mm  # as long as the slip, not an A4 page
     text = pdf_text(answer.content, tmp_path)
-    assert re.search(r"[\u4e00-\u9fff]", text), text
+    assert re.search(r"[\u4e00-\u9fff]", text) and "X 报表" in text and "钱箱应有金额" in text, text
     assert "fr-orange-mobicarte-10" in text and "€80.00" in text  # 50.00 float + 3 × 10.00
 
 

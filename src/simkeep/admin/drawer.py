@@ -22,13 +22,13 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from simkeep.admin import store_pdf
 from simkeep.admin.access import StaffMember, allowed
 from simkeep.core import clock
 from simkeep.core.errors import InvalidAmount, InvalidInput, SimkeepError
 from simkeep.core.money import Money
 from simkeep.db import Database
 from simkeep.locale.languages import gettext
+from simkeep.store import pdf as store_pdf
 from simkeep.store import reports, settlement
 from simkeep.store import service as stores
 from simkeep.store.models import Drawer, Store

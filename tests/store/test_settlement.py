@@ -141,3 +141,25 @@ def test_a_remittance_is_recorded_once_per_reference_and_bad_ones_move_nothing(d
         settlement.record_remittance(session, store=april, amount=Money(100, "EUR"), reference="VIR-3",
                                      actor="staff:finance", reason=" ", now=at)
     assert (entries(db), of(db, april).closing_minor) == before
+
+
+def test_the_same_remittance_raced_is_recorded_once(db, settings):
+    from tests.web import ledger_ok, race
+
+    store = make_store(db, now=T0)
+
+    def remit(i: int):
+        try:
+            with db.transaction() as session:
+                return settlement.record_remittance(session, store=store, amount=Money(1_000 + i, "EUR"),
+                                                    reference="DEP-RACE", actor="staff:finance", reason=f"try {i}",
+                                                    now=T0)
+        except settlement.RemittanceRecorded:
+            return "remittance_recorded"
+
+    results = race(8, remit)
+    assert results.count("remittance_recorded") == 7
+    [won] = [i for i, r in enumerate(results) if r != "remittance_recorded"]
+    with db.transaction(write=False) as session:
+        assert ledger.account_balance(session, store.account_id) == 1_000 + won
+    assert ledger_ok(db)

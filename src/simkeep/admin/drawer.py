@@ -137,13 +137,16 @@ def _my_drawer(request: Request, db: Database, lang: str, member: StaffMember, *
 @router.post("/counter/drawer/open", response_class=HTMLResponse)
 def open_my_drawer(request: Request, db: Db, lang: Lang, member: Console, float_amount: AmountField = "",
                    _csrf: None = Csrf) -> Response:
-    with db.transaction(write=False) as session:
-        currency = _store_of(session, member).currency if member.store_id else "EUR"
-    amount = _amount(float_amount, currency)
+    try:
+        with db.transaction(write=False) as session:
+            store = _store_of(session, member)
+    except SimkeepError as exc:
+        return _error(request, lang, exc.code, exc.status)
+    amount = _amount(float_amount, store.currency)
     if amount is None:
         return _my_drawer(request, db, lang, member, status=422, error=gettext(lang, TEXTS["amount"]),
                           form={"float_amount": float_amount})
-    seller = stores.Seller(agent_id=member.id, actor=member.actor, store_id=member.store_id)
+    seller = stores.Seller(agent_id=member.id, actor=member.actor, store_id=store.id)
     try:
         with db.transaction() as session:
             stores.open_drawer(session, seller=seller, float_minor=amount.minor, now=clock.now())
@@ -333,22 +336,25 @@ def remit(request: Request, db: Db, lang: Lang, member: Finance, code: Code, amo
           reference: Annotated[str, Form(max_length=200)] = "", reason: Annotated[str, Form(max_length=500)] = "",
           month: Annotated[str, Form(max_length=10)] = "", _csrf: None = Csrf) -> Response:
     form = {"amount": amount, "reference": reference, "reason": reason}
-    page = dict(template="admin/store_statement.html", path=f"/admin/stores/{code}/statement", form=form)
+
+    def again(status: int, error: str) -> Response:
+        return _statement_page(request, db, lang, member, _by_code(code), month or None, status=status,
+                               error=error, template="admin/store_statement.html",
+                               path=f"/admin/stores/{code}/statement", form=form)
+
     try:
         with db.transaction(write=False) as session:
             currency = settlement.store_by_code(session, code).currency
         money = _amount(amount, currency)
         if money is None or money.minor <= 0:
-            return _statement_page(request, db, lang, member, _by_code(code), month or None, status=422,
-                                   error=gettext(lang, TEXTS["remittance_amount"]), **page)
+            return again(422, gettext(lang, TEXTS["remittance_amount"]))
         with db.transaction() as session:
             store = settlement.store_by_code(session, code)
             settlement.record_remittance(session, store=store, amount=money, reference=reference,
                                          actor=member.actor, reason=reason, now=clock.now())
             code = store.code
     except (settlement.RemittanceRecorded, settlement.RemittanceInvalid) as exc:
-        return _statement_page(request, db, lang, member, _by_code(code), month or None, status=exc.status,
-                               error=gettext(lang, TEXTS[exc.code]), **page)
+        return again(exc.status, gettext(lang, TEXTS[exc.code]))
     except SimkeepError as exc:
         return _error(request, lang, exc.code, exc.status)
     suffix = f"&month={month}" if settlement.MONTH.match(month or "") else ""

@@ -43,9 +43,9 @@ def test_a_number_typed_any_way_gives_the_line_its_balance_dates_and_last_renewa
             facts = console.look_up(session, msisdn=typed)
         assert facts.line.id == line.id
     assert (facts.line.state, facts.balance) == ("active", Money(4000, "EUR"))  # 10 + 25 + 5 bonus
-    # 30 initial days, then 14 (10.00) and 60 (25.00): the last day is 13 June; grace 180 days → kept to 9 Dec.
+    # 30 initial days, then 14 (10.00) and 60 (25.00): the last day is 13 June; grace 180 days → kept to 10 Dec.
     assert facts.line.validity_ends_at == at("2027-06-13" + PARIS_MIDNIGHT)
-    assert facts.line.number_loss_at == at("2027-12-09T23:00:00+00:00")
+    assert facts.line.number_loss_at == at("2027-12-10T23:00:00+00:00")
     assert [(r.channel, r.amount.minor, r.voided) for r in facts.renewals] == [("agent", 2500, False),
                                                                              ("portal", 1000, False)]
     with db.transaction() as session:

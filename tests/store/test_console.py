@@ -151,7 +151,7 @@ def test_the_recommendation_gives_the_exact_dates_and_respects_the_validity_cap(
     assert found.best.number_loss_at == at("2027-10-11" + PARIS_MIDNIGHT)
     # Four 100.00 top-ups buy 600 days more: within the 730-day cap only offers of 90 days or less still fit.
     later = T0 + timedelta(days=1)
-    for n in range(4):
+    for _n in range(4):
         top_up(db, offer_id="fr-orange-mobicarte-100", now=later)
     with db.transaction(write=False) as session:
         current = console.look_up(session, msisdn="0612345678").line
@@ -208,3 +208,22 @@ def test_id_checks_are_counted_nowhere_else(db, counter):
                                 issuing_country="FR", last4="9Z9Z", checked_by=agent.actor, now=T0)
     with db.transaction(write=False) as session:
         assert session.scalar(select(func.count()).select_from(AuditEntry)) == before
+
+
+def test_the_confirmation_sms_names_the_store_in_the_customers_language(db, counter):
+    from simkeep.notification import templates
+    from simkeep.notification.models import OutboxMessage
+
+    _, agent, _ = counter
+    sell(db, agent, now=T0).outcome()
+    with db.transaction(write=False) as session:
+        message = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "topup.completed")).one()
+    link = message.payload["receipt_url"]
+    assert message.language == "fr" and message.payload["store"] == "Tabac de Belleville"
+    assert templates.render("topup.completed", "zh_CN", message.payload) == (
+        f"您的号码+33612345678已成功充值€10.00，有效期至2027年4月14日。于Tabac de Belleville办理。收据：{link}")
+    assert templates.render("topup.completed", "fr", message.payload) == (
+        "Votre recharge de 10,00\u00a0€ sur le +33612345678 est effectuée. Votre ligne est valable jusqu'au "
+        f"14 avril 2027. Payée en boutique\u00a0: Tabac de Belleville. Justificatif\u00a0: {link}")
+    assert templates.render("topup.completed", "en", message.payload).endswith(
+        f"Your line is valid until April 14, 2027. Paid at Tabac de Belleville. Receipt: {link}")

@@ -74,6 +74,8 @@ def _seller(member: StaffMember) -> Seller:
 
 
 def _store(session: Session, member: StaffMember):
+    if member.store_id is None:
+        raise StoreUnbound()
     try:
         return stores.get_store(session, member.store_id)
     except stores.StoreNotFound:

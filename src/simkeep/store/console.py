@@ -115,8 +115,8 @@ def facts(session: Session, line: Line) -> LineFacts:
 @cache
 def countries() -> frozenset[str]:
     """ISO 3166 alpha-2 codes (CLDR's territories, without its groupings and private-use codes)."""
-    return frozenset(code for code in Locale("en").territories
-                     if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES)
+    codes = (str(code) for code in Locale("en").territories)
+    return frozenset(code for code in codes if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES)
 
 
 def country_names(locale: str) -> list[tuple[str, str]]:
@@ -215,6 +215,7 @@ def recommend(session: Session, *, line: Line, until: date, now: datetime) -> Re
                                operator.timezone)
     found, capped = options(session, line, now=now)
     keeping = [o for o in found if o.number_loss_at > day_end]
+    best: Option | None
     if keeping:
         best = min(keeping, key=lambda o: (o.price.minor, -o.offer.validity_days, o.offer.id))
     else:

@@ -259,6 +259,11 @@ def test_an_agent_sees_nothing_of_another_store_nor_of_the_back_office(counter):
                  "/admin/resellers", "/admin/vouchers", "/admin/bank/review", "/reseller"):
         assert client.get(path).status_code == 403, path
     assert site.staff("support").get("/counter").status_code == 403
+    lyon = site.signed_in(make_staff(site.db, site.settings, username="paul", role="store_manager",
+                                     store_id=other.id, now=site.clock()))
+    sold = moved(counter.db)
+    voided = lyon.post(f"{sale_path}/void", data={"reason": "not ours", "csrf_token": csrf(lyon.get(LINE).text)})
+    assert voided.status_code == 403 and moved(counter.db) == sold
     stranger_page = site.client().get("/counter")
     assert (stranger_page.status_code, stranger_page.headers["location"]) == (303, "/admin")
 
@@ -311,3 +316,25 @@ def test_a_void_after_the_window_is_refused_and_the_form_is_gone(counter):
     late = manager.post(f"{sale_path}/void", data={"reason": "late", "csrf_token": token})
     assert late.status_code == 409 and "This sale is too old to void at the counter." in text_of(late.text)
     assert moved(counter.db) == sold
+
+
+def test_a_day_that_is_not_a_date_shows_today_and_says_so(counter):
+    page = counter.site.signed_in(counter.agent).get("/counter/sales", params={"day": "2027-02-30"})
+    assert page.status_code == 422
+    words = text_of(page.text)
+    assert "This is not a date: today's sales are shown." in words and "Sales of March 1, 2027" in words
+
+
+def test_a_store_role_bound_to_no_store_is_refused():
+    import asyncio
+    import uuid
+
+    from simkeep.admin import counter as pages
+    from simkeep.admin.access import StaffMember
+
+    member = StaffMember(id=uuid.uuid4(), username="lost", role="agent", session_id=None,
+                         must_change_password=False, store_id=None)
+    for dependency in (pages._member, pages._manager):
+        with pytest.raises(pages.StoreUnbound) as refused:
+            asyncio.run(dependency(member))
+        assert refused.value.status == 403

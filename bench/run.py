@@ -13,6 +13,7 @@ import time
 
 from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
+from bench.counter import bench_counter_pg, bench_counter_sqlite
 from bench.pages import bench_pages
 from bench.reminders import bench_reminders
 from bench.smpp import bench_smpp
@@ -33,6 +34,8 @@ BENCHMARKS = {
     "vouchers_pg": bench_vouchers_pg,
     "vouchers_sqlite": bench_vouchers_sqlite,
     "voucher_pg": bench_voucher_pg,
+    "counter_pg": bench_counter_pg,
+    "counter_sqlite": bench_counter_sqlite,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import jinja2
@@ -27,8 +28,8 @@ from tests.browser.axe import violations
 from tests.browser.conftest import MSISDN, Portal
 from tests.factories.lines import make_line
 from tests.factories.payments import checkout, deliver, now, pay
-from tests.factories.staff import make_staff, next_code
-from tests.factories.stores import make_store
+from tests.factories.staff import make_staff, next_code, sign_in_page
+from tests.factories.stores import make_store, open_drawer, seller
 from tests.factories.stores import sell as sell_at_counter
 from tests.factories.stores import seller as counter_seller
 from tests.factories.vouchers import OFFER, make_batch, make_reseller, redeem, sell, sold_cards
@@ -357,6 +358,39 @@ def voucher_tour(page: Page, portal: Portal, audit: Audit) -> None:
     audit.visit(page, portal.url("/admin/vouchers/lookup?serial=1"), "voucher lookup: no such card")
 
 
+def counter_tour(page: Page, portal: Portal, audit: Audit) -> None:
+    """The store counter, as a store manager (who also sees the void form): home, a number not found, a line with
+    its ID check, a recommendation and a refused sale, the sale page, the day's sales."""
+    store = make_store(portal.db, now=now())
+    manager = make_staff(portal.db, portal.settings, username="marie", role="store_manager", store_id=store.id)
+    open_drawer(portal.db, seller(store, manager), now=now())
+    sign_in_page(page, portal.base, portal.db, manager)
+    audit.check(page, "counter")
+    page.fill("#msisdn", "+33 6 99 99 99 99")
+    page.click("form.counter-find button[type=submit]")
+    page.locator("[role=alert]").wait_for()
+    audit.check(page, "counter: number not found")
+    audit.visit(page, portal.url("/counter/lines/%2B33612345678"), "counter: line")
+    page.click('form[action$="/sale"] button[type=submit]')  # no ID check yet: refused
+    page.locator("[role=alert]").wait_for()
+    audit.check(page, "counter: sale refused")
+    page.select_option("#document_type", "passport")
+    page.select_option("#issuing_country", "CN")
+    page.fill("#last4", "1234")
+    page.click('form[action$="/id-check"] button[type=submit]')
+    page.wait_for_url(re.compile(r"\?done=id$"))
+    audit.check(page, "counter: ID checked")
+    page.fill("#until", (now() + timedelta(days=400)).date().isoformat())
+    page.click('form[method=get][action^="/counter/lines/"] button[type=submit]')
+    page.locator("#recommendation").wait_for()
+    audit.check(page, "counter: recommendation")
+    page.click('form[action$="/sale"] button[type=submit]')
+    page.wait_for_url(re.compile(r"/counter/sales/[0-9a-f-]{36}$"))
+    audit.check(page, "counter: sale, with the void form")
+    audit.visit(page, portal.url("/counter/sales"), "counter: sales")
+    audit.visit(page, portal.url("/counter"), "counter: with today's sales")
+
+
 @pytest.mark.parametrize("lang", ["zh_CN", "fr", "en"])
 def test_no_page_has_a_serious_accessibility_problem(lang, open_page, portal, rendered):
     payment_in_review(portal)
@@ -366,6 +400,7 @@ def test_no_page_has_a_serious_accessibility_problem(lang, open_page, portal, re
     reseller_tour(open_page(lang), portal, audit)
     drawer_tour(open_page(lang), portal, audit)
     back_office_tour(open_page(lang), portal, audit)
+    counter_tour(open_page(lang), portal, audit)
     assert audit.problems == {}
     assert page_templates() - rendered == set(), "pages never checked: add them to the tour"
 

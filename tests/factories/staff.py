@@ -90,4 +90,4 @@ def sign_in_page(page, base: str, db: Database, staff: Staff) -> None:
         page.wait_for_url(f"{base}/admin/totp")
         page.fill("#code", next_code(db, staff))
         page.click("button[type=submit]")
-    page.wait_for_url(re.compile(rf"{re.escape(base)}/(admin/review|admin/account|reseller)"))
+    page.wait_for_url(re.compile(rf"{re.escape(base)}/(admin/review|admin/account|reseller|counter)"))

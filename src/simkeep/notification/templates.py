@@ -15,7 +15,8 @@ UCS-2 units of a segment); a link comes last, so no Chinese character is read as
 
 Payloads (what the producers put in the outbox row):
 - otp.code: {code, minutes}
-- topup.completed: {msisdn, amount, bonus?, validity_ends_at, timezone, receipt_url?}
+- topup.completed: {msisdn, amount, bonus?, validity_ends_at, timezone, receipt_url?, store?} (store: the name of
+  the store whose counter sold it)
 - reminder: {msisdn, days_before, number_loss_at, timezone, state,
              cheapest_offer: {id, amount: {amount_minor, currency}, validity_days} | null, renew_url}
 - line.grace / line.suspended: {msisdn, number_loss_at, timezone}; line.deactivated: {msisdn}
@@ -109,6 +110,7 @@ TEXTS: dict[str, dict[str, str]] = {
 PIECES: dict[str, dict[str, str]] = {
     "receipt": {"en": " Receipt: {receipt_url}", "fr": " Justificatif\u00a0: {receipt_url}", "zh_CN": "收据：{receipt_url}"},
     "bonus": {"en": " Bonus credit: {bonus}.", "fr": " Bonus\u00a0: {bonus}.", "zh_CN": "赠送{bonus}。"},
+    "store": {"en": " Paid at {store}.", "fr": " Payée en boutique\u00a0: {store}.", "zh_CN": "于{store}办理。"},
     "reminder.today": {
         "en": "Today, {loss_date}, is the last day to keep your number {msisdn}: unless you recharge, it will be lost for good at midnight.",
         "fr": "Aujourd'hui, {loss_date}, est le dernier jour pour garder votre numéro {msisdn}\u00a0: sans recharge, il sera perdu à minuit.",
@@ -210,6 +212,8 @@ def render(topic: str, language: str, payload: dict, *, now: datetime | None = N
     text = _pick(TEXTS, topic, language).format_map(fields)
     if topic == "topup.completed" and fields["bonus"]:
         text += _pick(PIECES, "bonus", language).format_map(fields)
+    if topic == "topup.completed" and payload.get("store"):
+        text += _pick(PIECES, "store", language).format_map(fields)
     if topic == "payment.failed" and payload.get("renew_url"):
         text += _pick(PIECES, "retry", language).format_map(fields)
     if payload.get("receipt_url"):
@@ -321,6 +325,10 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
         ("topup.completed", "with receipt link", {
             **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "bonus": {"amount_minor": 0, "currency": "EUR"},
             "validity_ends_at": "2027-04-14T22:00:00+00:00",
+            "receipt_url": f"{base_url}/receipts/0f6d5c1e9a8b4c7d8e2f3a4b5c6d7e8f.Jq3kX9vR2mWbT7yHn4LpZs1c8dE"}),
+        ("topup.completed", "at a store's counter", {
+            **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "bonus": {"amount_minor": 0, "currency": "EUR"},
+            "validity_ends_at": "2027-04-14T22:00:00+00:00", "store": "Tabac de Belleville",
             "receipt_url": f"{base_url}/receipts/0f6d5c1e9a8b4c7d8e2f3a4b5c6d7e8f.Jq3kX9vR2mWbT7yHn4LpZs1c8dE"}),
         ("topup.completed", "with bonus credit", {
             **paris, "amount": {"amount_minor": 2500, "currency": "EUR"}, "bonus": {"amount_minor": 500, "currency": "EUR"},

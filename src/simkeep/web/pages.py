@@ -71,6 +71,33 @@ ERROR_TEXTS = {
                                "It has not been used: keep it for later."),
     "vouchers_not_configured": N_("Recharge cards cannot be used here right now. Pay online or recharge in a store."),
 }
+# The store counter (/counter, admin/counter.py): what an agent or a store manager reads.
+ERROR_TEXTS.update({
+    "store_forbidden": N_("This belongs to another store: you can only see and act on your own store's."),
+    "store_closed": N_("This store has left the network and sells nothing."),
+    "store_operator_not_served": N_("This store does not sell this operator's renewals."),
+    "store_method_invalid": N_("Choose how the customer pays: cash, card on the store's terminal, or a recharge "
+                               "card."),
+    "store_offer_required": N_("Choose an offer."),
+    "store_terminal_ref_required": N_("Type the card terminal's authorisation reference from its slip."),
+    "drawer_not_open": N_("Open your cash drawer first: cash sales go into it. Nothing was sold."),
+    "drawer_already_closed": N_("This sale's cash drawer is already closed: it cannot be voided here any more."),
+    "sale_not_found": N_("There is no such sale."),
+    "sale_already_voided": N_("This sale is already voided."),
+    "void_window_passed": N_("This sale is too old to void at the counter."),
+    "void_voucher_sale": N_("A renewal paid with a recharge card cannot be voided: the card is spent."),
+    "void_credit_used": N_("The customer has already used this credit: the sale cannot be voided."),
+    "void_reason_required": N_("Say why the sale is voided."),
+    "id_document_invalid": N_("Choose the kind of document the customer showed."),
+    "id_country_invalid": N_("Choose the country that issued the document."),
+    "id_last4_invalid": N_("Type only the last 4 letters or digits of the document's number, never the whole "
+                           "number."),
+    "id_check_required": N_("Check the customer's ID first: a sale needs an ID check of this line in the last "
+                            "30 minutes. Nothing was sold."),
+    "recommend_date_invalid": N_("Give a date from today on."),
+    "sales_day_invalid": N_("This is not a date: today's sales are shown."),
+    "store_unbound": N_("Your account belongs to no store. Ask your store manager."),
+})
 ERROR_TEXTS["internal"] = N_("Something went wrong on our side. Nothing was charged twice; please try again.")
 GENERIC_ERROR = N_("Something went wrong. Nothing was charged; please try again.")
 

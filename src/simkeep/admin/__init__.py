@@ -4,10 +4,22 @@ renders."""
 
 from fastapi import APIRouter
 
-from simkeep.admin import bank, lines, pages, partner, resellers, review, signin, templates_pages, vouchers
+from simkeep.admin import (
+    bank,
+    counter_signin,
+    devices,
+    lines,
+    pages,
+    partner,
+    resellers,
+    review,
+    signin,
+    templates_pages,
+    vouchers,
+)
 
 router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
-              resellers.router, partner.router, vouchers.router):
+              resellers.router, partner.router, vouchers.router, devices.router, counter_signin.router):
     router.include_router(_part)
 install = signin.install

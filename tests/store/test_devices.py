@@ -163,3 +163,22 @@ def test_the_purge_works_in_bounded_batches_and_follows_the_setting(db, settings
     short: Settings = settings.model_copy(update={"id_check_retention_days": 7})
     assert purge_id_checks(db, short, now, batch=3) == 7
     assert remaining(db) == set(kept) and len(old) == 7
+
+
+def test_demo_counter_staff_work_at_a_demo_paris_store_and_keep_their_secrets(db, settings):
+    from simkeep.staff import service
+    from simkeep.store.demo_staff import FILE, seed_counter_staff
+
+    assert seed_counter_staff(db, settings, T0) == []  # no demo store yet
+    make_store(db, now=T0, demo=True, code="DEMO-PARIS-13", name="Démo Paris 13 (demo data)")
+    first = seed_counter_staff(db, settings, T0)
+    assert [(p.username, p.role, p.store_code) for p in first] == [
+        ("demo-manager", "store_manager", "DEMO-PARIS-13"), ("demo-agent", "agent", "DEMO-PARIS-13")]
+    assert oct((settings.data_dir / FILE).stat().st_mode & 0o777) == "0o600"
+    again = seed_counter_staff(db, settings, T0)
+    assert again == first
+    with db.transaction(write=False) as session:
+        for person in again:
+            account = service.for_signin(session, person.username)
+            assert service.verify_password(account.password_hash, person.password)
+            assert service.verify_password(account.pin_hash, person.pin) and not pins.trivial(person.pin)

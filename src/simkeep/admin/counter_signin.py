@@ -114,7 +114,13 @@ async def switch(request: Request, db: Db, client: Client, _csrf: None = Csrf) -
     """"Switch agent": the person at the counter is signed out; the tiles are shown again."""
     member = await signed_in(request, db)
     if member is not None:
-        await run_in_threadpool(db.write, lambda s: service.signed_out(
-            s, account=service.get(s, member.id), client=client, now=clock.now()))
+        member_id = member.id
+
+        def record(session) -> None:
+            account = service.get(session, member_id)
+            if account is not None:
+                service.signed_out(session, account=account, client=client, now=clock.now())
+
+        await run_in_threadpool(db.write, record)
     web_sessions.end(request)
     return redirect("/counter/signin")

@@ -8,6 +8,7 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import select
 
@@ -48,20 +49,17 @@ def seed_counter_staff(db: Database, settings: Settings, now: datetime) -> list[
     for username, role in DEMO_COUNTER_STAFF:
         kept = stored.get(username)
         entry = kept or {"password": service.generate_password(), "pin": pins.generate_pin()}
-        account = db.read(lambda s, name=username: service.for_signin(s, name))
+        account = db.read(partial(service.for_signin, username=username))
         if account is None:
-            password_hash = service.hash_password(entry["password"])
-            account = db.write(lambda s, name=username, role=role, password_hash=password_hash: service.create_account(
-                s, username=name, role=role, password_hash=password_hash, must_change_password=False, by=BY,
-                now=now, store_id=store.id))
+            account = db.write(partial(service.create_account, username=username, role=role,
+                                       password_hash=service.hash_password(entry["password"]),
+                                       must_change_password=False, by=BY, now=now, store_id=store.id))
             kept = None
         if kept is None or account.pin_hash is None:  # new, or the file was lost: the account follows the new file
-            password_hash, pin_hash = service.hash_password(entry["password"]), service.hash_password(entry["pin"])
-            account_id = account.id
-            db.write(lambda s, account_id=account_id, password_hash=password_hash: service.set_password_hash(
-                s, account_id=account_id, password_hash=password_hash, now=now))
-            db.write(lambda s, account_id=account_id, pin_hash=pin_hash: pins.set_pin(
-                s, account_id=account_id, pin_hash=pin_hash, by=BY, now=now))
+            db.write(partial(service.set_password_hash, account_id=account.id,
+                             password_hash=service.hash_password(entry["password"]), now=now))
+            db.write(partial(pins.set_pin, account_id=account.id, pin_hash=service.hash_password(entry["pin"]),
+                             by=BY, now=now))
         stored[username] = entry
         result.append(DemoCounterPerson(username, role, entry["password"], entry["pin"], store.code))
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from simkeep.admin import (
     bank,
     counter_signin,
     devices,
+    drawer,
     lines,
     pages,
     partner,
@@ -20,6 +21,6 @@ from simkeep.admin import (
 
 router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
-              resellers.router, partner.router, vouchers.router, devices.router, counter_signin.router):
+              resellers.router, partner.router, vouchers.router, drawer.router, devices.router, counter_signin.router):
     router.include_router(_part)
 install = signin.install

@@ -1,9 +1,9 @@
 """The worker process: sweeps the lifecycle on schedule and delivers the outbox, until stopped.
 
-Each job (sweep, expire_abandoned, reconcile, purge_sessions, expire_vouchers, process_inbox, deliver_due) runs on
-its own: when one raises — the database went away, a connection was terminated, or a bug — the error is logged (its
-class and where it was raised, never its message, which for SQL errors carries bound parameters) and that job alone
-waits `worker_backoff_seconds * 2^(n-1)`, jittered, at most `worker_backoff_max_seconds`, before it is tried again;
+Each job (sweep, expire_abandoned, reconcile, purge_sessions, expire_vouchers, purge_id_checks, process_inbox,
+deliver_due) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
+error is logged (its class and where it was raised, never its message, which for SQL errors carries bound
+parameters) and that job alone waits `worker_backoff_seconds * 2^(n-1)`, jittered, at most `worker_backoff_max_seconds`, before it is tried again;
 the others go on. Every job's work is one transaction per step, so a failed step leaves nothing half-done.
 SIGTERM/SIGINT stop the worker after the step in progress: a delivery batch hands its unsent messages back.
 """
@@ -32,6 +32,7 @@ from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox, reconcile
 from simkeep.sandbox.tasks import expire_abandoned
 from simkeep.session.tasks import purge_expired_sessions
+from simkeep.store.tasks import purge_id_checks
 from simkeep.voucher.tasks import expire_vouchers
 
 log = structlog.get_logger()
@@ -119,6 +120,7 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
             Job("reconcile", lambda: reconcile(db, settings), every, rests=True),
             Job("purge_sessions", lambda: purge_expired_sessions(db), every, rests=True),
             Job("expire_vouchers", lambda: expire_vouchers(db), every, rests=True),
+            Job("purge_id_checks", lambda: purge_id_checks(db, settings, clock.now()), every, rests=True),
             Job("process_inbox", lambda: process_inbox(db, settings)),
             Job("deliver_due", deliver)]
 

@@ -164,7 +164,7 @@ def test_a_manager_sees_and_closes_an_agents_drawer_other_agents_and_stores_cann
 def test_back_office_and_strangers_are_kept_out(site, shop):
     stranger = site.client()
     answer = stranger.get("/counter/drawer")
-    assert (answer.status_code, answer.headers["location"]) == (303, "/admin")
+    assert (answer.status_code, answer.headers["location"]) == (303, "/counter/signin")
     for role in ("support", "finance", "admin"):
         assert site.staff(role).get("/counter/drawer").status_code == 403
 

@@ -26,6 +26,7 @@ from simkeep.voucher import service as vouchers
 from tests.browser import journey as j
 from tests.browser.axe import violations
 from tests.browser.conftest import MSISDN, Portal
+from tests.factories.counter import make_store_person
 from tests.factories.lines import make_line
 from tests.factories.payments import checkout, deliver, now, pay
 from tests.factories.staff import make_staff, next_code, sign_in_page
@@ -361,8 +362,8 @@ def voucher_tour(page: Page, portal: Portal, audit: Audit) -> None:
 def counter_tour(page: Page, portal: Portal, audit: Audit) -> None:
     """The store counter, as a store manager (who also sees the void form): home, a number not found, a line with
     its ID check, a recommendation and a refused sale, the sale page, the day's sales."""
-    store = make_store(portal.db, now=now())
-    manager = make_staff(portal.db, portal.settings, username="marie", role="store_manager", store_id=store.id)
+    store = make_store(portal.db, now=now(), code="PAR-CHATEAU-ROUGE", name="Bazar de Château-Rouge")
+    manager = make_staff(portal.db, portal.settings, username="chloe", role="store_manager", store_id=store.id)
     open_drawer(portal.db, seller(store, manager), now=now())
     sign_in_page(page, portal.base, portal.db, manager)
     audit.check(page, "counter")
@@ -391,6 +392,41 @@ def counter_tour(page: Page, portal: Portal, audit: Audit) -> None:
     audit.visit(page, portal.url("/counter"), "counter: with today's sales")
 
 
+def tablet_tour(page: Page, portal: Portal, audit: Audit) -> None:
+    """The counter tablet: not registered yet; a store manager registers it and sets an agent's PIN; the tiles and
+    the PIN pad, a wrong PIN."""
+    audit.visit(page, portal.url("/counter/signin"), "counter: tablet not registered")
+    store = make_store(portal.db, now=now(), code="PAR-REPUBLIQUE", name="Mobile République",
+                       latitude=48.8675, longitude=2.3634)
+    manager = make_store_person(portal.db, portal.settings, store, username="mia", role="store_manager", now=now())
+    make_store_person(portal.db, portal.settings, store, username="wen", now=now())
+    page.goto(portal.url("/admin"))
+    page.fill("#username", manager.username)
+    page.fill("#password", manager.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(portal.url("/counter"))
+    audit.visit(page, portal.url("/counter/devices"), "counter: tablets")
+    page.fill("#name", "Counter 1")
+    page.click('form[action="/counter/devices"] button[type=submit]')
+    page.locator("[role=status]").wait_for()
+    audit.check(page, "counter: tablet registered")
+    audit.visit(page, portal.url("/counter/team"), "counter: agents and PINs")
+    page.locator('form[action="/counter/team/wen/pin"] button[name="generate"]').click()
+    page.locator("#generated-pin").wait_for()
+    audit.check(page, "counter: a PIN made up")
+    page.locator(".switch-agent button").click()
+    page.wait_for_url(portal.url("/counter/signin"))
+    audit.check(page, "counter: who is at the counter")
+    page.locator('a.tile[href="/counter/signin?user=wen"]').click()
+    page.locator(".pinpad").wait_for()
+    audit.check(page, "counter: PIN pad")
+    for digit in "1111":
+        page.locator(f'.pinpad button[data-digit="{digit}"]').click()
+    page.locator("#pin-ok").click()
+    page.locator("[role=alert]").wait_for()
+    audit.check(page, "counter: PIN pad, wrong PIN")
+
+
 @pytest.mark.parametrize("lang", ["zh_CN", "fr", "en"])
 def test_no_page_has_a_serious_accessibility_problem(lang, open_page, portal, rendered):
     payment_in_review(portal)
@@ -401,6 +437,7 @@ def test_no_page_has_a_serious_accessibility_problem(lang, open_page, portal, re
     drawer_tour(open_page(lang), portal, audit)
     back_office_tour(open_page(lang), portal, audit)
     counter_tour(open_page(lang), portal, audit)
+    tablet_tour(open_page(lang, viewport={"width": 768, "height": 1024}), portal, audit)
     assert audit.problems == {}
     assert page_templates() - rendered == set(), "pages never checked: add them to the tour"
 

@@ -7,6 +7,8 @@ from fastapi import APIRouter
 from simkeep.admin import (
     bank,
     counter,
+    counter_signin,
+    devices,
     drawer,
     lines,
     pages,
@@ -20,6 +22,7 @@ from simkeep.admin import (
 
 router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
-              resellers.router, partner.router, vouchers.router, counter.router, drawer.router):
+              resellers.router, partner.router, vouchers.router, counter.router, drawer.router, devices.router,
+              counter_signin.router):
     router.include_router(_part)
 install = signin.install

@@ -18,6 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
 from simkeep.staff import roles, service
+from simkeep.store import devices
+from simkeep.store import service as stores
 from simkeep.web import sessions as web_sessions
 from simkeep.web.deps import Db
 
@@ -36,6 +38,10 @@ class RoleForbidden(StaffPageError):
 
 class PasswordChangeRequired(StaffPageError):
     code, status, message = "staff_password_change_required", 403, "Choose a new password first."
+
+
+class StoreUnavailable(StaffPageError):
+    code, status, message = "store_unavailable", 403, "Your account is not bound to an open store."
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,40 @@ def allowed(permission: str | None, *, before_password_change: bool = False) -> 
             raise PasswordChangeRequired()
         if permission is not None and not member.may(permission):
             raise RoleForbidden()
+        return member
+
+    return dependency
+
+
+def in_store(permission: str) -> Callable[..., Awaitable[StaffMember]]:
+    """The dependency of every counter page and store API route: `allowed(permission)` (same answers: no session,
+    one-time password, role without the permission), and then the member's store, which must exist and be open
+    (StoreUnavailable, 403, otherwise). A PIN session also needs its counter tablet still registered: once the
+    tablet is revoked its sessions end here. Returns the same StaffMember, its store_id never None."""
+    check_role = allowed(permission)
+    if permission not in roles.STORE_PERMISSIONS:
+        raise ValueError(f"{permission!r} is not a store permission")
+
+    async def dependency(request: Request, db: Db) -> StaffMember:
+        member = await check_role(request, db)
+        store_id = member.store_id
+        if store_id is None:
+            raise StoreUnavailable()
+        device_id = web_sessions.counter_device(request)
+
+        def check(session) -> tuple[bool, bool]:
+            try:
+                store_open = stores.get_store(session, store_id).closed_at is None
+            except stores.StoreNotFound:
+                store_open = False
+            return store_open, device_id is None or devices.live(session, device_id, store_id=store_id)
+
+        store_open, tablet_live = await run_in_threadpool(db.read, check)
+        if not tablet_live:
+            web_sessions.end(request)  # the tablet was revoked: its PIN sessions are over
+            raise SignInRequired()
+        if not store_open:
+            raise StoreUnavailable()
         return member
 
     return dependency

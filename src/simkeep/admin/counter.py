@@ -24,7 +24,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from simkeep.admin.access import StaffMember, StaffPageError, allowed
+from simkeep.admin.access import StaffMember, StaffPageError, in_store
 from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.core.errors import InvalidInput, SimkeepError
@@ -46,22 +46,8 @@ Msisdn = Annotated[str, Path(max_length=32)]
 SaleId = Annotated[uuid.UUID, Path()]
 
 
-class StoreUnbound(StaffPageError):
-    """A store role whose account belongs to no store (or the store is gone): nothing to show."""
-
-    code, status, message = "store_unbound", 403, "Your account belongs to no store. Ask your store manager."
-
-
-async def _member(member: Annotated[StaffMember, Depends(allowed("store.console"))]) -> StaffMember:
-    if member.store_id is None:
-        raise StoreUnbound()
-    return member
-
-
-async def _manager(member: Annotated[StaffMember, Depends(allowed("store.manage"))]) -> StaffMember:
-    if member.store_id is None:
-        raise StoreUnbound()
-    return member
+_member = in_store("store.console")  # the role, the member's open store, and a PIN session's tablet still live
+_manager = in_store("store.manage")
 
 
 Agent = Annotated[StaffMember, Depends(_member)]
@@ -74,12 +60,8 @@ def _seller(member: StaffMember) -> Seller:
 
 
 def _store(session: Session, member: StaffMember):
-    if member.store_id is None:
-        raise StoreUnbound()
-    try:
-        return stores.get_store(session, member.store_id)
-    except stores.StoreNotFound:
-        raise StoreUnbound() from None
+    assert member.store_id is not None  # in_store
+    return stores.get_store(session, member.store_id)
 
 
 def _receipt_url(settings: Settings, receipt_id: uuid.UUID) -> str:

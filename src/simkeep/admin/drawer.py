@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from simkeep.admin.access import StaffMember, allowed
+from simkeep.admin.access import StaffMember, allowed, in_store
 from simkeep.core import clock
 from simkeep.core.errors import InvalidAmount, InvalidInput, SimkeepError
 from simkeep.core.money import Money
@@ -36,8 +36,8 @@ from simkeep.web.deps import Db
 from simkeep.web.pages import N_, Csrf, Lang, redirect, render
 
 router = APIRouter(include_in_schema=False)
-Console = Annotated[StaffMember, Depends(allowed("store.console"))]
-Manager = Annotated[StaffMember, Depends(allowed("store.manage"))]
+Console = Annotated[StaffMember, Depends(in_store("store.console"))]
+Manager = Annotated[StaffMember, Depends(in_store("store.manage"))]
 Finance = Annotated[StaffMember, Depends(allowed("stores.statements"))]
 DrawerId = Annotated[uuid.UUID, Path()]
 Code = Annotated[str, Path(max_length=32)]

@@ -46,6 +46,7 @@ TEXTS = {
     "staff_setup_denied": N_("This admin token is not valid."),
     "rate_limited": N_("Too many attempts. Please wait a few minutes and try again."),
     "reseller_unavailable": N_("This reseller account is disabled. Ask the operator."),
+    "store_unavailable": N_("Your account is not bound to an open store. Ask an admin."),
 }
 
 
@@ -54,15 +55,20 @@ def text(lang: str, code: str) -> str:
 
 
 def install(app: FastAPI) -> None:
-    """Back-office errors: no session → the sign-in page; a one-time password → the account page."""
+    """Back-office errors: no session → the sign-in page (on the counter pages: the tablet's PIN pad); a one-time
+    password → the account page."""
 
     @app.exception_handler(StaffPageError)
     async def _staff_error(request: Request, exc: StaffPageError) -> Response:
         if isinstance(exc, SignInRequired) and request.method in ("GET", "HEAD"):
-            return redirect("/admin")
+            return redirect("/counter/signin" if _counter(request.url.path) else "/admin")
         if isinstance(exc, PasswordChangeRequired) and request.method in ("GET", "HEAD"):
             return redirect("/admin/account")
         return render(request, "portal/error.html", status=exc.status, error=text(language(request), exc.code))
+
+
+def _counter(path: str) -> bool:
+    return path == "/counter" or path.startswith("/counter/")
 
 
 async def throttle(request: Request, settings: Config) -> StaffThrottle:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from simkeep.config import Settings
 from simkeep.db import Database
-from simkeep.staff import service
+from simkeep.staff import pins, service
 from simkeep.staff.models import StaffAccount
 
 
@@ -73,3 +73,30 @@ def reset_password(db: Database, *, username: str, by: str, now: datetime) -> st
     password_hash = service.hash_password(password)
     db.write(lambda s: service.reset_password(s, username=username, password_hash=password_hash, by=by, now=now))
     return password
+
+
+def pin_signin(db: Database, settings: Settings, *, username: str, pin: str, store_id: uuid.UUID,
+               device_id: uuid.UUID, device_name: str, client: str, now: datetime) -> service.Outcome:
+    """A PIN typed on a counter tablet of `store_id`: one argon2 verify whatever the account (a dummy hash when
+    there is no such account or no PIN), then the outcome recorded under the row lock."""
+    account = db.read(lambda s: service.for_signin(s, username))
+    correct = service.verify_password(account.pin_hash if account else None, pin[:pins.MAX_PIN * 4])
+    return db.write(lambda s: pins.record_pin(
+        s, username=username, account_id=account.id if account else None, correct=correct, store_id=store_id,
+        device_id=device_id, device_name=device_name, client=client, lockout=lockout(settings), now=now))
+
+
+def set_pin(db: Database, *, account_id: uuid.UUID, pin: str | None, confirm: str | None, by: str, now: datetime,
+            store_id: uuid.UUID | None = None) -> str:
+    """A new PIN for a store person: `pin` typed twice, or None for a generated one. Returns the PIN (to show
+    once when generated). `store_id`: a store manager acting, bound to their own store's agents."""
+    if pin is None:
+        pin, generated = pins.generate_pin(), True
+    else:
+        if pin.strip() != (confirm or "").strip():
+            raise pins.PinsDiffer()
+        pin, generated = pins.check_pin(pin), False
+    pin_hash = service.hash_password(pin)
+    db.write(lambda s: pins.set_pin(s, account_id=account_id, pin_hash=pin_hash, by=by, now=now,
+                                    store_id=store_id, generated=generated))
+    return pin

@@ -30,6 +30,11 @@ def of_reseller(session: Session, reseller_id: uuid.UUID) -> list[StaffAccount]:
                                 .order_by(StaffAccount.username)))
 
 
+def of_store(session: Session, store_id: uuid.UUID) -> list[StaffAccount]:
+    return list(session.scalars(select(StaffAccount).where(StaffAccount.store_id == store_id)
+                                .order_by(StaffAccount.username)))
+
+
 def any_with_role(session: Session, role: str) -> bool:
     return session.scalar(select(StaffAccount.id).where(StaffAccount.role == role).limit(1)) is not None
 

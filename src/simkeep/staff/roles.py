@@ -44,6 +44,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "stores.statements": frozenset({"admin", "finance"}),
 }
 
+# What only people bound to a store have: the permissions admin.access.in_store checks with the store.
+STORE_PERMISSIONS = frozenset(p for p, who in PERMISSIONS.items() if who <= frozenset(STORE_ROLES))
+
 
 def may(role: str, permission: str) -> bool:
     return role in PERMISSIONS[permission]

@@ -324,10 +324,11 @@ def tries_left(account: StaffAccount, lockout: Lockout) -> int:
 
 
 def _signed_in(session: Session, account: StaffAccount, now: datetime, details: dict, *,
-               second_factor: bool) -> Outcome:
+               second_factor: bool, reason: str | None = None) -> Outcome:
     repository.set_fields(session, account.id, failed_attempts=0, locked_until=None, last_signin_at=now)
     _audit(session, actor(account.username), "staff.signin", account,
-           "signed in with password and TOTP" if second_factor else "signed in with password", now, details)
+           reason or ("signed in with password and TOTP" if second_factor else "signed in with password"), now,
+           details)
     return Outcome(OK, account)
 
 

@@ -6,7 +6,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from simkeep.core.ids import new_id
@@ -49,3 +49,8 @@ def add_store(session: Session, fields: StoreFields, *, now: datetime) -> Store:
            "account_id": account_id, "created_at": now, "updated_at": now, "closed_at": None}
     session.execute(insert(Store.__table__), [row])
     return Store(**row)
+
+
+def by_code(session: Session, code: str) -> Store | None:
+    """The store with this code (case and surrounding spaces ignored), closed or not; None if there is none."""
+    return session.scalars(select(Store).where(Store.code == code.strip().upper())).first()

@@ -96,7 +96,6 @@ ERROR_TEXTS.update({
                             "30 minutes. Nothing was sold."),
     "recommend_date_invalid": N_("Give a date from today on."),
     "sales_day_invalid": N_("This is not a date: today's sales are shown."),
-    "store_unbound": N_("Your account belongs to no store. Ask your store manager."),
 })
 ERROR_TEXTS["internal"] = N_("Something went wrong on our side. Nothing was charged twice; please try again.")
 GENERIC_ERROR = N_("Something went wrong. Nothing was charged; please try again.")

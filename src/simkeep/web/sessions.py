@@ -5,6 +5,10 @@ using `request.session` as a dict. After the page ran, the row is written only w
 last_seen_at, at most once a minute), so a page view costs one read. An unknown, forged or expired cookie gets a
 fresh empty session, never an error. Sign-in rotates the token (`rotate`, `sign_in_staff`), sign-out deletes the
 row (`end`).
+
+A PIN sign-in on a counter tablet (`sign_in_counter`) is a staff session marked with the tablet's id in its data: it
+idles out after SIMKEEP_COUNTER_SESSION_IDLE_MINUTES instead of the back office's shorter idle limit (a shift at the
+counter has quiet spells), and the store pages check that the tablet is still registered.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from simkeep.web.client import client_address
 MACHINE_PATHS = ("/api/", "/webhooks/", "/healthz", "/openapi.json", "/static/")
 COOKIE = "simkeep_session"
 STATE = "simkeep.session"
+COUNTER = "counter_device"  # in a PIN session's data: the id of the counter tablet it was opened on
 
 
 @dataclass
@@ -56,12 +61,19 @@ def policies(settings: Settings) -> tuple[sessions.Policy, sessions.Policy]:
                             absolute=timedelta(hours=settings.staff_session_absolute_hours)))
 
 
+def counter_policy(settings: Settings) -> sessions.Policy:
+    """A PIN session on a counter tablet: idle for a shift's quiet spells, the staff session's absolute limit."""
+    return sessions.Policy(idle=timedelta(minutes=settings.counter_session_idle_minutes),
+                           absolute=timedelta(hours=settings.staff_session_absolute_hours))
+
+
 class ServerSessions:
     def __init__(self, app, settings: Settings, db: Database) -> None:
         self.app = app
         self.db = db
         self.settings = settings
         self.portal_policy, self.staff_policy = policies(settings)
+        self.counter_policy = counter_policy(settings)
         self.secure = settings.cookie_secure
 
     async def __call__(self, scope, receive, send) -> None:
@@ -92,8 +104,10 @@ class ServerSessions:
             return None
         return self.db.read(lambda s: sessions.find(s, token=token, now=clock.now()))
 
-    def _policy(self, state: SessionState) -> sessions.Policy:
-        return self.staff_policy if state.staff_id is not None else self.portal_policy
+    def _policy(self, state: SessionState, data: dict) -> sessions.Policy:
+        if state.staff_id is None:
+            return self.portal_policy
+        return self.counter_policy if data.get(COUNTER) else self.staff_policy
 
     def _store(self, scope) -> str | None:
         """Write what changed; return the Set-Cookie value to send, if any."""
@@ -109,7 +123,7 @@ class ServerSessions:
             headers = dict(scope["headers"])
             agent = headers.get(b"user-agent", b"").decode("latin-1")
             address = client_address(HTTPConnection(scope), tuple(self.settings.trusted_proxies))
-            policy = self._policy(state)
+            policy = self._policy(state, data)
             _row, token = self.db.write(lambda s: sessions.rotate(
                 s, row_id=state.row_id, data=data, policy=policy, now=now, staff_id=state.staff_id,
                 user_agent=agent, client_address=address))
@@ -119,7 +133,7 @@ class ServerSessions:
         assert state.expires_at is not None and state.last_seen_at is not None  # read with the row
         changed, expires_at = _dump(data) != state.original, state.expires_at
         if changed or sessions.needs_touch(state.last_seen_at, now):
-            policy = self._policy(state)
+            policy = self._policy(state, data)
             self.db.write(lambda s: sessions.save(s, row_id=row_id, data=data if changed else None,
                                                   policy=policy, expires_at=expires_at, now=now))
         return None
@@ -157,6 +171,22 @@ def sign_in_staff(request: Request, staff_id: uuid.UUID) -> None:
     """The session becomes this staff member's, under a new id, with the staff expiry starting now."""
     current = state(request)
     current.staff_id, current.rotate = staff_id, True
+    request.session.pop(COUNTER, None)  # a password sign-in on a counter tablet is not a PIN session
+
+
+def sign_in_counter(request: Request, staff_id: uuid.UUID, device_id: uuid.UUID) -> None:
+    """A PIN sign-in on the counter tablet `device_id`: a staff session with the counter's idle limit."""
+    sign_in_staff(request, staff_id)
+    request.session[COUNTER] = str(device_id)
+
+
+def counter_device(request: HTTPConnection) -> uuid.UUID | None:
+    """The counter tablet this staff session was opened on by PIN, or None (a password session)."""
+    value = request.scope["session"].get(COUNTER) if staff_id(request) is not None else None
+    try:
+        return uuid.UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def end(request: Request) -> None:

@@ -1,7 +1,7 @@
 """Receipt PDFs with WeasyPrint; Chinese text needs a CJK font (Debian's fonts-noto-cjk).
 
-Every receipt has two layouts: "a4" (receipt/pdf.html, the sheet the portal offers) and "thermal" (receipt/
-thermal.html, an 80 mm roll with 72 mm printed, for the counter's receipt printer). A roll is as long as its content:
+Every receipt has two layouts: "a4" (receipt/pdf.html, the sheet the portal offers) and "thermal" (receipt/thermal/
+pdf.html, an 80 mm roll with 72 mm printed, for the counter's receipt printer). A roll is as long as its content:
 WeasyPrint needs a page size, so the thermal receipt is laid out once on a long page, the height its content takes is
 measured from the laid-out boxes, and it is laid out again on a page exactly that tall.
 
@@ -37,7 +37,7 @@ _LOCKS = tuple(threading.Lock() for _ in range(64))  # striped by receipt id: bo
 PDF_VARIANT = "pdf/ua-1"
 
 
-TEMPLATES = {receipts.A4: "receipt/pdf.html", receipts.THERMAL: "receipt/thermal.html"}
+TEMPLATES = {receipts.A4: "receipt/pdf.html", receipts.THERMAL: "receipt/thermal/pdf.html"}
 ROLL_WIDTH_MM = 80
 # The thermal receipt's first layout: a page longer than any receipt, whose content height is then measured.
 _PROBE_HEIGHT_MM = 2000

@@ -122,10 +122,7 @@ def store_pdf(session: Session, *, receipt_id: uuid.UUID, verify_url: str, conte
                sha256=hashlib.sha256(content).hexdigest(), content=content, rendered_at=now)
     table = ReceiptPdf.__table__
     session.execute(insert_or_ignore(session, table), [row])
-    stale = table.c.verify_url != verify_url
-    if voided:
-        stale = or_(stale, table.c.voided.is_(False))
-    else:
-        stale = and_(stale, table.c.voided.is_(False))
+    other_link, without_void = table.c.verify_url != verify_url, table.c.voided.is_(False)
+    stale = or_(other_link, without_void) if voided else and_(other_link, without_void)
     session.execute(update(table).where(table.c.receipt_id == receipt_id, table.c.layout == layout, stale)
                     .values(**row))

@@ -14,6 +14,7 @@ import time
 from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.pages import bench_pages
+from bench.receipts import bench_receipts
 from bench.reminders import bench_reminders
 from bench.smpp import bench_smpp
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
@@ -33,6 +34,7 @@ BENCHMARKS = {
     "vouchers_pg": bench_vouchers_pg,
     "vouchers_sqlite": bench_vouchers_sqlite,
     "voucher_pg": bench_voucher_pg,
+    "receipts": bench_receipts,
 }
 
 

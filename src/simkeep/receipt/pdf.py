@@ -108,8 +108,9 @@ def stored_or_render(db: Database, receipt, operator, *, validity_days: int, ver
     def stored() -> bytes | None:
         with db.transaction(write=False) as session:
             row = receipts.stored_pdf(session, receipt.id, layout)
-            fresh = row is not None and row.verify_url == verify_url and row.voided == voided
-            return row.content if fresh else None
+            if row is None or row.verify_url != verify_url or row.voided != voided:
+                return None
+            return row.content
 
     content = stored()
     if content is not None:

@@ -314,3 +314,16 @@ def test_a_copy_without_void_never_replaces_one_with_it(db):
         assert receipts.stored_pdf(session, issued.id, "thermal").content == b"void, new link"
         assert receipts.stored_pdf(session, issued.id, "a4") is None
         assert session.scalar(select(func.count()).select_from(ReceiptPdf)) == 1
+
+
+@pytest.mark.parametrize("language,tag", [("zh_CN", "zh-CN"), ("fr", "fr"), ("en", "en")])
+def test_the_roll_is_tagged_pdf_ua_like_the_sheet(language: str, tag: str) -> None:
+    from simkeep.locale import languages
+    from tests.receipt.test_pdf_tags import structure
+
+    root = PdfReader(io.BytesIO(thermal(language))).trailer["/Root"]
+    assert root["/MarkInfo"]["/Marked"].value is True and root["/Lang"] == tag
+    names = [name for name, _ in structure(root["/StructTreeRoot"])]
+    assert names.count("/H1") == 1 and names.count("/TH") == 7 and names.count("/TD") == 7  # with "Served by"
+    assert [alt for name, alt in structure(root["/StructTreeRoot"]) if name == "/Figure"] == [
+        languages.gettext(language, "QR code to scan")]

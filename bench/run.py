@@ -15,6 +15,7 @@ from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.counter import bench_counter_pg, bench_counter_sqlite
 from bench.pages import bench_pages
+from bench.receipts import bench_receipts
 from bench.reminders import bench_reminders
 from bench.smpp import bench_smpp
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
@@ -36,6 +37,7 @@ BENCHMARKS = {
     "voucher_pg": bench_voucher_pg,
     "counter_pg": bench_counter_pg,
     "counter_sqlite": bench_counter_sqlite,
+    "receipts": bench_receipts,
 }
 
 

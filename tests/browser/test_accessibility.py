@@ -21,6 +21,7 @@ from simkeep.core import clock
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox
+from simkeep.receipt import service as receipts
 from simkeep.voucher import pins
 from simkeep.voucher import service as vouchers
 from tests.browser import journey as j
@@ -37,10 +38,10 @@ from tests.factories.vouchers import OFFER, make_batch, make_reseller, redeem, s
 from tests.payment.sepa.statements import Credit, statement
 
 TEMPLATES = Path(__file__).parents[2] / "src/simkeep/web/templates"
-# The frame of every page; the receipt PDF (tagged, tests/receipt); the sheet of recharge cards (a PDF to print and
-# cut, tests/voucher/test_export.py).
-NOT_PAGES = {"base.html", "receipt/pdf.html", "voucher/pdf.html", "counter/drawer_z_pdf.html",
-             "admin/store_statement_pdf.html"}
+# The frame of every page; the receipt PDFs, A4 and the 80 mm roll (tagged, tests/receipt); the sheet of recharge
+# cards (a PDF to print and cut, tests/voucher/test_export.py).
+NOT_PAGES = {"base.html", "receipt/pdf.html", "receipt/thermal/pdf.html", "voucher/pdf.html",
+             "counter/drawer_z_pdf.html", "admin/store_statement_pdf.html"}
 IN_REVIEW = "+33698765432"
 LOCKED = "+33687654321"  # five wrong card PINs: locked for cards
 RESELLER = "TABAC-PARTNER"  # the reseller tour's own (the portal tour's cards come from the default one)
@@ -186,6 +187,11 @@ def portal_tour(page: Page, portal: Portal, lang: str, audit: Audit) -> None:
     audit.check(page, "my lines")
     receipt = page.locator('a[href$=".pdf"]').first.get_attribute("href").removesuffix(".pdf")
     audit.visit(page, portal.url(receipt), "receipt check")
+    # The same receipt once its sale is voided (as a store manager's void marks it): the check page says VOID.
+    with portal.db.transaction() as session:
+        voided = receipts.from_token(session, portal.settings.verifying_keys("receipt"), receipt.rsplit("/", 1)[1])
+        receipts.mark_voided(session, voided.id, now=now())
+    audit.visit(page, portal.url(receipt), "receipt check: voided")
     audit.visit(page, portal.url("/offline"), "offline, with the last status seen")
     assert page.locator("#last-status").is_visible()
     j.open_offers(page, portal)

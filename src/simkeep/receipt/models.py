@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from simkeep.db import Base, UtcDateTime
+from simkeep.db import Base, JsonType, UtcDateTime
 
 
 class ReceiptCounter(Base):
@@ -36,17 +36,23 @@ class Receipt(Base):
     language: Mapped[str] = mapped_column(String(8))
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime)
     voided_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the sale was voided: the receipt says so
+    # Where it was issued, when a person at a counter issued it: {"store", "address", "agent"} as printed then
+    # (receipt.service.Issuer). Kept on the receipt, so the receipt never asks the store domain, which sits above it.
+    issuer: Mapped[dict | None] = mapped_column(JsonType)
 
 
 class ReceiptPdf(Base):
-    """A receipt's PDF, rendered once (receipt/pdf.py) and served from here: rendering is costly and the link is
-    public, so it must not run per request. `verify_url` is the link printed in it: a new receipt key or public URL
-    makes the stored copy stale, and the next request renders it again once."""
+    """A receipt's PDF in one layout ("a4" or "thermal", the 80 mm roll), rendered once (receipt/pdf.py) and served
+    from here: rendering is costly and the link is public, so it must not run per request. `verify_url` is the link
+    printed in it and `voided` whether it says VOID: a new receipt key or public URL, or a void, makes the stored
+    copy stale, and the next request renders it again once."""
 
     __tablename__ = "receipt_pdfs"
 
     receipt_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("receipts.id"), primary_key=True)
+    layout: Mapped[str] = mapped_column(String(8), primary_key=True)
     verify_url: Mapped[str] = mapped_column(String(500))
+    voided: Mapped[bool] = mapped_column(Boolean)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     rendered_at: Mapped[datetime] = mapped_column(UtcDateTime)

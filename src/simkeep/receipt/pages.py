@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.catalog import service as catalog
@@ -26,7 +28,9 @@ def _load(db: Database, settings: Settings, token: str):
 
 
 @router.get("/{token}.pdf")
-def receipt_pdf(request: Request, db: Db, settings: Config, lang: Lang, token: str) -> Response:
+def receipt_pdf(request: Request, db: Db, settings: Config, lang: Lang, token: str,
+                format: Annotated[Literal["a4", "thermal"], Query()] = "a4") -> Response:
+    """The receipt as a PDF: `format=thermal` for an 80 mm receipt printer, else the A4 sheet."""
     try:
         receipt, operator, offer = _load(db, settings, token)
     except SimkeepError as exc:
@@ -34,9 +38,10 @@ def receipt_pdf(request: Request, db: Db, settings: Config, lang: Lang, token: s
     # The link printed is the canonical one (current key), whichever still-valid link was followed.
     verify_url = f"{settings.base_url}/receipts/{receipts.token_for(settings.key('receipt'), receipt.id)}"
     body = pdf.stored_or_render(db, receipt, operator, validity_days=offer.validity_days,
-                                verify_url=verify_url)
+                                verify_url=verify_url, layout=format)
+    name = receipt.number if format == receipts.A4 else f"{receipt.number}-{format}"
     return Response(body, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{receipt.number}.pdf"'})
+                    headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
 
 
 @router.get("/{token}", response_class=HTMLResponse)

@@ -299,8 +299,11 @@ def _record_sale(session: Session, result: TopUpResult, *, seller: Seller, store
                  receipt_id: uuid.UUID, method: str, drawer: Drawer | None, key: str, commission: Money | None,
                  terminal_ref: str | None, serial: int | None, language: str, now: datetime) -> StoreSale:
     topup = result.topup
+    issuer = receipts.Issuer(store=store.name, address=f"{store.address}, {store.postcode} {store.city}",
+                             agent=seller.actor.removeprefix("staff:"))
     receipts.issue(session, receipt_id=receipt_id, topup=topup, operator_id=catalog.operator_of_offer(
-        session, topup.offer_id), line_id=topup.line_id, payment_method=method, language=language, now=now)
+        session, topup.offer_id), line_id=topup.line_id, payment_method=method, language=language, now=now,
+        issuer=issuer)
     row = dict(id=sale_id, store_id=store.id, agent_id=seller.agent_id, idempotency_key=key,
                drawer_id=drawer.id if drawer else None, topup_id=topup.id, receipt_id=receipt_id,
                line_id=topup.line_id, msisdn=topup.msisdn, offer_id=topup.offer_id, method=method,

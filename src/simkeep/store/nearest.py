@@ -135,3 +135,31 @@ def explain(session: Session, *, latitude: float, longitude: float, limit: int =
              .order_by(there.op("<->")(here)).limit(limit + TIE_MARGIN))
     compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
     return "\n".join(row[0] for row in session.execute(text(f"EXPLAIN {compiled}")))
+
+
+@dataclass(frozen=True)
+class Found:
+    center: Center | None  # None: the postcode or city matched no store
+    source: str  # "point", "postcode" or "city"
+    stores: list[Nearby]
+
+
+def find(session: Session, *, latitude: float | None = None, longitude: float | None = None,
+         query: str | None = None, limit: int = 10) -> Found:
+    """The finder's one question: the stores nearest a point, or nearest the stores of a postcode or city."""
+    if latitude is not None and longitude is not None:
+        return Found(center=Center(latitude=latitude, longitude=longitude, matches=0), source="point",
+                     stores=nearest(session, latitude=latitude, longitude=longitude, limit=limit))
+    term = (query or "").strip()
+    source = "postcode" if POSTCODE.match(term) else "city"
+    where = center(session, term)
+    if where is None:
+        return Found(center=None, source=source, stores=[])
+    return Found(center=where, source=source,
+                 stores=nearest(session, latitude=where.latitude, longitude=where.longitude, limit=limit))
+
+
+def directions(latitude: float, longitude: float) -> dict[str, str]:
+    """Links that open directions to a store: a geo: URI (phones open their maps app) and OpenStreetMap's page."""
+    return {"geo": f"geo:{latitude:.5f},{longitude:.5f}",
+            "osm": f"https://www.openstreetmap.org/directions?to={latitude:.5f}%2C{longitude:.5f}"}

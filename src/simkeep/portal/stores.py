@@ -11,6 +11,7 @@ from typing import Annotated
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
+from babel.lists import format_list
 from babel.units import format_unit
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -36,7 +37,7 @@ class Shown:
     open: bool
     change_time: str | None  # local to the store, in the reader's format
     change_weekday: str | None  # None: today
-    languages: list[str]
+    languages: str  # "Chinese, French, and Arabic": names and list in the reader's language
     phone: str | None
     directions: dict[str, str]
 
@@ -71,7 +72,8 @@ def _shown(nearby: nearest.Nearby, locale: str, now: datetime) -> Shown:
         weekday = format_date(local.date(), "EEEE", locale=locale)
     return Shown(store=store, distance=distance(nearby.distance_km, locale), open=state.open,
                  change_time=format_time(local, "short", locale=locale) if local else None, change_weekday=weekday,
-                 languages=[language_name(x, locale) for x in store.languages],
+                 languages=format_list([language_name(x, locale) for x in store.languages], locale=locale)
+                 if store.languages else "",
                  phone=shown_phone(store.phone) if store.phone else None,
                  directions=nearest.directions(store.latitude, store.longitude))
 

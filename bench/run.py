@@ -16,6 +16,7 @@ from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.pages import bench_pages
 from bench.reminders import bench_reminders
 from bench.smpp import bench_smpp
+from bench.stores import bench_stores_pg, bench_stores_sqlite
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
 from bench.topup import bench_topup_pg, bench_topup_sqlite
 from bench.voucher import bench_voucher_pg
@@ -33,6 +34,8 @@ BENCHMARKS = {
     "vouchers_pg": bench_vouchers_pg,
     "vouchers_sqlite": bench_vouchers_sqlite,
     "voucher_pg": bench_voucher_pg,
+    "stores_pg": bench_stores_pg,
+    "stores_sqlite": bench_stores_sqlite,
 }
 
 

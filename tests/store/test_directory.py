@@ -42,6 +42,7 @@ def create(db, fields=BELLEVILLE):
     ({"hours": {"mon": [["09:00", "09:00"]]}},
      ("hours", "mon: a span cannot start and end at the same time, nor start at 24:00")),
     ({"hours": {"mon": [["09:00", "13:00"], ["12:00", "19:00"]]}}, ("hours", "mon: spans overlap")),
+    ({"hours": {"mon": [["09:00", "19:00"], ["18:00", "02:00"]]}}, ("hours", "mon: spans overlap")),
     ({"hours": {"fri": [["18:00", "01:00"], ["22:00", "03:00"]]}},
      ("hours", "fri: only the last span of a day may run past midnight")),
     ({"closed_on": ["2026-12-32"]}, ("closed_on", "ISO dates, for example 2026-12-25")),

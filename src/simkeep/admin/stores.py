@@ -5,7 +5,7 @@ with who and why. store.directory checks and does the work; every form carries t
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -138,7 +138,7 @@ async def close(request: Request, db: Db, lang: Lang, member: Manager, code: Cod
 
 def _read(data: FormData) -> dict:
     """The form as the import reads a row: text fields (bounded), lists from the checkboxes."""
-    form = {name: str(data.get(name) or "")[:500] for name in FIELDS}
+    form: dict[str, Any] = {name: str(data.get(name) or "")[:500] for name in FIELDS}
     form["services"] = [str(v) for v in data.getlist("services")][:10]
     form["operators"] = [str(v) for v in data.getlist("operators")][:50]
     form["demo"] = "yes" if data.get("demo") else ""

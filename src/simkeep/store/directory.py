@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date, datetime
+from itertools import pairwise
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
@@ -26,6 +27,7 @@ from simkeep.audit import service as audit
 from simkeep.catalog.models import Operator
 from simkeep.core.errors import Conflict, InvalidInput, NotFound
 from simkeep.core.ids import new_id
+from simkeep.db import rowcount
 from simkeep.ledger import service as ledger
 from simkeep.store.models import SERVICES, WEEKDAYS, Store
 
@@ -135,7 +137,9 @@ def _hours_problem(hours: object) -> str | None:
             if span[0] == span[1] or span[0] == "24:00":
                 return f"{day}: a span cannot start and end at the same time, nor start at 24:00"
         plain = sorted((minutes(a), minutes(b)) for a, b in spans if minutes(b) > minutes(a))
-        if any(later[0] < earlier[1] for earlier, later in zip(plain, plain[1:], strict=False)):
+        late = [minutes(a) for a, b in spans if minutes(b) < minutes(a)]  # past midnight: runs on to 24:00
+        if any(later[0] < earlier[1] for earlier, later in pairwise(plain)) or any(
+                start < end for start in late for _, end in plain):
             return f"{day}: spans overlap"
         if sum(1 for a, b in spans if minutes(b) < minutes(a)) > 1:
             return f"{day}: only the last span of a day may run past midnight"
@@ -303,7 +307,7 @@ def close_store(session: Session, *, code: str, actor: str, reason: str, now: da
         raise InvalidInput("A reason is required for the audit log.")
     done = session.execute(update(Store).where(Store.id == store.id, Store.closed_at.is_(None))
                            .values(closed_at=now, updated_at=now))
-    if done.rowcount != 1:
+    if rowcount(done) != 1:
         raise StoreAlreadyClosed()
     audit.record(session, actor=actor, action="store.closed", subject_type="store", subject_id=store.code,
                  reason=reason, now=now)

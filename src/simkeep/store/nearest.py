@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.orm import Session
@@ -68,7 +69,7 @@ def _nearest_postgresql(session: Session, latitude: float, longitude: float, lim
     rows = session.execute(
         select(Store, distance).where(Store.closed_at.is_(None))
         .order_by(there.op("<->")(here)).limit(limit + TIE_MARGIN)).all()
-    found = [Nearby(store=store, distance_km=meters / 1000) for store, meters in rows]
+    found = [Nearby(store=store, distance_km=float(meters) / 1000) for store, meters in rows]
     found.sort(key=_order)
     return found[:limit]
 
@@ -85,7 +86,7 @@ def _box(latitude: float, longitude: float, radius_km: float):
     if south > -90 and north < 90:
         widest = max(abs(south), abs(north))
         dlon = radius_km / (KM_PER_DEGREE * math.cos(math.radians(widest)))
-        if dlon < 180 and -180 <= longitude - dlon and longitude + dlon <= 180:
+        if dlon < 180 and longitude - dlon >= -180 and longitude + dlon <= 180:
             conditions.append(Store.longitude.between(longitude - dlon, longitude + dlon))
     return and_(*conditions)
 
@@ -140,7 +141,7 @@ def explain(session: Session, *, latitude: float, longitude: float, limit: int =
 @dataclass(frozen=True)
 class Found:
     center: Center | None  # None: the postcode or city matched no store
-    source: str  # "point", "postcode" or "city"
+    source: Literal["point", "postcode", "city"]
     stores: list[Nearby]
 
 
@@ -151,7 +152,7 @@ def find(session: Session, *, latitude: float | None = None, longitude: float | 
         return Found(center=Center(latitude=latitude, longitude=longitude, matches=0), source="point",
                      stores=nearest(session, latitude=latitude, longitude=longitude, limit=limit))
     term = (query or "").strip()
-    source = "postcode" if POSTCODE.match(term) else "city"
+    source: Literal["postcode", "city"] = "postcode" if POSTCODE.match(term) else "city"
     where = center(session, term)
     if where is None:
         return Found(center=None, source=source, stores=[])

@@ -293,8 +293,10 @@ def store_tour(page: Page, portal: Portal, audit: Audit) -> None:
     audit.visit(page, portal.url("/admin/stores?q=lyon"), "stores directory: a search")
     audit.visit(page, portal.url("/admin/stores/DEMO-PAR-BELLEVILLE"), "store")
     audit.visit(page, portal.url("/admin/stores/new"), "new store")
-    page.fill("#code", "PAR-NEW")
-    page.fill("#latitude", "95")  # refused: the form again, with what is wrong
+    for field, value in (("#code", "PAR-NEW"), ("#name", "Tabac Neuf"), ("#address", "1 rue Neuve"),
+                         ("#postcode", "75011"), ("#city", "Paris"), ("#longitude", "2.38"), ("#reason", "new"),
+                         ("#latitude", "95")):  # refused: the form again, with what is wrong
+        page.fill(field, value)
     page.click('form[action="/admin/stores/new"] button[type=submit]')
     page.locator("[role=alert]").wait_for()
     audit.check(page, "new store refused")

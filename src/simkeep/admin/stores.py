@@ -19,14 +19,14 @@ from simkeep.core.errors import InvalidInput
 from simkeep.db import Database
 from simkeep.locale.languages import gettext
 from simkeep.store import directory
-from simkeep.store.directory import StoreAlreadyClosed, StoreExists, StoreInvalid, StoreUnknown
+from simkeep.store.directory import CONTROL, StoreAlreadyClosed, StoreExists, StoreInvalid, StoreUnknown
 from simkeep.store.models import SERVICES, WEEKDAYS, Store
 from simkeep.web.deps import Db
 from simkeep.web.pages import N_, Csrf, Lang, reader_zone, redirect, render
 
 router = APIRouter(prefix="/admin/stores", include_in_schema=False)
 Manager = Annotated[StaffMember, Depends(allowed("stores.manage"))]
-Code = Annotated[str, Path(max_length=32)]
+Code = Annotated[str, Path(max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
 Search = Annotated[str | None, Query(max_length=80)]
 Notice = Annotated[str | None, Query(max_length=20)]
 FIELDS = ("code", "name", "address", "postcode", "city", "country", "latitude", "longitude", "phone", "timezone",
@@ -119,7 +119,7 @@ async def save(request: Request, db: Db, lang: Lang, member: Manager, code: Code
 
 @router.post("/{code}/close", response_class=HTMLResponse)
 async def close(request: Request, db: Db, lang: Lang, member: Manager, code: Code, _csrf: None = Csrf) -> Response:
-    reason = str((await request.form()).get("close_reason") or "")[:500].strip()
+    reason = _text((await request.form()).get("close_reason"))[:500].strip()
     store = db.read(lambda s: directory.find(s, code))
     if store is None:
         return render(request, "portal/error.html", status=404, error=gettext(lang, TEXTS["store_not_found"]))
@@ -138,11 +138,16 @@ async def close(request: Request, db: Db, lang: Lang, member: Manager, code: Cod
 
 def _read(data: FormData) -> dict:
     """The form as the import reads a row: text fields (bounded), lists from the checkboxes."""
-    form: dict[str, Any] = {name: str(data.get(name) or "")[:500] for name in FIELDS}
-    form["services"] = [str(v) for v in data.getlist("services")][:10]
-    form["operators"] = [str(v) for v in data.getlist("operators")][:50]
+    form: dict[str, Any] = {name: _text(data.get(name))[:500] for name in FIELDS}
+    form["services"] = [_text(v)[:20] for v in data.getlist("services")][:10]
+    form["operators"] = [_text(v)[:64] for v in data.getlist("operators")][:50]
     form["demo"] = "yes" if data.get("demo") else ""
     return form
+
+
+def _text(value) -> str:
+    """A form value as text without control characters (an upload or a NUL is nothing a store field holds)."""
+    return CONTROL.sub("", value) if isinstance(value, str) else ""
 
 
 def _form_of(store: Store) -> dict:

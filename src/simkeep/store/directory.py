@@ -32,6 +32,7 @@ from simkeep.ledger import service as ledger
 from simkeep.store.models import SERVICES, WEEKDAYS, Store
 
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{1,31}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 CSV_COLUMNS = ("code", "name", "address", "postcode", "city", "country", "latitude", "longitude", "phone",
                "timezone", *WEEKDAYS, "closed_on", "operators", "languages", "services", "demo", "currency")
@@ -153,7 +154,7 @@ def problems(session: Session, fields: StoreFields) -> list[tuple[str, str]]:
         found.append(("code", "2 to 32 capital letters, digits, - or _ (for example PAR-BELLEVILLE)"))
     for name, most in (("name", 120), ("address", 200), ("postcode", 16), ("city", 80)):
         value = getattr(fields, name)
-        if not isinstance(value, str) or not value.strip() or len(value) > most:
+        if not isinstance(value, str) or not value.strip() or len(value) > most or CONTROL.search(value):
             found.append((name, f"required, {most} characters at most"))
     if not re.fullmatch(r"[A-Z]{2}", fields.country or ""):
         found.append(("country", "an ISO 3166 two-letter country code, for example FR"))
@@ -246,8 +247,8 @@ def get(session: Session, code: str) -> Store:
 def list_stores(session: Session, *, search: str | None = None, limit: int = 500) -> list[Store]:
     """Every store (closed ones too), by code; `search` matches the code, the name, the postcode or the city."""
     query = select(Store).order_by(Store.code).limit(limit)
-    if search and search.strip():
-        term = search.strip()
+    term = CONTROL.sub("", search or "").strip()
+    if term:
         like = f"%{term.replace('%', '').replace('_', '')}%"
         query = query.where(or_(Store.code.ilike(like), Store.name.ilike(like), Store.postcode.startswith(term),
                                 Store.city_key.startswith(city_key(term))))

@@ -109,7 +109,7 @@ def _nearest_sqlite(session: Session, latitude: float, longitude: float, limit: 
 
 def center(session: Session, query: str) -> Center | None:
     """Where a postcode (or its first digits: "750" for Paris) or a city is: the centroid of its open stores."""
-    term = query.strip()
+    term = "".join(c for c in query if c.isprintable()).strip()
     if not term:
         return None
     if POSTCODE.match(term):

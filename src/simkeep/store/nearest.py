@@ -95,15 +95,18 @@ def _nearest_sqlite(session: Session, latitude: float, longitude: float, limit: 
     radius = 5.0
     while True:
         everything = radius >= math.pi * EARTH_RADIUS_KM
-        query = select(Store).where(Store.closed_at.is_(None))
+        # Only the columns the distance needs: a box in a dense city holds thousands of candidates.
+        query = select(Store.id, Store.code, Store.latitude, Store.longitude).where(Store.closed_at.is_(None))
         if not everything:
             query = query.where(_box(latitude, longitude, radius))
-        found = [Nearby(store=s, distance_km=haversine_km(latitude, longitude, s.latitude, s.longitude))
-                 for s in session.scalars(query)]
-        found.sort(key=_order)
+        distances = ((haversine_km(latitude, longitude, lat, lon), code, store_id)
+                     for store_id, code, lat, lon in session.execute(query))
+        found = sorted((round(distance, 6), code, store_id, distance) for distance, code, store_id in distances)
         # Every store within `radius` is inside the box: the first k are right once k of them are that close.
-        if everything or sum(1 for n in found if n.distance_km <= radius) >= limit:
-            return found[:limit]
+        if everything or sum(1 for row in found if row[3] <= radius) >= limit:
+            chosen = found[:limit]
+            stores = {s.id: s for s in session.scalars(select(Store).where(Store.id.in_([r[2] for r in chosen])))}
+            return [Nearby(store=stores[r[2]], distance_km=r[3]) for r in chosen]
         radius *= 4
 
 

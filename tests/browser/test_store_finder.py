@@ -12,6 +12,7 @@ from playwright.sync_api import Page
 from simkeep.demo import seed_demo_stores
 from tests.browser.conftest import Portal
 from tests.browser.test_csp import watched_page  # noqa: F401  (the fixture)
+from tests.browser.test_screenshots import SHOTS, shoot
 
 
 @pytest.fixture
@@ -54,6 +55,8 @@ def test_the_map_draws_offline_with_a_marker_per_store(watched_page, portal, off
     page.locator(".leaflet-marker-icon").first.click()
     assert page.locator(".leaflet-popup-content strong").inner_text() == "Porte de Choisy Mobile (démo)"
     assert outside == []
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shoot(page, "stores-map.png")  # for the README (SIMKEEP_SCREENSHOTS=docs writes docs/screenshots/)
 
 
 def test_near_me_asks_on_click_and_lists_the_nearest(watched_page, portal, offline):  # noqa: F811

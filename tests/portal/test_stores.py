@@ -95,3 +95,21 @@ def test_nothing_found_says_so(client, db, at):
 def test_bad_parameters_are_a_4xx_page(client, query):
     page = client.get(f"/stores?{query}&lang=en")
     assert page.status_code == 422 and "<html" in page.text
+
+
+def test_with_a_tile_server_the_map_uses_it_and_the_policy_allows_its_images(settings, db, at):
+    from fastapi.testclient import TestClient
+
+    from simkeep.main import create_app
+
+    seed_demo_stores(db)
+    tiled = settings.model_copy(update={"map_tiles_url": "https://{s}.tile.example.org/{z}/{x}/{y}.png",
+                                        "map_tiles_attribution": "© Example contributors"})
+    with TestClient(create_app(tiled, db)) as client:
+        page = client.get("/stores", params={"q": "75013", "lang": "en"})
+    map_box = parse(page.text).one("#store-map")
+    assert (map_box["data-tiles-url"], map_box["data-tiles-attribution"]) == (
+        "https://{s}.tile.example.org/{z}/{x}/{y}.png", "© Example contributors")
+    policy = dict(part.strip().split(" ", 1) for part in page.headers["content-security-policy"].split(";"))
+    assert policy["img-src"] == "'self' data: https://*.tile.example.org"
+    assert policy["style-src"] == "'self'" and policy["script-src"] == "'self'"

@@ -29,13 +29,17 @@ from tests.browser.conftest import MSISDN, Portal
 from tests.factories.lines import make_line
 from tests.factories.payments import checkout, deliver, now, pay
 from tests.factories.staff import make_staff, next_code
+from tests.factories.stores import make_store
+from tests.factories.stores import sell as sell_at_counter
+from tests.factories.stores import seller as counter_seller
 from tests.factories.vouchers import OFFER, make_batch, make_reseller, redeem, sell, sold_cards
 from tests.payment.sepa.statements import Credit, statement
 
 TEMPLATES = Path(__file__).parents[2] / "src/simkeep/web/templates"
 # The frame of every page; the receipt PDF (tagged, tests/receipt); the sheet of recharge cards (a PDF to print and
 # cut, tests/voucher/test_export.py).
-NOT_PAGES = {"base.html", "receipt/pdf.html", "voucher/pdf.html"}
+NOT_PAGES = {"base.html", "receipt/pdf.html", "voucher/pdf.html", "counter/drawer_z_pdf.html",
+             "admin/store_statement_pdf.html"}
 IN_REVIEW = "+33698765432"
 LOCKED = "+33687654321"  # five wrong card PINs: locked for cards
 RESELLER = "TABAC-PARTNER"  # the reseller tour's own (the portal tour's cards come from the default one)
@@ -231,6 +235,45 @@ def reseller_tour(page: Page, portal: Portal, audit: Audit) -> None:
     audit.visit(page, portal.url("/reseller/statement"), "reseller: statement")
 
 
+def drawer_tour(page: Page, portal: Portal, audit: Audit) -> None:
+    """The counter's cash drawer: an agent opens, sells, counts, confirms and reads the Z-report; a wrong count;
+    the store manager's drawers and statement. (Finance's statement page is on the back-office tour.)"""
+    store = make_store(portal.db, now=now())
+    li = make_staff(portal.db, portal.settings, username="li", role="agent", store_id=store.id)
+    marie = make_staff(portal.db, portal.settings, username="marie", role="store_manager", store_id=store.id)
+    for person in (li, marie):
+        page.context.clear_cookies()
+        page.goto(portal.url("/admin"))
+        page.fill("#username", person.username)
+        page.fill("#password", person.password)
+        page.click("button[type=submit]")
+        page.wait_for_url(re.compile(r"/counter"))
+        if person is marie:
+            break
+        audit.visit(page, portal.url("/counter/drawer"), "drawer: closed")
+        page.fill("#float_amount", "1.005")  # a tenth of a cent: the browser lets it through, the server does not
+        page.click('form[action="/counter/drawer/open"] button[type=submit]')
+        page.locator("[role=alert]").wait_for()
+        audit.check(page, "drawer: float refused")
+        page.fill("#float_amount", "50.00")
+        page.click('form[action="/counter/drawer/open"] button[type=submit]')
+        page.locator("[role=status]").wait_for()
+        sell_at_counter(portal.db, counter_seller(store, li), now=now())
+        page.goto(portal.url("/counter/drawer"))
+        audit.check(page, "drawer: open, with a sale")
+        page.fill("#counted", "59.50")
+        page.click("form.drawer-close button[type=submit]")
+        page.locator("#difference").wait_for()
+        audit.check(page, "drawer: confirm the close")
+        page.click('form[action$="/close/confirm"] button[type=submit]')
+        page.wait_for_url(re.compile(r"/z\?done=closed"))
+        audit.check(page, "drawer: Z-report")
+    sell_at_counter(portal.db, counter_seller(store, marie), method="card",
+                    terminal_ref="AUTH 1", now=now())
+    audit.visit(page, portal.url("/counter/drawers"), "drawers of the store")
+    audit.visit(page, portal.url("/counter/statement"), "store statement (manager)")
+
+
 def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     audit.visit(page, portal.url("/admin/setup"), "first admin")
     ada = make_staff(portal.db, portal.settings, username="ada", role="admin")
@@ -275,6 +318,13 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     audit.visit(page, portal.url(f"/admin/resellers/{RESELLER}"), "reseller")
     store_tour(page, portal, audit)
     voucher_tour(page, portal, audit)
+    audit.visit(page, portal.url("/admin/stores/PAR-BELLEVILLE/statement"), "store statement (finance)")
+    page.fill("#amount", "0")
+    page.fill("#reference", "BANK-1")
+    page.fill("#reason", "deposit slip")
+    page.click('form[action$="/remittances"] button[type=submit]')
+    page.locator("[role=alert]").wait_for()
+    audit.check(page, "store statement: remittance refused")
     # An admin without a second factor yet: the enrolment page with its QR code.
     bea = make_staff(portal.db, portal.settings, username="bea", role="admin", totp=False)
     page.context.clear_cookies()
@@ -338,6 +388,7 @@ def test_no_page_has_a_serious_accessibility_problem(lang, open_page, portal, re
     audit = Audit()
     portal_tour(open_page(lang), portal, lang, audit)
     reseller_tour(open_page(lang), portal, audit)
+    drawer_tour(open_page(lang), portal, audit)
     back_office_tour(open_page(lang), portal, audit)
     assert audit.problems == {}
     assert page_templates() - rendered == set(), "pages never checked: add them to the tour"

@@ -49,7 +49,7 @@ def test_search_by_postcode_in_english(client, db, at):
     assert [c["code"] for c in found[:3]] == ["DEMO-PAR-CHINATOWN", "DEMO-PAR-OLYMPIADES", "DEMO-PAR-MONTPARNASSE"]
     assert found[0] == {
         "code": "DEMO-PAR-CHINATOWN", "name": "Porte de Choisy Mobile (démo)", "distance": "140 m",
-        "hours": "Open now · closes at 7:30 PM", "spoken": "Languages spoken: Chinese and French", "demo": True,
+        "hours": "Open right now · closes at 7:30 PM", "spoken": "Languages spoken: Chinese and French", "demo": True,
         "links": ["tel:+33140000103", "https://www.openstreetmap.org/directions?to=48.82280%2C2.36440",
                   "geo:48.82280,2.36440"]}
     assert found[2]["distance"] == "3.8 km"
@@ -60,11 +60,11 @@ def test_search_by_city_in_french_and_chinese(client, db, at):
     at(SUNDAY)  # 13:00 in Lyon: both Lyon stores are closed on Sundays
     fr = cards(client.get("/stores", params={"q": "lyon", "lang": "fr"}).text)
     assert [(c["code"], c["distance"], c["hours"], c["spoken"]) for c in fr[:2]] == [
-        ("DEMO-LYO-PART-DIEU", "570 m", "Fermé · ouvre lundi à 09:00", "Langues parlées : français et anglais"),
-        ("DEMO-LYO-GUILLOTIERE", "570 m", "Fermé · ouvre lundi à 10:00", "Langues parlées : chinois, français et arabe")]
+        ("DEMO-LYO-PART-DIEU", "570 m", "Fermé en ce moment · ouvre lundi à 09:00", "Langues parlées : français et anglais"),
+        ("DEMO-LYO-GUILLOTIERE", "570 m", "Fermé en ce moment · ouvre lundi à 10:00", "Langues parlées : chinois, français et arabe")]
     zh = cards(client.get("/stores", params={"q": "Lyon", "lang": "zh-CN"}).text)
     assert [(c["distance"], c["hours"], c["spoken"]) for c in zh[1:2]] == [
-        ("570米", "已关门 · 星期一 10:00 开门", "使用语言：中文、法语和阿拉伯语")]
+        ("570米", "现在已关门 · 星期一 10:00 开门", "使用语言：中文、法语和阿拉伯语")]
 
 
 def test_near_me_lists_the_nearest_and_marks_the_demo(client, db, at):
@@ -74,9 +74,9 @@ def test_near_me_lists_the_nearest_and_marks_the_demo(client, db, at):
     page = client.get("/stores", params={"lat": "48.8722", "lon": "2.3766", "lang": "en"}).text
     found = cards(page)
     assert [(c["code"], c["distance"], c["hours"], c["demo"]) for c in found[:3]] == [
-        ("REAL-ONE", "0 m", "Closed · opens at 9:00 AM", False),
-        ("DEMO-PAR-BELLEVILLE-NUIT", "100 m", "Open now · closes at 4:00 AM", True),
-        ("DEMO-PAR-BELLEVILLE", "340 m", "Closed · opens at 10:00 AM", True)]
+        ("REAL-ONE", "0 m", "Closed now · opens at 9:00 AM", False),
+        ("DEMO-PAR-BELLEVILLE-NUIT", "100 m", "Open right now · closes at 4:00 AM", True),
+        ("DEMO-PAR-BELLEVILLE", "340 m", "Closed now · opens at 10:00 AM", True)]
     soup = parse(page)
     assert soup.one("h2").text() == "Stores near you"
     assert soup.one(".demo-note").text().startswith("demo data These stores are made up")

@@ -4,10 +4,22 @@ renders."""
 
 from fastapi import APIRouter
 
-from simkeep.admin import bank, lines, pages, partner, resellers, review, signin, stores, templates_pages, vouchers
+from simkeep.admin import (
+    bank,
+    drawer,
+    lines,
+    pages,
+    partner,
+    resellers,
+    review,
+    signin,
+    stores,
+    templates_pages,
+    vouchers,
+)
 
 router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
-              resellers.router, partner.router, vouchers.router, stores.router):
+              resellers.router, partner.router, vouchers.router, drawer.router, stores.router):
     router.include_router(_part)
 install = signin.install

@@ -28,6 +28,9 @@ VOUCHER_LIABILITY, COMMISSION, RESELLER_FLOAT = "voucher_liability", "reseller_c
 # difference against cash over/short; card-present payments wait in the counter terminals' clearing account.
 STORE_ACCOUNT, STORE_COMMISSION, CASH_OVER_SHORT = "store_account", "store_commission", "cash_over_short"
 CARD_PRESENT = "card_present"  # the clearing of payments taken on a store's card terminal
+# What stores pay over to the operator (cash taken to the bank, a transfer) waits in this clearing, per currency,
+# until the operator's bank statement shows it; a remittance moves it out of the store's account (store.settlement).
+STORE_REMITTANCE = "store_remittance"
 _NAMESPACE = uuid.UUID("6f1d7c52-4a43-4b8e-9a57-3e0f8f1c2b10")
 
 # Clearing accounts: money on its way in waits in the clearing account of the sales channel that took it, or of the
@@ -68,7 +71,7 @@ def clearing_account_id(currency: str, clearing: str) -> uuid.UUID:
 def ensure_system_accounts(session: Session, *, currencies: set[str], now: datetime) -> None:
     """Open the system accounts of each currency (clearing, promotion expense, revenue, breakage, voucher liability,
     commission); idempotent."""
-    clearings = CHANNELS + tuple(provider_clearing(name) for name in PROVIDERS) + (CARD_PRESENT,)
+    clearings = CHANNELS + tuple(provider_clearing(name) for name in PROVIDERS) + (CARD_PRESENT, STORE_REMITTANCE)
     rows = []
     for currency in sorted(currencies):
         specs = [(CLEARING, ch) for ch in clearings] + [(kind, None) for kind in (

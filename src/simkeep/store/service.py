@@ -254,6 +254,7 @@ def sell(session: Session, *, seller: Seller, msisdn: str, offer_id: str | None,
     notify = {"receipt_url": receipt_url(receipt_id), "store": store.name}
     principal = f"agent:{seller.agent_id}"
     serial = None
+    earned: list[Money] = []  # the commission, known once the top-up has priced the offer
     if method == VOUCHER:
         if voucher_keys is None:
             raise VouchersNotConfigured()
@@ -263,7 +264,7 @@ def sell(session: Session, *, seller: Seller, msisdn: str, offer_id: str | None,
                                      failure_hours=failure_hours, notify=notify)
         if redemption.result is None:
             return SaleOutcome(None, redemption=redemption)
-        result, earned, serial = redemption.result, None, redemption.serial
+        result, serial = redemption.result, redemption.serial
         _check_operator(session, store, result.topup.offer_id)
     else:
         if offer_id is None:
@@ -272,7 +273,6 @@ def sell(session: Session, *, seller: Seller, msisdn: str, offer_id: str | None,
         ref = (terminal_ref or "").strip()
         if method == CARD and not ref:
             raise TerminalReferenceRequired()
-        earned: list[Money] = []
 
         def funding(price: Money) -> list[Leg]:
             cut = commission.of(offer_id, price)

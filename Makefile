@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/simkeep_test
 export SIMKEEP_DATA_DIR ?= var
 
-.PHONY: run test test-sqlite test-pg lint bench clean postgres browser-deps i18n
+.PHONY: run test test-sqlite test-pg lint bench clean postgres browser-deps i18n vendor-map
 
 # What running needs, and nothing more: the package and its pinned dependencies.
 $(BIN)/simkeep: pyproject.toml
@@ -69,6 +69,10 @@ bench: $(TEST_DEPS) postgres
 i18n: $(BIN)/simkeep
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project simkeep -o src/simkeep/locale/messages.pot .
 	$(BIN)/pybabel update -i src/simkeep/locale/messages.pot -d src/simkeep/locale --no-fuzzy-matching
+
+# Rebuild the store finder's vendored Leaflet and offline base layer (web/static/vendor/leaflet) from npm.
+vendor-map:
+	bash scripts/vendor_map.sh
 
 clean:
 	rm -rf $(VENV) var

@@ -18,6 +18,7 @@ from bench.pages import bench_pages
 from bench.receipts import bench_receipts
 from bench.reminders import bench_reminders
 from bench.smpp import bench_smpp
+from bench.stores import bench_stores_pg, bench_stores_sqlite
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
 from bench.topup import bench_topup_pg, bench_topup_sqlite
 from bench.voucher import bench_voucher_pg
@@ -38,6 +39,8 @@ BENCHMARKS = {
     "counter_pg": bench_counter_pg,
     "counter_sqlite": bench_counter_sqlite,
     "receipts": bench_receipts,
+    "stores_pg": bench_stores_pg,
+    "stores_sqlite": bench_stores_sqlite,
 }
 
 

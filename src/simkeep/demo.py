@@ -56,7 +56,18 @@ def seed_demo(db: Database, settings: Settings, progress: Callable[[], None] | N
                           offer_id=offer_id, channel="agent", now=clock.now())
         if progress:
             progress()
+    seed_demo_stores(db)
     return len(DEMO_LINES)
+
+
+def seed_demo_stores(db: Database) -> int:
+    """The demo's store directory (store/demo_stores.csv, every store marked demo): upserted by code, so a second
+    run changes nothing. How many stores it holds."""
+    from simkeep.store.demo import seed_stores
+
+    with db.transaction() as session:
+        result = seed_stores(session, now=clock.now())
+    return len(result.created) + len(result.updated) + len(result.unchanged)
 
 
 @dataclass(frozen=True)

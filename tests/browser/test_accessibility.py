@@ -18,6 +18,7 @@ import pytest
 from playwright.sync_api import Page
 
 from simkeep.core import clock
+from simkeep.demo import seed_demo_stores
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox
@@ -119,6 +120,12 @@ def portal_tour(page: Page, portal: Portal, lang: str, audit: Audit) -> None:
                        ("/no-such-page", "not found"), ("/receipts/not-a-token", "receipt not genuine"),
                        ("/pay/not-an-attempt", "payment not found"), ("/offline", "offline, nothing kept")):
         audit.visit(page, portal.url(path), name)
+    # The store finder with results, its map drawn offline, and with none.
+    seed_demo_stores(portal.db)
+    audit.visit(page, portal.url("/stores?q=75013"), "stores: found, with the map")
+    page.locator("#store-map[data-ready=true]").wait_for()
+    audit.check(page, "stores: the map drawn")
+    audit.visit(page, portal.url("/stores?q=Quimper"), "stores: none found")
     # The wizard, without signing in: a declined card, then 3-D Secure, then WeChat Pay and a bank transfer.
     j.open_offers(page, portal)
     audit.check(page, "wizard: offer")
@@ -317,6 +324,7 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.locator("[role=alert]").wait_for()
     audit.check(page, "resellers: new reseller refused")
     audit.visit(page, portal.url(f"/admin/resellers/{RESELLER}"), "reseller")
+    store_tour(page, portal, audit)
     voucher_tour(page, portal, audit)
     audit.visit(page, portal.url("/admin/stores/PAR-BELLEVILLE/statement"), "store statement (finance)")
     page.fill("#amount", "0")
@@ -334,6 +342,22 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.click("button[type=submit]")
     page.wait_for_url(portal.url("/admin/totp"))
     audit.check(page, "second step: enrolment")
+
+
+def store_tour(page: Page, portal: Portal, audit: Audit) -> None:
+    """The store directory's pages, signed in as an admin: the list, a search, a store, a refused new store."""
+    seed_demo_stores(portal.db)
+    audit.visit(page, portal.url("/admin/stores"), "stores directory")
+    audit.visit(page, portal.url("/admin/stores?q=lyon"), "stores directory: a search")
+    audit.visit(page, portal.url("/admin/stores/DEMO-PAR-BELLEVILLE"), "store")
+    audit.visit(page, portal.url("/admin/stores/new"), "new store")
+    for field, value in (("#code", "PAR-NEW"), ("#name", "Tabac Neuf"), ("#address", "1 rue Neuve"),
+                         ("#postcode", "75011"), ("#city", "Paris"), ("#longitude", "2.38"), ("#reason", "new"),
+                         ("#latitude", "95")):  # refused: the form again, with what is wrong
+        page.fill(field, value)
+    page.click('form[action="/admin/stores/new"] button[type=submit]')
+    page.locator("[role=alert]").wait_for()
+    audit.check(page, "new store refused")
 
 
 def voucher_tour(page: Page, portal: Portal, audit: Audit) -> None:

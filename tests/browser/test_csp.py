@@ -66,7 +66,10 @@ def test_public_pages_load_without_a_violation_and_the_operator_menu_still_submi
     page = watched_page("fr")
     for path in ("/", "/stores", "/recharge", "/signin", "/no-such-page", "/receipts/not-a-token"):
         page.goto(portal.url(path))
-        assert page.locator("link[rel=stylesheet]").count() == 1
+        # app.css on every page (/stores adds Leaflet's own, vendored under /static too).
+        assert page.locator('link[rel=stylesheet][href="/static/app.css"]').count() == 1
+        assert all(h.startswith("/static/") for h in page.locator("link[rel=stylesheet]").evaluate_all(
+            "links => links.map(l => l.getAttribute('href'))"))
         # app.css applied (a style sheet from 'self'): the header is laid out by it, not the browser's defaults.
         assert page.locator("header.top").evaluate("e => getComputedStyle(e).display") == "flex", path
         assert_no_violation(page)

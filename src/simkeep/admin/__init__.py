@@ -16,6 +16,7 @@ from simkeep.admin import (
     resellers,
     review,
     signin,
+    stores,
     templates_pages,
     vouchers,
 )
@@ -23,6 +24,6 @@ from simkeep.admin import (
 router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
               resellers.router, partner.router, vouchers.router, counter.router, drawer.router, devices.router,
-              counter_signin.router):
+              counter_signin.router, stores.router):
     router.include_router(_part)
 install = signin.install

@@ -1,7 +1,7 @@
 """The subscriber portal: check a number, sign in by SMS code, renew online. Thin: parse, call a service, render.
 
 This module holds the home and status pages and assembles the portal's one router from its parts: sign-in
-(signin.py), the renewal wizard (wizard.py), the payment result pages (result.py) and recharge cards (card.py). The language switch needs
+(signin.py), the renewal wizard (wizard.py), the payment result pages (result.py) and recharge cards (card.py) and the store finder (stores.py). The language switch needs
 no route: any page takes ?lang= and `render` remembers it in a cookie."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.core import clock
-from simkeep.portal import card, homescreen, result, signin, wizard
+from simkeep.portal import card, homescreen, result, signin, stores, wizard
 from simkeep.portal import service as portal
 from simkeep.portal.params import OperatorId, PageRoute
 from simkeep.receipt import service as receipts
@@ -28,11 +28,6 @@ def home(request: Request, db: Db, operator: OperatorId = None) -> HTMLResponse:
         choice = portal.offer_choice(session, operator or portal.DEFAULT_OPERATOR, now=clock.now())
     return render(request, "portal/home.html", operators=choice.operators, operator=choice.operator,
                   quotes=choice.quotes)
-
-
-@router.get("/stores", response_class=HTMLResponse)
-def stores(request: Request) -> HTMLResponse:
-    return render(request, "portal/stores.html")
 
 
 # -- status: my lines ------------------------------------------------------------------------------------------
@@ -75,3 +70,4 @@ router.include_router(wizard.router)
 router.include_router(result.router)
 router.include_router(card.router)
 router.include_router(homescreen.router)
+router.include_router(stores.router)

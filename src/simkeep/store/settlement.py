@@ -37,6 +37,7 @@ from simkeep.core.errors import Conflict, InvalidInput
 from simkeep.core.money import Money
 from simkeep.ledger import service as ledger
 from simkeep.ledger.service import Leg
+from simkeep.store import directory
 from simkeep.store import service as stores
 from simkeep.store.models import CARD, CASH, VOUCHER, Drawer, Store, StoreSale
 
@@ -124,7 +125,7 @@ def month_bounds(month: date, timezone: str) -> tuple[datetime, datetime]:
 
 
 def store_by_code(session: Session, code: str) -> Store:
-    store = session.scalars(select(Store).where(Store.code == code.strip().upper())).first()
+    store = directory.find(session, code)
     if store is None:
         raise stores.StoreNotFound()
     return store

@@ -7,6 +7,11 @@
   configured.
 - Referrer-Policy: strict-origin-when-cross-origin, so another site never sees a path; receipt links carry their
   token in the path, so /receipts/* sends no referrer at all, not even to simkeep's own static files.
+- Permissions-Policy: no camera, microphone or geolocation, except geolocation on /stores (the finder's "near me",
+  asked only on a click). The finder's map needs no CSP change by default: Leaflet is a file under /static, it
+  positions elements through the CSSOM (element.style), which `style-src 'self'` allows (it forbids style
+  attributes and <style> elements in the markup, not script-set properties), and the offline base layer is a
+  same-origin GeoJSON file. With SIMKEEP_MAP_TILES_URL set, its origin joins img-src (tiles are images).
 - Strict-Transport-Security only when the public URL is https (a phone trying the demo over plain HTTP on the
   local network must not be pinned to HTTPS).
 - Cache-Control: no-store on personal pages and every API answer, so no shared or back-button cache keeps them.
@@ -23,7 +28,9 @@ NO_STORE_PREFIXES = ("/api/", "/lines", "/recharge", "/renew/", "/r/", "/pay", "
                      "/admin", "/reseller", "/sandbox/")
 NO_REFERRER_PREFIXES = ("/receipts/",)
 PAY_PAGES = "/pay/"
-HSTS = "max-age=31536000"  # no includeSubDomains: the operator's other hosts are not simkeep's to pin
+HSTS = "max-age=31536000"
+NO_SENSORS = b"camera=(), microphone=(), geolocation=()"
+GEOLOCATION_PAGE = b"camera=(), microphone=(), geolocation=(self)"  # no includeSubDomains: the operator's other hosts are not simkeep's to pin
 
 STRIPE_JS = ("https://js.stripe.com", "https://*.js.stripe.com")
 STRIPE_FRAMES = (*STRIPE_JS, "https://hooks.stripe.com")
@@ -54,6 +61,12 @@ def content_security_policies(settings: Settings) -> tuple[str, str]:
         "frame-src": ["'none'"], "object-src": ["'none'"], "base-uri": ["'none'"], "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
     }
+    tiles = _origin(settings.map_tiles_url.replace("{s}", "a") if settings.map_tiles_url else None)
+    if settings.map_tiles_url and "{s}" in settings.map_tiles_url and tiles:  # Leaflet's subdomains a, b, c
+        scheme, host = tiles.split("://", 1)
+        tiles = f"{scheme}://*.{host.split('.', 1)[1]}"
+    if tiles:  # the store finder's map tiles (SIMKEEP_MAP_TILES_URL); none by default, the base layer is offline
+        base["img-src"].append(tiles)
     stripe = bool(settings.stripe_publishable_key or settings.stripe_api_key or settings.stripe_api_base)
     stripe_base = _origin(settings.stripe_api_base)  # a local stand-in (tests) serves Stripe.js and the API
     paypal = bool(settings.paypal_client_id)
@@ -77,8 +90,7 @@ class SecurityHeaders:
     def __init__(self, app, settings: Settings) -> None:
         self.app = app
         page_csp, pay_csp = content_security_policies(settings)
-        common = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"),
-                  (b"permissions-policy", b"camera=(), microphone=(), geolocation=()")]
+        common = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
         if settings.base_url.startswith("https://"):
             common.append((b"strict-transport-security", HSTS.encode()))
         self.common = common
@@ -88,7 +100,10 @@ class SecurityHeaders:
     def headers_for(self, path: str) -> list[tuple[bytes, bytes]]:
         csp = self.pay_csp if path.startswith(PAY_PAGES) else self.page_csp
         referrer = b"no-referrer" if path.startswith(NO_REFERRER_PREFIXES) else b"strict-origin-when-cross-origin"
-        headers = [*self.common, (b"content-security-policy", csp), (b"referrer-policy", referrer)]
+        # The store finder's "near me" asks for the position (on a click): the one page that may; none elsewhere.
+        permissions = GEOLOCATION_PAGE if path == "/stores" else NO_SENSORS
+        headers = [*self.common, (b"permissions-policy", permissions), (b"content-security-policy", csp),
+                   (b"referrer-policy", referrer)]
         if path.startswith(NO_STORE_PREFIXES):
             headers.append((b"cache-control", b"no-store"))
         return headers

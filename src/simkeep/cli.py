@@ -304,11 +304,13 @@ def run() -> None:
     get_settings.cache_clear()
     settings = checked_settings()
     from simkeep.staff.demo import show_demo_staff
+    from simkeep.store.demo_staff import show_counter_staff
 
     db_upgrade()
     catalog_load(None)
     demo()
     show_demo_staff(database(), settings)  # demo back-office accounts: admin (with TOTP), support, finance
+    show_counter_staff(database(), settings, clock.now())  # a demo store's manager and agent, with their PINs
     env = dict(os.environ)
     if settings.env == "demo":
         console.print(f"demo mode: secrets not set in the environment are kept in [bold]{settings.secrets_file}[/bold]")

@@ -126,3 +126,39 @@ def test_voucher_screenshots(open_page, portal):
     shoot(page, "admin-voucher-batch.png")
     page.goto(portal.url(f"/admin/vouchers/lookup?serial={cards[0][0]}"))
     shoot(page, "admin-voucher-lookup.png")
+
+
+def test_counter_screenshots(open_page, portal, tmp_path):
+    """The store counter in Chinese on a phone: a line looked up with its ID check, a cash sale, the 80 mm receipt,
+    the drawer."""
+    from tests.factories.stores import make_store, open_drawer, seller
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    portal.line(language="zh_CN")
+    store = make_store(portal.db, now=clock.now())
+    agent = make_staff(portal.db, portal.settings, username="li", role="agent", store_id=store.id)
+    open_drawer(portal.db, seller(store, agent), float_minor=5_000, now=clock.now())
+    page = open_page("zh_CN", scale=2)
+    sign_in_page(page, portal.base, portal.db, agent)
+    page.fill("#msisdn", "06 12 34 56 78")
+    page.click("form.counter-find button[type=submit]")
+    page.wait_for_url(re.compile(r"/counter/lines/"))
+    page.select_option("#document_type", "residence_permit")
+    page.select_option("#issuing_country", "CN")
+    page.fill("#last4", "E123")
+    page.click('form[action$="/id-check"] button[type=submit]')
+    page.wait_for_url(re.compile(r"\?done=id$"))
+    shoot(page, "counter-line.png")
+    page.locator('input[name=offer][value="fr-orange-mobicarte-10"]').check()
+    page.click('form[action$="/sale"] button[type=submit]')
+    page.wait_for_url(re.compile(r"/counter/sales/[0-9a-f-]{36}$"))
+    shoot(page, "counter-sale.png")
+    href = page.locator("#print-thermal").get_attribute("href")
+    pdf = tmp_path / "thermal.pdf"
+    pdf.write_bytes(page.request.get(portal.url(href)).body())
+    if shutil.which("pdftoppm"):
+        subprocess.run(["pdftoppm", "-png", "-r", "110", "-singlefile", str(pdf), str(tmp_path / "thermal")],
+                       check=True, timeout=30)
+        shutil.copyfile(tmp_path / "thermal.png", SHOTS / "receipt-thermal.png")
+    page.goto(portal.url("/counter/drawer"))
+    shoot(page, "counter-drawer.png")

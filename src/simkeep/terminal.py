@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -22,6 +23,10 @@ from simkeep.config import get_settings
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+T = TypeVar("T")
 console = Console()
 err = Console(stderr=True)
 
@@ -34,6 +39,15 @@ def fail(exc: SimkeepError) -> NoReturn:
     """Print the error's code and message and exit 1."""
     err.print(f"[red]error[/red] {exc.code}: {exc.message}")
     raise typer.Exit(1)
+
+
+def in_transaction(work: Callable[[Session], T], *, write: bool = True) -> T:
+    """One transaction for a command; a SimkeepError prints its code and message and exits 1 with nothing changed."""
+    try:
+        with database().transaction(write=write) as session:
+            return work(session)
+    except SimkeepError as exc:
+        fail(exc)
 
 
 def progress_bar(disable: bool = False, *, unit: str | None = None) -> Progress:

@@ -27,6 +27,18 @@ def shoot(page, name: str) -> None:
     assert (SHOTS / name).stat().st_size > 5_000
 
 
+def shoot_pdf(page, url: str, name: str, tmp_path: Path, *, dpi: int) -> bool:
+    """The first page of the PDF at `url` as an image (poppler's pdftoppm); False when pdftoppm is missing."""
+    if not shutil.which("pdftoppm"):
+        return False
+    pdf = tmp_path / "shot.pdf"
+    pdf.write_bytes(page.request.get(url).body())
+    subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-singlefile", str(pdf), str(tmp_path / "shot")],
+                   check=True, timeout=30)
+    shutil.copyfile(tmp_path / "shot.png", SHOTS / name)
+    return True
+
+
 def test_screenshots(open_page, portal, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     portal.line(language="zh_CN")
@@ -50,13 +62,8 @@ def test_screenshots(open_page, portal, tmp_path):
     shoot(page, "result-success.png")
 
     pdf_href = page.locator('#outcome a[href$=".pdf"]').get_attribute("href")
-    pdf = tmp_path / "receipt.pdf"
-    pdf.write_bytes(page.request.get(portal.url(pdf_href)).body())
-    if shutil.which("pdftoppm"):
-        subprocess.run(["pdftoppm", "-png", "-r", "80", "-singlefile", str(pdf), str(tmp_path / "receipt")],
-                       check=True, timeout=30)
-        shutil.copyfile(tmp_path / "receipt.png", SHOTS / "receipt.png")
-    else:  # the verification page the receipt's QR code opens
+    if not shoot_pdf(page, portal.url(pdf_href), "receipt.png", tmp_path, dpi=80):
+        # the verification page the receipt's QR code opens
         page.goto(portal.url(pdf_href.removesuffix(".pdf")))
         shoot(page, "receipt.png")
 
@@ -153,12 +160,7 @@ def test_counter_screenshots(open_page, portal, tmp_path):
     page.click('form[action$="/sale"] button[type=submit]')
     page.wait_for_url(re.compile(r"/counter/sales/[0-9a-f-]{36}$"))
     shoot(page, "counter-sale.png")
-    href = page.locator("#print-thermal").get_attribute("href")
-    pdf = tmp_path / "thermal.pdf"
-    pdf.write_bytes(page.request.get(portal.url(href)).body())
-    if shutil.which("pdftoppm"):
-        subprocess.run(["pdftoppm", "-png", "-r", "110", "-singlefile", str(pdf), str(tmp_path / "thermal")],
-                       check=True, timeout=30)
-        shutil.copyfile(tmp_path / "thermal.png", SHOTS / "receipt-thermal.png")
+    shoot_pdf(page, portal.url(page.locator("#print-thermal").get_attribute("href")), "receipt-thermal.png", tmp_path,
+              dpi=110)
     page.goto(portal.url("/counter/drawer"))
     shoot(page, "counter-drawer.png")

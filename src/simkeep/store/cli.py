@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import getpass
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.markup import escape
@@ -24,8 +25,9 @@ from simkeep.staff import service as staff
 from simkeep.store import devices, directory, tasks
 from simkeep.store import service as stores
 from simkeep.store.models import Store
-from simkeep.terminal import console, database, err, fail, progress_bar
+from simkeep.terminal import console, database, err, fail, in_transaction, progress_bar
 
+T = TypeVar("T")
 app = typer.Typer(help="Stores: the directory, store staff and PINs, statements.", no_args_is_help=True)
 
 
@@ -96,17 +98,6 @@ def list_stores(search: Annotated[str | None, typer.Argument(help="code, name, p
 
 # -- statements and remittances (store.settlement) -------------------------------------------------------------------
 
-def _settle_run(work, *, write: bool = True):
-    from simkeep.core.errors import SimkeepError
-    from simkeep.terminal import database, fail
-
-    try:
-        with database().transaction(write=write) as session:
-            return work(session)
-    except SimkeepError as exc:
-        fail(exc)
-
-
 @app.command("statement")
 def statement(
     code: Annotated[str, typer.Argument(help="the store's code, e.g. PAR-BELLEVILLE", show_default=False)],
@@ -129,7 +120,7 @@ def statement(
         today = clock.now().astimezone(ZoneInfo(store.timezone)).date()
         return settlement.settlement(session, store, month=settlement.parse_month(month, default=today))
 
-    found = _settle_run(work, write=False)
+    found = in_transaction(work, write=False)
 
     def fmt(minor: int) -> str:
         return Money(minor, found.currency).format()
@@ -186,7 +177,7 @@ def remit(
         return store, money
 
     try:
-        store, money = _settle_run(work)
+        store, money = in_transaction(work)
     except ArithmeticError:  # "abc" is no Decimal
         fail(InvalidInput(f"{amount!r} is not an amount: write e.g. 250.00"))
     console.print(f"{money.format()} remitted by {store.code} (reference {reference.strip()})", markup=False)
@@ -287,16 +278,21 @@ def staff_pin(username: str,
         print(chosen)
 
 
+def _with_store(code: str, read: Callable[[Session, uuid.UUID], T]) -> tuple[Store, T]:
+    """The store with this code and what `read` finds of it, in one read transaction."""
+
+    def work(session: Session) -> tuple[Store, T]:
+        store = _store(session, code)
+        return store, read(session, store.id)
+
+    return in_transaction(work, write=False)
+
+
 @staff_app.command("list")
 def staff_list(code: Annotated[str, typer.Argument(help="the store's code")]) -> None:
     """A store's agents and managers: status, PIN set or not, last sign-in."""
     now = clock.now()
-    try:
-        with database().transaction(write=False) as session:
-            store = _store(session, code)
-            people = pins.of_store(session, store.id)
-    except SimkeepError as exc:
-        fail(exc)
+    store, people = _with_store(code, pins.of_store)
     table = Table("username", "role", "status", "PIN", "last sign-in", title=f"{store.code} · {store.name}")
     for a in people:
         status = ("disabled" if a.disabled_at else "locked" if a.locked_until and a.locked_until > now
@@ -308,12 +304,7 @@ def staff_list(code: Annotated[str, typer.Argument(help="the store's code")]) ->
 @device_app.command("list")
 def device_list(code: Annotated[str, typer.Argument(help="the store's code")]) -> None:
     """A store's counter tablets: id, name, who registered it, last PIN sign-in, revoked or not."""
-    try:
-        with database().transaction(write=False) as session:
-            store = _store(session, code)
-            found = devices.of_store(session, store.id)
-    except SimkeepError as exc:
-        fail(exc)
+    store, found = _with_store(code, devices.of_store)
     table = Table("id", "name", "registered", "by", "last used", "status", title=f"{store.code} · {store.name}")
     table.columns[0].no_wrap = True
     for d in found:

@@ -10,11 +10,10 @@ from __future__ import annotations
 import csv
 import os
 import uuid
-from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -30,13 +29,12 @@ from simkeep.core.phone import lookup_msisdn, masked
 from simkeep.locale import formats
 from simkeep.reseller import service as resellers
 from simkeep.staff import service as staff
-from simkeep.terminal import console, database, err, fail, progress_bar
+from simkeep.terminal import console, database, err, fail, in_transaction, progress_bar
 from simkeep.voucher import pins, service
 from simkeep.voucher.cardfile import CardFile, batch_file_name
 from simkeep.voucher.models import EPIN, STATES, BulkAction, VoucherBatch
 from simkeep.voucher.service import Card
 
-T = TypeVar("T")
 app = typer.Typer(help="Recharge vouchers: batches, sales by serial range, blocks, support lookups.",
                   no_args_is_help=True)
 batch_app = typer.Typer(help="Batches of printed cards.", no_args_is_help=True)
@@ -99,15 +97,6 @@ def _range(text: str) -> tuple[int, int]:
         return int(first), int(last or first)
     except ValueError:
         raise InvalidInput(f"{text!r} is not a serial range: write FROM-TO, e.g. 100000000001-100000000500") from None
-
-
-def _run(work: Callable[[Session], T], *, write: bool = True) -> T:
-    """One transaction; a SimkeepError prints its code and message and exits 1 with nothing changed."""
-    try:
-        with database().transaction(write=write) as session:
-            return work(session)
-    except SimkeepError as exc:
-        fail(exc)
 
 
 # -- batches ---------------------------------------------------------------------------------------------------------
@@ -196,7 +185,7 @@ def batch_list(limit: Annotated[int, typer.Option(help="newest first, at most th
         return found
 
     table = _table("batch", "offer", "cards", "serials", "valid through", "state", whole=(0, 3, 4))
-    for b, tz in _run(work, write=False):
+    for b, tz in in_transaction(work, write=False):
         table.add_row(str(b.id), b.offer_id + (" (e-PINs)" if b.kind == EPIN else ""),
                       f"{b.quantity:,} × {_money(b.face_value_minor, b.currency)}", f"{b.serial_from}-{b.serial_to}",
                       formats.last_date(b.expires_at, tz).isoformat(), "expired" if b.expired_at else "live")
@@ -207,7 +196,7 @@ def batch_list(limit: Annotated[int, typer.Option(help="newest first, at most th
 def batch_report(batch_id: str) -> None:
     """Cards of a batch in each state and the money in each, and whether it balances (sold = redeemed +
     outstanding + breakage). Exit 1 if it does not."""
-    report = _run(lambda s: service.report(s, batch_id), write=False)
+    report = in_transaction(lambda s: service.report(s, batch_id), write=False)
     b, face = report.batch, report.batch.face_value_minor
     console.print(f"batch {b.id}: {b.offer_id}, {_money(face, b.currency)} each, serials {b.serial_from}-"
                   f"{b.serial_to}, expires {_at(b.expires_at)}; made {_at(b.created_at)} by {b.created_by}: "
@@ -235,7 +224,7 @@ def batch_report(batch_id: str) -> None:
 def show(serial: str) -> None:
     """One card, for support ("my card did not work"): state, batch, offer, reseller, when it was sold and redeemed,
     by which (masked) number and channel, and the failed tries that matched it, with their exact reasons."""
-    view = _run(lambda s: service.lookup(s, serial), write=False)
+    view = in_transaction(lambda s: service.lookup(s, serial), write=False)
     v, b = view.voucher, view.batch
     rows = [
         ("serial", str(v.serial)),
@@ -273,7 +262,7 @@ def failures(msisdn: str) -> None:
             session, number, now=now, failures_allowed=settings.voucher_failures_per_number,
             failure_hours=settings.voucher_failure_hours)
 
-    number, tries, locked = _run(work, write=False)
+    number, tries, locked = in_transaction(work, write=False)
     window = now - timedelta(hours=settings.voucher_failure_hours)
     counted = sum(1 for f in tries if f.counted and f.at >= window)
     if locked:
@@ -328,7 +317,7 @@ def _request(action: str, serials: str, *, as_: str, reason: str, reseller: str 
                                       reason=reason, reseller_code=reseller, now=clock.now())
         _print_action(session, done)
 
-    _run(work)
+    in_transaction(work)
 
 
 @app.command("sell")
@@ -357,7 +346,7 @@ def unblock(serials: Annotated[str, typer.Argument(help="FROM-TO")], reason: Rea
 @app.command("pending")
 def pending() -> None:
     """Bulk actions waiting for a second staff member's approval."""
-    actions = _run(service.pending_actions, write=False)
+    actions = in_transaction(service.pending_actions, write=False)
     if not actions:
         console.print("no action waits for approval")
         return
@@ -374,7 +363,7 @@ def approve(action_id: str, as_: As) -> None:
         actor = staff.acting(session, username=as_, permission="vouchers.manage")
         _print_action(session, service.approve(session, action_id, actor=actor, now=clock.now()))
 
-    _run(work)
+    in_transaction(work)
 
 
 @app.command("reject")
@@ -385,7 +374,7 @@ def reject(action_id: str, reason: Reason, as_: As) -> None:
         action = service.reject(session, action_id, actor=actor, reason=reason, now=clock.now())
         console.print(f"rejected: {_describe(action)} (action {action.id}, by {action.decided_by})", markup=False)
 
-    _run(work)
+    in_transaction(work)
 
 
 @app.command("expire")
@@ -398,7 +387,7 @@ def expire(now: Annotated[str | None, typer.Option(
     except ValueError as exc:
         err.print(f"[red]error[/red] invalid --now: {escape(str(exc))}")
         raise typer.Exit(2) from exc
-    count = _run(lambda s: service.expire_due(s, now=at))
+    count = in_transaction(lambda s: service.expire_due(s, now=at))
     console.print(f"{count} batches expired as of {_at(at)}")
 
 
@@ -421,7 +410,7 @@ def reseller_create(
         console.print(f"reseller [bold]{r.code}[/bold] ({escape(r.name)}): float in {r.currency}, discount "
                       f"{_percent(r.discount_bp)}")
 
-    _run(work)
+    in_transaction(work)
 
 
 @reseller_app.command("deposit")
@@ -446,7 +435,7 @@ def reseller_deposit(
                           f"{resellers.float_balance(session, r).format()}", markup=False)
 
     try:
-        _run(work)
+        in_transaction(work)
     except ArithmeticError:  # "abc" is no Decimal
         fail(InvalidInput(f"{amount!r} is not an amount: write e.g. 250.00"))
 
@@ -458,7 +447,7 @@ def reseller_list() -> None:
         return [(r, resellers.float_balance(session, r)) for r in resellers.list_all(session)]
 
     table = Table("code", "name", "discount", "float", "since", "status")
-    for r, balance in _run(work, write=False):
+    for r, balance in in_transaction(work, write=False):
         table.add_row(r.code, r.name, _percent(r.discount_bp), balance.format(), _at(r.created_at),
                       "disabled" if r.disabled_at else "active")
     console.print(table)
@@ -472,7 +461,7 @@ def reseller_show(code: str,
         r = resellers.by_code(session, code)
         return r, resellers.float_balance(session, r), service.purchases_of(session, r.id, limit=purchases)
 
-    r, balance, bought = _run(work, write=False)
+    r, balance, bought = in_transaction(work, write=False)
     for name, value in (("code", r.code), ("name", r.name), ("discount", _percent(r.discount_bp)),
                         ("float", balance.format()), ("e-mail", r.email or "-"), ("since", _at(r.created_at))):
         console.print(f"{name:<9} {value}", markup=False, highlight=False)
@@ -529,7 +518,7 @@ def reseller_statement(
         r = resellers.by_code(session, code)
         return r, resellers.statement(session, r, since=start, until=end)
 
-    r, lines = _run(work, write=False)
+    r, lines = in_transaction(work, write=False)
     table = _table("at", "what", "reference", "amount", "commission", "balance", whole=(2,))
     for line in lines:
         table.add_row(_at(line.at), STATEMENT_KINDS.get(line.kind, line.kind), _reference(r.id, line.reference),

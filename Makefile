@@ -68,7 +68,7 @@ bench: $(TEST_DEPS) postgres
 # Re-extract the translatable strings into messages.pot and merge them into the fr and zh_CN catalogs.
 i18n: $(BIN)/simkeep
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --project simkeep -o src/simkeep/locale/messages.pot .
-	$(BIN)/pybabel update -i src/simkeep/locale/messages.pot -d src/simkeep/locale --no-fuzzy-matching
+	$(BIN)/pybabel update -i src/simkeep/locale/messages.pot -d src/simkeep/locale --no-fuzzy-matching --ignore-obsolete
 
 # Rebuild the store finder's vendored Leaflet and offline base layer (web/static/vendor/leaflet) from npm.
 vendor-map:

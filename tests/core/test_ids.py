@@ -4,8 +4,18 @@ import threading
 import uuid
 from unittest import mock
 
+import pytest
+
 from simkeep.core import ids
 from simkeep.core.ids import new_id
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sequence(monkeypatch):
+    """Each test starts the process's sequence afresh: ids made earlier in the session (at today's real time) would
+    otherwise be later than the instants these tests freeze."""
+    monkeypatch.setattr(ids, "_last_ms", 0)
+    monkeypatch.setattr(ids, "_counter", 0)
 
 
 def test_ids_made_in_the_same_millisecond_sort_in_the_order_they_were_made():

@@ -3,9 +3,9 @@
 Every language: no two spaces in a row, none at either end, none before "." "," or ")", no "()" left empty, no
 placeholder left unrendered ({name}, %(name)s), a capital or small letter after . , ; : ! ? only after a space.
 English: no space before ; : ! ?. French: a no-break space (U+00A0) before ":", a narrow no-break space (U+202F)
-before ; ! ?, never a plain space or none. Chinese: no space between two Chinese characters or next to full-width
-punctuation, and no half-width , ; : ! ? ( ) against a Chinese character; in messages (plain text sent as UCS-2)
-no space next to a Chinese character at all. Links are taken out first: their ":" and "?" are not punctuation.
+before ; ! ?, never a plain space or none (a clock time's colon, "09:00", is not punctuation). Chinese: no space
+between two Chinese characters or next to full-width punctuation, and no half-width , ; : ! ? ( ) against a
+Chinese character; in messages (plain text sent as UCS-2) no space next to a Chinese character at all. Links are taken out first: their ":" and "?" are not punctuation.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ def problems(text: str, language: str, *, message: bool = False) -> list[str]:
         check(SPACE + r"[;:!?]", "space before ; : ! ?")
     if language == "fr":
         for match in re.finditer(r"(.?)([;:!?])", bare):
+            if match.group(2) == ":" and re.match(r"\d:\d", bare[match.start(1):match.end() + 1]):
+                continue  # 09:00: a time as it is typed in a form
             if match.group(1) != FRENCH_SPACE[match.group(2)]:
                 found.append(f"French wants U+{ord(FRENCH_SPACE[match.group(2)]):04X} before {match.group(2)!r}: "
                              f"{bare[max(match.start() - 12, 0):match.end() + 12]!r}")

@@ -75,6 +75,8 @@ def test_every_piece_of_every_template_is_rendered(monkeypatch: pytest.MonkeyPat
     ("Recharger: maintenant", "fr", ["French wants U+00A0 before ':'"]),
     ("Vraiment\u00a0?", "fr", ["French wants U+202F before '?'"]),
     ("Recharger\u00a0: https://x.test/a?b=c", "fr", []),
+    ("Ouvert de 09:00 à 19:00", "fr", []),
+    ("Ouvert à 9:", "fr", ["French wants U+00A0 before ':'"]),
     ("号码 已停机", "zh_CN", ["space between Chinese characters"]),
     ("号码已停机 。", "zh_CN", ["space next to full-width punctuation"]),
     ("号码,已停机", "zh_CN", ["half-width punctuation in Chinese"]),

@@ -261,7 +261,8 @@ def test_french_home_page(portal: TestClient) -> None:
 
 
 def test_french_other_pages(portal: TestClient) -> None:
-    assert "Le plan des boutiques sera bientôt disponible." in _get(portal, "/stores", "fr").text
+    stores = _get(portal, "/stores", "fr").text
+    assert "Magasins près de moi" in stores and "Trouver une boutique" in stores
     signin = _get(portal, "/signin", "fr").text
     for expected in ("Consulter ma ligne", "Numéro de mobile", "Recevoir un code",
                      "Format international (+33…, +852…, +86…) ou format national français (06…)."):

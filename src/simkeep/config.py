@@ -118,6 +118,7 @@ class Settings(BaseSettings):
     store_commission_percent: Decimal = Decimal("3")  # of each cash or card sale, for the store ...
     store_commission_per_offer: dict[str, int] = {}  # ... or a fixed amount per offer id, in minor units
     id_check_retention_days: int = 30  # ID checks recorded at the counter are purged after this
+    quote_minutes: int = 15  # a quote holds its price this long unless a payment on it has started
     counter_session_idle_minutes: int = 240  # a PIN sign-in on a counter tablet lasts a shift, not a day
 
     def key(self, purpose: str) -> str:

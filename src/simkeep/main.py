@@ -23,6 +23,7 @@ from simkeep.receipt.pages import router as receipt_router
 from simkeep.reseller.api import router as reseller_router
 from simkeep.sandbox.pages import router as sandbox_router
 from simkeep.store.api import router as store_router
+from simkeep.topup.api import quotes as quote_router
 from simkeep.topup.api import router as topup_router
 from simkeep.voucher.api import reseller_router as epin_router
 from simkeep.voucher.api import router as voucher_router
@@ -61,7 +62,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
     admin.install(app)
-    for router in (catalog_router, line_router, history_router, topup_router, voucher_router, reseller_router, epin_router,
+    for router in (catalog_router, line_router, history_router, topup_router, quote_router, voucher_router, reseller_router, epin_router,
                    charge_router, webhook_router, store_router, portal_router, receipt_router, admin.router, docs_router):
         app.include_router(router)
     if settings.sandbox_on:  # a development tool: its pages do not exist unless it is switched on

@@ -31,7 +31,7 @@ def operator(data: dict, operator_id: str) -> dict:
 def test_bundled_catalog_keeps_sources_and_loads(db):
     with db.transaction(write=False) as session:
         assert session.scalar(select(func.count()).select_from(Operator)) == 14
-        assert session.scalar(select(func.count()).select_from(Offer)) == 34
+        assert session.scalar(select(func.count()).select_from(Offer)) == 42
         orange = session.get(Operator, "fr-orange-mobicarte")
         offer = session.get(Offer, "fr-orange-mobicarte-100")
     assert (orange.currency, orange.timezone, orange.grace_days, orange.quarantine_days) == ("EUR", "Europe/Paris", 180, 45)

@@ -43,7 +43,7 @@ def test_topup_is_201_with_exact_amount_and_validity(client, db, line):
     assert body == {
         "id": body["id"], "status": "completed", "msisdn": MSISDN, "offer_id": "fr-orange-mobicarte-25",
         "channel": "api", "amount": money(2500), "bonus": money(500), "validity_ends_at": "2027-05-30T22:00:00Z",
-        "created_at": "2027-03-02T09:00:00Z",
+        "created_at": "2027-03-02T09:00:00Z", "quote_id": None,
     }
     assert balances(db) == (2500, 500)
     line_body = client.get(f"/api/v1/lines/{MSISDN}").json()

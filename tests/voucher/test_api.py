@@ -42,7 +42,7 @@ def test_a_card_redeems_into_a_top_up_with_its_serial(client, db, cards):
     # 14 days from the end of 31 March (Paris), across the DST change: the end of 14 April, Paris.
     assert body == {"id": body["id"], "status": "completed", "msisdn": MSISDN, "offer_id": "fr-orange-mobicarte-10",
                     "channel": "voucher", "amount": money(1000), "bonus": money(0),
-                    "validity_ends_at": "2027-04-14T22:00:00Z", "created_at": "2027-03-01T10:00:00Z",
+                    "validity_ends_at": "2027-04-14T22:00:00Z", "created_at": "2027-03-01T10:00:00Z", "quote_id": None,
                     "voucher_serial": serial}
     assert balances(db) == (1000, 0)
     assert states(db)[serial] == "redeemed"

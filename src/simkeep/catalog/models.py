@@ -40,6 +40,7 @@ class Offer(Base):
     price_minor: Mapped[int] = mapped_column(BigInteger)
     bonus_minor: Mapped[int] = mapped_column(BigInteger)
     validity_days: Mapped[int] = mapped_column(Integer)
+    periods: Mapped[int] = mapped_column(Integer, default=1, server_default="1")  # a multi-month renewal: N periods in one payment
     provenance: Mapped[dict] = mapped_column(JsonType)
 
 

@@ -31,6 +31,15 @@ class OfferFile(BaseModel):
     price: Figure[Decimal]
     bonus: Figure[Decimal]
     validity_days: Figure[int]
+    # A multi-month renewal: N of the operator's periods bought at once (validity_days covers them all).
+    periods: Figure[int] | None = None
+
+    @field_validator("periods")
+    @classmethod
+    def _periods(cls, fig: Figure[int] | None) -> Figure[int] | None:
+        if fig is not None and not 1 <= fig.value <= 24:
+            raise ValueError("must be between 1 and 24 periods")
+        return fig
 
     @field_validator("price", "bonus")
     @classmethod

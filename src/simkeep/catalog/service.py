@@ -65,7 +65,8 @@ def load_catalog(session: Session, catalog: CatalogFile, *, now) -> tuple[int, i
                 id=offer.id, operator_id=op.id,
                 price_minor=Money.parse(offer.price.value, op.currency).minor,
                 bonus_minor=Money.parse(offer.bonus.value, op.currency).minor,
-                validity_days=offer.validity_days.value, provenance=_provenance(offer),
+                validity_days=offer.validity_days.value, periods=offer.periods.value if offer.periods else 1,
+                provenance=_provenance(offer),
             ))
     session.flush()
     currencies = {op.currency for op in catalog.operators}

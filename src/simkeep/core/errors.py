@@ -153,3 +153,37 @@ class ResellerExists(Conflict):
 
 class InsufficientFloat(SimkeepError):
     code, status, message = "insufficient_float", 402, "The reseller's float is too low for this purchase; nothing was bought."
+
+
+# -- quotes and promotions ----------------------------------------------------------------------------------------
+
+class QuoteNotFound(NotFound):
+    code, message = "quote_not_found", "No such quote. Ask for a new price."
+
+
+class QuoteExpired(Conflict):
+    code, message = "quote_expired", "This price has expired. Ask for a new quote; nothing was charged."
+
+
+class QuoteMismatch(Conflict):
+    code, message = "quote_mismatch", "This quote is for another number, offer or channel; nothing was charged."
+
+
+class QuoteUsed(Conflict):
+    code, message = "quote_used", "This quote was already paid; ask for a new one to renew again."
+
+
+class PromotionUnavailable(Conflict):
+    code, message = "promotion_unavailable", "The promotion in this price has ended or run out; ask for a new quote. Nothing was charged."
+
+
+class PromoCodeInvalid(InvalidInput):
+    code, message = "promo_code_invalid", "This promo code is unknown, has expired or does not apply to this renewal."
+
+
+class PromotionNotFound(NotFound):
+    code, message = "promotion_not_found", "No campaign with this id."
+
+
+class PromoCodeTaken(Conflict):
+    code, message = "promo_code_taken", "Another campaign already uses this promo code."

@@ -63,8 +63,9 @@ def initial_validity_end(operator: Operator | OperatorRules, now: datetime) -> d
 
 
 def extended_validity(operator: Operator | OperatorRules, current_end: datetime, days: int,
-                      now: datetime) -> datetime:
-    """The validity end after buying `days`, by the operator's stacking rule; refused past the cap."""
+                      now: datetime, bonus_days: int = 0) -> datetime:
+    """The validity end after buying `days`, by the operator's stacking rule; refused past the cap. A
+    promotion's `bonus_days` come on top but stop at the cap (they are a gift, not what was paid for)."""
     tz = operator.timezone
     if operator.validity_stacking == STACK_MAX:
         new_end = max(current_end, end_of_local_day(add_days(now, days, tz), tz))
@@ -76,7 +77,7 @@ def extended_validity(operator: Operator | OperatorRules, current_end: datetime,
             f"Validity is capped at {operator.max_validity_days} days ahead for {operator.id}.",
             cap=cap.isoformat(),
         )
-    return new_end
+    return min(cap, end_of_local_day(add_days(new_end, bonus_days, tz), tz)) if bonus_days else new_end
 
 
 def reminder_at(operator: Operator | OperatorRules, number_loss_at: datetime, offset_days: int) -> datetime:

@@ -43,6 +43,7 @@ class PaymentAttempt(Base):
     receipt_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    quote_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the quote this payment pays (its budget is held)
 
 
 class InboxEvent(Base):

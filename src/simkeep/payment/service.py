@@ -83,7 +83,7 @@ def start_checkout(session: Session, *, checkout_key: str, line, operator, offer
     row = dict(id=new_id(), checkout_key=checkout_key, line_id=line.id, msisdn=line.msisdn, offer_id=offer.id,
                amount_minor=offer.price_minor, currency=operator.currency, method=method, provider=provider,
                provider_ref=None, next_action=None, status=CREATED, failure_reason=None, language=language,
-               topup_id=None, receipt_id=None, created_at=now, updated_at=now)
+               topup_id=None, receipt_id=None, created_at=now, updated_at=now, quote_id=None)
     repository.add(session, **row)
     return PaymentAttempt(**row), True
 

@@ -32,3 +32,4 @@ class TopUp(Base):
     validity_ends_at: Mapped[datetime] = mapped_column(UtcDateTime)
     journal_entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("journal_entries.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    quote_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the quote it paid, when campaigns priced it

@@ -39,3 +39,7 @@ def for_line(session: Session, line_id, *, before: datetime | None, limit: int) 
     if before is not None:
         stmt = stmt.where(TopUp.created_at < before)
     return list(session.scalars(stmt.order_by(TopUp.created_at.desc()).limit(limit)))
+
+
+def has_topups(session: Session, line_id) -> bool:
+    return session.scalar(select(_TOPUPS.c.id).where(_TOPUPS.c.line_id == line_id).limit(1)) is not None

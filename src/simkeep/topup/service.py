@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import OfferTerms, OperatorRules
 from simkeep.core import idempotency
-from simkeep.core.errors import InvalidInput, LineNotRenewable, OfferNotFound
+from simkeep.core.errors import InvalidInput, LineNotRenewable, OfferNotFound, PromotionUnavailable
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.core.phone import lookup_msisdn
@@ -22,6 +22,10 @@ from simkeep.line import rules
 from simkeep.line import service as lines
 from simkeep.line.models import ACTIVE, RENEWABLE, LockedLine
 from simkeep.notification import events, outbox
+from simkeep.promotion import pricing
+from simkeep.promotion import service as promotions
+from simkeep.promotion.models import Quote
+from simkeep.promotion.service import QuoteFor
 from simkeep.topup import repository
 from simkeep.topup.models import TopUp
 
@@ -39,7 +43,7 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
            clearing: str | None = None, price: Money | None = None,
            funding: Callable[[Money], list[Leg]] | None = None, request_extra: tuple[str, ...] = (),
            locked: tuple[LockedLine, OperatorRules, OfferTerms | None] | None = None,
-           topup_id: uuid.UUID | None = None) -> TopUpResult:
+           topup_id: uuid.UUID | None = None, quote_id: uuid.UUID | str | None = None) -> TopUpResult:
     """`notify` adds fields to the confirmation message (a receipt link, for instance); `clearing` names the
     clearing account the money comes through when it is not the channel's (a payment provider's). `price`
     replaces the catalog's (a voucher credits the face value printed on it); `funding` gives the legs that pay the
@@ -47,11 +51,14 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     `request_extra` adds to what identifies the request for its idempotency key (a voucher's PIN hash).
     `locked` is (line, operator, offer) from a caller that already holds the line's lock (`lock_live_line` in
     this transaction) and found no earlier request with this key: the lock is not taken again (a voucher's
-    redemption saves that round trip). `topup_id` is the new top-up's id when the caller must know it first."""
+    redemption saves that round trip). `topup_id` is the new top-up's id when the caller must know it first.
+
+    The price is the quote's when `quote_id` names the quote the payer was shown (refused if it expired, was paid
+    or is for another line, offer or channel); otherwise the line is priced now, by the same rule (`quote`)."""
     if channel not in ledger.CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(ledger.CHANNELS)}")
     number = lookup_msisdn(msisdn, region)
-    request_hash = request_hash_of(number, offer_id, channel, *request_extra)
+    request_hash = request_hash_of(number, offer_id, channel, *request_extra, *((str(quote_id),) if quote_id else ()))
     if locked is None:
         locked = lines.lock_live_line(session, number, offer_id,
                                       request=(TopUp.__table__, principal, idempotency_key))
@@ -69,18 +76,29 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
         raise OfferNotFound()
     if line.state not in RENEWABLE or now >= line.number_loss_at:
         raise LineNotRenewable()
-    new_end = rules.extended_validity(operator, line.validity_ends_at, offer.validity_days, now)
-    list_price, bonus = catalog.price_of(offer, operator)
-    price = list_price if price is None else price
-
     topup_id = topup_id or new_id()
-    paid_by = funding(price) if funding else [Leg(ledger.clearing_account_id(price.currency, clearing or channel), -price)]
+    target = QuoteFor(line.id, number, operator.id, offer.id, channel, operator.currency)
+    if quote_id is not None:
+        quote = promotions.use(session, quote_id, target=target, topup_id=topup_id, now=now)
+        # The quote fixes the money; the days are counted from when it is paid (a transfer may take days).
+        priced = promotions.priced_of(quote)
+        new_end = _new_validity(operator, line, offer, priced, now)
+    else:
+        quote, priced, new_end = _price_and_use(session, target, line, operator, offer, channel, now, price,
+                                                topup_id)
+    paid = Money(priced.price_minor, operator.currency)
+    paid_by = funding(paid) if funding else [Leg(ledger.clearing_account_id(paid.currency, clearing or channel), -paid)]
+    expense = ledger.system_account_id(ledger.PROMOTION_EXPENSE, operator.currency)
+    bonus = Money(priced.bonus_minor, operator.currency)
+    discount = Money(priced.discount_minor, operator.currency)
     entry_id = ledger.post(session, kind="topup", reference=f"topup:{topup_id}", now=now, legs=[
-        Leg(line.credit_account_id, price, tracked=True),
+        Leg(line.credit_account_id, Money(priced.list_minor, operator.currency), tracked=True),
         *paid_by,
+        *([Leg(expense, -discount)] if discount.minor else []),
         Leg(line.bonus_account_id, bonus, tracked=True),
-        Leg(ledger.system_account_id(ledger.PROMOTION_EXPENSE, bonus.currency), -bonus),
+        Leg(expense, -bonus),
     ])
+    price = paid
     left = lines.apply_validity(session, line=line, operator=operator, validity_ends_at=new_end, reason="topup",
                                 now=now)
     row = dict(
@@ -88,6 +106,7 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
         line_id=line.id, msisdn=number, offer_id=offer.id, channel=channel, status=COMPLETED,
         price_minor=price.minor, bonus_minor=bonus.minor, currency=price.currency,
         validity_before=line.validity_ends_at, validity_ends_at=new_end, journal_entry_id=entry_id, created_at=now,
+        quote_id=quote.id if quote else None,
     )
     repository.add(session, row)
     details = {"topup_id": str(topup_id), "msisdn": number, "operator_id": operator.id, "amount": price.to_dict(),
@@ -100,6 +119,74 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
                                data={**details, "channel": channel, "offer_id": offer.id}),
     ], now=now)
     return TopUpResult(TopUp(**row), replayed=False)
+
+
+def _price_and_use(session: Session, target: QuoteFor, line: LockedLine, operator: OperatorRules,
+                   offer: OfferTerms, channel: str, now: datetime, price: Money | None, topup_id: uuid.UUID):
+    """(quote or None, priced, new validity end) for a top-up priced as it is made. A campaign whose budget runs
+    out between pricing and taking it is left out and the renewal priced again, so nobody is refused for it."""
+    campaigns = promotions.live_campaigns(session, now)
+    facts = _facts(session, line, operator)
+    left_out: set = set()
+    while True:
+        priced = _priced(offer, operator, channel, now, facts, campaigns, price=price, exclude=frozenset(left_out))
+        new_end = _new_validity(operator, line, offer, priced, now)
+        try:
+            quote = promotions.use_priced(session, target, priced, validity_ends_at=new_end, topup_id=topup_id,
+                                          now=now)
+        except PromotionUnavailable as exc:
+            left_out.add(uuid.UUID(str(exc.details["promotion_id"])))
+            continue
+        return quote, priced, new_end
+
+
+def quote(session: Session, *, msisdn: str, offer_id: str, channel: str, now: datetime, region: str = "FR",
+          code: str | None = None, partner_code: str | None = None, fixed_price: Money | None = None,
+          minutes: int = promotions.QUOTE_MINUTES) -> Quote:
+    """What renewing this number with this offer through this channel costs now, held for `minutes`: the list
+    price, each campaign applied and why, the price to pay, the bonus credit and days and the new validity end.
+    Every channel shows this and `top_up(quote_id=...)` charges exactly it. `fixed_price`: a recharge card's face
+    value (discounts cannot change it; bonuses still apply)."""
+    if channel not in ledger.CHANNELS:
+        raise InvalidInput(f"channel must be one of {', '.join(ledger.CHANNELS)}")
+    number = lookup_msisdn(msisdn, region)
+    found = lines.lock_live_line(session, number, offer_id)
+    if found is None:
+        raise lines.no_live_line(session, number)
+    line, operator, offer = found
+    if offer is None:
+        raise OfferNotFound()
+    if line.state not in RENEWABLE or now >= line.number_loss_at:
+        raise LineNotRenewable()
+    campaigns = promotions.live_campaigns(session, now)
+    priced = _priced(offer, operator, channel, now, _facts(session, line, operator), campaigns, price=fixed_price,
+                     code=code)
+    promotions.check_code(code, priced, campaigns)
+    target = QuoteFor(line.id, number, operator.id, offer.id, channel, operator.currency)
+    return promotions.issue(session, target, priced, validity_ends_at=_new_validity(operator, line, offer, priced, now),
+                            now=now, code=code, partner_code=partner_code, minutes=minutes)
+
+
+def _priced(offer: OfferTerms, operator: OperatorRules, channel: str, now: datetime, facts: pricing.Facts,
+            campaigns: list[pricing.Campaign], *, price: Money | None = None, code: str | None = None,
+            exclude: frozenset = frozenset()) -> pricing.Priced:
+    list_price, bonus = catalog.price_of(offer, operator)
+    return pricing.price(list_minor=(price or list_price).minor, offer_bonus_minor=bonus.minor,
+                         validity_days=offer.validity_days, currency=operator.currency, offer_id=offer.id,
+                         channel=channel, now=now, facts=facts, campaigns=campaigns, code=code,
+                         fixed_price=price is not None, exclude=exclude)
+
+
+def _facts(session: Session, line: LockedLine, operator: OperatorRules) -> pricing.Facts:
+    return pricing.Facts(operator_id=operator.id, state=line.state, language=line.language,
+                         first_renewal=lambda: not repository.has_topups(session, line.id),
+                         uses_of=lambda promotion_id: promotions.uses_by_line(session, promotion_id, line.id))
+
+
+def _new_validity(operator: OperatorRules, line: LockedLine, offer: OfferTerms, priced: pricing.Priced,
+                  now: datetime) -> datetime:
+    return rules.extended_validity(operator, line.validity_ends_at, offer.validity_days, now,
+                                   bonus_days=priced.bonus_days)
 
 
 def request_hash_of(number: str, offer_id: str, channel: str, *extra: str) -> str:

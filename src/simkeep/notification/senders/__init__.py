@@ -1,5 +1,9 @@
 """Which sender delivers which channel."""
 
+from collections.abc import Callable, Mapping
+
+from sqlalchemy.orm import Session
+
 from simkeep.config import Settings
 from simkeep.db import Database
 from simkeep.notification.senders.base import Outgoing, Sender, Sent
@@ -23,7 +27,11 @@ class ChannelRouter:
                 closing()
 
 
-def make_sender(settings: Settings, db: Database) -> Sender:
+def make_sender(settings: Settings, db: Database,
+                secret_sources: Mapping[str, Callable[[Session, dict], str | None]] | None = None) -> Sender:
+    """`secret_sources`: per topic, who keeps the key its webhooks are signed with, read from the message's
+    payload (a cashback partner's postbacks: promotion.cashback.postback_secret); other webhooks are signed with
+    the receiving endpoint's secret."""
     from simkeep.notification import events
     from simkeep.notification.senders.file import FileSender
     from simkeep.notification.senders.webhook import WebhookSender
@@ -36,7 +44,10 @@ def make_sender(settings: Settings, db: Database) -> Sender:
     def secret_for(message: Outgoing) -> str | None:
         if message.topic == "webhook.sandbox":  # the sandbox provider signs with its own secret, while it is on
             return settings.sandbox_webhook_secret if settings.sandbox_on else None
+        source = (secret_sources or {}).get(message.topic)
         with db.transaction(write=False) as session:
+            if source is not None:
+                return source(session, message.payload)
             return events.secret_for(session, message.recipient)
 
     by_channel: dict[str, Sender] = {"webhook": WebhookSender(secret_for)}

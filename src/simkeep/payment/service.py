@@ -232,7 +232,8 @@ def credit(session: Session, attempt: PaymentAttempt, *, receipt_secret: str, ba
     receipt_url = f"{base_url}/receipts/{receipts.token_for(receipt_secret, receipt_id)}"
     result = topups.top_up(session, principal=f"payment:{attempt.provider}", idempotency_key=f"payment:{attempt.id}",
                            msisdn=attempt.msisdn, offer_id=attempt.offer_id, channel="portal", now=now,
-                           notify={"receipt_url": receipt_url}, clearing=ledger.provider_clearing(attempt.provider))
+                           notify={"receipt_url": receipt_url}, clearing=ledger.provider_clearing(attempt.provider),
+                           quote_id=attempt.quote_id)
     if attempt.receipt_id is None:
         receipts.issue(session, receipt_id=receipt_id, topup=result.topup,
                        operator_id=catalog.operator_of_offer(session, attempt.offer_id), line_id=result.topup.line_id,

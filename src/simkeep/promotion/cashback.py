@@ -273,7 +273,7 @@ def settle_due(session_factory, *, now: datetime, cooling_days: int = COOLING_DA
     with session_factory() as session:
         table = PartnerConversion.__table__
         result.confirmed = session.execute(update(table).where(table.c.state == PENDING, table.c.created_at <= cutoff)
-                                           .values(state=CONFIRMED)).rowcount  # type: ignore[attr-defined]
+                                           .values(state=CONFIRMED)).rowcount
         due = list(session.execute(select(CustomerCashback.id, CustomerCashback.msisdn)
                                    .where(CustomerCashback.state == WAITING, CustomerCashback.created_at <= cutoff)
                                    .order_by(CustomerCashback.created_at).limit(limit)))

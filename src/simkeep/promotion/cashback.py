@@ -296,7 +296,7 @@ def _credit(session: Session, cashback_id: uuid.UUID, msisdn: str, now: datetime
     if locked is None or locked[0].id != cashback.line_id:
         cashback.state, cashback.ended_at = CANCELLED, now  # the number was lost: its balances went with it
         return CANCELLED
-    line = locked[0]
+    line, operator = locked
     amount = Money(cashback.amount_minor, cashback.currency)
     ledger.post(session, kind="cashback", reference=f"cashback:{cashback.id}", now=now, legs=[
         Leg(line.bonus_account_id, amount, tracked=True),
@@ -305,11 +305,13 @@ def _credit(session: Session, cashback_id: uuid.UUID, msisdn: str, now: datetime
     cashback.state, cashback.credited_at = CREDITED, now
     sms = outbox.Message(dedup_key=f"{CREDITED_TOPIC}:{cashback.id}", topic=CREDITED_TOPIC, channel=outbox.SMS,
                          recipient=line.msisdn, language=line.language, line_id=line.id,
-                         payload={"msisdn": line.msisdn, "amount": amount.to_dict()})
+                         payload={"msisdn": line.msisdn, "amount": amount.to_dict()},
+                         quiet_tz=operator.timezone)  # the worker runs at night too: the SMS waits for the morning
     email = lines.email_of(session, line.id)
     outbox.enqueue(session, [sms, *([outbox.Message(
         dedup_key=f"{sms.dedup_key}:email", topic=CREDITED_TOPIC, channel=outbox.EMAIL, recipient=email,
-        language=line.language, line_id=line.id, payload=sms.payload)] if email else [])], now=now)
+        language=line.language, line_id=line.id, payload=sms.payload, quiet_tz=operator.timezone)] if email else [])],
+        now=now)
     return CREDITED
 
 

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from simkeep.core import clock
-from simkeep.core.errors import InvalidInput
+from simkeep.core.errors import InvalidInput, SimkeepError
 from simkeep.core.money import Money
 from simkeep.terminal import console, fail, in_transaction
 
@@ -35,8 +35,8 @@ def create(
     try:
         percent_bp = int(Decimal(percent.replace(",", ".")) * 100)
         fixed_minor = Money.parse(fixed.replace(",", "."), currency).minor if currency else 0
-    except (InvalidOperation, ValueError) as exc:
-        fail(InvalidInput(f"percent and fixed must be numbers ({exc})"))
+    except (InvalidOperation, ValueError, SimkeepError):
+        fail(InvalidInput("--percent and --fixed are numbers, for example 2.5 and 0.30"))
     if fixed not in ("0", "0.00", "") and not currency:
         fail(InvalidInput("--currency is needed with --fixed"))
     partner, secret = in_transaction(lambda session: cashback.create_partner(

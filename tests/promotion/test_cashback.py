@@ -327,3 +327,21 @@ def test_the_ledger_balances_after_a_mixed_month(db, settings, cashback_campaign
     rows = list(cashback.statement_rows(result))
     assert [r[1] for r in rows] == ["conversion", "conversion", "reversal", "due"]
     assert rows[-1][5:8] == ("20.00", "0.55", "EUR")
+
+
+def test_a_database_upgraded_before_partners_gets_their_accounts_with_the_first_partner(client, db):
+    """An existing database upgraded to 0012 has no partner payable or marketing expense accounts until the catalog
+    is loaded again: creating a partner opens them, so its first conversion posts."""
+    from simkeep.ledger.models import Account
+
+    with db.transaction() as session:
+        session.execute(Account.__table__.delete().where(
+            Account.kind.in_((ledger.PARTNER_PAYABLE, ledger.MARKETING_EXPENSE))))
+    make_line(db, now=now())
+    make_partner(db)
+    shown = client.post("/api/v1/quotes", json={"msisdn": MSISDN, "offer_id": OFFER, "channel": "api",
+                                                "partner": "CASHBACK-FR"}).json()
+    paid = client.post("/api/v1/topups", json={"msisdn": MSISDN, "offer_id": OFFER, "channel": "api",
+                                               "quote_id": shown["id"]}, headers={"Idempotency-Key": "k1"})
+    assert paid.status_code == 201 and system(db, ledger.PARTNER_PAYABLE) == 55
+    assert ledger_ok(db)

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from simkeep.audit import service as audit
+from simkeep.catalog.models import Operator
 from simkeep.core.errors import Conflict, InvalidInput, NotFound
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
@@ -107,6 +108,10 @@ def create_partner(session: Session, *, code: str, name: str, percent_bp: int = 
             session.flush()
     except IntegrityError as exc:
         raise PartnerExists() from exc
+    # A database upgraded to this version has no partner payable or marketing expense accounts until the catalog is
+    # loaded again: open them now, in every currency renewals are sold in (a new currency gets them with the catalog).
+    ledger.ensure_system_accounts(session, currencies=set(session.scalars(select(Operator.currency).distinct())),
+                                  now=now)
     audit.record(session, actor=actor, action="partner.create", subject_type="partner", subject_id=code,
                  reason=reason.strip(), details={"name": name, "percent_bp": percent_bp, "fixed_minor": fixed_minor,
                                                  "currency": partner.currency, "postback_url": postback_url}, now=now)

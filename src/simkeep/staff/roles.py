@@ -15,6 +15,9 @@
 Stores: admin manages the directory; finance and admin read every store's statement.
 Vouchers: support looks cards up (a customer's "my card did not work"); finance and admin make batches, sell and
 block ranges, approve another person's bulk action, and manage resellers and their deposits.
+Promotions: finance and admin create campaigns, start, pause and resume them, and read who is eligible and what each
+cost (its cost is the operator's promotion expense, which finance answers for; an operator's marketing people get a
+finance account for this). Support does not: a campaign moves money.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "store.manage": frozenset({"store_manager"}),
     "stores.manage": frozenset({"admin"}),
     "stores.statements": frozenset({"admin", "finance"}),
+    "promotions.manage": frozenset({"admin", "finance"}),
 }
 
 # What only people bound to a store have: the permissions admin.access.in_store checks with the store.

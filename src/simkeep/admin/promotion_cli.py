@@ -24,7 +24,7 @@ from simkeep.promotion import reports
 from simkeep.promotion import service as promotions
 from simkeep.promotion.models import BENEFITS, Promotion
 from simkeep.staff import service as staff
-from simkeep.terminal import console, fail, in_transaction
+from simkeep.terminal import console, in_transaction
 
 app = typer.Typer(help="Promotion campaigns: create, start, pause, resume, and their reports.", no_args_is_help=True)
 

@@ -406,7 +406,7 @@ def promotion_tour(page: Page, portal: Portal, audit: Audit) -> None:
     audit.check(page, "new campaign: refused")
     page.fill("#benefit_value", "20")
     page.click('form[action="/admin/promotions/new"] button[type=submit]')
-    page.wait_for_url(re.compile(r"/admin/promotions/[0-9a-f-]{36}\\?done=created"))
+    page.wait_for_url(re.compile(r"/admin/promotions/[0-9a-f-]{36}\?done=created"))
     audit.check(page, "campaign: a draft")
     page.fill("#state-reason", "approved")
     page.click('button[name=action][value=start]')

@@ -149,12 +149,15 @@ class Listed:
     promotion: Promotion
     live: bool  # active and inside its window now
     ended: bool
+    currency: str | None  # of its cost: its own, else its operator's; None when it spans operators' currencies
 
 
 def listing(session: Session, *, now: datetime) -> list[Listed]:
     """Every campaign, newest first, with whether it applies now."""
-    found = session.scalars(select(Promotion).order_by(Promotion.created_at.desc(), Promotion.id))
-    return [Listed(p, p.state == "active" and p.starts_at <= now < p.ends_at, p.ends_at <= now) for p in found]
+    found = list(session.scalars(select(Promotion).order_by(Promotion.created_at.desc(), Promotion.id)))
+    currencies = {o.id: o.currency for o, _ in catalog.list_operators(session)} if found else {}
+    return [Listed(p, p.state == "active" and p.starts_at <= now < p.ends_at, p.ends_at <= now,
+                   p.currency or currencies.get(p.operator_id or "")) for p in found]
 
 
 def choices(session: Session) -> tuple[list[tuple[str, str, str, str]], list[str]]:

@@ -16,6 +16,7 @@ from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.counter import bench_counter_pg, bench_counter_sqlite
 from bench.pages import bench_pages
+from bench.promotions import bench_promotions_pg, bench_promotions_sqlite
 from bench.receipts import bench_receipts
 from bench.reminders import bench_reminders
 from bench.smpp import bench_smpp
@@ -43,6 +44,8 @@ BENCHMARKS = {
     "stores_pg": bench_stores_pg,
     "stores_sqlite": bench_stores_sqlite,
     "cashback_sqlite": bench_cashback_sqlite,
+    "promotions_pg": bench_promotions_pg,
+    "promotions_sqlite": bench_promotions_sqlite,
 }
 
 

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from simkeep.admin.promotion_cli import app as promotion_app
 from simkeep.config import ConfigError, Settings, check, get_settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
@@ -48,6 +49,7 @@ app.add_typer(store_app, name="store")
 app.add_typer(voucher_app, name="voucher")
 app.add_typer(reseller_app, name="reseller")
 app.add_typer(partner_app, name="partner")
+app.add_typer(promotion_app, name="promotion")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""

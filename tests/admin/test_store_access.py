@@ -27,7 +27,8 @@ from tests.web.test_page_fuzz import page_routes
 # Pages any signed-in person has: their own account (where a one-time password is changed), and the first-admin
 # setup (public; refused once an admin exists, as here).
 OWN = {"/admin/account"}
-VALUES = {"msisdn": "+33612345678", "code": "TABAC-PARTNER", "batch_id": "00000000-0000-0000-0000-000000000000"}
+VALUES = {"msisdn": "+33612345678", "code": "TABAC-PARTNER", "batch_id": "00000000-0000-0000-0000-000000000000",
+          "promotion_id": "00000000-0000-0000-0000-000000000000"}
 
 
 @pytest.fixture

@@ -327,6 +327,7 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     partner_tour(page, portal, audit)
     store_tour(page, portal, audit)
     voucher_tour(page, portal, audit)
+    promotion_tour(page, portal, audit)
     audit.visit(page, portal.url("/admin/stores/PAR-BELLEVILLE/statement"), "store statement (finance)")
     page.fill("#amount", "0")
     page.fill("#reference", "BANK-1")
@@ -404,6 +405,31 @@ def voucher_tour(page: Page, portal: Portal, audit: Audit) -> None:
     audit.visit(page, portal.url(f"/admin/vouchers/lookup?serial={sold.serial_from}"), "voucher lookup: a card")
     audit.visit(page, portal.url(f"/admin/vouchers/lookup?msisdn=%2B{CARD_HOLDER[1:]}"), "voucher lookup: a number")
     audit.visit(page, portal.url("/admin/vouchers/lookup?serial=1"), "voucher lookup: no such card")
+
+
+def promotion_tour(page: Page, portal: Portal, audit: Audit) -> None:
+    """Promotions: the empty list, the new-campaign form refused then accepted, the draft's page with who is
+    eligible, started, and the list with its bars."""
+    audit.visit(page, portal.url("/admin/promotions"), "promotions")
+    audit.visit(page, portal.url("/admin/promotions/new"), "new campaign")
+    page.fill("#name", "Spring -20%")
+    page.fill("#benefit_value", "120")  # refused: the form again, with what is wrong
+    page.fill("#starts", "2027-03-01T00:00")
+    page.fill("#ends", "2027-04-01T00:00")
+    page.fill("#max_uses", "100")
+    page.fill("#reason", "spring campaign")
+    page.click('form[action="/admin/promotions/new"] button[type=submit]')
+    page.locator("[role=alert]").wait_for()
+    audit.check(page, "new campaign: refused")
+    page.fill("#benefit_value", "20")
+    page.click('form[action="/admin/promotions/new"] button[type=submit]')
+    page.wait_for_url(re.compile(r"/admin/promotions/[0-9a-f-]{36}\?done=created"))
+    audit.check(page, "campaign: a draft")
+    page.fill("#state-reason", "approved")
+    page.click('button[name=action][value=start]')
+    page.wait_for_url(re.compile(r"done=start"))
+    audit.check(page, "campaign: started")
+    audit.visit(page, portal.url("/admin/promotions"), "promotions: one campaign")
 
 
 def counter_tour(page: Page, portal: Portal, audit: Audit) -> None:

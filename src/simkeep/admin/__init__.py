@@ -14,6 +14,7 @@ from simkeep.admin import (
     pages,
     partner,
     partners,
+    promotions,
     resellers,
     review,
     signin,
@@ -25,6 +26,6 @@ from simkeep.admin import (
 router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
               resellers.router, partner.router, vouchers.router, counter.router, drawer.router, devices.router,
-              counter_signin.router, stores.router, partners.router):
+              counter_signin.router, stores.router, partners.router, promotions.router):
     router.include_router(_part)
 install = signin.install

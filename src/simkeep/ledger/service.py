@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.core.errors import InsufficientBalance, LedgerUnbalanced
@@ -149,6 +149,24 @@ def amounts_in(session: Session, entry_ids: list[uuid.UUID], account_id: uuid.UU
                            .where(Posting.account_id == account_id, Posting.entry_id.in_(entry_ids))
                            .group_by(Posting.entry_id))
     return {entry_id: int(total) for entry_id, total in rows}  # PostgreSQL sums a BIGINT as NUMERIC
+
+
+def amounts_by_reference(session: Session, references: list[str], account_id: uuid.UUID) -> dict[str, int]:
+    """What the entries with these references posted to one account (a campaign's share of promotion expense)."""
+    if not references:
+        return {}
+    rows = session.execute(select(JournalEntry.reference, func.sum(Posting.amount_minor))
+                           .join(Posting, Posting.entry_id == JournalEntry.id)
+                           .where(Posting.account_id == account_id, JournalEntry.reference.in_(references))
+                           .group_by(JournalEntry.reference))
+    return {reference: int(total) for reference, total in rows}
+
+
+def accounts_posted_by(kind: str) -> Select:
+    """The accounts an entry of this kind ever posted to, as a subquery (a line's credit account and `topup`:
+    the lines renewed at least once)."""
+    return (select(Posting.account_id).join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(JournalEntry.kind == kind))
 
 
 def entry_exists(session: Session, reference: str) -> bool:

@@ -16,6 +16,9 @@ Stores: admin manages the directory; finance and admin read every store's statem
 Vouchers: support looks cards up (a customer's "my card did not work"); finance and admin make batches, sell and
 block ranges, approve another person's bulk action, and manage resellers and their deposits.
 Partners (cashback and affiliate sites): finance and admin create them and read their monthly statements.
+Promotions: finance and admin create campaigns, start, pause and resume them, and read who is eligible and what each
+cost (its cost is the operator's promotion expense, which finance answers for; an operator's marketing people get a
+finance account for this). Support does not: a campaign moves money.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "stores.manage": frozenset({"admin"}),
     "stores.statements": frozenset({"admin", "finance"}),
     "partners.manage": frozenset({"admin", "finance"}),  # cashback partners: create, statements
+    "promotions.manage": frozenset({"admin", "finance"}),
 }
 
 # What only people bound to a store have: the permissions admin.access.in_store checks with the store.

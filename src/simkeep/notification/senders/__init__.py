@@ -1,5 +1,7 @@
 """Which sender delivers which channel."""
 
+from collections.abc import Sequence
+
 from simkeep.config import Settings
 from simkeep.db import Database
 from simkeep.notification.senders.base import Outgoing, Sender, Sent
@@ -23,7 +25,8 @@ class ChannelRouter:
                 closing()
 
 
-def make_sender(settings: Settings, db: Database) -> Sender:
+def make_sender(settings: Settings, db: Database, commands: Sequence = ()) -> Sender:
+    """`commands`: inbound SMS commands (notification.service.InboundCommand) the SMPP link hands received texts to."""
     from simkeep.notification import events
     from simkeep.notification.senders.file import FileSender
     from simkeep.notification.senders.webhook import WebhookSender
@@ -44,7 +47,7 @@ def make_sender(settings: Settings, db: Database) -> Sender:
         from simkeep.notification.senders.smpp import SmppSender
         from simkeep.notification.tasks import DbListener
 
-        by_channel["sms"] = SmppSender(settings.smpp_url, listener=DbListener(db),
+        by_channel["sms"] = SmppSender(settings.smpp_url, listener=DbListener(db, commands),
                                        rate_per_second=settings.smpp_rate_per_second)
     if settings.smtp_url:
         from simkeep.notification.senders.smtp import SmtpSender

@@ -11,6 +11,7 @@ import argparse
 import os
 import time
 
+from bench.autorenew import bench_autorenew_pg
 from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.counter import bench_counter_pg, bench_counter_sqlite
@@ -41,6 +42,7 @@ BENCHMARKS = {
     "receipts": bench_receipts,
     "stores_pg": bench_stores_pg,
     "stores_sqlite": bench_stores_sqlite,
+    "autorenew_pg": bench_autorenew_pg,
 }
 
 

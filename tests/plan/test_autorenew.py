@@ -4,6 +4,7 @@ with a one-tap link, retries on their schedule, STOP AUTO, and turning it off.""
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import timedelta
 
@@ -111,7 +112,7 @@ def test_a_due_line_is_charged_once_credited_with_receipt_and_not_before(db, set
     assert count(db, TopUp, TopUp.channel == "auto_renew") == 2
 
 
-@pytest.mark.skipif(not __import__("os").environ.get("SIMKEEP_TEST_DATABASE_URL"), reason="the race needs PostgreSQL")
+@pytest.mark.skipif(not os.environ.get("SIMKEEP_TEST_DATABASE_URL"), reason="the race needs PostgreSQL")
 def test_two_workers_sweeping_at_once_charge_each_period_once(db, settings):
     numbers = [f"+336123456{i:02d}" for i in range(12)]
     ends = [enrol(db, settings, msisdn=n).validity_ends_at for n in numbers]

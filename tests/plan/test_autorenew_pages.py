@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
 from simkeep.line import service as lines
+from simkeep.payment import flow
 from simkeep.plan import autorenew
 from simkeep.plan.autorenew_models import AutoRenewCharge
 from simkeep.plan.autorenew_tasks import run_autorenew
@@ -16,11 +16,6 @@ from tests.factories.lines import make_line, top_up
 from tests.factories.sessions import open_session
 
 NUMBER = "+33612345678"
-
-
-def csrf(client) -> str:
-    html = client.get(f"/lines/auto-renew?msisdn=%2B33612345678").text
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 def signed_in_line(db, client, now):
@@ -61,7 +56,7 @@ def test_save_a_card_turn_on_and_off_from_the_page(db, client):
 def test_the_one_tap_link_offers_to_pay_and_turns_auto_renew_off(db, client, settings):
     now = datetime.now(UTC)
     signed_in_line(db, client, now)
-    saved = __import__("simkeep.payment.flow", fromlist=["flow"]).finish_saving(
+    saved = flow.finish_saving(
         db, settings, provider="sandbox", setup_ref="seti_x", test_card=sandbox.DECLINE_CARD)
     with db.transaction() as session:
         line = lines.find_live_line(session, NUMBER)

@@ -144,7 +144,7 @@ def link_pay(request: Request, db: Db, settings: Config, lang: Lang, token: str,
 @router.post("/auto-renew/{token}/off")
 def link_off(request: Request, db: Db, settings: Config, lang: Lang, token: str, _csrf: None = Csrf) -> Response:
     try:
-        charge, line, _setting, _operator = _charge(db, settings, token)
+        _charge_row, line, _setting, _operator = _charge(db, settings, token)
     except SimkeepError as exc:
         return render(request, "portal/error.html", status=404, error=error_text(lang, exc.code))
     if line is not None:

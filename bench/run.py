@@ -12,6 +12,7 @@ import os
 import time
 
 from bench.autorenew import bench_autorenew_pg
+from bench.cashback import bench_cashback_sqlite
 from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.counter import bench_counter_pg, bench_counter_sqlite
@@ -43,6 +44,7 @@ BENCHMARKS = {
     "stores_pg": bench_stores_pg,
     "stores_sqlite": bench_stores_sqlite,
     "autorenew_pg": bench_autorenew_pg,
+    "cashback_sqlite": bench_cashback_sqlite,
 }
 
 

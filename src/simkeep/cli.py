@@ -24,6 +24,7 @@ from simkeep.locale import languages
 from simkeep.notification.cli import endpoint_app, messages_app
 from simkeep.payment.cli import reconcile_app, refund_cmd, review_app
 from simkeep.payment.providers.sepa.cli import app as bank_app
+from simkeep.promotion.partner_cli import app as partner_app
 from simkeep.staff.cli import app as staff_app
 from simkeep.store.cli import app as store_app
 from simkeep.terminal import console, database, err, fail, progress_bar
@@ -46,6 +47,7 @@ app.add_typer(staff_app, name="staff")
 app.add_typer(store_app, name="store")
 app.add_typer(voucher_app, name="voucher")
 app.add_typer(reseller_app, name="reseller")
+app.add_typer(partner_app, name="partner")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     store_commission_per_offer: dict[str, int] = {}  # ... or a fixed amount per offer id, in minor units
     id_check_retention_days: int = 30  # ID checks recorded at the counter are purged after this
     quote_minutes: int = 15  # a quote holds its price this long unless a payment on it has started
+    # Cashback: a partner's conversion stays pending and a customer's cashback waits this many days after the payment
+    # (a refund before then cancels the cashback outright); then the worker confirms and credits them.
+    cashback_cooling_days: int = 14
     counter_session_idle_minutes: int = 240  # a PIN sign-in on a counter tablet lasts a shift, not a day
 
     def key(self, purpose: str) -> str:

@@ -340,6 +340,7 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.locator("[role=alert]").wait_for()
     audit.check(page, "resellers: new reseller refused")
     audit.visit(page, portal.url(f"/admin/resellers/{RESELLER}"), "reseller")
+    partner_tour(page, portal, audit)
     store_tour(page, portal, audit)
     voucher_tour(page, portal, audit)
     audit.visit(page, portal.url("/admin/stores/PAR-BELLEVILLE/statement"), "store statement (finance)")
@@ -358,6 +359,22 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.click("button[type=submit]")
     page.wait_for_url(portal.url("/admin/totp"))
     audit.check(page, "second step: enrolment")
+
+
+def partner_tour(page: Page, portal: Portal, audit: Audit) -> None:
+    """Cashback partners: the list, a new one with its secret shown once, its monthly statement."""
+    audit.visit(page, portal.url("/admin/partners"), "partners")
+    code = f"CB-{uuid.uuid4().hex[:8].upper()}"  # one per language's tour
+    page.fill("#code", code)
+    page.fill("#name", "Cashback France")
+    page.fill("#percent", "2.5")
+    page.fill("#fixed", "0.30")
+    page.fill("#postback_url", "https://partner.example/postback")
+    page.fill("#reason", "contract signed")
+    page.click('form[action="/admin/partners"] button[type=submit]')
+    page.locator("[role=status]").wait_for()
+    audit.check(page, "partners: new partner and its secret")
+    audit.visit(page, portal.url(f"/admin/partners/{code}/statement"), "partner statement")
 
 
 def store_tour(page: Page, portal: Portal, audit: Audit) -> None:

@@ -13,6 +13,7 @@ from simkeep.admin import (
     lines,
     pages,
     partner,
+    partners,
     resellers,
     review,
     signin,
@@ -24,6 +25,6 @@ from simkeep.admin import (
 router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
               resellers.router, partner.router, vouchers.router, counter.router, drawer.router, devices.router,
-              counter_signin.router, stores.router):
+              counter_signin.router, stores.router, partners.router):
     router.include_router(_part)
 install = signin.install

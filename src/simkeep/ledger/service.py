@@ -31,6 +31,9 @@ CARD_PRESENT = "card_present"  # the clearing of payments taken on a store's car
 # What stores pay over to the operator (cash taken to the bank, a transfer) waits in this clearing, per currency,
 # until the operator's bank statement shows it; a remittance moves it out of the store's account (store.settlement).
 STORE_REMITTANCE = "store_remittance"
+# Partners (cashback and affiliate sites): the commission a renewal they sent earns them is owed to them (a liability,
+# positive) against marketing expense until paid; a refund reverses it (promotion.cashback).
+PARTNER_PAYABLE, MARKETING_EXPENSE = "partner_payable", "marketing_expense"
 _NAMESPACE = uuid.UUID("6f1d7c52-4a43-4b8e-9a57-3e0f8f1c2b10")
 
 # Clearing accounts: money on its way in waits in the clearing account of the sales channel that took it, or of the
@@ -75,7 +78,8 @@ def ensure_system_accounts(session: Session, *, currencies: set[str], now: datet
     rows = []
     for currency in sorted(currencies):
         specs = [(CLEARING, ch) for ch in clearings] + [(kind, None) for kind in (
-            PROMOTION_EXPENSE, REVENUE, BREAKAGE, VOUCHER_LIABILITY, COMMISSION, STORE_COMMISSION, CASH_OVER_SHORT)]
+            PROMOTION_EXPENSE, REVENUE, BREAKAGE, VOUCHER_LIABILITY, COMMISSION, STORE_COMMISSION, CASH_OVER_SHORT,
+            PARTNER_PAYABLE, MARKETING_EXPENSE)]
         for kind, channel in specs:
             rows.append({"id": system_account_id(kind, currency, channel), "code": _system_code(kind, currency, channel),
                          "kind": kind, "currency": currency, "balance_minor": None, "created_at": now})

@@ -24,6 +24,7 @@ Payloads (what the producers put in the outbox row):
 - payment.refunded: {msisdn, amount}; reminders.stopped: {msisdn}
 - review.refunded / review.dismissed: {msisdn, amount}: a payment in the review queue was refunded, or dismissed
 - transfer.pending: {msisdn, amount, creditor, iban, bic, reference, attempt_id}
+- cashback.credited: {msisdn, amount}: a campaign's cashback credited as bonus after its cooling-off days
 - autorenew.on: {msisdn, amount, method_label, mode, days_before}; autorenew.stopped: {msisdn}
 - autorenew.failed / autorenew.action_required: {msisdn, amount, failure, action_url, timezone, number_loss_at,
   retry_at?} (no retry_at: no more automatic tries)
@@ -42,7 +43,8 @@ from simkeep.notification import segments
 
 TOPICS = ("otp.code", "topup.completed", "reminder", "line.grace", "line.suspended", "line.deactivated",
           "payment.failed", "payment.refunded", "review.refunded", "review.dismissed", "reminders.stopped",
-          "transfer.pending", "autorenew.on", "autorenew.stopped", "autorenew.failed", "autorenew.action_required")
+          "transfer.pending", "cashback.credited", "autorenew.on", "autorenew.stopped", "autorenew.failed",
+          "autorenew.action_required")
 
 TEXTS: dict[str, dict[str, str]] = {
     "otp.code": {
@@ -54,6 +56,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Your top-up of {amount} on {msisdn} is done. Your line is valid until {validity_end}.",
         "fr": "Votre recharge de {amount} sur le {msisdn} est effectuée. Votre ligne est valable jusqu'au {validity_end}.",
         "zh_CN": "您的号码{msisdn}已成功充值{amount}，有效期至{validity_end}。",
+    },
+    "cashback.credited": {
+        "en": "Cashback of {amount} has been added to {msisdn} as bonus credit. Thank you for recharging with us.",
+        "fr": "Un cashback de {amount} a été ajouté en crédit bonus sur le {msisdn}. Merci pour votre recharge.",
+        "zh_CN": "号码{msisdn}的{amount}返现已计入赠送余额。感谢您的充值。",
     },
     # days_before > 0; "reminder.today" replaces it on the last day.
     "reminder": {
@@ -191,6 +198,8 @@ SUBJECTS: dict[str, dict[str, str]] = {
                          "zh_CN": "号码{msisdn}的{amount}付款已核查"},
     "reminders.stopped": {"en": "No more reminders for {msisdn}", "fr": "Plus de rappels pour le {msisdn}",
                           "zh_CN": "号码{msisdn}已停止提醒"},
+    "cashback.credited": {"en": "Cashback of {amount} added to {msisdn}", "fr": "Cashback de {amount} ajouté au {msisdn}",
+                          "zh_CN": "号码{msisdn}已获得{amount}返现"},
     "autorenew.on": {"en": "Auto-renew is on for {msisdn}", "fr": "Renouvellement automatique activé pour le {msisdn}",
                      "zh_CN": "号码{msisdn}已开通自动续费"},
     "autorenew.stopped": {"en": "Auto-renew is off for {msisdn}",
@@ -412,6 +421,7 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
         ("transfer.pending", "bank transfer started", {
             **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "creditor": "Simkeep Demo SAS",
             "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP", "reference": "RF18539007547034"}),
+        ("cashback.credited", "after the cooling-off days", {**paris, "amount": {"amount_minor": 250, "currency": "EUR"}}),
         ("autorenew.on", "3 days before the validity ends", {
             **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "method_label": "Visa •••• 4242",
             "mode": "before_end", "days_before": 3}),

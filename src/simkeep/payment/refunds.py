@@ -24,6 +24,7 @@ from simkeep.payment import repository
 from simkeep.payment import service as payments
 from simkeep.payment.models import REFUNDED, REVIEW, SUCCEEDED, PaymentAttempt, Refund
 from simkeep.payment.providers.base import RefundResult
+from simkeep.promotion import cashback
 from simkeep.topup import service as topups
 
 PENDING, DONE, REFUSED = "pending", "succeeded", "failed"
@@ -140,6 +141,9 @@ def _take_back(session: Session, attempt: PaymentAttempt, amount_minor: int, ref
         ])
     except InsufficientBalance as exc:
         raise RefundExceedsBalance() from exc
+    # A partner's conversion is reversed and a customer's cashback cancelled or clawed back (kept so if the provider
+    # then refuses the refund: the renewal was disputed, the commission and cashback are not owed on it).
+    cashback.on_refund(session, topup.id, bonus_account_id=line.bonus_account_id, now=now)
     if amount_minor != attempt.amount_minor or credit_before < topup.price_minor:
         return None
     # Unused credit refunded in full: validity goes back to what it would have been without this top-up.

@@ -108,3 +108,78 @@ class PromotionUse(Base):
     topup_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+# -- cashback (issue 13 item 4): partners paid a commission per renewal they send, and customers' cashback ---------
+
+# A partner is active (its code attributes renewals) or paused (its code is ignored).
+PARTNER_ACTIVE, PARTNER_PAUSED = "active", "paused"
+# A conversion is pending during the cooling-off days (SIMKEEP_CASHBACK_COOLING_DAYS from the payment), then
+# confirmed; a refund or a void reverses it, pending or confirmed.
+PENDING, CONFIRMED, REVERSED = "pending", "confirmed", "reversed"
+# A customer's cashback waits for its cooling-off days (counted from `created_at`, the payment), then is credited as
+# bonus; a refund before that cancels it, one after claws back what is left of it.
+WAITING, CREDITED, CANCELLED, CLAWED_BACK = "waiting", "credited", "cancelled", "clawed_back"
+
+
+class Partner(Base):
+    """A cashback or affiliate site: renewals paid through a link with its code earn it a commission."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)  # upper-cased: codes are case-insensitive
+    name: Mapped[str] = mapped_column(String(120))
+    # The commission: a percentage of the price paid (basis points, 250 = 2.5 %) and/or a fixed amount per renewal.
+    percent_bp: Mapped[int] = mapped_column(Integer)
+    fixed_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))  # of the fixed amount (None: no fixed amount)
+    postback_url: Mapped[str | None] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(120))  # signs the postbacks, so kept (not hashed); shown once
+    state: Mapped[str] = mapped_column(String(10))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PartnerConversion(Base):
+    """One paid renewal a partner sent: its commission is owed to the partner (the ledger's partner payable)."""
+
+    __tablename__ = "partner_conversions"
+    __table_args__ = (Index("ix_partner_conversions_month", "partner_id", "created_at"),
+                      Index("ix_partner_conversions_reversed", "partner_id", "reversed_at"),
+                      Index("ix_partner_conversions_pending", "state", "created_at"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"))
+    topup_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)  # one conversion per renewal, whatever repeats
+    quote_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("quotes.id"))
+    line_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lines.id"))
+    offer_id: Mapped[str] = mapped_column(String(80))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)  # the price paid
+    commission_minor: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reversed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class CustomerCashback(Base):
+    """A campaign's cashback for one paid renewal: credited as bonus once its cooling-off days are over."""
+
+    __tablename__ = "customer_cashbacks"
+    __table_args__ = (Index("ix_customer_cashbacks_due", "state", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    topup_id: Mapped[uuid.UUID] = mapped_column(Uuid, unique=True)
+    quote_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("quotes.id"))
+    line_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lines.id"))
+    msisdn: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    credited_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # cancelled or clawed back
+    clawed_back_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # taken back from the bonus
+    lost_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # already spent when the refund came

@@ -15,6 +15,7 @@
 Stores: admin manages the directory; finance and admin read every store's statement.
 Vouchers: support looks cards up (a customer's "my card did not work"); finance and admin make batches, sell and
 block ranges, approve another person's bulk action, and manage resellers and their deposits.
+Partners (cashback and affiliate sites): finance and admin create them and read their monthly statements.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "store.manage": frozenset({"store_manager"}),
     "stores.manage": frozenset({"admin"}),
     "stores.statements": frozenset({"admin", "finance"}),
+    "partners.manage": frozenset({"admin", "finance"}),  # cashback partners: create, statements
 }
 
 # What only people bound to a store have: the permissions admin.access.in_store checks with the store.

@@ -36,6 +36,7 @@ from simkeep.core.phone import lookup_msisdn
 from simkeep.ledger import service as ledger
 from simkeep.ledger.service import Leg
 from simkeep.line import service as lines
+from simkeep.promotion import cashback
 from simkeep.receipt import service as receipts
 from simkeep.store.models import CARD, CASH, METHODS, VOUCHER, Drawer, Store, StoreSale
 from simkeep.topup import service as topups
@@ -397,6 +398,7 @@ def void(session: Session, *, sale_id: uuid.UUID, store_id: uuid.UUID, by: str, 
         ])
     except InsufficientBalance as exc:
         raise VoidCreditUsed() from exc
+    cashback.on_refund(session, topup.id, bonus_account_id=line.bonus_account_id, now=now)
     lines.shorten_validity(session, line=line, operator=operator,
                            validity_ends_at=topups.validity_without(line.validity_ends_at, topup), now=now)
     session.execute(update(StoreSale.__table__).where(StoreSale.id == sale.id, StoreSale.voided_at.is_(None)).values(

@@ -22,7 +22,7 @@ from simkeep.line import rules
 from simkeep.line import service as lines
 from simkeep.line.models import ACTIVE, RENEWABLE, LockedLine
 from simkeep.notification import events, outbox
-from simkeep.promotion import pricing
+from simkeep.promotion import cashback, pricing
 from simkeep.promotion import service as promotions
 from simkeep.promotion.models import Quote
 from simkeep.promotion.service import QuoteFor
@@ -99,6 +99,8 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
         Leg(expense, -bonus),
     ])
     price = paid
+    if quote is not None and (quote.partner_code or quote.cashback_minor):  # no query for a renewal without either
+        cashback.record_paid(session, quote, topup_id=topup_id, price_minor=paid.minor, now=now)
     left = lines.apply_validity(session, line=line, operator=operator, validity_ends_at=new_end, reason="topup",
                                 now=now)
     row = dict(

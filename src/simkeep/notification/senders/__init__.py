@@ -1,6 +1,8 @@
 """Which sender delivers which channel."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+
+from sqlalchemy.orm import Session
 
 from simkeep.config import Settings
 from simkeep.db import Database
@@ -25,8 +27,13 @@ class ChannelRouter:
                 closing()
 
 
-def make_sender(settings: Settings, db: Database, commands: Sequence = ()) -> Sender:
-    """`commands`: inbound SMS commands (notification.service.InboundCommand) the SMPP link hands received texts to."""
+def make_sender(settings: Settings, db: Database,
+                secret_sources: Mapping[str, Callable[[Session, dict], str | None]] | None = None,
+                commands: Sequence = ()) -> Sender:
+    """`secret_sources`: per topic, who keeps the key its webhooks are signed with, read from the message's
+    payload (a cashback partner's postbacks: promotion.cashback.postback_secret); other webhooks are signed with
+    the receiving endpoint's secret. `commands`: inbound SMS commands (notification.service.InboundCommand) the
+    SMPP link hands received texts to."""
     from simkeep.notification import events
     from simkeep.notification.senders.file import FileSender
     from simkeep.notification.senders.webhook import WebhookSender
@@ -39,7 +46,10 @@ def make_sender(settings: Settings, db: Database, commands: Sequence = ()) -> Se
     def secret_for(message: Outgoing) -> str | None:
         if message.topic == "webhook.sandbox":  # the sandbox provider signs with its own secret, while it is on
             return settings.sandbox_webhook_secret if settings.sandbox_on else None
+        source = (secret_sources or {}).get(message.topic)
         with db.transaction(write=False) as session:
+            if source is not None:
+                return source(session, message.payload)
             return events.secret_for(session, message.recipient)
 
     by_channel: dict[str, Sender] = {"webhook": WebhookSender(secret_for)}

@@ -11,6 +11,7 @@ import argparse
 import os
 import time
 
+from bench.autorenew import bench_autorenew_pg
 from bench.cashback import bench_cashback_sqlite
 from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
@@ -43,6 +44,7 @@ BENCHMARKS = {
     "receipts": bench_receipts,
     "stores_pg": bench_stores_pg,
     "stores_sqlite": bench_stores_sqlite,
+    "autorenew_pg": bench_autorenew_pg,
     "cashback_sqlite": bench_cashback_sqlite,
     "promotions_pg": bench_promotions_pg,
     "promotions_sqlite": bench_promotions_sqlite,

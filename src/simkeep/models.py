@@ -11,6 +11,7 @@ from simkeep.notification.models import DeliveryAttempt, OutboxMessage, WebhookE
 from simkeep.otp.models import OtpChallenge, OtpFailure, OtpNumber
 from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
 from simkeep.payment.providers.sepa.models import BankEntry, BankStatement
+from simkeep.plan.autorenew_models import AutoRenewCharge, AutoRenewSetting, SavedMethod
 from simkeep.promotion.models import Promotion, PromotionUse, Quote
 from simkeep.receipt.models import Receipt, ReceiptCounter, ReceiptPdf
 from simkeep.reseller.models import Reseller
@@ -25,6 +26,8 @@ __all__ = [
            "Account",
            "ApiKey",
            "AuditEntry",
+           "AutoRenewCharge",
+           "AutoRenewSetting",
            "BankEntry",
            "BankStatement",
            "Base",
@@ -55,6 +58,7 @@ __all__ = [
            "Refund",
            "Reseller",
            "SandboxPayment",
+           "SavedMethod",
            "SerialCounter",
            "StaffAccount",
            "Store",

@@ -1,7 +1,7 @@
 """The worker process: sweeps the lifecycle on schedule and delivers the outbox, until stopped.
 
-Each job (sweep, expire_abandoned, reconcile, purge_sessions, expire_vouchers, purge_id_checks, settle_cashback,
-process_inbox, deliver_due) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
+Each job (sweep, expire_abandoned, reconcile, auto_renew, purge_sessions, expire_vouchers, purge_id_checks,
+settle_cashback, process_inbox, deliver_due) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
 error is logged (its class and where it was raised, never its message, which for SQL errors carries bound
 parameters) and that job alone waits `worker_backoff_seconds * 2^(n-1)`, jittered, at most `worker_backoff_max_seconds`, before it is tried again;
 the others go on. Every job's work is one transaction per step, so a failed step leaves nothing half-done.
@@ -30,6 +30,8 @@ from simkeep.line.links import RenewalLinks
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox, reconcile
+from simkeep.plan.autorenew import stop_by_sms
+from simkeep.plan.autorenew_tasks import run_autorenew
 from simkeep.promotion import cashback
 from simkeep.promotion.tasks import settle_cashback
 from simkeep.sandbox.tasks import expire_abandoned
@@ -120,6 +122,7 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
     return [Job("sweep", sweep, every, rests=True),
             Job("expire_abandoned", lambda: expire_abandoned(db, settings), every, rests=True),
             Job("reconcile", lambda: reconcile(db, settings), every, rests=True),
+            Job("auto_renew", lambda: run_autorenew(db, settings).charged, every, rests=True),
             Job("purge_sessions", lambda: purge_expired_sessions(db), every, rests=True),
             Job("expire_vouchers", lambda: expire_vouchers(db), every, rests=True),
             Job("purge_id_checks", lambda: purge_id_checks(db, settings, clock.now()), every, rests=True),
@@ -128,11 +131,16 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
             Job("deliver_due", deliver)]
 
 
+def _stop_auto(session, sender: str, text: str, now):
+    return stop_by_sms(session, sender=sender, text=text, now=now)
+
+
 def run_worker(settings: Settings, *, once: bool = False) -> int:
     """Work until SIGTERM/SIGINT (or one round with `once`); returns the exit code: 1 if `once` saw a failure."""
     db = Database(settings.db_url)
     sender = make_sender(settings, db, secret_sources={topic: cashback.postback_secret
-                                                       for topic in cashback.POSTBACK_TOPICS})
+                                                       for topic in cashback.POSTBACK_TOPICS},
+                         commands=(_stop_auto,))
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:

@@ -20,8 +20,11 @@ from playwright.sync_api import Page
 from simkeep.core import clock
 from simkeep.demo import seed_demo_stores
 from simkeep.lifecycle.tasks import run_sweep
+from simkeep.line import service as lines
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox
+from simkeep.plan import autorenew
+from simkeep.plan.autorenew_tasks import run_autorenew
 from simkeep.receipt import service as receipts
 from simkeep.voucher import pins
 from simkeep.voucher import service as vouchers
@@ -210,6 +213,19 @@ def portal_tour(page: Page, portal: Portal, lang: str, audit: Audit) -> None:
     j.redeem_card(page)
     j.wait_card_result(page)
     audit.check(page, "card: done, signed in")
+    # Auto-renew: the line's page, a sandbox test card saved, turned on; then the one-tap link of its charge.
+    audit.visit(page, portal.url("/lines/auto-renew?msisdn=%2B33612345678"), "auto-renew: off, no card")
+    page.locator('form[action="/lines/auto-renew/card"] button[type="submit"]').click()
+    page.locator('form[action="/lines/auto-renew/on"] button[type="submit"]').click()
+    page.locator("#autorenew-on").wait_for()
+    audit.check(page, "auto-renew: on")
+    with portal.db.transaction(write=False) as session:
+        renewing = lines.find_live_line(session, j.MSISDN)
+    run_autorenew(portal.db, portal.settings, now=renewing.validity_ends_at - timedelta(days=2))
+    with portal.db.transaction(write=False) as session:
+        charge = autorenew.charges_of(session, renewing.id)[0]
+    token = autorenew.link_token(portal.settings.key(autorenew.LINK_PURPOSE), charge.id)
+    audit.visit(page, portal.url(f"/auto-renew/{token}"), "auto-renew: one-tap link")
 
 
 def reseller_tour(page: Page, portal: Portal, audit: Audit) -> None:

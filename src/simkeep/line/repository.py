@@ -16,6 +16,11 @@ def get(session: Session, line_id: uuid.UUID) -> Line:
     return session.get_one(Line, line_id)
 
 
+def fresh(session: Session, line_id: uuid.UUID) -> Line | None:
+    """The line as stored now (not as this session's identity map last saw it), or None."""
+    return session.get(Line, line_id, populate_existing=True)
+
+
 def current_for_msisdn(session: Session, msisdn: str) -> Line | None:
     """The number's newest line: the live one if any, else the last one that held it."""
     return session.scalars(

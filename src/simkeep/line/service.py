@@ -127,6 +127,12 @@ def find_live_line(session: Session, msisdn: str) -> Line | None:
     return line if line is not None and line.state != AVAILABLE else None
 
 
+def find_live_line_by_id(session: Session, line_id) -> Line | None:
+    """The line, while it still holds its number (not yet given back to the pool)."""
+    line = repository.fresh(session, line_id)
+    return line if line is not None and line.state != AVAILABLE else None
+
+
 def email_of(session: Session, line_id) -> str | None:
     return repository.email_of(session, line_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -130,9 +131,21 @@ def email_fallback(session: Session, message: OutboxMessage, *, now: datetime) -
             language=message.language, payload=message.payload, line_id=message.line_id)], now=now)
 
 
-def record_inbound(session: Session, *, sender: str, text: str, now: datetime) -> str:
-    """An SMS from a subscriber. STOP (and its French and Chinese forms) stops reminders, confirmed once."""
+# An inbound SMS command of a domain above this one (STOP AUTO turns auto-renew off): (session, sender, text, now)
+# → what it did, or None when the text is not its command. The worker passes them in.
+InboundCommand = Callable[[Session, str, str, datetime], "str | None"]
+
+
+def record_inbound(session: Session, *, sender: str, text: str, now: datetime,
+                   commands: Sequence[InboundCommand] = ()) -> str:
+    """An SMS from a subscriber. A command (`commands`, tried first: "STOP AUTO" is not "STOP") does what it says;
+    STOP (and its French and Chinese forms) stops reminders, confirmed once."""
     outcome = "ignored"
+    for command in commands:
+        answer = command(session, sender, text, now)
+        if answer is not None:
+            repository.add_inbound(session, sender=sender, text=text[:1000], outcome=answer, now=now)
+            return answer
     if text.strip().upper() in STOP_WORDS:
         outcome = "opted out" if opt_out(session, msisdn=sender, now=now) else "no line"
     repository.add_inbound(session, sender=sender, text=text[:1000], outcome=outcome, now=now)

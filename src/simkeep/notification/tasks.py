@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -108,8 +108,9 @@ def persist(db: Database, work: Callable[[Session], T], *, attempts: int = 8, de
 class DbListener:
     """Receipts and inbound SMS reported by a sender's own thread, each recorded in its own transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, commands: Sequence[service.InboundCommand] = ()) -> None:
         self.db = db
+        self.commands = tuple(commands)  # inbound SMS commands of the domains above (STOP AUTO)
 
     def receipt(self, external_id: str, status: str) -> None:
         with self.db.transaction() as session:
@@ -119,5 +120,6 @@ class DbListener:
 
     def inbound(self, sender: str, text: str) -> None:
         with self.db.transaction() as session:
-            outcome = service.record_inbound(session, sender=sender, text=text, now=clock.now())
+            outcome = service.record_inbound(session, sender=sender, text=text, now=clock.now(),
+                                             commands=self.commands)
         log.info("sms.inbound", outcome=outcome)

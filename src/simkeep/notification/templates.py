@@ -25,6 +25,9 @@ Payloads (what the producers put in the outbox row):
 - review.refunded / review.dismissed: {msisdn, amount}: a payment in the review queue was refunded, or dismissed
 - transfer.pending: {msisdn, amount, creditor, iban, bic, reference, attempt_id}
 - cashback.credited: {msisdn, amount}: a campaign's cashback credited as bonus after its cooling-off days
+- autorenew.on: {msisdn, amount, method_label, mode, days_before}; autorenew.stopped: {msisdn}
+- autorenew.failed / autorenew.action_required: {msisdn, amount, failure, action_url, timezone, number_loss_at,
+  retry_at?} (no retry_at: no more automatic tries)
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ from simkeep.notification import segments
 
 TOPICS = ("otp.code", "topup.completed", "reminder", "line.grace", "line.suspended", "line.deactivated",
           "payment.failed", "payment.refunded", "review.refunded", "review.dismissed", "reminders.stopped",
-          "transfer.pending", "cashback.credited")
+          "transfer.pending", "cashback.credited", "autorenew.on", "autorenew.stopped", "autorenew.failed",
+          "autorenew.action_required")
 
 TEXTS: dict[str, dict[str, str]] = {
     "otp.code": {
@@ -110,6 +114,26 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Vous ne recevrez plus de rappels pour le {msisdn}. Pensez à recharger à temps pour garder votre numéro.",
         "zh_CN": "号码{msisdn}将不再收到提醒。请记得按时充值以保留号码。",
     },
+    "autorenew.on": {
+        "en": "Auto-renew is on for {msisdn}: {amount} {autorenew_when}. Reply STOP AUTO to turn it off.",
+        "fr": "Le renouvellement automatique est activé pour le {msisdn}\u00a0: {amount} {autorenew_when}. Répondez STOP AUTO pour le désactiver.",
+        "zh_CN": "号码{msisdn}已开通自动续费：{autorenew_when}自动支付{amount}。回复STOP AUTO可取消。",
+    },
+    "autorenew.stopped": {
+        "en": "Auto-renew is off for {msisdn}. Recharge in time to keep your number.",
+        "fr": "Le renouvellement automatique est désactivé pour le {msisdn}. Pensez à recharger à temps pour garder votre numéro.",
+        "zh_CN": "号码{msisdn}已取消自动续费。请记得按时充值以保留号码。",
+    },
+    "autorenew.failed": {
+        "en": "The automatic renewal of {amount} for {msisdn} did not go through ({failure}).",
+        "fr": "Le renouvellement automatique de {amount} pour le {msisdn} n'a pas abouti ({failure}).",
+        "zh_CN": "号码{msisdn}的自动续费{amount}未成功：{failure}。",
+    },
+    "autorenew.action_required": {
+        "en": "Your bank asks you to confirm the automatic renewal of {amount} for {msisdn}.",
+        "fr": "Votre banque demande de confirmer le renouvellement automatique de {amount} pour le {msisdn}.",
+        "zh_CN": "您的银行要求确认号码{msisdn}的自动续费{amount}。",
+    },
 }
 
 # Sentences added to a text when the payload has what they need.
@@ -132,6 +156,17 @@ PIECES: dict[str, dict[str, str]] = {
                        "zh_CN": "保号最低充值{offer_price}（{offer_validity}）。"},
     "recharge": {"en": " Recharge: {renew_url}", "fr": " Recharger\u00a0: {renew_url}", "zh_CN": "充值：{renew_url}"},
     "retry": {"en": " Try again: {renew_url}", "fr": " Nouvel essai\u00a0: {renew_url}", "zh_CN": "重新充值：{renew_url}"},
+    "autorenew.before_end": {"en": "{days_before} before the validity ends", "fr": "{days_before} avant la fin de validité",
+                             "zh_CN": "有效期结束前{days_before}"},
+    "autorenew.lowest_cost": {"en": "just before the number would be lost", "fr": "juste avant la perte du numéro",
+                              "zh_CN": "号码回收前"},
+    "autorenew.retry": {"en": " We will try again on {retry_date}.", "fr": " Nouvel essai le {retry_date}.",
+                        "zh_CN": "我们将于{retry_date}再次尝试。"},
+    "autorenew.last": {"en": " No more automatic tries: recharge by {loss_date} to keep your number.",
+                       "fr": " Plus d'essai automatique\u00a0: rechargez au plus tard le {loss_date} pour garder votre numéro.",
+                       "zh_CN": "不再自动尝试，请在{loss_date}（含）之前充值以保留号码。"},
+    "autorenew.action": {"en": " Pay or confirm: {action_url}", "fr": " Payer ou confirmer\u00a0: {action_url}",
+                         "zh_CN": "付款或确认：{action_url}"},
     # How long until the last day.
     "tomorrow": {"en": "tomorrow", "fr": "demain", "zh_CN": "明天"},
     "in": {"en": "in {days}", "fr": "dans {days}", "zh_CN": "{days}后"},
@@ -165,6 +200,17 @@ SUBJECTS: dict[str, dict[str, str]] = {
                           "zh_CN": "号码{msisdn}已停止提醒"},
     "cashback.credited": {"en": "Cashback of {amount} added to {msisdn}", "fr": "Cashback de {amount} ajouté au {msisdn}",
                           "zh_CN": "号码{msisdn}已获得{amount}返现"},
+    "autorenew.on": {"en": "Auto-renew is on for {msisdn}", "fr": "Renouvellement automatique activé pour le {msisdn}",
+                     "zh_CN": "号码{msisdn}已开通自动续费"},
+    "autorenew.stopped": {"en": "Auto-renew is off for {msisdn}",
+                          "fr": "Renouvellement automatique désactivé pour le {msisdn}",
+                          "zh_CN": "号码{msisdn}已取消自动续费"},
+    "autorenew.failed": {"en": "The automatic renewal of {msisdn} did not go through",
+                         "fr": "Le renouvellement automatique du {msisdn} n'a pas abouti",
+                         "zh_CN": "号码{msisdn}自动续费未成功"},
+    "autorenew.action_required": {"en": "Confirm the automatic renewal of {msisdn}",
+                                  "fr": "Confirmez le renouvellement automatique du {msisdn}",
+                                  "zh_CN": "请确认号码{msisdn}的自动续费"},
     "transfer.pending": {"en": "Bank transfer details to recharge {msisdn}",
                          "fr": "Coordonnées du virement pour recharger le {msisdn}",
                          "zh_CN": "为号码{msisdn}充值的银行转账信息"},
@@ -224,6 +270,11 @@ def render(topic: str, language: str, payload: dict, *, now: datetime | None = N
         text += _pick(PIECES, "store", language).format_map(fields)
     if topic == "payment.failed" and payload.get("renew_url"):
         text += _pick(PIECES, "retry", language).format_map(fields)
+    if topic in ("autorenew.failed", "autorenew.action_required"):
+        text += _pick(PIECES, "autorenew.retry" if payload.get("retry_at") else "autorenew.last",
+                      language).format_map(fields)
+        if payload.get("action_url"):
+            text += _pick(PIECES, "autorenew.action", language).format_map(fields)
     if payload.get("receipt_url"):
         text += _pick(PIECES, "receipt", language).format_map(fields)
     return text
@@ -297,6 +348,12 @@ def _fields(payload: dict, language: str, now: datetime | None) -> _Fields:
     for name in ("iban", "reference"):  # read and typed in groups of four, as banks print them
         if payload.get(name):
             fields[name] = " ".join(payload[name][i:i + 4] for i in range(0, len(payload[name]), 4))
+    if payload.get("retry_at"):
+        fields["retry_date"] = formats.day(formats.last_date(datetime.fromisoformat(payload["retry_at"]), tz), locale)
+    if payload.get("mode") in ("before_end", "lowest_cost"):
+        if isinstance(payload.get("days_before"), int):
+            fields["days_before"] = count("day", payload["days_before"], language)
+        fields["autorenew_when"] = _pick(PIECES, f"autorenew.{payload['mode']}", language).format_map(fields)
     if "method" in payload or "failure" in payload:
         fields["method"] = _pick(METHODS, payload.get("method") or "", language, default=str(payload.get("method")))
         failure = str(payload.get("failure") or "").lower()
@@ -328,6 +385,7 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
     renew = f"{base_url}/r/33612345678.g49.Jq3kX9vR2mWb"  # a signed renewal link (line/links.py), as sent
     five = {"id": "fr-orange-mobicarte-5", "amount": {"amount_minor": 500, "currency": "EUR"}, "validity_days": 7}
     loss = {**paris, "number_loss_at": "2027-03-12T23:00:00+00:00", "renew_url": renew}
+    autorenew = f"{base_url}/auto-renew/Dq3kX9vR2mWbT7yHn4LpZs.Jq3kX9vR2mWbT7yH"  # a signed one-tap link
     return [
         ("otp.code", "sign-in code", {"code": "482913", "minutes": 5}),
         ("topup.completed", "with receipt link", {
@@ -364,6 +422,24 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
             **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "creditor": "Simkeep Demo SAS",
             "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP", "reference": "RF18539007547034"}),
         ("cashback.credited", "after the cooling-off days", {**paris, "amount": {"amount_minor": 250, "currency": "EUR"}}),
+        ("autorenew.on", "3 days before the validity ends", {
+            **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "method_label": "Visa •••• 4242",
+            "mode": "before_end", "days_before": 3}),
+        ("autorenew.on", "just before the number-loss date", {
+            **paris, "amount": {"amount_minor": 500, "currency": "EUR"}, "method_label": "Visa •••• 4242",
+            "mode": "lowest_cost", "days_before": 3}),
+        ("autorenew.stopped", "after STOP AUTO or the off link", {"msisdn": "+33612345678"}),
+        ("autorenew.failed", "card declined, retried", {
+            **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "failure": "card_declined",
+            "action_url": autorenew, "number_loss_at": "2027-03-12T23:00:00+00:00",
+            "retry_at": "2027-03-02T09:00:00+00:00"}),
+        ("autorenew.failed", "card declined, last try", {
+            **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "failure": "card_declined",
+            "action_url": autorenew, "number_loss_at": "2027-03-12T23:00:00+00:00"}),
+        ("autorenew.action_required", "bank asks for authentication", {
+            **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "failure": "",
+            "action_url": autorenew, "number_loss_at": "2027-03-12T23:00:00+00:00",
+            "retry_at": "2027-03-02T09:00:00+00:00"}),
     ]
 
 

@@ -9,6 +9,7 @@ is, never an assumed outcome: the next try, or reconciliation, finishes the job.
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 from simkeep.config import Settings
 from simkeep.core import clock
@@ -18,18 +19,24 @@ from simkeep.db import Database
 from simkeep.payment import reconcile, refunds
 from simkeep.payment import service as payments
 from simkeep.payment.models import ABANDONED, PENDING, PaymentAttempt, Refund
-from simkeep.payment.providers import ProviderDisabled, available_methods, provider_for, provider_named
+from simkeep.payment.providers import ProviderDisabled, available_methods, provider_for, provider_named, route
 from simkeep.payment.providers.base import (
     Checkout,
+    MethodSetup,
+    OffSessionCharge,
     PaymentProvider,
     ProviderDeclined,
     ProviderStatus,
     ProviderUnavailable,
+    SavedRef,
+    SavesMethods,
 )
 
-__all__ = ["available_methods", "capture_on_return", "check_stuck", "refund", "refund_review_item",
-           "returned_from_provider", "start_checkout"]
+__all__ = ["available_methods", "cancel_off_session", "capture_on_return", "charge_saved", "check_stuck",
+           "finish_saving", "refund", "refund_review_item", "returned_from_provider", "start_checkout",
+           "start_saving"]
 DEFINITE = ("succeeded", "failed")
+SAVERS = ("sandbox", "stripe", "paypal")  # providers that save a method and charge it off-session
 
 
 # -- checkout --------------------------------------------------------------------------------------------------
@@ -183,3 +190,62 @@ def _provider(db: Database, settings: Settings, attempt: PaymentAttempt) -> Paym
     except ProviderDisabled as exc:
         raise ProviderUnavailable(f"The {attempt.provider} provider is not enabled here.") from exc
 
+
+
+# -- saved methods and off-session charges (auto-renew) ----------------------------------------------------------
+
+def _saver(db: Database, settings: Settings, name: str) -> SavesMethods:
+    provider = provider_named(name, db, settings)
+    if not all(hasattr(provider, m) for m in ("start_saving", "finish_saving", "charge_saved")):
+        raise ProviderDisabled(f"{name} cannot save payment methods")
+    return cast(SavesMethods, provider)
+
+
+def saving_provider(method: str, operator_id: str, settings: Settings) -> str | None:
+    """The provider that saves `method` for this operator's lines, or None (it collects it but cannot save it)."""
+    name = route(method, operator_id, settings)
+    return name if name in SAVERS else None
+
+
+def start_saving(db: Database, settings: Settings, *, provider: str, reference: str, return_url: str,
+                 language: str) -> MethodSetup:
+    return _saver(db, settings, provider).start_saving(reference=reference, return_url=return_url, language=language)
+
+
+def finish_saving(db: Database, settings: Settings, *, provider: str, setup_ref: str,
+                  test_card: str | None = None) -> SavedRef:
+    return _saver(db, settings, provider).finish_saving(setup_ref, test_card=test_card)
+
+
+def charge_saved(db: Database, settings: Settings, *, attempt: PaymentAttempt, customer_ref: str | None,
+                 method_ref: str, description: str) -> ProviderStatus | None:
+    """Charge a saved method for a recorded attempt, its id the idempotency key: asking again (after a crash, a
+    timeout) gets the first charge's answer. None when the provider cannot say (unreachable, switched off): the
+    attempt stays as it is and the next try asks again with the same key."""
+    try:
+        provider = _saver(db, settings, attempt.provider)
+        return provider.charge_saved(OffSessionCharge(
+            idempotency_key=str(attempt.id), customer_ref=customer_ref, method_ref=method_ref,
+            amount_minor=attempt.amount_minor, currency=attempt.currency, description=description))
+    except (ProviderUnavailable, ProviderDisabled):
+        return None
+    except ProviderDeclined as exc:
+        return ProviderStatus(attempt.provider_ref or "", "failed", failure=str(exc.details.get("code") or exc.code))
+
+
+def cancel_off_session(db: Database, settings: Settings, attempt: PaymentAttempt) -> str:
+    """Close an off-session charge left waiting for its payer (the payer pays another way instead): "canceled"
+    when no money moved, else what the provider says ("succeeded": it was paid after all; "pending"; "unknown")."""
+    if attempt.provider_ref is None:
+        return "canceled"
+    try:
+        status = provider_named(attempt.provider, db, settings).cancel(attempt.provider_ref)
+    except (ProviderUnavailable, ProviderDisabled):
+        return "unknown"
+    if status.status in DEFINITE:
+        with db.transaction() as session:
+            payments.record_status(session, attempt, status, source="cancel", now=clock.now())
+    elif status.status == "canceled":
+        with db.transaction() as session:
+            reconcile.apply_status(session, attempt, status, now=clock.now())
+    return status.status

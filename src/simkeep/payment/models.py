@@ -44,6 +44,8 @@ class PaymentAttempt(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     quote_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # the quote this payment pays (its budget is held)
+    # The top-up channel the credit goes through (None: "portal", the wizard's); "auto_renew" for auto-renew charges.
+    channel: Mapped[str | None] = mapped_column(String(16))
 
 
 class InboxEvent(Base):

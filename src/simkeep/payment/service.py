@@ -83,9 +83,55 @@ def start_checkout(session: Session, *, checkout_key: str, line, operator, offer
     row = dict(id=new_id(), checkout_key=checkout_key, line_id=line.id, msisdn=line.msisdn, offer_id=offer.id,
                amount_minor=offer.price_minor, currency=operator.currency, method=method, provider=provider,
                provider_ref=None, next_action=None, status=CREATED, failure_reason=None, language=language,
-               topup_id=None, receipt_id=None, created_at=now, updated_at=now, quote_id=None)
+               topup_id=None, receipt_id=None, created_at=now, updated_at=now, quote_id=None, channel=None)
     repository.add(session, **row)
     return PaymentAttempt(**row), True
+
+
+def start_off_session(session: Session, *, key: str, line, offer_id: str, amount_minor: int, currency: str,
+                      method: str, provider: str, language: str, quote_id: uuid.UUID, channel: str,
+                      now: datetime) -> PaymentAttempt:
+    """The attempt for a charge of a saved method with nobody present (auto-renew), recorded before the provider
+    is called: its id is the provider's idempotency key. Paying exactly `quote_id` (held by the caller), it is
+    credited through `credit` on `channel` like every payment. `key` is unique: the same key finds the same
+    attempt."""
+    earlier = repository.by_checkout_key(session, key)
+    if earlier is not None:
+        return earlier
+    row = dict(id=new_id(), checkout_key=key, line_id=line.id, msisdn=line.msisdn, offer_id=offer_id,
+               amount_minor=amount_minor, currency=currency, method=method, provider=provider, provider_ref=None,
+               next_action=None, status=CREATED, failure_reason=None, language=language, topup_id=None,
+               receipt_id=None, created_at=now, updated_at=now, quote_id=quote_id, channel=channel)
+    repository.add(session, **row)
+    return PaymentAttempt(**row)
+
+
+def record_off_session(session: Session, attempt_id: uuid.UUID, status: ProviderStatus, *, receipt_secret: str,
+                       base_url: str, now: datetime) -> str:
+    """The provider's answer to an off-session charge, applied at once (the webhook that follows finds it done):
+    succeeded → credited through `credit` (keyed by the attempt: asked twice, credited once) or held for review;
+    failed → failed; requires_action → pending, the payer must authenticate. Returns the attempt's new status."""
+    attempt = repository.get(session, attempt_id, for_update=True)
+    if attempt is None:
+        raise AttemptNotFound()
+    if attempt.provider_ref is None and status.ref:
+        repository.change(session, attempt.id, provider_ref=status.ref, updated_at=now)
+        attempt = repository.get(session, attempt_id)
+        assert attempt is not None
+    if attempt.status in FINAL or (attempt.status in (ABANDONED, FAILED) and status.status != "succeeded"):
+        return attempt.status
+    if status.status == "succeeded":
+        _succeed(session, attempt, {"amount_minor": status.amount_minor, "currency": status.currency},
+                 receipt_secret=receipt_secret, base_url=base_url, now=now)
+    elif status.status == "failed":
+        repository.change(session, attempt.id, status=FAILED, failure_reason=status.failure or "failed",
+                          updated_at=now)
+    else:  # requires_action, pending: the payer (or the provider) has a step left
+        repository.change(session, attempt.id, status=PENDING, next_action={"type": status.status},
+                          updated_at=now)
+    refreshed = repository.get(session, attempt_id)
+    assert refreshed is not None
+    return refreshed.status
 
 
 def record_created(session: Session, attempt_id: uuid.UUID, payment: ProviderPayment, *, now: datetime) -> None:
@@ -231,9 +277,9 @@ def credit(session: Session, attempt: PaymentAttempt, *, receipt_secret: str, ba
     receipt_id = attempt.receipt_id or new_id()
     receipt_url = f"{base_url}/receipts/{receipts.token_for(receipt_secret, receipt_id)}"
     result = topups.top_up(session, principal=f"payment:{attempt.provider}", idempotency_key=f"payment:{attempt.id}",
-                           msisdn=attempt.msisdn, offer_id=attempt.offer_id, channel="portal", now=now,
-                           notify={"receipt_url": receipt_url}, clearing=ledger.provider_clearing(attempt.provider),
-                           quote_id=attempt.quote_id)
+                           msisdn=attempt.msisdn, offer_id=attempt.offer_id, channel=attempt.channel or "portal",
+                           now=now, notify={"receipt_url": receipt_url},
+                           clearing=ledger.provider_clearing(attempt.provider), quote_id=attempt.quote_id)
     if attempt.receipt_id is None:
         receipts.issue(session, receipt_id=receipt_id, topup=result.topup,
                        operator_id=catalog.operator_of_offer(session, attempt.offer_id), line_id=result.topup.line_id,

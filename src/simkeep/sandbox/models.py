@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from simkeep.db import Base, JsonType, UtcDateTime
@@ -12,6 +12,8 @@ class SandboxPayment(Base):
     """The sandbox provider's own record: it plays the payment service provider, so it keeps its own state."""
 
     __tablename__ = "sandbox_payments"
+    # Off-session charges are looked up by the merchant's idempotency key (auto-renew asks again after a crash).
+    __table_args__ = (Index("ix_sandbox_payments_merchant_ref", "merchant_ref"),)
 
     ref: Mapped[str] = mapped_column(String(64), primary_key=True)
     merchant_ref: Mapped[str] = mapped_column(String(64))

@@ -138,3 +138,48 @@ def announce(session: Session, payment: SandboxPayment, *, status: str, failure:
                      "currency": payment.currency, "method": payment.method, "failure": failure},
         },
     )], now=now)
+
+
+# -- saved methods and off-session charges (auto-renew) ---------------------------------------------------------
+
+# A saved sandbox method plays, on every later charge, what its test card plays on the pay page (as Stripe's test
+# payment methods pm_card_visa, pm_card_authenticationRequired and pm_card_chargeDeclined do).
+SAVED_KINDS = {APPROVE_CARD: "visa", CHALLENGE_CARD: "authenticationRequired", DECLINE_CARD: "chargeDeclined"}
+
+
+def save_test_card(card_number: str) -> tuple[str, str]:
+    """(method ref, label) for a test card the payer entered on the sandbox's setup form."""
+    number = card_number.replace(" ", "")
+    kind = SAVED_KINDS.get(number)
+    if kind is None:
+        raise InvalidInput("The sandbox saves only its test cards.")
+    return f"pm_sbx_{kind}_{secrets.token_hex(8)}", f"Visa •••• {number[-4:]}"
+
+
+def charge_saved(session: Session, *, merchant_ref: str, method_ref: str, amount_minor: int, currency: str,
+                 description: str, return_url: str, language: str, webhook_url: str,
+                 now: datetime) -> SandboxPayment:
+    """Charge a saved method with nobody present. The merchant's key (`merchant_ref`) is idempotent: asked again,
+    the sandbox answers with the payment it made the first time. A method that needs authentication leaves a card
+    payment in requires_action: its owner completes it on the pay page (the 3-D Secure step)."""
+    earlier = session.scalars(select(SandboxPayment).where(SandboxPayment.merchant_ref == merchant_ref)).first()
+    if earlier is not None:
+        return earlier
+    parts = method_ref.split("_")
+    kind = parts[2] if len(parts) == 4 and parts[:2] == ["pm", "sbx"] else ""
+    if kind not in SAVED_KINDS.values():
+        raise PaymentNotFound()
+    status = {"visa": SUCCEEDED, "authenticationRequired": REQUIRES_ACTION, "chargeDeclined": FAILED}[kind]
+    payment = create_payment(session, merchant_ref=merchant_ref, amount_minor=amount_minor, currency=currency,
+                             method="card", description=description, return_url=return_url, language=language,
+                             now=now)
+    session.execute(update(SandboxPayment.__table__).where(SandboxPayment.__table__.c.ref == payment.ref)
+                    .values(status=status))
+    if status in (SUCCEEDED, FAILED):
+        announce(session, payment, status=status, failure="card_declined" if status == FAILED else None,
+                 webhook_url=webhook_url, now=now)
+    return get_payment(session, payment.ref)
+
+
+def failure_of(payment: SandboxPayment) -> str | None:
+    return "card_declined" if payment.status == FAILED else None

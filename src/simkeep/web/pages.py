@@ -73,6 +73,10 @@ ERROR_TEXTS = {
 }
 # The store counter (/counter, admin/counter.py): what an agent or a store manager reads.
 ERROR_TEXTS.update({
+    "autorenew_method_not_found": N_("Choose one of this line's saved cards, or save one first."),
+    "autorenew_link_invalid": N_("This auto-renew link is not valid. Sign in to see your line's auto-renew."),
+})
+ERROR_TEXTS.update({
     "store_forbidden": N_("This belongs to another store: you can only see and act on your own store's."),
     "store_closed": N_("This store has left the network and sells nothing."),
     "store_operator_not_served": N_("This store does not sell this operator's renewals."),

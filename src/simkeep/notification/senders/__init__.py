@@ -1,6 +1,6 @@
 """Which sender delivers which channel."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -28,10 +28,12 @@ class ChannelRouter:
 
 
 def make_sender(settings: Settings, db: Database,
-                secret_sources: Mapping[str, Callable[[Session, dict], str | None]] | None = None) -> Sender:
+                secret_sources: Mapping[str, Callable[[Session, dict], str | None]] | None = None,
+                commands: Sequence = ()) -> Sender:
     """`secret_sources`: per topic, who keeps the key its webhooks are signed with, read from the message's
     payload (a cashback partner's postbacks: promotion.cashback.postback_secret); other webhooks are signed with
-    the receiving endpoint's secret."""
+    the receiving endpoint's secret. `commands`: inbound SMS commands (notification.service.InboundCommand) the
+    SMPP link hands received texts to."""
     from simkeep.notification import events
     from simkeep.notification.senders.file import FileSender
     from simkeep.notification.senders.webhook import WebhookSender
@@ -55,7 +57,7 @@ def make_sender(settings: Settings, db: Database,
         from simkeep.notification.senders.smpp import SmppSender
         from simkeep.notification.tasks import DbListener
 
-        by_channel["sms"] = SmppSender(settings.smpp_url, listener=DbListener(db),
+        by_channel["sms"] = SmppSender(settings.smpp_url, listener=DbListener(db, commands),
                                        rate_per_second=settings.smpp_rate_per_second)
     if settings.smtp_url:
         from simkeep.notification.senders.smtp import SmtpSender

@@ -69,6 +69,38 @@ class RefundResult:
     status: str  # succeeded | pending | failed
 
 
+@dataclass(frozen=True, slots=True)
+class MethodSetup:
+    """Saving a payment method for later, under way at the provider (a Stripe SetupIntent, a PayPal setup token,
+    a sandbox setup): `next_action` is where the payer approves it, as for a payment."""
+
+    ref: str
+    next_action: dict
+
+
+@dataclass(frozen=True, slots=True)
+class SavedRef:
+    """A payment method the provider keeps for us: its references and a label the payer recognises. Never a card
+    number."""
+
+    customer_ref: str | None
+    method_ref: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class OffSessionCharge:
+    """A charge of a saved method while its owner is away (auto-renew). `idempotency_key` is the payment attempt's
+    id: asking again with it (after a crash or a timeout) answers with the first charge, never a second one."""
+
+    idempotency_key: str
+    customer_ref: str | None
+    method_ref: str
+    amount_minor: int
+    currency: str
+    description: str
+
+
 class WebhookRejected(SimkeepError):
     code, status, message = "webhook_rejected", 400, "The webhook signature is not valid."
 
@@ -106,3 +138,18 @@ class PaymentProvider(Protocol):
         """Close a payment the payer never completed, so it can no longer be paid: "canceled" when no money moved,
         else where the payment stands ("succeeded": it was paid after all; "pending": money may be on its way).
         Safe to repeat; raise ProviderUnavailable if the provider cannot be reached."""
+
+
+class SavesMethods(Protocol):
+    """What a provider that can charge a saved method off-session does beside PaymentProvider (Stripe, PayPal, the
+    sandbox). `charge_saved` answers with the charge's ref and status: succeeded, failed (with the failure code),
+    requires_action (the payer must authenticate: the ref is a payment the payer can complete on the provider's
+    page) or pending; ProviderUnavailable when the outcome is unknown."""
+
+    name: str
+
+    def start_saving(self, *, reference: str, return_url: str, language: str) -> MethodSetup: ...
+
+    def finish_saving(self, setup_ref: str, *, test_card: str | None = None) -> SavedRef: ...
+
+    def charge_saved(self, charge: OffSessionCharge) -> ProviderStatus: ...

@@ -12,11 +12,14 @@ from simkeep.db import Database
 from simkeep.notification.senders.webhook import SIGNATURE_HEADER
 from simkeep.payment.providers.base import (
     Checkout,
+    MethodSetup,
+    OffSessionCharge,
     ProviderDisabled,
     ProviderEvent,
     ProviderPayment,
     ProviderStatus,
     RefundResult,
+    SavedRef,
     WebhookRejected,
 )
 from simkeep.sandbox import service as sandbox
@@ -31,6 +34,7 @@ class SandboxProvider:
             raise ProviderDisabled("sandbox")
         self.db = db
         self.secret = settings.sandbox_webhook_secret
+        self.webhook_url = f"{settings.base_url}/webhooks/sandbox"
 
     def create_payment(self, checkout: Checkout) -> ProviderPayment:
         with self.db.transaction() as session:
@@ -67,3 +71,24 @@ class SandboxProvider:
             refund_ref = sandbox.refund(session, ref=ref, amount_minor=amount_minor, currency=currency,
                                         idempotency_key=idempotency_key, now=clock.now())
         return RefundResult(refund_ref, "succeeded")
+
+    # -- SavesMethods --------------------------------------------------------------------------------------------
+
+    def start_saving(self, *, reference: str, return_url: str, language: str) -> MethodSetup:
+        """The sandbox's setup is a form of test cards on simkeep's own page (no redirect)."""
+        return MethodSetup(f"seti_sbx_{reference}", {"type": "sandbox_card"})
+
+    def finish_saving(self, setup_ref: str, *, test_card: str | None = None) -> SavedRef:
+        method_ref, label = sandbox.save_test_card(test_card or "")
+        return SavedRef(None, method_ref, label)
+
+    def charge_saved(self, charge: OffSessionCharge) -> ProviderStatus:
+        with self.db.transaction() as session:
+            payment = sandbox.charge_saved(
+                session, merchant_ref=charge.idempotency_key, method_ref=charge.method_ref,
+                amount_minor=charge.amount_minor, currency=charge.currency, description=charge.description,
+                return_url=f"/pay/{charge.idempotency_key}", language="en", webhook_url=self.webhook_url,
+                now=clock.now())
+        status = {sandbox.SUCCEEDED: "succeeded", sandbox.FAILED: "failed",
+                  sandbox.REQUIRES_ACTION: "requires_action"}.get(payment.status, "pending")
+        return ProviderStatus(payment.ref, status, payment.amount_minor, payment.currency, sandbox.failure_of(payment))

@@ -16,7 +16,7 @@ from typing import Any, cast
 import segno
 import stripe
 from stripe._base_address import BaseAddresses
-from stripe.params import PaymentIntentCreateParams
+from stripe.params import PaymentIntentCreateParams, SetupIntentCreateParams
 
 from simkeep.config import Settings
 from simkeep.payment.providers.base import (
@@ -26,12 +26,15 @@ from simkeep.payment.providers.base import (
     REFUNDED,
     SUCCEEDED,
     Checkout,
+    MethodSetup,
+    OffSessionCharge,
     ProviderDeclined,
     ProviderEvent,
     ProviderPayment,
     ProviderStatus,
     ProviderUnavailable,
     RefundResult,
+    SavedRef,
     WebhookRejected,
 )
 
@@ -189,6 +192,66 @@ class StripeProvider:
         if kind is None:  # already settled or processing: the result page follows the webhook
             return {"type": "redirect", "url": checkout.return_url}
         raise ProviderDeclined(f"Unsupported Stripe next action {kind!r}.", next_action=kind)
+
+
+    # -- SavesMethods (auto-renew) ----------------------------------------------------------------------------
+    # A Customer and a SetupIntent (usage off_session) confirmed by Stripe.js in the payer's browser save a card;
+    # an off-session PaymentIntent (confirm, off_session) charges it, keyed by the attempt id. A card that needs
+    # its owner (authentication_required) answers requires_action: Stripe keeps that PaymentIntent.
+
+    def start_saving(self, *, reference: str, return_url: str, language: str) -> MethodSetup:
+        if not self.settings.stripe_publishable_key:
+            raise ProviderUnavailable("Stripe is not configured (SIMKEEP_STRIPE_PUBLISHABLE_KEY).")
+        with _calling_stripe():
+            customer = self.client.v1.customers.create(params={"metadata": {"reference": reference}},
+                                                       options={"idempotency_key": f"customer:{reference}"})
+            setup_params: dict[str, Any] = {"customer": customer.id, "usage": "off_session",
+                                            "payment_method_types": ["card"], "metadata": {"reference": reference}}
+            setup = self.client.v1.setup_intents.create(
+                params=cast(SetupIntentCreateParams, setup_params),
+                options={"idempotency_key": f"setup:{reference}"}).to_dict()
+        return MethodSetup(setup["id"], {"type": "stripe_js_setup", "client_secret": setup["client_secret"],
+                                         "publishable_key": self.settings.stripe_publishable_key,
+                                         "js_url": self.js_url, "return_url": self._absolute(return_url),
+                                         "locale": STRIPE_JS_LOCALE.get(language, "auto")})
+
+    def finish_saving(self, setup_ref: str, *, test_card: str | None = None) -> SavedRef:
+        with _calling_stripe():
+            setup = self.client.v1.setup_intents.retrieve(
+                setup_ref, params={"expand": ["payment_method"]}).to_dict()
+        if setup.get("status") != "succeeded" or not isinstance(setup.get("payment_method"), dict):
+            raise ProviderDeclined("The card was not saved.", failure=_failure(setup.get("last_setup_error")))
+        method = setup["payment_method"]
+        card = method.get("card") or {}
+        label = f"{str(card.get('brand') or 'card').title()} •••• {card.get('last4') or '????'}"
+        return SavedRef(setup.get("customer"), method["id"], label)
+
+    def charge_saved(self, charge: OffSessionCharge) -> ProviderStatus:
+        params: dict[str, Any] = {
+            "amount": charge.amount_minor, "currency": charge.currency.lower(), "customer": charge.customer_ref,
+            "payment_method": charge.method_ref, "off_session": True, "confirm": True,
+            "metadata": {"attempt_id": charge.idempotency_key, "description": charge.description[:500]}}
+        try:
+            intent = self.client.v1.payment_intents.create(
+                params=cast(PaymentIntentCreateParams, params),
+                options={"idempotency_key": charge.idempotency_key}).to_dict()
+        except stripe.CardError as exc:
+            error = (exc.json_body or {}).get("error") if isinstance(exc.json_body, dict) else None
+            error = error if isinstance(error, dict) else {"code": exc.code}
+            failed_intent = error.get("payment_intent")
+            ref = str(failed_intent.get("id") or "") if isinstance(failed_intent, dict) else ""
+            if error.get("code") == "authentication_required":
+                return ProviderStatus(ref, "requires_action", charge.amount_minor, charge.currency.upper())
+            return ProviderStatus(ref, "failed", charge.amount_minor, charge.currency.upper(),
+                                  _failure({"code": error.get("decline_code") or error.get("code")}))
+        except stripe.StripeError as exc:
+            with _calling_stripe():
+                raise exc
+            raise
+        status = _status_of(intent["id"], intent)
+        if intent.get("status") == "requires_action":
+            return ProviderStatus(intent["id"], "requires_action", status.amount_minor, status.currency)
+        return status
 
 
 def _status_of(ref: str, intent: dict) -> ProviderStatus:

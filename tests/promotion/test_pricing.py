@@ -86,3 +86,11 @@ def test_discounts_never_go_below_zero_and_round_half_up():
 def test_cashback_is_counted_apart_from_the_price():
     p = quote([campaign(benefit="cashback_percent", benefit_value=5)])
     assert (p.price_minor, p.cashback_minor, p.applied[0].cost_minor) == (1000, 50, 50)
+
+
+def test_a_campaign_with_a_currency_stays_in_it():
+    # A euro campaign (its budget in euro cents) never prices a Hong Kong renewal, whatever its benefit.
+    for benefit in ("percent_off", "bonus_days", "cashback_percent", "amount_off"):
+        c = campaign(benefit=benefit, currency="HKD")
+        assert quote([c]).applied == ()
+    assert quote([campaign(currency="EUR")]).price_minor == 900

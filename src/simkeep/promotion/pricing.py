@@ -131,7 +131,7 @@ def eligible(c: Campaign, *, facts: Facts, offer_id: str, channel: str, now: dat
             and _any(c.operator_id and (c.operator_id,), facts.operator_id)
             and _any(c.offer_ids, offer_id) and _any(c.channels, channel)
             and _any(c.line_states, facts.state) and _any(c.languages, facts.language)
-            and (c.currency is None or c.currency == currency or c.benefit in (PERCENT_OFF, BONUS_DAYS, CASHBACK_PERCENT))
+            and (c.currency is None or c.currency == currency)  # a campaign with a currency (its amounts, its budget) stays in it
             and not (fixed_price and c.benefit in DISCOUNTS)
             and (not c.first_renewal_only or facts.first_renewal())
             and (c.per_line_limit is None or facts.uses_of(c.id) < c.per_line_limit))

@@ -137,7 +137,7 @@ TRANSITIONS = {"start": (DRAFT, ACTIVE), "pause": (ACTIVE, PAUSED), "resume": (P
 def change_state(session: Session, promotion_id, action: str, *, actor: str, reason: str, now: datetime) -> Promotion:
     """Start, pause or resume a campaign (audited). Pausing stops new quotes and top-ups at once; quotes already
     held by a payment in progress are honoured."""
-    promotion = get(session, promotion_id)
+    promotion = get(session, promotion_id, lock=True)  # two staff pausing at once: the second sees it paused
     before, after = TRANSITIONS[action]
     if promotion.state != before:
         raise InvalidInput(f"Only a {before} campaign can {action}; this one is {promotion.state}.")
@@ -147,9 +147,9 @@ def change_state(session: Session, promotion_id, action: str, *, actor: str, rea
     return promotion
 
 
-def get(session: Session, promotion_id) -> Promotion:
+def get(session: Session, promotion_id, *, lock: bool = False) -> Promotion:
     try:
-        promotion = session.get(Promotion, uuid.UUID(str(promotion_id)))
+        promotion = session.get(Promotion, uuid.UUID(str(promotion_id)), with_for_update=lock, populate_existing=lock)
     except ValueError:
         promotion = None
     if promotion is None:
@@ -203,7 +203,7 @@ class QuoteFor:
 
 def issue(session: Session, target: QuoteFor, priced: Priced, *, validity_ends_at: datetime, now: datetime,
           code: str | None = None, partner_code: str | None = None, minutes: int = QUOTE_MINUTES,
-          state: str = OPEN) -> Quote:
+          state: str = OPEN, topup_id=None) -> Quote:
     quote = Quote(id=new_id(), line_id=target.line_id, msisdn=target.msisdn, operator_id=target.operator_id,
                   offer_id=target.offer_id, channel=target.channel, code=normalise_code(code),
                   partner_code=normalise_code(partner_code), currency=target.currency,
@@ -211,7 +211,7 @@ def issue(session: Session, target: QuoteFor, priced: Priced, *, validity_ends_a
                   bonus_minor=priced.bonus_minor, promotion_bonus_minor=priced.promotion_bonus_minor,
                   bonus_days=priced.bonus_days, cashback_minor=priced.cashback_minor,
                   validity_ends_at=validity_ends_at, applied=[a.to_dict() for a in priced.applied], state=state,
-                  topup_id=None, created_at=now, expires_at=now + timedelta(minutes=minutes))
+                  topup_id=topup_id, created_at=now, expires_at=now + timedelta(minutes=minutes))
     session.add(quote)
     session.flush()
     return quote
@@ -277,9 +277,11 @@ def use_priced(session: Session, target: QuoteFor, priced: Priced, *, validity_e
     campaigns' budget. Raises PromotionUnavailable naming the campaign whose budget ran out."""
     if not priced.applied:
         return None
-    quote = issue(session, target, priced, validity_ends_at=validity_ends_at, now=now, minutes=0, state=RESERVED)
-    _reserve(session, quote, now)
-    return use(session, quote.id, target=target, topup_id=topup_id, now=now)
+    with session.begin_nested():  # a campaign that ran out leaves no quote behind: the caller prices again
+        quote = issue(session, target, priced, validity_ends_at=validity_ends_at, now=now, minutes=0, state=USED,
+                      topup_id=topup_id)
+        _reserve(session, quote, now, state=USED, topup_id=topup_id)
+    return quote
 
 
 def _checked(session: Session, quote_id, target: QuoteFor) -> Quote:
@@ -292,7 +294,7 @@ def _checked(session: Session, quote_id, target: QuoteFor) -> Quote:
     return quote
 
 
-def _reserve(session: Session, quote: Quote, now: datetime) -> None:
+def _reserve(session: Session, quote: Quote, now: datetime, *, state: str = RESERVED, topup_id=None) -> None:
     """Each campaign's use and cost against its budget, all or none (a savepoint), and its per-line limit."""
     ids = [uuid.UUID(a["promotion_id"]) for a in quote.applied]
     limits = {p.id: p.per_line_limit for p in repository.promotions(session, ids)}
@@ -306,5 +308,5 @@ def _reserve(session: Session, quote: Quote, now: datetime) -> None:
                 raise PromotionUnavailable(promotion_id=str(promotion_id))
             session.add(PromotionUse(id=new_id(), promotion_id=promotion_id, quote_id=quote.id,
                                      line_id=quote.line_id, cost_minor=cost, bonus_days=applied["bonus_days"],
-                                     state=RESERVED, topup_id=None, created_at=now, updated_at=now))
+                                     state=state, topup_id=topup_id, created_at=now, updated_at=now))
         session.flush()

@@ -137,12 +137,12 @@ PIECES: dict[str, dict[str, str]] = {
     "tomorrow": {"en": "tomorrow", "fr": "demain", "zh_CN": "明天"},
     "in": {"en": "in {days}", "fr": "dans {days}", "zh_CN": "{days}后"},
     # The keep-my-number plan (plan/): "€10.00 today, €10.00 on 3 March 2027: €20.00 in total."
-    "reminder.plan": {"en": " The cheapest way to keep your number until {plan_until}: {plan_text}",
-                      "fr": " Le moins cher pour garder votre numéro jusqu'au {plan_until}\u00a0: {plan_text}",
+    "reminder.plan": {"en": " The cheapest way to keep it until {plan_until}: {plan_text}",
+                      "fr": " Le moins cher pour le garder jusqu'au {plan_until}\u00a0: {plan_text}",
                       "zh_CN": "保号至{plan_until}最省钱的方式：{plan_text}"},
     "plan.today": {"en": "{amount} today", "fr": "{amount} aujourd'hui", "zh_CN": "今天{amount}"},
     "plan.on": {"en": "{amount} on {date}", "fr": "{amount} le {date}", "zh_CN": "{date}{amount}"},
-    "plan.more": {"en": "{first} and {more} more", "fr": "{first} et {more} de plus", "zh_CN": "{first}，另有{more}"},
+    "plan.more": {"en": "{first}, then {more}", "fr": "{first}, puis {more}", "zh_CN": "{first}，之后{more}"},
     "plan.sep": {"en": ", ", "fr": ", ", "zh_CN": "，"},
     "plan.total": {"en": "{steps}: {total} in total.", "fr": "{steps}\u00a0: {total} au total.", "zh_CN": "{steps}，共计{total}。"},
     "plan.nothing": {"en": "nothing to pay, it is kept until then.", "fr": "rien à payer, il est conservé jusque-là.",
@@ -263,10 +263,10 @@ def _reminder(language: str, payload: dict, fields: _Fields) -> str:
                  "reminder.today" if fields["days_left"] == 0 else "reminder", language).format_map(fields)
     if payload.get("state") in ("grace", "suspended"):
         text += _pick(PIECES, f"reminder.{payload['state']}", language)
-    if fields["offer_price"]:
-        text += _pick(PIECES, "reminder.offer", language).format_map(fields)
-    if payload.get("keep_plan"):
+    if payload.get("keep_plan"):  # names the cheapest way for a year instead of the smallest recharge
         text += _pick(PIECES, "reminder.plan", language).format_map(fields)
+    elif fields["offer_price"]:
+        text += _pick(PIECES, "reminder.offer", language).format_map(fields)
     if payload.get("renew_url"):
         text += _pick(PIECES, "recharge", language).format_map(fields)
     return text
@@ -333,8 +333,9 @@ def _fields(payload: dict, language: str, now: datetime | None) -> _Fields:
         fields["minutes"] = count("minute", payload["minutes"], language)
     if payload.get("keep_plan"):
         fields["plan_until"] = formats.day(date.fromisoformat(payload["keep_plan"]["until"]), locale)
+        made_on = payload["keep_plan"].get("today")
         fields["plan_text"] = plan_sentence({**payload["keep_plan"], "msisdn": payload.get("msisdn")}, language,
-                                            most=2)
+                                            most=1, today=date.fromisoformat(made_on) if made_on else None)
     offer = payload.get("cheapest_offer") or {}
     offer_price = _money(offer.get("amount"))
     fields["offer_price"] = formats.money(offer_price, locale) if offer_price else ""
@@ -408,9 +409,16 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
         ("reminders.stopped", "after STOP", {"msisdn": "+33612345678"}),
         ("reminder", "30 days before, with the cheapest plan for a year", {
             **loss, "days_before": 30, "state": "active", "cheapest_offer": five, "keep_plan": {
-                "until": "2028-02-11", "currency": "EUR", "total_minor": 1500,
+                "until": "2028-02-11", "today": "2027-06-10", "currency": "EUR", "total_minor": 1500,
                 "steps": [{"date": "2027-06-10", "price_minor": 500}, {"date": "2027-12-07", "price_minor": 500},
                           {"date": "2028-01-20", "price_minor": 500}]}}),
+        ("reminder", "7 days before, no renewal needed for the year", {
+            **loss, "days_before": 7, "state": "active", "cheapest_offer": five, "keep_plan": {
+                "until": "2027-03-10", "currency": "EUR", "total_minor": 0, "steps": []}}),
+        ("reminder", "3 days before, the plan renews later", {
+            **loss, "days_before": 3, "state": "active", "cheapest_offer": five, "keep_plan": {
+                "until": "2028-03-06", "today": "2027-03-06", "currency": "EUR", "total_minor": 1000,
+                "steps": [{"date": "2027-03-12", "price_minor": 500}, {"date": "2027-09-20", "price_minor": 500}]}}),
         ("plan.renewal", "a renewal day of a saved plan", {
             **paris, "amount": {"amount_minor": 500, "currency": "EUR"}, "renew_url": renew}),
         ("transfer.pending", "bank transfer started", {

@@ -25,6 +25,7 @@ from simkeep.plan.planner import NumberAlreadyLost, Plan
 from simkeep.promotion import service as promotions
 
 MAX_YEARS = 10
+REMINDER_PLAN_DAYS = 365  # reminders name the cheapest way to keep the number for a year
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +102,12 @@ def cheapest_for_reminder(session: Session, *, line: Line, operator: Operator, n
                                  facts=planner.LineFacts(language=line.language), channel="portal")
         except NumberAlreadyLost:
             found = None
-        cache[key] = None if found is None else payload_of(found)
+        cache[key] = None if found is None else payload_of(found, today)
     return cache[key]
 
 
-def payload_of(plan: Plan) -> dict:
-    return {"until": plan.until.isoformat(), "currency": plan.currency, "total_minor": plan.total_minor,
+def payload_of(plan: Plan, today: date | None = None) -> dict:
+    return {"until": plan.until.isoformat(), **({"today": today.isoformat()} if today else {}), "currency": plan.currency, "total_minor": plan.total_minor,
             "steps": [{"date": s.day.isoformat(), "price_minor": s.price_minor, "offer_id": s.offer_id}
                       for s in plan.steps]}
 

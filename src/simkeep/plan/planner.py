@@ -23,6 +23,7 @@ worse there."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -260,10 +261,12 @@ def plan(*, rules: Rules, offers: Sequence[OfferInfo], validity_ends_at: datetim
         bucket[node.extra] = node
         return True
 
-    def renew_from(d: int, node: _Node, state: str, out: list[_Node]) -> None:
+    def renew_from(d: int, node: _Node, state: str, out: list[_Node], only: int | None = None) -> None:
         late = horizon - d
         c = node.cost
         for k, days in enumerate(offer_days):
+            if only is not None and k != only:
+                continue
             price, bonus, names, new_extra = pricer.price(d, k, state, node.extra)
             new_v = offer_result(d, node.v, days, bonus)
             if new_v is None or new_v <= node.v:
@@ -272,6 +275,28 @@ def plan(*, rules: Rules, offers: Sequence[OfferInfo], validity_ends_at: datetim
                           (d, k, price, bonus, state, names))
             if add(child):
                 out.append(child)
+
+    def renew_max_grouped(d: int, out: list[_Node]) -> None:
+        """Max rule: buying offer k ends on d + days + 1 whatever the old end below it, so per (state, facts)
+        only the cheapest state with an end below that renews with k (and states whose end is past it gain
+        nothing but bonus days, tried as they are)."""
+        groups: dict[tuple, list[_Node]] = {}
+        for v, bucket in pool.items():
+            for node in bucket.values():
+                groups.setdefault((state_of(v, d), node.extra), []).append(node)
+        plus = plus0 if d == 0 else 1
+        for (state, _extra), nodes in groups.items():
+            nodes.sort(key=lambda n: n.v)
+            best: list[_Node] = []
+            for n in nodes:
+                best.append(n if not best or n.cost < best[-1].cost else best[-1])
+            for k, days in enumerate(offer_days):
+                threshold = d + days + plus
+                i = bisect_left([n.v for n in nodes], threshold)
+                if i:
+                    renew_from(d, best[i - 1], state, out, only=k)
+                for n in nodes[i:] if pricer.bonus_days_on[d] else ():
+                    renew_from(d, n, state, out, only=k)
 
     def enter(node: _Node, state: str) -> None:
         q = windows.setdefault((state if by_state else "", node.extra), deque())
@@ -311,7 +336,9 @@ def plan(*, rules: Rules, offers: Sequence[OfferInfo], validity_ends_at: datetim
                     enter(node, _SUSPENDED)
         if stack_max:
             skip = sig_same and not by_state
-            for v in (list(pool) if not skip else [d - sigma + 1]):
+            if not skip:
+                renew_max_grouped(d, todo)
+            for v in ([d - sigma + 1] if skip else []):
                 for node in list(pool.get(v, {}).values()):
                     renew_from(d, node, state_of(v, d), todo)
             if skip and d == 0:

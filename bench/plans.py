@@ -89,13 +89,11 @@ def bench_plans(sizes: Sizes) -> None:
     exact_total = greedy_total = 0
     for rules, offers, end in catalog:
         campaigns = _campaigns(rules, offers)
-        exact += _time(lambda: planner.plan(rules=rules, offers=offers, validity_ends_at=end, now=NOW, until=until),
-                       repeat)
-        alternatives += _time(lambda: planner.plans(rules=rules, offers=offers, validity_ends_at=end, now=NOW,
-                                                    until=until), repeat)
-        promos += _time(lambda: planner.plan(rules=rules, offers=offers, validity_ends_at=end, now=NOW,
-                                             until=until, campaigns=campaigns), repeat)
-        raw += _time(lambda: greedy(rules, offers, end, until), repeat)
+        args = {"rules": rules, "offers": offers, "validity_ends_at": end, "now": NOW, "until": until}
+        exact += _time(lambda a=args: planner.plan(**a), repeat)
+        alternatives += _time(lambda a=args: planner.plans(**a), repeat)
+        promos += _time(lambda a=args, c=campaigns: planner.plan(**a, campaigns=c), repeat)
+        raw += _time(lambda r=rules, o=offers, e=end: greedy(r, o, e, until), repeat)
         found = planner.plan(rules=rules, offers=offers, validity_ends_at=end, now=NOW, until=until)
         assert found is not None
         exact_total += found.total_minor

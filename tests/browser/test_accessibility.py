@@ -199,6 +199,7 @@ def portal_tour(page: Page, portal: Portal, lang: str, audit: Audit) -> None:
         voided = receipts.from_token(session, portal.settings.verifying_keys("receipt"), receipt.rsplit("/", 1)[1])
         receipts.mark_voided(session, voided.id, now=now())
     audit.visit(page, portal.url(receipt), "receipt check: voided")
+    audit.visit(page, portal.url("/lines/keep?until=2028-06-01"), "keep my number until")
     audit.visit(page, portal.url("/offline"), "offline, with the last status seen")
     assert page.locator("#last-status").is_visible()
     j.open_offers(page, portal)

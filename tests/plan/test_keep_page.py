@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from sqlalchemy import select
 
+from simkeep.main import create_app
 from simkeep.notification.models import OutboxMessage
 from simkeep.plan.models import KeepPlan
-import pytest
-
-from simkeep.main import create_app
 from tests.conftest import T0
-from tests.portal import browser
-from tests.web import freeze_clock
 from tests.factories.lines import make_line
 from tests.factories.snapshot import snapshot
+from tests.portal import browser
 from tests.portal.helpers import MSISDN, csrf, sign_in
+from tests.web import freeze_clock
 
 
 @pytest.fixture

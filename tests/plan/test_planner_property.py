@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
+from functools import cache
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -77,7 +77,7 @@ def brute_force(op, offers, campaigns, v0, horizon, now, has_renewed, mode):
 
     limited = [c.id for c in campaigns if c.per_line_limit is not None]
 
-    @lru_cache(maxsize=None)
+    @cache
     def best(d, end, first, uses):
         """Cheapest (cost, moves) from day d before its renewals, or None."""
         if limit_of(end) >= deadline:
@@ -87,7 +87,7 @@ def brute_force(op, offers, campaigns, v0, horizon, now, has_renewed, mode):
         stages = line_rules.stages(op, end)
         state = stages.state_at(now_d)
         if now_d < stages.number_loss_at:
-            for k, o in enumerate(offers):
+            for o in offers:
                 used = dict(zip(limited, uses, strict=True))
                 facts = pricing.Facts(operator_id="op", state=state, language="en", first_renewal=lambda: first,
                                       uses_of=lambda cid, used=used: used.get(cid, 0))

@@ -3,8 +3,8 @@ from fastapi import APIRouter
 from simkeep.core import clock
 from simkeep.locale.languages import DEFAULT, LANGUAGES
 from simkeep.plan import service
-from simkeep.plan.schemas import PlanCreate, PlansOut
 from simkeep.plan.planner import Plan
+from simkeep.plan.schemas import PlanCreate, PlansOut
 from simkeep.web.deps import Lane, Partner
 from simkeep.web.openapi import errors
 

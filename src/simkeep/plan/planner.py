@@ -239,10 +239,7 @@ def plan(*, rules: Rules, offers: Sequence[OfferInfo], validity_ends_at: datetim
     def offer_result(d: int, v: int, days: int, bonus: int) -> int | None:
         plus = plus0 if d == 0 else 1
         cap = d + cap_days + plus
-        if stack_max:
-            new = max(v, d + days + plus)
-        else:
-            new = v + days if d < v else d + days + plus
+        new = max(v, d + days + plus) if stack_max else v + days if d < v else d + days + plus
         if new > cap:
             return None
         return min(cap, new + bonus) if bonus else new

@@ -17,6 +17,7 @@ from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.counter import bench_counter_pg, bench_counter_sqlite
 from bench.pages import bench_pages
+from bench.plans import bench_plans
 from bench.promotions import bench_promotions_pg, bench_promotions_sqlite
 from bench.receipts import bench_receipts
 from bench.reminders import bench_reminders
@@ -42,6 +43,7 @@ BENCHMARKS = {
     "counter_pg": bench_counter_pg,
     "counter_sqlite": bench_counter_sqlite,
     "receipts": bench_receipts,
+    "plans": bench_plans,
     "stores_pg": bench_stores_pg,
     "stores_sqlite": bench_stores_sqlite,
     "autorenew_pg": bench_autorenew_pg,

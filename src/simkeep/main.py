@@ -18,6 +18,7 @@ from simkeep.db import Database
 from simkeep.history.api import router as history_router
 from simkeep.line.api import router as line_router
 from simkeep.payment.api import router as webhook_router
+from simkeep.plan.api import router as plan_router
 from simkeep.portal.pages import router as portal_router
 from simkeep.receipt.pages import router as receipt_router
 from simkeep.reseller.api import router as reseller_router
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.rate_limits = RateLimits(settings)
     errors.install(app)
     admin.install(app)
-    for router in (catalog_router, line_router, history_router, topup_router, quote_router, voucher_router, reseller_router, epin_router,
+    for router in (catalog_router, line_router, history_router, topup_router, quote_router, plan_router, voucher_router, reseller_router, epin_router,
                    charge_router, webhook_router, store_router, portal_router, receipt_router, admin.router, docs_router):
         app.include_router(router)
     if settings.sandbox_on:  # a development tool: its pages do not exist unless it is switched on

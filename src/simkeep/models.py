@@ -12,6 +12,7 @@ from simkeep.otp.models import OtpChallenge, OtpFailure, OtpNumber
 from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
 from simkeep.payment.providers.sepa.models import BankEntry, BankStatement
 from simkeep.plan.autorenew_models import AutoRenewCharge, AutoRenewSetting, SavedMethod
+from simkeep.plan.models import KeepPlan
 from simkeep.promotion.models import Promotion, PromotionUse, Quote
 from simkeep.receipt.models import Receipt, ReceiptCounter, ReceiptPdf
 from simkeep.reseller.models import Reseller
@@ -39,6 +40,7 @@ __all__ = [
            "IdCheck",
            "InboxEvent",
            "JournalEntry",
+           "KeepPlan",
            "Line",
            "LineEvent",
            "Offer",

@@ -324,3 +324,12 @@ def test_a_day_that_is_not_a_date_shows_today_and_says_so(counter):
     words = text_of(page.text)
     assert "This is not a date: today's sales are shown." in words and "Sales of March 1, 2027" in words
 
+
+
+def test_the_counter_shows_the_keep_my_number_plan_for_the_date(counter):
+    """The plan (plan/) under the one-offer recommendation: Orange Mobicarte, valid until 31 March 2027, then 180
+    days receive-only: two 5 € recharges on the last days of grace keep it past June 2028."""
+    page = counter.site.signed_in(counter.agent).get(LINE, params={"until": "2028-06-01"})
+    words = text_of(page.text)
+    assert "The cheapest way to keep the number until that date" in words
+    assert "€5.00 on September 27, 2027, €5.00 on April 1, 2028: €10.00 in total." in words, words[-1500:]

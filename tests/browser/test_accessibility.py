@@ -204,6 +204,7 @@ def portal_tour(page: Page, portal: Portal, lang: str, audit: Audit) -> None:
     audit.visit(page, portal.url(receipt), "receipt check: voided")
     audit.visit(page, portal.url("/offline"), "offline, with the last status seen")
     assert page.locator("#last-status").is_visible()
+    audit.visit(page, portal.url("/lines/keep?until=2028-06-01"), "keep my number until")
     j.open_offers(page, portal)
     audit.check(page, "wizard: offer, signed in")
     page.goto(portal.url("/lines"))

@@ -31,6 +31,7 @@ from simkeep.core.errors import InvalidInput, SimkeepError
 from simkeep.core.phone import lookup_msisdn, masked
 from simkeep.db import Database
 from simkeep.locale import formats
+from simkeep.plan import service as keep
 from simkeep.receipt import service as receipts
 from simkeep.store import console
 from simkeep.store import service as stores
@@ -110,6 +111,16 @@ def line_page(request: Request, db: Db, settings: Config, member: Agent, msisdn:
     return _line_page(request, db, settings, member, number, until=until, done=done)
 
 
+def _keep_plans(session: Session, number: str, until: str, now, lang: str) -> list:
+    """The keep-my-number plans (plan/) for the customer's date, explained in the page's language; none when the
+    date or the line cannot be planned (the recommendation above says why)."""
+    try:
+        found = keep.plans_for(session, msisdn=number, until=date.fromisoformat(until), now=now, channel="agent")
+    except (ValueError, SimkeepError):
+        return []
+    return [(p, keep.explain(p, lang, today=found.today, msisdn=number)) for p in found.plans]
+
+
 def _not_found(request: Request, member: StaffMember, typed: str, exc: SimkeepError) -> Response:
     return render(request, "counter/not_found.html", status=exc.status, member=member, typed=typed[:32],
                   error=error_text(reader(request).language, exc.code))
@@ -120,7 +131,7 @@ def _line_page(request: Request, db: Database, settings: Settings, member: Staff
                form: dict | None = None) -> Response:
     lang, locale = reader(request).language, reader(request).locale
     now = clock.now()
-    recommendation, until_error = None, None
+    recommendation, until_error, keep_plans = None, None, []
     with db.transaction(write=False) as session:
         store = _store(session, member)
         try:
@@ -135,6 +146,7 @@ def _line_page(request: Request, db: Database, settings: Settings, member: Staff
                 until_error = error_text(lang, "recommend_date_invalid")
             except SimkeepError as exc:
                 until_error = error_text(lang, exc.code)
+            keep_plans = _keep_plans(session, number, until, now, lang)
         checked = console.recent_id_check(session, store_id=store.id, line_id=facts.line.id, now=now)
         choices, _capped = console.options(session, facts.line, now=now) if facts.renewable else ([], [])
         drawer = stores.open_drawer_of(session, member.id)
@@ -142,7 +154,7 @@ def _line_page(request: Request, db: Database, settings: Settings, member: Staff
     chosen = form.get("offer") or (recommendation.best.offer.id if recommendation and recommendation.best else "")
     return render(request, "counter/line.html", status=status, error=error, member=member, store=store, facts=facts,
                   line=facts.line, operator=facts.operator, checked=checked, recommendation=recommendation,
-                  until=until or "", until_error=until_error, choices=choices, chosen=chosen, drawer=drawer,
+                  until=until or "", until_error=until_error, keep_plans=keep_plans, choices=choices, chosen=chosen, drawer=drawer,
                   method=form.get("method") or CASH, terminal_ref=form.get("terminal_ref", ""),
                   document=form.get("document_type", ""), country=form.get("issuing_country", ""),
                   countries=console.country_names(locale), documents=ID_DOCUMENTS, done=done,

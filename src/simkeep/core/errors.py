@@ -187,3 +187,15 @@ class PromotionNotFound(NotFound):
 
 class PromoCodeTaken(Conflict):
     code, message = "promo_code_taken", "Another campaign already uses this promo code."
+
+
+class PlanDateInvalid(InvalidInput):
+    code, message = "plan_date_invalid", "Choose a date from tomorrow up to ten years ahead."
+
+
+class NoPlan(Conflict):
+    code, message = "no_plan", "No sequence of renewals keeps this number until that date."
+
+
+class PlanNotFound(NotFound):
+    code, message = "plan_not_found", "No saved plan with this id for this line."

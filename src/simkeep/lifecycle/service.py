@@ -22,6 +22,7 @@ from simkeep.line import service as lines
 from simkeep.line.links import PLAIN, RenewalLinks
 from simkeep.line.models import ACTIVE, DEACTIVATED, GRACE, STATES, SUSPENDED, Line
 from simkeep.notification import events, outbox
+from simkeep.plan import service as plans
 
 SUBSCRIBER_NOTICE = (GRACE, SUSPENDED, DEACTIVATED)
 
@@ -54,6 +55,7 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000,
         return result
     operators = repository.operators(session)
     cheapest = repository.cheapest_offers(session)
+    plan_cache: dict = {}  # one keep-my-number plan per (operator, validity end, language) in this batch
     updates, event_rows, messages, forfeits = [], [], [], []
     for line in due:
         operator = operators[line.operator_id]
@@ -67,6 +69,10 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000,
             if line.reminders_opted_out_at is None:
                 reminder = _reminder(line, operator, offset, state=target, cheapest=cheapest.get(operator.id),
                                      links=links)
+                keep_plan = plans.cheapest_for_reminder(session, line=line, operator=operator, now=now,
+                                                        days=plans.REMINDER_PLAN_DAYS, cache=plan_cache)
+                if keep_plan is not None:
+                    reminder.payload["keep_plan"] = keep_plan
                 messages += [reminder, *_by_email_too(line, reminder)]
         for from_state, to_state in path:
             event_rows.append(lines.event_row(line.id, from_state, to_state, "sweep", now))

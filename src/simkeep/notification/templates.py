@@ -18,7 +18,9 @@ Payloads (what the producers put in the outbox row):
 - topup.completed: {msisdn, amount, bonus?, validity_ends_at, timezone, receipt_url?, store?} (store: the name of
   the store whose counter sold it)
 - reminder: {msisdn, days_before, number_loss_at, timezone, state,
-             cheapest_offer: {id, amount: {amount_minor, currency}, validity_days} | null, renew_url}
+             cheapest_offer: {id, amount: {amount_minor, currency}, validity_days} | null, renew_url,
+             keep_plan?: {until, currency, total_minor, steps: [{date, price_minor}]}} (the cheapest plan, plan/)
+- plan.renewal: {msisdn, offer_id, amount, date, timezone, renew_url?}: a renewal day of a saved keep-my-number plan
 - line.grace / line.suspended: {msisdn, number_loss_at, timezone}; line.deactivated: {msisdn}
 - payment.failed: {msisdn, amount, method, failure, renew_url?}
 - payment.refunded: {msisdn, amount}; reminders.stopped: {msisdn}
@@ -33,7 +35,7 @@ Payloads (what the producers put in the outbox row):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from simkeep.core.clock import zone
 from simkeep.core.money import Money
@@ -44,7 +46,7 @@ from simkeep.notification import segments
 TOPICS = ("otp.code", "topup.completed", "reminder", "line.grace", "line.suspended", "line.deactivated",
           "payment.failed", "payment.refunded", "review.refunded", "review.dismissed", "reminders.stopped",
           "transfer.pending", "cashback.credited", "autorenew.on", "autorenew.stopped", "autorenew.failed",
-          "autorenew.action_required")
+          "autorenew.action_required", "plan.renewal")
 
 TEXTS: dict[str, dict[str, str]] = {
     "otp.code": {
@@ -67,6 +69,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Your number {msisdn} will be lost for good at the end of {loss_date} ({countdown}) unless you recharge.",
         "fr": "Sans recharge, votre numéro {msisdn} sera définitivement perdu à la fin du {loss_date} ({countdown}).",
         "zh_CN": "如不充值，号码{msisdn}将在{loss_date}（{countdown}）结束后被永久回收。",
+    },
+    "plan.renewal": {
+        "en": "As planned, recharge {msisdn} today with {amount} to keep your number.",
+        "fr": "Comme prévu, rechargez le {msisdn} aujourd'hui de {amount} pour garder votre numéro.",
+        "zh_CN": "按您的保号计划，请今天为号码{msisdn}充值{amount}。",
     },
     "line.grace": {
         "en": "The validity of {msisdn} has ended: you can only receive calls. Recharge by {loss_date} to keep your number.",
@@ -170,6 +177,17 @@ PIECES: dict[str, dict[str, str]] = {
     # How long until the last day.
     "tomorrow": {"en": "tomorrow", "fr": "demain", "zh_CN": "明天"},
     "in": {"en": "in {days}", "fr": "dans {days}", "zh_CN": "{days}后"},
+    # The keep-my-number plan (plan/): "€10.00 today, €10.00 on 3 March 2027: €20.00 in total."
+    "reminder.plan": {"en": " The cheapest way to keep it until {plan_until}: {plan_text}",
+                      "fr": " Le moins cher pour le garder jusqu'au {plan_until}\u00a0: {plan_text}",
+                      "zh_CN": "保号至{plan_until}最省钱的方式：{plan_text}"},
+    "plan.today": {"en": "{amount} today", "fr": "{amount} aujourd'hui", "zh_CN": "今天{amount}"},
+    "plan.on": {"en": "{amount} on {date}", "fr": "{amount} le {date}", "zh_CN": "{date}{amount}"},
+    "plan.more": {"en": "{first}, then {more}", "fr": "{first}, puis {more}", "zh_CN": "{first}，之后{more}"},
+    "plan.sep": {"en": ", ", "fr": ", ", "zh_CN": "，"},
+    "plan.total": {"en": "{steps}: {total} in total.", "fr": "{steps}\u00a0: {total} au total.", "zh_CN": "{steps}，共计{total}。"},
+    "plan.nothing": {"en": "nothing to pay, it is kept until then.", "fr": "rien à payer, il est conservé jusque-là.",
+                     "zh_CN": "无需充值，号码可保留至该日。"},
 }
 
 SUBJECTS: dict[str, dict[str, str]] = {
@@ -211,6 +229,8 @@ SUBJECTS: dict[str, dict[str, str]] = {
     "autorenew.action_required": {"en": "Confirm the automatic renewal of {msisdn}",
                                   "fr": "Confirmez le renouvellement automatique du {msisdn}",
                                   "zh_CN": "请确认号码{msisdn}的自动续费"},
+    "plan.renewal": {"en": "Recharge {msisdn} today, as planned", "fr": "Rechargez le {msisdn} aujourd'hui, comme prévu",
+                     "zh_CN": "按计划今天为号码{msisdn}充值"},
     "transfer.pending": {"en": "Bank transfer details to recharge {msisdn}",
                          "fr": "Coordonnées du virement pour recharger le {msisdn}",
                          "zh_CN": "为号码{msisdn}充值的银行转账信息"},
@@ -222,6 +242,8 @@ COUNTS: dict[str, dict[str, dict[str, str]]] = {
             "zh_CN": {"other": "{n}天"}},
     "minute": {"en": {"one": "{n} minute", "other": "{n} minutes"}, "fr": {"one": "{n} minute", "other": "{n} minutes"},
                "zh_CN": {"other": "{n}分钟"}},
+    "renewal": {"en": {"one": "{n} renewal", "other": "{n} renewals"}, "fr": {"one": "{n} recharge", "other": "{n} recharges"},
+                "zh_CN": {"other": "{n}次充值"}},
 }
 
 METHODS: dict[str, dict[str, str]] = {
@@ -268,6 +290,8 @@ def render(topic: str, language: str, payload: dict, *, now: datetime | None = N
         text += _pick(PIECES, "bonus", language).format_map(fields)
     if topic == "topup.completed" and payload.get("store"):
         text += _pick(PIECES, "store", language).format_map(fields)
+    if topic == "plan.renewal" and payload.get("renew_url"):
+        text += _pick(PIECES, "recharge", language).format_map(fields)
     if topic == "payment.failed" and payload.get("renew_url"):
         text += _pick(PIECES, "retry", language).format_map(fields)
     if topic in ("autorenew.failed", "autorenew.action_required"):
@@ -298,11 +322,37 @@ def _reminder(language: str, payload: dict, fields: _Fields) -> str:
                  "reminder.today" if fields["days_left"] == 0 else "reminder", language).format_map(fields)
     if payload.get("state") in ("grace", "suspended"):
         text += _pick(PIECES, f"reminder.{payload['state']}", language)
-    if fields["offer_price"]:
+    if payload.get("keep_plan"):  # names the cheapest way for a year instead of the smallest recharge
+        text += _pick(PIECES, "reminder.plan", language).format_map(fields)
+    elif fields["offer_price"]:
         text += _pick(PIECES, "reminder.offer", language).format_map(fields)
     if payload.get("renew_url"):
         text += _pick(PIECES, "recharge", language).format_map(fields)
     return text
+
+
+def plan_sentence(plan: dict, language: str, *, today: date | None = None, most: int | None = None) -> str:
+    """A keep-my-number plan in plain words: "€10.00 today, €10.00 on 3 March 2027, €30.00 on 1 June 2027: €50.00
+    in total." `plan`: {currency, total_minor, steps: [{date, price_minor}]}; `most` steps are named, the rest
+    counted ("... and 7 more renewals")."""
+    reader = languages.for_number(language, plan.get("msisdn"))
+    language, locale = reader.language, reader.locale
+    currency = plan["currency"]
+    steps = plan["steps"]
+    if not steps:
+        return _pick(PIECES, "plan.nothing", language)
+    named = []
+    for step in steps[:most] if most else steps:
+        on = date.fromisoformat(step["date"])
+        amount = formats.money(Money(int(step["price_minor"]), currency), locale)
+        named.append(_pick(PIECES, "plan.today", language).format(amount=amount) if on == today else
+                     _pick(PIECES, "plan.on", language).format(amount=amount, date=formats.day(on, locale)))
+    text = _pick(PIECES, "plan.sep", language).join(named)
+    if most and len(steps) > most:
+        text = _pick(PIECES, "plan.more", language).format(first=text,
+                                                             more=count("renewal", len(steps) - most, language))
+    return _pick(PIECES, "plan.total", language).format(
+        steps=text, total=formats.money(Money(int(plan["total_minor"]), currency), locale))
 
 
 def _pick(table: dict[str, dict[str, str]], key: str, language: str, default: str | None = None) -> str:
@@ -340,6 +390,11 @@ def _fields(payload: dict, language: str, now: datetime | None) -> _Fields:
         fields["days_left"] = None
     if isinstance(payload.get("minutes"), int):
         fields["minutes"] = count("minute", payload["minutes"], language)
+    if payload.get("keep_plan"):
+        fields["plan_until"] = formats.day(date.fromisoformat(payload["keep_plan"]["until"]), locale)
+        made_on = payload["keep_plan"].get("today")
+        fields["plan_text"] = plan_sentence({**payload["keep_plan"], "msisdn": payload.get("msisdn")}, language,
+                                            most=1, today=date.fromisoformat(made_on) if made_on else None)
     offer = payload.get("cheapest_offer") or {}
     offer_price = _money(offer.get("amount"))
     fields["offer_price"] = formats.money(offer_price, locale) if offer_price else ""
@@ -418,6 +473,20 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
         ("review.refunded", "refunded from the review queue", {**paris, "amount": {"amount_minor": 1000, "currency": "EUR"}}),
         ("review.dismissed", "dismissed from the review queue", {**paris, "amount": {"amount_minor": 1000, "currency": "EUR"}}),
         ("reminders.stopped", "after STOP", {"msisdn": "+33612345678"}),
+        ("reminder", "30 days before, with the cheapest plan for a year", {
+            **loss, "days_before": 30, "state": "active", "cheapest_offer": five, "keep_plan": {
+                "until": "2028-02-11", "today": "2027-06-10", "currency": "EUR", "total_minor": 1500,
+                "steps": [{"date": "2027-06-10", "price_minor": 500}, {"date": "2027-12-07", "price_minor": 500},
+                          {"date": "2028-01-20", "price_minor": 500}]}}),
+        ("reminder", "7 days before, no renewal needed for the year", {
+            **loss, "days_before": 7, "state": "active", "cheapest_offer": five, "keep_plan": {
+                "until": "2027-03-10", "currency": "EUR", "total_minor": 0, "steps": []}}),
+        ("reminder", "3 days before, the plan renews later", {
+            **loss, "days_before": 3, "state": "active", "cheapest_offer": five, "keep_plan": {
+                "until": "2028-03-06", "today": "2027-03-06", "currency": "EUR", "total_minor": 1000,
+                "steps": [{"date": "2027-03-12", "price_minor": 500}, {"date": "2027-09-20", "price_minor": 500}]}}),
+        ("plan.renewal", "a renewal day of a saved plan", {
+            **paris, "amount": {"amount_minor": 500, "currency": "EUR"}, "renew_url": renew}),
         ("transfer.pending", "bank transfer started", {
             **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "creditor": "Simkeep Demo SAS",
             "iban": "FR7630006000011234567890189", "bic": "AGRIFRPP", "reference": "RF18539007547034"}),

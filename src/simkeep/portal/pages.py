@@ -12,7 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.core import clock
-from simkeep.portal import autorenew, card, homescreen, result, signin, stores, wizard
+from simkeep.portal import autorenew, card, homescreen, keep, result, signin, stores, wizard
 from simkeep.portal import service as portal
 from simkeep.portal.params import OperatorId, PageRoute
 from simkeep.receipt import service as receipts
@@ -72,3 +72,4 @@ router.include_router(card.router)
 router.include_router(homescreen.router)
 router.include_router(stores.router)
 router.include_router(autorenew.router)
+router.include_router(keep.router)  # Keep my number until… (plan/)

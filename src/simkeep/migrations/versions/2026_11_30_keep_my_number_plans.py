@@ -1,4 +1,4 @@
-"""keep my number plans (reserved: filled in by the issue-13 work that owns it)
+"""keep my number plans
 
 Revision ID: 0014
 Revises: 0013
@@ -16,8 +16,25 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table('keep_plans',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('line_id', sa.Uuid(), nullable=False),
+    sa.Column('mode', sa.String(length=12), nullable=False),
+    sa.Column('until_on', sa.Date(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('total_minor', sa.BigInteger(), nullable=False),
+    sa.Column('steps', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('reminders', sa.Integer(), nullable=False),
+    sa.Column('created_at', simkeep.db.UtcDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['line_id'], ['lines.id'], name=op.f('fk_keep_plans_line_id_lines')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_keep_plans'))
+    )
+    with op.batch_alter_table('keep_plans', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_keep_plans_line_id'), ['line_id'], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('keep_plans', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_keep_plans_line_id'))
+
+    op.drop_table('keep_plans')

@@ -5,7 +5,7 @@ their budgets are not promised: a campaign that runs out before its day is not a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -85,25 +85,35 @@ def plans_for(session: Session, *, msisdn: str, until: date, now: datetime, chan
 def cheapest_for_reminder(session: Session, *, line: Line, operator: Operator, now: datetime,
                           days: int, cache: dict) -> dict | None:
     """The cheapest plan keeping the number `days` ahead, as a reminder's payload names it, or None. `cache` is
-    shared by one sweep batch: lines of one operator with the same validity end get the same plan."""
+    shared by one sweep batch (the operator's offers and the campaigns, read once); the plans themselves are kept
+    for the process (`_REMINDER_PLANS`), keyed by everything they depend on, so a sweep of millions of lines plans
+    once per operator, validity end, day and language rather than once per batch."""
     if days <= 0:
         return None
     today = now.astimezone(zone(operator.timezone)).date()
-    key = (operator.id, line.validity_ends_at, today, line.language)
-    if key not in cache:
-        if operator.id not in cache:
-            cache[operator.id] = inputs(session, operator)
-        if "campaigns" not in cache:
-            cache["campaigns"] = [promotions.as_campaign(p) for p in repository.known_campaigns(session, now)]
-        rules, offers = cache[operator.id]
+    if operator.id not in cache:
+        cache[operator.id] = inputs(session, operator)
+    if "campaigns" not in cache:
+        # Budgets are not promised by a plan, so what is left of them is not part of what the plan depends on.
+        cache["campaigns"] = tuple(replace(promotions.as_campaign(p), uses_left=None, budget_left_minor=None)
+                                   for p in repository.known_campaigns(session, now))
+    rules, offers = cache[operator.id]
+    key = (rules, tuple(offers), line.validity_ends_at, today, now.date(), line.language, cache["campaigns"], days)
+    if key not in _REMINDER_PLANS:
         try:
             found = planner.plan(rules=rules, offers=offers, validity_ends_at=line.validity_ends_at, now=now,
-                                 until=today + timedelta(days=days), campaigns=cache["campaigns"],
+                                 until=today + timedelta(days=days), campaigns=list(cache["campaigns"]),
                                  facts=planner.LineFacts(language=line.language), channel="portal")
         except NumberAlreadyLost:
             found = None
-        cache[key] = None if found is None else payload_of(found, today)
-    return cache[key]
+        if len(_REMINDER_PLANS) >= _REMINDER_PLANS_KEPT:
+            _REMINDER_PLANS.pop(next(iter(_REMINDER_PLANS)))  # the oldest first
+        _REMINDER_PLANS[key] = None if found is None else payload_of(found, today)
+    return _REMINDER_PLANS[key]
+
+
+_REMINDER_PLANS: dict = {}
+_REMINDER_PLANS_KEPT = 4096
 
 
 def payload_of(plan: Plan, today: date | None = None) -> dict:

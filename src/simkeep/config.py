@@ -119,6 +119,8 @@ class Settings(BaseSettings):
     store_commission_per_offer: dict[str, int] = {}  # ... or a fixed amount per offer id, in minor units
     id_check_retention_days: int = 30  # ID checks recorded at the counter are purged after this
     quote_minutes: int = 15  # a quote holds its price this long unless a payment on it has started
+    # A partner link (/?partner=CODE) is remembered this long by the portal and passed to its quotes (last click wins).
+    partner_attribution_days: int = 30
     counter_session_idle_minutes: int = 240  # a PIN sign-in on a counter tablet lasts a shift, not a day
 
     def key(self, purpose: str) -> str:

@@ -224,6 +224,11 @@ def get_quote(session: Session, quote_id) -> Quote:
     return quote
 
 
+def find_quote(session: Session, quote_id) -> Quote | None:
+    """A quote to show again (no lock); None if there is no such quote."""
+    return repository.find_quote(session, quote_id)
+
+
 def priced_of(quote: Quote) -> Priced:
     """The quote's terms as pricing states them (to charge exactly what was shown)."""
     applied = tuple(Applied(**a) for a in quote.applied)

@@ -170,6 +170,14 @@ def quote(session: Session, *, msisdn: str, offer_id: str, channel: str, now: da
                             now=now, code=code, partner_code=partner_code, minutes=minutes)
 
 
+def preview(session: Session, *, line, operator, offers, channel: str, now: datetime) -> dict[str, pricing.Priced]:
+    """What each offer would cost this line now by the one rule, with no quote held and nothing written (an offer
+    list). The price to pay is the quote's, made when the payer picks one (`quote`); promo codes apply there."""
+    campaigns = promotions.live_campaigns(session, now)
+    facts = _facts(session, line, operator)
+    return {offer.id: _priced(offer, operator, channel, now, facts, campaigns) for offer in offers}
+
+
 def _priced(offer: OfferTerms, operator: OperatorRules, channel: str, now: datetime, facts: pricing.Facts,
             campaigns: list[pricing.Campaign], *, price: Money | None = None, code: str | None = None,
             exclude: frozenset = frozenset()) -> pricing.Priced:

@@ -133,14 +133,16 @@ def quote_offers(session: Session, operator: Operator, offers: list[Offer], *, l
     quotes = []
     for offer in offers:
         priced = prices[offer.id]
-        extra = {"price_minor": priced.price_minor, "month_by_month_minor": _month_by_month(offer, singles)}
+        monthly = _month_by_month(offer, singles)
         try:
             end = rules.extended_validity(operator, line.validity_ends_at, offer.validity_days, now,
                                           bonus_days=priced.bonus_days)
         except ValidityCapReached:
-            quotes.append(OfferQuote(offer, over_cap=True, **extra))
+            quotes.append(OfferQuote(offer, over_cap=True, price_minor=priced.price_minor,
+                                     month_by_month_minor=monthly))
             continue
-        quotes.append(OfferQuote(offer, end, credit_only=end <= line.validity_ends_at, **extra))
+        quotes.append(OfferQuote(offer, end, credit_only=end <= line.validity_ends_at, price_minor=priced.price_minor,
+                                 month_by_month_minor=monthly))
     return quotes
 
 

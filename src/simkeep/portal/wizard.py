@@ -54,13 +54,13 @@ from simkeep.core.errors import (
 from simkeep.db import Database
 from simkeep.line import links
 from simkeep.line import service as lines
+from simkeep.locale import formats
 from simkeep.payment.flow import available_methods
 from simkeep.portal import partner
 from simkeep.portal import service as portal
 from simkeep.portal.params import Notice, OperatorId, PageRoute, RawNumber, msisdn_or_error
 from simkeep.portal.result import remember_attempt
 from simkeep.web.deps import Config, Db, Limits
-from simkeep.locale import formats
 from simkeep.web.pages import (
     Csrf,
     Lang,

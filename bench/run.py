@@ -15,6 +15,7 @@ from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.counter import bench_counter_pg, bench_counter_sqlite
 from bench.pages import bench_pages
+from bench.portal_quotes import bench_portal_quotes
 from bench.receipts import bench_receipts
 from bench.reminders import bench_reminders
 from bench.smpp import bench_smpp
@@ -41,6 +42,7 @@ BENCHMARKS = {
     "receipts": bench_receipts,
     "stores_pg": bench_stores_pg,
     "stores_sqlite": bench_stores_sqlite,
+    "portal_quotes_sqlite": bench_portal_quotes,
 }
 
 

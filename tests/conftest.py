@@ -3,7 +3,9 @@ on that server, see _own_pg_database).
 
 The schema comes from `alembic upgrade head`, so migrations are tested. Money paths are raced across real
 connections that commit, so instead of a rolled-back transaction each test gets a fresh SQLite file (a copy of
-the migrated template) or freshly truncated PostgreSQL tables.
+the migrated template, the catalog loaded at T0) or PostgreSQL tables put back to that same state: the tables a
+test wrote to are emptied (DELETE, children first: far cheaper than a TRUNCATE of every table, which creates new
+files for each table and index) and the catalog's rows, read once after loading it at T0, are inserted again.
 """
 
 from __future__ import annotations
@@ -61,7 +63,45 @@ def database_url(tmp_path_factory) -> Iterator[str]:
     else:
         template = tmp_path_factory.mktemp("template") / "template.db"
         upgrade(f"sqlite:///{template}")
+        _load_catalog(f"sqlite:///{template}")
         yield str(template)
+
+
+def _load_catalog(url: str) -> None:
+    """The state every test starts from: the migrated schema with the demo catalog loaded at T0."""
+    database = Database(url)
+    try:
+        with database.transaction() as session:
+            catalog.load_catalog(session, catalog.read_catalog(), now=T0)
+    finally:
+        database.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_baseline(database_url: str) -> Iterator[tuple[Database, list]]:
+    """PostgreSQL: the rows of the starting state (catalog loaded at T0), table by table in dependency order, and
+    one engine that resets the tables before each test."""
+    _load_catalog(database_url)
+    database = Database(database_url)
+    with database.engine.connect() as conn:
+        baseline = [(table, [dict(row) for row in conn.execute(table.select()).mappings()])
+                    for table in Base.metadata.sorted_tables]
+    yield database, [(table, rows) for table, rows in baseline if rows]
+    database.dispose()
+
+
+def _reset_pg(database: Database, baseline: list) -> None:
+    """Empty every table that holds rows (children before parents, so foreign keys hold at every step) and insert
+    the starting state's rows again: the same rows as a TRUNCATE of every table and a catalog load at T0."""
+    tables = Base.metadata.sorted_tables
+    probe = " UNION ALL ".join(f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM {t.name})" for t in tables)
+    with database.engine.begin() as conn:
+        filled = set(conn.execute(text(probe)).scalars())
+        for table in reversed(tables):
+            if table.name in filled:
+                conn.execute(table.delete())
+        for table, rows in baseline:
+            conn.execute(table.insert(), rows)
 
 
 def _own_pg_database(url: str) -> Iterator[str]:
@@ -84,18 +124,14 @@ def _own_pg_database(url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def db(database_url: str, tmp_path: Path) -> Iterator[Database]:
+def db(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Iterator[Database]:
     if PG_URL:
+        _reset_pg(*request.getfixturevalue("_pg_baseline"))
         database = Database(database_url)
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-        with database.engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
     else:
         path = tmp_path / "simkeep.db"
         shutil.copy(database_url, path)
         database = Database(f"sqlite:///{path}")
-    with database.transaction() as session:
-        catalog.load_catalog(session, catalog.read_catalog(), now=T0)
     events.forget_endpoints()  # the process caches subscribed endpoints per database URL; tables were just emptied
     yield database
     database.dispose()

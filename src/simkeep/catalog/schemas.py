@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 from typing import Generic, Literal, TypeVar
 from zoneinfo import available_timezones
 
@@ -86,7 +87,7 @@ class OperatorFile(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in available_timezones():
+        if value not in _zones():
             raise ValueError(f"unknown IANA time zone {value!r}")
         return value
 
@@ -161,3 +162,7 @@ class OperatorOut(BaseModel):
     offers: list[OfferOut]
 
 
+@cache
+def _zones() -> frozenset[str]:
+    """The IANA names on this system, listed once per process: listing them walks the tz database's files."""
+    return frozenset(available_timezones())

@@ -18,6 +18,7 @@ from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.counter import bench_counter_pg, bench_counter_sqlite
 from bench.pages import bench_pages
 from bench.plans import bench_plans
+from bench.portal_quotes import bench_portal_quotes
 from bench.promotions import bench_promotions_pg, bench_promotions_sqlite
 from bench.receipts import bench_receipts
 from bench.reminders import bench_reminders
@@ -50,6 +51,7 @@ BENCHMARKS = {
     "cashback_sqlite": bench_cashback_sqlite,
     "promotions_pg": bench_promotions_pg,
     "promotions_sqlite": bench_promotions_sqlite,
+    "portal_quotes_sqlite": bench_portal_quotes,
 }
 
 

@@ -122,6 +122,8 @@ class Settings(BaseSettings):
     # Cashback: a partner's conversion stays pending and a customer's cashback waits this many days after the payment
     # (a refund before then cancels the cashback outright); then the worker confirms and credits them.
     cashback_cooling_days: int = 14
+    # A partner link (/?partner=CODE) is remembered this long by the portal and passed to its quotes (last click wins).
+    partner_attribution_days: int = 30
     counter_session_idle_minutes: int = 240  # a PIN sign-in on a counter tablet lasts a shift, not a day
 
     def key(self, purpose: str) -> str:

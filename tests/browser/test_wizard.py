@@ -1,22 +1,25 @@
 """The renewal wizard in a real browser: the reminder SMS's link renews the right line on its own operator, Back and
-Forward keep the number, and an offer that buys no validity cannot be paid without saying so."""
+Forward keep the number, an offer that buys no validity cannot be paid without saying so, and a promo code prices
+the summary again and is charged exactly."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from simkeep.catalog import service as catalog
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line import links, rules
 from simkeep.line.links import RenewalLinks
 from simkeep.line.models import Line
+from simkeep.topup.models import TopUp
 from tests.browser import journey as j
 from tests.browser.axe import violations
 from tests.browser.conftest import MSISDN
 from tests.factories.lines import make_line
+from tests.factories.promotions import make_promotion
 
 SFR, SFR_15 = "fr-sfr-la-carte", "fr-sfr-la-carte-15"  # not the default operator; 15 € buys 30 days
 SHOWN = "+33 6 12 34 56 78"
@@ -105,3 +108,42 @@ def test_an_offer_that_adds_credit_only_cannot_be_paid_without_the_tick(open_pag
     outcome = j.normalize(page.locator("#outcome").inner_text())
     assert "Credit added; the validity did not change." in outcome, outcome
     assert portal.view(hk).balance.minor == 5000
+
+
+def test_a_promo_code_prices_the_summary_again_and_the_card_pays_exactly_that(open_page, portal):
+    """French: a wrong code is told and changes nothing; the right one, typed in lower case, lowers the price shown,
+    and the sandbox card payment charges that price, the top-up recording the quote."""
+    lang = "fr"
+    portal.line(language=lang)
+    make_promotion(portal.db, now=portal.clock(), name="Rentrée -3 €", benefit="amount_off", benefit_value=300,
+                   currency="EUR", code="RENTREE")
+    page = open_page(lang)
+    j.to_summary(page, portal, lang=lang, method="card")
+    assert j.normalize(page.locator("#price").inner_text()).startswith(j.normalize(j.amount(1000, lang)))
+    page.locator("#code").fill("faux")
+    page.locator("#promo button").click()
+    assert j.normalize(page.locator("p.error").inner_text()) == j.normalize(j.t(
+        lang, "This promo code is unknown, has expired or does not apply to this renewal. The price below has not "
+              "changed."))
+    assert j.normalize(page.locator("#price").inner_text()).startswith(j.normalize(j.amount(1000, lang)))
+    assert violations(page) == []
+    page.locator("#code").fill("rentree")
+    page.locator("#promo button").click()
+    page.wait_for_url(portal.url("/recharge/summary"))
+    facts = j.normalize(page.locator("dl.facts").inner_text())
+    assert "Rentrée -3 €" in facts and j.normalize(j.t(lang, "%(amount)s off", amount=j.amount(300, lang))) in facts, facts
+    assert j.normalize(page.locator("#price").inner_text()).startswith(j.normalize(j.amount(700, lang)))
+    assert j.normalize(page.locator("#confirm").inner_text()) == j.normalize(
+        j.t(lang, "Confirm and pay %(amount)s", amount=j.amount(700, lang)))
+    assert violations(page) == []
+    before = portal.view()
+    j.confirm(page)
+    j.pay_by_card(page, j.APPROVE)
+    j.wait_outcome(page, "succeeded")
+    [attempt] = j.attempts(portal)
+    assert attempt.amount_minor == 700 and attempt.quote_id is not None
+    after = portal.view()
+    assert after.balance.minor - before.balance.minor == 1000  # the offer's full credit: €3 of it the campaign's
+    with portal.db.transaction(write=False) as session:
+        [topup] = session.scalars(select(TopUp)).all()
+    assert (topup.price_minor, topup.quote_id) == (700, attempt.quote_id)

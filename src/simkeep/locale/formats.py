@@ -64,6 +64,12 @@ def moment(instant: datetime, tz: str, locale: str) -> str:
             f" ({get_timezone_location(zone(tz), locale=locale)})")
 
 
+def clock_time(instant: datetime, tz: str, locale: str) -> str:
+    """"10:15 (heure : France)": a time within the next hours (until when a quoted price holds), the zone named."""
+    local = instant.astimezone(zone(tz))
+    return f"{format_time(local.time(), 'short', locale=locale)} ({get_timezone_location(zone(tz), locale=locale)})"
+
+
 def phone(msisdn: str) -> str:
     """"+33 6 12 34 56 78": as the number's own country groups it, whoever reads it."""
     try:

@@ -42,14 +42,17 @@ SAVERS = ("sandbox", "stripe", "paypal")  # providers that save a method and cha
 # -- checkout --------------------------------------------------------------------------------------------------
 
 def start_checkout(db: Database, settings: Settings, *, line, operator, offer, checkout_key: str, method: str,
-                   language: str) -> tuple[uuid.UUID, dict | None]:
+                   language: str, quote_id=None) -> tuple[uuid.UUID, dict | None]:
     """(attempt id, the payer's next action or None when the provider could not take it). Pays once: the
-    checkout key is unique, so a double-click or a reload finds the first attempt and its next action."""
+    checkout key is unique, so a double-click or a reload finds the first attempt and its next action.
+
+    Charges exactly the quote the payer was shown (`quote_id`), held with the attempt in one transaction; raises
+    QuoteExpired, PromotionUnavailable (and the other quote errors) with nothing recorded: quote again and show it."""
     provider = provider_for(method, operator.id, db, settings)
     # Two confirms at once race on the unique checkout key; the loser is retried and finds the winner's attempt.
     attempt, new = db.write(lambda session: payments.start_checkout(
         session, checkout_key=checkout_key, line=line, operator=operator, offer=offer, method=method,
-        provider=provider.name, language=language, now=clock.now()))
+        provider=provider.name, language=language, now=clock.now(), quote_id=quote_id))
     if not new:
         return attempt.id, attempt.next_action
     checkout = Checkout(attempt_id=str(attempt.id), amount_minor=attempt.amount_minor, currency=attempt.currency,

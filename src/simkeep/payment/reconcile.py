@@ -51,6 +51,7 @@ def apply_status(session: Session, attempt: PaymentAttempt, status: ProviderStat
     if status is not None and status.status == "canceled":
         repository.change(session, attempt.id, status=ABANDONED, failure_reason=status.failure or "abandoned",
                           updated_at=now)
+        payments.release_quote(session, current, now=now)
         return "abandoned"
     if status is not None and payments.record_status(session, attempt, status, source="poll", now=now):
         return f"settled from provider: {status.status}"

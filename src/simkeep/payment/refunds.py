@@ -97,6 +97,7 @@ def refund_review_item(session: Session, *, attempt_id: uuid.UUID, held: Money |
     refund = _record(session, attempt, amount_minor=amount_minor, status=PENDING, reason=reason, actor=actor,
                      idempotency_key=idempotency_key, now=now)
     repository.change(session, attempt.id, status=REFUNDED, updated_at=now)
+    payments.release_quote(session, attempt, now=now)  # never credited: its quote's budget goes back
     return refund, True
 
 

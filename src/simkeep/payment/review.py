@@ -43,10 +43,13 @@ def settle(session: Session, *, attempt_id: uuid.UUID, decision: str, reason: st
                  subject_id=str(attempt.id), reason=reason,
                  details={"was": attempt.failure_reason, "amount_minor": attempt.amount_minor}, now=now)
     if decision == CREDIT:
-        payments.credit(session, attempt, receipt_secret=receipt_secret, base_url=base_url, now=now)
+        # A person decided the money is there: a quote released and then paid is honoured as paid.
+        payments.credit(session, attempt, receipt_secret=receipt_secret, base_url=base_url, now=now,
+                        honour_quote=True)
     else:
         refunds.record_returned_elsewhere(session, attempt, reason=reason, actor=actor, now=now)
         repository.change(session, attempt.id, status=DISMISSED, updated_at=now)
+        payments.release_quote(session, attempt, now=now)
         payments.notify_payer(session, attempt, topic="review.dismissed", key=str(attempt.id), now=now,
                               amount={"amount_minor": attempt.amount_minor, "currency": attempt.currency})
     return repository.get_one(session, attempt.id)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, time
 from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
-from simkeep.core.errors import LineNotRenewable, NotFound, ValidityCapReached
+from simkeep.core.errors import LineNotRenewable, NotFound, PromotionUnavailable, ValidityCapReached
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.ledger import service as ledger
@@ -43,12 +43,15 @@ from simkeep.payment.providers.base import (
 from simkeep.payment.providers.base import FAILED as EVENT_FAILED
 from simkeep.payment.providers.base import SUCCEEDED as EVENT_SUCCEEDED
 from simkeep.payment.providers.sepa import epc
+from simkeep.promotion import service as promotions
+from simkeep.promotion.service import QuoteFor
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
 
 TRANSFER_NOTICES_PER_DAY = 3  # bank transfer details a line receives a day (see _send_transfer_details)
 # Failures that say the payer never completed the payment (the provider let it expire): closed as abandoned.
 NEVER_COMPLETED = ("expired", "approval_expired", "abandoned")
+CHANNEL = "portal"  # the channel online payments sell through: their quotes are the portal's
 
 
 @dataclass(frozen=True)
@@ -75,15 +78,25 @@ class NotInReview(NotFound):
 
 
 def start_checkout(session: Session, *, checkout_key: str, line, operator, offer, method: str, provider: str,
-                   language: str, now: datetime) -> tuple[PaymentAttempt, bool]:
-    """The attempt for this checkout; (attempt, False) when a double-click or reload already started it."""
+                   language: str, now: datetime, quote_id=None) -> tuple[PaymentAttempt, bool]:
+    """The attempt for this checkout; (attempt, False) when a double-click or reload already started it.
+
+    It charges exactly a quote (`quote_id`: the one the payer was shown; without it the renewal is quoted now by
+    the one pricing rule): the amount is the quote's price, and the quote is held in this same transaction, so its
+    campaigns' budget is reserved for this payment until it is paid or given up (`release_quote`). Raises
+    QuoteExpired, QuoteUsed, QuoteMismatch, QuoteNotFound or PromotionUnavailable (a campaign ran out since the
+    quote: quote again and show the new price); nothing is recorded then."""
     earlier = repository.by_checkout_key(session, checkout_key)
     if earlier is not None:
         return earlier, False
+    if quote_id is None:
+        quote_id = topups.quote(session, msisdn=line.msisdn, offer_id=offer.id, channel=CHANNEL, now=now).id
+    quote = promotions.hold(session, quote_id, now=now, target=QuoteFor(line.id, line.msisdn, operator.id, offer.id,
+                                                                        CHANNEL, operator.currency))
     row = dict(id=new_id(), checkout_key=checkout_key, line_id=line.id, msisdn=line.msisdn, offer_id=offer.id,
-               amount_minor=offer.price_minor, currency=operator.currency, method=method, provider=provider,
+               amount_minor=quote.price_minor, currency=quote.currency, method=method, provider=provider,
                provider_ref=None, next_action=None, status=CREATED, failure_reason=None, language=language,
-               topup_id=None, receipt_id=None, created_at=now, updated_at=now, quote_id=None, channel=None)
+               topup_id=None, receipt_id=None, created_at=now, updated_at=now, quote_id=quote.id, channel=None)
     repository.add(session, **row)
     return PaymentAttempt(**row), True
 
@@ -132,6 +145,11 @@ def record_off_session(session: Session, attempt_id: uuid.UUID, status: Provider
     refreshed = repository.get(session, attempt_id)
     assert refreshed is not None
     return refreshed.status
+def release_quote(session: Session, attempt: PaymentAttempt, *, now: datetime) -> None:
+    """The payment failed, was abandoned or expired, or was closed without money: its quote's campaigns get their
+    budget back. Paid after all later, the quote is still honoured at the price paid (`credit`)."""
+    if attempt.quote_id is not None and attempt.topup_id is None:
+        promotions.release(session, attempt.quote_id, now=now)
 
 
 def record_created(session: Session, attempt_id: uuid.UUID, payment: ProviderPayment, *, now: datetime) -> None:
@@ -179,6 +197,9 @@ def transfer_details(attempt: PaymentAttempt) -> TransferDetails | None:
 
 def record_unavailable(session: Session, attempt_id: uuid.UUID, *, reason: str, now: datetime) -> None:
     repository.change(session, attempt_id, status=FAILED, failure_reason=reason, updated_at=now)
+    attempt = repository.get(session, attempt_id)
+    if attempt is not None:
+        release_quote(session, attempt, now=now)
 
 
 def get_attempt(session: Session, attempt_id) -> PaymentAttempt:
@@ -219,6 +240,7 @@ def handle_event(session: Session, event: InboxEvent, *, receipt_secret: str, ba
         failure = str(data.get("failure") or "failed")
         status = ABANDONED if failure in NEVER_COMPLETED else FAILED
         repository.change(session, attempt.id, status=status, failure_reason=failure, updated_at=now)
+        release_quote(session, attempt, now=now)
         outcome = status
     elif event.type == EVENT_FAILED:
         outcome = f"ignored: already {attempt.status}"
@@ -254,23 +276,41 @@ def record_status(session: Session, attempt: PaymentAttempt, status: ProviderSta
 
 def _succeed(session: Session, attempt: PaymentAttempt, data: dict, *, receipt_secret: str, base_url: str,
              now: datetime) -> str:
-    if (data.get("amount_minor"), data.get("currency")) != (attempt.amount_minor, attempt.currency):
+    if (data.get("amount_minor"), data.get("currency")) != _charged(session, attempt):
         return hold_for_review(session, attempt.id, reason="amount_differs", now=now,
                                detail=_amount(data.get("amount_minor"), data.get("currency")))
     try:
         with session.begin_nested():
             topup = credit(session, attempt, receipt_secret=receipt_secret, base_url=base_url, now=now)
-    except (LineNotRenewable, ValidityCapReached) as exc:
+    except (LineNotRenewable, ValidityCapReached, PromotionUnavailable) as exc:
         # Paid but cannot be credited: a person decides (refund or manual credit); never an automatic refund.
+        # PromotionUnavailable: the payment was given up (its quote released), then paid after all, and the
+        # campaign's budget ran out meanwhile; a person honours the quote as paid (review credit) or refunds it.
         return hold_for_review(session, attempt.id, reason=exc.code, now=now)
     return f"credited {topup.id}"
 
 
-def credit(session: Session, attempt: PaymentAttempt, *, receipt_secret: str, base_url: str, now: datetime):
+def _charged(session: Session, attempt: PaymentAttempt) -> tuple[int, str]:
+    """What the payer was asked to pay: the quote's price (the attempt's amount is the same, set from it)."""
+    if attempt.quote_id is None:  # an attempt started before quotes
+        return attempt.amount_minor, attempt.currency
+    quote = promotions.get_quote(session, attempt.quote_id)
+    if (quote.price_minor, quote.currency) != (attempt.amount_minor, attempt.currency):
+        return -1, quote.currency  # the attempt no longer matches its quote: never credited automatically
+    return quote.price_minor, quote.currency
+
+
+def credit(session: Session, attempt: PaymentAttempt, *, receipt_secret: str, base_url: str, now: datetime,
+           honour_quote: bool = False):
     """The one way a payment reaches its line, for a webhook and for a person settling the review queue alike:
     the top-up (keyed by the attempt, so a repeat credits nothing more), its receipt and the confirmation SMS
     with the receipt's link. Raises LineNotRenewable when the line paid for is gone (its number may belong to
-    someone else by now) and ValidityCapReached when it cannot take more validity."""
+    someone else by now) and ValidityCapReached when it cannot take more validity.
+
+    The top-up pays the attempt's quote (`quote_id`), so it records it and credits exactly what the payer was shown:
+    a payment given up and paid after all is honoured at the price paid if its campaigns still have budget, else
+    PromotionUnavailable (review). `honour_quote`: a person settling that review item honours the quote as paid,
+    its cost in promotion expense, the campaign's budget untouched (promotion.service.use)."""
     live = lines.find_live_line(session, attempt.msisdn)
     if live is None or live.id != attempt.line_id:
         raise LineNotRenewable()
@@ -278,8 +318,10 @@ def credit(session: Session, attempt: PaymentAttempt, *, receipt_secret: str, ba
     receipt_url = f"{base_url}/receipts/{receipts.token_for(receipt_secret, receipt_id)}"
     result = topups.top_up(session, principal=f"payment:{attempt.provider}", idempotency_key=f"payment:{attempt.id}",
                            msisdn=attempt.msisdn, offer_id=attempt.offer_id, channel=attempt.channel or "portal",
-                           now=now, notify={"receipt_url": receipt_url},
-                           clearing=ledger.provider_clearing(attempt.provider), quote_id=attempt.quote_id)
+                           now=now, notify={"receipt_url": receipt_url}, clearing=ledger.provider_clearing(attempt.provider),
+                           quote_id=attempt.quote_id, honour_quote=honour_quote,
+                           # An attempt from before quotes: credited at the amount it asked for.
+                           price=None if attempt.quote_id else Money(attempt.amount_minor, attempt.currency))
     if attempt.receipt_id is None:
         receipts.issue(session, receipt_id=receipt_id, topup=result.topup,
                        operator_id=catalog.operator_of_offer(session, attempt.offer_id), line_id=result.topup.line_id,
@@ -292,7 +334,7 @@ def credit(session: Session, attempt: PaymentAttempt, *, receipt_secret: str, ba
 # Why a payment waits for a person. A review item's failure_reason is the code, then ": " and details for some
 # (the amount received, the provider's dispute reason, the bank entry): the back office shows a sentence per code.
 REVIEW_REASONS = ("amount_differs", "line_not_renewable", "validity_cap_reached", "disputed", "refunded_at_provider",
-                  "no_outcome", "bank_transfer", "refund_refused")
+                  "no_outcome", "bank_transfer", "refund_refused", "promotion_unavailable")
 
 
 def hold_for_review(session: Session, attempt_id: uuid.UUID, *, reason: str, detail: str | None = None,

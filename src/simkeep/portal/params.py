@@ -1,4 +1,5 @@
-"""The portal's parameters as bounded, validated types, and the route class that answers bad ones.
+"""The portal's parameters as bounded, validated types, and the route class that answers bad ones (and remembers a
+partner's link on any portal page: portal/partner.py).
 
 Every query, path and form value of a portal route is declared with a bound (length, pattern, type); a value
 outside it never reaches a handler: `PageRoute` turns FastAPI's validation error (and an unparsable form body)
@@ -13,8 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
+from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
 from simkeep.core.phone import lookup_msisdn
+from simkeep.portal import partner
+from simkeep.web import deps
 from simkeep.web.pages import error_text, language, render
 
 # Query values: a bounded length, and a pattern where the shape is known.
@@ -36,7 +40,10 @@ class PageRoute(APIRoute):
 
         async def route(request: Request):
             try:
-                return await handler(request)
+                response = await handler(request)
+                if partner.PARAM in request.query_params:  # a partner's link: remember who sent the payer
+                    partner.remember(request, response, await deps.settings(request), now=clock.now())
+                return response
             except RequestValidationError:
                 return _bad_request(request, 422)
             except HTTPException as exc:

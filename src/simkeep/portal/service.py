@@ -34,6 +34,9 @@ from simkeep.payment import flow
 from simkeep.payment import service as payments
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.service import TransferDetails
+from simkeep.promotion import service as promotions
+from simkeep.promotion.models import OPEN as QUOTE_OPEN
+from simkeep.promotion.models import Quote
 from simkeep.receipt import service as receipts
 from simkeep.topup import service as topups
 from simkeep.topup.models import TopUp
@@ -41,6 +44,7 @@ from simkeep.voucher import pins
 from simkeep.voucher import service as vouchers
 
 DEFAULT_OPERATOR = "fr-orange-mobicarte"
+CHANNEL = "portal"  # the channel the portal's quotes are for (and online payments charge)
 
 
 class OperatorMismatch(Conflict):
@@ -56,6 +60,18 @@ class OfferQuote:
     validity_ends_at: datetime | None = None  # the line's new validity end; None without a line or past the cap
     over_cap: bool = False  # the operator's cap would be passed: not for sale to this line
     credit_only: bool = False  # the line stays valid until the same date: the offer adds credit, no validity
+    price_minor: int | None = None  # this line's price now by the pricing rule (campaigns applied); None: list price
+    month_by_month_minor: int | None = None  # a multi-month offer: its periods bought one at a time, at list price
+
+    @property
+    def shown_minor(self) -> int:
+        """The price the offer list shows: this line's when it is known, else the list price."""
+        return self.offer.price_minor if self.price_minor is None else self.price_minor
+
+    @property
+    def saving_minor(self) -> int:
+        """What the multi-month offer saves against its periods bought one at a time (both at list price)."""
+        return max(self.month_by_month_minor - self.offer.price_minor, 0) if self.month_by_month_minor else 0
 
 
 @dataclass(frozen=True)
@@ -107,18 +123,46 @@ class PaymentOutcome:
 def quote_offers(session: Session, operator: Operator, offers: list[Offer], *, line=None,
                  now: datetime) -> list[OfferQuote]:
     """The validity each offer buys this line, by its operator's stacking rule (an offer that extends to `now +
-    days` gives nothing to a line valid beyond that); without a line, only the offers."""
+    days` gives nothing to a line valid beyond that), and its price for this line now by the one pricing rule (a
+    preview: the price charged is the quote's, made when the payer picks one); without a line, only the offers at
+    list price. Multi-month offers carry what their periods cost bought one at a time."""
+    singles = month_prices(session, operator)
     if line is None:
-        return [OfferQuote(offer) for offer in offers]
+        return [OfferQuote(offer, month_by_month_minor=_month_by_month(offer, singles)) for offer in offers]
+    prices = topups.preview(session, line=line, operator=operator, offers=offers, channel=CHANNEL, now=now)
     quotes = []
     for offer in offers:
+        priced = prices[offer.id]
+        monthly = _month_by_month(offer, singles)
         try:
-            end = rules.extended_validity(operator, line.validity_ends_at, offer.validity_days, now)
+            end = rules.extended_validity(operator, line.validity_ends_at, offer.validity_days, now,
+                                          bonus_days=priced.bonus_days)
         except ValidityCapReached:
-            quotes.append(OfferQuote(offer, over_cap=True))
+            quotes.append(OfferQuote(offer, over_cap=True, price_minor=priced.price_minor,
+                                     month_by_month_minor=monthly))
             continue
-        quotes.append(OfferQuote(offer, end, credit_only=end <= line.validity_ends_at))
+        quotes.append(OfferQuote(offer, end, credit_only=end <= line.validity_ends_at, price_minor=priced.price_minor,
+                                 month_by_month_minor=monthly))
     return quotes
+
+
+def month_prices(session: Session, operator: Operator) -> dict[int, int]:
+    """The list price of each single-period offer of this operator, by its days (the cheapest for a length)."""
+    offers = next((offers for op, offers in catalog.list_operators(session) if op.id == operator.id), [])
+    found: dict[int, int] = {}
+    for offer in offers:
+        if offer.periods == 1 and offer.bonus_minor == 0:
+            found[offer.validity_days] = min(found.get(offer.validity_days, offer.price_minor), offer.price_minor)
+    return found
+
+
+def _month_by_month(offer: Offer, singles: dict[int, int]) -> int | None:
+    """A multi-month offer's periods bought one at a time, at the single-period offer's list price; None when the
+    offer is a single period or the operator sells no single period of that length."""
+    if offer.periods <= 1 or offer.validity_days % offer.periods:
+        return None
+    single = singles.get(offer.validity_days // offer.periods)
+    return None if single is None else single * offer.periods
 
 
 def offer_choice(session: Session, operator_id: str, *, line=None, now: datetime) -> OfferChoice:
@@ -175,11 +219,40 @@ def renewal_order(session: Session, *, msisdn: str, offer_id: str, now: datetime
     return Order(line, operator, quote)
 
 
+def price_order(session: Session, order: Order, *, now: datetime, code: str | None = None,
+                partner_code: str | None = None, minutes: int = promotions.QUOTE_MINUTES) -> Quote:
+    """The quote the summary shows and the payment charges (topup.quote, the one rule). Raises PromoCodeInvalid
+    for a code that brings no campaign (nothing is stored then)."""
+    return topups.quote(session, msisdn=order.line.msisdn, offer_id=order.quote.offer.id, channel=CHANNEL, now=now,
+                        code=code, partner_code=partner_code, minutes=minutes)
+
+
+def held_quote(session: Session, quote_id: str | None, order: Order, *, now: datetime) -> Quote | None:
+    """The wizard's quote when it still prices this order: for this line and offer, not paid, not expired."""
+    quote = promotions.find_quote(session, quote_id) if quote_id else None
+    if quote is None or (quote.line_id, quote.offer_id, quote.channel) != (order.line.id, order.quote.offer.id, CHANNEL):
+        return None
+    return quote if quote.state == QUOTE_OPEN and now < quote.expires_at else None
+
+
+def find_quote(session: Session, quote_id: str | None) -> Quote | None:
+    return promotions.find_quote(session, quote_id) if quote_id else None
+
+
+def same_terms(a: Quote, b: Quote) -> bool:
+    """Whether two quotes tell the payer the same price and what it brings (the summary's figures)."""
+    def terms(q: Quote) -> tuple:
+        return (q.currency, q.list_minor, q.price_minor, q.bonus_minor, q.bonus_days, q.cashback_minor,
+                [(x["name"], x["benefit"]) for x in q.applied])
+    return terms(a) == terms(b)
+
+
 def start_payment(db: Database, settings: Settings, order: Order, *, checkout_key: str, method: str,
-                  language: str) -> tuple[uuid.UUID, dict | None]:
-    """(attempt id, the payer's next action or None): the checked order, paid through the payment flow."""
+                  language: str, quote_id) -> tuple[uuid.UUID, dict | None]:
+    """(attempt id, the payer's next action or None): the checked order, paid through the payment flow at exactly
+    the quote shown. Raises the quote errors (QuoteExpired, PromotionUnavailable...) with nothing recorded."""
     return flow.start_checkout(db, settings, line=order.line, operator=order.operator, offer=order.quote.offer,
-                               checkout_key=checkout_key, method=method, language=language)
+                               checkout_key=checkout_key, method=method, language=language, quote_id=quote_id)
 
 
 def payment_outcome(session: Session, attempt_id: str, *, numbers: Collection[str], own: Collection[str],

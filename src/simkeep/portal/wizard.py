@@ -17,7 +17,15 @@ An offer that buys this line no validity (its operator extends to `now + days` a
 that) is never sold silently as a renewal: the summary says it adds credit only, and confirming needs a tick.
 
 Its choices live in the session under "wizard"; each step sends people back to the first one that is missing,
-and every GET renders from the session, so Back and Forward show the same steps with the same number."""
+and every GET renders from the session, so Back and Forward show the same steps with the same number.
+
+The summary shows a quote (topup.service.quote, the one pricing rule of every channel): the list price, each
+campaign applied and what it gives, the price to pay, the bonus credit and days, the new validity end (to a browser
+that knows the line), a multi-month offer's saving, and until when the price holds. Its id stays in the wizard; a
+promo code typed there is quoted again (a wrong one changes nothing). Confirming pays exactly that quote: one that
+expired, or whose campaign ran out meanwhile, is quoted again, and if the new price differs the summary shows it
+with a notice instead of charging it (a price is charged only once shown). The quote is made when the summary is
+first shown for this number and offer (and again when it expired): the one GET of the wizard that writes."""
 
 from __future__ import annotations
 
@@ -31,18 +39,44 @@ from fastapi.responses import HTMLResponse, Response
 
 from simkeep.catalog import service as catalog
 from simkeep.core import clock
-from simkeep.core.errors import LineNotFound, LineNotRenewable, SimkeepError, ValidityCapReached
+from simkeep.core.errors import (
+    LineNotFound,
+    LineNotRenewable,
+    PromoCodeInvalid,
+    PromotionUnavailable,
+    QuoteExpired,
+    QuoteMismatch,
+    QuoteNotFound,
+    QuoteUsed,
+    SimkeepError,
+    ValidityCapReached,
+)
 from simkeep.db import Database
 from simkeep.line import links
 from simkeep.line import service as lines
+from simkeep.locale import formats
 from simkeep.payment.flow import available_methods
+from simkeep.portal import partner
 from simkeep.portal import service as portal
 from simkeep.portal.params import Notice, OperatorId, PageRoute, RawNumber, msisdn_or_error
 from simkeep.portal.result import remember_attempt
 from simkeep.web.deps import Config, Db, Limits
-from simkeep.web.pages import Csrf, Lang, error_text, language, redirect, render, verified_numbers
+from simkeep.web.pages import (
+    Csrf,
+    Lang,
+    error_text,
+    language,
+    reader,
+    reader_zone,
+    redirect,
+    render,
+    verified_numbers,
+)
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
+# A quote that can no longer be paid as shown: quote again, and show the new price if it differs.
+STALE = (QuoteExpired, PromotionUnavailable, QuoteNotFound, QuoteMismatch, QuoteUsed)
+Code = Annotated[str, Form(max_length=64)]
 # Why a number cannot be renewed, as an unsigned payer is told it: one answer for every reason.
 NOT_RENEWABLE = "cannot_renew_online"
 
@@ -59,6 +93,12 @@ def renewal_link(request: Request, settings: Config, link: Annotated[str, Path(m
         return redirect(f"/recharge?msisdn={quote(number, safe='')}")
     _save_wizard(request, msisdn=number, linked=number, linked_until=reading.until.isoformat())
     return redirect("/recharge")  # the link leaves the address bar (and the history) at once
+
+
+@router.get("/renew")
+def renew() -> Response:
+    """The short address partners and posters link to (`/renew?partner=CODE`): the wizard's first step."""
+    return redirect("/recharge")
 
 
 @router.get("/recharge", response_class=HTMLResponse)
@@ -103,7 +143,8 @@ def recharge_choose_offer(request: Request, db: Db,
         operator_id = catalog.operator_of_offer_or_none(session, offer)
     if operator_id is None:
         return redirect("/recharge?error=offer_not_found")
-    wizard = _save_wizard(request, offer=offer, operator=operator_id, key=secrets.token_urlsafe(24))
+    wizard = _save_wizard(request, offer=offer, operator=operator_id, key=secrets.token_urlsafe(24), quote=None,
+                          code=None)
     if _knows(request, wizard):  # a verified number, or one from a genuine link: no number step
         return redirect("/recharge/method")
     return redirect("/recharge/number")
@@ -138,7 +179,7 @@ def recharge_give_number(request: Request, db: Db, settings: Config, limits: Lim
     if isinstance(order, str):
         return render(request, "portal/recharge_number.html", status=422, msisdn=msisdn[:32], step=2,
                       error=error_text(lang, order))
-    _save_wizard(request, msisdn=number)
+    _save_wizard(request, msisdn=number, quote=None, code=None)
     return redirect("/recharge/method")
 
 
@@ -172,34 +213,119 @@ def recharge_summary(request: Request, db: Db, settings: Config) -> Response:
         return order
     if wizard.get("method") not in available_methods(order.operator.id, settings):
         return redirect("/recharge/method")
-    return _summary(request, wizard, order)
+    shown = _quote(request, db, settings, wizard, order)
+    if isinstance(shown, str):
+        return _summary(request, db, _wizard(request), order, None, error=shown)
+    return _summary(request, db, _wizard(request), order, shown)
 
 
-def _summary(request: Request, wizard: dict, order: portal.Order, *, error: str | None = None) -> HTMLResponse:
-    return render(request, "portal/recharge_summary.html", status=422 if error else 200, msisdn=order.line.msisdn,
-                  operator=order.operator, quote=order.quote, line=order.line, method=wizard["method"],
-                  checkout_key=wizard["key"], step=4, known=_knows(request, wizard),
+def _quote(request: Request, db: Database, settings, wizard: dict, order: portal.Order):
+    """The wizard's quote while it still prices this order, else a new one (kept in the wizard); or an error code
+    when the order cannot be quoted any more (a code whose campaign ended is dropped and the order quoted without)."""
+    now = clock.now()
+    with db.transaction(write=False) as session:
+        held = portal.held_quote(session, wizard.get("quote"), order, now=now)
+    if held is not None:
+        return held
+    code = wizard.get("code")
+    try:
+        quote = _new_quote(request, db, settings, order, code=code)
+    except PromoCodeInvalid:
+        quote = _new_quote(request, db, settings, order, code=None)
+    _save_wizard(request, quote=str(quote.id), code=quote.code)
+    return quote
+
+
+def _new_quote(request: Request, db: Database, settings, order: portal.Order, *, code: str | None):
+    now = clock.now()
+    with db.transaction() as session:
+        quote = portal.price_order(session, order, now=now, code=code, minutes=settings.quote_minutes,
+                                   partner_code=partner.partner_of(request, settings, now=now))
+        session.expunge(quote)
+    return quote
+
+
+def _summary(request: Request, db: Database, wizard: dict, order: portal.Order, shown, *, error: str | None = None,
+             status: int | None = None, code: str | None = None) -> HTMLResponse:
+    with db.transaction(write=False) as session:
+        single = portal.month_prices(session, order.operator)
+    offer = order.quote.offer
+    month_by_month = single.get(offer.validity_days // offer.periods) if offer.periods > 1 else None
+    return render(request, "portal/recharge_summary.html", status=status or (422 if error else 200),
+                  msisdn=order.line.msisdn, operator=order.operator, order=order.quote, shown=shown, line=order.line,
+                  method=wizard["method"], checkout_key=wizard["key"], step=4, known=_knows(request, wizard),
+                  month_by_month=month_by_month * offer.periods if month_by_month else None,
+                  code=code if code is not None else wizard.get("code") or "",
+                  expires=formats.clock_time(shown.expires_at, reader_zone(request, order.operator.timezone),
+                                             reader(request).locale) if shown is not None else None,
                   error=error_text(language(request), error) if error else None)
+
+
+@router.post("/recharge/code", response_class=HTMLResponse)
+def recharge_code(request: Request, db: Db, settings: Config, code: Code = "", _csrf: None = Csrf) -> Response:
+    """A promo code typed on the summary (case-insensitive; empty: no code). A code that brings no campaign shows
+    why and changes nothing: the quote shown stays the one to pay."""
+    wizard = _wizard(request)
+    order = _checked_order(request, db, wizard)
+    if isinstance(order, Response):
+        return order
+    if wizard.get("method") not in available_methods(order.operator.id, settings):
+        return redirect("/recharge/method")
+    typed = code.strip()
+    try:
+        quote = _new_quote(request, db, settings, order, code=typed or None)
+    except PromoCodeInvalid as exc:
+        shown = _quote(request, db, settings, wizard, order)
+        return _summary(request, db, _wizard(request), order, None if isinstance(shown, str) else shown,
+                        error=exc.code, code=typed[:32])
+    _save_wizard(request, quote=str(quote.id), code=quote.code)
+    return redirect("/recharge/summary")
 
 
 @router.post("/recharge/confirm")
 def recharge_confirm(request: Request, db: Db, settings: Config, lang: Lang,
                      checkout_key: Annotated[str, Form(max_length=64)],
+                     quote_id: Annotated[str, Form(max_length=64)] = "",
                      credit_only: Annotated[str, Form(max_length=8)] = "", _csrf: None = Csrf) -> Response:
     """Pays once: the checkout key is unique, so a double-click or a reload finds the first attempt. An offer that
-    adds credit only is paid only with the box ticked that says so."""
+    adds credit only is paid only with the box ticked that says so. It pays the quote the summary showed (its id
+    in the form must be the wizard's: another is an altered or older page); a quote that cannot be paid any more is
+    quoted again, and a different price is shown, never charged."""
     wizard = _wizard(request)
     order = _checked_order(request, db, wizard)
     if isinstance(order, Response):
         return order
-    if checkout_key != wizard.get("key") or wizard.get("method") not in available_methods(order.operator.id, settings):
+    # A form without a quote id (a page from before quotes) pays the wizard's, which only the summary sets.
+    quote_id = quote_id or wizard.get("quote") or ""
+    if (checkout_key != wizard.get("key") or not quote_id or quote_id != wizard.get("quote")
+            or wizard.get("method") not in available_methods(order.operator.id, settings)):
         return redirect("/recharge/summary")
     if order.quote.credit_only and credit_only != "yes":
-        return _summary(request, wizard, order, error="credit_only_unconfirmed")
-    attempt_id, next_action = portal.start_payment(db, settings, order,
-                                                   checkout_key=checkout_key, method=wizard["method"], language=lang)
+        shown = _quote(request, db, settings, wizard, order)
+        return _summary(request, db, _wizard(request), order, None if isinstance(shown, str) else shown,
+                        error="credit_only_unconfirmed")
+    try:
+        attempt_id, next_action = portal.start_payment(db, settings, order, checkout_key=checkout_key,
+                                                       method=wizard["method"], language=lang, quote_id=quote_id)
+    except STALE:
+        with db.transaction(write=False) as session:
+            before = portal.held_quote(session, quote_id, order, now=clock.now()) or _find(session, quote_id)
+        _save_wizard(request, quote=None)
+        shown = _quote(request, db, settings, _wizard(request), order)
+        if isinstance(shown, str):
+            return redirect("/recharge/summary")
+        if before is None or not portal.same_terms(before, shown):
+            return _summary(request, db, _wizard(request), order, shown, error="price_changed", status=409)
+        # The same price and terms as shown: pay the new quote.
+        attempt_id, next_action = portal.start_payment(db, settings, order, checkout_key=checkout_key,
+                                                       method=wizard["method"], language=lang,
+                                                       quote_id=str(shown.id))
     remember_attempt(request, attempt_id)
     return redirect(_next_step(attempt_id, next_action))
+
+
+def _find(session, quote_id: str):
+    return portal.find_quote(session, quote_id)
 
 
 def _next_step(attempt_id, next_action: dict | None) -> str:

@@ -53,5 +53,12 @@ def lock_quote(session: Session, quote_id) -> Quote | None:
     return session.scalar(select(Quote).where(Quote.id == key).with_for_update())
 
 
+def find_quote(session: Session, quote_id) -> Quote | None:
+    try:
+        return session.get(Quote, uuid.UUID(str(quote_id)))
+    except ValueError:
+        return None
+
+
 def uses_of_quote(session: Session, quote_id) -> list[PromotionUse]:
     return list(session.scalars(select(PromotionUse).where(PromotionUse.quote_id == quote_id)))

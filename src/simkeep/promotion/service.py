@@ -224,6 +224,11 @@ def get_quote(session: Session, quote_id) -> Quote:
     return quote
 
 
+def find_quote(session: Session, quote_id) -> Quote | None:
+    """A quote to show again (no lock); None if there is no such quote."""
+    return repository.find_quote(session, quote_id)
+
+
 def priced_of(quote: Quote) -> Priced:
     """The quote's terms as pricing states them (to charge exactly what was shown)."""
     applied = tuple(Applied(**a) for a in quote.applied)
@@ -256,15 +261,25 @@ def release(session: Session, quote_id, *, now: datetime) -> None:
     quote.state = RELEASED
 
 
-def use(session: Session, quote_id, *, target: QuoteFor, topup_id, now: datetime) -> Quote:
+def use(session: Session, quote_id, *, target: QuoteFor, topup_id, now: datetime, honour: bool = False) -> Quote:
     """The top-up paying this quote (called by `topup.top_up`, in its transaction, with the line locked). An open
     quote must not have expired; a reserved one (a payment was started in time) is honoured whenever it is paid.
-    A released one (its payment was given up, then paid after all) takes its budget again if there is any left."""
+    A released one (its payment was given up, then paid after all) takes its budget again if there is any left,
+    else raises PromotionUnavailable. `honour`: a person decided to honour a released quote that was paid although
+    its campaign's budget ran out since (payment review): the payer gets exactly what was shown and paid, the cost
+    goes to the ledger's promotion expense, and the campaign's budget is left as it is (never exceeded): its uses
+    of this quote stay released."""
     quote = _checked(session, quote_id, target)
     if quote.state in (OPEN, RELEASED):
         if quote.state == OPEN and now >= quote.expires_at:
             raise QuoteExpired()
-        _reserve(session, quote, now)
+        try:
+            _reserve(session, quote, now)
+        except PromotionUnavailable:
+            if not (honour and quote.state == RELEASED):
+                raise
+            quote.state, quote.topup_id = USED, topup_id
+            return quote
     for row in repository.uses_of_quote(session, quote.id):
         row.state, row.topup_id, row.updated_at = USED, topup_id, now
     quote.state, quote.topup_id = USED, topup_id
@@ -298,6 +313,8 @@ def _reserve(session: Session, quote: Quote, now: datetime, *, state: str = RESE
     """Each campaign's use and cost against its budget, all or none (a savepoint), and its per-line limit."""
     ids = [uuid.UUID(a["promotion_id"]) for a in quote.applied]
     limits = {p.id: p.per_line_limit for p in repository.promotions(session, ids)}
+    # A released quote paid after all takes its budget again through its own rows (one per campaign and quote).
+    earlier = {row.promotion_id: row for row in repository.uses_of_quote(session, quote.id)}
     with session.begin_nested():
         for promotion_id, applied in zip(ids, quote.applied, strict=True):
             cost = applied["discount_minor"] + applied["bonus_minor"] + applied["cashback_minor"]
@@ -306,6 +323,9 @@ def _reserve(session: Session, quote: Quote, now: datetime, *, state: str = RESE
             limit = limits.get(promotion_id)
             if limit is not None and repository.uses_by_line(session, promotion_id, quote.line_id) >= limit:
                 raise PromotionUnavailable(promotion_id=str(promotion_id))
+            if (row := earlier.get(promotion_id)) is not None:
+                row.state, row.cost_minor, row.updated_at = RESERVED, cost, now
+                continue
             session.add(PromotionUse(id=new_id(), promotion_id=promotion_id, quote_id=quote.id,
                                      line_id=quote.line_id, cost_minor=cost, bonus_days=applied["bonus_days"],
                                      state=state, topup_id=topup_id, created_at=now, updated_at=now))

@@ -43,7 +43,8 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
            clearing: str | None = None, price: Money | None = None,
            funding: Callable[[Money], list[Leg]] | None = None, request_extra: tuple[str, ...] = (),
            locked: tuple[LockedLine, OperatorRules, OfferTerms | None] | None = None,
-           topup_id: uuid.UUID | None = None, quote_id: uuid.UUID | str | None = None) -> TopUpResult:
+           topup_id: uuid.UUID | None = None, quote_id: uuid.UUID | str | None = None,
+           honour_quote: bool = False) -> TopUpResult:
     """`notify` adds fields to the confirmation message (a receipt link, for instance); `clearing` names the
     clearing account the money comes through when it is not the channel's (a payment provider's). `price`
     replaces the catalog's (a voucher credits the face value printed on it); `funding` gives the legs that pay the
@@ -54,7 +55,9 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     redemption saves that round trip). `topup_id` is the new top-up's id when the caller must know it first.
 
     The price is the quote's when `quote_id` names the quote the payer was shown (refused if it expired, was paid
-    or is for another line, offer or channel); otherwise the line is priced now, by the same rule (`quote`)."""
+    or is for another line, offer or channel); otherwise the line is priced now, by the same rule (`quote`).
+    `honour_quote`: a person honours a paid quote whose campaign budget ran out after its payment was given up
+    (promotion.service.use's `honour`)."""
     if channel not in ledger.CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(ledger.CHANNELS)}")
     number = lookup_msisdn(msisdn, region)
@@ -79,7 +82,7 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     topup_id = topup_id or new_id()
     target = QuoteFor(line.id, number, operator.id, offer.id, channel, operator.currency)
     if quote_id is not None:
-        quote = promotions.use(session, quote_id, target=target, topup_id=topup_id, now=now)
+        quote = promotions.use(session, quote_id, target=target, topup_id=topup_id, now=now, honour=honour_quote)
         # The quote fixes the money; the days are counted from when it is paid (a transfer may take days).
         priced = promotions.priced_of(quote)
         new_end = _new_validity(operator, line, offer, priced, now)
@@ -167,6 +170,14 @@ def quote(session: Session, *, msisdn: str, offer_id: str, channel: str, now: da
     target = QuoteFor(line.id, number, operator.id, offer.id, channel, operator.currency)
     return promotions.issue(session, target, priced, validity_ends_at=_new_validity(operator, line, offer, priced, now),
                             now=now, code=code, partner_code=partner_code, minutes=minutes)
+
+
+def preview(session: Session, *, line, operator, offers, channel: str, now: datetime) -> dict[str, pricing.Priced]:
+    """What each offer would cost this line now by the one rule, with no quote held and nothing written (an offer
+    list). The price to pay is the quote's, made when the payer picks one (`quote`); promo codes apply there."""
+    campaigns = promotions.live_campaigns(session, now)
+    facts = _facts(session, line, operator)
+    return {offer.id: _priced(offer, operator, channel, now, facts, campaigns) for offer in offers}
 
 
 def _priced(offer: OfferTerms, operator: OperatorRules, channel: str, now: datetime, facts: pricing.Facts,

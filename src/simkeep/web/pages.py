@@ -49,6 +49,10 @@ ERROR_TEXTS = {
     "credit_only_unconfirmed": N_("This amount adds credit only. Tick the box to confirm that is what you want, "
                                   "or choose another amount."),
     "session_expired": N_("Your session has expired. Please start again."),
+    "promo_code_invalid": N_("This promo code is unknown, has expired or does not apply to this renewal. The price "
+                             "below has not changed."),
+    "price_changed": N_("The price changed since it was shown (it expired, or a promotion in it ended). Nothing "
+                        "was charged: check the new price below and confirm again."),
     "not_found": N_("This page does not exist."),
     "method_not_allowed": N_("This page cannot be used this way. Go back and try again."),
     "validation_error": N_("This link or form is not valid. Go back and try again."),

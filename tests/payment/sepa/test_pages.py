@@ -49,6 +49,7 @@ def test_a_bank_transfer_checkout_shows_the_details_and_is_credited_after_the_st
         "numbers": [MSISDN], "csrf": "t0k",
         "wizard": {"offer": "fr-orange-mobicarte-10", "operator": "fr-orange-mobicarte", "msisdn": MSISDN,
                    "method": "bank_transfer", "key": "checkout-key-1"}})
+    assert web.get("/recharge/summary").status_code == 200  # the price is shown (quoted) before it is charged
     confirmed = web.post("/recharge/confirm", data={"checkout_key": "checkout-key-1", "csrf_token": "t0k"},
                          follow_redirects=False)
     assert confirmed.status_code == 303

@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import OfferTerms, OperatorRules
 from simkeep.core import idempotency
-from simkeep.core.errors import InvalidInput, LineNotRenewable, OfferNotFound, PromotionUnavailable
+from simkeep.core.errors import (
+    InvalidInput,
+    LineNotRenewable,
+    OfferNotFound,
+    PromotionUnavailable,
+    ValidityCapReached,
+)
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.core.phone import lookup_msisdn
@@ -165,6 +171,32 @@ def quote(session: Session, *, msisdn: str, offer_id: str, channel: str, now: da
     target = QuoteFor(line.id, number, operator.id, offer.id, channel, operator.currency)
     return promotions.issue(session, target, priced, validity_ends_at=_new_validity(operator, line, offer, priced, now),
                             now=now, code=code, partner_code=partner_code, minutes=minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """One offer priced for a line now, by the same rule as `quote`, without storing a quote (a list of offers to
+    choose from; the one chosen is then quoted and that quote charged)."""
+
+    offer: OfferTerms
+    priced: pricing.Priced
+    validity_ends_at: datetime
+
+
+def preview(session: Session, *, line, operator: OperatorRules, offers: list[OfferTerms], channel: str,
+            now: datetime, code: str | None = None) -> list[Preview]:
+    """Each offer as `quote` would price it for this line (a `Line` or `LockedLine`), channel and instant; offers
+    past the operator's validity cap are left out (`ValidityCapReached`)."""
+    campaigns = promotions.live_campaigns(session, now)
+    facts = _facts(session, line, operator)
+    found = []
+    for offer in offers:
+        priced = _priced(offer, operator, channel, now, facts, campaigns, code=code)
+        try:
+            found.append(Preview(offer, priced, _new_validity(operator, line, offer, priced, now)))
+        except ValidityCapReached:
+            continue
+    return found
 
 
 def _priced(offer: OfferTerms, operator: OperatorRules, channel: str, now: datetime, facts: pricing.Facts,

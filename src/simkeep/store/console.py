@@ -196,7 +196,8 @@ def options(session: Session, line: Line, *, now: datetime,
     operator = catalog.get_operator(session, line.operator_id)
     offers = list(session.scalars(select(Offer).where(Offer.operator_id == operator.id)
                                   .order_by(Offer.price_minor, Offer.id)))
-    found = [Option(p.offer, Money(p.priced.list_minor, operator.currency), Money(p.priced.price_minor, operator.currency),
+    by_id = {offer.id: offer for offer in offers}
+    found = [Option(by_id[p.offer.id], Money(p.priced.list_minor, operator.currency), Money(p.priced.price_minor, operator.currency),
                     Money(p.priced.bonus_minor, operator.currency), p.priced.bonus_days,
                     tuple(a.name for a in p.priced.applied), p.validity_ends_at,
                     rules.stages(operator, p.validity_ends_at).number_loss_at)

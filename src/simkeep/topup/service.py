@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
-from simkeep.catalog.models import OfferTerms, OperatorRules
+from simkeep.catalog.models import Offer, OfferTerms, Operator, OperatorRules
 from simkeep.core import idempotency
 from simkeep.core.errors import (
     InvalidInput,
@@ -178,13 +178,13 @@ class Preview:
     """One offer priced for a line now, by the same rule as `quote`, without storing a quote (a list of offers to
     choose from; the one chosen is then quoted and that quote charged)."""
 
-    offer: OfferTerms
+    offer: OfferTerms | Offer
     priced: pricing.Priced
     validity_ends_at: datetime
 
 
-def preview(session: Session, *, line, operator: OperatorRules, offers: list[OfferTerms], channel: str,
-            now: datetime, code: str | None = None) -> list[Preview]:
+def preview(session: Session, *, line, operator: OperatorRules | Operator, offers: Sequence[OfferTerms | Offer],
+            channel: str, now: datetime, code: str | None = None) -> list[Preview]:
     """Each offer as `quote` would price it for this line (a `Line` or `LockedLine`), channel and instant; offers
     past the operator's validity cap are left out (`ValidityCapReached`)."""
     campaigns = promotions.live_campaigns(session, now)
@@ -199,7 +199,7 @@ def preview(session: Session, *, line, operator: OperatorRules, offers: list[Off
     return found
 
 
-def _priced(offer: OfferTerms, operator: OperatorRules, channel: str, now: datetime, facts: pricing.Facts,
+def _priced(offer: OfferTerms | Offer, operator: OperatorRules | Operator, channel: str, now: datetime, facts: pricing.Facts,
             campaigns: list[pricing.Campaign], *, price: Money | None = None, code: str | None = None,
             exclude: frozenset = frozenset()) -> pricing.Priced:
     list_price, bonus = catalog.price_of(offer, operator)
@@ -209,13 +209,13 @@ def _priced(offer: OfferTerms, operator: OperatorRules, channel: str, now: datet
                          fixed_price=price is not None, exclude=exclude)
 
 
-def _facts(session: Session, line: LockedLine, operator: OperatorRules) -> pricing.Facts:
+def _facts(session: Session, line: LockedLine, operator: OperatorRules | Operator) -> pricing.Facts:
     return pricing.Facts(operator_id=operator.id, state=line.state, language=line.language,
                          first_renewal=lambda: not repository.has_topups(session, line.id),
                          uses_of=lambda promotion_id: promotions.uses_by_line(session, promotion_id, line.id))
 
 
-def _new_validity(operator: OperatorRules, line: LockedLine, offer: OfferTerms, priced: pricing.Priced,
+def _new_validity(operator: OperatorRules | Operator, line: LockedLine, offer: OfferTerms | Offer, priced: pricing.Priced,
                   now: datetime) -> datetime:
     return rules.extended_validity(operator, line.validity_ends_at, offer.validity_days, now,
                                    bonus_days=priced.bonus_days)

@@ -14,6 +14,7 @@ import time
 from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.counter import bench_counter_pg, bench_counter_sqlite
+from bench.counter_quotes import bench_counter_quotes_pg, bench_counter_quotes_sqlite
 from bench.pages import bench_pages
 from bench.receipts import bench_receipts
 from bench.reminders import bench_reminders
@@ -38,6 +39,8 @@ BENCHMARKS = {
     "voucher_pg": bench_voucher_pg,
     "counter_pg": bench_counter_pg,
     "counter_sqlite": bench_counter_sqlite,
+    "counter_quotes_pg": bench_counter_quotes_pg,
+    "counter_quotes_sqlite": bench_counter_quotes_sqlite,
     "receipts": bench_receipts,
     "stores_pg": bench_stores_pg,
     "stores_sqlite": bench_stores_sqlite,

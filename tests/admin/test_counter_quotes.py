@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (the `counter` fixture, imported, is a test argument)
 """The counter's quote step (/counter/lines/{msisdn}): the offers at their counter price, the quote shown with each
 campaign before any money is taken, exactly that quote taken, an expired quote re-quoted with why (nothing taken)
 and a promo code typed at the counter."""

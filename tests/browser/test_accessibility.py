@@ -407,6 +407,7 @@ def counter_tour(page: Page, portal: Portal, audit: Audit) -> None:
     make_promotion(portal.db, now=now(), name="+10 jours", benefit="bonus_days", benefit_value=10, stackable=True,
                    channels=["agent"])
     audit.visit(page, portal.url("/counter/lines/%2B33612345678"), "counter: line, offers at quoted prices")
+    page.locator("input[name=offer]").first.check()
     page.click('form[action$="/sale"] button[type=submit]')  # the quote first
     page.wait_for_url(re.compile(r"\?quote=[0-9a-f-]{36}#quote$"))
     audit.check(page, "counter: quote with its campaigns")

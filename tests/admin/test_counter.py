@@ -74,10 +74,20 @@ def check_id(client, path: str = LINE, **fields):
 
 
 def sell_form(client, path: str = LINE, page=None, **fields):
+    """The sale as an agent makes it: cash or card first shows the quote (nothing taken), then the quote's own form
+    takes exactly its price; a recharge card sells at once. Answers the last response."""
     page = page or client.get(path)
     form = {"offer": "fr-orange-mobicarte-10", "method": "cash", "terminal_ref": "", "pin": "",
             "key": form_key(page.text), **fields}
-    return client.post(f"{path}/sale", data={**form, "csrf_token": csrf(page.text)})
+    first = client.post(f"{path}/sale", data={**form, "csrf_token": csrf(page.text)})
+    if form["method"] == "voucher" or "quote" in fields or "?quote=" not in first.headers.get("location", ""):
+        return first
+    shown = client.get(first.headers["location"])
+    return client.post(f"{path}/sale", data={**form, "quote": quote_of(shown.text), "csrf_token": csrf(shown.text)})
+
+
+def quote_of(page: str) -> str:
+    return re.search(r'name="quote" value="([^"]+)"', page).group(1)
 
 
 def opened(counter: Counter, who=None) -> None:

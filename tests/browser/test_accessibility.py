@@ -34,6 +34,7 @@ from tests.browser.conftest import MSISDN, Portal
 from tests.factories.counter import make_store_person
 from tests.factories.lines import make_line
 from tests.factories.payments import checkout, deliver, now, pay
+from tests.factories.promotions import make_promotion
 from tests.factories.staff import make_staff, next_code, sign_in_page
 from tests.factories.stores import make_store, open_drawer, seller
 from tests.factories.stores import sell as sell_at_counter
@@ -461,8 +462,16 @@ def counter_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.click("form.counter-find button[type=submit]")
     page.locator("[role=alert]").wait_for()
     audit.check(page, "counter: number not found")
-    audit.visit(page, portal.url("/counter/lines/%2B33612345678"), "counter: line")
-    page.click('form[action$="/sale"] button[type=submit]')  # no ID check yet: refused
+    # Counter-only campaigns: the other tours keep their list prices.
+    make_promotion(portal.db, now=now(), name="Printemps -20 %", channels=["agent"])
+    make_promotion(portal.db, now=now(), name="+10 jours", benefit="bonus_days", benefit_value=10, stackable=True,
+                   channels=["agent"])
+    audit.visit(page, portal.url("/counter/lines/%2B33612345678"), "counter: line, offers at quoted prices")
+    page.locator("input[name=offer]").first.check()
+    page.click('form[action$="/sale"] button[type=submit]')  # the quote first
+    page.wait_for_url(re.compile(r"\?quote=[0-9a-f-]{36}#quote$"))
+    audit.check(page, "counter: quote with its campaigns")
+    page.click("#quote-sell")  # no ID check yet: refused, the quote still shown
     page.locator("[role=alert]").wait_for()
     audit.check(page, "counter: sale refused")
     page.select_option("#document_type", "passport")
@@ -476,6 +485,8 @@ def counter_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.locator("#recommendation").wait_for()
     audit.check(page, "counter: recommendation")
     page.click('form[action$="/sale"] button[type=submit]')
+    page.wait_for_url(re.compile(r"\?quote=[0-9a-f-]{36}#quote$"))
+    page.click("#quote-sell")
     page.wait_for_url(re.compile(r"/counter/sales/[0-9a-f-]{36}$"))
     audit.check(page, "counter: sale, with the void form")
     audit.visit(page, portal.url("/counter/sales"), "counter: sales")

@@ -62,6 +62,10 @@ def test_an_agent_renews_a_chinese_customers_number_with_cash_and_prints_the_rec
     # Cash into the open drawer.
     assert page.locator("input[name=method][value=cash]").is_checked()
     page.click('form[action$="/sale"] button[type=submit]')
+    # The quote first (nothing taken yet): the price the customer pays, then exactly that price taken.
+    page.wait_for_url(re.compile(r"\?quote=[0-9a-f-]{36}#quote$"))
+    assert page.locator("#quote-price").inner_text() == price
+    page.click("#quote-sell")
     page.wait_for_url(re.compile(r"/counter/sales/[0-9a-f-]{36}$"))
     assert page.locator("#sale-done").is_visible()
     with portal.db.transaction(write=False) as session:

@@ -69,8 +69,9 @@ def test_the_document_has_every_api_operation():
         "GET /api/v1/lines/{msisdn}", "GET /api/v1/lines/{msisdn}/history", "GET /api/v1/operators",
         "GET /api/v1/reseller", "GET /api/v1/reseller/purchases", "GET /api/v1/reseller/statement",
         "GET /api/v1/reseller/statement.csv", "GET /api/v1/stores", "GET /api/v1/topups/{topup_id}", "GET /healthz",
-        "POST /api/v1/charges", "POST /api/v1/lines", "POST /api/v1/plans", "POST /api/v1/quotes", "POST /api/v1/reseller/epins",
-        "POST /api/v1/reseller/topups", "POST /api/v1/topups", "POST /api/v1/vouchers/redeem", "POST /webhooks/{provider}"]
+        "POST /api/v1/charges", "POST /api/v1/lines", "POST /api/v1/plans", "POST /api/v1/quotes",
+        "POST /api/v1/reseller/epins", "POST /api/v1/reseller/quotes", "POST /api/v1/reseller/topups", "POST /api/v1/topups",
+        "POST /api/v1/vouchers/redeem", "POST /webhooks/{provider}"]
 
 
 @pytest.mark.parametrize("label", operation_labels())

@@ -30,7 +30,7 @@ from simkeep.core import clock
 from simkeep.core.errors import InvalidInput, SimkeepError
 from simkeep.core.phone import lookup_msisdn, masked
 from simkeep.db import Database
-from simkeep.locale import formats
+from simkeep.locale import formats, languages
 from simkeep.plan import service as keep
 from simkeep.receipt import service as receipts
 from simkeep.store import console
@@ -39,11 +39,23 @@ from simkeep.store.models import CARD, CASH, ID_DOCUMENTS, METHODS, VOUCHER
 from simkeep.store.service import Commission, Seller
 from simkeep.voucher import pins
 from simkeep.web.deps import Config, Db
-from simkeep.web.pages import Csrf, Lang, error_text, reader, redirect, render
+from simkeep.web.pages import N_, Csrf, Lang, error_text, reader, redirect, render
 
 router = APIRouter(prefix="/counter", include_in_schema=False)
 KEY = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 Msisdn = Annotated[str, Path(max_length=32)]
+# What the agent reads when a quote cannot be paid; the counter then shows a new quote (nothing was taken).
+QUOTE_TEXTS = {
+    "quote_expired": N_("The price shown has expired: here is the price now. Nothing was taken; show it to the "
+                        "customer and sell again."),
+    "promotion_unavailable": N_("A promotion in the price shown has run out: here is the price now. Nothing was "
+                                "taken; show it to the customer and sell again."),
+    "quote_used": N_("This price was already paid: here is a new one. Nothing was taken twice."),
+    "quote_mismatch": N_("The price shown was for another offer: here is the price of this one. Nothing was taken."),
+    "quote_not_found": N_("The price shown is no longer on file: here is the price now. Nothing was taken."),
+    "promo_code_invalid": N_("This promo code is unknown, has expired or does not apply to this renewal."),
+}
+REQUOTE = frozenset({"quote_expired", "promotion_unavailable", "quote_used", "quote_mismatch", "quote_not_found"})
 SaleId = Annotated[uuid.UUID, Path()]
 
 
@@ -101,14 +113,15 @@ def home(request: Request, db: Db, settings: Config, member: Agent,
 @router.get("/lines/{msisdn}", response_class=HTMLResponse)
 def line_page(request: Request, db: Db, settings: Config, member: Agent, msisdn: Msisdn,
               until: Annotated[str | None, Query(max_length=10)] = None,
-              done: Annotated[str | None, Query(max_length=10)] = None) -> Response:
+              done: Annotated[str | None, Query(max_length=10)] = None,
+              quote_id: Annotated[str | None, Query(alias="quote", max_length=36)] = None) -> Response:
     try:
         number = lookup_msisdn(msisdn, settings.default_region)
     except SimkeepError as exc:
         return _not_found(request, member, msisdn, exc)
     if number != msisdn:
         return redirect(f"/counter/lines/{quote(number)}")
-    return _line_page(request, db, settings, member, number, until=until, done=done)
+    return _line_page(request, db, settings, member, number, until=until, done=done, quote_id=quote_id)
 
 
 def _keep_plans(session: Session, number: str, until: str, now, lang: str) -> list:
@@ -128,7 +141,10 @@ def _not_found(request: Request, member: StaffMember, typed: str, exc: SimkeepEr
 
 def _line_page(request: Request, db: Database, settings: Settings, member: StaffMember, number: str, *,
                status: int = 200, error: str | None = None, until: str | None = None, done: str | None = None,
-               form: dict | None = None) -> Response:
+               form: dict | None = None, quote_id: str | None = None) -> Response:
+    """The line's facts, the ID check, the recommendation, the offers at their counter price and, once the agent
+    asked for it (`quote_id`), the quote: what the customer pays, what it brings and until when the price holds;
+    the payment form then charges exactly that quote."""
     lang, locale = reader(request).language, reader(request).locale
     now = clock.now()
     recommendation, until_error, keep_plans = None, None, []
@@ -148,14 +164,23 @@ def _line_page(request: Request, db: Database, settings: Settings, member: Staff
                 until_error = error_text(lang, exc.code)
             keep_plans = _keep_plans(session, number, until, now, lang)
         checked = console.recent_id_check(session, store_id=store.id, line_id=facts.line.id, now=now)
-        choices, _capped = console.options(session, facts.line, now=now) if facts.renewable else ([], [])
+        form = form or {}
+        code = form.get("code") or None
+        try:
+            choices, _capped = (console.options(session, facts.line, now=now, code=code) if facts.renewable
+                                else ([], []))
+        except SimkeepError:  # a promo code that brings nothing: the offers at their price without it
+            choices, _capped = console.options(session, facts.line, now=now)
         drawer = stores.open_drawer_of(session, member.id)
-    form = form or {}
+        shown = stores.held_quote(session, quote_id, msisdn=number) if quote_id else None
     chosen = form.get("offer") or (recommendation.best.offer.id if recommendation and recommendation.best else "")
     return render(request, "counter/line.html", status=status, error=error, member=member, store=store, facts=facts,
                   line=facts.line, operator=facts.operator, checked=checked, recommendation=recommendation,
                   until=until or "", until_error=until_error, keep_plans=keep_plans, choices=choices, chosen=chosen, drawer=drawer,
                   method=form.get("method") or CASH, terminal_ref=form.get("terminal_ref", ""),
+                  code=form.get("code", ""), quote=shown,
+                  quote_live=bool(shown and shown.state == "open" and now < shown.expires_at),
+                  quote_offer=next((o.offer for o in choices if shown and o.offer.id == shown.offer_id), None),
                   document=form.get("document_type", ""), country=form.get("issuing_country", ""),
                   countries=console.country_names(locale), documents=ID_DOCUMENTS, done=done,
                   minutes=console.ID_CHECK_MINUTES, key=secrets.token_urlsafe(24), tz=store.timezone,
@@ -192,22 +217,28 @@ def id_check(request: Request, db: Db, settings: Config, lang: Lang, member: Age
 def sale(request: Request, db: Db, settings: Config, lang: Lang, member: Agent, msisdn: Msisdn,
          offer: Annotated[str, Form(max_length=80)] = "", method: Annotated[str, Form(max_length=10)] = "",
          terminal_ref: Annotated[str, Form(max_length=64)] = "", pin: Annotated[str, Form(max_length=64)] = "",
-         key: Annotated[str, Form(max_length=64)] = "", _csrf: None = Csrf) -> Response:
+         key: Annotated[str, Form(max_length=64)] = "", code: Annotated[str, Form(max_length=32)] = "",
+         quote_id: Annotated[str, Form(alias="quote", max_length=36)] = "", _csrf: None = Csrf) -> Response:
+    """Cash or card without a quote: the price is quoted and shown first (nothing is taken). With the quote the
+    agent showed: exactly that price is taken. If it has expired (or its promotion ran out), a new quote is shown
+    with what changed, and nothing is taken. A recharge card sells at its face value (the voucher flow prices it)."""
     number = lookup_msisdn(msisdn, settings.default_region)
-    typed = {"offer": offer, "method": method, "terminal_ref": terminal_ref[:64]}
+    typed = {"offer": offer, "method": method, "terminal_ref": terminal_ref[:64], "code": code.strip()[:32]}
 
-    def again(status: int, code: str) -> Response:
-        return _line_page(request, db, settings, member, number, status=status, error=error_text(lang, code),
-                          form=typed)
+    def again(status: int, code: str, shown: str | None = None) -> Response:
+        return _line_page(request, db, settings, member, number, status=status, error=_text(lang, code),
+                          form=typed, quote_id=shown)
 
     if method not in METHODS:
         return again(422, "store_method_invalid")
     if method != VOUCHER and not offer:
         return again(422, "store_offer_required")
-    form_key = key if KEY.match(key) else secrets.token_urlsafe(24)
     seller = _seller(member)
-    commission = Commission(percent=settings.store_commission_percent, per_offer=settings.store_commission_per_offer)
     now = clock.now()
+    if method != VOUCHER and not quote_id:
+        return _quote_then_show(request, db, settings, member, number, seller, typed, lang, now)
+    form_key = key if KEY.match(key) else secrets.token_urlsafe(24)
+    commission = Commission(percent=settings.store_commission_percent, per_offer=settings.store_commission_per_offer)
 
     def work(session: Session) -> stores.SaleOutcome:
         line = console.require_id_check(session, store_id=seller.store_id, msisdn=number, now=now,
@@ -219,15 +250,41 @@ def sale(request: Request, db: Db, settings: Config, lang: Lang, member: Agent, 
                            pin=pin if method == VOUCHER else None,
                            voucher_keys=pins.keys(settings) if method == VOUCHER else None,
                            failures_allowed=settings.voucher_failures_per_number,
-                           failure_hours=settings.voucher_failure_hours)
+                           failure_hours=settings.voucher_failure_hours,
+                           quote_id=quote_id if method != VOUCHER else None)
 
     try:
         done = db.write(work).outcome()
     except SimkeepError as exc:
         if isinstance(exc, StaffPageError):
             raise
-        return again(exc.status, exc.code)
+        if exc.code in REQUOTE:
+            return _quote_then_show(request, db, settings, member, number, seller, typed, lang, now, exc=exc)
+        return again(exc.status, exc.code, shown=quote_id or None)
     return redirect(f"/counter/sales/{done.id}")
+
+
+def _text(lang: str, code: str) -> str:
+    return languages.gettext(lang, QUOTE_TEXTS[code]) if code in QUOTE_TEXTS else error_text(lang, code)
+
+
+def _quote_then_show(request: Request, db: Database, settings: Settings, member: StaffMember, number: str,
+                     seller: Seller, typed: dict, lang: str, now, *, exc: SimkeepError | None = None) -> Response:
+    """Quote the chosen offer (and promo code) for the counter and show it: after a refused quote, with why and a
+    409, so the agent sees the new price before any money is taken."""
+    try:
+        shown = db.write(lambda session: stores.quote(
+            session, seller=seller, msisdn=number, offer_id=typed["offer"], now=now, region=settings.default_region,
+            code=typed["code"] or None, minutes=settings.quote_minutes))
+    except SimkeepError as refused:
+        if isinstance(refused, StaffPageError):
+            raise
+        return _line_page(request, db, settings, member, number, status=refused.status,
+                          error=_text(lang, refused.code), form=typed)
+    if exc is None:
+        return redirect(f"/counter/lines/{quote(number)}?quote={shown.id}#quote")
+    return _line_page(request, db, settings, member, number, status=exc.status, error=_text(lang, exc.code),
+                      form=typed, quote_id=str(shown.id))
 
 
 # -- sales ----------------------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from simkeep.portal import service as portal
 from simkeep.portal import wizard
 from simkeep.portal.params import Notice, PageRoute, RawNumber, msisdn_or_error
 from simkeep.portal.signin import moment
+from simkeep.voucher import service as vouchers
 from simkeep.web.deps import Config, Db, Limits
 from simkeep.web.pages import Csrf, Lang, error_text, language, reader, redirect, render, verified_numbers
 
@@ -100,10 +101,12 @@ def card_result(request: Request, db: Db, settings: Config, topup_id: CardResult
     with db.transaction(write=False) as session:
         outcome = portal.card_outcome(session, topup_id, numbers=verified_numbers(request),
                                       own=request.session.get("cards", []), secret=settings.key("receipt"))
+        # What the card brought beyond its face value: the campaigns its quote applied (bonus credit, bonus days).
+        promotions = vouchers.applied_promotions(session, outcome.topup) if outcome else []
     if outcome is None:
         return render(request, "portal/error.html", status=404, missing=True,
                       error=error_text(language(request), "not_found"))
-    return render(request, "portal/card_done.html", **outcome.context())
+    return render(request, "portal/card_done.html", promotions=promotions, **outcome.context())
 
 
 def _form(request: Request, settings: Settings, *, msisdn: str, status: int = 200, error: str | None = None,

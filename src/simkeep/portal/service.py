@@ -26,7 +26,6 @@ from simkeep.core.errors import (
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.db import Database
-from simkeep.line import rules
 from simkeep.line import service as lines
 from simkeep.line.models import RENEWABLE, Line
 from simkeep.notification import service as notifications
@@ -129,20 +128,18 @@ def quote_offers(session: Session, operator: Operator, offers: list[Offer], *, l
     singles = month_prices(session, operator)
     if line is None:
         return [OfferQuote(offer, month_by_month_minor=_month_by_month(offer, singles)) for offer in offers]
-    prices = topups.preview(session, line=line, operator=operator, offers=offers, channel=CHANNEL, now=now)
+    # Offers past the validity cap are left out of the preview: they are listed as such, at list price.
+    previews = {p.offer.id: p for p in topups.preview(session, line=line, operator=operator, offers=offers,
+                                                      channel=CHANNEL, now=now)}
     quotes = []
     for offer in offers:
-        priced = prices[offer.id]
         monthly = _month_by_month(offer, singles)
-        try:
-            end = rules.extended_validity(operator, line.validity_ends_at, offer.validity_days, now,
-                                          bonus_days=priced.bonus_days)
-        except ValidityCapReached:
-            quotes.append(OfferQuote(offer, over_cap=True, price_minor=priced.price_minor,
-                                     month_by_month_minor=monthly))
+        if (seen := previews.get(offer.id)) is None:
+            quotes.append(OfferQuote(offer, over_cap=True, price_minor=offer.price_minor, month_by_month_minor=monthly))
             continue
-        quotes.append(OfferQuote(offer, end, credit_only=end <= line.validity_ends_at, price_minor=priced.price_minor,
-                                 month_by_month_minor=monthly))
+        end = seen.validity_ends_at
+        quotes.append(OfferQuote(offer, end, credit_only=end <= line.validity_ends_at,
+                                 price_minor=seen.priced.price_minor, month_by_month_minor=monthly))
     return quotes
 
 

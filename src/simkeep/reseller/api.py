@@ -18,7 +18,14 @@ from simkeep.core.phone import masked
 from simkeep.reseller import export
 from simkeep.reseller import service as resellers
 from simkeep.reseller.models import Reseller
-from simkeep.reseller.schemas import ResellerOut, ResellerTopUpCreate, ResellerTopUpOut, StatementOut
+from simkeep.reseller.schemas import (
+    ResellerOut,
+    ResellerQuoteCreate,
+    ResellerQuoteOut,
+    ResellerTopUpCreate,
+    ResellerTopUpOut,
+    StatementOut,
+)
 from simkeep.web.deps import Config, IdempotencyKey, Lane, ResellerKey
 from simkeep.web.openapi import errors
 from simkeep.web.params import Instant, known_query
@@ -62,7 +69,8 @@ async def get_reseller(db: Lane, who: ResellerKey) -> dict:
     400: "`idempotency_key_missing`",
     402: "`insufficient_float`: the float cannot pay for it; nothing moved",
     404: "`line_not_found` or `offer_not_found`",
-    409: "`line_not_renewable`, `validity_cap_reached`, or `idempotency_key_reused`",
+    409: "`line_not_renewable`, `validity_cap_reached`, `idempotency_key_reused`, `quote_expired`, `quote_used`, "
+         "`quote_mismatch` or `promotion_unavailable` (quote again; nothing moved)",
     422: "`invalid_input`: an offer sold in another currency than the float's; a malformed Idempotency-Key"},
     body=True))
 async def top_up(body: ResellerTopUpCreate, key: IdempotencyKey, db: Lane, cfg: Config,
@@ -75,16 +83,39 @@ async def top_up(body: ResellerTopUpCreate, key: IdempotencyKey, db: Lane, cfg: 
         reseller = own(session, who.reseller_id)
         result = resellers.top_up_line(session, reseller=reseller, principal=who.id, idempotency_key=key,
                                        msisdn=body.msisdn, offer_id=body.offer_id, now=now,
-                                       region=cfg.default_region)
+                                       region=cfg.default_region, quote_id=body.quote_id)
         t = result.topup
         paid, commission = resellers.costs(session, reseller, t.journal_entry_id)
         return {"id": str(t.id), "status": t.status, "msisdn": masked(t.msisdn), "offer_id": t.offer_id,
                 "channel": t.channel, "amount": money(t.price_minor, t.currency), "paid": paid.to_dict(),
-                "commission": commission.to_dict(), "created_at": iso(t.created_at), "replayed": result.replayed}
+                "commission": commission.to_dict(), "created_at": iso(t.created_at), "replayed": result.replayed,
+                "quote_id": str(t.quote_id) if t.quote_id else None}
 
     shown = await db.write(top_up)
     headers = {"Idempotent-Replayed": "true"} if shown.pop("replayed") else None
     return Response(orjson.dumps(shown), status_code=201, media_type="application/json", headers=headers)
+
+
+@router.post("/quotes", status_code=201, response_model=ResellerQuoteOut, responses=errors({
+    **FORBIDDEN,
+    404: "`line_not_found` or `offer_not_found`",
+    409: "`line_not_renewable` or `validity_cap_reached`"}, body=True))
+async def create_quote(body: ResellerQuoteCreate, db: Lane, cfg: Config, who: ResellerKey) -> dict:
+    """The price of a renewal through this reseller now (channel `reseller`, the campaigns applied), what the float
+    would pay for it and until when it holds; pay it with `quote_id` on `POST /api/v1/reseller/topups`."""
+    now = clock.now()
+
+    def make(session: Session) -> dict:
+        reseller = own(session, who.reseller_id)
+        q, paid, commission = resellers.quote(session, reseller=reseller, msisdn=body.msisdn, offer_id=body.offer_id,
+                                              now=now, region=cfg.default_region, minutes=cfg.quote_minutes)
+        return {"id": str(q.id), "msisdn": masked(q.msisdn), "offer_id": q.offer_id, "channel": q.channel,
+                "list_price": money(q.list_minor, q.currency), "price": money(q.price_minor, q.currency),
+                "paid": paid.to_dict(), "commission": commission.to_dict(), "bonus": money(q.bonus_minor, q.currency),
+                "bonus_days": q.bonus_days, "promotions": [a["name"] for a in q.applied],
+                "validity_ends_at": iso(q.validity_ends_at), "expires_at": iso(q.expires_at)}
+
+    return await db.write(make)
 
 
 @router.get("/statement", response_model=StatementOut, responses=errors(FORBIDDEN),

@@ -16,6 +16,29 @@ class ResellerOut(BaseModel):
 class ResellerTopUpCreate(RequestBody):
     msisdn: StrictStr = Field(max_length=32, examples=["+33612345678"])
     offer_id: StrictStr = Field(max_length=80, examples=["fr-orange-mobicarte-10"])
+    quote_id: StrictStr | None = Field(None, max_length=36, description="a quote from `POST /api/v1/reseller/quotes`"
+                                       ": charged exactly, refused once expired or paid")
+
+
+class ResellerQuoteCreate(RequestBody):
+    msisdn: StrictStr = Field(max_length=32, examples=["+33612345678"])
+    offer_id: StrictStr = Field(max_length=80, examples=["fr-orange-mobicarte-10"])
+
+
+class ResellerQuoteOut(BaseModel):
+    id: str
+    msisdn: str = Field(description="masked: +336******78")
+    offer_id: str
+    channel: str
+    list_price: MoneyOut
+    price: MoneyOut = Field(description="charged for the renewal, the campaigns applied")
+    paid: MoneyOut = Field(description="what the float would pay: the price less the commission")
+    commission: MoneyOut
+    bonus: MoneyOut
+    bonus_days: int
+    promotions: list[str] = Field(description="the names of the campaigns applied")
+    validity_ends_at: datetime
+    expires_at: datetime
 
 
 class ResellerTopUpOut(BaseModel):
@@ -28,6 +51,7 @@ class ResellerTopUpOut(BaseModel):
     paid: MoneyOut = Field(description="taken from the float")
     commission: MoneyOut
     created_at: datetime
+    quote_id: str | None = None
 
 
 class StatementLineOut(BaseModel):

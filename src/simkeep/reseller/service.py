@@ -27,6 +27,7 @@ from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.ledger import service as ledger
 from simkeep.ledger.service import Leg
+from simkeep.promotion.models import Quote
 from simkeep.reseller.models import Reseller
 from simkeep.topup import service as topups
 from simkeep.topup.service import TopUpResult
@@ -124,8 +125,10 @@ def deposit(session: Session, *, reseller: Reseller, amount: Money, reference: s
 
 
 def top_up_line(session: Session, *, reseller: Reseller, principal: str, idempotency_key: str, msisdn: str,
-                offer_id: str, now: datetime, region: str = "FR") -> TopUpResult:
-    """A customer's line recharged by the reseller, paid from its float (channel `reseller`, commission booked)."""
+                offer_id: str, now: datetime, region: str = "FR", quote_id: str | None = None) -> TopUpResult:
+    """A customer's line recharged by the reseller, paid from its float (channel `reseller`, commission booked).
+    Priced by the one rule every channel uses: `quote_id` (a quote from `quote`) is charged exactly, else the
+    renewal is priced now. The float pays the price actually charged less the reseller's commission on it."""
     commission_account = ledger.system_account_id(ledger.COMMISSION, reseller.currency)
 
     def from_float(price: Money) -> list[Leg]:
@@ -137,9 +140,19 @@ def top_up_line(session: Session, *, reseller: Reseller, principal: str, idempot
     try:
         return topups.top_up(session, principal=principal, idempotency_key=idempotency_key, msisdn=msisdn,
                              offer_id=offer_id, channel=CHANNEL, now=now, region=region, funding=from_float,
-                             notify={"reseller": reseller.name})
+                             notify={"reseller": reseller.name}, quote_id=quote_id)
     except InsufficientBalance:
         raise InsufficientFloat() from None
+
+
+def quote(session: Session, *, reseller: Reseller, msisdn: str, offer_id: str, now: datetime, region: str = "FR",
+          minutes: int = 15) -> tuple[Quote, Money, Money]:
+    """The price of this renewal through the reseller now (channel `reseller`), held for `minutes`; with (what the
+    float would pay, the commission) on that price."""
+    found = topups.quote(session, msisdn=msisdn, offer_id=offer_id, channel=CHANNEL, now=now, region=region,
+                         minutes=minutes)
+    paid, commission = split(reseller, Money(found.price_minor, found.currency))
+    return found, paid, commission
 
 
 def costs(session: Session, reseller: Reseller, entry_id: uuid.UUID) -> tuple[Money, Money]:

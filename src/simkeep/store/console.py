@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import Offer, Operator
 from simkeep.core.clock import end_of_local_day, zone
-from simkeep.core.errors import InvalidInput, LineNotRenewable, ValidityCapReached
+from simkeep.core.errors import InvalidInput, LineNotRenewable
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.core.phone import lookup_msisdn
@@ -167,11 +167,15 @@ def require_id_check(session: Session, *, store_id: uuid.UUID, msisdn: str, now:
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    """An offer as it would land on this line today."""
+    """An offer as it would land on this line today, priced for the counter (channel `agent`) by the one rule every
+    channel uses: `price` is what the customer would pay now, with the campaigns in `applied`."""
 
     offer: Offer
+    list_price: Money
     price: Money
-    bonus: Money
+    bonus: Money  # the offer's bonus and the campaigns'
+    bonus_days: int
+    applied: tuple[str, ...]  # the names of the campaigns that apply
     validity_ends_at: datetime
     number_loss_at: datetime
 
@@ -185,25 +189,29 @@ class Recommendation:
     capped: list[str]  # offers left out: they would pass the validity cap
 
 
-def options(session: Session, line: Line, *, now: datetime) -> tuple[list[Option], list[str]]:
-    """Every offer of the line's operator as it would land today, cheapest first; and the offers over the cap."""
+def options(session: Session, line: Line, *, now: datetime,
+            code: str | None = None) -> tuple[list[Option], list[str]]:
+    """Every offer of the line's operator as it would land today at the counter, cheapest to pay first (quoted
+    prices: the campaigns live now, and `code` if the customer gave one); and the offers over the cap."""
     operator = catalog.get_operator(session, line.operator_id)
-    found, capped = [], []
-    for offer in session.scalars(select(Offer).where(Offer.operator_id == operator.id)
-                                 .order_by(Offer.price_minor, Offer.id)):
-        try:
-            end = rules.extended_validity(operator, line.validity_ends_at, offer.validity_days, now)
-        except ValidityCapReached:
-            capped.append(offer.id)
-            continue
-        price, bonus = catalog.price_of(offer, operator)
-        found.append(Option(offer, price, bonus, end, rules.stages(operator, end).number_loss_at))
-    return found, capped
+    offers = list(session.scalars(select(Offer).where(Offer.operator_id == operator.id)
+                                  .order_by(Offer.price_minor, Offer.id)))
+    by_id = {offer.id: offer for offer in offers}
+    found = [Option(by_id[p.offer.id], Money(p.priced.list_minor, operator.currency), Money(p.priced.price_minor, operator.currency),
+                    Money(p.priced.bonus_minor, operator.currency), p.priced.bonus_days,
+                    tuple(a.name for a in p.priced.applied), p.validity_ends_at,
+                    rules.stages(operator, p.validity_ends_at).number_loss_at)
+             for p in topups.preview(session, line=line, operator=operator, offers=offers, channel=stores.CHANNEL,
+                                     now=now, code=code)]
+    priced = {o.offer.id for o in found}
+    capped = [o.id for o in offers if o.id not in priced]
+    return sorted(found, key=lambda o: (o.price.minor, o.offer.price_minor, o.offer.id)), capped
 
 
 def recommend(session: Session, *, line: Line, until: date, now: datetime) -> Recommendation:
     """The cheapest offer of the line's operator that keeps the number beyond the end of `until` (a day in the
-    operator's zone): the validity it would buy, run through the operator's grace and suspended days, must reach
+    operator's zone), at the price the counter would charge now (campaigns included): the validity it would buy
+    (bonus days included), run through the operator's grace and suspended days, must reach
     past that day's end. If none does, the one that keeps it longest, and `keeps` is False."""
     operator = catalog.get_operator(session, line.operator_id)
     if line.state not in RENEWABLE or now >= line.number_loss_at:

@@ -37,6 +37,8 @@ from simkeep.ledger import service as ledger
 from simkeep.ledger.service import Leg
 from simkeep.line import service as lines
 from simkeep.promotion import cashback
+from simkeep.promotion.models import Quote
+from simkeep.promotion.service import QUOTE_MINUTES
 from simkeep.receipt import service as receipts
 from simkeep.store.models import CARD, CASH, METHODS, VOUCHER, Drawer, Store, StoreSale
 from simkeep.topup import service as topups
@@ -236,8 +238,14 @@ def _lock_drawer(session: Session, drawer_id: uuid.UUID) -> Drawer | None:
 def sell(session: Session, *, seller: Seller, msisdn: str, offer_id: str | None, method: str, idempotency_key: str,
          commission: Commission, receipt_url: Callable[[uuid.UUID], str], language: str, now: datetime,
          region: str = "FR", terminal_ref: str | None = None, pin: str | None = None,
-         voucher_keys: pins.Keys | None = None, failures_allowed: int = 5, failure_hours: int = 24) -> SaleOutcome:
+         voucher_keys: pins.Keys | None = None, failures_allowed: int = 5, failure_hours: int = 24,
+         quote_id: uuid.UUID | str | None = None) -> SaleOutcome:
     """Sell a renewal at the counter: the one top-up, a receipt (its link in the confirmation SMS), the sale row.
+
+    Cash and card pay `quote_id`, the quote the agent showed (`quote`, channel `agent`): exactly its price is taken
+    (QuoteExpired, QuoteUsed, QuoteMismatch, PromotionUnavailable refuse it with nothing moved: quote again).
+    Without one the renewal is priced now by the same rule. The store's commission is a share of the price the
+    customer actually paid (a campaign's discount is simkeep's cost, booked to promotion expense, not the store's).
 
     Cash goes into the agent's open drawer and is owed by the store; a card on the store's terminal waits in the
     card-present clearing with the terminal's reference; both earn the store its commission. A recharge card is
@@ -286,7 +294,7 @@ def sell(session: Session, *, seller: Seller, msisdn: str, offer_id: str | None,
 
         result = topups.top_up(session, principal=principal, idempotency_key=idempotency_key, msisdn=number,
                                offer_id=offer_id, channel=CHANNEL, now=now, region=region, notify=notify,
-                               funding=funding, request_extra=(method, ref), topup_id=None)
+                               funding=funding, request_extra=(method, ref), topup_id=None, quote_id=quote_id)
         terminal_ref = ref or None
     if result.replayed:  # the top-up of this key exists and its sale row with it (same transaction)
         return SaleOutcome(_sale_by_key(session, seller.agent_id, idempotency_key), replayed=True)
@@ -294,6 +302,26 @@ def sell(session: Session, *, seller: Seller, msisdn: str, offer_id: str | None,
                                     receipt_id=receipt_id, method=method, drawer=drawer, key=idempotency_key,
                                     commission=earned[0] if earned else None, terminal_ref=terminal_ref,
                                     serial=serial, language=language, now=now))
+
+
+def quote(session: Session, *, seller: Seller, msisdn: str, offer_id: str, now: datetime, region: str = "FR",
+          code: str | None = None, minutes: int = QUOTE_MINUTES) -> Quote:
+    """The price of this renewal at this counter now (channel `agent`), held for `minutes`: what the agent shows
+    and what `sell(quote_id=...)` then takes. A promo code the customer gives works as on the portal
+    (PromoCodeInvalid when it brings nothing). Refused for an operator the store does not sell."""
+    store = _selling_store(session, seller.store_id)
+    _check_operator(session, store, offer_id)
+    return topups.quote(session, msisdn=msisdn, offer_id=offer_id, channel=CHANNEL, now=now, region=region,
+                        code=code or None, minutes=minutes)
+
+
+def held_quote(session: Session, quote_id, *, msisdn: str) -> Quote | None:
+    """A counter quote of this number (any state), or None: what the line page shows when it names one."""
+    try:
+        found = session.get(Quote, uuid.UUID(str(quote_id)))
+    except ValueError:
+        return None
+    return found if found is not None and found.msisdn == msisdn and found.channel == CHANNEL else None
 
 
 def _record_sale(session: Session, result: TopUpResult, *, seller: Seller, store: Store, sale_id: uuid.UUID,
@@ -384,6 +412,9 @@ def void(session: Session, *, sale_id: uuid.UUID, store_id: uuid.UUID, by: str, 
     topup = topups.get_topup(session, sale.topup_id)
     store = get_store(session, sale.store_id)
     price, bonus = Money(topup.price_minor, topup.currency), Money(topup.bonus_minor, topup.currency)
+    # A campaign's discount was credited to the line from promotion expense: it goes back there.
+    paid_quote = session.get(Quote, topup.quote_id) if topup.quote_id else None
+    discount = Money(paid_quote.discount_minor if paid_quote else 0, topup.currency)
     cut = Money(sale.commission_minor, sale.currency)
     expense = Leg(ledger.system_account_id(ledger.STORE_COMMISSION, price.currency), cut)
     paid_back = ([Leg(store.account_id, price - cut), expense] if sale.method == CASH else
@@ -391,9 +422,9 @@ def void(session: Session, *, sale_id: uuid.UUID, store_id: uuid.UUID, by: str, 
                   Leg(store.account_id, -cut), expense])
     try:
         entry_id = ledger.post(session, kind="void", reference=f"void:{sale.id}", now=now, legs=[
-            Leg(line.credit_account_id, -price, tracked=True),
+            Leg(line.credit_account_id, -(price + discount), tracked=True),
             Leg(line.bonus_account_id, -bonus, tracked=True),
-            Leg(ledger.system_account_id(ledger.PROMOTION_EXPENSE, bonus.currency), bonus),
+            Leg(ledger.system_account_id(ledger.PROMOTION_EXPENSE, bonus.currency), bonus + discount),
             *paid_back,
         ])
     except InsufficientBalance as exc:

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
-from simkeep.catalog.models import OfferTerms, OperatorRules
+from simkeep.catalog.models import Offer, OfferTerms, Operator, OperatorRules
 from simkeep.core import idempotency
-from simkeep.core.errors import InvalidInput, LineNotRenewable, OfferNotFound, PromotionUnavailable
+from simkeep.core.errors import (
+    InvalidInput,
+    LineNotRenewable,
+    OfferNotFound,
+    PromotionUnavailable,
+    ValidityCapReached,
+)
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.core.phone import lookup_msisdn
@@ -172,15 +178,33 @@ def quote(session: Session, *, msisdn: str, offer_id: str, channel: str, now: da
                             now=now, code=code, partner_code=partner_code, minutes=minutes)
 
 
-def preview(session: Session, *, line, operator, offers, channel: str, now: datetime) -> dict[str, pricing.Priced]:
-    """What each offer would cost this line now by the one rule, with no quote held and nothing written (an offer
-    list). The price to pay is the quote's, made when the payer picks one (`quote`); promo codes apply there."""
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """One offer priced for a line now, by the same rule as `quote`, without storing a quote (a list of offers to
+    choose from; the one chosen is then quoted and that quote charged)."""
+
+    offer: OfferTerms | Offer
+    priced: pricing.Priced
+    validity_ends_at: datetime
+
+
+def preview(session: Session, *, line, operator: OperatorRules | Operator, offers: Sequence[OfferTerms | Offer],
+            channel: str, now: datetime, code: str | None = None) -> list[Preview]:
+    """Each offer as `quote` would price it for this line (a `Line` or `LockedLine`), channel and instant; offers
+    past the operator's validity cap are left out (`ValidityCapReached`)."""
     campaigns = promotions.live_campaigns(session, now)
     facts = _facts(session, line, operator)
-    return {offer.id: _priced(offer, operator, channel, now, facts, campaigns) for offer in offers}
+    found = []
+    for offer in offers:
+        priced = _priced(offer, operator, channel, now, facts, campaigns, code=code)
+        try:
+            found.append(Preview(offer, priced, _new_validity(operator, line, offer, priced, now)))
+        except ValidityCapReached:
+            continue
+    return found
 
 
-def _priced(offer: OfferTerms, operator: OperatorRules, channel: str, now: datetime, facts: pricing.Facts,
+def _priced(offer: OfferTerms | Offer, operator: OperatorRules | Operator, channel: str, now: datetime, facts: pricing.Facts,
             campaigns: list[pricing.Campaign], *, price: Money | None = None, code: str | None = None,
             exclude: frozenset = frozenset()) -> pricing.Priced:
     list_price, bonus = catalog.price_of(offer, operator)
@@ -190,13 +214,13 @@ def _priced(offer: OfferTerms, operator: OperatorRules, channel: str, now: datet
                          fixed_price=price is not None, exclude=exclude)
 
 
-def _facts(session: Session, line: LockedLine, operator: OperatorRules) -> pricing.Facts:
+def _facts(session: Session, line: LockedLine, operator: OperatorRules | Operator) -> pricing.Facts:
     return pricing.Facts(operator_id=operator.id, state=line.state, language=line.language,
                          first_renewal=lambda: not repository.has_topups(session, line.id),
                          uses_of=lambda promotion_id: promotions.uses_by_line(session, promotion_id, line.id))
 
 
-def _new_validity(operator: OperatorRules, line: LockedLine, offer: OfferTerms, priced: pricing.Priced,
+def _new_validity(operator: OperatorRules | Operator, line: LockedLine, offer: OfferTerms | Offer, priced: pricing.Priced,
                   now: datetime) -> datetime:
     return rules.extended_validity(operator, line.validity_ends_at, offer.validity_days, now,
                                    bonus_days=priced.bonus_days)

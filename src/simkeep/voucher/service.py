@@ -59,6 +59,7 @@ from simkeep.db import insert_or_ignore, rowcount, sqlite_cache
 from simkeep.ledger import service as ledger
 from simkeep.ledger.service import Leg
 from simkeep.line import service as lines
+from simkeep.promotion.models import Quote
 from simkeep.reseller import service as resellers
 from simkeep.reseller.models import Reseller
 from simkeep.topup import service as topups
@@ -550,6 +551,15 @@ def redeem(session: Session, *, msisdn: str, pin: str, via: str, principal: str,
                            notify={"voucher_serial": taken.serial, **(notify or {})}, locked=(line, operator, offer),
                            topup_id=topup_id)
     return Redemption(result, serial=taken.serial)
+
+
+def applied_promotions(session: Session, topup: TopUp) -> list[dict]:
+    """The campaigns a card's redemption got (its recorded quote's: bonus credit, bonus days; never a discount, the
+    card's face value is its price), for the page that shows what the card brought."""
+    if topup.quote_id is None:
+        return []
+    quote = session.get(Quote, topup.quote_id)
+    return list(quote.applied) if quote is not None else []
 
 
 _BATCHES, _OFFERS, _FAILURES = VoucherBatch.__table__, Offer.__table__, VoucherFailure.__table__

@@ -89,12 +89,15 @@ def test_each_item_shows_its_date_amount_provider_reference_line_and_reason_in_t
         db, staff, lang, reason, amount, provider):
     client, cfg = staff
     make_line(db, now=now())
-    lost = attempt(db, in_review_line_lost(db, cfg))
+    # The amount first: a checkout is for a live line, and the other item takes the line's number away.
     differs = attempt(db, in_review_amount_differs(db, cfg))
+    lost = attempt(db, in_review_line_lost(db, cfg))
     sign_in(client, db, make_staff(db, cfg, username="sam", role="support"))
     client.cookies.set("tz", "Asia/Shanghai")
     page = html.unescape(client.get(f"/admin/review?lang={lang}").text)
-    item = page[page.index(f'id="payment-{lost.id}"'):page.index(f'id="payment-{differs.id}"')]
+    start = page.index(f'id="payment-{lost.id}"')
+    end = page.find('id="payment-', start + 1)
+    item = page[start:end if end != -1 else len(page)]
     locale = BASE_LOCALE[lang]
     assert reason in item and "line_not_renewable" not in item
     assert f"{amount} — " in item and provider in item and lost.provider_ref in item

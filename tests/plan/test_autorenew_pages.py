@@ -79,3 +79,15 @@ def test_the_one_tap_link_offers_to_pay_and_turns_auto_renew_off(db, client, set
         assert autorenew.setting_of(session, line.id).changed_by == "link"
         assert session.get(AutoRenewCharge, charge.id).state == "stopped"
     assert client.get(f"/auto-renew/{token[:-2]}xx").status_code == 404
+
+
+def test_a_keep_my_number_plan_opens_the_page_with_its_way_and_offer_chosen(db, client):
+    now = datetime.now(UTC)
+    signed_in_line(db, client, now)
+    client.post("/lines/auto-renew/card", data={"msisdn": NUMBER, "card_number": sandbox.APPROVE_CARD,
+                                                "csrf_token": "t0ken"})
+    cheapest = client.get("/lines/auto-renew?msisdn=%2B33612345678&plan=cheapest&offer=fr-orange-mobicarte-25").text
+    assert 'value="lowest_cost" checked' in cheapest and 'value="before_end" checked' not in cheapest
+    assert 'value="fr-orange-mobicarte-25" selected' in cheapest
+    never_barred = client.get("/lines/auto-renew?msisdn=%2B33612345678&plan=reachable").text
+    assert 'value="before_end" checked' in never_barred and 'value="lowest_cost" checked' not in never_barred

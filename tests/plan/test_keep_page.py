@@ -37,7 +37,9 @@ def test_the_page_shows_the_cheapest_plan_and_the_never_barred_one_and_saves_rem
     assert "€2.00 on April 15, 2027, €5.70 on May 30, 2027: €7.70 in total." in page
     assert "€10.80 on March 31, 2027: €10.80 in total." in page
     assert "barred (suspended) for 32 days" in page
-    assert "Renew automatically" not in page  # no auto-renew page in this app
+    # One click hands the plan to auto-renew: the cheapest way renews just before the number would be lost.
+    assert ('href="/lines/auto-renew?msisdn=%2B33612345678&amp;plan=cheapest&amp;offer=' in page
+            and "Renew automatically" in page)
     fr = client.get("/lines/keep", params={"msisdn": MSISDN, "until": "2027-09-01", "lang": "fr"}).text
     assert "2,00\u00a0€ le 15 avril 2027, 5,70\u00a0€ le 30 mai 2027\u00a0: 7,70\u00a0€ au total." in fr
     token = csrf(client)

@@ -196,6 +196,3 @@ class PlanDateInvalid(InvalidInput):
 class NoPlan(Conflict):
     code, message = "no_plan", "No sequence of renewals keeps this number until that date."
 
-
-class PlanNotFound(NotFound):
-    code, message = "plan_not_found", "No saved plan with this id for this line."

@@ -18,7 +18,7 @@ from simkeep.payment import flow
 from simkeep.payment import service as payments
 from simkeep.payment.models import PENDING
 from simkeep.plan import autorenew
-from simkeep.plan.autorenew_models import MODES
+from simkeep.plan.autorenew_models import BEFORE_END, LOWEST_COST, MODES
 from simkeep.portal.params import PageRoute
 from simkeep.web.deps import Config, Db
 from simkeep.web.pages import Csrf, Lang, error_text, redirect, render, verified_numbers
@@ -32,7 +32,10 @@ def _page(msisdn: str) -> str:
 
 
 @router.get(PAGE, response_class=HTMLResponse)
-def page(request: Request, db: Db, settings: Config, lang: Lang, msisdn: str = "", error: str = "") -> Response:
+def page(request: Request, db: Db, settings: Config, lang: Lang, msisdn: str = "", error: str = "", plan: str = "",
+         offer: str = "") -> Response:
+    """`plan` and `offer` come from the keep-my-number page's "Renew automatically": the cheapest plan renews just
+    before the number would be lost, the others some days before the validity ends, with the plan's first offer."""
     if msisdn not in verified_numbers(request):
         return redirect(f"/signin?next={PAGE}")
     with db.transaction(write=False) as session:
@@ -48,6 +51,7 @@ def page(request: Request, db: Db, settings: Config, lang: Lang, msisdn: str = "
     return render(request, "portal/autorenew.html", line=line, operator=operator, offers=offers, setting=setting,
                   methods=methods, charges=charges, sandbox_cards=saver == "sandbox", modes=MODES,
                   default_days=autorenew.DEFAULT_DAYS_BEFORE, max_days=autorenew.MAX_DAYS_BEFORE,
+                  chosen_mode=LOWEST_COST if plan == "cheapest" else BEFORE_END, chosen_offer=offer,
                   error=error_text(lang, error) if error else None)
 
 

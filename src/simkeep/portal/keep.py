@@ -1,5 +1,5 @@
 """Keep my number until DATE, in the portal: a date, the cheapest plan and the ways that never bar the line, and
-one click to be reminded on the plan's days (or to hand the line over to auto-renew when that page exists)."""
+one click to be reminded on the plan's days (or to hand the line over to auto-renew, in the plan's way)."""
 
 from __future__ import annotations
 
@@ -51,10 +51,8 @@ def keep_page(request: Request, db: Db, msisdn: Annotated[str | None, Query(max_
     language = reader(request).language
     explained = ([(p, service.explain(p, language, today=found.today, msisdn=number)) for p in found.plans]
                  if found else [])
-    auto_renew = any(getattr(r, "path", "") == AUTO_RENEW_PAGE for r in request.app.routes)
     return render(request, "portal/keep.html", numbers=numbers, msisdn=number, until=until or "",
-                  found=found, plans=explained, error=error, saved=saved, auto_renew=auto_renew,
-                  auto_renew_page=AUTO_RENEW_PAGE, min_date=(now.date() + timedelta(days=1)).isoformat())
+                  found=found, plans=explained, error=error, saved=saved, auto_renew_page=AUTO_RENEW_PAGE, min_date=(now.date() + timedelta(days=1)).isoformat())
 
 
 @router.post("/lines/keep/remind")

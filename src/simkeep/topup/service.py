@@ -78,13 +78,7 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
             earlier = repository.get(session, locked[0].earlier_id) if locked[0].earlier_id else None
         if (again := idempotency.replay(earlier, request_hash)) is not None:
             return TopUpResult(again, replayed=True)
-    if locked is None:
-        raise lines.no_live_line(session, number)
-    line, operator, offer = locked
-    if offer is None:
-        raise OfferNotFound()
-    if line.state not in RENEWABLE or now >= line.number_loss_at:
-        raise LineNotRenewable()
+    line, operator, offer = _renewable(session, number, locked, now)
     topup_id = topup_id or new_id()
     target = QuoteFor(line.id, number, operator.id, offer.id, channel, operator.currency)
     if quote_id is not None:
@@ -132,6 +126,19 @@ def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: st
     return TopUpResult(TopUp(**row), replayed=False)
 
 
+def _renewable(session: Session, number: str, locked: tuple[LockedLine, OperatorRules, OfferTerms | None] | None,
+               now: datetime) -> tuple[LockedLine, OperatorRules, OfferTerms]:
+    """The locked line, its operator and the offer, or why it cannot be renewed now."""
+    if locked is None:
+        raise lines.no_live_line(session, number)
+    line, operator, offer = locked
+    if offer is None:
+        raise OfferNotFound()
+    if line.state not in RENEWABLE or now >= line.number_loss_at:
+        raise LineNotRenewable()
+    return line, operator, offer
+
+
 def _price_and_use(session: Session, target: QuoteFor, line: LockedLine, operator: OperatorRules,
                    offer: OfferTerms, channel: str, now: datetime, price: Money | None, topup_id: uuid.UUID):
     """(quote or None, priced, new validity end) for a top-up priced as it is made. A campaign whose budget runs
@@ -161,14 +168,7 @@ def quote(session: Session, *, msisdn: str, offer_id: str, channel: str, now: da
     if channel not in ledger.CHANNELS:
         raise InvalidInput(f"channel must be one of {', '.join(ledger.CHANNELS)}")
     number = lookup_msisdn(msisdn, region)
-    found = lines.lock_live_line(session, number, offer_id)
-    if found is None:
-        raise lines.no_live_line(session, number)
-    line, operator, offer = found
-    if offer is None:
-        raise OfferNotFound()
-    if line.state not in RENEWABLE or now >= line.number_loss_at:
-        raise LineNotRenewable()
+    line, operator, offer = _renewable(session, number, lines.lock_live_line(session, number, offer_id), now)
     campaigns = promotions.live_campaigns(session, now)
     priced = _priced(offer, operator, channel, now, _facts(session, line, operator), campaigns, price=fixed_price,
                      code=code)

@@ -22,19 +22,36 @@ PG_DB = "simkeep_bench_counter"
 
 
 def bench_counter_pg(sizes: Sizes) -> None:
+    _on_pg(sizes, "counter_pg")
+
+
+def bench_counter_sqlite(sizes: Sizes) -> None:
+    _on_sqlite(sizes, "counter_sqlite")
+
+
+def bench_counter_quotes_pg(sizes: Sizes) -> None:
+    """The sale as the pages make it with three live counter campaigns: the quote shown, then exactly it taken."""
+    _on_pg(sizes, "counter_quotes_pg", quoted=True)
+
+
+def bench_counter_quotes_sqlite(sizes: Sizes) -> None:
+    _on_sqlite(sizes, "counter_quotes_sqlite", quoted=True)
+
+
+def _on_pg(sizes: Sizes, name: str, quoted: bool = False) -> None:
     recreate_database(PG_DB)
     try:
-        _run(pg_url(PG_DB), sizes, "counter_pg")
+        _run(pg_url(PG_DB), sizes, name, quoted)
     finally:
         drop_database(PG_DB)
 
 
-def bench_counter_sqlite(sizes: Sizes) -> None:
-    folder = OUT / "counter"
+def _on_sqlite(sizes: Sizes, name: str, quoted: bool = False) -> None:
+    folder = OUT / name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     try:
-        _run(f"sqlite:///{folder / 'counter.db'}", sizes, "counter_sqlite")
+        _run(f"sqlite:///{folder / 'counter.db'}", sizes, name, quoted)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -43,10 +60,12 @@ def _numbers(prefix: str, n: int) -> list[str]:
     return [f"+336{prefix}{i:07d}" for i in range(n)]
 
 
-def _run(url: str, sizes: Sizes, name: str) -> None:
+def _run(url: str, sizes: Sizes, name: str, quoted: bool) -> None:
     from simkeep.catalog import service as catalog
     from simkeep.line import service as lines
     from simkeep.migrate import upgrade
+    from simkeep.promotion import service as promotions
+    from simkeep.promotion.service import CampaignSpec
     from simkeep.staff import service as staff
     from simkeep.store import console, directory
     from simkeep.store import service as stores
@@ -76,24 +95,37 @@ def _run(url: str, sizes: Sizes, name: str) -> None:
             if msisdn in checked:
                 console.record_id_check(session, store_id=store.id, line=line, document_type="passport",
                                         issuing_country="CN", last4="1234", checked_by=seller.actor, now=now)
-    note(f"{name}: {2 * n} lines, a store, an agent with an open drawer in {time.perf_counter() - started:.1f} s")
+        # Quoted: three live campaigns for the counter: 20 % off, +10 bonus days and €0.50 bonus credit stacked.
+        window = dict(channels=["agent"], starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=30))
+        for spec in (CampaignSpec(name="-20%", benefit="percent_off", benefit_value=20, **window),
+                     CampaignSpec(name="+10 days", benefit="bonus_days", benefit_value=10, stackable=True, **window),
+                     CampaignSpec(name="+0.50", benefit="bonus_credit", benefit_value=50, currency="EUR",
+                                  stackable=True, **window)) if quoted else ():
+            made = promotions.create(session, spec, actor="bench", reason="bench", now=now)
+            promotions.change_state(session, made.id, "start", actor="bench", reason="bench", now=now)
+    note(f"{name}: {2 * n} lines, a store, an agent with an open drawer{', three campaigns' if quoted else ''} in "
+         f"{time.perf_counter() - started:.1f} s")
     commission = Commission(percent=Decimal("3"))
     at = now + timedelta(minutes=1)
 
     def counter_sale(i: int) -> None:
+        shown = db.write(lambda session: stores.quote(session, seller=seller, msisdn=sold[i], offer_id=OFFER,
+                                                      now=at)) if quoted else None
+
         def work(session):
             console.require_id_check(session, store_id=store.id, msisdn=sold[i], now=at)
             return stores.sell(session, seller=seller, msisdn=sold[i], offer_id=OFFER, method="cash",
                                idempotency_key=f"counter:bench-{i}", commission=commission,
                                receipt_url=lambda receipt_id: f"http://bench/receipts/{receipt_id}",
-                               language="zh_CN", now=at)
+                               language="zh_CN", now=at, quote_id=shown.id if shown else None)
 
         db.write(work).outcome()
 
     def raw_top_up(i: int) -> None:
         with db.transaction() as session:
+            # The baseline is at list price: with campaigns, on a channel they do not cover.
             topups.top_up(session, principal="bench", idempotency_key=f"raw-{i}", msisdn=raw[i], offer_id=OFFER,
-                          channel="agent", now=at)
+                          channel="api" if quoted else "agent", now=at)
 
     for i in range(min(20, n)):  # warm-up: connections, statement caches, imports (on lines measured later too)
         counter_sale(i)
@@ -107,14 +139,15 @@ def _run(url: str, sizes: Sizes, name: str) -> None:
             times[kind].append((time.perf_counter() - t0) * 1000)
     with db.transaction(write=False) as session:
         drawer = stores.open_drawer_of(session, agent.id)
-        assert stores.expected_cash(session, drawer) == 10_000 + 500 * n, "every sale landed in the drawer"
+        paid = 400 if quoted else 500  # quoted: €5 at 20 % off
+        assert stores.expected_cash(session, drawer) == 10_000 + paid * n, "every sale landed in the drawer"
     db.dispose()
     for kind, values in times.items():
         label = name if kind == "counter" else f"{name}_raw"
         report(f"{label}_p50", _percentile(values, 50), "ms")
         report(f"{label}_p95", _percentile(values, 95), "ms")
     report(f"{name}_ratio_p50", round(_percentile(times["counter"], 50) / _percentile(times["raw"], 50), 2),
-           "x raw top_up p50")
+           "x raw top_up p50 (list price)")
 
 
 def _percentile(values: list[float], pct: int) -> float:

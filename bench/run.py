@@ -15,8 +15,7 @@ from bench.autorenew import bench_autorenew_pg
 from bench.cashback import bench_cashback_sqlite
 from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
-from bench.counter import bench_counter_pg, bench_counter_sqlite
-from bench.counter_quotes import bench_counter_quotes_pg, bench_counter_quotes_sqlite
+from bench.counter import bench_counter_pg, bench_counter_quotes_pg, bench_counter_quotes_sqlite, bench_counter_sqlite
 from bench.pages import bench_pages
 from bench.plans import bench_plans
 from bench.portal_quotes import bench_portal_quotes

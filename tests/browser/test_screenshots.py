@@ -158,6 +158,9 @@ def test_counter_screenshots(open_page, portal, tmp_path):
     shoot(page, "counter-line.png")
     page.locator('input[name=offer][value="fr-orange-mobicarte-10"]').check()
     page.click('form[action$="/sale"] button[type=submit]')
+    page.wait_for_url(re.compile(r"\?quote=[0-9a-f-]{36}#quote$"))  # the price shown first, then taken
+    shoot(page, "counter-quote.png")
+    page.click("#quote-sell")
     page.wait_for_url(re.compile(r"/counter/sales/[0-9a-f-]{36}$"))
     shoot(page, "counter-sale.png")
     shoot_pdf(page, portal.url(page.locator("#print-thermal").get_attribute("href")), "receipt-thermal.png", tmp_path,

@@ -120,3 +120,7 @@ def email_of(session: Session, line_id: uuid.UUID) -> str | None:
 
 def set_opt_out(session: Session, line_id: uuid.UUID, *, at: datetime | None) -> None:
     session.execute(update(_LINES).where(_LINES.c.id == line_id).values(reminders_opted_out_at=at))
+
+
+def set_language(session: Session, line_id: uuid.UUID, language: str) -> None:
+    session.execute(update(_LINES).where(_LINES.c.id == line_id).values(language=language))

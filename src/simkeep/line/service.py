@@ -142,6 +142,14 @@ def set_reminders_opted_out(session: Session, line_id, *, at: datetime | None) -
     repository.set_opt_out(session, line_id, at=at)
 
 
+def set_language(session: Session, line_id, language: str) -> str:
+    """The language the line's messages, calls and USSD menus speak from now on (any BCP 47 tag of a language we
+    speak, stored as its catalog id: zh_CN, fr, en; another raises UnsupportedLanguage). Returns that id."""
+    language = languages.parse(language).language
+    repository.set_language(session, line_id, language)
+    return language
+
+
 def find_line(session: Session, msisdn: str) -> Line:
     line = repository.current_for_msisdn(session, msisdn)
     if line is None:

@@ -1,0 +1,23 @@
+"""voice calls (reserved for the voice channel, issue 14)
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-11-30 10:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+import simkeep.db
+from sqlalchemy.dialects import postgresql
+
+revision = '0017'
+down_revision = '0016'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     sms_sender: str = "file"  # file | smpp
     smpp_url: str | None = None  # smpp://SYSTEM_ID:PASSWORD@HOST:PORT
     smpp_rate_per_second: float = 50.0  # 0: no throttling
+    # USSD over the SMPP link: the code subscribers dial for the menu, and how long a session may stay silent before
+    # it ends (networks drop a USSD dialogue after 30-180 s).
+    ussd_code: str = "*100#"
+    ussd_timeout_seconds: int = 180
     smtp_url: str | None = None  # smtp://USER:PASSWORD@HOST:PORT; e-mail goes to the file sender without it
     mail_from: str = "simkeep <no-reply@simkeep.invalid>"
     default_region: str = "FR"

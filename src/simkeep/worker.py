@@ -1,7 +1,7 @@
 """The worker process: sweeps the lifecycle on schedule and delivers the outbox, until stopped.
 
 Each job (sweep, expire_abandoned, reconcile, auto_renew, purge_sessions, expire_vouchers, purge_id_checks,
-settle_cashback, process_inbox, deliver_due) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
+settle_cashback, expire_ussd, process_inbox, deliver_due) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
 error is logged (its class and where it was raised, never its message, which for SQL errors carries bound
 parameters) and that job alone waits `worker_backoff_seconds * 2^(n-1)`, jittered, at most `worker_backoff_max_seconds`, before it is tried again;
 the others go on. Every job's work is one transaction per step, so a failed step leaves nothing half-done.
@@ -37,6 +37,7 @@ from simkeep.promotion.tasks import settle_cashback
 from simkeep.sandbox.tasks import expire_abandoned
 from simkeep.session.tasks import purge_expired_sessions
 from simkeep.store.tasks import purge_id_checks
+from simkeep.ussd import tasks as ussd
 from simkeep.voucher.tasks import expire_vouchers
 
 log = structlog.get_logger()
@@ -127,6 +128,7 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
             Job("expire_vouchers", lambda: expire_vouchers(db), every, rests=True),
             Job("purge_id_checks", lambda: purge_id_checks(db, settings, clock.now()), every, rests=True),
             Job("settle_cashback", lambda: settle_cashback(db, settings), every, rests=True),
+            Job("expire_ussd", lambda: ussd.expire_idle(db, settings), every, rests=True),
             Job("process_inbox", lambda: process_inbox(db, settings)),
             Job("deliver_due", deliver)]
 
@@ -138,15 +140,16 @@ def _stop_auto(session, sender: str, text: str, now):
 def run_worker(settings: Settings, *, once: bool = False) -> int:
     """Work until SIGTERM/SIGINT (or one round with `once`); returns the exit code: 1 if `once` saw a failure."""
     db = Database(settings.db_url)
+    stop, wake = threading.Event(), threading.Event()  # wake: a USSD answer waits in the outbox
     sender = make_sender(settings, db, secret_sources={topic: cashback.postback_secret
                                                        for topic in cashback.POSTBACK_TOPICS},
-                         commands=(_stop_auto,))
-    stop = threading.Event()
+                         commands=(_stop_auto,), ussd_menu=ussd.menu(settings), wake=wake.set)
 
     def on_signal(signum, _frame) -> None:
         if not stop.is_set():
             log.info("worker.stopping", signal=signal.Signals(signum).name)
         stop.set()
+        wake.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     jobs = make_jobs(db, sender, settings, stopping=stop.is_set)
@@ -158,7 +161,8 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
             if once:
                 break
             if not done:
-                stop.wait(settings.worker_poll_seconds)
+                wake.wait(settings.worker_poll_seconds)
+            wake.clear()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

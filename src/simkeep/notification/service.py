@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from simkeep.line import service as lines
 from simkeep.notification import outbox, repository, templates
 from simkeep.notification.models import OutboxMessage
-from simkeep.notification.senders.base import Outgoing, Sent
+from simkeep.notification.senders.base import Outgoing, Sent, UssdIn
 
 BASE_DELAY = timedelta(seconds=5)
 MAX_DELAY = timedelta(hours=1)
@@ -171,3 +171,7 @@ def opt_in(session: Session, *, msisdn: str) -> bool:
         return False
     lines.set_reminders_opted_out(session, line.id, at=None)
     return True
+
+
+# The USSD menu of the domain above (simkeep.ussd): (session, PDU, now) → True when it queued an answer.
+UssdMenu = Callable[[Session, UssdIn, datetime], bool]

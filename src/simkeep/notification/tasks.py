@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from simkeep.core import clock
 from simkeep.db import Database, is_transient
 from simkeep.notification import service
-from simkeep.notification.senders.base import PermanentFailure, Sender, TemporaryFailure
+from simkeep.notification.senders.base import PermanentFailure, Sender, TemporaryFailure, UssdIn
 
 log = structlog.get_logger()
 T = TypeVar("T")
@@ -106,11 +106,15 @@ def persist(db: Database, work: Callable[[Session], T], *, attempts: int = 8, de
 
 
 class DbListener:
-    """Receipts and inbound SMS reported by a sender's own thread, each recorded in its own transaction."""
+    """Receipts, inbound SMS and USSD reported by a sender's own thread, each recorded in its own transaction.
+    `ussd_menu` (simkeep.ussd, above this domain) answers USSD through the outbox; `wake` then tells the worker
+    there is a message to send now rather than at its next poll."""
 
-    def __init__(self, db: Database, commands: Sequence[service.InboundCommand] = ()) -> None:
+    def __init__(self, db: Database, commands: Sequence[service.InboundCommand] = (),
+                 ussd_menu: service.UssdMenu | None = None, wake: Callable[[], None] = lambda: None) -> None:
         self.db = db
         self.commands = tuple(commands)  # inbound SMS commands of the domains above (STOP AUTO)
+        self.ussd_menu, self.wake = ussd_menu, wake
 
     def receipt(self, external_id: str, status: str) -> None:
         with self.db.transaction() as session:
@@ -123,3 +127,13 @@ class DbListener:
             outcome = service.record_inbound(session, sender=sender, text=text, now=clock.now(),
                                              commands=self.commands)
         log.info("sms.inbound", outcome=outcome)
+
+    def ussd(self, message: UssdIn) -> None:
+        menu = self.ussd_menu
+        if menu is None:
+            log.warning("ussd.no_menu")
+            return
+        # Database.write: a twin PDU opening the same session in another worker breaks a UNIQUE key; the second
+        # try finds that session and acts on nothing twice.
+        if self.db.write(lambda session: menu(session, message, clock.now())):
+            self.wake()

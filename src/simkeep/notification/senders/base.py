@@ -28,6 +28,17 @@ class Sent:
     detail: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class UssdIn:
+    """A USSD PDU from a handset, for the menu above notification (simkeep.ussd) to read: `op` is its
+    ussd_service_op, `session_info` its its_session_info as received (session number, sequence number, end bit)."""
+
+    sender: str
+    text: str
+    op: int | None
+    session_info: int | None
+
+
 class TemporaryFailure(Exception):
     """Worth retrying later (network down, throttled, SMSC busy)."""
 
@@ -42,8 +53,10 @@ class Sender(Protocol):
 
 
 class Listener(Protocol):
-    """What a sender that also receives (SMPP) reports back: delivery receipts and inbound messages."""
+    """What a sender that also receives (SMPP) reports back: delivery receipts, inbound SMS and USSD."""
 
     def receipt(self, external_id: str, status: str) -> None: ...
 
     def inbound(self, sender: str, text: str) -> None: ...
+
+    def ussd(self, message: UssdIn) -> None: ...

@@ -21,6 +21,13 @@ def locked_open(session: Session, msisdn: str, smsc_session: int) -> UssdSession
                            .with_for_update().execution_options(populate_existing=True)).first()
 
 
+def latest(session: Session, msisdn: str, smsc_session: int) -> UssdSession | None:
+    """The handset's last session with this SMSC session number, open or ended."""
+    return session.scalars(select(UssdSession).where(UssdSession.msisdn == msisdn,
+                                                     UssdSession.smsc_session == smsc_session)
+                           .order_by(UssdSession.started_at.desc()).limit(1)).first()
+
+
 def open_sessions(session: Session, msisdn: str) -> list[UssdSession]:
     return list(session.scalars(select(UssdSession).where(UssdSession.msisdn == msisdn,
                                                           UssdSession.open_key.is_not(None))))
@@ -53,8 +60,8 @@ def end(session: Session, session_id: uuid.UUID, *, outcome: str, at: datetime) 
 
 
 def idle_since(session: Session, before: datetime, *, limit: int) -> list[UssdSession]:
-    """Open sessions silent since `before`, locked and skipped by other workers (PostgreSQL)."""
-    stmt = (select(UssdSession).where(UssdSession.open_key.is_not(None), UssdSession.updated_at < before)
+    """Open sessions silent since `before` (or earlier), locked and skipped by other workers (PostgreSQL)."""
+    stmt = (select(UssdSession).where(UssdSession.open_key.is_not(None), UssdSession.updated_at <= before)
             .order_by(UssdSession.updated_at).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)

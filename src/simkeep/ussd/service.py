@@ -98,7 +98,9 @@ def handle(session: Session, *, request: Request, menu: Menu, now: datetime) -> 
         repository.end(session, current.id, outcome="timeout", at=current.updated_at + menu.timeout)
         current = None
     if request.op == PSSR_INDICATION and not (current and _seen(current, request)):
-        return _open(session, request, menu, now)
+        return _open(session, request, menu, now)  # a dial, unless the open session's first PDU came again
+    if current is None and _ended_step(session, request, menu, now):
+        return None  # the last step of a session that has ended, delivered again
     if current is None:
         return _expired(session, request, menu, now)
     if _seen(current, request):
@@ -129,6 +131,12 @@ def sessions_for_line(session: Session, line_id, *, before: datetime | None, lim
 def _seen(current: UssdSession, request: Request) -> bool:
     """The PDU of a step already taken, delivered again (an SMSC retries when our deliver_sm_resp is lost)."""
     return request.numbered and request.sequence <= current.last_sequence
+
+
+def _ended_step(session: Session, request: Request, menu: Menu, now: datetime) -> bool:
+    last = repository.latest(session, request.msisdn, request.session)
+    return (last is not None and last.ended_at is not None and last.ended_at + menu.timeout > now
+            and _seen(last, request))
 
 
 # --- the steps: (session, ussd session, what was typed, menu, now) -> (state, language, screen, outcome) --------

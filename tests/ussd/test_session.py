@@ -1,0 +1,216 @@
+"""USSD sessions end to end: the test SMSC delivers what the handset types, the real SmppSender hands it to the
+menu, the answer goes through the outbox and comes back to the SMSC as a USSD submit_sm."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from simkeep.line.models import Line
+from simkeep.notification.models import OutboxMessage
+from simkeep.topup.models import TopUp
+from simkeep.ussd.models import UssdSession
+from simkeep.voucher import pins
+from simkeep.voucher.models import Voucher, VoucherFailure
+from tests.conftest import T0
+from tests.factories.lines import make_line, top_up
+from tests.factories.vouchers import make_reseller, sold_cards
+from tests.ussd import REQUEST, RESPONSE, Handset, session_info
+from tests.web import balances
+
+MENU = {
+    "en": "simkeep +33 6 12 34 56 78\n1 Balance\n2 Renew with a recharge card\n3 Language\n0 Exit",
+    "fr": "simkeep +33 6 12 34 56 78\n1 Solde\n2 Recharger avec une carte\n3 Langue\n0 Quitter",
+    "zh_CN": "simkeep +33 6 12 34 56 78\n1 余额\n2 用充值卡续费\n3 语言\n0 退出",
+}
+# A new Orange line (T0 = 1 March 2027) topped up with 10 EUR: valid to 14 April, number kept to 11 October.
+BALANCE = {
+    "en": "Balance: €10.00\nValid until April 14, 2027\nNumber kept until October 11, 2027\n9 Menu\n0 Exit",
+    "fr": "Solde : 10,00 €\nValable jusqu'au 14 avril 2027\nNuméro gardé jusqu'au 11 octobre 2027\n9 Menu\n0 Quitter",
+    "zh_CN": "余额：€10.00\n有效期至2027年4月14日\n号码保留至2027年10月11日\n9 菜单\n0 退出",
+}
+GOODBYE = {"en": "Goodbye.", "fr": "Au revoir.", "zh_CN": "再见。"}
+PIN_FAILED = ("This PIN cannot be used. Check the digits; if it still fails, ask the seller.\nType the PIN again\n"
+              "0 Back")
+
+
+def unknown_pin(like: str, n: int = 0) -> str:
+    """A PIN as long as `like` with a right check digit (a typo does not count towards the lockout) but no card."""
+    body = f"{n:02}".rjust(len(like) - 1, "9")
+    return body + pins.check_digit(body)
+
+
+def sessions(db) -> list[UssdSession]:
+    with db.transaction(write=False) as session:
+        return list(session.scalars(select(UssdSession).order_by(UssdSession.started_at)))
+
+
+def count(db, model) -> int:
+    with db.transaction(write=False) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize("language", ["zh_CN", "fr", "en"])
+def test_balance_in_each_language(handset: Handset, db, language):
+    make_line(db, language=language, now=T0)
+    top_up(db, now=T0)
+
+    menu = handset.dial()
+    assert (menu.text, menu.ussd_service_op, menu.its_session_info) == (MENU[language], REQUEST, session_info(7, 1))
+    assert menu.destination_addr == "33612345678" and menu.data_coding == (8 if language == "zh_CN" else 0)
+    balance = handset.type("1")
+    assert (balance.text, balance.ussd_service_op, balance.its_session_info) == (
+        BALANCE[language], REQUEST, session_info(7, 3))
+    bye = handset.type("0")
+    assert (bye.text, bye.ussd_service_op, bye.its_session_info) == (GOODBYE[language], RESPONSE,
+                                                                     session_info(7, 5, end=True))
+    [ussd] = sessions(db)
+    assert (ussd.state, ussd.outcome, ussd.open_key, ussd.last_sequence, ussd.language) == (
+        "ended", "exit", None, 4, language)
+
+
+def test_a_shortcut_dialled_at_once_opens_on_its_screen(handset: Handset, db):
+    make_line(db, language="en", now=T0)
+    top_up(db, now=T0)
+    assert handset.dial("*100*1#").text == BALANCE["en"]
+    assert handset.type("9").text == MENU["en"]
+
+
+def test_invalid_input_repeats_the_screen_with_a_short_error(handset: Handset, db):
+    make_line(db, language="en", now=T0)
+    handset.dial()
+    again = handset.type("7")
+    assert (again.text, again.ussd_service_op) == ("Invalid choice.\n" + MENU["en"], REQUEST)
+    assert handset.type("3").text == "Language\n1 中文\n2 Français\n3 English\n0 Back"
+    assert handset.type("5").text == "Invalid choice.\nLanguage\n1 中文\n2 Français\n3 English\n0 Back"
+
+
+def test_renewal_credits_once_even_when_the_pdu_is_delivered_twice(handset: Handset, db, clock):
+    make_line(db, language="en", now=T0)
+    make_reseller(db, now=T0)
+    serial, pin = sold_cards(db, quantity=1, now=T0)[0]
+    handset.dial()
+    assert handset.type("2").text == "Type the PIN of your recharge card\n0 Back"
+
+    renewed = handset.type(pin)
+    assert (renewed.text, renewed.ussd_service_op, renewed.its_session_info) == (
+        "Card accepted: €10.00 added. Balance €10.00, valid until April 14, 2027. Number kept until October 11, "
+        "2027.", RESPONSE, session_info(7, 5, end=True))
+    assert handset.again(pin) is None  # the SMSC delivers the same PDU again
+    clock.advance(seconds=5)
+    assert handset.again(pin) is None
+    assert balances(db) == (1000, 0)
+    assert count(db, TopUp) == 1
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(Voucher.state).where(Voucher.serial == serial)) == "redeemed"
+        assert session.scalar(select(TopUp.channel)) == "voucher"
+        assert session.scalar(select(func.count()).select_from(OutboxMessage)
+                              .where(OutboxMessage.channel == "ussd")) == 3
+    assert [s.outcome for s in sessions(db)] == ["renewed"]
+
+
+def test_a_wrong_pin_gets_the_one_public_answer_and_moves_nothing(handset: Handset, db):
+    make_line(db, language="en", now=T0)
+    top_up(db, now=T0)
+    make_reseller(db, now=T0)
+    serial, pin = sold_cards(db, quantity=1, now=T0)[0]
+    handset.dial()
+    handset.type("2")
+    wrong = handset.type(unknown_pin(pin))
+    assert (wrong.text, wrong.ussd_service_op) == (PIN_FAILED, REQUEST)
+    assert balances(db) == (1000, 0)
+    assert count(db, TopUp) == 1
+    with db.transaction(write=False) as session:
+        assert session.execute(select(VoucherFailure.channel, VoucherFailure.reason)).one() == ("ussd", "unknown")
+        assert session.scalar(select(Voucher.state).where(Voucher.serial == serial)) == "active"
+    assert handset.type("0").text == MENU["en"]  # back to the menu, the session goes on
+    assert sessions(db)[0].state == "menu"
+
+
+def test_five_wrong_pins_lock_the_number(handset: Handset, db):
+    make_line(db, language="fr", now=T0)
+    make_reseller(db, now=T0)
+    serial, pin = sold_cards(db, quantity=1, now=T0)[0]
+    handset.dial()
+    handset.type("2")
+    for n in range(5):
+        assert handset.type(unknown_pin(pin, n)).text.startswith("Ce code ne peut pas servir.")
+    locked = handset.type(pin)  # even a good card, now
+    assert (locked.text, locked.ussd_service_op, locked.its_session_info & 1) == (
+        "Trop de codes erronés pour ce numéro. Réessayez demain, ou appelez le service client.", RESPONSE, 1)
+    assert balances(db) == (0, 0)
+    assert count(db, TopUp) == 0
+    assert count(db, VoucherFailure) == 5
+    assert sessions(db)[0].outcome == "locked"
+
+
+def test_the_language_chosen_is_the_lines_from_then_on(handset: Handset, db):
+    make_line(db, language="fr", now=T0)
+    handset.dial()
+    handset.type("3")
+    assert handset.type("3").text == MENU["en"]
+    handset.type("0")
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(Line.language)) == "en"
+    assert handset.dial(session=8).text == MENU["en"]
+    assert [s.language for s in sessions(db)] == ["en", "en"]
+
+
+def test_a_silent_session_times_out(handset: Handset, db, clock):
+    make_line(db, language="zh_CN", now=T0)
+    handset.dial()
+    clock.advance(seconds=180)
+    late = handset.type("1")
+    assert (late.text, late.ussd_service_op, late.its_session_info) == (
+        "会话已超时。请重新拨打*100#。", RESPONSE, session_info(7, 3, end=True))
+    [ussd] = sessions(db)
+    assert (ussd.state, ussd.outcome, ussd.ended_at) == ("ended", "timeout", T0.replace(minute=3))
+    assert handset.again("1") is None  # the late PDU again: answered once
+    assert handset.dial().text == MENU["zh_CN"]  # dialling again starts afresh
+
+
+def test_the_worker_ends_sessions_left_silent(handset: Handset, db, settings, clock):
+    from simkeep.ussd import tasks
+
+    make_line(db, language="en", now=T0)
+    handset.dial()
+    clock.advance(seconds=179)
+    assert tasks.expire_idle(db, settings) == 0
+    clock.advance(seconds=1)
+    assert tasks.expire_idle(db, settings) == 1
+    assert [(s.outcome, s.open_key) for s in sessions(db)] == [("timeout", None)]
+
+
+def test_a_caller_without_a_live_line_gets_a_short_final_answer(handset: Handset, db):
+    answer = handset.dial()
+    assert (answer.text, answer.ussd_service_op, answer.its_session_info) == (
+        "simkeep keeps no prepaid line for this number.", RESPONSE, session_info(7, 1, end=True))
+    assert [(s.outcome, s.line_id) for s in sessions(db)] == [("no_line", None)]
+
+
+def test_the_handset_hanging_up_ends_the_session_without_an_answer(handset: Handset, db):
+    make_line(db, language="en", now=T0)
+    handset.dial()
+    assert handset.hang_up() is None
+    assert [(s.state, s.outcome) for s in sessions(db)] == [("ended", "released")]
+
+
+def test_a_new_dial_replaces_the_open_session(handset: Handset, db):
+    make_line(db, language="en", now=T0)
+    handset.dial()
+    handset.type("2")
+    assert handset.dial(session=9).text == MENU["en"]
+    assert [(s.smsc_session, s.outcome) for s in sessions(db)] == [(7, "replaced"), (9, None)]
+
+
+def test_each_session_is_on_the_lines_history(handset: Handset, db):
+    from simkeep.history import service as history
+    from simkeep.line import service as lines
+
+    make_line(db, language="en", now=T0)
+    handset.dial()
+    handset.type("0")
+    with db.transaction(write=False) as session:
+        items, _ = history.history(session, lines.find_line(session, "+33612345678"), before=None, limit=20)
+    [item] = [i for i in items if i["type"] == "ussd_session"]
+    assert (item["at"], item["outcome"], item["channel"]) == (T0, "exit", "ussd")

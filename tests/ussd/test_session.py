@@ -141,6 +141,8 @@ def test_five_wrong_pins_lock_the_number(handset: Handset, db):
     assert balances(db) == (0, 0)
     assert count(db, TopUp) == 0
     assert count(db, VoucherFailure) == 5
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(Voucher.state).where(Voucher.serial == serial)) == "active"
     assert sessions(db)[0].outcome == "locked"
 
 

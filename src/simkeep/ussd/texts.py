@@ -54,7 +54,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "not_renewable": {
         EN: "The card was not used: this number cannot be renewed now. Call customer service.",
-        FR: "La carte n'a pas été utilisée\u00a0: ce numéro ne peut pas être rechargé maintenant. Appelez le "
+        FR: "La carte n'a pas été utilisée\u00a0: ce numéro ne se recharge pas pour l'instant. Appelez le "
             "service client.",
         ZH: "充值卡未被使用：此号码目前无法续费。请致电客服。",
     },

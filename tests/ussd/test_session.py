@@ -216,3 +216,25 @@ def test_each_session_is_on_the_lines_history(handset: Handset, db):
         items, _ = history.history(session, lines.find_line(session, "+33612345678"), before=None, limit=20)
     [item] = [i for i in items if i["type"] == "ussd_session"]
     assert (item["at"], item["outcome"], item["channel"]) == (T0, "exit", "ussd")
+
+
+def test_an_answer_is_never_sent_after_its_session_is_over(handset: Handset, smsc, db, router, clock):
+    from simkeep.notification.tasks import deliver_due
+
+    make_line(db, language="en", now=T0)
+    smsc.answer_next_submit(0x58)  # throttled: the menu waits in the outbox for a retry
+    assert handset.dial().message_id is None  # refused by the SMSC
+    clock.advance(seconds=180)
+    deliver_due(db, router)
+    assert len(smsc.ussd_answers) == 1  # only the refused try
+    with db.transaction(write=False) as session:
+        assert session.execute(select(OutboxMessage.status, OutboxMessage.last_error)).one() == (
+            "failed", "PermanentFailure: USSD session over before its answer could go out")
+
+
+def test_a_gateway_without_ussd_service_op_is_understood(handset: Handset, smsc, db):
+    make_line(db, language="en", now=T0)
+    top_up(db, now=T0)
+    assert smsc.deliver_ussd("33612345678", "*100#", None, session_info(4, 0)) == 0  # no TLV: a dialled code opens
+    handset.session = 4
+    assert handset.type("1").text == BALANCE["en"]  # ... and what follows answers it

@@ -36,9 +36,11 @@ def release(session: Session, ids: list, *, held_until: datetime) -> int:
 
 
 def _outgoing(message: OutboxMessage, now: datetime) -> Outgoing:
-    """Texts are rendered when sent, so a reminder's countdown is right even if it waited (quiet hours)."""
+    """Texts are rendered when sent, so a reminder's countdown is right even if it waited (quiet hours); a USSD
+    screen was written by the menu as it answered."""
     for_people = message.channel in ("sms", "email")
     text = (templates.render(message.topic, message.language, message.payload, now=now) if for_people
+            else message.payload["text"] if message.channel == outbox.USSD
             else f"{message.topic} {message.payload.get('id', '')}".strip())
     return Outgoing(id=message.id, topic=message.topic, channel=message.channel, recipient=message.recipient,
                     language=message.language, payload=message.payload, attempt=message.attempts, text=text)

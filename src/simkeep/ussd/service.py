@@ -93,6 +93,8 @@ class Menu:
 def handle(session: Session, *, request: Request, menu: Menu, now: datetime) -> Answer | None:
     """Act on one PDU and queue its answer; None when there is nothing to say (a PDU delivered again, or the
     handset hanging up)."""
+    if request.op not in (PSSR_INDICATION, USSR_CONFIRM):
+        return None  # what a handset never sends to an application (responses, notifications' confirmations)
     current = repository.locked_open(session, request.msisdn, request.session)
     if current is not None and current.updated_at + menu.timeout <= now:
         repository.end(session, current.id, outcome="timeout", at=current.updated_at + menu.timeout)

@@ -238,3 +238,25 @@ def test_a_gateway_without_ussd_service_op_is_understood(handset: Handset, smsc,
     assert smsc.deliver_ussd("33612345678", "*100#", None, session_info(4, 0)) == 0  # no TLV: a dialled code opens
     handset.session = 4
     assert handset.type("1").text == BALANCE["en"]  # ... and what follows answers it
+
+
+def test_a_card_refused_after_it_was_taken_is_left_unused(handset: Handset, db):
+    """A deactivated line still shows its status, but its renewal fails after the card's guarded update: the
+    savepoint puts the card back, and the session ends with what to do."""
+    from sqlalchemy import update
+
+    make_line(db, language="en", now=T0)
+    make_reseller(db, now=T0)
+    serial, pin = sold_cards(db, quantity=1, now=T0)[0]
+    with db.transaction() as session:
+        session.execute(update(Line).values(state="deactivated"))
+    handset.dial()
+    handset.type("2")
+    refused = handset.type(pin)
+    assert (refused.text, refused.ussd_service_op) == (
+        "The card was not used: this number cannot be renewed now. Call customer service.", RESPONSE)
+    assert balances(db) == (0, 0)
+    assert (count(db, TopUp), count(db, VoucherFailure)) == (0, 0)
+    with db.transaction(write=False) as session:
+        assert session.scalar(select(Voucher.state).where(Voucher.serial == serial)) == "active"
+    assert sessions(db)[0].outcome == "not_renewable"

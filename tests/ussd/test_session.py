@@ -21,13 +21,13 @@ from tests.web import balances
 MENU = {
     "en": "simkeep +33 6 12 34 56 78\n1 Balance\n2 Renew with a recharge card\n3 Language\n0 Exit",
     "fr": "simkeep +33 6 12 34 56 78\n1 Solde\n2 Recharger avec une carte\n3 Langue\n0 Quitter",
-    "zh_CN": "simkeep +33 6 12 34 56 78\n1 余额\n2 用充值卡续费\n3 语言\n0 退出",
+    "zh_CN": "simkeep +33 6 12 34 56 78\n1.余额\n2.用充值卡续费\n3.语言\n0.退出",
 }
 # A new Orange line (T0 = 1 March 2027) topped up with 10 EUR: valid to 14 April, number kept to 11 October.
 BALANCE = {
     "en": "Balance: €10.00\nValid until April 14, 2027\nNumber kept until October 11, 2027\n9 Menu\n0 Exit",
     "fr": "Solde : 10,00 €\nValable jusqu'au 14 avril 2027\nNuméro gardé jusqu'au 11 octobre 2027\n9 Menu\n0 Quitter",
-    "zh_CN": "余额：€10.00\n有效期至2027年4月14日\n号码保留至2027年10月11日\n9 菜单\n0 退出",
+    "zh_CN": "余额：€10.00\n有效期至2027年4月14日\n号码保留至2027年10月11日\n9.菜单\n0.退出",
 }
 GOODBYE = {"en": "Goodbye.", "fr": "Au revoir.", "zh_CN": "再见。"}
 PIN_FAILED = ("This PIN cannot be used. Check the digits; if it still fails, ask the seller.\nType the PIN again\n"

@@ -68,3 +68,14 @@ def test_the_limits_are_182_septets_and_80_ucs2_characters():
     assert texts.fits("€" * 91) and not texts.fits("a" + "€" * 91)  # an extension character costs two septets
     assert texts.fits("余" * 80) and not texts.fits("余" * 81)
     assert texts.size("Solde\u00a0: 10,00\u00a0€") == ("GSM-7", 16)  # no-break spaces fold, € is escaped
+
+
+@pytest.mark.parametrize("language", languages.LANGUAGES)
+def test_no_typography_slip_in_any_screen(language):
+    """The rules every message follows (tests/locale/typography.py): French spaces, Chinese full-width punctuation
+    and no space against a Chinese character (a menu's choices are "1.余额", as Chinese USSD menus write them)."""
+    from tests.locale.typography import problems
+
+    found = {key: [problem for line in screen.split("\n") for problem in problems(line, language, message=True)]
+             for key, screen in screens(language).items()}  # a screen is lines: a menu's newlines are its layout
+    assert {key: problem for key, problem in found.items() if problem} == {}

@@ -18,19 +18,19 @@ TEXTS: dict[str, dict[str, str]] = {
     "menu": {
         EN: "simkeep {number}\n1 Balance\n2 Renew with a recharge card\n3 Language\n0 Exit",
         FR: "simkeep {number}\n1 Solde\n2 Recharger avec une carte\n3 Langue\n0 Quitter",
-        ZH: "simkeep {number}\n1 余额\n2 用充值卡续费\n3 语言\n0 退出",
+        ZH: "simkeep {number}\n1.余额\n2.用充值卡续费\n3.语言\n0.退出",
     },
     "invalid": {EN: "Invalid choice.", FR: "Choix non valide.", ZH: "输入无效。"},
     "balance": {
         EN: "Balance: {balance}\nValid until {validity_end}\nNumber kept until {loss_date}\n9 Menu\n0 Exit",
         FR: "Solde\u00a0: {balance}\nValable jusqu'au {validity_end}\nNuméro gardé jusqu'au {loss_date}\n9 Menu\n"
             "0 Quitter",
-        ZH: "余额：{balance}\n有效期至{validity_end}\n号码保留至{loss_date}\n9 菜单\n0 退出",
+        ZH: "余额：{balance}\n有效期至{validity_end}\n号码保留至{loss_date}\n9.菜单\n0.退出",
     },
     "pin": {
         EN: "Type the PIN of your recharge card\n0 Back",
         FR: "Tapez le code de votre carte de recharge\n0 Retour",
-        ZH: "请输入充值卡密码\n0 返回",
+        ZH: "请输入充值卡密码\n0.返回",
     },
     # The one answer for every PIN that fails (voucher.service: telling them apart would help a guesser).
     "pin_failed": {
@@ -38,7 +38,7 @@ TEXTS: dict[str, dict[str, str]] = {
             "0 Back",
         FR: "Ce code ne peut pas servir. Vérifiez les chiffres\u202f; s'il échoue encore, demandez au "
             "vendeur.\nRetapez le code\n0 Retour",
-        ZH: "此充值卡密码无法使用。请核对数字；如仍失败，请咨询售卡商。\n请重新输入密码\n0 返回",
+        ZH: "此充值卡密码无法使用。请核对数字；如仍失败，请咨询售卡商。\n请重新输入密码\n0.返回",
     },
     "locked": {
         EN: "Too many wrong PINs for this number. Try again tomorrow, or call customer service.",
@@ -61,13 +61,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "language": {
         EN: "Language\n1 中文\n2 Français\n3 English\n0 Back",
         FR: "Langue\n1 中文\n2 Français\n3 English\n0 Retour",
-        ZH: "语言\n1 中文\n2 Français\n3 English\n0 返回",
+        ZH: "语言\n1.中文\n2.Français\n3.English\n0.返回",
     },
     "goodbye": {EN: "Goodbye.", FR: "Au revoir.", ZH: "再见。"},
     "no_line": {
         EN: "simkeep keeps no prepaid line for this number.",
         FR: "simkeep ne garde aucune ligne prépayée pour ce numéro.",
-        ZH: "simkeep 未保管此号码的预付费线路。",
+        ZH: "simkeep未保管此号码的预付费线路。",
     },
     "expired": {
         EN: "Your session has expired. Dial {code} again.",

@@ -260,3 +260,27 @@ def test_a_card_refused_after_it_was_taken_is_left_unused(handset: Handset, db):
     with db.transaction(write=False) as session:
         assert session.scalar(select(Voucher.state).where(Voucher.serial == serial)) == "active"
     assert sessions(db)[0].outcome == "not_renewable"
+
+
+def test_packed_gsm7_both_ways(smsc, db, settings, clock):
+    """A link configured gsm7=packed reads the handset's packed septets (data_coding 0x0F, as gateways send USSD)
+    and packs its screens."""
+    from simkeep.notification.segments import gsm7_codes
+    from simkeep.notification.senders.smpp import SmppSender, pack_septets
+    from simkeep.notification.senders.smpp.codec import gsm7_decode, unpack_septets
+    from simkeep.notification.tasks import DbListener, deliver_due
+    from simkeep.ussd import tasks
+
+    make_line(db, language="fr", now=T0)
+    top_up(db, now=T0)
+    sender = SmppSender(smsc.url(gsm7="packed"), listener=DbListener(db, ussd_menu=tasks.menu(settings)))
+    try:
+        assert sender.wait_bound(5)
+        for sequence, typed in ((0, "*100#"), (2, "1")):
+            assert smsc.deliver_ussd("33612345678", "", 1 if sequence == 0 else 18, session_info(2, sequence),
+                                     data_coding=0x0F, short_message=pack_septets(gsm7_codes(typed))) == 0
+            deliver_due(db, sender)
+    finally:
+        sender.close()
+    assert [gsm7_decode(unpack_septets(a.user_data)) for a in smsc.ussd_answers] == [MENU["fr"], BALANCE["fr"]]
+    assert len(smsc.ussd_answers[1].user_data) == 90  # 102 septets (€ is two) packed in 90 octets

@@ -1,7 +1,7 @@
 """USSD round trip: a handset's PDU in (deliver_sm from the test SMSC, tests/notification/smsc.py) to our screen
 out (the submit_sm the SMSC receives), through what the worker runs: SmppSender's listener thread runs the menu in
-one transaction and queues the answer in the outbox, wakes the delivery loop, which leases the message and submits
-it. Each session dials *100#, asks for the balance and exits (three round trips; the balance reads the ledger).
+one transaction and queues the answer in the outbox, wakes the worker's thread for USSD answers
+(worker.deliver_ussd), which leases the message and submits it. Each session dials *100#, asks for the balance and exits (three round trips; the balance reads the ledger).
 
 The raw baseline is the same SMPP round trip answered by a do-nothing handler: the listener submits a fixed
 screen at once, with no database and no outbox. Both on 127.0.0.1, one session at a time, as a handset waits
@@ -27,9 +27,10 @@ from simkeep.line import service as lines
 from simkeep.migrate import upgrade
 from simkeep.notification.senders.base import Outgoing, UssdIn
 from simkeep.notification.senders.smpp import SmppSender
-from simkeep.notification.tasks import DbListener, deliver_due
+from simkeep.notification.tasks import DbListener
 from simkeep.topup import service as topups
 from simkeep.ussd import tasks
+from simkeep.worker import deliver_ussd
 
 OPEN, CONFIRM = 1, 18
 LINES = 50
@@ -63,13 +64,8 @@ def _ours(smsc: Smsc, db: Database, tmp: Path, sessions: int) -> list[float]:
     sender = SmppSender(smsc.url(), listener=DbListener(db, ussd_menu=tasks.menu(settings), wake=wake.set),
                         rate_per_second=0)
 
-    def delivery_loop() -> None:  # the worker's loop, reduced to its deliver_due job
-        while not stop.is_set():
-            wake.wait(1.0)
-            wake.clear()
-            deliver_due(db, sender)
-
-    loop = threading.Thread(target=delivery_loop, name="bench-worker", daemon=True)
+    loop = threading.Thread(target=deliver_ussd, args=(db, sender, settings, wake, stop), name="ussd-answers",
+                            daemon=True)  # the worker's thread for USSD answers
     loop.start()
     try:
         if not sender.wait_bound(10):

@@ -27,6 +27,7 @@ from simkeep.db import Database, is_transient
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line.links import PURPOSE as LINK_KEY
 from simkeep.line.links import RenewalLinks
+from simkeep.notification.outbox import USSD
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox, reconcile
@@ -133,6 +134,20 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
             Job("deliver_due", deliver)]
 
 
+def deliver_ussd(db: Database, sender, settings: Settings, wake: threading.Event, stop: threading.Event) -> None:
+    """USSD answers go out from their own thread as soon as the SMPP listener has queued one (a handset waits for
+    each screen), never behind a round of jobs or a batch of reminders; the main loop's deliver_due is their
+    fallback. A failure backs off as a job's does."""
+    job = Job("deliver_ussd", lambda: deliver_due(db, sender, lease_seconds=settings.outbox_lease_seconds,
+                                                   max_attempts=settings.outbox_max_attempts, stopping=stop.is_set,
+                                                   channel=USSD))
+    while not stop.is_set():
+        wake.wait(max(settings.worker_poll_seconds, job.next_at - time.monotonic()))
+        wake.clear()
+        if not stop.is_set():
+            run_round([job], settings=settings, stopping=stop.is_set)
+
+
 def _stop_auto(session, sender: str, text: str, now):
     return stop_by_sms(session, sender=sender, text=text, now=now)
 
@@ -144,16 +159,19 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
     sender = make_sender(settings, db, secret_sources={topic: cashback.postback_secret
                                                        for topic in cashback.POSTBACK_TOPICS},
                          commands=(_stop_auto,), ussd_menu=ussd.menu(settings), wake=wake.set)
+    answers = threading.Thread(target=deliver_ussd, args=(db, sender, settings, wake, stop), name="ussd-answers",
+                               daemon=True)
 
     def on_signal(signum, _frame) -> None:
         if not stop.is_set():
             log.info("worker.stopping", signal=signal.Signals(signum).name)
         stop.set()
-        wake.set()
+        wake.set()  # the USSD answers' thread stops too
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     jobs = make_jobs(db, sender, settings, stopping=stop.is_set)
     log.info("worker.started", database=db.dialect)
+    answers.start()
     failed = 0
     try:
         while not stop.is_set():
@@ -161,11 +179,13 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
             if once:
                 break
             if not done:
-                wake.wait(settings.worker_poll_seconds)
-            wake.clear()
+                stop.wait(settings.worker_poll_seconds)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        stop.set()  # `once`, or an error: the USSD answers' thread ends with the worker
+        wake.set()
+        answers.join(timeout=30)
         getattr(sender, "close", lambda: None)()
         db.dispose()
         log.info("worker.stopped")

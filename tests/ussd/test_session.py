@@ -284,3 +284,21 @@ def test_packed_gsm7_both_ways(smsc, db, settings, clock):
         sender.close()
     assert [gsm7_decode(unpack_septets(a.user_data)) for a in smsc.ussd_answers] == [MENU["fr"], BALANCE["fr"]]
     assert len(smsc.ussd_answers[1].user_data) == 90  # 102 septets (€ is two) packed in 90 octets
+
+
+def test_ussd_answers_are_claimed_apart_from_the_sms_waiting(handset: Handset, smsc, db, router, clock):
+    """The worker's thread for USSD answers leases only them: a backlog of reminders never delays a screen."""
+    from simkeep.notification import outbox
+    from simkeep.notification.tasks import deliver_due
+
+    make_line(db, language="en", now=T0)
+    with db.transaction() as session:
+        outbox.enqueue(session, [outbox.Message(dedup_key=f"r{n}", topic="reminders.stopped", channel=outbox.SMS,
+                                                recipient=f"+3361111{n:04d}", language="en",
+                                                payload={"msisdn": "+33611110000"}) for n in range(3)], now=T0)
+    assert smsc.deliver_ussd("33612345678", "*100#", 1, session_info(1, 0)) == 0
+    assert deliver_due(db, router, channel="ussd") == 1
+    assert [(s.service_type, s.text) for s in smsc.submits] == [("USSD", MENU["en"])]
+    with db.transaction(write=False) as session:
+        assert session.scalars(select(OutboxMessage.status).where(OutboxMessage.channel == "sms")).all() == [
+            "pending"] * 3

@@ -16,9 +16,10 @@ BASE_DELAY = timedelta(seconds=5)
 MAX_DELAY = timedelta(hours=1)
 
 
-def claim_due(session: Session, *, now: datetime, limit: int = 100, lease_seconds: int = 60) -> list[Outgoing]:
+def claim_due(session: Session, *, now: datetime, limit: int = 100, lease_seconds: int = 60,
+              channel: str | None = None) -> list[Outgoing]:
     return [_outgoing(m, now) for m in repository.claim_due(session, now=now, limit=limit,
-                                                             lease=timedelta(seconds=lease_seconds))]
+                                                             lease=timedelta(seconds=lease_seconds), channel=channel)]
 
 
 def lease_end(now: datetime, lease_seconds: float) -> datetime:

@@ -23,8 +23,9 @@ T = TypeVar("T")
 
 
 def deliver_due(db: Database, sender: Sender, *, batch: int = 100, lease_seconds: int = 60,
-                max_attempts: int = 8, stopping: Callable[[], bool] = lambda: False) -> int:
-    """Lease up to `batch` due messages and send them one by one; returns how many were leased.
+                max_attempts: int = 8, stopping: Callable[[], bool] = lambda: False, channel: str | None = None) -> int:
+    """Lease up to `batch` due messages (of one `channel` only, if given: USSD answers never queue behind a batch
+    of reminders) and send them one by one; returns how many were leased.
 
     A slow receiver must not let the lease run out under the batch (a second worker would send the same
     messages): once half the lease has elapsed, the rest of the batch is renewed, fenced by the lease end this
@@ -35,7 +36,8 @@ def deliver_due(db: Database, sender: Sender, *, batch: int = 100, lease_seconds
     """
     claimed_at = clock.now()
     with db.transaction() as session:
-        messages = service.claim_due(session, now=claimed_at, limit=batch, lease_seconds=lease_seconds)
+        messages = service.claim_due(session, now=claimed_at, limit=batch, lease_seconds=lease_seconds,
+                                     channel=channel)
     lease = Lease(held_until=service.lease_end(claimed_at, lease_seconds),
                   renew_at=claimed_at + timedelta(seconds=lease_seconds / 2))
     untried = [m.id for m in messages]

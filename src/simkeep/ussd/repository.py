@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 from simkeep.core.ids import new_id
 from simkeep.ussd.models import ENDED, UssdSession
 
+_SESSIONS = UssdSession.__table__  # plain UPDATEs: a step has no use for the ORM's bookkeeping of the row
+
 
 def open_key(msisdn: str, smsc_session: int) -> str:
     return f"{msisdn}:{smsc_session}"
@@ -49,13 +51,13 @@ def advance(session: Session, ussd: UssdSession, *, state: str, language: str, s
             outcome: str | None = None) -> None:
     """The next step of a session; state ENDED closes it (its open key is freed for the SMSC to reuse)."""
     ended = state == ENDED
-    session.execute(update(UssdSession).where(UssdSession.id == ussd.id).values(
+    session.execute(update(_SESSIONS).where(_SESSIONS.c.id == ussd.id).values(
         state=state, language=language, last_sequence=sequence, updated_at=now, outcome=outcome,
         open_key=None if ended else ussd.open_key, ended_at=now if ended else None))
 
 
 def end(session: Session, session_id: uuid.UUID, *, outcome: str, at: datetime) -> None:
-    session.execute(update(UssdSession).where(UssdSession.id == session_id, UssdSession.open_key.is_not(None))
+    session.execute(update(_SESSIONS).where(_SESSIONS.c.id == session_id, _SESSIONS.c.open_key.is_not(None))
                     .values(state=ENDED, open_key=None, outcome=outcome, ended_at=at))
 
 

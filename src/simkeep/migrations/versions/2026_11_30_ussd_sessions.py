@@ -36,7 +36,13 @@ def upgrade() -> None:
     with op.batch_alter_table('ussd_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ussd_sessions_msisdn'), ['msisdn'], unique=False)
         batch_op.create_index('ix_ussd_sessions_line', ['line_id', 'started_at'], unique=False)
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.create_index('ix_outbox_ussd_due', ['status', 'next_attempt_at'], unique=False,
+                              sqlite_where=sa.text("channel = 'ussd'"), postgresql_where=sa.text("channel = 'ussd'"))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_ussd_due', sqlite_where=sa.text("channel = 'ussd'"),
+                            postgresql_where=sa.text("channel = 'ussd'"))
     op.drop_table('ussd_sessions')

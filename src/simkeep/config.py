@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable
 from decimal import Decimal
@@ -214,6 +215,9 @@ def weakness(value: str | None, *, min_length: int = MIN_SECRET_LENGTH) -> str |
     return None
 
 
+USSD_CODE = re.compile(r"\*[0-9][0-9*]*#")
+
+
 def check(settings: Settings) -> None:
     """Raise ConfigError naming every secret that is missing or weak, and every route to a provider that cannot
     be used. Run by `simkeep serve`, `simkeep worker` and `create_app`."""
@@ -249,6 +253,11 @@ def check(settings: Settings) -> None:
                 problems.append(f"SIMKEEP_{field.upper()} is a value published in simkeep's source")
     if "sepa" in used_providers(settings) and settings.env == "production" and _iban(settings.sepa_iban) == DEMO_SEPA_IBAN:
         problems.append("SIMKEEP_SEPA_IBAN is the demo account printed in simkeep's source: transfers would go there")
+    if not USSD_CODE.fullmatch(settings.ussd_code):
+        problems.append(f"SIMKEEP_USSD_CODE {settings.ussd_code!r} is not a USSD code like *100# (digits and *, "
+                        "ending in #)")
+    if settings.ussd_timeout_seconds <= 0:
+        problems.append("SIMKEEP_USSD_TIMEOUT_SECONDS must be positive")
     if problems:
         raise ConfigError(problems)
 

@@ -6,6 +6,7 @@ error is logged (its class and where it was raised, never its message, which for
 parameters) and that job alone waits `worker_backoff_seconds * 2^(n-1)`, jittered, at most `worker_backoff_max_seconds`, before it is tried again;
 the others go on. Every job's work is one transaction per step, so a failed step leaves nothing half-done.
 SIGTERM/SIGINT stop the worker after the step in progress: a delivery batch hands its unsent messages back.
+USSD answers have a thread of their own (deliver_ussd), woken by the SMPP link as soon as one is queued.
 """
 
 from __future__ import annotations

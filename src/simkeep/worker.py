@@ -28,6 +28,7 @@ from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line.links import PURPOSE as LINK_KEY
 from simkeep.line.links import RenewalLinks
 from simkeep.notification.senders import make_sender
+from simkeep.notification.service import Inbound
 from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox, reconcile
 from simkeep.plan.autorenew import stop_by_sms
@@ -36,6 +37,7 @@ from simkeep.promotion import cashback
 from simkeep.promotion.tasks import settle_cashback
 from simkeep.sandbox.tasks import expire_abandoned
 from simkeep.session.tasks import purge_expired_sessions
+from simkeep.sms_command.service import SmsCommands
 from simkeep.store.tasks import purge_id_checks
 from simkeep.voucher.tasks import expire_vouchers
 
@@ -131,8 +133,8 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
             Job("deliver_due", deliver)]
 
 
-def _stop_auto(session, sender: str, text: str, now):
-    return stop_by_sms(session, sender=sender, text=text, now=now)
+def _stop_auto(session, sms: Inbound, now):
+    return stop_by_sms(session, sender=sms.sender, text=sms.text, now=now)
 
 
 def run_worker(settings: Settings, *, once: bool = False) -> int:
@@ -140,7 +142,8 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
     db = Database(settings.db_url)
     sender = make_sender(settings, db, secret_sources={topic: cashback.postback_secret
                                                        for topic in cashback.POSTBACK_TOPICS},
-                         commands=(_stop_auto,))
+                         commands=(_stop_auto, SmsCommands(settings, RenewalLinks(settings.base_url,
+                                                                                   settings.key(LINK_KEY)))))
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:

@@ -38,12 +38,14 @@ class Recorder:
     def __init__(self) -> None:
         self.receipts: list[tuple[str, str]] = []
         self.got: list[tuple[str, str]] = []
+        self.ids: list[str | None] = []
 
     def receipt(self, external_id: str, status: str) -> None:
         self.receipts.append((external_id, status))
 
-    def inbound(self, sender: str, text: str) -> None:
+    def inbound(self, sender: str, text: str, message_id: str | None = None) -> None:
         self.got.append((sender, text))
+        self.ids.append(message_id)
 
 
 def outgoing(text: str, recipient: str = MSISDN) -> Outgoing:

@@ -137,13 +137,17 @@ def _stop_auto(session, sms: Inbound, now):
     return stop_by_sms(session, sender=sms.sender, text=sms.text, now=now)
 
 
+def inbound_commands(settings: Settings) -> tuple:
+    """What an inbound SMS may be, tried in order: STOP AUTO, then the SMS commands (which leave STOP alone)."""
+    return _stop_auto, SmsCommands(settings, RenewalLinks(settings.base_url, settings.key(LINK_KEY)))
+
+
 def run_worker(settings: Settings, *, once: bool = False) -> int:
     """Work until SIGTERM/SIGINT (or one round with `once`); returns the exit code: 1 if `once` saw a failure."""
     db = Database(settings.db_url)
     sender = make_sender(settings, db, secret_sources={topic: cashback.postback_secret
                                                        for topic in cashback.POSTBACK_TOPICS},
-                         commands=(_stop_auto, SmsCommands(settings, RenewalLinks(settings.base_url,
-                                                                                   settings.key(LINK_KEY)))))
+                         commands=inbound_commands(settings))
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:

@@ -114,11 +114,10 @@ def add_inbound(session: Session, *, sender: str, text: str, outcome: str, now: 
                 external_id: str | None = None, line_id: uuid.UUID | None = None) -> uuid.UUID | None:
     """The row's id, or None if a message with this external id is stored already (ON CONFLICT DO NOTHING: a
     racing twin waits for the first one's transaction, then finds it)."""
-    row_id = new_id()
-    inserted = session.execute(insert_or_ignore(session, InboundMessage.__table__), dict(
-        id=row_id, sender=sender[:20], text=text, received_at=now, outcome=outcome, external_id=external_id,
-        line_id=line_id))
-    return row_id if rowcount(inserted) == 1 else None
+    table = InboundMessage.__table__
+    return session.connection().execute(insert_or_ignore(session, table).returning(table.c.id), dict(
+        id=new_id(), sender=sender[:20], text=text, received_at=now, outcome=outcome, external_id=external_id,
+        line_id=line_id)).scalar()
 
 
 def inbound_known(session: Session, external_ids: list[str]) -> bool:

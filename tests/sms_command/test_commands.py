@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from simkeep.history.service import history
 from simkeep.line.models import Line
 from simkeep.notification import templates
 from simkeep.notification.models import InboundMessage, OutboxMessage
@@ -194,6 +195,10 @@ def test_recharge_redeems_the_card_on_the_senders_line_and_confirms_once(db, sms
     assert confirmation.payload["voucher_serial"] == serial
     [row] = inbound(db)
     assert (row.text, row.outcome) == ("RECHARGE ****", f"card {serial} redeemed")
+    with db.transaction(write=False) as session:
+        items, _cursor = history(session, session.scalars(select(Line)).one(), before=None, limit=50)
+    assert [(i["text"], i["outcome"]) for i in items if i["type"] == "sms_command"] == [
+        ("RECHARGE ****", f"card {serial} redeemed")]
     ledger_ok(db)
 
 

@@ -21,6 +21,7 @@ def history(session: Session, line: Line, *, before: datetime | None, limit: int
         + [_charge(c) for c in charges.for_line(session, line.id, before=before, limit=fetch)]
         + [_event(e) for e in line_repository.events(session, line.id, before=before, limit=fetch)]
         + [_message(m) for m in notifications.for_line(session, line.id, before=before, limit=fetch)]
+        + [_inbound(m) for m in notifications.inbound_for_line(session, line.id, before=before, limit=fetch)]
     )
     items.sort(key=lambda item: (item["at"], item["type"], item["id"]), reverse=True)
     if len(items) <= limit:
@@ -50,3 +51,8 @@ def _event(e) -> dict:
 def _message(m) -> dict:
     return {"type": "notification", "id": str(m.id), "at": m.created_at, "topic": m.topic, "channel": m.channel,
             "status": m.status, "attempts": m.attempts}
+
+
+def _inbound(m) -> dict:
+    """An SMS the subscriber sent (a command, a STOP), digits masked, with what simkeep did."""
+    return {"type": "sms_command", "id": str(m.id), "at": m.received_at, "text": m.text, "outcome": m.outcome}

@@ -367,6 +367,21 @@ def test_a_receipt_that_cannot_be_recorded_is_refused_so_the_smsc_delivers_it_ag
     assert listener.receipts == [(sent.external_id, "UNDELIV")]
 
 
+def test_an_inbound_message_is_named_by_the_smscs_id_or_else_by_its_content(smsc, connect):
+    listener = Recorder()
+    connect(listener=listener)
+    smsc.deliver_mo("33612345678", "SOLDE", message_id="MO-77")
+    smsc.deliver_mo("33612345678", "SOLDE")  # no receipted_message_id TLV
+    smsc.deliver_mo("33612345678", "SOLDE")
+    smsc.deliver_mo("33612345679", "SOLDE")
+    smsc.deliver_mo("33612345678", "SOLDE ")
+    assert listener.got == [("+33612345678", "SOLDE")] * 3 + [("+33612345679", "SOLDE"), ("+33612345678", "SOLDE ")]
+    tlv, digest, again, other_sender, other_text = listener.ids
+    assert tlv == "MO-77"
+    assert digest.startswith("sha256:") and len(digest) == len("sha256:") + 40
+    assert again == digest and len({digest, other_sender, other_text}) == 3
+
+
 def test_packed_gsm7_inbound_is_unpacked(smsc, connect):
     listener = Recorder()
     connect(listener=listener, gsm7="packed")

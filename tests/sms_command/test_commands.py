@@ -130,7 +130,8 @@ HELP_TEXTS = {
 
 
 @pytest.mark.parametrize(("text", "language"), [("AIDE", "fr"), ("HELP", "en"), ("帮助", "zh_CN"),
-                                                 ("?", "fr"), ("what is this", "fr"), ("LANG XX", "fr")])
+                                                 ("?", "fr"), ("what is this", "fr"), ("LANG XX", "fr"),
+                                                 ("RECHARGE", "fr"), ("充值", "zh_CN")])
 def test_help_and_unknown_text_get_the_command_list(db, smsc, router, send, line, text, language):
     """The keyword's language; "?" and text that is no command: the line's (French here)."""
     assert send(text) == 0

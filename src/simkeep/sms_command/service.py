@@ -127,6 +127,9 @@ class SmsCommands:
         language = command.language or sms.line.language
         if command.kind == BALANCE:
             return self.balance(session, sms, sms.line, language, now)
+        if command.kind == RECHARGE and not any(ch.isdigit() for ch in command.argument):
+            _reply(session, sms, "sms.help", language, {}, now=now)  # no PIN at all: no try spent, the how-to
+            return "help"
         if command.kind == RECHARGE:
             return self.recharge(session, sms, sms.line, command.argument, language, now)
         if command.kind == LANGUAGE:

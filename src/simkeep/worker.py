@@ -14,15 +14,14 @@ import random
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import structlog
 
 from simkeep.config import Settings
 from simkeep.core import clock
+from simkeep.core.failures import describe
 from simkeep.db import Database, is_transient
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line.links import PURPOSE as LINK_KEY
@@ -66,21 +65,6 @@ class Job:
         delay = random.uniform(delay / 2, delay)  # jitter: workers that failed together do not retry together
         self.next_at = now + delay
         return delay
-
-
-def describe(exc: BaseException) -> dict:
-    """What to log about a failure: classes and the place, never the message (it may quote SQL parameters)."""
-    info: dict = {"error": type(exc).__name__}
-    cause = getattr(exc, "orig", None)
-    if cause is not None:
-        info["cause"] = type(cause).__name__
-        if sqlstate := getattr(cause, "sqlstate", None):
-            info["sqlstate"] = sqlstate
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        last = frames[-1]
-        info["where"] = f"{Path(last.filename).name}:{last.lineno} {last.name}"
-    return info
 
 
 def run_round(jobs: list[Job], *, settings: Settings, stopping: Callable[[], bool]) -> tuple[int, int]:

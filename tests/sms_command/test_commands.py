@@ -307,6 +307,30 @@ def test_a_recharge_pin_is_never_kept(db, smsc, router, send, cards, caplog):
     assert_nowhere(db, caplog, pin)
 
 
+def test_a_recharge_that_fails_midway_is_refused_for_a_redelivery_and_logs_no_pin(db, smsc, router, send, cards,
+                                                                                  monkeypatch, capsys):
+    """The database fails after the card was taken: nothing is kept, the SMSC is told to try again (and the log
+    names the error's class and place, not the traceback whose local variables hold the PIN)."""
+    from simkeep.receipt import service as receipts
+
+    _serial, pin = cards[0]
+    before, credit = snapshot(db), balances(db)
+    real = receipts.issue
+
+    def failing(*args, **kwargs):
+        raise OSError("connection lost")
+
+    monkeypatch.setattr(receipts, "issue", failing)
+    assert send(f"RECHARGE {pin}", message_id="MO-fails") == 0x64  # ESME_RX_T_APPN
+    assert snapshot(db) == before
+    monkeypatch.setattr(receipts, "issue", real)
+    assert send(f"RECHARGE {pin}", message_id="MO-fails") == 0  # delivered again: acts now, once
+    assert balances(db) == (credit[0] + 1000, credit[1])
+    assert [r.outcome for r in inbound(db)] == [f"card {cards[0][0]} redeemed"]
+    logged = capsys.readouterr()
+    assert "OSError" in logged.out + logged.err and pin not in logged.out + logged.err
+
+
 # -- flood -------------------------------------------------------------------------------------------------------
 
 def test_a_flood_is_answered_ten_times_then_told_once_then_silence(db, smsc, router, send, line):

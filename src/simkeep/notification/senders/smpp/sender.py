@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import structlog
 
+from simkeep.core.failures import describe
 from simkeep.notification.senders.base import CONTENT_ID, Listener, Outgoing, PermanentFailure, Sent, TemporaryFailure
 from simkeep.notification.senders.smpp.codec import (
     FAILED_STATES,
@@ -215,8 +216,9 @@ class SmppSender:
             status = ROK
             try:
                 self._deliver(pdu)
-            except Exception:  # the SMSC delivers again later
-                log.exception("smpp.deliver_sm_failed", sequence=pdu.sequence)
+            except Exception as exc:  # the SMSC delivers again later
+                # No traceback: its local variables would show the text (a card PIN), its message SQL parameters.
+                log.error("smpp.deliver_sm_failed", sequence=pdu.sequence, **describe(exc))
                 status = RX_T_APPN
             with contextlib.suppress(LinkLost):
                 link.reply(pdu.sequence, "deliver_sm_resp", status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -15,15 +16,17 @@ from simkeep.line.models import Line
 from simkeep.notification import templates
 from simkeep.notification.models import InboundMessage, OutboxMessage
 from simkeep.notification.senders.smpp.codec import decode_user_data
-from simkeep.notification.service import REDELIVERY_WINDOW, conceal
+from simkeep.notification.service import REDELIVERY_WINDOW, conceal, record_inbound
 from simkeep.notification.tasks import deliver_due
 from simkeep.sms_command.service import BALANCE, HELP, LANGUAGE, RECHARGE, Command, parse_command
 from simkeep.topup.models import TopUp
 from simkeep.voucher import pins
 from simkeep.voucher.models import VoucherFailure
+from simkeep.worker import inbound_commands
 from tests.conftest import T0
 from tests.factories.snapshot import snapshot
 from tests.factories.vouchers import make_reseller, sold_cards
+from tests.voucher.test_ratelimit import redis_up
 from tests.web import balances, ledger_ok, race
 
 MO = "33612345678"  # the sender as the SMSC writes it
@@ -343,3 +346,27 @@ def test_a_flood_is_answered_ten_times_then_told_once_then_silence(db, smsc, rou
     assert [r.outcome for r in inbound(db)][10:] == ["rate limited, told"] + ["rate limited"] * 3
     assert send("STOP") == 0  # STOP is never limited
     assert inbound(db)[-1].outcome == "opted out"
+
+
+@pytest.mark.skipif(not redis_up(), reason="no Redis on 127.0.0.1:6379")
+def test_two_workers_share_the_flood_limit_through_redis(db, settings, line, clock):
+    """Two workers (two SmsCommands, as two processes build them) count one sender's commands together."""
+    import redis
+
+    prefix = f"simkeep-test-{uuid.uuid4().hex}"
+    shared = settings.model_copy(update={"rate_limit_storage": "redis://127.0.0.1:6379", "rate_limit_prefix": prefix,
+                                         "sms_commands_per_sender": "3 per 10 minutes"})
+    workers = [inbound_commands(shared), inbound_commands(shared)]
+    try:
+        outcomes = []
+        for i in range(6):
+            clock.advance(seconds=1)
+            with db.transaction() as session:
+                outcomes.append(record_inbound(session, sender="+33612345678", text="SOLDE", now=clock(),
+                                               message_id=f"MO-redis-{i}", commands=workers[i % 2]))
+        assert outcomes == ["balance"] * 3 + ["rate limited, told", "rate limited", "rate limited"]
+        assert len(replies(db)) == 4
+    finally:
+        client = redis.Redis()
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)

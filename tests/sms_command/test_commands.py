@@ -277,8 +277,8 @@ def test_five_wrong_pins_lock_the_number_and_say_how_to_get_help(db, smsc, route
         assert send(f"RECHARGE {pin}") == 0
     said = [text for _language, text in texts(db)]
     assert said[:4] == [CARD_INVALID] * 4
-    locked = ("Trop de codes de carte erronés\u00a0: la recharge par carte du +33612345678 est bloquée pendant 24 "
-              "heures. Autres moyens\u00a0: http://127.0.0.1:8000/r/")
+    locked = ("Trop de codes erronés\u00a0: la recharge par carte est bloquée pendant 24 heures. Autres moyens de "
+              "recharger\u00a0: http://127.0.0.1:8000/r/")
     assert [text[:len(locked)] for text in said[4:]] == [locked, locked]
     after = snapshot(db)
     assert after["balances"] == before["balances"]
@@ -370,3 +370,13 @@ def test_two_workers_share_the_flood_limit_through_redis(db, settings, line, clo
         client = redis.Redis()
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)
+
+
+@pytest.mark.parametrize("preview", [p for p in templates.previews("https://simkeep.example")
+                                     if p.topic in templates.SMS_COMMAND_TOPICS],
+                         ids=lambda p: f"{p.topic}-{p.language}")
+def test_every_answer_fits_one_sms(preview):
+    """An answer costs the operator one SMS, in every language (GSM-7 in French and English, UCS-2 in Chinese), but
+    the lockout in Chinese: its link takes 60 of the 70 UCS-2 units of a segment."""
+    link_in_ucs2 = (preview.topic, preview.language) == ("sms.card_locked", "zh_CN")
+    assert preview.sms.segments == (2 if link_in_ucs2 else 1), (preview.sms.encoding, preview.sms.units)

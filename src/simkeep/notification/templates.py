@@ -45,8 +45,8 @@ from simkeep.locale import formats, languages
 from simkeep.locale.languages import LANGUAGES
 from simkeep.notification import segments
 
-# Answers to SMS commands (sms_command/): one SMS each, so every text fits one segment (160 GSM-7 characters, 70
-# UCS-2 units in Chinese).
+# Answers to SMS commands (sms_command/): one SMS each, every text in one segment (160 GSM-7 characters, 70 UCS-2
+# units in Chinese), but for the lockout in Chinese: its renewal link alone takes most of a UCS-2 segment.
 SMS_COMMAND_TOPICS = ("sms.balance", "sms.help", "sms.language", "sms.card_invalid", "sms.card_locked",
                       "sms.card_cap", "sms.no_line", "sms.too_many")
 
@@ -169,9 +169,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh_CN": "该充值卡无法使用。请核对卡密后重新发送“充值”加卡密；如仍失败，请联系售卡商户。",
     },
     "sms.card_locked": {
-        "en": "Too many wrong card codes: recharging {msisdn} by card is blocked for {retry_in}. Other ways to recharge: {renew_url}",
-        "fr": "Trop de codes de carte erronés\u00a0: la recharge par carte du {msisdn} est bloquée pendant {retry_in}. Autres moyens\u00a0: {renew_url}",
-        "zh_CN": "卡密错误次数过多，号码{msisdn}的充值卡充值已暂停{retry_in}。其他充值方式：{renew_url}",
+        "en": "Too many wrong card codes: recharging by card is blocked for {retry_in}. Other ways to recharge: {renew_url}",
+        "fr": "Trop de codes erronés\u00a0: la recharge par carte est bloquée pendant {retry_in}. Autres moyens de recharger\u00a0: {renew_url}",
+        "zh_CN": "卡密错误次数过多，充值卡充值已暂停{retry_in}。其他充值方式：{renew_url}",
     },
     "sms.card_cap": {
         "en": "Your line is already valid for the longest time allowed: keep the card and use it later.",

@@ -16,7 +16,7 @@ from simkeep.line.models import Line
 from simkeep.notification import templates
 from simkeep.notification.models import InboundMessage, OutboxMessage
 from simkeep.notification.senders.smpp.codec import decode_user_data
-from simkeep.notification.service import REDELIVERY_WINDOW, conceal, record_inbound
+from simkeep.notification.service import CONTENT_ID_SPAN, SMSC_ID_SPAN, conceal, record_inbound
 from simkeep.notification.tasks import deliver_due
 from simkeep.sms_command.service import BALANCE, HELP, LANGUAGE, RECHARGE, Command, parse_command
 from simkeep.topup.models import TopUp
@@ -185,14 +185,15 @@ def cards(db, line):
     return sold_cards(db, quantity=3, now=T0)
 
 
-def test_recharge_redeems_the_card_on_the_senders_line_and_confirms_once(db, smsc, router, send, cards):
+def test_recharge_redeems_the_card_on_the_senders_line_and_confirms_once(db, smsc, router, send, cards, clock):
     serial, pin = cards[0]
     before = balances(db)
     assert send(f"RECHARGE {pin[:5]} {pin[5:]}", message_id="MO-card-1") == 0
     assert balances(db) == (before[0] + 1000, before[1])
     with db.transaction(write=False) as session:
         [topup] = session.scalars(select(TopUp).where(TopUp.channel == "voucher"))
-    assert (topup.principal, topup.idempotency_key, topup.msisdn) == ("sms", "MO-card-1", "+33612345678")
+    assert (topup.principal, topup.msisdn) == ("sms", "+33612345678")
+    assert topup.idempotency_key == f"MO-card-1@{int(clock().timestamp() // SMSC_ID_SPAN.total_seconds())}"
     assert replies(db) == []  # the answer is the top-up's own confirmation, as on every channel
     _first, confirmation = replies(db, "topup.completed")  # the top-up at T0, then this one
     assert confirmation.payload["receipt_url"].startswith("http://127.0.0.1:8000/receipts/")
@@ -225,9 +226,20 @@ def test_without_an_id_tlv_a_redelivery_is_recognised_by_its_content(db, smsc, r
     assert row.external_id.startswith("sha256:")
 
 
+def test_an_smsc_id_names_one_message_for_a_day_then_may_be_reused(db, smsc, router, send, line, clock):
+    assert send("SOLDE", message_id="MO-reused") == 0
+    clock.advance(hours=5)  # redelivered after a rebind, hours later
+    assert send("SOLDE", message_id="MO-reused") == 0
+    assert len(replies(db)) == 1
+    clock.advance(days=3)  # the SMSC's counter wrapped: another message
+    assert send("BALANCE", message_id="MO-reused") == 0
+    assert [r.outcome for r in inbound(db)] == ["balance", "balance"]
+    assert [r.language for r in replies(db)] == ["fr", "en"]
+
+
 def test_a_content_digest_is_one_message_across_a_window_edge_and_a_new_one_later(db, smsc, router, send, line,
                                                                                    clock):
-    window = int(REDELIVERY_WINDOW.total_seconds())
+    window = int(CONTENT_ID_SPAN.total_seconds())
     clock.at = datetime.fromtimestamp((int(clock.at.timestamp()) // window + 1) * window - 1, UTC)  # 1 s before
     assert send("SOLDE", message_id=None) == 0
     clock.advance(seconds=90)  # redelivered after the edge

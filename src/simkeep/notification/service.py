@@ -135,9 +135,11 @@ def email_fallback(session: Session, message: OutboxMessage, *, now: datetime) -
 
 
 DUPLICATE = "duplicate"
-# A message id made from the content (senders.base.CONTENT_ID) names the same message only this long: the SMSC
-# sends a deliver_sm again when our answer was lost, within minutes; the same text sent later is a new message.
-REDELIVERY_WINDOW = timedelta(minutes=10)
+# How long a message id names one message. An SMSC sends a deliver_sm again when our answer was lost: within
+# minutes, or after a rebind hours later. Its own ids are unique for a while, then its counters wrap; an id made
+# from the content (senders.base.CONTENT_ID) comes back whenever the same text is sent again.
+SMSC_ID_SPAN = timedelta(days=1)
+CONTENT_ID_SPAN = timedelta(minutes=10)
 _DIGITS = re.compile(r"\d(?:[\d .\-\u00a0\u3000]*\d)?")
 
 
@@ -190,12 +192,13 @@ def record_inbound(session: Session, *, sender: str, text: str, now: datetime, m
 
 
 def _inbound_ids(message_id: str | None, now: datetime) -> tuple[str | None, list[str]]:
-    """(the id to store, the ids under which the same message may be stored already). An SMSC's id is exact; a
-    content digest is kept per window and also looked up in the previous one, so a redelivery is recognised
-    between REDELIVERY_WINDOW and twice that after the first delivery."""
-    if message_id is None or not message_id.startswith(CONTENT_ID):
-        return message_id, []
-    window = int(now.timestamp() // REDELIVERY_WINDOW.total_seconds())
+    """(the id to store, the id under which the same message may be stored already). An id is kept per window of
+    its span and also looked up in the previous window: a redelivery is recognised for one to two spans after the
+    first delivery, and a reused id (or the same text) after that is a new message."""
+    if message_id is None:
+        return None, []
+    span = CONTENT_ID_SPAN if message_id.startswith(CONTENT_ID) else SMSC_ID_SPAN
+    window = int(now.timestamp() // span.total_seconds())
     return f"{message_id}@{window}", [f"{message_id}@{window - 1}"]
 
 

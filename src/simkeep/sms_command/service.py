@@ -14,9 +14,9 @@ live line is told so once a day (nothing about any line; a subscriber writing fr
 to go instead of hearing nothing). Each sender gets `sms_commands_per_sender` answers, then one "too many
 messages" reply per window, then silence: answering costs the operator an SMS each time.
 
-Idempotency: notification.service.record_inbound stores the message under its SMSC id first (UNIQUE), so a
-redelivered deliver_sm never reaches a command; the redemption's idempotency key is that same id, and every
-reply's dedup key too, as a second fence."""
+Idempotency: notification.service.record_inbound stores the message first under its SMSC id or content digest
+(UNIQUE), so a redelivered deliver_sm never reaches a command; the redemption's idempotency key is that same id,
+and every reply's dedup key too, as a second fence."""
 
 from __future__ import annotations
 

@@ -177,6 +177,12 @@ def test_a_number_without_a_line_is_told_once_a_day_and_nothing_about_any_line(d
     assert [(r.outcome, r.line_id) for r in inbound(db)] == [("no line", None)] * 3
 
 
+def test_an_alphanumeric_sender_gets_no_answer(db, smsc, router, send, line):
+    assert send("SOLDE", source="Orange") == 0
+    assert replies(db) == []
+    assert [(r.sender, r.outcome) for r in inbound(db)] == [("Orange", "not a phone number")]
+
+
 # -- RECHARGE ----------------------------------------------------------------------------------------------------
 
 @pytest.fixture

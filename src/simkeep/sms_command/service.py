@@ -114,6 +114,8 @@ class SmsCommands:
     def __call__(self, session: Session, sms: Inbound, now: datetime) -> str | None:
         if is_stop(sms.text):
             return None
+        if not (sms.sender.startswith("+") and sms.sender[1:].isdigit()):
+            return "not a phone number"  # an alphanumeric sender (a network's own service): nobody to answer
         command = parse_command(sms.text) or Command(HELP, None)
         if not self.limiter.hit(self.per_sender, "sms-command", sms.sender):
             if not self.limiter.hit(self.notice, "sms-flood", sms.sender):

@@ -15,21 +15,21 @@ import random
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import structlog
 
 from simkeep.config import Settings
 from simkeep.core import clock
+from simkeep.core.failures import describe
 from simkeep.db import Database, is_transient
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line.links import PURPOSE as LINK_KEY
 from simkeep.line.links import RenewalLinks
 from simkeep.notification.outbox import USSD
 from simkeep.notification.senders import make_sender
+from simkeep.notification.service import Inbound
 from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox, reconcile
 from simkeep.plan.autorenew import stop_by_sms
@@ -38,6 +38,7 @@ from simkeep.promotion import cashback
 from simkeep.promotion.tasks import settle_cashback
 from simkeep.sandbox.tasks import expire_abandoned
 from simkeep.session.tasks import purge_expired_sessions
+from simkeep.sms_command.service import SmsCommands
 from simkeep.store.tasks import purge_id_checks
 from simkeep.ussd import tasks as ussd
 from simkeep.voucher.tasks import expire_vouchers
@@ -67,21 +68,6 @@ class Job:
         delay = random.uniform(delay / 2, delay)  # jitter: workers that failed together do not retry together
         self.next_at = now + delay
         return delay
-
-
-def describe(exc: BaseException) -> dict:
-    """What to log about a failure: classes and the place, never the message (it may quote SQL parameters)."""
-    info: dict = {"error": type(exc).__name__}
-    cause = getattr(exc, "orig", None)
-    if cause is not None:
-        info["cause"] = type(cause).__name__
-        if sqlstate := getattr(cause, "sqlstate", None):
-            info["sqlstate"] = sqlstate
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        last = frames[-1]
-        info["where"] = f"{Path(last.filename).name}:{last.lineno} {last.name}"
-    return info
 
 
 def run_round(jobs: list[Job], *, settings: Settings, stopping: Callable[[], bool]) -> tuple[int, int]:
@@ -149,8 +135,13 @@ def deliver_ussd(db: Database, sender, settings: Settings, wake: threading.Event
             run_round([job], settings=settings, stopping=stop.is_set)
 
 
-def _stop_auto(session, sender: str, text: str, now):
-    return stop_by_sms(session, sender=sender, text=text, now=now)
+def _stop_auto(session, sms: Inbound, now):
+    return stop_by_sms(session, sender=sms.sender, text=sms.text, now=now)
+
+
+def inbound_commands(settings: Settings) -> tuple:
+    """What an inbound SMS may be, tried in order: STOP AUTO, then the SMS commands (which leave STOP alone)."""
+    return _stop_auto, SmsCommands(settings, RenewalLinks(settings.base_url, settings.key(LINK_KEY)))
 
 
 def run_worker(settings: Settings, *, once: bool = False) -> int:
@@ -159,7 +150,7 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
     stop, wake = threading.Event(), threading.Event()  # wake: a USSD answer waits in the outbox
     sender = make_sender(settings, db, secret_sources={topic: cashback.postback_secret
                                                        for topic in cashback.POSTBACK_TOPICS},
-                         commands=(_stop_auto,), ussd_menu=ussd.menu(settings), wake=wake.set)
+                         commands=inbound_commands(settings), ussd_menu=ussd.menu(settings), wake=wake.set)
     answers = threading.Thread(target=deliver_ussd, args=(db, sender, settings, wake, stop), name="ussd-answers",
                                daemon=True)
 

@@ -23,6 +23,7 @@ def history(session: Session, line: Line, *, before: datetime | None, limit: int
         + [_event(e) for e in line_repository.events(session, line.id, before=before, limit=fetch)]
         + [_message(m) for m in notifications.for_line(session, line.id, before=before, limit=fetch)]
         + [_ussd(s) for s in ussd.sessions_for_line(session, line.id, before=before, limit=fetch)]
+        + [_inbound(m) for m in notifications.inbound_for_line(session, line.id, before=before, limit=fetch)]
     )
     items.sort(key=lambda item: (item["at"], item["type"], item["id"]), reverse=True)
     if len(items) <= limit:
@@ -57,3 +58,8 @@ def _message(m) -> dict:
 def _ussd(s) -> dict:
     """A USSD session (*100#): when, and how it ended (exit, renewed, timeout, locked ...; None while open)."""
     return {"type": "ussd_session", "id": str(s.id), "at": s.started_at, "channel": "ussd", "outcome": s.outcome}
+
+
+def _inbound(m) -> dict:
+    """An SMS the subscriber sent (a command, a STOP), digits masked, with what simkeep did."""
+    return {"type": "sms_command", "id": str(m.id), "at": m.received_at, "text": m.text, "outcome": m.outcome}

@@ -150,20 +150,16 @@ def _open(session: Session, request: Request, menu: Menu, now: datetime) -> Answ
         repository.end(session, earlier.id, outcome="replaced", at=now)
     line = lines.find_live_line(session, request.msisdn)
     language = line.language if line else languages.DEFAULT
-    state, outcome = (MENU, None) if line else (ENDED, "no_line")
     current = repository.start(session, msisdn=request.msisdn, smsc_session=request.session,
-                               line_id=line.id if line else None, state=state, language=language,
+                               line_id=line.id if line else None, state=MENU, language=language,
                                sequence=request.sequence, now=now)
+    outcome: str | None = None
     if line is None:
-        repository.advance(session, current, state=ENDED, language=language, sequence=request.sequence, now=now,
-                           outcome=outcome)
-        return _send(session, current.id, request, menu, language, texts.text("no_line", language), final=True,
-                     now=now)
-    shortcut = _shortcut(request.text, menu.code)  # *100*1# is *100# then 1
-    if shortcut:
+        state, screen, outcome = ENDED, texts.text("no_line", language), "no_line"
+    elif shortcut := _shortcut(request.text, menu.code):  # *100*1# is *100# then 1
         state, language, screen, outcome = _menu(session, current, shortcut, menu, now)
     else:
-        screen = _menu_screen(line, language)
+        state, screen = MENU, _menu_screen(line, language)
     repository.advance(session, current, state=state, language=language, sequence=request.sequence, now=now,
                        outcome=outcome)
     return _send(session, current.id, request, menu, language, screen, final=state == ENDED, now=now)

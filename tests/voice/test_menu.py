@@ -16,7 +16,7 @@ from simkeep.voice.menu import Menu
 from simkeep.voice.models import COMPLETED, HUNG_UP, TRANSFERRED
 from tests.conftest import T0
 from tests.factories.lines import make_line, top_up, view
-from tests.voice import HOTLINE, MENU, MSISDN, OWN_MENU, call_row, names, said, turn_rows
+from tests.voice import HOTLINE, MSISDN, OWN_MENU, call_row, names, said, turn_rows
 
 LANGUAGE_MENU = ["welcome", "choose_zh", "welcome", "choose_fr", "welcome", "choose_en"]
 

@@ -53,7 +53,7 @@ BALANCES = {
 @pytest.mark.parametrize("key", sorted(BALANCES))
 def test_balance_validity_and_number_loss_date_in_the_language_chosen(db, menu, key):
     make_line(db, now=T0, language="fr")
-    top_up(db, now=T0)  # 10 EUR, 45 days
+    top_up(db, now=T0)  # 10 EUR, 14 more days
     language, text = BALANCES[key]
     start(menu)
     chosen = menu.handle("call-1", Digits(key))

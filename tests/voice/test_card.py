@@ -209,13 +209,38 @@ def test_a_database_error_says_technical_problem_hangs_up_and_logs_no_pin(db, me
     assert menu.handle("call-1", Digits("1")) is None
 
 
-def test_two_deliveries_of_one_pin_racing_credit_once(db, menu, cards):
-    """The same Digits event handled twice at once (two processes of the transport): the call's row lock orders
-    them, the second answers the first's turn."""
+def test_deliveries_of_one_pin_racing_credit_once(db, menu, cards):
+    """The same Digits event handled 8 times at once (processes of the transport): the call's row lock orders
+    them, the others answer the first's turn."""
     _, pin = cards[0]
     at_pin_step(db, menu)
-    turns = race(2, lambda i: menu.handle("call-1", Digits(pin)))
-    assert turns[0] == turns[1]
+    turns = race(8, lambda i: menu.handle("call-1", Digits(pin)))
+    assert all(turn == turns[0] for turn in turns)
     assert names(turns[0])[:3] == ["card_accepted", "credit_added", "n10"]
     assert balances(db) == (1000, 0)
     assert len(topups(db)) == 1 and confirmations(db) == 1
+    assert [t.input for t in turn_rows(db)][-8:] == ["digits"] + ["replay"] * 7
+
+
+def test_a_pin_racing_a_hang_up_credits_at_most_once_and_only_if_it_was_answered(db, menu, cards):
+    _, pin = cards[0]
+    at_pin_step(db, menu)
+    answered, hung_up = race(2, lambda i: menu.handle("call-1", Digits(pin) if i == 0 else HungUp()))
+    assert hung_up is None
+    assert balances(db) == ((1000, 0) if answered is not None else (0, 0))
+    assert len(topups(db)) == (1 if answered is not None else 0)
+    assert call_row(db).outcome == HUNG_UP
+
+
+def test_a_database_error_at_the_start_says_technical_problem_in_each_language(db, menu, monkeypatch):
+    make_line(db, now=T0, language="fr")
+
+    def broken(*args, **kwargs):
+        raise OperationalError("SELECT lines ...", {}, Exception("the database is down"))
+
+    monkeypatch.setattr("simkeep.line.service.find_live_line", broken)
+    turn = menu.start(Call("call-1", MSISDN, HOTLINE, SIP))
+    assert [(p.language, p.name) for p in turn.prompts] == [
+        ("zh_CN", "technical_problem"), ("fr", "technical_problem"), ("en", "technical_problem")]
+    assert turn.then == Hangup()
+    assert menu.handle("call-1", Digits("1")) is None  # no call was recorded

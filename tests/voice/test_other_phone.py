@@ -84,7 +84,9 @@ def test_five_wrong_codes_close_the_code_and_end_the_call(db, menu):
         assert names(menu.handle("call-1", Digits(wrong))) == ["code_wrong", *CODE_STEP]
     bye = menu.handle("call-1", Digits(wrongs[4]))
     assert names(bye) == ["code_closed", "goodbye"] and bye.then == Hangup()
-    assert call_row(db).line_id is None
+    row = call_row(db)
+    assert row.line_id is None
+    assert "number" not in row.state and MSISDN not in str(row.state)  # what was typed ends with the call
 
 
 def test_a_number_that_cannot_be_one_is_asked_again_and_the_numbers_a_call_may_type_are_bounded(db, menu):

@@ -185,8 +185,9 @@ class _Dialogue:
         """Record the turn and the state it leaves."""
         if turn is not None and isinstance(turn.then, Gather):
             self.state["last"] = _json_of(turn)
-        if self.row.ended_at is not None:
-            self.state.pop("entry", None)  # nothing of an entry outlives the call, not even its keyed hash
+        if self.row.ended_at is not None:  # nothing typed outlives the call: the number, an entry's keyed hash
+            self.state.pop("entry", None)
+            self.state.pop("number", None)
         self.row.state = dict(self.state)
         self.row.language = self.state.get("lang")
         service.record_turn(self.session, self.row, step=step, input=input or "#", turn=turn, now=self.now)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from simkeep.config import Settings
 from simkeep.line.models import Line
 from simkeep.notification.models import OutboxMessage
-from simkeep.voice.flow import SIP, Call, Digits, Gather, Hangup, HungUp, Silence, Transfer
+from simkeep.voice.flow import SIP, Call, Digits, Gather, Hangup, HungUp, Silence, Transfer, Turn
 from simkeep.voice.menu import Menu
 from simkeep.voice.models import COMPLETED, HUNG_UP, TRANSFERRED
 from tests.conftest import T0
@@ -36,13 +36,14 @@ def test_a_first_call_offers_each_language_in_its_own_language(db, menu):
     assert [(p.language, p.name) for p in turn.prompts] == [
         ("zh_CN", "welcome"), ("zh_CN", "choose_zh"), ("fr", "welcome"), ("fr", "choose_fr"), ("en", "welcome"),
         ("en", "choose_en")]
-    assert said(turn) == ("欢迎致电simkeep。 中文服务请按1。 Bienvenue chez simkeep. Pour le français, tapez 2. "
-                          "Welcome to simkeep. For English, press 3.")
+    assert [said(Turn(tuple(p for p in turn.prompts if p.language == lang), turn.then)) for lang in
+            ("zh_CN", "fr", "en")] == ["欢迎致电simkeep。中文服务请按1。", "Bienvenue chez simkeep. Pour le français, tapez 2.",
+                                      "Welcome to simkeep. For English, press 3."]
     assert turn.then == Gather(max_digits=1, finish_on="#", timeout=6.0)
 
 
 BALANCES = {
-    "1": ("zh_CN", "您的余额为 十 欧元 您的号码有效期至 四月 十四日 如不充值，您的号码将在 十月 十一日 之后被回收。"),
+    "1": ("zh_CN", "您的余额为十欧元您的号码有效期至四月十四日如不充值，您的号码将在十月十一日之后被回收。"),
     "2": ("fr", "Votre solde est de dix euros Votre ligne reste valable, dernier jour\u00a0: le quatorze avril "
                 "Sans recharge, votre numéro sera perdu après le onze octobre"),
     "3": ("en", "Your balance is ten euros Your line is valid until April fourteenth Without a recharge, your number "

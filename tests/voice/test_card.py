@@ -125,6 +125,16 @@ def test_two_cards_in_one_call_are_two_renewals(db, menu, cards):
     assert sorted(t.idempotency_key.rsplit(":", 1)[1] for t in topups(db)) == ["1", "2"]
 
 
+def test_a_call_may_redeem_more_cards_than_the_wrong_pins_it_may_type(db, menu):
+    make_reseller(db, now=T0)
+    cards = sold_cards(db, quantity=6, now=T0)
+    at_pin_step(db, menu)
+    for n, (_, pin) in enumerate(cards, start=1):
+        assert names(menu.handle("call-1", Digits(pin)))[0] == "card_accepted"
+        menu.handle("call-1", Digits("2"))
+        assert balances(db) == (1000 * n, 0)
+
+
 def test_a_wrong_pin_says_one_sentence_and_asks_again(db, menu, cards):
     at_pin_step(db, menu)
     before = snapshot(db)

@@ -148,7 +148,7 @@ class _Dialogue:
         known = line is not None and service.language_known(session, line.id, line.msisdn)
         language = line.language if line is not None and known else None
         state = {"step": MENU if known else LANGUAGE, "lang": language, "own": line is not None,
-                 "verified": line is not None, "invalid": 0, "silent": 0, "pins": 0, "numbers": 0}
+                 "verified": line is not None, "invalid": 0, "silent": 0, "pins": 0, "refused": 0, "numbers": 0}
         row = service.start(session, call, line_id=line.id if line else None, language=language, state=state,
                             now=now)
         if row is None:  # the transport started this call twice: say what the first start said
@@ -339,9 +339,9 @@ class _Dialogue:
 
     def redeem(self, pin: str) -> Turn:
         settings, lang = self.settings, self.lang
-        if self.state["pins"] >= settings.voucher_failures_per_number:  # one call cannot try more than a day allows
+        if self.state.get("refused", 0) >= settings.voucher_failures_per_number:  # no more than a day allows
             return self.goodbye(before=say(lang, "card_locked"))
-        self.state["pins"] += 1
+        self.state["pins"] += 1  # the attempt's number: its idempotency key
         number = self._number()
         receipt_id = new_id()
         receipt_url = f"{settings.base_url}/receipts/{receipts.token_for(settings.key('receipt'), receipt_id)}"
@@ -369,6 +369,7 @@ class _Dialogue:
                 return self.ask(PIN, before=say(lang, "card_invalid"))
             return self.back(before=say(lang, "not_renewable"))
         if result is None:
+            self.state["refused"] = self.state.get("refused", 0) + 1
             service.did(self.row, "card_refused")
             if vouchers.locked_until(self.session, number, now=self.now,
                                      failures_allowed=settings.voucher_failures_per_number,
@@ -456,7 +457,7 @@ class _Dialogue:
     def _number(self) -> str:
         """The number a card goes to: the line the call may see, else the number typed."""
         line = self._line() if self.state["verified"] else None
-        return line.msisdn if line is not None else self.state["number"]
+        return line.msisdn if line is not None else self.state.get("number") or self.row.caller or ""
 
 
 _STEPS: dict[str, Callable[[_Dialogue, str], Turn]] = {

@@ -58,7 +58,7 @@ from simkeep.otp import service as otp
 from simkeep.receipt import service as receipts
 from simkeep.voice import service, speech
 from simkeep.voice.flow import Call, Digits, Event, Gather, Hangup, HungUp, Prompt, Silence, Transfer, Turn
-from simkeep.voice.models import COMPLETED, FAILED, HUNG_UP, TRANSFERRED, VoiceCall
+from simkeep.voice.models import COMPLETED, FAILED, HUNG_UP, TRANSFERRED
 from simkeep.voice.speech import EN, FR, LANGUAGES, ZH
 from simkeep.voice.texts import say
 from simkeep.voucher import pins
@@ -114,9 +114,9 @@ class Menu:
             with self.db.transaction() as session:
                 row = service.lock(session, call_id)
                 if row is not None and row.ended_at is None:
+                    service.end(row, outcome=FAILED, now=self.now())
                     service.record_turn(session, row, step=row.state.get("step", ""), input="error", turn=turn,
                                         now=self.now())
-                    service.end(row, outcome=FAILED, now=self.now())
         except Exception as exc:
             _log_failure(f"call {call_id} could not be marked failed", exc)
         return turn
@@ -136,7 +136,7 @@ def _in_each(language: str | None, name: str) -> tuple[Prompt, ...]:
 class _Dialogue:
     """One event of one call: reads the state, answers the next turn, writes the state back."""
 
-    def __init__(self, session: Session, settings: Settings, row: VoiceCall, now: datetime) -> None:
+    def __init__(self, session: Session, settings: Settings, row: service.LiveCall, now: datetime) -> None:
         self.session, self.settings, self.row, self.now = session, settings, row, now
         self.state = dict(row.state)
 

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import traceback
 from collections.abc import Callable
 from datetime import datetime
 
+import structlog
 from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
@@ -64,7 +64,7 @@ from simkeep.voice.texts import say
 from simkeep.voucher import pins
 from simkeep.voucher import service as vouchers
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger()
 
 LANGUAGE, MENU, PIN, NUMBER, CODE = "language", "menu", "pin", "number", "code"  # the steps
 CHOICES = {"1": ZH, "2": FR, "3": EN}
@@ -91,7 +91,7 @@ class Menu:
             with self.db.transaction() as session:
                 return _Dialogue.begin(session, self.settings, call, self.now())
         except Exception as exc:
-            _log_failure(f"call {call.call_id} could not start", exc)
+            _log_failure("voice.start_failed", call.call_id, exc)
             return self._failed(call.call_id, None)
 
     def handle(self, call_id: str, event: Event) -> Turn | None:
@@ -104,7 +104,7 @@ class Menu:
                 language = row.language
                 return _Dialogue(session, self.settings, row, self.now()).handle(event)
         except Exception as exc:
-            _log_failure(f"call {call_id} failed on {type(event).__name__}", exc)
+            _log_failure("voice.event_failed", call_id, exc, on=type(event).__name__)
             return self._failed(call_id, language) if not isinstance(event, HungUp) else None
 
     def _failed(self, call_id: str, language: str | None) -> Turn:
@@ -118,14 +118,21 @@ class Menu:
                     service.record_turn(session, row, step=row.state.get("step", ""), input="error", turn=turn,
                                         now=self.now())
         except Exception as exc:
-            _log_failure(f"call {call_id} could not be marked failed", exc)
+            _log_failure("voice.mark_failed_failed", call_id, exc)
         return turn
 
 
-def _log_failure(what: str, exc: BaseException) -> None:
+def _log_failure(event: str, call_id: str, exc: BaseException, **details: str) -> None:
     """The error's type and where it happened, without its message: a database error's message quotes the
     statement's parameters, which may hold an OTP or a PIN's hash."""
-    log.error("voice: %s: %s\n%s", what, type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
+    place = [f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" for frame in traceback.extract_tb(exc.__traceback__)]
+    log.error(event, call_id=call_id, error=type(exc).__name__, place=" < ".join(reversed(place[-6:])), **details)
+
+
+def _language_menu(*, welcome: bool) -> tuple[Prompt, ...]:
+    """1 中文, 2 Français, 3 English: each option said in its own language, after its greeting on a first turn."""
+    return tuple(p for lang in CHOICES.values() for p in say(lang, *(["welcome"] if welcome else []),
+                                                              f"choose_{lang[:2]}"))
 
 
 def _in_each(language: str | None, name: str) -> tuple[Prompt, ...]:
@@ -159,8 +166,8 @@ class _Dialogue:
         if known:
             turn = dialogue.ask(MENU, before=say(dialogue.lang, "welcome"))
         else:  # each language greets and offers itself: 欢迎致电simkeep。中文服务请按1。Bienvenue chez simkeep...
-            turn = dialogue.ask(LANGUAGE)
-            turn = Turn(tuple(p for lang in LANGUAGES for p in say(lang, "welcome", f"choose_{lang[:2]}")), turn.then)
+            dialogue.state["step"] = LANGUAGE
+            turn = Turn(_language_menu(welcome=True), KEY)
         dialogue.done(turn, step="start", input="start")
         return turn
 
@@ -203,8 +210,7 @@ class _Dialogue:
         """Go to `step`: what was to say first, then its question."""
         self.state["step"] = step
         if step == LANGUAGE:
-            return Turn(before + tuple(p for choice, lang in CHOICES.items() for p in say(lang, f"choose_{lang[:2]}")),
-                        KEY)
+            return Turn(before + _language_menu(welcome=False), KEY)
         lang = self.lang
         if step == MENU:
             options = ["menu_balance", "menu_card", "menu_link", "menu_repeat", "menu_agent"]

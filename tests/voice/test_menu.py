@@ -112,13 +112,13 @@ def test_a_date_of_another_year_names_the_year(db, settings):
     assert names(balance)[:3] == ["balance_is", "n80", "EUR.major_many"]
 
 
-def test_8_repeats_what_was_said_and_a_stray_hash_repeats_the_last_turn(db, menu):
+def test_8_repeats_what_was_said_and_star_the_menu(db, menu):
     make_line(db, now=T0, language="en")
     start(menu)
     menu.handle("call-1", Digits("3"))
     balance = menu.handle("call-1", Digits("1"))
     assert menu.handle("call-1", Digits("8")) == balance
-    assert menu.handle("call-1", Digits("")) == balance
+    assert names(menu.handle("call-1", Digits(""))) == ["invalid_key", *OWN_MENU]  # a # on its own is no choice
     assert menu.handle("call-1", Digits("*")).prompts == balance.prompts[-len(OWN_MENU):]
     assert call_row(db).done == [{"action": "language_set", "language": "en"}, {"action": "balance_heard"}]
 

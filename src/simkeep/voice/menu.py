@@ -180,8 +180,10 @@ class _Dialogue:
             self.state["entry"] = None
             return self.done(self.silence(step), step=step, input="silence")
         digits = event.digits if isinstance(event, Digits | Silence) else ""
+        if not digits and self.state.get("entry"):  # the finishing key left over after a 15-digit PIN, a 6-digit code
+            return self.done(_turn_of(self.state["last"]), step=step, input="#")  # it cut the answer short: again
         entry = self._digest(digits) if len(digits) > 1 else None
-        if entry is not None and entry == self.state.get("entry") and "last" in self.state:
+        if entry is not None and entry == self.state.get("entry"):
             return self.done(_turn_of(self.state["last"]), step=step, input="replay")  # the same entry again
         self.state["silent"] = 0
         self.state["entry"] = entry
@@ -266,8 +268,6 @@ class _Dialogue:
         return self.ask(NUMBER)
 
     def on_menu(self, digits: str) -> Turn:
-        if digits == "":  # a finishing key left over from an entry (a PIN's #): say the last turn again
-            return _turn_of(self.state["last"])
         action = _MENU.get(digits)
         if action is None or (digits == "9" and not self.state["own"]):
             return self.invalid(MENU)

@@ -17,6 +17,7 @@ from simkeep.voice.models import COMPLETED, HUNG_UP, TRANSFERRED
 from tests.conftest import T0
 from tests.factories.lines import make_line, top_up, view
 from tests.voice import HOTLINE, MSISDN, OWN_MENU, call_row, names, said, turn_rows
+from tests.web import race
 
 LANGUAGE_MENU = ["welcome", "choose_zh", "welcome", "choose_fr", "welcome", "choose_en"]
 
@@ -208,6 +209,13 @@ def test_a_start_sent_twice_answers_the_same_turn_and_records_one_call(db, menu)
     make_line(db, now=T0, language="en")
     first = start(menu)
     assert start(menu) == first
+    assert call_row(db).turns == 1
+
+
+def test_starts_of_one_call_racing_record_it_once(db, menu):
+    make_line(db, now=T0, language="en")
+    turns = race(4, lambda i: start(menu))
+    assert all(turn == turns[0] for turn in turns) and names(turns[0])[0] == "welcome"
     assert call_row(db).turns == 1
 
 

@@ -10,8 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from simkeep.core.ids import new_id
-from simkeep.voice import repository
-from simkeep.voice import speech
+from simkeep.voice import repository, speech
 from simkeep.voice.flow import Call, Gather, Hangup, Prompt, Transfer, Turn
 from simkeep.voice.models import VoiceCall, VoiceTurn
 

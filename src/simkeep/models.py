@@ -22,6 +22,7 @@ from simkeep.staff.models import StaffAccount
 from simkeep.store.models import CounterDevice, Drawer, IdCheck, Store, StoreSale
 from simkeep.topup.models import TopUp
 from simkeep.ussd.models import UssdSession
+from simkeep.voice.models import VoiceCall, VoiceTurn
 from simkeep.voucher.models import BulkAction, SerialCounter, Voucher, VoucherBatch, VoucherFailure, VoucherPurchase
 
 __all__ = [
@@ -68,6 +69,8 @@ __all__ = [
            "StoreSale",
            "TopUp",
            "UssdSession",
+           "VoiceCall",
+           "VoiceTurn",
            "Voucher",
            "VoucherBatch",
            "VoucherFailure",

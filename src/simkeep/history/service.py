@@ -12,6 +12,7 @@ from simkeep.line.models import Line
 from simkeep.notification import service as notifications
 from simkeep.topup import service as topups
 from simkeep.ussd import service as ussd
+from simkeep.voice import service as calls
 
 
 def history(session: Session, line: Line, *, before: datetime | None, limit: int) -> tuple[list[dict], str | None]:
@@ -24,6 +25,7 @@ def history(session: Session, line: Line, *, before: datetime | None, limit: int
         + [_message(m) for m in notifications.for_line(session, line.id, before=before, limit=fetch)]
         + [_ussd(s) for s in ussd.sessions_for_line(session, line.id, before=before, limit=fetch)]
         + [_inbound(m) for m in notifications.inbound_for_line(session, line.id, before=before, limit=fetch)]
+        + [_call(c) for c in calls.for_line(session, line.id, before=before, limit=fetch)]
     )
     items.sort(key=lambda item: (item["at"], item["type"], item["id"]), reverse=True)
     if len(items) <= limit:
@@ -58,6 +60,14 @@ def _message(m) -> dict:
 def _ussd(s) -> dict:
     """A USSD session (*100#): when, and how it ended (exit, renewed, timeout, locked ...; None while open)."""
     return {"type": "ussd_session", "id": str(s.id), "at": s.started_at, "channel": "ussd", "outcome": s.outcome}
+
+
+def _call(c) -> dict:
+    """A call to the hotline: how it went and what it did (a balance heard, a card redeemed, a link sent)."""
+    ended = c.ended_at or c.updated_at
+    return {"type": "call", "id": str(c.id), "at": c.started_at, "transport": c.transport, "language": c.language,
+            "duration_seconds": round((ended - c.started_at).total_seconds()), "outcome": c.outcome,
+            "done": list(c.done)}
 
 
 def _inbound(m) -> dict:

@@ -44,11 +44,14 @@ def test_a_dial_delivered_to_several_workers_opens_one_session(db, settings, mon
     freeze_clock(monkeypatch, T0)
     make_line(db, language="en", now=T0)
     menu, woken = listener(db, settings)
-    race(N, lambda _: menu.ussd(UssdIn(MSISDN, "*100#", OPEN, session_info(3, 0))))
+    for number in range(5):  # five dials one after the other, each raced (a new dial replaces the last session)
+        race(N, lambda _, number=number: menu.ussd(UssdIn(MSISDN, "*100#", OPEN, session_info(number, 0))))
     with db.transaction(write=False) as session:
-        assert session.scalar(select(func.count()).select_from(UssdSession)) == 1
-    assert [a["session_info"] for a in answers(db)] == [session_info(3, 1)]
-    assert len(woken) == 1
+        assert session.execute(select(UssdSession.smsc_session, UssdSession.outcome)
+                               .order_by(UssdSession.smsc_session)).all() == [
+            (0, "replaced"), (1, "replaced"), (2, "replaced"), (3, "replaced"), (4, None)]
+    assert sorted(a["session_info"] for a in answers(db)) == [session_info(number, 1) for number in range(5)]
+    assert len(woken) == 5
 
 
 def test_a_pin_delivered_to_several_workers_credits_once(db, settings, monkeypatch):

@@ -31,8 +31,11 @@ def latest(session: Session, msisdn: str, smsc_session: int) -> UssdSession | No
 
 
 def open_sessions(session: Session, msisdn: str) -> list[UssdSession]:
+    """The handset's open sessions as committed now, locked (one opened by a twin PDU since this transaction
+    began is among them)."""
     return list(session.scalars(select(UssdSession).where(UssdSession.msisdn == msisdn,
-                                                          UssdSession.open_key.is_not(None))))
+                                                          UssdSession.open_key.is_not(None))
+                                .with_for_update().execution_options(populate_existing=True)))
 
 
 def start(session: Session, *, msisdn: str, smsc_session: int, line_id: uuid.UUID | None, state: str,

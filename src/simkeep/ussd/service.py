@@ -145,8 +145,10 @@ def _ended_step(session: Session, request: Request, menu: Menu, now: datetime) -
 Step = tuple[str, str, str, str | None]
 
 
-def _open(session: Session, request: Request, menu: Menu, now: datetime) -> Answer:
+def _open(session: Session, request: Request, menu: Menu, now: datetime) -> Answer | None:
     for earlier in repository.open_sessions(session, request.msisdn):  # a handset holds one dialogue at a time
+        if earlier.smsc_session == request.session and _seen(earlier, request):
+            return None  # a twin of this dial opened it since this transaction looked (READ COMMITTED)
         repository.end(session, earlier.id, outcome="replaced", at=now)
     line = lines.find_live_line(session, request.msisdn)
     language = line.language if line else languages.DEFAULT

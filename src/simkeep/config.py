@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     # A partner link (/?partner=CODE) is remembered this long by the portal and passed to its quotes (last click wins).
     partner_attribution_days: int = 30
     counter_session_idle_minutes: int = 240  # a PIN sign-in on a counter tablet lasts a shift, not a day
+    # The voice menu over HTTP, for an operator's IVR platform (voice/api.py). The JSON webhooks are signed with this
+    # secret (t=…,v1=… HMAC-SHA256, as the sandbox's); VoiceXML platforms cannot sign, so their start URL carries the
+    # entry key instead (/voice/vxml/start?key=…). Either mode is off (404) while its secret is not set.
+    voice_platform_secret: str | None = None
+    voice_vxml_key: str | None = None
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master
@@ -225,7 +230,7 @@ def check(settings: Settings) -> None:
             problems.append(f"SIMKEEP_PREVIOUS_SECRET_KEYS[{i}] {why}")
     if settings.admin_token is not None:
         judge("admin_token", settings.admin_token)
-    for name in ("voucher_pepper", "voucher_seal_key"):
+    for name in ("voucher_pepper", "voucher_seal_key", "voice_platform_secret", "voice_vxml_key"):
         if getattr(settings, name) is not None:
             judge(name, getattr(settings, name))
     if settings.sandbox_on:
@@ -265,6 +270,8 @@ DEMO_SECRETS: dict[str, Callable[[], str]] = {
     "sandbox_webhook_secret": lambda: f"whsec_{secrets.token_urlsafe(32)}",
     "voucher_pepper": lambda: secrets.token_urlsafe(48),
     "voucher_seal_key": lambda: secrets.token_urlsafe(48),
+    "voice_platform_secret": lambda: f"whsec_{secrets.token_urlsafe(32)}",
+    "voice_vxml_key": lambda: secrets.token_urlsafe(32),
 }
 
 

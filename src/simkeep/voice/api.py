@@ -20,18 +20,30 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Path as PathParam, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from simkeep.config import Settings
 from simkeep.core import signing
 from simkeep.core.errors import InvalidInput, InvalidMsisdn, NotFound, SimkeepError
-from simkeep.core.phone import lookup_msisdn
 from simkeep.core.ids import new_id
+from simkeep.core.phone import lookup_msisdn
 from simkeep.voice import exchange, flow, speech, vxml
-from simkeep.voice.schemas import CALL_ID_PATTERN, CallIn, EventIn, GatherOut, HangupOut, SayOut, ThenGather, \
-    ThenHangup, ThenTransfer, TransferOut, TurnOut
+from simkeep.voice.schemas import (
+    CALL_ID_PATTERN,
+    CallIn,
+    EventIn,
+    GatherOut,
+    HangupOut,
+    SayOut,
+    ThenGather,
+    ThenHangup,
+    ThenTransfer,
+    TransferOut,
+    TurnOut,
+)
 from simkeep.web.deps import Config, Db
 from simkeep.web.openapi import errors
 
@@ -66,11 +78,14 @@ Dialogue = Annotated[flow.Dialogue, Depends(dialogue)]
 
 async def signed(request: Request, settings: Config) -> None:
     """Refuse the request before its body is read as JSON unless the platform signed it, recently."""
+    header = request.headers.get(SIGNATURE_HEADER)
+    if not header:  # unsigned is unsigned, whether or not this deployment speaks to a platform
+        raise SignatureInvalid()
     secret = settings.voice_platform_secret
     if not secret:
         raise VoiceHttpOff()
     try:
-        signing.verify(secret, await request.body(), request.headers.get(SIGNATURE_HEADER), int(time.time()))
+        signing.verify(secret, await request.body(), header, int(time.time()))
     except signing.BadSignature as exc:
         raise SignatureInvalid() from exc
 
@@ -82,8 +97,14 @@ WEBHOOK_ERRORS = errors({
 }, authenticated=False, body=True)
 
 
+# The header in the document (checked by `signed`, which answers 401 rather than a validation error without it).
+SIGNED = {"parameters": [{"name": SIGNATURE_HEADER, "in": "header", "required": True, "schema": {
+    "type": "string", "maxLength": 512, "examples": ["t=1796212800,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd"]},
+    "description": "`t=<unix time>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\">` under SIMKEEP_VOICE_PLATFORM_SECRET"}]}
+
+
 @router.post("/api/v1/voice/calls", response_model=TurnOut, responses=WEBHOOK_ERRORS,
-             dependencies=[Depends(signed)])
+             dependencies=[Depends(signed)], openapi_extra=SIGNED)
 async def new_call(body: CallIn, db: Db, settings: Config, menu: Dialogue) -> TurnOut:
     """A call reached the hotline: answer its first turn. Posting the same call again answers the same turn 1."""
     call = flow.Call(call_id=body.call_id, caller=caller_number(body.caller, settings.default_region),
@@ -97,7 +118,7 @@ async def new_call(body: CallIn, db: Db, settings: Config, menu: Dialogue) -> Tu
     404: "`call_not_found`: no call with this id was started here (or `voice_http_off`)",
     409: "`turn_mismatch`: this turn was already answered for another event, or was never given; "
          "`turn_in_progress`: the same event is being answered by a request racing this one (send it again)",
-}, authenticated=False)}, dependencies=[Depends(signed)])
+}, authenticated=False)}, dependencies=[Depends(signed)], openapi_extra=SIGNED)
 async def call_event(call_id: Annotated[str, PathParam(pattern=CALL_ID_PATTERN)], body: EventIn, db: Db,
                      settings: Config, menu: Dialogue) -> TurnOut:
     """What the caller did during `turn`: answered with turn + 1. The same event posted again (a retry, a replay
@@ -165,18 +186,30 @@ async def prompt_audio(language: str, name: str) -> FileResponse:
 
 # -- VoiceXML --------------------------------------------------------------------------------------------------------
 
+async def vxml_fields(request: Request, settings: Config) -> dict[str, str]:
+    """The query's parameters and, on a POST, the form's (VoiceXML submits either way); 404 while VoiceXML is off."""
+    if not settings.voice_vxml_key:
+        raise VoiceHttpOff()
+    fields = dict(request.query_params.items())
+    if request.method == "POST":
+        form = await request.form()
+        fields |= {name: value for name, value in form.items() if isinstance(value, str)}
+    return fields
+
+
+Fields = Annotated[dict[str, str], Depends(vxml_fields)]
+
+
 @router.api_route("/voice/vxml/start", methods=["GET", "POST"], include_in_schema=False)
-async def vxml_start(request: Request, db: Db, settings: Config, menu: Dialogue) -> Response:
+async def vxml_start(fields: Fields, db: Db, settings: Config, menu: Dialogue) -> Response:
     """The URL the platform fetches when a call arrives: /voice/vxml/start?key=…, with the call's numbers as
     `caller` and `called` (and the platform's `call_id` if it has one) in the query or the posted form. Without
     them, a document that reads them from the session and submits them here."""
-    fields = await _fields(request)
-    if not settings.voice_vxml_key:
-        raise VoiceHttpOff()
-    if not hmac.compare_digest(fields.get("key", "").encode(), settings.voice_vxml_key.encode()):
+    entry_key = settings.voice_vxml_key or ""
+    if not hmac.compare_digest(fields.get("key", "").encode(), entry_key.encode()):
         raise TokenInvalid()
     if "called" not in fields:
-        return _vxml(vxml.bootstrap(f"{settings.base_url}/voice/vxml/start?key={quote(settings.voice_vxml_key)}"))
+        return _vxml(vxml.bootstrap(f"{settings.base_url}/voice/vxml/start?key={quote(entry_key)}"))
     call_id = fields.get("call_id") or f"vxml-{new_id()}"
     if not re.fullmatch(CALL_ID_PATTERN, call_id) or len(fields["called"]) > 64 or len(fields.get("caller", "")) > 64:
         raise InvalidInput("call_id, caller or called is malformed.")
@@ -188,12 +221,9 @@ async def vxml_start(request: Request, db: Db, settings: Config, menu: Dialogue)
 
 
 @router.api_route("/voice/vxml/next", methods=["GET", "POST"], include_in_schema=False)
-async def vxml_next(request: Request, db: Db, settings: Config, menu: Dialogue) -> Response:
+async def vxml_next(fields: Fields, db: Db, settings: Config, menu: Dialogue) -> Response:
     """What the caller did in the turn the token names (`event` = digits | silence | hangup, with `digits`): the
     next turn's document."""
-    fields = await _fields(request)
-    if not settings.voice_vxml_key:
-        raise VoiceHttpOff()
     try:
         step = vxml.read_token(settings.verifying_keys("voice_vxml"), fields.get("token", ""), int(time.time()))
     except vxml.BadToken as exc:
@@ -205,15 +235,6 @@ async def vxml_next(request: Request, db: Db, settings: Config, menu: Dialogue) 
     key = exchange.digest({"event": body.event, "digits": body.digits}, settings.key("voice_turns"))
     number, turn = await run_in_threadpool(exchange.follow, db, menu, step.call_id, step.turn, _event(body), key)
     return _vxml(_document(step.call_id, number, turn, settings))
-
-
-async def _fields(request: Request) -> dict[str, str]:
-    """The query's parameters and, on a POST, the form's (VoiceXML submits either way)."""
-    fields = {name: value for name, value in request.query_params.items()}
-    if request.method == "POST":
-        form = await request.form()
-        fields |= {name: value for name, value in form.items() if isinstance(value, str)}
-    return fields
 
 
 def _document(call_id: str, number: int, turn: flow.Turn, settings: Settings) -> bytes:

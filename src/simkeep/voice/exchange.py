@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from simkeep.core import clock
 from simkeep.core.errors import Conflict, NotFound
 from simkeep.core.ids import new_id
-from simkeep.db import Database, insert_or_ignore, rowcount
+from simkeep.db import Database, insert_or_ignore
 from simkeep.voice import flow
 from simkeep.voice.http_models import VoiceHttpTurn
 
@@ -77,7 +77,8 @@ def follow(db: Database, dialogue: flow.Dialogue, call_id: str, turn: int, event
 def _claim(session: Session, call_id: str, turn: int, request_digest: str) -> bool:
     row = {"id": new_id(), "call_id": call_id, "turn": turn, "request_digest": request_digest, "answer": None,
            "created_at": clock.now(), "answered_at": None}
-    return rowcount(session.execute(insert_or_ignore(session, VoiceHttpTurn.__table__), [row])) == 1
+    table = VoiceHttpTurn.__table__
+    return session.connection().execute(insert_or_ignore(session, table).returning(table.c.id), row).first() is not None
 
 
 def _answered(db: Database, call_id: str, turn: int, ask: Callable[[], flow.Turn]) -> flow.Turn:

@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('created_at', simkeep.db.UtcDateTime(timezone=True), nullable=False),
     sa.Column('answered_at', simkeep.db.UtcDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_voice_http_turns')),
-    sa.UniqueConstraint('call_id', 'turn', name=op.f('uq_voice_http_turns_call_id'))
+    sa.UniqueConstraint('call_id', 'turn', name=op.f('uq_voice_http_turns_call_id_turn'))
     )
 
 

@@ -130,6 +130,10 @@ class Settings(BaseSettings):
     # entry key instead (/voice/vxml/start?key=…). Either mode is off (404) while its secret is not set.
     voice_platform_secret: str | None = None
     voice_vxml_key: str | None = None
+    # The hotline's voice menu: where "0, an agent" transfers the call (a SIP URI, e.g. sip:agent@pbx.example);
+    # empty, the menu says no agent is available. `voice_numbers_per_call` bounds the numbers one call may type.
+    voice_agent_uri: str = ""
+    voice_numbers_per_call: int = 3
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master

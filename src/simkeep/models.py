@@ -22,6 +22,7 @@ from simkeep.staff.models import StaffAccount
 from simkeep.store.models import CounterDevice, Drawer, IdCheck, Store, StoreSale
 from simkeep.topup.models import TopUp
 from simkeep.voice.http_models import VoiceHttpTurn
+from simkeep.voice.models import VoiceCall, VoiceTurn
 from simkeep.voucher.models import BulkAction, SerialCounter, Voucher, VoucherBatch, VoucherFailure, VoucherPurchase
 
 __all__ = [
@@ -67,7 +68,9 @@ __all__ = [
            "Store",
            "StoreSale",
            "TopUp",
+           "VoiceCall",
            "VoiceHttpTurn",
+           "VoiceTurn",
            "Voucher",
            "VoucherBatch",
            "VoucherFailure",

@@ -7,11 +7,18 @@ from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree as ET
 
 import pytest
+from sqlalchemy import select
 
+from simkeep.topup.models import TopUp
 from simkeep.voice import flow, vxml
 from simkeep.voice.http_models import VoiceHttpTurn
+from simkeep.voice.menu import Menu
+from simkeep.voice.models import VoiceCall
+from tests.conftest import T0
+from tests.factories.lines import make_line, top_up, view
 from tests.factories.snapshot import count
-from tests.voice import VXML_KEY, Scripted, voice_client, voice_settings
+from tests.factories.vouchers import make_reseller, sold_cards
+from tests.voice.ivr import VXML_KEY, Scripted, voice_client, voice_settings
 
 V = "{http://www.w3.org/2001/vxml}"
 G = "{http://www.w3.org/2001/06/grammar}"
@@ -180,3 +187,36 @@ def test_prompt_audio_is_served_with_cache_headers_and_nothing_outside_its_folde
     assert found.headers["cache-control"] == "public, max-age=86400" and found.headers["etag"]
     assert dotted.content == b"RIFF-euros"
     assert [r.status_code for r in refused] == [404] * 6
+
+
+def test_a_walk_with_the_hotline_s_menu_hears_the_balance_and_renews_with_a_card(settings, db):
+    make_line(db, now=T0, language="fr")
+    top_up(db, now=T0)
+    make_reseller(db, now=T0)
+    [(serial, pin)] = sold_cards(db, quantity=1, now=T0)
+    menu = Menu(db, voice_settings(settings), now=lambda: T0)
+    with voice_client(settings, db, menu) as client:
+        first = parse(client.post(f"/voice/vxml/start?key={VXML_KEY}",
+                                  data={"call_id": "vx1", "caller": "sip:+33612345678@gw.example", "called": "3900"}))
+        french = parse(follow(client, submit(first, "filled"), digits="2"))
+        balance = parse(follow(client, submit(french, "filled"), digits="1"))
+        assert " ".join(text for _src, text in audio(balance)[:11]) == (
+            "Votre solde est de dix euros Votre ligne reste valable, dernier jour\u00a0: le quatorze avril "
+            "Sans recharge, votre numéro sera perdu après le onze octobre")
+        assert audio(balance)[1] == (f"{BASE}/voice/prompts/fr/n10.wav", "dix")
+        assert balance.find(f"{V}form/{V}field/{V}prompt").get("{http://www.w3.org/XML/1998/namespace}lang") == "fr-FR"
+        asking = parse(follow(client, submit(balance, "filled"), digits="2"))
+        assert asking.find(f"{V}form/{V}field/{G}grammar/{G}rule/{G}item").get("repeat") == "1-15"
+        renewed_url = submit(asking, "filled")
+        renewed = parse(follow(client, renewed_url, digits=pin))
+        replayed = parse(follow(client, renewed_url, digits=pin))  # the platform fetched the same URL again
+        assert audio(replayed) == audio(renewed)
+        assert " ".join(text for _src, text in audio(renewed)[:8]) == (
+            "Votre recharge est faite. Crédit ajouté\u00a0: dix euros Votre ligne reste valable, dernier jour\u00a0: "
+            "le vingt-huit avril")
+        parse(follow(client, submit(renewed, "hangup")))
+    assert view(db).balance.minor == 2000 and count(db, TopUp) == 2
+    with db.transaction(write=False) as session:
+        call = session.scalars(select(VoiceCall)).one()
+        assert [d["action"] for d in call.done] == ["language_set", "balance_heard", "card_redeemed"]
+        assert call.done[2]["serial"] == serial and call.outcome == "hung_up"

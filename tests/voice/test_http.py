@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -345,3 +346,17 @@ def test_the_app_answers_with_the_hotline_s_menu(settings, db):
         "zh_CN/welcome", "zh_CN/choose_zh", "fr/welcome", "fr/choose_fr", "en/welcome", "en/choose_en"]
     with db.transaction(write=False) as session:
         assert session.scalars(select(VoiceCall.transport)).all() == ["http"]
+
+
+def test_turns_are_forgotten_a_day_after_they_were_answered(db):
+    menu = Scripted()
+    for call_id in ("CA1", "CA2", "CA3"):
+        exchange.start(db, menu, flow.Call(call_id, None, "+33170000000", flow.HTTP), "start")
+    exchange.follow(db, menu, "CA1", 1, flow.Digits("1"), "digits-1")
+    with db.transaction(write=False) as session:
+        newest = max(session.scalars(select(VoiceHttpTurn.created_at)))
+    assert exchange.purge(db, now=newest + exchange.KEPT, batch=2) == 3  # the newest is not past its day yet
+    with db.transaction(write=False) as session:
+        assert session.execute(select(VoiceHttpTurn.call_id, VoiceHttpTurn.turn)).all() == [("CA1", 2)]
+    assert exchange.purge(db, now=newest + exchange.KEPT + timedelta(microseconds=1), batch=2) == 1
+    assert count(db, VoiceHttpTurn) == 0

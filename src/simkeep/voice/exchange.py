@@ -13,6 +13,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -26,6 +27,8 @@ from simkeep.voice.http_models import VoiceHttpTurn
 
 ANSWER_WAIT_SECONDS = 10.0  # a twin waits this long for the winner's answer before giving up with 409
 _POLL_SECONDS = 0.05
+KEPT = timedelta(days=1)  # far past any call and any signature's or token's life: then only a record of nothing
+PURGE_BATCH = 1000
 
 
 class CallNotFound(NotFound):
@@ -110,6 +113,25 @@ def _answer_of(db: Database, call_id: str, turn: int, request_digest: str) -> fl
         if time.monotonic() > deadline:
             raise TurnInProgress()
         time.sleep(_POLL_SECONDS)
+
+
+def purge(db: Database, *, now: datetime, batch: int = PURGE_BATCH) -> int:
+    """Forget the turns of calls answered more than a day ago (the call's own record, voice_calls, stays), `batch`
+    rows per short transaction. Returns how many were deleted."""
+    total = 0
+    while True:
+        def one_batch(session: Session) -> int:
+            ids = list(session.scalars(select(VoiceHttpTurn.id).where(VoiceHttpTurn.created_at < now - KEPT)
+                                       .limit(batch)))
+            if ids:
+                session.execute(delete(VoiceHttpTurn).where(VoiceHttpTurn.id.in_(ids))
+                                .execution_options(synchronize_session=False))
+            return len(ids)
+
+        deleted = db.write(one_batch)
+        total += deleted
+        if deleted < batch:
+            return total
 
 
 def to_dict(turn: flow.Turn) -> dict:

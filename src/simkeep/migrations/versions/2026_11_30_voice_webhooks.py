@@ -27,7 +27,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_voice_http_turns')),
     sa.UniqueConstraint('call_id', 'turn', name=op.f('uq_voice_http_turns_call_id_turn'))
     )
+    op.create_index(op.f('ix_voice_http_turns_created_at'), 'voice_http_turns', ['created_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_voice_http_turns_created_at'), table_name='voice_http_turns')
     op.drop_table('voice_http_turns')

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from simkeep.db import Database
 from simkeep.voice.flow import Turn
 from simkeep.voice.models import VoiceCall, VoiceTurn
-from simkeep.voice.texts import words
+from simkeep.voice.speech import words
 
 MSISDN = "+33612345678"
 HOTLINE = "+33170000000"

@@ -84,7 +84,9 @@ def test_five_wrong_codes_close_the_code_and_end_the_call(db, menu):
         assert names(menu.handle("call-1", Digits(wrong))) == ["code_wrong", *CODE_STEP]
     bye = menu.handle("call-1", Digits(wrongs[4]))
     assert names(bye) == ["code_closed", "goodbye"] and bye.then == Hangup()
-    assert call_row(db).line_id is None
+    row = call_row(db)
+    assert row.line_id is None
+    assert "number" not in row.state and MSISDN not in str(row.state)  # what was typed ends with the call
 
 
 def test_a_number_that_cannot_be_one_is_asked_again_and_the_numbers_a_call_may_type_are_bounded(db, menu):
@@ -121,6 +123,7 @@ def test_a_card_without_the_code_says_what_it_did_and_no_date(db, menu, card):
         "Your card is accepted. Credit added: ten euros Validity extended by fourteen days A confirmation text "
         "message is on its way to the line.")
     assert names(done)[-3:] == CODE_STEP  # the code still opens the rest
+    assert menu.handle("call-1", Digits("")) == done  # the # after the PIN's 15 digits says it again
     assert balances(db) == (1000, 0)
     row = call_row(db)
     assert row.done[-1]["action"] == "card_redeemed" and row.line_id is not None

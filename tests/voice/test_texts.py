@@ -12,7 +12,7 @@ import pytest
 from simkeep.core.money import Money
 from simkeep.voice import menu, speech
 from simkeep.voice.flow import Prompt
-from simkeep.voice.texts import TEXTS, say, words
+from simkeep.voice.texts import TEXTS, say
 from tests.locale.typography import problems
 
 # Sentences only Chinese needs (the word after a date: 三月十二日之后被回收。)
@@ -42,9 +42,9 @@ def test_every_sentence_is_said_by_the_menu():
     assert unsaid == []
 
 
-def test_a_sentence_a_language_does_not_need_is_not_played_and_words_joins_sentences_and_pieces():
+def test_a_sentence_a_language_does_not_need_is_not_played_and_speech_words_says_sentences_and_pieces():
     assert say(speech.FR, "number_kept_until", "number_kept_until_end") == (Prompt("fr", "number_kept_until"),)
-    assert words(say(speech.FR, "balance_is") + speech.amount(Money(1050, "EUR"), speech.FR)) == (
+    assert speech.words(say(speech.FR, "balance_is") + speech.amount(Money(1050, "EUR"), speech.FR)) == (
         "Votre solde est de dix euros cinquante")
     assert speech.words(say(speech.ZH, "valid_until") + speech.day(date(2027, 3, 12), speech.ZH,
-                                                                   today=date(2027, 3, 1))) == "您的号码有效期至 三月 十二日"
+                                                                   today=date(2027, 3, 1))) == "您的号码有效期至三月十二日"

@@ -13,7 +13,7 @@ Names never clash with speech.PIECES (tests/voice/test_texts.py checks), so one 
 from __future__ import annotations
 
 from simkeep.voice.flow import Prompt
-from simkeep.voice.speech import EN, FR, PIECES, ZH
+from simkeep.voice.speech import EN, FR, ZH
 
 
 def _t(zh: str, fr: str, en: str) -> dict[str, str]:
@@ -119,9 +119,3 @@ TEXTS: dict[str, dict[str, str]] = {
 def say(language: str, *names: str) -> tuple[Prompt, ...]:
     """These sentences in one language, leaving out those the language does not need (an empty text)."""
     return tuple(Prompt(language, name) for name in names if TEXTS[name][language])
-
-
-def words(prompts: tuple[Prompt, ...]) -> str:
-    """What the prompts say, sentences and pieces alike (tests, the call log, the HTTP mode's text-to-speech)."""
-    said = (TEXTS.get(p.name, PIECES.get(p.name, {})).get(p.language, "") for p in prompts)
-    return " ".join(text for text in said if text)

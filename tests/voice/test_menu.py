@@ -96,6 +96,17 @@ def test_a_line_that_is_not_active_hears_when_its_validity_ended_and_its_state(d
         "receive calls. Without a recharge, your number will be lost after September twenty-seventh")
 
 
+def test_a_deactivated_line_hears_its_state_and_no_date_to_keep_the_number_by(db, menu):
+    make_line(db, now=T0, language="en")
+    with db.transaction() as session:
+        session.execute(Line.__table__.update().values(state="deactivated"))
+    start(menu)
+    menu.handle("call-1", Digits("3"))
+    balance = menu.handle("call-1", Digits("1"))
+    assert said(balance, until="menu_balance") == (
+        "Your balance is zero euros Your line's validity ended on March thirty-first Your line has been deactivated.")
+
+
 def test_a_date_of_another_year_names_the_year(db, settings):
     make_line(db, now=T0, language="fr")
     for _ in range(8):  # 8 top-ups: the number-loss date is next year

@@ -41,7 +41,10 @@ def tone(prompt: flow.Prompt) -> bytes:
     return bytes([value]) * int(seconds * 8000)
 
 
-def say(*names: str, then: flow.Gather | flow.Transfer | flow.Hangup = flow.Hangup()) -> flow.Turn:
+HANGUP = flow.Hangup()
+
+
+def say(*names: str, then: flow.Gather | flow.Transfer | flow.Hangup = HANGUP) -> flow.Turn:
     return flow.Turn(tuple(flow.Prompt("en", name) for name in names), then)
 
 
@@ -140,7 +143,7 @@ class Ear(threading.Thread):
                 data = self.sock.recv(2048)
             except TimeoutError:
                 continue
-            first, second, sequence, timestamp, ssrc = struct.unpack_from("!BBHII", data)
+            _first, second, sequence, timestamp, ssrc = struct.unpack_from("!BBHII", data)
             self.packets.append(Packet(time.monotonic(), sequence, timestamp, ssrc, bool(second & 0x80),
                                        second & 0x7F, data[12:]))
 
@@ -169,7 +172,7 @@ class Ear(threading.Thread):
 
 
 def frames_of(name: str) -> int:
-    value, seconds = TONES[name]
+    _value, seconds = TONES[name]
     return -(-int(seconds * 8000) // FRAME_BYTES)
 
 
@@ -265,14 +268,14 @@ def pause(seconds: float) -> str:
 
 def rfc2833(keys: str) -> str:
     """Each key as SIPp's own recording of it, played as it ships (the same key twice is the same timestamp)."""
-    return "".join(f'<nop><action><exec play_pcap_audio="{RECORDINGS}/dtmf_2833_{KEY_NAMES[key]}.pcap"/>'
-                   f"</action></nop>\n" + pause(0.4) for key in keys)
+    return pause(0.4).join(f'<nop><action><exec play_pcap_audio="{RECORDINGS}/dtmf_2833_{KEY_NAMES[key]}.pcap"/>'
+                           f"</action></nop>\n" for key in keys)
 
 
 def info(keys: str, cseq: int, *, relay: bool = True) -> str:
-    return "".join(
-        (in_dialog("INFO", cseq + i, f"Signal={key}\n    Duration=160", "application/dtmf-relay") if relay
-         else in_dialog("INFO", cseq + i, key, "application/dtmf")) + pause(0.1) for i, key in enumerate(keys))
+    return pause(0.1).join(
+        in_dialog("INFO", cseq + i, f"Signal={key}\n    Duration=160", "application/dtmf-relay") if relay
+        else in_dialog("INFO", cseq + i, key, "application/dtmf") for i, key in enumerate(keys))
 
 
 @dataclass
@@ -285,7 +288,7 @@ class SippRun:
         blocks = self.messages.split("----------------------------------------------- ")[1:]
         found = []
         for block in blocks:
-            _, head, body = (block.split("\n", 2) + ["", ""])[:3]
+            _, head, body = ([*block.split("\n", 2), "", ""])[:3]
             if "message received" in head and body.strip().startswith(start):
                 found.append(body.strip())
         return found
@@ -299,6 +302,7 @@ def scenario(*steps: str) -> str:
 def sipp(workdir: Path, port: int, steps: str, *, ear: int, caller: str = CALLER, hotline: str = "hotline",
          timeout: float = 30, background: bool = False) -> SippRun | subprocess.Popen:
     name = f"sipp-{time.monotonic_ns()}"
+    workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"{name}.xml"
     path.write_text(steps)
     messages, errors = workdir / f"{name}.messages", workdir / f"{name}.errors"

@@ -215,6 +215,19 @@ def worker(once: Annotated[bool, typer.Option(help="one sweep and one delivery r
     raise typer.Exit(run_worker(checked_settings(), once=once))
 
 
+@app.command("voice")
+def voice(port: Annotated[int | None, typer.Option(help="UDP port for SIP (default: SIMKEEP_VOICE_SIP_PORT)")]
+          = None) -> None:
+    """Answer the hotline's calls over SIP (UDP on SIMKEEP_VOICE_SIP_HOST), registered at SIMKEEP_VOICE_REGISTRAR if
+    set, until SIGTERM: then every call is hung up, the registration removed, and it exits 0."""
+    from simkeep.main import configure_logging
+    from simkeep.voice.cli import run_voice
+
+    settings = checked_settings()
+    configure_logging(settings.log_level)
+    raise typer.Exit(run_voice(settings, port=port))
+
+
 app.command("refund")(refund_cmd)  # registered here to keep its place in `simkeep --help`
 
 

@@ -20,7 +20,6 @@ from pathlib import Path
 from simkeep.voice import flow
 from simkeep.voice.sip.agent import Options, UserAgent
 from simkeep.voice.sip.rtp import FRAME_BYTES
-from tests.processes import wait_until
 
 RECORDINGS = Path("/usr/share/sip-tester")
 KEY_NAMES = {**{str(d): str(d) for d in range(10)}, "#": "pound", "*": "star"}
@@ -328,4 +327,10 @@ def _read(path: Path) -> str:
 
 
 def until(condition: Callable[[], object], what: str, timeout: float = 20) -> object:
-    return wait_until(condition, timeout=timeout, what=what)
+    """Poll `condition` until it is true (a bound, never a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"{what} not reached within {timeout} s")

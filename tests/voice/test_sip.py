@@ -4,7 +4,9 @@ INFO, barge-in, both ends hanging up, CANCEL, transfer, busy, a failing dialogue
 from __future__ import annotations
 
 import itertools
-import shutil
+import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -21,6 +23,7 @@ from tests.voice.sip_harness import (
     answer_request,
     finished,
     frames_of,
+    free_udp_port,
     in_dialog,
     info,
     pause,
@@ -30,8 +33,6 @@ from tests.voice.sip_harness import (
     sipp,
     until,
 )
-
-pytestmark = pytest.mark.skipif(shutil.which("sipp") is None, reason="needs SIPp: make voice-deps")
 
 GATHER = flow.Gather(max_digits=6, finish_on="#", timeout=5)
 
@@ -223,3 +224,104 @@ ACK_FAILURE = """<send>
   ]]>
 </send>
 """
+
+
+def test_a_caller_from_an_untrusted_address_is_a_withheld_number_whatever_its_headers_say(tmp_path):
+    script = Script(say("bye"))
+    with Ear() as ear, Agent(script, trusted_peers=()) as agent:
+        run = sipp(tmp_path, agent.port, scenario(INVITE, ANSWERED, answer_request("BYE")), ear=ear.port)
+        assert run.returncode == 0, run.errors
+        until(lambda: agent.call_count() == 0, "the call to close")
+    assert script.calls[0].caller is None
+
+
+REGISTRAR = """<recv request="REGISTER"/>
+<send>
+  <![CDATA[
+    SIP/2.0 401 Unauthorized
+    [last_Via:]
+    [last_From:]
+    [last_To:];tag=[pid]reg
+    [last_Call-ID:]
+    [last_CSeq:]
+    WWW-Authenticate: Digest realm="simkeep.test", nonce="[pid]n0nce", qop="auth", algorithm=MD5
+    Content-Length: 0
+  ]]>
+</send>
+<recv request="REGISTER"><action><verifyauth assign_to="valid" username="hotline" password="s3cret-pass"/>
+</action></recv>
+<nop test="valid" next="good"/>
+<recv request="NEVER" timeout="100"/>
+<label id="good"/>
+<send>
+  <![CDATA[
+    SIP/2.0 200 OK
+    [last_Via:]
+    [last_From:]
+    [last_To:];tag=[pid]reg
+    [last_Call-ID:]
+    [last_CSeq:]
+    [last_Contact:];expires=120
+    Content-Length: 0
+  ]]>
+</send>
+<recv request="REGISTER"><action><ereg regexp="Expires: 0" search_in="msg" check_it="true" assign_to="gone"/>
+</action></recv>
+<send>
+  <![CDATA[
+    SIP/2.0 200 OK
+    [last_Via:]
+    [last_From:]
+    [last_To:];tag=[pid]reg
+    [last_Call-ID:]
+    [last_CSeq:]
+    Content-Length: 0
+  ]]>
+</send>
+<Reference variables="gone"/>
+"""
+
+
+def test_the_hotline_registers_answering_the_digest_challenge_and_unregisters_when_stopping(tmp_path):
+    port = free_udp_port()
+    registrar = subprocess.Popen(
+        ["sipp", "-sf", str(_write(tmp_path / "registrar.xml", scenario(REGISTRAR))), "-p", str(port),
+         "-i", "127.0.0.1", "-m", "1", "-nostdin", "-timeout", "30s", "-timeout_error", "-trace_msg",
+         "-message_file", str(tmp_path / "registrar.messages"), "-trace_err", "-error_file",
+         str(tmp_path / "registrar.errors")], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with Agent(Script(), registrar=f"sip:127.0.0.1:{port}", user="hotline", password="s3cret-pass") as agent:
+        registration = agent.agent.registration
+        assert registration is not None
+        until(registration.registered.is_set, "the registration")
+        assert registration.expires == 120
+    assert registrar.wait(20) == 0, (tmp_path / "registrar.errors").read_text(errors="replace")
+    registers = [m for m in (tmp_path / "registrar.messages").read_text().split("-----")
+                 if "message received" in m and "REGISTER sip:127.0.0.1" in m]
+    assert len(registers) == 3
+    assert 'username="hotline"' in registers[1] and 'realm="simkeep.test"' in registers[1]
+    assert "s3cret" not in "".join(registers)  # the password never travels
+    assert f"Contact: <sip:hotline@127.0.0.1:{agent.port}>" in registers[0]
+
+
+def _write(path, text: str):
+    path.write_text(text)
+    return path
+
+
+def test_sigterm_hangs_up_every_call_tells_the_dialogue_and_exits_0(tmp_path):
+    port, log = free_udp_port(), tmp_path / "voice.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "tests.voice.sip_process", str(port)], stdout=out,
+                                   stderr=subprocess.STDOUT)
+    try:
+        until(lambda: "voice.listening" in log.read_text(), "the voice process to listen")
+        with Ear() as ear:
+            call = sipp(tmp_path, port, scenario(INVITE, ANSWERED, answer_request("BYE")), ear=ear.port,
+                        background=True)
+            until(lambda: ear.packets, "the call's audio")
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(20) == 0
+            assert finished(call, tmp_path).returncode == 0
+    finally:
+        process.kill()
+    assert "dialogue heard: [HungUp()]" in log.read_text()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 import structlog
 
+from simkeep.config import Settings
 from simkeep.voice import flow
 from simkeep.voice.sip import sdp
 from simkeep.voice.sip.call import ALLOW, CallLeg
@@ -59,6 +60,15 @@ class Options:
     @property
     def contact_host(self) -> str:
         return self.public_host or self.host
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Options:
+        low, _, high = settings.voice_rtp_ports.partition("-")
+        return cls(host=settings.voice_sip_host, port=settings.voice_sip_port, public_host=settings.voice_public_host,
+                   rtp_ports=(int(low), int(high or low)), max_calls=settings.voice_max_calls,
+                   region=settings.default_region, user=settings.voice_user,
+                   trusted_peers=settings.voice_trusted_peers, registrar=settings.voice_registrar,
+                   password=settings.voice_password)
 
 
 def log_observer(event: str, fields: dict[str, object]) -> None:

@@ -37,7 +37,9 @@ MANIFEST = PROMPTS / "manifest.json"
 RECORDED = "recorded"  # how a person's recording is said
 
 VOICES = {EN: "en-us", FR: "fr", ZH: "cmn-latn-pinyin"}
-WORDS_PER_MINUTE = 150  # a little slower than espeak-ng's 175: numbers on a phone line
+# Words a minute (for Chinese, syllables): a little slower than espeak-ng's 175 for English and French, numbers on a
+# phone line; Chinese about four syllables a second.
+SPEED = {EN: 150, FR: 150, ZH: 175}
 SENTENCE_END = re.compile(r"[.!?。！？]\s*$")
 PAUSE = {True: "0.35", False: "0.05"}  # seconds after a sentence, after a piece that others follow
 # Trim leading and trailing silence (a sound under -45 dBFS), resample to 8 kHz (with sox's anti-aliasing filter),
@@ -46,13 +48,17 @@ SOX_OUTPUT = ["-D", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer"]
 SOX_EFFECTS = ["silence", "1", "0.01", "-45d", "reverse", "silence", "1", "0.01", "-45d", "reverse", "rate", "8000",
                "norm", "-3"]
 
-SETTINGS = f"espeak-ng at {WORDS_PER_MINUTE} words a minute; sox {' '.join(SOX_OUTPUT + SOX_EFFECTS)}"
+SETTINGS = (f"espeak-ng {', '.join(f'{language} {speed}' for language, speed in SPEED.items())} words a minute; "
+            f"sox {' '.join(SOX_OUTPUT + SOX_EFFECTS)}")
 
 LATIN = re.compile(r"[A-Za-z][A-Za-z'-]*(?:\s+[A-Za-z][A-Za-z'-]*)*")
 FULL_WIDTH = str.maketrans("，。？！：；、（）", ",.?!:;,()")
-# Words pypinyin reads otherwise than they are meant here: 重听 is "hear again" (chóng), not "hard of hearing"
-# (zhòng); 为 after an amount is "is" (wéi), not "for" (wèi).
-load_phrases_dict({"重听": [["chóng"], ["tīng"]], "余额为": [["yú"], ["é"], ["wéi"]], "金额为": [["jīn"], ["é"], ["wéi"]]})
+# Words pypinyin reads otherwise than they are meant here: 重 is "again" in 重听 (not 重听 zhòngtīng, "hard of
+# hearing") and 重试; 为 after an amount is "is" (wéi), not "for" (wèi).
+load_phrases_dict({
+    "重听": [["chóng"], ["tīng"]], "重试": [["chóng"], ["shì"]],
+    "余额为": [["yú"], ["é"], ["wéi"]], "金额为": [["jīn"], ["é"], ["wéi"]],
+})
 
 
 def _texts() -> dict[str, dict[str, str]]:
@@ -176,7 +182,8 @@ def record(prompt: Wanted) -> None:
         parts = []
         for index, (voice, said) in enumerate(prompt.spoken):
             part = f"{tmp}/{index}.wav"
-            run(["espeak-ng", "-v", voice, "-s", str(WORDS_PER_MINUTE), "-b", "1", "--stdin", "-w", part], stdin=said)
+            run(["espeak-ng", "-v", voice, "-s", str(SPEED[prompt.language]), "-b", "1", "--stdin", "-w", part],
+                stdin=said)
             parts.append(part)
         run(["sox", *parts, *SOX_OUTPUT, str(prompt.path), *SOX_EFFECTS, "pad", "0", prompt.pause])
 

@@ -164,6 +164,8 @@ def test_a_recording_in_another_format_is_refused(tmp_path, monkeypatch):
     ("请按2", "qing3 an4 er4"),  # a key is a digit: 二, not the count 两
     ("请输入15位密码", "qing3 shu1 ru4 shi2 wu3 wei4 mi4 ma3"),
     ("重听，请按8。", "chong2 ting1, qing3 an4 ba1."),  # hear again, not "hard of hearing" (zhòngtīng)
+    ("请重试", "qing3 chong2 shi4"),
+    ("充值金额为", "chong1 zhi2 jin1 e2 wei2"),
     ("你好", "ni2 hao3"),  # tone sandhi: two third tones
 ])
 def test_chinese_is_said_as_tone_numbered_pinyin(text, pinyin):

@@ -4,7 +4,8 @@ peaks at -3 dBFS, a short pause after).
 
     python scripts/voice_prompts.py            # record what changed, delete what is stale (espeak-ng and sox)
     python scripts/voice_prompts.py --check    # list what is missing, stale or changed; exit 1 if anything is
-    python scripts/voice_prompts.py --record fr n21 vingt-et-un.wav   # a person's recording replaces one prompt
+    python scripts/voice_prompts.py --list fr  # each prompt's file name and text: what a voice talent records
+    python scripts/voice_prompts.py --record fr studio/fr/*.wav   # a person's recordings replace those prompts
 
 English and French are spoken by espeak-ng's own voices; Chinese as tone-numbered pinyin (pypinyin, with tone
 sandhi) by its `cmn-latn-pinyin` voice, with Latin words ("simkeep") in the English voice. The manifest
@@ -206,31 +207,49 @@ def regenerate() -> None:
     print(f"{len(todo)} recorded, {len(want)} prompts, {size / 1e6:.1f} MB")
 
 
-def replace_by_recording(language: str, name: str, source: Path) -> None:
-    """A person's recording (any format sox reads) becomes the prompt, processed like espeak-ng's."""
-    prompt = wanted().get((language, name))
-    if prompt is None:
-        raise SystemExit(f"no prompt {language}/{name}")
-    run(["sox", str(source), *SOX_OUTPUT, str(prompt.path), *SOX_EFFECTS, "pad", "0", prompt.pause])
+def replace_by_recordings(language: str, sources: list[Path]) -> None:
+    """A person's recordings (any format sox reads, each file named after its prompt: n21.wav, welcome.flac) become
+    the prompts, processed like espeak-ng's; the manifest keeps them until their text changes."""
+    want = wanted()
+    unknown = [source.name for source in sources if (language, source.stem) not in want]
+    if unknown:
+        raise SystemExit(f"no {language} prompt for {', '.join(unknown)} (see --list {language})")
     entries = load_manifest()
-    entries[(language, name)] = entry(prompt, RECORDED)
+    for source in sources:
+        prompt = want[(language, source.stem)]
+        run(["sox", str(source), *SOX_OUTPUT, str(prompt.path), *SOX_EFFECTS, "pad", "0", prompt.pause])
+        entries[(language, prompt.name)] = entry(prompt, RECORDED)
+        print(f"{language}/{prompt.name} is now the recording of {prompt.text!r}")
     save_manifest(entries)
-    print(f"{language}/{name} is now the recording of {prompt.text!r}")
+
+
+def listing(language: str) -> str:
+    """What a voice talent records for a language: one prompt a line, its file name and its text, and whether a person
+    has recorded it already."""
+    made = load_manifest()
+    return "\n".join(f"{p.name}.wav\t{p.text}" + ("\t(recorded)" if made.get(key, {}).get("said") == RECORDED else "")
+                     for key, p in sorted(wanted().items()) if p.language == language)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="report what is missing or stale; change nothing")
-    parser.add_argument("--record", nargs=3, metavar=("LANGUAGE", "NAME", "FILE"),
-                        help="replace one prompt by a person's recording")
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--check", action="store_true", help="report what is missing or stale; change nothing")
+    action.add_argument("--list", metavar="LANGUAGE", choices=LANGUAGES, help="each prompt's file name and text")
+    action.add_argument("--record", nargs="+", metavar=("LANGUAGE", "FILE"),
+                        help="replace prompts by a person's recordings, each file named after its prompt")
     args = parser.parse_args()
     if args.check:
         found = problems()
         print("\n".join(found) or "every prompt is recorded and up to date")
         raise SystemExit(1 if found else 0)
-    if args.record:
-        language, name, source = args.record
-        replace_by_recording(language, name, Path(source))
+    if args.list:
+        print(listing(args.list))
+    elif args.record:
+        language, *sources = args.record
+        if language not in LANGUAGES or not sources:
+            parser.error(f"--record LANGUAGE FILE...: LANGUAGE is one of {', '.join(LANGUAGES)}")
+        replace_by_recordings(language, [Path(source) for source in sources])
     else:
         regenerate()
 

@@ -215,3 +215,42 @@ def test_the_manifest_says_what_each_file_is_made_from():
         "language": ZH, "name": "day12", "text": "十二日", "said": "cmn-latn-pinyin: shi2 er4 ri4, pause 0.05 s",
         "sha256": "", "audio": ""}
     assert by_key[(FR, "n21")]["said"] == "fr: vingt-et-un, pause 0.05 s"
+
+
+def test_a_persons_recordings_replace_prompts_and_stay_until_their_text_changes(copy, monkeypatch, tmp_path, capsys):
+    studio = tmp_path / "studio"
+    studio.mkdir()
+    with wave.open(str(studio / "n21.wav"), "wb") as take:
+        take.setnchannels(1)
+        take.setsampwidth(2)
+        take.setframerate(8000)
+        take.writeframes(pcm(*range(-2000, 2000)))
+
+    def sox(command: list[str], *, stdin: str | None = None) -> None:
+        """Stands for sox (the tests do not install it): the take as it is."""
+        assert command[0] == "sox" and stdin is None
+        shutil.copyfile(command[1], command[2 + len(script.SOX_OUTPUT)])
+
+    espeak = []
+    monkeypatch.setattr(script, "run", sox)
+    monkeypatch.setattr(script, "record", lambda prompt: (espeak.append(prompt.name), prompt.path.write_bytes(b"")))
+
+    script.replace_by_recordings(FR, [studio / "n21.wav"])
+    assert (copy / FR / "n21.wav").read_bytes() == (studio / "n21.wav").read_bytes()
+    assert script.problems() == [] and "n21.wav\tvingt-et-un\t(recorded)" in script.listing(FR).splitlines()
+    script.regenerate()
+    assert espeak == [] and (copy / FR / "n21.wav").read_bytes() == (studio / "n21.wav").read_bytes()
+
+    monkeypatch.setattr(script, "PIECES", PIECES | {"n21": PIECES["n21"] | {FR: "vingt et un"}})
+    script.regenerate()
+    assert espeak == ["n21"] and (copy / FR / "n21.wav").read_bytes() == b""
+    assert "fr/n21: the text changed, so espeak-ng replaces the person's recording" in capsys.readouterr().err
+    assert "n21.wav\tvingt et un" in script.listing(FR).splitlines()
+
+
+def test_a_recording_for_no_prompt_changes_nothing(copy):
+    manifest = (copy / "manifest.json").read_bytes()
+    with pytest.raises(SystemExit) as refused:
+        script.replace_by_recordings(FR, [Path("liang.wav"), Path("n21.flac"), Path("nineteen.flac")])
+    assert str(refused.value) == "no fr prompt for liang.wav, nineteen.flac (see --list fr)"
+    assert (copy / "manifest.json").read_bytes() == manifest

@@ -12,6 +12,7 @@ and From are free text to anyone else, so a call from another address is treated
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import secrets
 import time
@@ -106,6 +107,9 @@ class UserAgent(asyncio.DatagramProtocol):
         self.registration: Registration | None = None
         self.stopping = False
         self.trusted = [ipaddress.ip_network(peer, strict=False) for peer in options.trusted_peers]
+        if options.registrar:  # the proxy we register at is the one that routes the operator's calls to us
+            with contextlib.suppress(ValueError):  # a host name: list its address in trusted_peers
+                self.trusted.append(ipaddress.ip_network(Uri.parse(options.registrar).host))
         self.used_rtp_ports: set[int] = set()
 
     # -- life -----------------------------------------------------------------------------------------------------

@@ -283,6 +283,16 @@ class SippRun:
     messages: str
     errors: str
 
+    def __str__(self) -> str:
+        """SIPp's complaint and the start lines of the messages, for a failing assertion."""
+        lines = []
+        for block in self.messages.split("----------------------------------------------- ")[1:]:
+            _, head, body = [*block.split("\n", 2), "", ""][:3]
+            cseq = next((line for line in body.splitlines() if line.startswith("CSeq")), "")
+            lines.append(f"{'<-' if 'received' in head else '->'} {body.strip().splitlines()[0]} ({cseq})"
+                         if body.strip() else head)
+        return self.errors[-600:] + "\n" + "\n".join(lines)
+
     def received(self, start: str) -> list[str]:
         blocks = self.messages.split("----------------------------------------------- ")[1:]
         found = []

@@ -4,6 +4,7 @@ INFO, barge-in, both ends hanging up, CANCEL, transfer, busy, a failing dialogue
 from __future__ import annotations
 
 import itertools
+import json
 import signal
 import socket
 import subprocess
@@ -12,9 +13,12 @@ import threading
 
 import pytest
 
+from simkeep.core import clock
 from simkeep.voice import flow
 from simkeep.voice.sip.message import Message, NameAddr, new_branch, parse, response
 from simkeep.voice.sip.rtp import FRAME_BYTES
+from tests.factories.lines import make_line
+from tests.processes import simkeep_env, start
 from tests.voice.sip_harness import (
     ANSWERED,
     CALLER,
@@ -454,3 +458,25 @@ class RawPhone:
             message.add("Content-Type", content_type)
             message.body = body.encode()
         return message
+
+
+def test_simkeep_voice_answers_with_the_menu_over_the_database_and_stops_on_sigterm(db, tmp_path):
+    make_line(db, msisdn=CALLER, now=clock.now())
+    port, log = free_udp_port(), tmp_path / "voice.log"
+    process = start(["voice", "--port", str(port)], simkeep_env(db.url, tmp_path), log)
+    try:
+        until(lambda: "voice.listening" in log.read_text(), "simkeep voice to listen", timeout=60)
+        with Ear() as ear:
+            run = sipp(tmp_path, port, scenario(INVITE, ANSWERED, pause(0.5), info("2", 2), pause(0.5),
+                                                info("1", 3), pause(1), in_dialog("BYE", 4)), ear=ear.port)
+            assert run.returncode == 0, str(run)
+        until(lambda: "voice.call_ended" in log.read_text(), "the call to end")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        process.kill()
+    played = [json.loads(line) for line in log.read_text().splitlines()
+              if line.startswith("{") and '"voice.played"' in line]
+    assert played[0]["languages"] == ["en", "fr", "zh_CN"]  # the language menu: each option in its language
+    assert "balance_is" in played[2]["prompts"] and played[2]["languages"] == ["fr"]
+    assert CALLER not in log.read_text()  # numbers are not logged by the transport

@@ -129,9 +129,12 @@ class CallLeg:
             self.language = turn.prompts[-1].language
         self._flush_keys()  # keys typed while the dialogue was thinking belong to no prompt
         gathering = isinstance(turn.then, flow.Gather)
-        completed = await self.play(turn.prompts, interruptible=gathering)
-        self.observe("voice.played", prompts=[p.name for p in turn.prompts],
-                     languages=sorted({p.language for p in turn.prompts}), interrupted=not completed)
+        completed = False
+        try:
+            completed = await self.play(turn.prompts, interruptible=gathering)
+        finally:  # reported even when the caller hangs up while they play
+            self.observe("voice.played", prompts=[p.name for p in turn.prompts],
+                         languages=sorted({p.language for p in turn.prompts}), interrupted=not completed)
         match turn.then:
             case flow.Gather() as gather:
                 event = await self.gather(gather)

@@ -26,8 +26,8 @@ from bench.smpp import bench_smpp
 from bench.stores import bench_stores_pg, bench_stores_sqlite
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
 from bench.topup import bench_topup_pg, bench_topup_sqlite
-from bench.voice_prompts import bench_voice_prompts
 from bench.voice_menu import bench_voice_menu_pg, bench_voice_menu_sqlite
+from bench.voice_prompts import bench_voice_prompts
 from bench.voucher import bench_voucher_pg
 from bench.vouchers import bench_vouchers_pg, bench_vouchers_sqlite
 

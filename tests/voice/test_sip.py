@@ -480,3 +480,24 @@ def test_simkeep_voice_answers_with_the_menu_over_the_database_and_stops_on_sigt
     assert played[0]["languages"] == ["en", "fr", "zh_CN"]  # the language menu: each option in its language
     assert "balance_is" in played[2]["prompts"] and played[2]["languages"] == ["fr"]
     assert CALLER not in log.read_text()  # numbers are not logged by the transport
+
+
+def test_with_no_rtp_port_left_the_call_is_refused_at_once_and_the_dialogue_hears_it_ended(tmp_path):
+    script = Script(say("welcome", then=GATHER))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        port = until(lambda: _bound_even(taken), "an even port")
+        with Ear() as ear, Agent(script, rtp_ports=(port, port)) as agent:  # its one port is taken
+            run = sipp(tmp_path, agent.port, scenario(INVITE, '<recv response="100" optional="true"/>\n'
+                                                      '<recv response="503"/>\n' + ACK_FAILURE), ear=ear.port)
+            assert run.returncode == 0, str(run)
+            until(script.ended.is_set, "the dialogue to hear the call ended")
+    assert script.events == [flow.HungUp()]
+
+
+def _bound_even(sock: socket.socket) -> int | None:
+    port = free_udp_port() // 2 * 2
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError:
+        return None
+    return port

@@ -225,16 +225,18 @@ class CallLeg:
         loop = asyncio.get_running_loop()
         stream = rtp.RtpStream((self.offer.host, self.offer.port), self.offer.event_type, self.press)
         for _ in range(20):
-            port = self.agent.rtp_port()
             try:
+                port = self.agent.rtp_port()
                 await loop.create_datagram_endpoint(lambda: stream, local_addr=(self.agent.options.host, port))
             except OSError:
                 continue
             self.rtp_port = port
             self.agent.used_rtp_ports.add(port)
             break
-        else:
-            raise OSError("no RTP port could be bound")
+        else:  # every port of the range is taken: the caller is told at once rather than left ringing
+            log.error("voice.no_rtp_port", call_id=self.call.call_id)
+            self.agent.respond(self.invite, 503, self.addr, to_tag=self.local_tag, headers=(("Retry-After", "30"),))
+            raise Gone
         self.stream = stream
         self._send_2xx(self.invite, self.addr)
         self.answered = True

@@ -501,3 +501,17 @@ def _bound_even(sock: socket.socket) -> int | None:
     except OSError:
         return None
     return port
+
+
+def test_a_transfer_the_far_end_refuses_or_never_reports_still_ends_our_leg(tmp_path):
+    script = Script(*2 * [say("menu", then=flow.Transfer("sip:agent@127.0.0.1:5999"))])  # two calls
+    with Ear() as ear, Agent(script, transfer_timeout=0.5) as agent:
+        refused = sipp(tmp_path, agent.port, scenario(INVITE, ANSWERED, answer_request("REFER", "403 Forbidden"),
+                                                      answer_request("BYE")), ear=ear.port)
+        silent = sipp(tmp_path, agent.port, scenario(INVITE, ANSWERED, answer_request("REFER", "202 Accepted"),
+                                                     answer_request("BYE")), ear=ear.port)
+        until(lambda: agent.call_count() == 0, "the calls to close")
+    assert refused.returncode == 0, str(refused)
+    assert silent.returncode == 0, str(silent)
+    assert [(t["refer_status"], t["notify_status"]) for t in agent.observed.named("voice.transferred")] == [
+        (403, None), (202, None)]

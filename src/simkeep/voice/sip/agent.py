@@ -167,29 +167,35 @@ class UserAgent(asyncio.DatagramProtocol):
             reply.add("Content-Type", content_type or "application/sdp")
             reply.body = body
         self.send(reply, addr)
-        self.answered[(request.branch, request.cseq[1])] = _Answered(reply.to_bytes(), addr)
+        key = (request.branch, request.cseq[1])
+        self.answered.pop(key, None)  # kept in the order they were last answered, for forgetting the oldest
+        self.answered[key] = _Answered(reply.to_bytes(), addr)
         self._forget_old_transactions()
         if request.method == "INVITE" and status >= 200:
             acked = asyncio.Event()
             self.unacked[(request.call_id, request.cseq[0])] = acked
-            self.spawn(self._until_ack(reply.to_bytes(), addr, acked, on_no_ack))
+            self.spawn(self._until_ack(reply.to_bytes(), addr, acked, on_no_ack,
+                                       (request.call_id, request.cseq[0])))
         return reply
 
     async def _until_ack(self, data: bytes, addr: tuple[str, int], acked: asyncio.Event,
-                         on_no_ack: Callable[[], None] | None) -> None:
+                         on_no_ack: Callable[[], None] | None, key: tuple[str, int]) -> None:
         interval, waited = self.options.t1, 0.0
-        while waited < 64 * self.options.t1:
-            try:
-                await asyncio.wait_for(acked.wait(), interval)
-                return
-            except TimeoutError:
-                waited += interval
-                interval = min(interval * 2, self.options.t2)
-            if self.transport is None or self.transport.is_closing():
-                return
-            self.transport.sendto(data, addr)
-        if on_no_ack is not None:
-            on_no_ack()
+        try:
+            while waited < 64 * self.options.t1:
+                try:
+                    await asyncio.wait_for(acked.wait(), interval)
+                    return
+                except TimeoutError:
+                    waited += interval
+                    interval = min(interval * 2, self.options.t2)
+                if self.transport is None or self.transport.is_closing():
+                    return
+                self.transport.sendto(data, addr)
+            if on_no_ack is not None:
+                on_no_ack()
+        finally:
+            self.unacked.pop(key, None)
 
     def spawn(self, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

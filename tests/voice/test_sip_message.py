@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from simkeep.voice.sip import digest, rtp, sdp
 from simkeep.config import Settings
+from simkeep.voice.sip import digest, rtp, sdp
 from simkeep.voice.sip.agent import Options, e164
 from simkeep.voice.sip.call import info_key
 from simkeep.voice.sip.message import Message, NameAddr, ParseError, Uri, Via, mark_received, parse, response

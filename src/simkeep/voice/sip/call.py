@@ -125,8 +125,9 @@ class CallLeg:
 
     async def perform(self, turn: flow.Turn) -> flow.Event | None:
         """Play the turn and do what it says next: the event for the dialogue, or None when the call is over."""
-        if turn.prompts:
-            self.language = turn.prompts[-1].language
+        languages = {p.language for p in turn.prompts}
+        if len(languages) == 1:  # the call's language, once the menu speaks only one
+            self.language = languages.pop()
         self._flush_keys()  # keys typed while the dialogue was thinking belong to no prompt
         gathering = isinstance(turn.then, flow.Gather)
         completed = False

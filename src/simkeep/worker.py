@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import structlog
 
 from simkeep.config import Settings
-from simkeep.core import clock
+from simkeep.core import clock, logs
 from simkeep.core.failures import describe
 from simkeep.db import Database, is_transient
 from simkeep.lifecycle.tasks import run_sweep
@@ -128,6 +128,7 @@ def inbound_commands(settings: Settings) -> tuple:
 
 def run_worker(settings: Settings, *, once: bool = False) -> int:
     """Work until SIGTERM/SIGINT (or one round with `once`); returns the exit code: 1 if `once` saw a failure."""
+    logs.configure(settings.log_level)
     db = Database(settings.db_url)
     sender = make_sender(settings, db, secret_sources={topic: cashback.postback_secret
                                                        for topic in cashback.POSTBACK_TOPICS},

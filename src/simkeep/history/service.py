@@ -22,8 +22,8 @@ def history(session: Session, line: Line, *, before: datetime | None, limit: int
         + [_charge(c) for c in charges.for_line(session, line.id, before=before, limit=fetch)]
         + [_event(e) for e in line_repository.events(session, line.id, before=before, limit=fetch)]
         + [_message(m) for m in notifications.for_line(session, line.id, before=before, limit=fetch)]
-        + [_call(c) for c in calls.for_line(session, line.id, before=before, limit=fetch)]
         + [_inbound(m) for m in notifications.inbound_for_line(session, line.id, before=before, limit=fetch)]
+        + [_call(c) for c in calls.for_line(session, line.id, before=before, limit=fetch)]
     )
     items.sort(key=lambda item: (item["at"], item["type"], item["id"]), reverse=True)
     if len(items) <= limit:

@@ -287,8 +287,9 @@ class _Dialogue:
         else:
             said += (say(lang, "validity_ended") + speech.day(last_date(line.validity_ends_at, tz), lang, today=today)
                      + say(lang, "validity_ended_end") + say(lang, *_STATE_WORDS.get(line.state, ())))
-        said += (say(lang, "number_kept_until") + speech.day(last_date(line.number_loss_at, tz), lang, today=today)
-                 + say(lang, "number_kept_until_end"))
+        if line.state not in (DEACTIVATED, QUARANTINE):  # after those the number is lost: no date to keep it by
+            said += (say(lang, "number_kept_until") + speech.day(last_date(line.number_loss_at, tz), lang, today=today)
+                     + say(lang, "number_kept_until_end"))
         if not any(d["action"] == "balance_heard" for d in self.row.done):
             service.did(self.row, "balance_heard")
         self.state["said"] = _json_of(Turn(said, KEY))

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from simkeep.core.ids import new_id
-from simkeep.voice import repository
-from simkeep.voice.flow import Call, Gather, Hangup, Transfer, Turn
+from simkeep.voice import repository, speech
+from simkeep.voice.flow import Call, Gather, Hangup, Prompt, Transfer, Turn
 from simkeep.voice.models import VoiceCall, VoiceTurn
 
 
@@ -90,8 +90,22 @@ def for_line(session: Session, line_id: uuid.UUID, *, before: datetime | None = 
     return repository.for_line(session, line_id, before=before, limit=limit)
 
 
-def turns(session: Session, call: VoiceCall) -> list[VoiceTurn]:
-    return repository.turns(session, call.id)
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """A call as staff read it: the call, and each turn's input kind and what the menu said, in words."""
+
+    call: VoiceCall
+    turns: list[tuple[VoiceTurn, str]]
+
+
+def call_log(session: Session, line_id: uuid.UUID, *, limit: int = 10) -> list[Logged]:
+    """The line's latest calls with what the menu said in each turn (the back office's line page)."""
+    return [Logged(call, [(turn, _words(turn.prompts)) for turn in repository.turns(session, call.id)])
+            for call in repository.for_line(session, line_id, before=None, limit=limit)]
+
+
+def _words(prompts: list[str]) -> str:
+    return speech.words(tuple(Prompt(*prompt.split("/", 1)) for prompt in prompts))
 
 
 def _kind(then: Gather | Transfer | Hangup) -> str:

@@ -241,7 +241,5 @@ def digits(text: str, language: str) -> tuple[Prompt, ...]:
 
 
 def words(pieces: tuple[Prompt, ...]) -> str:
-    """The text the pieces say, for tests, logs and the HTTP mode's text-to-speech fallback: Chinese without spaces
-    (三月十二日)."""
-    said = [PIECES[p.name][p.language] for p in pieces if p.name in PIECES]
-    return ("" if pieces and pieces[0].language == ZH else " ").join(said).strip()
+    """The text the pieces say, for tests, logs and the HTTP mode's text-to-speech fallback."""
+    return " ".join(PIECES[p.name][p.language] for p in pieces if p.name in PIECES).strip()

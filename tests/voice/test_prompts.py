@@ -99,6 +99,22 @@ def test_every_recording_is_8_khz_mono_16_bit_trimmed_and_at_a_telephone_level()
         assert max(abs(s) for s in samples[:160]) > 180, path  # speech within the first 20 ms: leading silence cut
 
 
+def test_a_recording_lasts_as_long_as_its_text_takes_to_say():
+    """A voice that spelled its input out (pinyin read letter by letter), or said nothing of it, fails here: Chinese
+    takes 0.17–0.37 s a syllable, English and French 0.05–0.16 s a letter."""
+    for prompt in script.wanted().values():
+        with wave.open(str(prompt.path), "rb") as recording:
+            speaking = recording.getnframes() / 8000 - float(prompt.pause)
+        if prompt.language == ZH:
+            syllables = [s for voice, said in prompt.spoken for s in said.split() if voice == "cmn-latn-pinyin"]
+            units = sum(s.rstrip(",.?!:;")[-1:].isdigit() for s in syllables) + sum(
+                2 for voice, _ in prompt.spoken if voice != "cmn-latn-pinyin")  # "simkeep": two syllables
+            assert 0.12 < speaking / units < 0.5, prompt
+        else:
+            letters = sum(c.isalpha() for c in prompt.text)
+            assert 0.03 < speaking / letters < 0.25, prompt
+
+
 def test_a_sentence_leaves_a_pause_after_it_and_a_piece_a_short_one():
     def pause_after(prompt: Prompt) -> float:
         samples = recorded(prompt)

@@ -194,6 +194,11 @@ def test_latin_words_in_chinese_are_said_by_the_english_voice():
     assert script.Wanted(FR, "welcome", "Bienvenue chez simkeep.").spoken == [("fr", "Bienvenue chez simkeep.")]
 
 
+def test_english_words_in_french_are_said_the_english_way():
+    assert script.wanted()[(FR, "USD.minor_many")].spoken == [("fr", "[[s'Ent]]")]  # cents, not "cent"
+    assert script.wanted()[(FR, "hundred")].spoken == [("fr", "cent")]
+
+
 @pytest.fixture
 def copy(tmp_path, monkeypatch):
     """The prompts folder copied, and the script pointed at the copy."""

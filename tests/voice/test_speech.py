@@ -3,6 +3,8 @@
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simkeep.core.money import Money
 from simkeep.voice import speech
@@ -136,3 +138,30 @@ def test_every_piece_is_a_prompt_and_says_something_in_each_language_that_uses_i
     assert {name for name, texts in PIECES.items() if texts[FR] and not texts[EN] and not texts[ZH]} == {
         "hundreds", "millions", "n80_before_mille", "the", "n1_feminine", "n21_feminine", "n31_feminine",
         "n41_feminine", "n51_feminine", "n61_feminine", "n81_feminine"}
+
+
+@given(st.integers(min_value=0, max_value=99_999_999))
+def test_any_number_is_said_with_recorded_pieces_and_by_the_rules(n):
+    en, fr, zh = (speech.number(n, language) for language in (EN, FR, ZH))
+    assert all(PIECES[p.name][p.language] for p in (*en, *fr, *zh))
+    zh_said, fr_said = said(zh), said(fr)
+    assert "零零" not in zh_said and not zh_said.startswith("一十") and (n == 0 or not zh_said.endswith("零"))
+    assert all(i == 0 or zh_said[i - 1] == "万" for i, c in enumerate(zh_said) if c == "两")  # 两 leads, 二 elsewhere
+    assert not any(f"{word} mille" in fr_said for word in ("cents", "quatre-vingts"))
+    assert not fr_said.startswith(("un mille", "un cent")) and "  " not in said(en) + fr_said
+    # Read back: each Chinese piece's digits give the number (零 is a placeholder, 十 alone means 10).
+    assert _zh_value(zh_said) == n
+
+
+def _zh_value(text: str) -> int:
+    digits = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
+    total, section, digit = 0, 0, None
+    for c in text:
+        if c in digits:
+            digit = digits[c]
+        elif c == "万":
+            total, section, digit = (section + (digit or 0)) * 10_000, 0, None
+        else:
+            section += (1 if digit is None else digit) * {"十": 10, "百": 100, "千": 1000}[c]
+            digit = None
+    return total + section + (digit or 0)

@@ -241,5 +241,9 @@ def digits(text: str, language: str) -> tuple[Prompt, ...]:
 
 
 def words(pieces: tuple[Prompt, ...]) -> str:
-    """The text the pieces say, for tests, logs and the HTTP mode's text-to-speech fallback."""
-    return " ".join(PIECES[p.name][p.language] for p in pieces if p.name in PIECES).strip()
+    """The text the pieces say, the menu's sentences (texts.py) included, for tests, logs and the HTTP mode's
+    text-to-speech fallback: Chinese without spaces (三月十二日)."""
+    from simkeep.voice.texts import TEXTS  # texts.py builds on this module's pieces
+
+    said = [TEXTS.get(p.name, PIECES.get(p.name, {})).get(p.language, "") for p in pieces]
+    return ("" if pieces and pieces[0].language == ZH else " ").join(text for text in said if text).strip()

@@ -29,6 +29,7 @@ from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
 from bench.topup import bench_topup_pg, bench_topup_sqlite
 from bench.voice_http import bench_voice_http
 from bench.voice_menu import bench_voice_menu_pg, bench_voice_menu_sqlite
+from bench.voice_prompts import bench_voice_prompts
 from bench.voucher import bench_voucher_pg
 from bench.vouchers import bench_vouchers_pg, bench_vouchers_sqlite
 
@@ -60,6 +61,7 @@ BENCHMARKS = {
     "sms_commands_sqlite": bench_sms_commands_sqlite, "sms_commands_pg": bench_sms_commands_pg,
     "voice_menu_sqlite": bench_voice_menu_sqlite, "voice_menu_pg": bench_voice_menu_pg,
     "voice_http_sqlite": bench_voice_http,
+    "voice_prompts": bench_voice_prompts,
 }
 
 

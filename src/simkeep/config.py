@@ -132,10 +132,30 @@ class Settings(BaseSettings):
     # A partner link (/?partner=CODE) is remembered this long by the portal and passed to its quotes (last click wins).
     partner_attribution_days: int = 30
     counter_session_idle_minutes: int = 240  # a PIN sign-in on a counter tablet lasts a shift, not a day
+    # The voice menu over HTTP, for an operator's IVR platform (voice/api.py). The JSON webhooks are signed with this
+    # secret (t=…,v1=… HMAC-SHA256, as the sandbox's); VoiceXML platforms cannot sign, so their start URL carries the
+    # entry key instead (/voice/vxml/start?key=…). Either mode is off (404) while its secret is not set.
+    voice_platform_secret: str | None = None
+    voice_vxml_key: str | None = None
     # The hotline's voice menu: where "0, an agent" transfers the call (a SIP URI, e.g. sip:agent@pbx.example);
     # empty, the menu says no agent is available. `voice_numbers_per_call` bounds the numbers one call may type.
     voice_agent_uri: str = ""
     voice_numbers_per_call: int = 3
+    # `simkeep voice`, the hotline over SIP (voice/sip/): where it listens (UDP), the address it gives in Contact and
+    # SDP when that is not reachable as is (behind NAT), its RTP ports ("low-high"), calls at once (486 beyond).
+    voice_sip_host: str = "127.0.0.1"
+    voice_sip_port: int = 5060
+    voice_public_host: str | None = None
+    voice_rtp_ports: str = "10000-10999"
+    voice_max_calls: int = 50
+    # Registering the hotline at the operator's registrar (sip:host:port; none: calls are routed to us as is), as
+    # this user (the hotline number) with this password when challenged (digest).
+    voice_registrar: str | None = None
+    voice_user: str = "hotline"
+    voice_password: str | None = None
+    # Addresses (CIDRs) whose P-Asserted-Identity / From we believe (the operator's proxy or SBC): a call from
+    # anywhere else is treated as a withheld number, which must type its number and the SMS code.
+    voice_trusted_peers: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master
@@ -239,7 +259,7 @@ def check(settings: Settings) -> None:
             problems.append(f"SIMKEEP_PREVIOUS_SECRET_KEYS[{i}] {why}")
     if settings.admin_token is not None:
         judge("admin_token", settings.admin_token)
-    for name in ("voucher_pepper", "voucher_seal_key"):
+    for name in ("voucher_pepper", "voucher_seal_key", "voice_platform_secret", "voice_vxml_key"):
         if getattr(settings, name) is not None:
             judge(name, getattr(settings, name))
     if settings.sandbox_on:
@@ -284,6 +304,8 @@ DEMO_SECRETS: dict[str, Callable[[], str]] = {
     "sandbox_webhook_secret": lambda: f"whsec_{secrets.token_urlsafe(32)}",
     "voucher_pepper": lambda: secrets.token_urlsafe(48),
     "voucher_seal_key": lambda: secrets.token_urlsafe(48),
+    "voice_platform_secret": lambda: f"whsec_{secrets.token_urlsafe(32)}",
+    "voice_vxml_key": lambda: secrets.token_urlsafe(32),
 }
 
 

@@ -22,6 +22,7 @@ from simkeep.staff.models import StaffAccount
 from simkeep.store.models import CounterDevice, Drawer, IdCheck, Store, StoreSale
 from simkeep.topup.models import TopUp
 from simkeep.ussd.models import UssdSession
+from simkeep.voice.http_models import VoiceHttpTurn
 from simkeep.voice.models import VoiceCall, VoiceTurn
 from simkeep.voucher.models import BulkAction, SerialCounter, Voucher, VoucherBatch, VoucherFailure, VoucherPurchase
 
@@ -70,6 +71,7 @@ __all__ = [
            "TopUp",
            "UssdSession",
            "VoiceCall",
+           "VoiceHttpTurn",
            "VoiceTurn",
            "Voucher",
            "VoucherBatch",

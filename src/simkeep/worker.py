@@ -1,7 +1,7 @@
 """The worker process: sweeps the lifecycle on schedule and delivers the outbox, until stopped.
 
 Each job (sweep, expire_abandoned, reconcile, auto_renew, purge_sessions, expire_vouchers, purge_id_checks,
-settle_cashback, expire_ussd, process_inbox, deliver_due) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
+purge_voice_http_turns, settle_cashback, expire_ussd, process_inbox, deliver_due) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
 error is logged (its class and where it was raised, never its message, which for SQL errors carries bound
 parameters) and that job alone waits `worker_backoff_seconds * 2^(n-1)`, jittered, at most `worker_backoff_max_seconds`, before it is tried again;
 the others go on. Every job's work is one transaction per step, so a failed step leaves nothing half-done.
@@ -41,6 +41,7 @@ from simkeep.session.tasks import purge_expired_sessions
 from simkeep.sms_command.service import SmsCommands
 from simkeep.store.tasks import purge_id_checks
 from simkeep.ussd import tasks as ussd
+from simkeep.voice import exchange as voice_http
 from simkeep.voucher.tasks import expire_vouchers
 
 log = structlog.get_logger()
@@ -115,6 +116,7 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
             Job("purge_sessions", lambda: purge_expired_sessions(db), every, rests=True),
             Job("expire_vouchers", lambda: expire_vouchers(db), every, rests=True),
             Job("purge_id_checks", lambda: purge_id_checks(db, settings, clock.now()), every, rests=True),
+            Job("purge_voice_http_turns", lambda: voice_http.purge(db, now=clock.now()), every, rests=True),
             Job("settle_cashback", lambda: settle_cashback(db, settings), every, rests=True),
             Job("expire_ussd", lambda: ussd.expire_idle(db, settings), every, rests=True),
             Job("process_inbox", lambda: process_inbox(db, settings)),

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/simkeep_test
 export SIMKEEP_DATA_DIR ?= var
 
-.PHONY: run test test-sqlite test-pg lint bench clean postgres browser-deps i18n vendor-map
+.PHONY: run test test-sqlite test-pg lint bench clean postgres browser-deps voice-deps i18n vendor-map
 
 # What running needs, and nothing more: the package and its pinned dependencies.
 $(BIN)/simkeep: pyproject.toml
@@ -42,10 +42,15 @@ browser-deps:
 	@test -x /usr/bin/chromium && fc-list | grep -qi "noto sans cjk" && command -v pdftoppm >/dev/null \
 	  || (apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk poppler-utils >/dev/null)
 
-test-sqlite: $(TEST_DEPS) browser-deps
+# The voice tests and benchmark place real calls: SIPp (Debian's sip-tester) through Kamailio (registrar and proxy).
+voice-deps:
+	@command -v sipp >/dev/null && command -v kamailio >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq sip-tester kamailio >/dev/null)
+
+test-sqlite: $(TEST_DEPS) browser-deps voice-deps
 	$(BIN)/pytest
 
-test-pg: $(TEST_DEPS) postgres browser-deps
+test-pg: $(TEST_DEPS) postgres browser-deps voice-deps
 	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest
 
 # Both suites at once, each in its own pytest process (the PostgreSQL one on a database of its own, created and
@@ -53,7 +58,7 @@ test-pg: $(TEST_DEPS) postgres browser-deps
 # The browser tests (pages, scripts, accessibility in Chromium) run once, with the SQLite suite: what they check does
 # not depend on the database, and every page's queries run on PostgreSQL in the page tests without a browser.
 # `make test-pg` still runs all of them on PostgreSQL.
-test: lint $(TEST_DEPS) postgres browser-deps
+test: lint $(TEST_DEPS) postgres browser-deps voice-deps
 	@mkdir -p $(SIMKEEP_DATA_DIR)/test-logs; logs=$(SIMKEEP_DATA_DIR)/test-logs; start=$$(date +%s); \
 	echo "running the SQLite and PostgreSQL suites in parallel (logs in $$logs)"; \
 	$(BIN)/pytest > $$logs/sqlite.log 2>&1 & sqlite=$$!; \
@@ -64,7 +69,7 @@ test: lint $(TEST_DEPS) postgres browser-deps
 	echo "both suites: $$(( $$(date +%s) - start )) s"; \
 	test $$s -eq 0 && test $$p -eq 0
 
-bench: $(TEST_DEPS) postgres
+bench: $(TEST_DEPS) postgres voice-deps
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
 

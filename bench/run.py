@@ -26,6 +26,7 @@ from bench.smpp import bench_smpp
 from bench.stores import bench_stores_pg, bench_stores_sqlite
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
 from bench.topup import bench_topup_pg, bench_topup_sqlite
+from bench.voice import bench_voice
 from bench.voucher import bench_voucher_pg
 from bench.vouchers import bench_vouchers_pg, bench_vouchers_sqlite
 
@@ -54,6 +55,7 @@ BENCHMARKS = {
     "promotions_pg": bench_promotions_pg,
     "promotions_sqlite": bench_promotions_sqlite,
     "portal_quotes_sqlite": bench_portal_quotes,
+    "voice": bench_voice,
 }
 
 

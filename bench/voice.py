@@ -12,8 +12,8 @@ transport's: the menu's database work happens between turns, in a thread pool, n
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
-import os
 import selectors
 import socket
 import struct
@@ -52,29 +52,26 @@ class Audio:
 
 def bench_voice(sizes: Sizes) -> None:
     steps = [5, 20] if sizes.label == "quick" else [10, 25, 50, 100, 150, 200, 300]
+    held, ratio = 0, None
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as work, Kamailio(Path(work) / "kamailio") as proxy:
         agent, stop = _start_agent(proxy)
         try:
-            held = _ramp(proxy, Path(work), steps)
+            for calls in steps:
+                audio, failed = _calls(proxy, Path(work), calls)
+                raw = _baseline(calls)  # right after, so both meet the same load
+                note(f"voice: {calls} concurrent calls ({failed} failed): {audio.describe()}")
+                note(f"voice: raw asyncio sender, {calls} streams: {raw.describe()}")
+                report(f"voice_{calls}_calls_p99_jitter", round(audio.p99_ms, 2), "ms")
+                report(f"voice_{calls}_raw_p99_jitter", round(raw.p99_ms, 2), "ms")
+                if failed or not audio.clean(calls):
+                    break
+                held, ratio = calls, audio.p99_ms / max(raw.p99_ms, 0.01)
         finally:
             stop.send("stop")
             agent.join(timeout=30)
-        baseline = _baseline(held or steps[0])
     report("voice_calls_held", held, "calls")
-    report("voice_raw_p99_jitter", round(baseline.p99_ms, 2), "ms")
-    note(f"voice: raw asyncio sender, {held or steps[0]} streams: {baseline.describe()}")
-
-
-def _ramp(proxy: Kamailio, work: Path, steps: list[int]) -> int:
-    held = 0
-    for calls in steps:
-        audio, failed = _calls(proxy, work, calls)
-        note(f"voice: {calls} concurrent calls ({failed} failed): {audio.describe()}")
-        if failed or not audio.clean(calls):
-            break
-        held = calls
-        report(f"voice_{calls}_calls_p99_jitter", round(audio.p99_ms, 2), "ms")
-    return held
+    if ratio is not None:
+        report("voice_p99_ratio", round(ratio, 2), "x")
 
 
 def _calls(proxy: Kamailio, work: Path, calls: int) -> tuple[Audio, int]:
@@ -141,7 +138,7 @@ def _kernel_time(ancillary: list[tuple[int, int, bytes]]) -> float:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
             seconds, nanoseconds = struct.unpack("qq", data[:16])
             return seconds + nanoseconds / 1e9
-    return time.time()
+    raise RuntimeError("no kernel receive timestamp (SO_TIMESTAMPNS) on an RTP packet")
 
 
 def _figures(streams: list[list[tuple[float, int, int]]]) -> Audio:
@@ -152,7 +149,7 @@ def _figures(streams: list[list[tuple[float, int, int]]]) -> Audio:
     for packets_of_stream in (stream for stream in streams if stream):
         packets += len(packets_of_stream)
         ordered = sorted(packets_of_stream, key=lambda p: p[0])
-        for (t0, s0, _), (t1, s1, marker) in zip(ordered, ordered[1:], strict=False):
+        for (t0, s0, _), (t1, s1, marker) in itertools.pairwise(ordered):
             gap = (s1 - s0) % 65536
             lost += gap - 1 if 0 < gap < 1000 else 0
             if gap == 1 and not marker:
@@ -227,9 +224,3 @@ async def _agent(conn: Connection, registrar: str) -> None:
     await asyncio.get_running_loop().run_in_executor(None, conn.recv)
     await agent.stop()
 
-
-if __name__ == "__main__":
-    from bench.common import QUICK
-
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    bench_voice(QUICK)

@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     # A partner link (/?partner=CODE) is remembered this long by the portal and passed to its quotes (last click wins).
     partner_attribution_days: int = 30
     counter_session_idle_minutes: int = 240  # a PIN sign-in on a counter tablet lasts a shift, not a day
+    # The hotline's voice menu: where "0, an agent" transfers the call (a SIP URI, e.g. sip:agent@pbx.example);
+    # empty, the menu says no agent is available. `voice_numbers_per_call` bounds the numbers one call may type.
+    voice_agent_uri: str = ""
+    voice_numbers_per_call: int = 3
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master

@@ -21,6 +21,7 @@ from simkeep.session.models import WebSession
 from simkeep.staff.models import StaffAccount
 from simkeep.store.models import CounterDevice, Drawer, IdCheck, Store, StoreSale
 from simkeep.topup.models import TopUp
+from simkeep.voice.models import VoiceCall, VoiceTurn
 from simkeep.voucher.models import BulkAction, SerialCounter, Voucher, VoucherBatch, VoucherFailure, VoucherPurchase
 
 __all__ = [
@@ -66,6 +67,8 @@ __all__ = [
            "Store",
            "StoreSale",
            "TopUp",
+           "VoiceCall",
+           "VoiceTurn",
            "Voucher",
            "VoucherBatch",
            "VoucherFailure",

@@ -20,6 +20,7 @@ Payloads (what the producers put in the outbox row):
 - reminder: {msisdn, days_before, number_loss_at, timezone, state,
              cheapest_offer: {id, amount: {amount_minor, currency}, validity_days} | null, renew_url,
              keep_plan?: {until, currency, total_minor, steps: [{date, price_minor}]}} (the cheapest plan, plan/)
+- line.renew_link: {msisdn, number_loss_at, timezone, renew_url}: a renewal link the subscriber asked for (hotline)
 - plan.renewal: {msisdn, offer_id, amount, date, timezone, renew_url?}: a renewal day of a saved keep-my-number plan
 - line.grace / line.suspended: {msisdn, number_loss_at, timezone}; line.deactivated: {msisdn}
 - payment.failed: {msisdn, amount, method, failure, renew_url?}
@@ -46,7 +47,7 @@ from simkeep.notification import segments
 TOPICS = ("otp.code", "topup.completed", "reminder", "line.grace", "line.suspended", "line.deactivated",
           "payment.failed", "payment.refunded", "review.refunded", "review.dismissed", "reminders.stopped",
           "transfer.pending", "cashback.credited", "autorenew.on", "autorenew.stopped", "autorenew.failed",
-          "autorenew.action_required", "plan.renewal")
+          "autorenew.action_required", "plan.renewal", "line.renew_link")
 
 TEXTS: dict[str, dict[str, str]] = {
     "otp.code": {
@@ -69,6 +70,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Your number {msisdn} will be lost for good at the end of {loss_date} ({countdown}) unless you recharge.",
         "fr": "Sans recharge, votre numéro {msisdn} sera définitivement perdu à la fin du {loss_date} ({countdown}).",
         "zh_CN": "如不充值，号码{msisdn}将在{loss_date}（{countdown}）结束后被永久回收。",
+    },
+    "line.renew_link": {
+        "en": "To keep your number {msisdn}, recharge by {loss_date}: {renew_url}",
+        "fr": "Pour garder votre numéro {msisdn}, rechargez au plus tard le {loss_date}\u00a0: {renew_url}",
+        "zh_CN": "请在{loss_date}前充值以保留号码{msisdn}：{renew_url}",
     },
     "plan.renewal": {
         "en": "As planned, recharge {msisdn} today with {amount} to keep your number.",
@@ -229,6 +235,8 @@ SUBJECTS: dict[str, dict[str, str]] = {
     "autorenew.action_required": {"en": "Confirm the automatic renewal of {msisdn}",
                                   "fr": "Confirmez le renouvellement automatique du {msisdn}",
                                   "zh_CN": "请确认号码{msisdn}的自动续费"},
+    "line.renew_link": {"en": "Recharge link for {msisdn}", "fr": "Lien de recharge pour le {msisdn}",
+                        "zh_CN": "号码{msisdn}的充值链接"},
     "plan.renewal": {"en": "Recharge {msisdn} today, as planned", "fr": "Rechargez le {msisdn} aujourd'hui, comme prévu",
                      "zh_CN": "按计划今天为号码{msisdn}充值"},
     "transfer.pending": {"en": "Bank transfer details to recharge {msisdn}",
@@ -485,6 +493,7 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
             **loss, "days_before": 3, "state": "active", "cheapest_offer": five, "keep_plan": {
                 "until": "2028-03-06", "today": "2027-03-06", "currency": "EUR", "total_minor": 1000,
                 "steps": [{"date": "2027-03-12", "price_minor": 500}, {"date": "2027-09-20", "price_minor": 500}]}}),
+        ("line.renew_link", "asked for on the hotline", {**loss}),
         ("plan.renewal", "a renewal day of a saved plan", {
             **paris, "amount": {"amount_minor": 500, "currency": "EUR"}, "renew_url": renew}),
         ("transfer.pending", "bank transfer started", {

@@ -37,8 +37,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from limits import parse
 from sqlalchemy.orm import Session
 
+from simkeep.config import Settings
 from simkeep.core.errors import SimkeepError
 from simkeep.core.ids import new_id
 from simkeep.line import service as lines
@@ -62,6 +64,13 @@ class Policy:
 
 
 DEFAULT_POLICY = Policy()
+
+
+def policy_for(settings: Settings) -> Policy:
+    """The configured policy: the portal's sign-in and the hotline's code check are the same check."""
+    per_number = parse(settings.code_requests_per_number)
+    return Policy(wrong_guesses=settings.code_wrong_guesses, window=timedelta(hours=settings.code_wrong_guess_hours),
+                  codes_per_number=per_number.amount, codes_window=timedelta(seconds=per_number.get_expiry()))
 
 
 class ResendTooSoon(SimkeepError):

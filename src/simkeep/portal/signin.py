@@ -8,7 +8,7 @@ remain."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 from typing import Annotated
 from urllib.parse import urlencode
@@ -16,7 +16,6 @@ from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from limits import parse
 
 from simkeep.config import Settings
 from simkeep.core import clock
@@ -72,10 +71,7 @@ def signout(request: Request, _csrf: None = Csrf) -> Response:
 
 
 def policy(settings: Settings) -> otp.Policy:
-    per_number = parse(settings.code_requests_per_number)
-    return otp.Policy(wrong_guesses=settings.code_wrong_guesses,
-                      window=timedelta(hours=settings.code_wrong_guess_hours),
-                      codes_per_number=per_number.amount, codes_window=timedelta(seconds=per_number.get_expiry()))
+    return otp.policy_for(settings)
 
 
 def send_code(request: Request, db: Database, settings: Settings, limits: RateLimits, lang: str, raw_number: str,

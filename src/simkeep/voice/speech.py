@@ -167,8 +167,9 @@ def amount(money: Money, language: str) -> tuple[Prompt, ...]:
     said: tuple[Prompt, ...] = ()
     if major or not minor:
         feminine = language == FR and code == "GBP" and major == 1
+        singular = major == 1 or (language == FR and major == 0)  # French: "zéro euro"
         said = (_say(FR, "one_feminine") if feminine else number(major, language)) + _say(
-            language, f"{code}.major_{'one' if major == 1 else 'many'}")
+            language, f"{code}.major_{'one' if singular else 'many'}")
     if not minor:
         return said
     if language == ZH and code == "CNY":  # 五角, 五角五分, 零五分
@@ -213,5 +214,8 @@ def digits(text: str, language: str) -> tuple[Prompt, ...]:
 
 
 def words(pieces: tuple[Prompt, ...]) -> str:
-    """The text the pieces say, for tests, logs and the HTTP mode's text-to-speech fallback."""
-    return " ".join(PIECES[p.name][p.language] for p in pieces if p.name in PIECES).strip()
+    """The text the pieces say, the menu's sentences (texts.py) included, for tests, logs and the HTTP mode's
+    text-to-speech fallback."""
+    from simkeep.voice.texts import words as said  # texts.py builds on this module's pieces
+
+    return said(pieces)

@@ -30,7 +30,8 @@ SCENARIOS = HERE / "scenarios"
 RECORDINGS = Path("/usr/share/sip-tester")
 KEY_NAMES = {**{str(d): str(d) for d in range(10)}, "#": "pound", "*": "star"}
 RFC2833, INFO = "rfc2833", "info"
-KEY_GAP = 0.3  # seconds between two presses of one Keys step (a person's pace; a press lasts 0.14 s)
+KEY_GAP = 0.3  # seconds between two presses of one Keys step (a person's pace)
+PRESS = 0.14  # seconds an RFC 2833 recording lasts (SIPp plays it in the background: the scenario waits it out)
 
 
 def free_udp_port() -> int:
@@ -127,7 +128,8 @@ class AwaitBye:
 
 @dataclass(frozen=True)
 class AwaitRefer:
-    """Wait for a REFER (a blind transfer), accept it (202), then hang up as a phone does once transferred."""
+    """Wait for a REFER (a blind transfer) and do what a phone does: accept it (202), call the new party (not
+    simulated), report that it answered (NOTIFY with a 200 sipfrag), then take the transferor's BYE."""
 
     timeout: float = 30
 
@@ -222,7 +224,7 @@ def _scenario(template: Path, identity: str, media_port: str, steps: str) -> str
 def _step(step: Step, dtmf: str, pcaps: Path, press: int) -> str:
     match step:
         case Keys(keys):
-            return "\n".join(_press(key, dtmf, pcaps, press + i) for i, key in enumerate(keys))
+            return _pause(KEY_GAP).join(_press(key, dtmf, pcaps, press + i) for i, key in enumerate(keys))
         case Pause(seconds):
             return _pause(seconds)
         case HangUp():
@@ -230,19 +232,19 @@ def _step(step: Step, dtmf: str, pcaps: Path, press: int) -> str:
         case AwaitBye(timeout):
             return _AWAIT_BYE.replace("TIMEOUT", str(int(timeout * 1000)))
         case AwaitRefer(timeout):
-            return _AWAIT_REFER.replace("TIMEOUT", str(int(timeout * 1000))) + _HANG_UP
+            return _AWAIT_REFER.replace("TIMEOUT", str(int(timeout * 1000))) + _AWAIT_BYE.replace("TIMEOUT", "30000")
     raise TypeError(step)
 
 
 def _press(key: str, dtmf: str, pcaps: Path, press: int) -> str:
     if dtmf == INFO:
-        return _INFO.replace("SIGNAL", key) + _pause(KEY_GAP)
+        return _INFO.replace("SIGNAL", key)
     pcap = renumbered_recording(key, press, pcaps)
-    return f'<nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n' + _pause(0.14 + KEY_GAP)
+    return f'<nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n' + _pause(PRESS)
 
 
 def _pause(seconds: float) -> str:
-    return f'<pause milliseconds="{int(seconds * 1000)}"/>'
+    return f'<pause milliseconds="{int(seconds * 1000)}"/>\n'
 
 
 def renumbered_recording(key: str, press: int, directory: Path) -> Path:
@@ -294,7 +296,7 @@ _INFO = """<send>
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       [routes]
       From: <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
+      To: [$hotline_to]
       Call-ID: [call_id]
       CSeq: [cseq] INFO
       Contact: <sip:[caller]@[local_ip]:[local_port]>
@@ -327,7 +329,7 @@ _HANG_UP = """<send retrans="500">
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
       [routes]
       From: <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      [last_To:]
+      To: [$hotline_to]
       Call-ID: [call_id]
       CSeq: [cseq] BYE
       Contact: <sip:[caller]@[local_ip]:[local_port]>
@@ -362,4 +364,24 @@ _AWAIT_REFER = """<recv request="REFER" timeout="TIMEOUT"/>
       Content-Length: 0
     ]]>
   </send>
+  <send retrans="500">
+    <![CDATA[
+      NOTIFY [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [routes]
+      From: <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: [$hotline_to]
+      Call-ID: [call_id]
+      CSeq: [cseq] NOTIFY
+      Contact: <sip:[caller]@[local_ip]:[local_port]>
+      Event: refer
+      Subscription-State: terminated;reason=noresource
+      Max-Forwards: 70
+      Content-Type: message/sipfrag;version=2.0
+      Content-Length: [len]
+
+      SIP/2.0 200 OK
+    ]]>
+  </send>
+  <recv response="200"/>
 """

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/simkeep_test
 export SIMKEEP_DATA_DIR ?= var
 
-.PHONY: run test test-sqlite test-pg lint bench clean postgres browser-deps voice-deps i18n vendor-map
+.PHONY: run test test-sqlite test-pg lint bench clean postgres browser-deps voice-deps i18n vendor-map prompts
 
 # What running needs, and nothing more: the package and its pinned dependencies.
 $(BIN)/simkeep: pyproject.toml
@@ -81,6 +81,13 @@ i18n: $(BIN)/simkeep
 # Rebuild the store finder's vendored Leaflet and offline base layer (web/static/vendor/leaflet) from npm.
 vendor-map:
 	bash scripts/vendor_map.sh
+
+# Re-record the hotline's prompts (src/simkeep/voice/prompts) whose text changed, with espeak-ng and sox; a person's
+# recording replaces one with `scripts/voice_prompts.py --record LANGUAGE NAME FILE`.
+prompts: $(TEST_DEPS)
+	@command -v espeak-ng >/dev/null && command -v sox >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq espeak-ng sox >/dev/null)
+	$(BIN)/python scripts/voice_prompts.py
 
 clean:
 	rm -rf $(VENV) var

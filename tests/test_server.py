@@ -24,10 +24,12 @@ from tests.processes import (
     alive,
     children_of,
     free_port,
+    free_udp_port,
     listening_pids,
     port_free,
     simkeep_env,
     start,
+    udp_bound,
     wait_until,
 )
 
@@ -166,24 +168,25 @@ def test_the_supervisor_restarts_a_child_that_dies_at_once_with_a_growing_pause(
     assert all(gap >= 0.04 for gap in gaps) and max(gaps) >= 0.3
 
 
-def test_run_supervises_the_worker_and_the_server_and_stops_both(db, tmp_path):
-    port = free_port()
+def test_run_supervises_the_worker_the_server_and_the_voice_menu_and_stops_them(db, tmp_path):
+    port, sip_port = free_port(), free_udp_port()
     env = simkeep_env(f"sqlite:///{tmp_path / 'run.db'}", tmp_path, SIMKEEP_PORT=str(port),
-                      SIMKEEP_SHUTDOWN_GRACE_SECONDS="5")
+                      SIMKEEP_SHUTDOWN_GRACE_SECONDS="5", SIMKEEP_VOICE_SIP_PORT=str(sip_port))
     proc = start(["run"], env, tmp_path / "run.log")
     try:
         base = f"http://127.0.0.1:{port}"
-        wait_until(lambda: healthy(base) and len(children_of(proc.pid)) == 2, timeout=120, what="run serving")
+        wait_until(lambda: healthy(base) and len(children_of(proc.pid)) == 3 and udp_bound(sip_port), timeout=120,
+                   what="run serving")
         kids = children_of(proc.pid)
         worker = next(pid for pid in kids if b"worker" in Path(f"/proc/{pid}/cmdline").read_bytes())
         signal_quietly(worker, signal.SIGKILL)
-        wait_until(lambda: len(children_of(proc.pid) - kids) == 1 and len(children_of(proc.pid)) == 2,
+        wait_until(lambda: len(children_of(proc.pid) - kids) == 1 and len(children_of(proc.pid)) == 3,
                    timeout=30, what="a new worker")
         kids = children_of(proc.pid)
         proc.send_signal(signal.SIGINT)  # Ctrl+C
         assert proc.wait(60) == 0
         wait_until(lambda: not any(alive(pid) for pid in kids), timeout=10, what="children gone")
-        assert port_free(port)
+        assert port_free(port) and not udp_bound(sip_port)
     finally:
         for pid in children_of(proc.pid):
             signal_quietly(pid, signal.SIGKILL)

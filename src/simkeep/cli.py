@@ -215,6 +215,19 @@ def worker(once: Annotated[bool, typer.Option(help="one sweep and one delivery r
     raise typer.Exit(run_worker(checked_settings(), once=once))
 
 
+@app.command("voice")
+def voice(port: Annotated[int | None, typer.Option(help="UDP port for SIP (default: SIMKEEP_VOICE_SIP_PORT)")]
+          = None) -> None:
+    """Answer the hotline's calls over SIP (UDP on SIMKEEP_VOICE_SIP_HOST), registered at SIMKEEP_VOICE_REGISTRAR if
+    set, until SIGTERM: then every call is hung up, the registration removed, and it exits 0."""
+    from simkeep.main import configure_logging
+    from simkeep.voice.cli import run_voice
+
+    settings = checked_settings()
+    configure_logging(settings.log_level)
+    raise typer.Exit(run_voice(settings, port=port))
+
+
 app.command("refund")(refund_cmd)  # registered here to keep its place in `simkeep --help`
 
 
@@ -301,7 +314,7 @@ def serve(workers: Annotated[int, typer.Option(help="processes sharing the port 
 @app.command("run")
 def run() -> None:
     """Set up everything on the embedded default and serve: migrate, load the catalog, seed demo lines,
-    start the worker, serve on http://SIMKEEP_HOST:SIMKEEP_PORT."""
+    start the worker and the hotline's voice menu (SIP), serve on http://SIMKEEP_HOST:SIMKEEP_PORT."""
     # Demo mode for this process and its children (unless chosen otherwise): secrets that are not configured are
     # generated once into the data directory, where the server and the worker read them; the sandbox is on.
     os.environ.setdefault("SIMKEEP_ENV", "demo")
@@ -328,8 +341,11 @@ def run() -> None:
                       f"{settings.port} so that links in SMS and receipts open from a phone")
     from simkeep.server import Child, Supervisor
 
+    console.print(f"the hotline answers SIP calls on udp:{settings.voice_sip_host}:{settings.voice_sip_port} "
+                  "(a softphone, or SIPp: README, Voice menu)")
     raise typer.Exit(Supervisor([Child("worker", [sys.executable, "-m", "simkeep", "worker"], env),
-                                 Child("server", [sys.executable, "-m", "simkeep", "serve"], env)],
+                                 Child("server", [sys.executable, "-m", "simkeep", "serve"], env),
+                                 Child("voice", [sys.executable, "-m", "simkeep", "voice"], env)],
                                 grace=settings.shutdown_grace_seconds).run())
 
 

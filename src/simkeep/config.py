@@ -129,6 +129,21 @@ class Settings(BaseSettings):
     # empty, the menu says no agent is available. `voice_numbers_per_call` bounds the numbers one call may type.
     voice_agent_uri: str = ""
     voice_numbers_per_call: int = 3
+    # `simkeep voice`, the hotline over SIP (voice/sip/): where it listens (UDP), the address it gives in Contact and
+    # SDP when that is not reachable as is (behind NAT), its RTP ports ("low-high"), calls at once (486 beyond).
+    voice_sip_host: str = "127.0.0.1"
+    voice_sip_port: int = 5060
+    voice_public_host: str | None = None
+    voice_rtp_ports: str = "10000-10999"
+    voice_max_calls: int = 50
+    # Registering the hotline at the operator's registrar (sip:host:port; none: calls are routed to us as is), as
+    # this user (the hotline number) with this password when challenged (digest).
+    voice_registrar: str | None = None
+    voice_user: str = "hotline"
+    voice_password: str | None = None
+    # Addresses (CIDRs) whose P-Asserted-Identity / From we believe (the operator's proxy or SBC): a call from
+    # anywhere else is treated as a withheld number, which must type its number and the SMS code.
+    voice_trusted_peers: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master

@@ -20,7 +20,6 @@ from pathlib import Path
 from simkeep.voice import flow
 from simkeep.voice.sip.agent import Options, UserAgent
 from simkeep.voice.sip.rtp import FRAME_BYTES
-from tests.processes import wait_until
 
 RECORDINGS = Path("/usr/share/sip-tester")
 KEY_NAMES = {**{str(d): str(d) for d in range(10)}, "#": "pound", "*": "star"}
@@ -41,7 +40,10 @@ def tone(prompt: flow.Prompt) -> bytes:
     return bytes([value]) * int(seconds * 8000)
 
 
-def say(*names: str, then: flow.Gather | flow.Transfer | flow.Hangup = flow.Hangup()) -> flow.Turn:
+HANGUP = flow.Hangup()
+
+
+def say(*names: str, then: flow.Gather | flow.Transfer | flow.Hangup = HANGUP) -> flow.Turn:
     return flow.Turn(tuple(flow.Prompt("en", name) for name in names), then)
 
 
@@ -140,7 +142,7 @@ class Ear(threading.Thread):
                 data = self.sock.recv(2048)
             except TimeoutError:
                 continue
-            first, second, sequence, timestamp, ssrc = struct.unpack_from("!BBHII", data)
+            _first, second, sequence, timestamp, ssrc = struct.unpack_from("!BBHII", data)
             self.packets.append(Packet(time.monotonic(), sequence, timestamp, ssrc, bool(second & 0x80),
                                        second & 0x7F, data[12:]))
 
@@ -169,7 +171,7 @@ class Ear(threading.Thread):
 
 
 def frames_of(name: str) -> int:
-    value, seconds = TONES[name]
+    _value, seconds = TONES[name]
     return -(-int(seconds * 8000) // FRAME_BYTES)
 
 
@@ -265,14 +267,14 @@ def pause(seconds: float) -> str:
 
 def rfc2833(keys: str) -> str:
     """Each key as SIPp's own recording of it, played as it ships (the same key twice is the same timestamp)."""
-    return "".join(f'<nop><action><exec play_pcap_audio="{RECORDINGS}/dtmf_2833_{KEY_NAMES[key]}.pcap"/>'
-                   f"</action></nop>\n" + pause(0.4) for key in keys)
+    return pause(0.4).join(f'<nop><action><exec play_pcap_audio="{RECORDINGS}/dtmf_2833_{KEY_NAMES[key]}.pcap"/>'
+                           f"</action></nop>\n" for key in keys)
 
 
 def info(keys: str, cseq: int, *, relay: bool = True) -> str:
-    return "".join(
-        (in_dialog("INFO", cseq + i, f"Signal={key}\n    Duration=160", "application/dtmf-relay") if relay
-         else in_dialog("INFO", cseq + i, key, "application/dtmf")) + pause(0.1) for i, key in enumerate(keys))
+    return pause(0.1).join(
+        in_dialog("INFO", cseq + i, f"Signal={key}\n    Duration=160", "application/dtmf-relay") if relay
+        else in_dialog("INFO", cseq + i, key, "application/dtmf") for i, key in enumerate(keys))
 
 
 @dataclass
@@ -285,7 +287,7 @@ class SippRun:
         blocks = self.messages.split("----------------------------------------------- ")[1:]
         found = []
         for block in blocks:
-            _, head, body = (block.split("\n", 2) + ["", ""])[:3]
+            _, head, body = ([*block.split("\n", 2), "", ""])[:3]
             if "message received" in head and body.strip().startswith(start):
                 found.append(body.strip())
         return found
@@ -299,6 +301,7 @@ def scenario(*steps: str) -> str:
 def sipp(workdir: Path, port: int, steps: str, *, ear: int, caller: str = CALLER, hotline: str = "hotline",
          timeout: float = 30, background: bool = False) -> SippRun | subprocess.Popen:
     name = f"sipp-{time.monotonic_ns()}"
+    workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / f"{name}.xml"
     path.write_text(steps)
     messages, errors = workdir / f"{name}.messages", workdir / f"{name}.errors"
@@ -324,4 +327,10 @@ def _read(path: Path) -> str:
 
 
 def until(condition: Callable[[], object], what: str, timeout: float = 20) -> object:
-    return wait_until(condition, timeout=timeout, what=what)
+    """Poll `condition` until it is true (a bound, never a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"{what} not reached within {timeout} s")

@@ -30,6 +30,7 @@ _EN_ORDINAL_TENS = {20: "twentieth", 30: "thirtieth"}
 _FR_ONES = _listed("zéro un deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize dix-sept "
                    "dix-huit dix-neuf")
 _FR_TENS = _listed("_ _ vingt trente quarante cinquante soixante")
+_FR_FEMININE = (1, 21, 31, 41, 51, 61, 81)  # said "une" before a feminine noun: "vingt-et-une livres"
 _ZH_DIGITS = "零一二三四五六七八九"
 _MONTHS = {
     EN: _listed("January February March April May June July August September October November December"),
@@ -90,15 +91,19 @@ def _pieces() -> dict[str, dict[str, str]]:
     for code, words in _CURRENCIES.items():
         for index, part in enumerate(("major_one", "major_many", "minor_one", "minor_many")):
             pieces[f"{code}.{part}"] = {lang: forms[index] for lang, forms in words.items()}
-    pieces |= {
+    pieces |= {f"n{n}_feminine": {EN: "", FR: _fr_number(n)[:-2] + "une", ZH: ""} for n in _FR_FEMININE}  # une livre
+    pieces |= {  # a language that never says a piece has "" for it (no file)
         "hundred": {EN: "hundred", FR: "cent", ZH: "百"},
-        "hundreds": {EN: "hundred", FR: "cents", ZH: "百"},  # French "deux cents", when nothing follows
+        "hundreds": {EN: "", FR: "cents", ZH: ""},  # French "deux cents", when nothing follows
         "thousand": {EN: "thousand", FR: "mille", ZH: "千"},
-        "ten_thousand": {EN: "ten thousand", FR: "dix mille", ZH: "万"},
-        "and": {EN: "and", FR: "et", ZH: "零"},
-        "one_feminine": {EN: "one", FR: "une", ZH: "一"},  # "une livre"
-        "jiao": {EN: "jiao", FR: "jiao", ZH: "角"},
-        "the": {EN: "the", FR: "le", ZH: ""},
+        "ten_thousand": {EN: "", FR: "", ZH: "万"},
+        "million": {EN: "million", FR: "million", ZH: ""},
+        "millions": {EN: "", FR: "millions", ZH: ""},
+        "n80_before_mille": {EN: "", FR: "quatre-vingt", ZH: ""},  # "quatre-vingt mille"
+        "liang": {EN: "", FR: "", ZH: "两"},  # 2 before what it counts: 两欧元, 两天, 两百
+        "and": {EN: "and", FR: "", ZH: ""},
+        "jiao": {EN: "", FR: "", ZH: "角"},
+        "the": {EN: "", FR: "le", ZH: ""},
         "year": {EN: "", FR: "", ZH: "年"},
         "day": {EN: "day", FR: "jour", ZH: "天"},
         "days": {EN: "days", FR: "jours", ZH: "天"},
@@ -114,28 +119,40 @@ def _say(language: str, *names: str) -> tuple[Prompt, ...]:
 
 
 def number(n: int, language: str) -> tuple[Prompt, ...]:
-    """A whole number from 0 to 99,999,999."""
+    """A whole number from 0 to 99,999,999, as it is said before what it counts (in Chinese 两欧元, 两百, 两万)."""
     if not 0 <= n < 100_000_000:
         raise ValueError(f"{n} is not a number the hotline speaks")
-    if n < 100:
-        return _say(language, f"n{n}")
     if language == ZH:
         return _zh(n)
-    if n < 1000:
+    if n < 100:
+        return _say(language, f"n{n}")
+    if n >= 1_000_000:
+        millions, rest = divmod(n, 1_000_000)
+        head = number(millions, language) + _say(language, "millions" if language == FR and millions > 1 else "million")
+    elif n >= 1000:
+        thousands, rest = divmod(n, 1000)
+        if language == FR:
+            head = _say(FR, "thousand") if thousands == 1 else _fr_before_mille(number(thousands, FR)) + _say(
+                FR, "thousand")
+        else:
+            head = number(thousands, EN) + _say(EN, "thousand")
+    else:
         hundreds, rest = divmod(n, 100)
         if language == FR:
             head = _say(FR, "hundred") if hundreds == 1 else _say(FR, f"n{hundreds}", "hundreds" if not rest else "hundred")
         else:
             head = _say(EN, f"n{hundreds}", "hundred")
-        return head + (number(rest, language) if rest else ())
-    thousands, rest = divmod(n, 1000)
-    head = _say(FR, "thousand") if language == FR and thousands == 1 else number(thousands, language) + _say(
-        language, "thousand")
     return head + (number(rest, language) if rest else ())
 
 
+def _fr_before_mille(said: tuple[Prompt, ...]) -> tuple[Prompt, ...]:
+    """"Mille" is invariable, and so are "cent" and "quatre-vingt" before it: "deux cent mille", "quatre-vingt mille"."""
+    bare = {"hundreds": "hundred", "n80": "n80_before_mille"}.get(said[-1].name)
+    return said[:-1] + _say(FR, bare) if bare else said
+
+
 def _zh(n: int) -> tuple[Prompt, ...]:
-    """Chinese: 一百零五, 一千零五十, 一百一十, 三万零二百."""
+    """Chinese: 一百零五, 一千零五十, 一百一十, 三万零二百, 两千零二十七."""
     if n >= 10_000:
         high, rest = divmod(n, 10_000)
         tail = () if not rest else (_say(ZH, "n0") if rest < 1000 else ()) + _zh_below(rest, leading=rest >= 1000)
@@ -144,12 +161,15 @@ def _zh(n: int) -> tuple[Prompt, ...]:
 
 
 def _zh_below(n: int, *, leading: bool) -> tuple[Prompt, ...]:
-    """A number below 10,000. Not `leading`: 10–19 after a zero or a higher unit is said 一十X."""
+    """A number below 10,000. `leading`: it starts what is said, so 2 is 两 (两天, 两百, 两千) and 10–19 are 十X;
+    after a zero or a higher unit 2 is 二 (一千二百, 一万零二) and 10–19 are 一十X."""
     if n < 100:
-        return _say(ZH, f"n{n}") if leading or n >= 20 or n < 10 else _say(ZH, "n1", f"n{n}")
+        if leading:
+            return _say(ZH, "liang" if n == 2 else f"n{n}")
+        return _say(ZH, f"n{n}") if n >= 20 or n < 10 else _say(ZH, "n1", f"n{n}")
     unit, name = (1000, "thousand") if n >= 1000 else (100, "hundred")
     head, rest = divmod(n, unit)
-    said = _say(ZH, f"n{head}", name)
+    said = _say(ZH, "liang" if leading and head == 2 else f"n{head}", name)
     if not rest:
         return said
     if rest < unit // 10:
@@ -158,7 +178,7 @@ def _zh_below(n: int, *, leading: bool) -> tuple[Prompt, ...]:
 
 
 def amount(money: Money, language: str) -> tuple[Prompt, ...]:
-    """"ten euros fifty" (fr: "dix euros cinquante"), "十欧元五十欧分", "十元五角"."""
+    """"ten euros and fifty cents" (fr: "dix euros cinquante"), "十欧元五十欧分", "十元五角五分"."""
     scale = 10 ** minor_digits(money.currency)
     major, minor = divmod(abs(money.minor), scale)
     code = money.currency if money.currency in _CURRENCIES else "EUR"
@@ -166,20 +186,27 @@ def amount(money: Money, language: str) -> tuple[Prompt, ...]:
         raise ValueError(f"the hotline has no words for {money.currency}")
     said: tuple[Prompt, ...] = ()
     if major or not minor:
-        feminine = language == FR and code == "GBP" and major == 1
-        singular = major == 1 or (language == FR and major == 0)  # French: "zéro euro"
-        said = (_say(FR, "one_feminine") if feminine else number(major, language)) + _say(
-            language, f"{code}.major_{'one' if singular else 'many'}")
+        count = number(major, language)
+        if language == FR and code == "GBP":  # la livre
+            count = _fr_feminine(count)
+        singular = major == 1 or (language == FR and major == 0)  # "zéro euro"
+        said = count + _say(language, f"{code}.major_{'one' if singular else 'many'}")
     if not minor:
         return said
-    if language == ZH and code == "CNY":  # 五角, 五角五分, 零五分
+    if language == ZH and code == "CNY":  # 五角, 五角五分, 十元零五分, 五分
         jiao, fen = divmod(minor, 10)
-        return said + (number(jiao, ZH) + _say(ZH, "jiao") if jiao else _say(ZH, "n0")) + (
+        return said + (number(jiao, ZH) + _say(ZH, "jiao") if jiao else _say(ZH, "n0") if said else ()) + (
             number(fen, ZH) + _say(ZH, "CNY.minor_many") if fen else ())
     if language == FR and said:  # "dix euros cinquante"
         return said + number(minor, FR)
     joiner = _say(EN, "and") if language == EN and said else ()
     return said + joiner + number(minor, language) + _say(language, f"{code}.minor_{'one' if minor == 1 else 'many'}")
+
+
+def _fr_feminine(said: tuple[Prompt, ...]) -> tuple[Prompt, ...]:
+    """"une", "vingt-et-une", "mille une": the last word agrees with a feminine noun."""
+    feminine = f"{said[-1].name}_feminine"
+    return said[:-1] + _say(FR, feminine) if feminine in PIECES else said
 
 
 def day(when: date, language: str, *, today: date) -> tuple[Prompt, ...]:
@@ -205,7 +232,7 @@ def _year(year: int, language: str) -> tuple[Prompt, ...]:
 
 def days(n: int, language: str) -> tuple[Prompt, ...]:
     """"12 days", "1 jour", "12天"."""
-    return number(n, language) + _say(language, "day" if n == 1 else "days")
+    return number(n, language) + _say(language, "day" if n == 1 or (language == FR and n == 0) else "days")
 
 
 def digits(text: str, language: str) -> tuple[Prompt, ...]:
@@ -215,7 +242,8 @@ def digits(text: str, language: str) -> tuple[Prompt, ...]:
 
 def words(pieces: tuple[Prompt, ...]) -> str:
     """The text the pieces say, the menu's sentences (texts.py) included, for tests, logs and the HTTP mode's
-    text-to-speech fallback."""
-    from simkeep.voice.texts import words as said  # texts.py builds on this module's pieces
+    text-to-speech fallback: Chinese without spaces (三月十二日)."""
+    from simkeep.voice.texts import TEXTS  # texts.py builds on this module's pieces
 
-    return said(pieces)
+    said = [TEXTS.get(p.name, PIECES.get(p.name, {})).get(p.language, "") for p in pieces]
+    return ("" if pieces and pieces[0].language == ZH else " ").join(text for text in said if text).strip()

@@ -12,6 +12,7 @@ and From are free text to anyone else, so a call from another address is treated
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import secrets
 import time
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 import structlog
 
+from simkeep.config import Settings
 from simkeep.voice import flow
 from simkeep.voice.sip import sdp
 from simkeep.voice.sip.call import ALLOW, CallLeg
@@ -60,6 +62,15 @@ class Options:
     def contact_host(self) -> str:
         return self.public_host or self.host
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Options:
+        low, _, high = settings.voice_rtp_ports.partition("-")
+        return cls(host=settings.voice_sip_host, port=settings.voice_sip_port, public_host=settings.voice_public_host,
+                   rtp_ports=(int(low), int(high or low)), max_calls=settings.voice_max_calls,
+                   region=settings.default_region, user=settings.voice_user,
+                   trusted_peers=settings.voice_trusted_peers, registrar=settings.voice_registrar,
+                   password=settings.voice_password)
+
 
 def log_observer(event: str, fields: dict[str, object]) -> None:
     log.info(event, **fields)
@@ -96,6 +107,9 @@ class UserAgent(asyncio.DatagramProtocol):
         self.registration: Registration | None = None
         self.stopping = False
         self.trusted = [ipaddress.ip_network(peer, strict=False) for peer in options.trusted_peers]
+        if options.registrar:  # the proxy we register at is the one that routes the operator's calls to us
+            with contextlib.suppress(ValueError):  # a host name: list its address in trusted_peers
+                self.trusted.append(ipaddress.ip_network(Uri.parse(options.registrar).host))
         self.used_rtp_ports: set[int] = set()
 
     # -- life -----------------------------------------------------------------------------------------------------

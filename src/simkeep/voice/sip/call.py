@@ -108,8 +108,8 @@ class CallLeg:
                 self.dialogue_over = True
         except Gone:
             pass
-        except Exception:  # a bug here must not take the other calls down
-            log.exception("voice.call_failed", call_id=self.call.call_id)
+        except Exception as exc:  # a bug here must not take the other calls down
+            log.error("voice.call_failed", call_id=self.call.call_id, error=type(exc).__name__, where=_where(exc))
         finally:
             await self.close()
 
@@ -151,13 +151,24 @@ class CallLeg:
         if self.stream is None or not prompts:
             return True
         loop = asyncio.get_running_loop()
-        audio = await loop.run_in_executor(None, lambda: b"".join(self.agent.audio_for(p) for p in prompts))
+        audio = await loop.run_in_executor(None, self._audio, prompts)
         done = self.stream.play(rtp.frames(audio))
         waits = [done, self.gone.wait()] + ([self.key_pressed.wait()] if interruptible else [])
         await self._first(*waits)
         if not done.done():
             self.stream.stop()
         return done.result()
+
+    def _audio(self, prompts: tuple[flow.Prompt, ...]) -> bytes:
+        """The prompts' audio; one that cannot be loaded is left out (and logged): the caller hears the rest."""
+        audio = []
+        for prompt in prompts:
+            try:
+                audio.append(self.agent.audio_for(prompt))
+            except Exception as exc:
+                log.error("voice.prompt_failed", call_id=self.call.call_id, prompt=f"{prompt.language}/{prompt.name}",
+                          error=type(exc).__name__)
+        return b"".join(audio)
 
     async def gather(self, gather: flow.Gather) -> flow.Event:
         digits = ""

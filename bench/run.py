@@ -27,6 +27,7 @@ from bench.stores import bench_stores_pg, bench_stores_sqlite
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
 from bench.topup import bench_topup_pg, bench_topup_sqlite
 from bench.voice import bench_voice
+from bench.voice_menu import bench_voice_menu_pg, bench_voice_menu_sqlite
 from bench.voice_prompts import bench_voice_prompts
 from bench.voucher import bench_voucher_pg
 from bench.vouchers import bench_vouchers_pg, bench_vouchers_sqlite
@@ -58,6 +59,7 @@ BENCHMARKS = {
     "portal_quotes_sqlite": bench_portal_quotes,
     "voice": bench_voice,
     "voice_prompts": bench_voice_prompts,
+    "voice_menu_sqlite": bench_voice_menu_sqlite, "voice_menu_pg": bench_voice_menu_pg,
 }
 
 

@@ -11,6 +11,7 @@ from simkeep.line import repository as line_repository
 from simkeep.line.models import Line
 from simkeep.notification import service as notifications
 from simkeep.topup import service as topups
+from simkeep.voice import service as calls
 
 
 def history(session: Session, line: Line, *, before: datetime | None, limit: int) -> tuple[list[dict], str | None]:
@@ -21,6 +22,7 @@ def history(session: Session, line: Line, *, before: datetime | None, limit: int
         + [_charge(c) for c in charges.for_line(session, line.id, before=before, limit=fetch)]
         + [_event(e) for e in line_repository.events(session, line.id, before=before, limit=fetch)]
         + [_message(m) for m in notifications.for_line(session, line.id, before=before, limit=fetch)]
+        + [_call(c) for c in calls.for_line(session, line.id, before=before, limit=fetch)]
     )
     items.sort(key=lambda item: (item["at"], item["type"], item["id"]), reverse=True)
     if len(items) <= limit:
@@ -50,3 +52,11 @@ def _event(e) -> dict:
 def _message(m) -> dict:
     return {"type": "notification", "id": str(m.id), "at": m.created_at, "topic": m.topic, "channel": m.channel,
             "status": m.status, "attempts": m.attempts}
+
+
+def _call(c) -> dict:
+    """A call to the hotline: how it went and what it did (a balance heard, a card redeemed, a link sent)."""
+    ended = c.ended_at or c.updated_at
+    return {"type": "call", "id": str(c.id), "at": c.started_at, "transport": c.transport, "language": c.language,
+            "duration_seconds": round((ended - c.started_at).total_seconds()), "outcome": c.outcome,
+            "done": list(c.done)}

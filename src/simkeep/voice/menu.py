@@ -7,6 +7,7 @@
         the number, then #  ->  "if this number is ours, we sent it a code"  ->  the code, then #  ->  the menu
                                                                               or * : a card for that number (its PIN
                                                                               is the proof, as on the portal)
+                                                                              or 0 : another number
     the menu:
         1  balance, validity end, number-loss date (and the line's state when it is not active)
         2  a recharge card: its 15-digit PIN, then #   (* goes back)
@@ -184,8 +185,9 @@ class _Dialogue:
         """Record the turn and the state it leaves."""
         if turn is not None and isinstance(turn.then, Gather):
             self.state["last"] = _json_of(turn)
-        if self.row.ended_at is not None:
-            self.state.pop("entry", None)  # nothing of an entry outlives the call, not even its keyed hash
+        if self.row.ended_at is not None:  # nothing typed outlives the call: the number, an entry's keyed hash
+            self.state.pop("entry", None)
+            self.state.pop("number", None)
         self.row.state = dict(self.state)
         self.row.language = self.state.get("lang")
         service.record_turn(self.session, self.row, step=step, input=input or "#", turn=turn, now=self.now)
@@ -211,7 +213,7 @@ class _Dialogue:
             return Turn(before + say(lang, "pin_enter", "pin_back"), PIN_ENTRY)
         if step == NUMBER:
             return Turn(before + say(lang, "number_enter"), NUMBER_ENTRY)
-        return Turn(before + say(lang, "code_enter", "code_card"), CODE_ENTRY)
+        return Turn(before + say(lang, "code_enter", "code_card", "code_other_number"), CODE_ENTRY)
 
     def back(self, before: tuple[Prompt, ...] = ()) -> Turn:
         """After an action: the menu for a line the call may see, else the code step of the typed number."""
@@ -425,6 +427,9 @@ class _Dialogue:
         if "*" in digits:  # a card for the typed number, without the code
             self.valid()
             return self.ask(PIN)
+        if digits == "0":  # the number was mistyped, or another one
+            self.valid()
+            return self.ask(NUMBER)
         if not digits:
             return self.invalid(CODE)
         self.valid()

@@ -6,13 +6,14 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from simkeep.db import insert_or_ignore, rowcount
+from simkeep.db import insert_or_ignore
 from simkeep.voice.models import VoiceCall, VoiceTurn
 
 
 def add_call(session: Session, row: dict) -> bool:
     """Store a new call; False if the transport already started one with this id (a start sent twice)."""
-    return rowcount(session.execute(insert_or_ignore(session, VoiceCall.__table__), [row])) == 1
+    table = VoiceCall.__table__
+    return session.connection().execute(insert_or_ignore(session, table).returning(table.c.id), row).first() is not None
 
 
 def get(session: Session, transport: str, call_id: str) -> VoiceCall | None:

@@ -13,7 +13,7 @@ Names never clash with speech.PIECES (tests/voice/test_texts.py checks), so one 
 from __future__ import annotations
 
 from simkeep.voice.flow import Prompt
-from simkeep.voice.speech import EN, FR, PIECES, ZH
+from simkeep.voice.speech import EN, FR, ZH
 
 
 def _t(zh: str, fr: str, en: str) -> dict[str, str]:
@@ -95,6 +95,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "code_card": _t("如需不用验证码直接用充值卡为此号码充值，请按星号键和井号键。",
                     "Pour recharger ce numéro avec un ticket sans le code, tapez étoile puis dièse.",
                     "To recharge this number with a card without the code, press star then hash."),
+    "code_other_number": _t("如需输入其他号码，请按0和井号键。", "Pour taper un autre numéro, tapez 0 puis dièse.",
+                            "To type another number, press 0 then hash."),
     "code_wrong": _t("验证码不正确，请重试。", "Ce code n'est pas le bon. Réessayez.", "This code is not right. Please try again."),
     "code_closed": _t("目前无法验证此号码的验证码，请稍后再拨。",
                       "Aucun code ne peut être vérifié pour ce numéro pour l'instant. Rappelez plus tard.",
@@ -117,9 +119,3 @@ TEXTS: dict[str, dict[str, str]] = {
 def say(language: str, *names: str) -> tuple[Prompt, ...]:
     """These sentences in one language, leaving out those the language does not need (an empty text)."""
     return tuple(Prompt(language, name) for name in names if TEXTS[name][language])
-
-
-def words(prompts: tuple[Prompt, ...]) -> str:
-    """What the prompts say, sentences and pieces alike (tests, the call log, the HTTP mode's text-to-speech)."""
-    said = (TEXTS.get(p.name, PIECES.get(p.name, {})).get(p.language, "") for p in prompts)
-    return " ".join(text for text in said if text)

@@ -52,6 +52,10 @@ SOX_EFFECTS = ["silence", "1", "0.01", "-45d", "reverse", "silence", "1", "0.01"
 SETTINGS = (f"espeak-ng {', '.join(f'{language} {speed}' for language, speed in SPEED.items())} words a minute; "
             f"sox {' '.join(SOX_OUTPUT + SOX_EFFECTS)}")
 
+# Words espeak-ng's French reads as French ("cents" as cent, "pence" as panse), given in its phoneme notation.
+RESPELLED = {(FR, f"{code}.minor_{form}"): "[[s'Ent]]" for code in ("USD", "HKD") for form in ("one", "many")} | {
+    (FR, "GBP.minor_many"): "[[p'Ens]]"}
+
 LATIN = re.compile(r"[A-Za-z][A-Za-z'-]*(?:\s+[A-Za-z][A-Za-z'-]*)*")
 FULL_WIDTH = str.maketrans("，。？！：；、（）", ",.?!:;,()")
 # Words pypinyin reads otherwise than they are meant here: 重 is "again" in 重听 (not 重听 zhòngtīng, "hard of
@@ -87,7 +91,7 @@ class Wanted:
     def spoken(self) -> list[tuple[str, str]]:
         """What espeak-ng is given: (voice, input) in order."""
         if self.language != ZH:
-            return [(VOICES[self.language], self.text)]
+            return [(VOICES[self.language], RESPELLED.get((self.language, self.name), self.text))]
         parts, start = [], 0
         for latin in LATIN.finditer(self.text):
             parts += [(VOICES[ZH], pinyin(self.text[start:latin.start()])), (VOICES[EN], latin.group())]

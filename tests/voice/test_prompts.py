@@ -93,10 +93,26 @@ def test_every_recording_is_8_khz_mono_16_bit_trimmed_and_at_a_telephone_level()
         with wave.open(str(path), "rb") as recording:
             assert (recording.getframerate(), recording.getnchannels(), recording.getsampwidth()) == (8000, 1, 2), path
         samples = recorded(Prompt(path.parent.name, path.stem))
-        assert 0.15 < len(samples) / 8000 < 8, path
+        assert 0.15 < len(samples) / 8000 < 9, path  # a caller waits through a long sentence: split it
         peak = max(abs(s) for s in samples)
         assert 0.65 < peak / 32768 < 0.72, path  # normalised to -3 dBFS: room before μ-law's top, and even levels
         assert max(abs(s) for s in samples[:160]) > 180, path  # speech within the first 20 ms: leading silence cut
+
+
+def test_a_recording_lasts_as_long_as_its_text_takes_to_say():
+    """A voice that spelled its input out (pinyin read letter by letter), or said nothing of it, fails here: Chinese
+    takes 0.17–0.37 s a syllable, English and French 0.05–0.16 s a letter."""
+    for prompt in script.wanted().values():
+        with wave.open(str(prompt.path), "rb") as recording:
+            speaking = recording.getnframes() / 8000 - float(prompt.pause)
+        if prompt.language == ZH:
+            syllables = [s for voice, said in prompt.spoken for s in said.split() if voice == "cmn-latn-pinyin"]
+            units = sum(s.rstrip(",.?!:;")[-1:].isdigit() for s in syllables) + sum(
+                2 for voice, _ in prompt.spoken if voice != "cmn-latn-pinyin")  # "simkeep": two syllables
+            assert 0.12 < speaking / units < 0.5, prompt
+        else:
+            letters = sum(c.isalpha() for c in prompt.text)
+            assert 0.03 < speaking / letters < 0.25, prompt
 
 
 def test_a_sentence_leaves_a_pause_after_it_and_a_piece_a_short_one():
@@ -176,6 +192,11 @@ def test_latin_words_in_chinese_are_said_by_the_english_voice():
     assert script.Wanted(ZH, "welcome", "欢迎致电simkeep。").spoken == [
         ("cmn-latn-pinyin", "huan1 ying2 zhi4 dian4"), ("en-us", "simkeep")]
     assert script.Wanted(FR, "welcome", "Bienvenue chez simkeep.").spoken == [("fr", "Bienvenue chez simkeep.")]
+
+
+def test_english_words_in_french_are_said_the_english_way():
+    assert script.wanted()[(FR, "USD.minor_many")].spoken == [("fr", "[[s'Ent]]")]  # cents, not "cent"
+    assert script.wanted()[(FR, "hundred")].spoken == [("fr", "cent")]
 
 
 @pytest.fixture

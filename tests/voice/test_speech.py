@@ -3,12 +3,20 @@
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simkeep.core.money import Money
 from simkeep.voice import speech
 from simkeep.voice.speech import EN, FR, LANGUAGES, PIECES, ZH
 
 TODAY = date(2026, 11, 30)
+
+
+def said(pieces) -> str:
+    """What the pieces say; Chinese written as it is read, without the spaces between pieces."""
+    words = speech.words(pieces)
+    return words.replace(" ", "") if pieces and pieces[0].language == ZH else words
 
 
 @pytest.mark.parametrize(("n", "en", "fr", "zh"), [
@@ -46,7 +54,7 @@ TODAY = date(2026, 11, 30)
      "九千九百九十九万九千九百九十九"),
 ])
 def test_numbers(n, en, fr, zh):
-    assert [speech.words(speech.number(n, language)) for language in (EN, FR, ZH)] == [en, fr, zh]
+    assert [said(speech.number(n, language)) for language in (EN, FR, ZH)] == [en, fr, zh]
 
 
 @pytest.mark.parametrize("n", [-1, 100_000_000])
@@ -74,7 +82,7 @@ def test_a_number_out_of_range_is_refused(n):
 ])
 def test_amounts(minor, currency, en, fr, zh):
     money = Money(minor, currency)
-    assert [speech.words(speech.amount(money, language)) for language in (EN, FR, ZH)] == [en, fr, zh]
+    assert [said(speech.amount(money, language)) for language in (EN, FR, ZH)] == [en, fr, zh]
 
 
 def test_an_amount_in_a_currency_without_words_is_refused():
@@ -99,7 +107,7 @@ def test_an_amount_in_a_currency_without_words_is_refused():
     (date(2030, 5, 2), "May second twenty thirty", "le deux mai deux mille trente", "二零三零年五月二日"),
 ])
 def test_dates_say_the_year_only_when_it_is_not_this_one(when, en, fr, zh):
-    assert [speech.words(speech.day(when, language, today=TODAY)) for language in (EN, FR, ZH)] == [en, fr, zh]
+    assert [said(speech.day(when, language, today=TODAY)) for language in (EN, FR, ZH)] == [en, fr, zh]
 
 
 @pytest.mark.parametrize(("n", "en", "fr", "zh"), [
@@ -109,13 +117,13 @@ def test_dates_say_the_year_only_when_it_is_not_this_one(when, en, fr, zh):
     (0, "zero days", "zéro jour", "零天"),
 ])
 def test_day_counts(n, en, fr, zh):
-    assert [speech.words(speech.days(n, language)) for language in (EN, FR, ZH)] == [en, fr, zh]
+    assert [said(speech.days(n, language)) for language in (EN, FR, ZH)] == [en, fr, zh]
 
 
 def test_phone_numbers_and_codes_are_read_digit_by_digit():
-    assert speech.words(speech.digits("+33 612", EN)) == "three three six one two"
-    assert speech.words(speech.digits("2020", FR)) == "deux zéro deux zéro"
-    assert speech.words(speech.digits("2020", ZH)) == "二零二零"  # a digit, not a count: 二, never 两
+    assert said(speech.digits("+33 612", EN)) == "three three six one two"
+    assert said(speech.digits("2020", FR)) == "deux zéro deux zéro"
+    assert said(speech.digits("2020", ZH)) == "二零二零"  # a digit, not a count: 二, never 两
 
 
 def test_every_piece_is_a_prompt_and_says_something_in_each_language_that_uses_it():
@@ -130,3 +138,30 @@ def test_every_piece_is_a_prompt_and_says_something_in_each_language_that_uses_i
     assert {name for name, texts in PIECES.items() if texts[FR] and not texts[EN] and not texts[ZH]} == {
         "hundreds", "millions", "n80_before_mille", "the", "n1_feminine", "n21_feminine", "n31_feminine",
         "n41_feminine", "n51_feminine", "n61_feminine", "n81_feminine"}
+
+
+@given(st.integers(min_value=0, max_value=99_999_999))
+def test_any_number_is_said_with_recorded_pieces_and_by_the_rules(n):
+    en, fr, zh = (speech.number(n, language) for language in (EN, FR, ZH))
+    assert all(PIECES[p.name][p.language] for p in (*en, *fr, *zh))
+    zh_said, fr_said = said(zh), said(fr)
+    assert "零零" not in zh_said and not zh_said.startswith("一十") and (n == 0 or not zh_said.endswith("零"))
+    assert all(i == 0 or zh_said[i - 1] == "万" for i, c in enumerate(zh_said) if c == "两")  # 两 leads, 二 elsewhere
+    assert not any(f"{word} mille" in fr_said for word in ("cents", "quatre-vingts"))
+    assert not fr_said.startswith(("un mille", "un cent")) and "  " not in said(en) + fr_said
+    # Read back: each Chinese piece's digits give the number (零 is a placeholder, 十 alone means 10).
+    assert _zh_value(zh_said) == n
+
+
+def _zh_value(text: str) -> int:
+    digits = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"两": 2}
+    total, section, digit = 0, 0, None
+    for c in text:
+        if c in digits:
+            digit = digits[c]
+        elif c == "万":
+            total, section, digit = (section + (digit or 0)) * 10_000, 0, None
+        else:
+            section += (1 if digit is None else digit) * {"十": 10, "百": 100, "千": 1000}[c]
+            digit = None
+    return total + section + (digit or 0)

@@ -14,7 +14,7 @@ import pytest
 
 from simkeep.config import Settings
 from simkeep.db import Database
-from simkeep.voice import flow
+from simkeep.voice import flow, prompts
 from simkeep.voice.menu import Menu
 from simkeep.voice.sip.agent import Options, UserAgent
 from tests.conftest import T0
@@ -35,10 +35,11 @@ class Hotline:
     """The user agent answering for `number` with the voice menu, its loop in a thread, REGISTERed at the proxy.
     `played(call)` is what the transport played, turn by turn (its observer's `voice.played` events)."""
 
-    def __init__(self, dialogue: flow.Dialogue, audio_for, registrar: str, number: str) -> None:
+    def __init__(self, dialogue: flow.Dialogue, registrar: str, number: str) -> None:
         self.number = number
         self.events: list[tuple[str, dict]] = []
-        self.agent = UserAgent(dialogue, audio_for, Options(host="127.0.0.1", port=0, registrar=f"sip:{registrar}",
+        self.missing: list[flow.Prompt] = []  # prompts the menu named that have no recording
+        self.agent = UserAgent(dialogue, self.audio, Options(host="127.0.0.1", port=0, registrar=f"sip:{registrar}",
                                                             user=number, rtp_ports=(40000, 49999)),
                                observer=lambda event, fields: self.events.append((event, fields)))
         self.loop = asyncio.new_event_loop()
@@ -58,6 +59,14 @@ class Hotline:
         self.thread.join(10)
         self.agent.executor.shutdown(wait=True)
 
+    def audio(self, prompt: flow.Prompt) -> bytes:
+        """The recorded prompt (voice/prompts/), as `simkeep voice` plays it; a missing one is noted."""
+        try:
+            return prompts.audio(prompt)
+        except prompts.MissingPrompt:
+            self.missing.append(prompt)
+            raise
+
     def calls(self) -> list[str]:
         return [fields["call_id"] for event, fields in self.events if event == "voice.call_started"]
 
@@ -71,11 +80,11 @@ class Hotline:
 
 def hotline_for(kamailio: Kamailio, db: Database, settings: Settings) -> Hotline:
     """A number of its own per test, so a binding a test left at the registrar never takes another test's call."""
-    return Hotline(Menu(db, settings, now=lambda: NOW), lambda prompt: b"\x55" * 2400, kamailio.address,
-                   f"hotline{next(_numbers)}")
+    return Hotline(Menu(db, settings, now=lambda: NOW), kamailio.address, f"hotline{next(_numbers)}")
 
 
 @pytest.fixture
 def hotline(kamailio: Kamailio, db: Database, settings: Settings) -> Iterator[Hotline]:
     with hotline_for(kamailio, db, settings) as answering:
         yield answering
+    assert answering.missing == [], "prompts the menu said have no recording"

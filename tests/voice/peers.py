@@ -181,7 +181,8 @@ def caller_scenario(workdir: Path, steps: Sequence[Step], *, dtmf: str = RFC2833
     """tests/voice/scenarios/caller.xml with the identity, the media port (SIPp's own by default) and the steps."""
     name = f"call-{time.monotonic_ns()}"
     identity = f"P-Asserted-Identity: <sip:{asserted}@127.0.0.1>" if asserted else ""
-    body = "\n".join(_step(step, dtmf, workdir / name, press) for press, step in _numbered(steps))
+    body = "\n".join(_step(step, dtmf, workdir / name, press, awaits=isinstance(then, AwaitBye | AwaitRefer))
+                     for (press, step), then in zip(_numbered(steps), [*steps[1:], None], strict=True))
     path = workdir / f"{name}.xml"
     path.write_text(_scenario(SCENARIOS / "caller.xml", identity, media_port, body))
     return path
@@ -221,10 +222,15 @@ def _scenario(template: Path, identity: str, media_port: str, steps: str) -> str
             .replace("<!--STEPS-->", steps))
 
 
-def _step(step: Step, dtmf: str, pcaps: Path, press: int) -> str:
+def _step(step: Step, dtmf: str, pcaps: Path, press: int, *, awaits: bool) -> str:
+    """The step as scenario XML. Keys pressed as RFC 2833 play in the background for PRESS seconds: the scenario
+    waits them out, except before waiting for a request (a message arriving during a pause aborts the call)."""
     match step:
         case Keys(keys):
-            return _pause(KEY_GAP).join(_press(key, dtmf, pcaps, press + i) for i, key in enumerate(keys))
+            played = dtmf == RFC2833
+            gap = _pause(KEY_GAP + (PRESS if played else 0))
+            presses = gap.join(_press(key, dtmf, pcaps, press + i) for i, key in enumerate(keys))
+            return presses + (_pause(PRESS) if played and not awaits else "")
         case Pause(seconds):
             return _pause(seconds)
         case HangUp():
@@ -240,7 +246,7 @@ def _press(key: str, dtmf: str, pcaps: Path, press: int) -> str:
     if dtmf == INFO:
         return _INFO.replace("SIGNAL", key)
     pcap = renumbered_recording(key, press, pcaps)
-    return f'<nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n' + _pause(PRESS)
+    return f'<nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
 
 
 def _pause(seconds: float) -> str:

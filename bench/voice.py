@@ -2,8 +2,9 @@
 at once (-l N) through Kamailio into the agent, which answers each with a long prompt; what the callers receive is
 measured at their RTP addresses by a receiver of its own (another process, kernel receive timestamps:
 SO_TIMESTAMPNS), as the deviation of each packet interval from 20 ms and the packets lost (sequence gaps).
-N grows until the 99th percentile deviation passes JITTER_BOUND_MS or a packet is lost or a call fails; the largest
-clean N is the figure. Baseline, in the same run: a bare asyncio sender pacing the same 160-byte frames for N streams
+N grows until a call fails, a packet is lost or the 99th percentile deviation reaches a whole interval; the figures
+are the largest N whose p99 stayed within JITTER_BOUND_MS at every step (held) and the largest without failure or
+loss (carried). On a shared machine the raw sender's own p99 says how much of the deviation is the machine's. Baseline, in the same run: a bare asyncio sender pacing the same 160-byte frames for N streams
 on an absolute 20 ms schedule to the same receiver (what Python's loop can do with no SIP, no dialogue, no prompts).
 
 The agent runs in a process of its own with a scripted dialogue (the prompt, then hang up), so the figure is the
@@ -28,6 +29,7 @@ from bench.common import Sizes, note, report
 
 PROMPT_SECONDS = 8.0  # each call hears this long a prompt, then the agent hangs up
 JITTER_BOUND_MS = 5.0
+OVERLOADED_MS = 20.0  # a p99 deviation of a whole packet interval: the ramp stops there
 FRAME = 160  # bytes of μ-law: 20 ms at 8 kHz
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 HOTLINE = "hotline"
@@ -51,8 +53,9 @@ class Audio:
 
 
 def bench_voice(sizes: Sizes) -> None:
-    steps = [5, 20] if sizes.label == "quick" else [10, 25, 50, 100, 150, 200, 300]
-    held, ratio = 0, None
+    steps = [5, 20] if sizes.label == "quick" else [10, 25, 50, 100, 200, 300]
+    held = carried = 0
+    within_bound = True
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as work, Kamailio(Path(work) / "kamailio") as proxy:
         agent, stop = _start_agent(proxy)
         try:
@@ -63,15 +66,17 @@ def bench_voice(sizes: Sizes) -> None:
                 note(f"voice: raw asyncio sender, {calls} streams: {raw.describe()}")
                 report(f"voice_{calls}_calls_p99_jitter", round(audio.p99_ms, 2), "ms")
                 report(f"voice_{calls}_raw_p99_jitter", round(raw.p99_ms, 2), "ms")
-                if failed or not audio.clean(calls):
+                report(f"voice_{calls}_p99_ratio", round(audio.p99_ms / max(raw.p99_ms, 0.01), 2), "x")
+                if failed or audio.lost or audio.streams != calls or audio.p99_ms > OVERLOADED_MS:
                     break
-                held, ratio = calls, audio.p99_ms / max(raw.p99_ms, 0.01)
+                carried = calls
+                within_bound = within_bound and audio.clean(calls)
+                held = calls if within_bound else held
         finally:
             stop.send("stop")
             agent.join(timeout=30)
-    report("voice_calls_held", held, "calls")
-    if ratio is not None:
-        report("voice_p99_ratio", round(ratio, 2), "x")
+    report("voice_calls_held", held, "calls")  # every step up to it within JITTER_BOUND_MS
+    report("voice_calls_carried", carried, "calls")  # no call failed, no packet lost, p99 under OVERLOADED_MS
 
 
 def _calls(proxy: Kamailio, work: Path, calls: int) -> tuple[Audio, int]:

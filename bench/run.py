@@ -23,6 +23,7 @@ from bench.promotions import bench_promotions_pg, bench_promotions_sqlite
 from bench.receipts import bench_receipts
 from bench.reminders import bench_reminders
 from bench.smpp import bench_smpp
+from bench.sms_commands import bench_sms_commands_pg, bench_sms_commands_sqlite
 from bench.stores import bench_stores_pg, bench_stores_sqlite
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
 from bench.topup import bench_topup_pg, bench_topup_sqlite
@@ -59,6 +60,7 @@ BENCHMARKS = {
     "portal_quotes_sqlite": bench_portal_quotes,
     "voice": bench_voice,
     "voice_prompts": bench_voice_prompts,
+    "sms_commands_sqlite": bench_sms_commands_sqlite, "sms_commands_pg": bench_sms_commands_pg,
     "voice_menu_sqlite": bench_voice_menu_sqlite, "voice_menu_pg": bench_voice_menu_pg,
 }
 

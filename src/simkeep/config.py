@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     voucher_failure_hours: int = 24  # ... in this rolling window, until the next day
     voucher_redemptions_per_ip: str = "30 per hour"  # tries per client address (an IPv6 /64 is one address)
     voucher_redemptions_per_key: str = "600 per minute"  # tries per API key (a reseller's or a store's system)
+    # SMS commands (SOLDE, RECHARGE ...) answered per sender; past it one "too many messages" reply, then silence.
+    sms_commands_per_sender: str = "10 per 10 minutes"
     # Stores. The finder's map draws tiles from this URL template ({z}/{x}/{y}, e.g. a tile server of your own);
     # without it the map shows the outlines bundled with simkeep, which need no network.
     map_tiles_url: str | None = None

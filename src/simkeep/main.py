@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
-import structlog
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -14,6 +11,7 @@ from simkeep.admin.access import may_send_large
 from simkeep.catalog.api import router as catalog_router
 from simkeep.charge.api import router as charge_router
 from simkeep.config import Settings, check, get_settings
+from simkeep.core import logs
 from simkeep.db import Database
 from simkeep.history.api import router as history_router
 from simkeep.line.api import router as line_router
@@ -39,18 +37,10 @@ from simkeep.web.ratelimit import RateLimits
 from simkeep.web.sessions import ServerSessions
 
 
-def configure_logging(level: str = "info") -> None:
-    structlog.configure(
-        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),
-                    structlog.processors.JSONRenderer()],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
-    )
-
-
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     check(settings)  # no app on a missing, weak or published secret
-    configure_logging(settings.log_level)
+    logs.configure(settings.log_level)
     app = openapi.App(title="simkeep", version="0.1.0",
                       description="Prepaid number-keeping platform: lines, validity, ledger, top-ups and charges.",
                       telemetry={"tracing": False, "metrics": False, "logs": False},  # a per-request env lookup

@@ -14,20 +14,20 @@ import random
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import structlog
 
 from simkeep.config import Settings
-from simkeep.core import clock
+from simkeep.core import clock, logs
+from simkeep.core.failures import describe
 from simkeep.db import Database, is_transient
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line.links import PURPOSE as LINK_KEY
 from simkeep.line.links import RenewalLinks
 from simkeep.notification.senders import make_sender
+from simkeep.notification.service import Inbound
 from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox, reconcile
 from simkeep.plan.autorenew import stop_by_sms
@@ -36,6 +36,7 @@ from simkeep.promotion import cashback
 from simkeep.promotion.tasks import settle_cashback
 from simkeep.sandbox.tasks import expire_abandoned
 from simkeep.session.tasks import purge_expired_sessions
+from simkeep.sms_command.service import SmsCommands
 from simkeep.store.tasks import purge_id_checks
 from simkeep.voucher.tasks import expire_vouchers
 
@@ -64,21 +65,6 @@ class Job:
         delay = random.uniform(delay / 2, delay)  # jitter: workers that failed together do not retry together
         self.next_at = now + delay
         return delay
-
-
-def describe(exc: BaseException) -> dict:
-    """What to log about a failure: classes and the place, never the message (it may quote SQL parameters)."""
-    info: dict = {"error": type(exc).__name__}
-    cause = getattr(exc, "orig", None)
-    if cause is not None:
-        info["cause"] = type(cause).__name__
-        if sqlstate := getattr(cause, "sqlstate", None):
-            info["sqlstate"] = sqlstate
-    frames = traceback.extract_tb(exc.__traceback__)
-    if frames:
-        last = frames[-1]
-        info["where"] = f"{Path(last.filename).name}:{last.lineno} {last.name}"
-    return info
 
 
 def run_round(jobs: list[Job], *, settings: Settings, stopping: Callable[[], bool]) -> tuple[int, int]:
@@ -131,16 +117,22 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
             Job("deliver_due", deliver)]
 
 
-def _stop_auto(session, sender: str, text: str, now):
-    return stop_by_sms(session, sender=sender, text=text, now=now)
+def _stop_auto(session, sms: Inbound, now):
+    return stop_by_sms(session, sender=sms.sender, text=sms.text, now=now)
+
+
+def inbound_commands(settings: Settings) -> tuple:
+    """What an inbound SMS may be, tried in order: STOP AUTO, then the SMS commands (which leave STOP alone)."""
+    return _stop_auto, SmsCommands(settings, RenewalLinks(settings.base_url, settings.key(LINK_KEY)))
 
 
 def run_worker(settings: Settings, *, once: bool = False) -> int:
     """Work until SIGTERM/SIGINT (or one round with `once`); returns the exit code: 1 if `once` saw a failure."""
+    logs.configure(settings.log_level)
     db = Database(settings.db_url)
     sender = make_sender(settings, db, secret_sources={topic: cashback.postback_secret
                                                        for topic in cashback.POSTBACK_TOPICS},
-                         commands=(_stop_auto,))
+                         commands=inbound_commands(settings))
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:

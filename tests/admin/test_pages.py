@@ -145,7 +145,7 @@ def test_the_line_page_shows_state_validity_balance_and_the_numbers_payments(db,
     sign_in(client, db, make_staff(db, cfg, username="sam", role="support"))
     page = html.unescape(client.get("/admin/lines/%2B33612345678").text)
     line = view(db)
-    assert page.count("<tr>") == 1 + 2 + 1 + 1  # payments: header and two; top-ups: header and one
+    assert page.count("<tr>") == 1 + 2 + 1 + 1 + 2  # payments: header and two; top-ups: header and one; calls: none
     assert "Active" in page and "€10.00" in page
     assert formats.last_day(line.line.validity_ends_at, line.operator.timezone, "en") in page
     assert f'href="/admin/review#payment-{waiting}">In review</a>' in page and "Paid and credited" in page

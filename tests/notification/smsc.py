@@ -170,13 +170,17 @@ class Smsc:
                              data_coding=0, short_message=text.encode("ascii"), receipted_message_id=message_id,
                              message_state={"DELIVRD": 2, "EXPIRED": 3, "UNDELIV": 5, "REJECTD": 8}.get(stat))
 
-    def deliver_mo(self, source: str, text: str, *, timeout: float = 10.0, **fields) -> int:
+    def deliver_mo(self, source: str, text: str, *, message_id: str | None = None, timeout: float = 10.0,
+                   connection: int = -1, **fields) -> int:
         """An SMS from a subscriber (`source` in international format, without '+'): GSM-7 one septet per
-        octet if it fits, else UCS-2. Returns the deliver_sm_resp status."""
+        octet if it fits, else UCS-2. `message_id`: the SMSC's id for it, sent as the receipted_message_id TLV
+        as many SMSCs do for MO messages (none: no TLV). `connection`: which bound ESME gets it (the latest by
+        default). Returns the deliver_sm_resp status."""
         coding, data = (0, segments.gsm7_codes(text)) if segments.is_gsm7(text) else (8, text.encode("utf-16-be"))
         values = dict(source_addr_ton=1, source_addr_npi=1, source_addr=source, dest_addr_ton=5, dest_addr_npi=0,
-                      destination_addr="simkeep", esm_class=0, data_coding=coding, short_message=data)
-        return self._request("deliver_sm", timeout, **{**values, **fields})
+                      destination_addr="simkeep", esm_class=0, data_coding=coding, short_message=data,
+                      receipted_message_id=message_id)
+        return self._request("deliver_sm", timeout, connection, **{**values, **fields})
 
     def enquire_link(self, timeout: float = 10.0) -> int:
         return self._request("enquire_link", timeout)
@@ -269,12 +273,12 @@ class Smsc:
         pdu.sequence = request.sequence
         connection.write(pdu)
 
-    def _request(self, command: str, timeout: float, **fields) -> int:
+    def _request(self, command: str, timeout: float, which: int = -1, **fields) -> int:
         with self._lock:
             bound = [c for c in self._connections if c.bound]
         if not bound:
             raise RuntimeError("no bound ESME")
-        connection = bound[-1]
+        connection = bound[which]
         pdu = smpp.make_pdu(command, client=self._numbers, **{k: v for k, v in fields.items() if v is not None})
         done, status = threading.Event(), []
         connection.waiting[pdu.sequence] = (done, status)

@@ -38,12 +38,14 @@ class Recorder:
     def __init__(self) -> None:
         self.receipts: list[tuple[str, str]] = []
         self.got: list[tuple[str, str]] = []
+        self.ids: list[str | None] = []
 
     def receipt(self, external_id: str, status: str) -> None:
         self.receipts.append((external_id, status))
 
-    def inbound(self, sender: str, text: str) -> None:
+    def inbound(self, sender: str, text: str, message_id: str | None = None) -> None:
         self.got.append((sender, text))
+        self.ids.append(message_id)
 
 
 def outgoing(text: str, recipient: str = MSISDN) -> Outgoing:
@@ -363,6 +365,21 @@ def test_a_receipt_that_cannot_be_recorded_is_refused_so_the_smsc_delivers_it_ag
     assert smsc.deliver_receipt(sent.external_id, "UNDELIV") == 0x64  # ESME_RX_T_APPN: try again later
     assert smsc.deliver_receipt(sent.external_id, "UNDELIV") == 0
     assert listener.receipts == [(sent.external_id, "UNDELIV")]
+
+
+def test_an_inbound_message_is_named_by_the_smscs_id_or_else_by_its_content(smsc, connect):
+    listener = Recorder()
+    connect(listener=listener)
+    smsc.deliver_mo("33612345678", "SOLDE", message_id="MO-77")
+    smsc.deliver_mo("33612345678", "SOLDE")  # no receipted_message_id TLV
+    smsc.deliver_mo("33612345678", "SOLDE")
+    smsc.deliver_mo("33612345679", "SOLDE")
+    smsc.deliver_mo("33612345678", "SOLDE ")
+    assert listener.got == [("+33612345678", "SOLDE")] * 3 + [("+33612345679", "SOLDE"), ("+33612345678", "SOLDE ")]
+    tlv, digest, again, other_sender, other_text = listener.ids
+    assert tlv == "MO-77"
+    assert digest.startswith("sha256:") and len(digest) == len("sha256:") + 40
+    assert again == digest and len({digest, other_sender, other_text}) == 3
 
 
 def test_packed_gsm7_inbound_is_unpacked(smsc, connect):

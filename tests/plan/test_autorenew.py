@@ -247,7 +247,7 @@ def test_a_declined_card_is_retried_on_schedule_then_given_up_with_a_last_messag
 
 def test_stop_auto_by_sms_turns_it_off_and_stop_alone_does_not(db, settings):
     end = enrol(db, settings).validity_ends_at
-    commands = (lambda s, sender, text, now: autorenew.stop_by_sms(s, sender=sender, text=text, now=now),)
+    commands = (lambda s, sms, now: autorenew.stop_by_sms(s, sender=sms.sender, text=sms.text, now=now),)
     with db.transaction() as session:
         assert notifications.record_inbound(session, sender="+33612345678", text="STOP", now=T0,
                                             commands=commands) == "opted out"

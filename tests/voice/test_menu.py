@@ -17,6 +17,7 @@ from simkeep.voice.models import COMPLETED, HUNG_UP, TRANSFERRED
 from tests.conftest import T0
 from tests.factories.lines import make_line, top_up, view
 from tests.voice import HOTLINE, MSISDN, OWN_MENU, call_row, names, said, turn_rows
+from tests.web import race
 
 LANGUAGE_MENU = ["welcome", "choose_zh", "welcome", "choose_fr", "welcome", "choose_en"]
 
@@ -95,6 +96,17 @@ def test_a_line_that_is_not_active_hears_when_its_validity_ended_and_its_state(d
         "receive calls. Without a recharge, your number will be lost after September twenty-seventh")
 
 
+def test_a_deactivated_line_hears_its_state_and_no_date_to_keep_the_number_by(db, menu):
+    make_line(db, now=T0, language="en")
+    with db.transaction() as session:
+        session.execute(Line.__table__.update().values(state="deactivated"))
+    start(menu)
+    menu.handle("call-1", Digits("3"))
+    balance = menu.handle("call-1", Digits("1"))
+    assert said(balance, until="menu_balance") == (
+        "Your balance is zero euros Your line's validity ended on March thirty-first Your line has been deactivated.")
+
+
 def test_a_date_of_another_year_names_the_year(db, settings):
     make_line(db, now=T0, language="fr")
     for _ in range(8):  # 8 top-ups: the number-loss date is next year
@@ -112,13 +124,13 @@ def test_a_date_of_another_year_names_the_year(db, settings):
     assert names(balance)[:3] == ["balance_is", "n80", "EUR.major_many"]
 
 
-def test_8_repeats_what_was_said_and_a_stray_hash_repeats_the_last_turn(db, menu):
+def test_8_repeats_what_was_said_and_star_the_menu(db, menu):
     make_line(db, now=T0, language="en")
     start(menu)
     menu.handle("call-1", Digits("3"))
     balance = menu.handle("call-1", Digits("1"))
     assert menu.handle("call-1", Digits("8")) == balance
-    assert menu.handle("call-1", Digits("")) == balance
+    assert names(menu.handle("call-1", Digits(""))) == ["invalid_key", *OWN_MENU]  # a # on its own is no choice
     assert menu.handle("call-1", Digits("*")).prompts == balance.prompts[-len(OWN_MENU):]
     assert call_row(db).done == [{"action": "language_set", "language": "en"}, {"action": "balance_heard"}]
 
@@ -208,6 +220,13 @@ def test_a_start_sent_twice_answers_the_same_turn_and_records_one_call(db, menu)
     make_line(db, now=T0, language="en")
     first = start(menu)
     assert start(menu) == first
+    assert call_row(db).turns == 1
+
+
+def test_starts_of_one_call_racing_record_it_once(db, menu):
+    make_line(db, now=T0, language="en")
+    turns = race(4, lambda i: start(menu))
+    assert all(turn == turns[0] for turn in turns) and names(turns[0])[0] == "welcome"
     assert call_row(db).turns == 1
 
 

@@ -123,6 +123,7 @@ def test_a_card_without_the_code_says_what_it_did_and_no_date(db, menu, card):
         "Your card is accepted. Credit added: ten euros Validity extended by fourteen days A confirmation text "
         "message is on its way to the line.")
     assert names(done)[-3:] == CODE_STEP  # the code still opens the rest
+    assert menu.handle("call-1", Digits("")) == done  # the # after the PIN's 15 digits says it again
     assert balances(db) == (1000, 0)
     row = call_row(db)
     assert row.done[-1]["action"] == "card_redeemed" and row.line_id is not None

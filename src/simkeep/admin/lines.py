@@ -1,5 +1,5 @@
-"""A line as the back office sees it, read-only: state, validity, balance, and the number's recent payments and
-top-ups. Review items and reconciliation lists link here."""
+"""A line as the back office sees it, read-only: state, validity, balance, and the number's recent payments,
+top-ups and calls to the hotline (with what the menu said). Review items and reconciliation lists link here."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from simkeep.core.phone import lookup_msisdn
 from simkeep.line import service as lines
 from simkeep.payment import service as payments
 from simkeep.topup import service as topups
+from simkeep.voice import service as calls
 from simkeep.web.deps import Config, Db
 from simkeep.web.pages import Lang, error_text, reader_zone, render
 
@@ -29,7 +30,9 @@ def line_page(request: Request, db: Db, settings: Config, lang: Lang, member: An
             view = lines.view(session, lines.find_line(session, number))
             attempts = payments.recent_for_number(session, number)
             recent = topups.for_line(session, view.line.id, limit=10)
+            hotline = calls.call_log(session, view.line.id)
     except SimkeepError:
         return render(request, "portal/error.html", status=404, error=error_text(lang, "line_not_found"))
-    return render(request, "admin/line.html", view=view, attempts=attempts, topups=recent, tz=reader_zone(request),
+    return render(request, "admin/line.html", view=view, attempts=attempts, topups=recent, calls=hotline,
+                  tz=reader_zone(request),
                   staff=member.username, may_vouchers=member.may("vouchers.read"))

@@ -22,6 +22,7 @@ def history(session: Session, line: Line, *, before: datetime | None, limit: int
         + [_charge(c) for c in charges.for_line(session, line.id, before=before, limit=fetch)]
         + [_event(e) for e in line_repository.events(session, line.id, before=before, limit=fetch)]
         + [_message(m) for m in notifications.for_line(session, line.id, before=before, limit=fetch)]
+        + [_inbound(m) for m in notifications.inbound_for_line(session, line.id, before=before, limit=fetch)]
         + [_call(c) for c in calls.for_line(session, line.id, before=before, limit=fetch)]
     )
     items.sort(key=lambda item: (item["at"], item["type"], item["id"]), reverse=True)
@@ -60,3 +61,8 @@ def _call(c) -> dict:
     return {"type": "call", "id": str(c.id), "at": c.started_at, "transport": c.transport, "language": c.language,
             "duration_seconds": round((ended - c.started_at).total_seconds()), "outcome": c.outcome,
             "done": list(c.done)}
+
+
+def _inbound(m) -> dict:
+    """An SMS the subscriber sent (a command, a STOP), digits masked, with what simkeep did."""
+    return {"type": "sms_command", "id": str(m.id), "at": m.received_at, "text": m.text, "outcome": m.outcome}

@@ -66,12 +66,17 @@ class DeliveryAttempt(Base):
 
 
 class InboundMessage(Base):
-    """An SMS a subscriber sent us (a STOP, for instance) and what we did with it."""
+    """An SMS a subscriber sent us (a STOP, a SOLDE, a RECHARGE with its PIN masked) and what we did with it.
+    `external_id` (the SMSC's id for it, or a content digest) is UNIQUE: a redelivered message is stored, and
+    acted on, once."""
 
     __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_messages_line", "line_id", "received_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     sender: Mapped[str] = mapped_column(String(20), index=True)
     text: Mapped[str] = mapped_column(String(1000))
     received_at: Mapped[datetime] = mapped_column(UtcDateTime)
     outcome: Mapped[str] = mapped_column(String(60))
+    external_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    line_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("lines.id"))

@@ -7,7 +7,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.core.ids import new_id
-from simkeep.db import rowcount
+from simkeep.db import insert_or_ignore, rowcount
 from simkeep.notification.models import FAILED, PENDING, SENT, DeliveryAttempt, InboundMessage, OutboxMessage
 
 
@@ -110,6 +110,28 @@ def set_receipt(session: Session, message_id: uuid.UUID, *, status: str, at: dat
                     .values(receipt_status=status[:20], receipt_at=at))
 
 
-def add_inbound(session: Session, *, sender: str, text: str, outcome: str, now: datetime) -> None:
-    session.execute(insert(InboundMessage.__table__), [dict(id=new_id(), sender=sender[:20], text=text,
-                                                            received_at=now, outcome=outcome)])
+def add_inbound(session: Session, *, sender: str, text: str, outcome: str, now: datetime,
+                external_id: str | None = None, line_id: uuid.UUID | None = None) -> uuid.UUID | None:
+    """The row's id, or None if a message with this external id is stored already (ON CONFLICT DO NOTHING: a
+    racing twin waits for the first one's transaction, then finds it)."""
+    table = InboundMessage.__table__
+    return session.connection().execute(insert_or_ignore(session, table).returning(table.c.id), dict(
+        id=new_id(), sender=sender[:20], text=text, received_at=now, outcome=outcome, external_id=external_id,
+        line_id=line_id)).scalar()
+
+
+def inbound_known(session: Session, external_ids: list[str]) -> bool:
+    return session.scalars(select(InboundMessage.id).where(InboundMessage.external_id.in_(external_ids))).first() \
+        is not None
+
+
+def set_inbound_outcome(session: Session, inbound_id: uuid.UUID, outcome: str) -> None:
+    session.execute(update(InboundMessage.__table__).where(InboundMessage.__table__.c.id == inbound_id)
+                    .values(outcome=outcome[:60]))
+
+
+def inbound_for_line(session: Session, line_id, *, before: datetime | None, limit: int) -> list[InboundMessage]:
+    stmt = select(InboundMessage).where(InboundMessage.line_id == line_id)
+    if before is not None:
+        stmt = stmt.where(InboundMessage.received_at < before)
+    return list(session.scalars(stmt.order_by(InboundMessage.received_at.desc()).limit(limit)))

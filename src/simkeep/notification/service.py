@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from simkeep.line import service as lines
+from simkeep.line.models import Line
 from simkeep.notification import outbox, repository, templates
-from simkeep.notification.models import OutboxMessage
-from simkeep.notification.senders.base import Outgoing, Sent
+from simkeep.notification.models import InboundMessage, OutboxMessage
+from simkeep.notification.senders.base import CONTENT_ID, Outgoing, Sent
 
 BASE_DELAY = timedelta(seconds=5)
 MAX_DELAY = timedelta(hours=1)
@@ -131,25 +134,77 @@ def email_fallback(session: Session, message: OutboxMessage, *, now: datetime) -
             language=message.language, payload=message.payload, line_id=message.line_id)], now=now)
 
 
-# An inbound SMS command of a domain above this one (STOP AUTO turns auto-renew off): (session, sender, text, now)
-# → what it did, or None when the text is not its command. The worker passes them in.
-InboundCommand = Callable[[Session, str, str, datetime], "str | None"]
+DUPLICATE = "duplicate"
+# How long a message id names one message. An SMSC sends a deliver_sm again when our answer was lost: within
+# minutes, or after a rebind hours later. Its own ids are unique for a while, then its counters wrap; an id made
+# from the content (senders.base.CONTENT_ID) comes back whenever the same text is sent again.
+SMSC_ID_SPAN = timedelta(days=1)
+CONTENT_ID_SPAN = timedelta(minutes=10)
+_DIGITS = re.compile(r"\d(?:[\d .\-\u00a0\u3000]*\d)?")
 
 
-def record_inbound(session: Session, *, sender: str, text: str, now: datetime,
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """An SMS from a subscriber, as a command sees it."""
+
+    sender: str
+    text: str
+    message_id: str | None  # unique per message (the redelivery of one has the same): a command's idempotency key
+    line: Line | None  # the sender's live line
+
+
+# An inbound SMS command of a domain above this one (STOP AUTO turns auto-renew off, SOLDE answers the balance):
+# (session, message, now) → what it did, or None when the text is not its command. The worker passes them in.
+InboundCommand = Callable[[Session, Inbound, datetime], "str | None"]
+
+
+def conceal(text: str) -> str:
+    """The text as it is stored: every run of digits masked. A card PIN (with or without its keyword, spaced or
+    not) or a code has no business in the inbound log, and nobody needs the digits of a command to read it."""
+    return _DIGITS.sub("****", text)
+
+
+def record_inbound(session: Session, *, sender: str, text: str, now: datetime, message_id: str | None = None,
                    commands: Sequence[InboundCommand] = ()) -> str:
-    """An SMS from a subscriber. A command (`commands`, tried first: "STOP AUTO" is not "STOP") does what it says;
-    STOP (and its French and Chinese forms) stops reminders, confirmed once."""
-    outcome = "ignored"
+    """An SMS from a subscriber, stored first (digits masked) under its UNIQUE `message_id`: a message stored
+    already is a redelivery and does nothing again ("duplicate"; a racing twin waits for the first transaction on
+    the key, then finds it). Then a command (`commands`, tried in order: "STOP AUTO" is not "STOP") does what it
+    says; STOP (and its French and Chinese forms) stops reminders, confirmed once."""
+    external_id, earlier = _inbound_ids(message_id, now)
+    if earlier and repository.inbound_known(session, earlier):
+        return DUPLICATE
+    line = lines.find_live_line(session, sender)
+    inbound_id = repository.add_inbound(session, sender=sender, text=conceal(text)[:1000], outcome="received",
+                                        now=now, external_id=external_id, line_id=line.id if line else None)
+    if inbound_id is None:
+        return DUPLICATE
+    message = Inbound(sender=sender, text=text, message_id=external_id, line=line)
+    outcome = None
     for command in commands:
-        answer = command(session, sender, text, now)
-        if answer is not None:
-            repository.add_inbound(session, sender=sender, text=text[:1000], outcome=answer, now=now)
-            return answer
-    if text.strip().upper() in STOP_WORDS:
-        outcome = "opted out" if opt_out(session, msisdn=sender, now=now) else "no line"
-    repository.add_inbound(session, sender=sender, text=text[:1000], outcome=outcome, now=now)
+        if (outcome := command(session, message, now)) is not None:
+            break
+    if outcome is None:
+        outcome = "ignored"
+        if text.strip().upper() in STOP_WORDS:
+            outcome = "opted out" if opt_out(session, msisdn=sender, now=now) else "no line"
+    repository.set_inbound_outcome(session, inbound_id, outcome)
     return outcome
+
+
+def _inbound_ids(message_id: str | None, now: datetime) -> tuple[str | None, list[str]]:
+    """(the id to store, the id under which the same message may be stored already). An id is kept per window of
+    its span and also looked up in the previous window: a redelivery is recognised for one to two spans after the
+    first delivery, and a reused id (or the same text) after that is a new message."""
+    if message_id is None:
+        return None, []
+    span = CONTENT_ID_SPAN if message_id.startswith(CONTENT_ID) else SMSC_ID_SPAN
+    window = int(now.timestamp() // span.total_seconds())
+    return f"{message_id}@{window}", [f"{message_id}@{window - 1}"]
+
+
+def inbound_for_line(session: Session, line_id, *, before: datetime | None = None,
+                     limit: int = 50) -> list[InboundMessage]:
+    return repository.inbound_for_line(session, line_id, before=before, limit=limit)
 
 
 def opt_out(session: Session, *, msisdn: str, now: datetime) -> bool:

@@ -110,7 +110,7 @@ class DbListener:
 
     def __init__(self, db: Database, commands: Sequence[service.InboundCommand] = ()) -> None:
         self.db = db
-        self.commands = tuple(commands)  # inbound SMS commands of the domains above (STOP AUTO)
+        self.commands = tuple(commands)  # inbound SMS commands of the domains above (STOP AUTO, SOLDE)
 
     def receipt(self, external_id: str, status: str) -> None:
         with self.db.transaction() as session:
@@ -118,8 +118,8 @@ class DbListener:
         if not known:
             log.warning("receipt.unknown_message", external_id=external_id, status=status)
 
-    def inbound(self, sender: str, text: str) -> None:
+    def inbound(self, sender: str, text: str, message_id: str | None = None) -> None:
         with self.db.transaction() as session:
             outcome = service.record_inbound(session, sender=sender, text=text, now=clock.now(),
-                                             commands=self.commands)
+                                             message_id=message_id, commands=self.commands)
         log.info("sms.inbound", outcome=outcome)

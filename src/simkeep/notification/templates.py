@@ -31,6 +31,8 @@ Payloads (what the producers put in the outbox row):
 - autorenew.on: {msisdn, amount, method_label, mode, days_before}; autorenew.stopped: {msisdn}
 - autorenew.failed / autorenew.action_required: {msisdn, amount, failure, action_url, timezone, number_loss_at,
   retry_at?} (no retry_at: no more automatic tries)
+- answers to SMS commands (sms_command/): sms.balance {msisdn, amount, validity_ends_at, number_loss_at, timezone};
+  sms.card_locked {msisdn, retry_hours, renew_url}; sms.no_line {msisdn, portal_url}; the others {msisdn}
 """
 
 from __future__ import annotations
@@ -44,10 +46,15 @@ from simkeep.locale import formats, languages
 from simkeep.locale.languages import LANGUAGES
 from simkeep.notification import segments
 
+# Answers to SMS commands (sms_command/): one SMS each, every text in one segment (160 GSM-7 characters, 70 UCS-2
+# units in Chinese), but for the lockout in Chinese: its renewal link alone takes most of a UCS-2 segment.
+SMS_COMMAND_TOPICS = ("sms.balance", "sms.help", "sms.language", "sms.card_invalid", "sms.card_locked",
+                      "sms.card_cap", "sms.no_line", "sms.too_many")
+
 TOPICS = ("otp.code", "topup.completed", "reminder", "line.grace", "line.suspended", "line.deactivated",
           "payment.failed", "payment.refunded", "review.refunded", "review.dismissed", "reminders.stopped",
           "transfer.pending", "cashback.credited", "autorenew.on", "autorenew.stopped", "autorenew.failed",
-          "autorenew.action_required", "plan.renewal", "line.renew_link")
+          "autorenew.action_required", "plan.renewal", "line.renew_link", *SMS_COMMAND_TOPICS)
 
 TEXTS: dict[str, dict[str, str]] = {
     "otp.code": {
@@ -147,6 +154,46 @@ TEXTS: dict[str, dict[str, str]] = {
         "fr": "Votre banque demande de confirmer le renouvellement automatique de {amount} pour le {msisdn}.",
         "zh_CN": "您的银行要求确认号码{msisdn}的自动续费{amount}。",
     },
+    "sms.balance": {
+        "en": "{msisdn}: balance {amount}, valid until {validity_end}. Recharge by {loss_date} to keep your number.",
+        "fr": "{msisdn}\u00a0: solde {amount}, valable jusqu'au {validity_end}. Rechargez avant la fin du {loss_date} pour garder votre numéro.",
+        "zh_CN": "号码{msisdn}：余额{amount}，有效期至{validity_end}。请在{loss_date}（含）之前充值以保留号码。",
+    },
+    "sms.help": {
+        "en": "simkeep: BALANCE for your balance and dates, RECHARGE and the card's code to renew, LANG FR, EN or ZH for the language, STOP to end reminders.",
+        "fr": "simkeep\u00a0: SOLDE pour votre solde et vos dates, RECHARGE et le code de la carte pour recharger, LANGUE FR, EN ou ZH, STOP contre les rappels.",
+        "zh_CN": "simkeep：回复“余额”查询余额及有效期，“充值”加卡密续费，“语言FR”“语言EN”或“语言ZH”切换语言，“退订”停止提醒。",
+    },
+    "sms.language": {
+        "en": "Done: simkeep will write to you in English from now on.",
+        "fr": "C'est noté\u00a0: simkeep vous écrira désormais dans cette langue.",
+        "zh_CN": "好的，simkeep今后将用中文给您发送消息。",
+    },
+    "sms.card_invalid": {
+        "en": "This recharge card cannot be used. Check the code and send RECHARGE and the code again; if it still fails, ask the seller.",
+        "fr": "Cette carte de recharge n'est pas valable. Vérifiez le code et renvoyez RECHARGE et le code\u202f; en cas de nouvel échec, voyez le vendeur.",
+        "zh_CN": "该充值卡无法使用。请核对卡密后重新发送“充值”加卡密；如仍失败，请联系售卡商户。",
+    },
+    "sms.card_locked": {
+        "en": "Too many wrong card codes: recharging by card is blocked for {retry_in}. Other ways to recharge: {renew_url}",
+        "fr": "Trop de codes erronés\u00a0: la recharge par carte est bloquée pendant {retry_in}. Autres moyens de recharger\u00a0: {renew_url}",
+        "zh_CN": "卡密错误次数过多，充值卡充值已暂停{retry_in}。其他充值方式：{renew_url}",
+    },
+    "sms.card_cap": {
+        "en": "Your line is already valid for the longest time allowed: keep the card and use it later.",
+        "fr": "Votre ligne est déjà valable pour la durée maximale autorisée\u00a0: gardez la carte pour plus tard.",
+        "zh_CN": "您的号码有效期已达上限，请保留此卡稍后使用。",
+    },
+    "sms.no_line": {
+        "en": "This number is not a line kept by simkeep. To check or renew another number: {portal_url}",
+        "fr": "Ce numéro n'est pas une ligne suivie par simkeep. Pour consulter ou recharger un autre numéro\u00a0: {portal_url}",
+        "zh_CN": "此号码不是simkeep管理的号码。查询或续费其他号码：{portal_url}",
+    },
+    "sms.too_many": {
+        "en": "Too many messages from your number: simkeep will answer again in a few minutes.",
+        "fr": "Trop de messages depuis votre numéro\u00a0: simkeep répondra de nouveau dans quelques minutes.",
+        "zh_CN": "您发送的消息过多，simkeep将在几分钟后再回复。",
+    },
 }
 
 # Sentences added to a text when the payload has what they need.
@@ -242,6 +289,16 @@ SUBJECTS: dict[str, dict[str, str]] = {
     "transfer.pending": {"en": "Bank transfer details to recharge {msisdn}",
                          "fr": "Coordonnées du virement pour recharger le {msisdn}",
                          "zh_CN": "为号码{msisdn}充值的银行转账信息"},
+    "sms.balance": {"en": "Balance of {msisdn}", "fr": "Solde du {msisdn}", "zh_CN": "号码{msisdn}的余额"},
+    "sms.help": {"en": "simkeep SMS commands", "fr": "Commandes SMS simkeep", "zh_CN": "simkeep短信指令"},
+    "sms.language": {"en": "Language changed", "fr": "Langue modifiée", "zh_CN": "语言已更改"},
+    "sms.card_invalid": {"en": "Recharge card not valid", "fr": "Carte de recharge non valable", "zh_CN": "充值卡无法使用"},
+    "sms.card_locked": {"en": "Recharge by card blocked for {msisdn}", "fr": "Recharge par carte bloquée pour le {msisdn}",
+                        "zh_CN": "号码{msisdn}的充值卡充值已暂停"},
+    "sms.card_cap": {"en": "Keep your recharge card for later", "fr": "Gardez votre carte de recharge pour plus tard",
+                     "zh_CN": "请保留充值卡稍后使用"},
+    "sms.no_line": {"en": "Not a simkeep line", "fr": "Ligne inconnue de simkeep", "zh_CN": "非simkeep号码"},
+    "sms.too_many": {"en": "Too many messages", "fr": "Trop de messages", "zh_CN": "消息过多"},
 }
 
 # Counted words by CLDR plural category (Babel's rules: French "one" covers 0 and 1, Chinese has only "other").
@@ -250,6 +307,8 @@ COUNTS: dict[str, dict[str, dict[str, str]]] = {
             "zh_CN": {"other": "{n}天"}},
     "minute": {"en": {"one": "{n} minute", "other": "{n} minutes"}, "fr": {"one": "{n} minute", "other": "{n} minutes"},
                "zh_CN": {"other": "{n}分钟"}},
+    "hour": {"en": {"one": "{n} hour", "other": "{n} hours"}, "fr": {"one": "{n} heure", "other": "{n} heures"},
+             "zh_CN": {"other": "{n}小时"}},
     "renewal": {"en": {"one": "{n} renewal", "other": "{n} renewals"}, "fr": {"one": "{n} recharge", "other": "{n} recharges"},
                 "zh_CN": {"other": "{n}次充值"}},
 }
@@ -396,6 +455,8 @@ def _fields(payload: dict, language: str, now: datetime | None) -> _Fields:
                                _pick(PIECES, "in", language).format(days=count("day", fields["days_left"], language)))
     else:
         fields["days_left"] = None
+    if isinstance(payload.get("retry_hours"), int):
+        fields["retry_in"] = count("hour", payload["retry_hours"], language)
     if isinstance(payload.get("minutes"), int):
         fields["minutes"] = count("minute", payload["minutes"], language)
     if payload.get("keep_plan"):
@@ -518,6 +579,18 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
             **paris, "amount": {"amount_minor": 1000, "currency": "EUR"}, "failure": "",
             "action_url": autorenew, "number_loss_at": "2027-03-12T23:00:00+00:00",
             "retry_at": "2027-03-02T09:00:00+00:00"}),
+        ("sms.balance", "SOLDE", {**paris, "amount": {"amount_minor": 1250, "currency": "EUR"},
+                                  "validity_ends_at": "2027-03-12T23:00:00+00:00",
+                                  "number_loss_at": "2027-06-10T22:00:00+00:00"}),
+        ("sms.help", "AIDE, or a text that is no command", {"msisdn": "+33612345678"}),
+        ("sms.language", "LANG FR", {"msisdn": "+33612345678"}),
+        ("sms.card_invalid", "RECHARGE with a PIN that does not work", {"msisdn": "+33612345678"}),
+        ("sms.card_locked", "RECHARGE after five wrong PINs", {
+            "msisdn": "+33612345678", "retry_hours": 23, "renew_url": renew}),
+        ("sms.card_cap", "RECHARGE past the operator's validity cap", {"msisdn": "+33612345678"}),
+        ("sms.no_line", "a command from a number simkeep does not keep", {
+            "msisdn": "+33698765432", "portal_url": base_url}),
+        ("sms.too_many", "a flood of commands", {"msisdn": "+33612345678"}),
     ]
 
 

@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import traceback
 from collections.abc import Callable
 from datetime import datetime
 
+import structlog
 from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
@@ -58,13 +58,13 @@ from simkeep.otp import service as otp
 from simkeep.receipt import service as receipts
 from simkeep.voice import service, speech
 from simkeep.voice.flow import Call, Digits, Event, Gather, Hangup, HungUp, Prompt, Silence, Transfer, Turn
-from simkeep.voice.models import COMPLETED, FAILED, HUNG_UP, TRANSFERRED, VoiceCall
+from simkeep.voice.models import COMPLETED, FAILED, HUNG_UP, TRANSFERRED
 from simkeep.voice.speech import EN, FR, LANGUAGES, ZH
 from simkeep.voice.texts import say
 from simkeep.voucher import pins
 from simkeep.voucher import service as vouchers
 
-log = logging.getLogger(__name__)
+log = structlog.get_logger()
 
 LANGUAGE, MENU, PIN, NUMBER, CODE = "language", "menu", "pin", "number", "code"  # the steps
 CHOICES = {"1": ZH, "2": FR, "3": EN}
@@ -91,7 +91,7 @@ class Menu:
             with self.db.transaction() as session:
                 return _Dialogue.begin(session, self.settings, call, self.now())
         except Exception as exc:
-            _log_failure(f"call {call.call_id} could not start", exc)
+            _log_failure("voice.start_failed", call.call_id, exc)
             return self._failed(call.call_id, None)
 
     def handle(self, call_id: str, event: Event) -> Turn | None:
@@ -104,7 +104,7 @@ class Menu:
                 language = row.language
                 return _Dialogue(session, self.settings, row, self.now()).handle(event)
         except Exception as exc:
-            _log_failure(f"call {call_id} failed on {type(event).__name__}", exc)
+            _log_failure("voice.event_failed", call_id, exc, on=type(event).__name__)
             return self._failed(call_id, language) if not isinstance(event, HungUp) else None
 
     def _failed(self, call_id: str, language: str | None) -> Turn:
@@ -114,18 +114,25 @@ class Menu:
             with self.db.transaction() as session:
                 row = service.lock(session, call_id)
                 if row is not None and row.ended_at is None:
+                    service.end(row, outcome=FAILED, now=self.now())
                     service.record_turn(session, row, step=row.state.get("step", ""), input="error", turn=turn,
                                         now=self.now())
-                    service.end(row, outcome=FAILED, now=self.now())
         except Exception as exc:
-            _log_failure(f"call {call_id} could not be marked failed", exc)
+            _log_failure("voice.mark_failed_failed", call_id, exc)
         return turn
 
 
-def _log_failure(what: str, exc: BaseException) -> None:
+def _log_failure(event: str, call_id: str, exc: BaseException, **details: str) -> None:
     """The error's type and where it happened, without its message: a database error's message quotes the
     statement's parameters, which may hold an OTP or a PIN's hash."""
-    log.error("voice: %s: %s\n%s", what, type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
+    place = [f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno}" for frame in traceback.extract_tb(exc.__traceback__)]
+    log.error(event, call_id=call_id, error=type(exc).__name__, place=" < ".join(reversed(place[-6:])), **details)
+
+
+def _language_menu(*, welcome: bool) -> tuple[Prompt, ...]:
+    """1 中文, 2 Français, 3 English: each option said in its own language, after its greeting on a first turn."""
+    return tuple(p for lang in CHOICES.values() for p in say(lang, *(["welcome"] if welcome else []),
+                                                              f"choose_{lang[:2]}"))
 
 
 def _in_each(language: str | None, name: str) -> tuple[Prompt, ...]:
@@ -136,7 +143,7 @@ def _in_each(language: str | None, name: str) -> tuple[Prompt, ...]:
 class _Dialogue:
     """One event of one call: reads the state, answers the next turn, writes the state back."""
 
-    def __init__(self, session: Session, settings: Settings, row: VoiceCall, now: datetime) -> None:
+    def __init__(self, session: Session, settings: Settings, row: service.LiveCall, now: datetime) -> None:
         self.session, self.settings, self.row, self.now = session, settings, row, now
         self.state = dict(row.state)
 
@@ -148,7 +155,7 @@ class _Dialogue:
         known = line is not None and service.language_known(session, line.id, line.msisdn)
         language = line.language if line is not None and known else None
         state = {"step": MENU if known else LANGUAGE, "lang": language, "own": line is not None,
-                 "verified": line is not None, "invalid": 0, "silent": 0, "pins": 0, "numbers": 0}
+                 "verified": line is not None, "invalid": 0, "silent": 0, "pins": 0, "refused": 0, "numbers": 0}
         row = service.start(session, call, line_id=line.id if line else None, language=language, state=state,
                             now=now)
         if row is None:  # the transport started this call twice: say what the first start said
@@ -159,8 +166,8 @@ class _Dialogue:
         if known:
             turn = dialogue.ask(MENU, before=say(dialogue.lang, "welcome"))
         else:  # each language greets and offers itself: 欢迎致电simkeep。中文服务请按1。Bienvenue chez simkeep...
-            turn = dialogue.ask(LANGUAGE)
-            turn = Turn(tuple(p for lang in LANGUAGES for p in say(lang, "welcome", f"choose_{lang[:2]}")), turn.then)
+            dialogue.state["step"] = LANGUAGE
+            turn = Turn(_language_menu(welcome=True), KEY)
         dialogue.done(turn, step="start", input="start")
         return turn
 
@@ -173,8 +180,10 @@ class _Dialogue:
             self.state["entry"] = None
             return self.done(self.silence(step), step=step, input="silence")
         digits = event.digits if isinstance(event, Digits | Silence) else ""
+        if not digits and self.state.get("entry"):  # the finishing key left over after a 15-digit PIN, a 6-digit code
+            return self.done(_turn_of(self.state["last"]), step=step, input="#")  # it cut the answer short: again
         entry = self._digest(digits) if len(digits) > 1 else None
-        if entry is not None and entry == self.state.get("entry") and "last" in self.state:
+        if entry is not None and entry == self.state.get("entry"):
             return self.done(_turn_of(self.state["last"]), step=step, input="replay")  # the same entry again
         self.state["silent"] = 0
         self.state["entry"] = entry
@@ -203,8 +212,7 @@ class _Dialogue:
         """Go to `step`: what was to say first, then its question."""
         self.state["step"] = step
         if step == LANGUAGE:
-            return Turn(before + tuple(p for choice, lang in CHOICES.items() for p in say(lang, f"choose_{lang[:2]}")),
-                        KEY)
+            return Turn(before + _language_menu(welcome=False), KEY)
         lang = self.lang
         if step == MENU:
             options = ["menu_balance", "menu_card", "menu_link", "menu_repeat", "menu_agent"]
@@ -260,8 +268,6 @@ class _Dialogue:
         return self.ask(NUMBER)
 
     def on_menu(self, digits: str) -> Turn:
-        if digits == "":  # a finishing key left over from an entry (a PIN's #): say the last turn again
-            return _turn_of(self.state["last"])
         action = _MENU.get(digits)
         if action is None or (digits == "9" and not self.state["own"]):
             return self.invalid(MENU)
@@ -281,8 +287,9 @@ class _Dialogue:
         else:
             said += (say(lang, "validity_ended") + speech.day(last_date(line.validity_ends_at, tz), lang, today=today)
                      + say(lang, "validity_ended_end") + say(lang, *_STATE_WORDS.get(line.state, ())))
-        said += (say(lang, "number_kept_until") + speech.day(last_date(line.number_loss_at, tz), lang, today=today)
-                 + say(lang, "number_kept_until_end"))
+        if line.state not in (DEACTIVATED, QUARANTINE):  # after those the number is lost: no date to keep it by
+            said += (say(lang, "number_kept_until") + speech.day(last_date(line.number_loss_at, tz), lang, today=today)
+                     + say(lang, "number_kept_until_end"))
         if not any(d["action"] == "balance_heard" for d in self.row.done):
             service.did(self.row, "balance_heard")
         self.state["said"] = _json_of(Turn(said, KEY))
@@ -339,9 +346,9 @@ class _Dialogue:
 
     def redeem(self, pin: str) -> Turn:
         settings, lang = self.settings, self.lang
-        if self.state["pins"] >= settings.voucher_failures_per_number:  # one call cannot try more than a day allows
+        if self.state.get("refused", 0) >= settings.voucher_failures_per_number:  # no more than a day allows
             return self.goodbye(before=say(lang, "card_locked"))
-        self.state["pins"] += 1
+        self.state["pins"] += 1  # the attempt's number: its idempotency key
         number = self._number()
         receipt_id = new_id()
         receipt_url = f"{settings.base_url}/receipts/{receipts.token_for(settings.key('receipt'), receipt_id)}"
@@ -369,6 +376,7 @@ class _Dialogue:
                 return self.ask(PIN, before=say(lang, "card_invalid"))
             return self.back(before=say(lang, "not_renewable"))
         if result is None:
+            self.state["refused"] = self.state.get("refused", 0) + 1
             service.did(self.row, "card_refused")
             if vouchers.locked_until(self.session, number, now=self.now,
                                      failures_allowed=settings.voucher_failures_per_number,
@@ -456,7 +464,7 @@ class _Dialogue:
     def _number(self) -> str:
         """The number a card goes to: the line the call may see, else the number typed."""
         line = self._line() if self.state["verified"] else None
-        return line.msisdn if line is not None else self.state["number"]
+        return line.msisdn if line is not None else self.state.get("number") or self.row.caller or ""
 
 
 _STEPS: dict[str, Callable[[_Dialogue, str], Turn]] = {

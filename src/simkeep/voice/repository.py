@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import RowMapping, insert, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.db import insert_or_ignore
@@ -16,17 +16,26 @@ def add_call(session: Session, row: dict) -> bool:
     return session.connection().execute(insert_or_ignore(session, table).returning(table.c.id), row).first() is not None
 
 
-def get(session: Session, transport: str, call_id: str) -> VoiceCall | None:
-    return session.scalars(select(VoiceCall).where(VoiceCall.transport == transport,
-                                                   VoiceCall.call_id == call_id)).first()
+def get(session: Session, transport: str, call_id: str) -> RowMapping | None:
+    table = VoiceCall.__table__
+    return session.connection().execute(select(table).where(table.c.transport == transport,
+                                                            table.c.call_id == call_id)).mappings().first()
 
 
-def lock(session: Session, call_id: str) -> VoiceCall | None:
+def lock(session: Session, call_id: str) -> RowMapping | None:
     """The call, locked until the transaction ends: two events of one call are handled one after the other
     (PostgreSQL's row lock; SQLite's write lock is already held). Call-IDs are unique in practice across
-    transports; should two collide, the latest call is the live one."""
-    return session.scalars(select(VoiceCall).where(VoiceCall.call_id == call_id)
-                           .order_by(VoiceCall.started_at.desc()).limit(1).with_for_update()).first()
+    transports; should two collide, the latest call is the live one. Core, not the ORM: a turn is a few
+    statements, and the ORM's identity map and flush would cost as much as they do."""
+    table = VoiceCall.__table__
+    return session.connection().execute(select(table).where(table.c.call_id == call_id)
+                                        .order_by(table.c.started_at.desc()).limit(1).with_for_update()
+                                        ).mappings().first()
+
+
+def save(session: Session, call_pk: uuid.UUID, values: dict) -> None:
+    table = VoiceCall.__table__
+    session.connection().execute(update(table).where(table.c.id == call_pk).values(**values))
 
 
 def add_turn(session: Session, row: dict) -> None:

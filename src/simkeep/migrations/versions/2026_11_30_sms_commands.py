@@ -16,8 +16,18 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('external_id', sa.String(length=80), nullable=True))
+        batch_op.add_column(sa.Column('line_id', sa.Uuid(), nullable=True))
+        batch_op.create_unique_constraint(batch_op.f('uq_inbound_messages_external_id'), ['external_id'])
+        batch_op.create_foreign_key(batch_op.f('fk_inbound_messages_line_id_lines'), 'lines', ['line_id'], ['id'])
+        batch_op.create_index('ix_inbound_messages_line', ['line_id', 'received_at'], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_inbound_messages_line')
+        batch_op.drop_constraint(batch_op.f('fk_inbound_messages_line_id_lines'), type_='foreignkey')
+        batch_op.drop_constraint(batch_op.f('uq_inbound_messages_external_id'), type_='unique')
+        batch_op.drop_column('line_id')
+        batch_op.drop_column('external_id')

@@ -28,6 +28,9 @@ class Sent:
     detail: str | None = None
 
 
+CONTENT_ID = "sha256:"  # a message id made from the message's content, for an SMSC that names none
+
+
 class TemporaryFailure(Exception):
     """Worth retrying later (network down, throttled, SMSC busy)."""
 
@@ -46,4 +49,6 @@ class Listener(Protocol):
 
     def receipt(self, external_id: str, status: str) -> None: ...
 
-    def inbound(self, sender: str, text: str) -> None: ...
+    def inbound(self, sender: str, text: str, message_id: str | None = None) -> None:
+        """`message_id`: what identifies the message at the SMSC, so that a redelivery acts once (see
+        notification.service.record_inbound); a content digest starts with CONTENT_ID."""

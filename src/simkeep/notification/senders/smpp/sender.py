@@ -11,6 +11,7 @@ URL: smpp://SYSTEM_ID:PASSWORD@HOST:PORT?source=simkeep&enquire_link=30&reconnec
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import queue
 import re
 import threading
@@ -21,7 +22,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import structlog
 
-from simkeep.notification.senders.base import Listener, Outgoing, PermanentFailure, Sent, TemporaryFailure
+from simkeep.core.failures import describe
+from simkeep.notification.senders.base import CONTENT_ID, Listener, Outgoing, PermanentFailure, Sent, TemporaryFailure
 from simkeep.notification.senders.smpp.codec import (
     FAILED_STATES,
     GSM7,
@@ -80,6 +82,20 @@ class RateLimiter:
     def hold(self, seconds: float) -> None:
         """The SMSC said slow down: nothing goes out for `seconds`."""
         self._tat = max(self._tat, self.clock() + seconds)
+
+
+# --- inbound message ids -----------------------------------------------------------------------------------
+def mo_message_id(pdu, sender: str, text: str, part: tuple[int, int, int] | None) -> str:
+    """What identifies an inbound SMS, so that a deliver_sm the SMSC sends again acts once. SMPP 3.4 gives an MO
+    deliver_sm no message_id field; many SMSCs put theirs in the `receipted_message_id` TLV, and it is taken
+    when present. Otherwise a digest of what the message is (sender, destination, text and, for a concatenated
+    message, its reference and part count): the same text sent again later has the same digest, so
+    record_inbound treats a digest as the same message only within a redelivery window."""
+    if tlv := c_string(pdu.receipted_message_id):
+        return tlv[:64]
+    reference = f"{part[0]}/{part[1]}" if part else ""
+    content = "\x1f".join((sender, c_string(pdu.destination_addr), reference, text))
+    return CONTENT_ID + hashlib.sha256(content.encode()).hexdigest()[:40]
 
 
 # --- the sender -------------------------------------------------------------------------------------------
@@ -200,8 +216,9 @@ class SmppSender:
             status = ROK
             try:
                 self._deliver(pdu)
-            except Exception:  # the SMSC delivers again later
-                log.exception("smpp.deliver_sm_failed", sequence=pdu.sequence)
+            except Exception as exc:  # the SMSC delivers again later
+                # No traceback: its local variables would show the text (a card PIN), its message SQL parameters.
+                log.error("smpp.deliver_sm_failed", sequence=pdu.sequence, **describe(exc))
                 status = RX_T_APPN
             with contextlib.suppress(LinkLost):
                 link.reply(pdu.sequence, "deliver_sm_resp", status)
@@ -257,7 +274,8 @@ class SmppSender:
                     return
                 payload = b"".join(pieces[seq] for seq in sorted(pieces))
         if self.listener is not None:
-            self.listener.inbound(sender, decode_user_data(coding, payload))
+            text = decode_user_data(coding, payload)
+            self.listener.inbound(sender, text, mo_message_id(pdu, sender, text, part))
         if key is not None:  # only once recorded: if recording failed, the SMSC delivers the last part again
             with self._lock:
                 self._mo_parts.pop(key, None)

@@ -58,10 +58,10 @@ BENCHMARKS = {
     "promotions_pg": bench_promotions_pg,
     "promotions_sqlite": bench_promotions_sqlite,
     "portal_quotes_sqlite": bench_portal_quotes,
-    "voice": bench_voice,
-    "voice_prompts": bench_voice_prompts,
     "sms_commands_sqlite": bench_sms_commands_sqlite, "sms_commands_pg": bench_sms_commands_pg,
     "voice_menu_sqlite": bench_voice_menu_sqlite, "voice_menu_pg": bench_voice_menu_pg,
+    "voice_prompts": bench_voice_prompts,
+    "voice": bench_voice,
 }
 
 

@@ -52,9 +52,11 @@ SOX_EFFECTS = ["silence", "1", "0.01", "-45d", "reverse", "silence", "1", "0.01"
 SETTINGS = (f"espeak-ng {', '.join(f'{language} {speed}' for language, speed in SPEED.items())} words a minute; "
             f"sox {' '.join(SOX_OUTPUT + SOX_EFFECTS)}")
 
-# Words espeak-ng's French reads as French ("cents" as cent, "pence" as panse), given in its phoneme notation.
+# Pieces espeak-ng's French reads as French ("cents" as cent, "pence" as panse), given in its phoneme notation; words
+# it spells out that are said as words ("PIN", not P-I-N).
 RESPELLED = {(FR, f"{code}.minor_{form}"): "[[s'Ent]]" for code in ("USD", "HKD") for form in ("one", "many")} | {
     (FR, "GBP.minor_many"): "[[p'Ens]]"}
+SAID_AS = {EN: {"PIN": "pin"}, FR: {}}
 
 LATIN = re.compile(r"[A-Za-z][A-Za-z'-]*(?:\s+[A-Za-z][A-Za-z'-]*)*")
 FULL_WIDTH = str.maketrans("，。？！：；、（）", ",.?!:;,()")
@@ -91,7 +93,8 @@ class Wanted:
     def spoken(self) -> list[tuple[str, str]]:
         """What espeak-ng is given: (voice, input) in order."""
         if self.language != ZH:
-            return [(VOICES[self.language], RESPELLED.get((self.language, self.name), self.text))]
+            text = re.sub(r"\b\w+\b", lambda word: SAID_AS[self.language].get(word.group(), word.group()), self.text)
+            return [(VOICES[self.language], RESPELLED.get((self.language, self.name), text))]
         parts, start = [], 0
         for latin in LATIN.finditer(self.text):
             parts += [(VOICES[ZH], pinyin(self.text[start:latin.start()])), (VOICES[EN], latin.group())]

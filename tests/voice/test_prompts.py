@@ -194,9 +194,10 @@ def test_latin_words_in_chinese_are_said_by_the_english_voice():
     assert script.Wanted(FR, "welcome", "Bienvenue chez simkeep.").spoken == [("fr", "Bienvenue chez simkeep.")]
 
 
-def test_english_words_in_french_are_said_the_english_way():
+def test_words_espeak_would_misread_are_respelled():
     assert script.wanted()[(FR, "USD.minor_many")].spoken == [("fr", "[[s'Ent]]")]  # cents, not "cent"
     assert script.wanted()[(FR, "hundred")].spoken == [("fr", "cent")]
+    assert script.Wanted(EN, "pin", "Check the PIN. PINs.").spoken == [("en-us", "Check the pin. PINs.")]
 
 
 @pytest.fixture

@@ -220,12 +220,9 @@ def voice(port: Annotated[int | None, typer.Option(help="UDP port for SIP (defau
           = None) -> None:
     """Answer the hotline's calls over SIP (UDP on SIMKEEP_VOICE_SIP_HOST), registered at SIMKEEP_VOICE_REGISTRAR if
     set, until SIGTERM: then every call is hung up, the registration removed, and it exits 0."""
-    from simkeep.core import logs
     from simkeep.voice.cli import run_voice
 
-    settings = checked_settings()
-    logs.configure(settings.log_level)
-    raise typer.Exit(run_voice(settings, port=port))
+    raise typer.Exit(run_voice(checked_settings(), port=port))
 
 
 app.command("refund")(refund_cmd)  # registered here to keep its place in `simkeep --help`

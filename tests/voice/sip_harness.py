@@ -27,6 +27,7 @@ KEY_NAMES = {**{str(d): str(d) for d in range(10)}, "#": "pound", "*": "star"}
 TONES = {"welcome": (0x11, 0.2), "menu": (0x22, 0.6), "balance": (0x33, 0.4), "bye": (0x44, 0.2),
          "long": (0x55, 8.0), "technical_problem": (0x66, 0.2)}
 CALLER = "+33612345678"
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux; Python names it from 3.12 on
 
 
 def free_udp_port() -> int:
@@ -131,6 +132,7 @@ class Ear(threading.Thread):
         super().__init__(daemon=True)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)  # arrival times from the kernel
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.packets: list[Packet] = []
@@ -139,12 +141,14 @@ class Ear(threading.Thread):
     def run(self) -> None:
         while self.running:
             try:
-                data = self.sock.recv(2048)
+                data, ancillary, _, _ = self.sock.recvmsg(2048, 64)
             except TimeoutError:
                 continue
+            arrived = next(seconds + nanoseconds / 1e9 for level, kind, payload in ancillary
+                           if kind == SO_TIMESTAMPNS for seconds, nanoseconds in [struct.unpack("qq", payload[:16])])
             _first, second, sequence, timestamp, ssrc = struct.unpack_from("!BBHII", data)
-            self.packets.append(Packet(time.monotonic(), sequence, timestamp, ssrc, bool(second & 0x80),
-                                       second & 0x7F, data[12:]))
+            self.packets.append(Packet(arrived, sequence, timestamp, ssrc, bool(second & 0x80), second & 0x7F,
+                                       data[12:]))
 
     def __enter__(self) -> Ear:
         self.start()
@@ -282,6 +286,16 @@ class SippRun:
     returncode: int
     messages: str
     errors: str
+
+    def __str__(self) -> str:
+        """SIPp's complaint and the start lines of the messages, for a failing assertion."""
+        lines = []
+        for block in self.messages.split("----------------------------------------------- ")[1:]:
+            _, head, body = [*block.split("\n", 2), "", ""][:3]
+            cseq = next((line for line in body.splitlines() if line.startswith("CSeq")), "")
+            lines.append(f"{'<-' if 'received' in head else '->'} {body.strip().splitlines()[0]} ({cseq})"
+                         if body.strip() else head)
+        return self.errors[-600:] + "\n" + "\n".join(lines)
 
     def received(self, start: str) -> list[str]:
         blocks = self.messages.split("----------------------------------------------- ")[1:]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from simkeep.config import Settings
 from simkeep.voice.sip import digest, rtp, sdp
-from simkeep.voice.sip.agent import e164
+from simkeep.voice.sip.agent import Options, e164
 from simkeep.voice.sip.call import info_key
 from simkeep.voice.sip.message import Message, NameAddr, ParseError, Uri, Via, mark_received, parse, response
 
@@ -169,3 +170,14 @@ def test_keys_in_sip_info_bodies(kind, body, key):
     ("sip:0033612345678@x", "+33612345678")])
 def test_calling_numbers_are_made_e164_with_the_default_region(uri, number):
     assert e164(uri, "FR") == number
+
+
+def test_the_agent_is_configured_from_settings():
+    settings = Settings(voice_sip_host="0.0.0.0", voice_sip_port=5070, voice_public_host="198.51.100.7",
+                        voice_rtp_ports="20000-20099", voice_max_calls=7, voice_registrar="sip:192.0.2.1:5060",
+                        voice_user="+33100000000", voice_password="pw", default_region="GB")
+    options = Options.from_settings(settings)
+    assert (options.host, options.port, options.contact_host, options.rtp_ports, options.max_calls, options.region,
+            options.user, options.registrar, options.password) == (
+        "0.0.0.0", 5070, "198.51.100.7", (20000, 20099), 7, "GB", "+33100000000", "sip:192.0.2.1:5060", "pw")
+    assert options.trusted_peers == ("127.0.0.0/8", "::1/128")

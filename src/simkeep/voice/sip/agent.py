@@ -34,8 +34,6 @@ from simkeep.voice.sip.rtp import Metronome
 
 log = structlog.get_logger()
 
-T1, T2 = 0.5, 4.0  # RFC 3261 §17.1.1.1
-TRANSACTION_MEMORY = 64 * T1
 Observer = Callable[[str, dict[str, object]], None]
 AudioFor = Callable[[flow.Prompt], bytes]
 
@@ -57,6 +55,11 @@ class Options:
     register_expires: int = 600
     transfer_timeout: float = 30.0
     dialogue_threads: int = 8
+    t1: float = 0.5  # RFC 3261 §17.1.1.1: the round-trip estimate every retransmission timer scales with
+
+    @property
+    def t2(self) -> float:
+        return 8 * self.t1  # 4 s for the default T1
 
     @property
     def contact_host(self) -> str:
@@ -164,29 +167,35 @@ class UserAgent(asyncio.DatagramProtocol):
             reply.add("Content-Type", content_type or "application/sdp")
             reply.body = body
         self.send(reply, addr)
-        self.answered[(request.branch, request.cseq[1])] = _Answered(reply.to_bytes(), addr)
+        key = (request.branch, request.cseq[1])
+        self.answered.pop(key, None)  # kept in the order they were last answered, for forgetting the oldest
+        self.answered[key] = _Answered(reply.to_bytes(), addr)
         self._forget_old_transactions()
         if request.method == "INVITE" and status >= 200:
             acked = asyncio.Event()
             self.unacked[(request.call_id, request.cseq[0])] = acked
-            self.spawn(self._until_ack(reply.to_bytes(), addr, acked, on_no_ack))
+            self.spawn(self._until_ack(reply.to_bytes(), addr, acked, on_no_ack,
+                                       (request.call_id, request.cseq[0])))
         return reply
 
     async def _until_ack(self, data: bytes, addr: tuple[str, int], acked: asyncio.Event,
-                         on_no_ack: Callable[[], None] | None) -> None:
-        interval, waited = T1, 0.0
-        while waited < 64 * T1:
-            try:
-                await asyncio.wait_for(acked.wait(), interval)
-                return
-            except TimeoutError:
-                waited += interval
-                interval = min(interval * 2, T2)
-            if self.transport is None or self.transport.is_closing():
-                return
-            self.transport.sendto(data, addr)
-        if on_no_ack is not None:
-            on_no_ack()
+                         on_no_ack: Callable[[], None] | None, key: tuple[str, int]) -> None:
+        interval, waited = self.options.t1, 0.0
+        try:
+            while waited < 64 * self.options.t1:
+                try:
+                    await asyncio.wait_for(acked.wait(), interval)
+                    return
+                except TimeoutError:
+                    waited += interval
+                    interval = min(interval * 2, self.options.t2)
+                if self.transport is None or self.transport.is_closing():
+                    return
+                self.transport.sendto(data, addr)
+            if on_no_ack is not None:
+                on_no_ack()
+        finally:
+            self.unacked.pop(key, None)
 
     def spawn(self, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -194,7 +203,7 @@ class UserAgent(asyncio.DatagramProtocol):
         task.add_done_callback(self.tasks.discard)
 
     def _forget_old_transactions(self) -> None:
-        horizon = time.monotonic() - TRANSACTION_MEMORY
+        horizon = time.monotonic() - 64 * self.options.t1  # Timer J
         while self.answered and next(iter(self.answered.values())).at < horizon:
             self.answered.popitem(last=False)
 
@@ -203,7 +212,7 @@ class UserAgent(asyncio.DatagramProtocol):
         loop = asyncio.get_running_loop()
         pending = _Pending(loop.create_future(), message.method or "")
         self.pending[message.branch] = pending
-        data, interval, deadline = message.to_bytes(), T1, loop.time() + 64 * T1
+        data, interval, deadline = message.to_bytes(), self.options.t1, loop.time() + 64 * self.options.t1
         try:
             while loop.time() < deadline:
                 if self.transport is None or self.transport.is_closing():
@@ -213,7 +222,7 @@ class UserAgent(asyncio.DatagramProtocol):
                     return await asyncio.wait_for(asyncio.shield(pending.future),
                                                   min(interval, deadline - loop.time()))
                 except TimeoutError:
-                    interval = min(interval * 2, T2)
+                    interval = min(interval * 2, self.options.t2)
             return None
         finally:
             self.pending.pop(message.branch, None)

@@ -125,13 +125,17 @@ class CallLeg:
 
     async def perform(self, turn: flow.Turn) -> flow.Event | None:
         """Play the turn and do what it says next: the event for the dialogue, or None when the call is over."""
-        if turn.prompts:
-            self.language = turn.prompts[-1].language
+        languages = {p.language for p in turn.prompts}
+        if len(languages) == 1:  # the call's language, once the menu speaks only one
+            self.language = languages.pop()
         self._flush_keys()  # keys typed while the dialogue was thinking belong to no prompt
         gathering = isinstance(turn.then, flow.Gather)
-        completed = await self.play(turn.prompts, interruptible=gathering)
-        self.observe("voice.played", prompts=[p.name for p in turn.prompts],
-                     languages=sorted({p.language for p in turn.prompts}), interrupted=not completed)
+        completed = False
+        try:
+            completed = await self.play(turn.prompts, interruptible=gathering)
+        finally:  # reported even when the caller hangs up while they play
+            self.observe("voice.played", prompts=[p.name for p in turn.prompts],
+                         languages=sorted({p.language for p in turn.prompts}), interrupted=not completed)
         match turn.then:
             case flow.Gather() as gather:
                 event = await self.gather(gather)
@@ -222,16 +226,18 @@ class CallLeg:
         loop = asyncio.get_running_loop()
         stream = rtp.RtpStream((self.offer.host, self.offer.port), self.offer.event_type, self.press)
         for _ in range(20):
-            port = self.agent.rtp_port()
             try:
+                port = self.agent.rtp_port()
                 await loop.create_datagram_endpoint(lambda: stream, local_addr=(self.agent.options.host, port))
             except OSError:
                 continue
             self.rtp_port = port
             self.agent.used_rtp_ports.add(port)
             break
-        else:
-            raise OSError("no RTP port could be bound")
+        else:  # every port of the range is taken: the caller is told at once rather than left ringing
+            log.error("voice.no_rtp_port", call_id=self.call.call_id)
+            self.agent.respond(self.invite, 503, self.addr, to_tag=self.local_tag, headers=(("Retry-After", "30"),))
+            raise Gone
         self.stream = stream
         self._send_2xx(self.invite, self.addr)
         self.answered = True

@@ -183,11 +183,12 @@ def test_a_card_renews_once_when_the_caller_hangs_up_right_after_the_pin(kamaili
 
 
 def test_five_wrong_pins_lock_the_card_menu_and_move_nothing(kamailio, hotline, db, line, cards, tmp_path):
-    body = "12345678901234"
-    wrong = body + pins.check_digit(body)  # a well-formed PIN of no card: counted (a typo the check digit catches is not)
+    # five different well-formed PINs of no card: each counts (a typo the check digit catches does not, and the same
+    # entry typed again is answered as before without a new try)
+    wrongs = [body + pins.check_digit(body) for body in (f"1234567890123{i}" for i in range(5))]
     before = snapshot(db)
     attempts: list = []
-    for _ in range(5):
+    for wrong in wrongs:
         attempts += [Keys(wrong + "#"), Pause(THINK)]
 
     result = place_call(kamailio, tmp_path, hotline=hotline.number, caller="phone", asserted=LINE,

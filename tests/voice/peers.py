@@ -14,7 +14,6 @@ events with two timestamps, where replaying the same recording twice would send 
 
 from __future__ import annotations
 
-import shutil
 import socket
 import struct
 import subprocess
@@ -290,10 +289,6 @@ def run_sipp(proxy: Kamailio, workdir: Path, scenario: Path, keys: dict[str, str
 
 def _read(path: Path) -> str:
     return path.read_text(errors="replace") if path.exists() else ""
-
-
-def tools_missing() -> list[str]:
-    return [tool for tool in ("kamailio", "sipp") if shutil.which(tool) is None]
 
 
 _INFO = """<send>

@@ -27,7 +27,9 @@ from bench.sms_commands import bench_sms_commands_pg, bench_sms_commands_sqlite
 from bench.stores import bench_stores_pg, bench_stores_sqlite
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
 from bench.topup import bench_topup_pg, bench_topup_sqlite
+from bench.ussd import bench_ussd
 from bench.voice import bench_voice
+from bench.voice_http import bench_voice_http
 from bench.voice_menu import bench_voice_menu_pg, bench_voice_menu_sqlite
 from bench.voice_prompts import bench_voice_prompts
 from bench.voucher import bench_voucher_pg
@@ -58,8 +60,10 @@ BENCHMARKS = {
     "promotions_pg": bench_promotions_pg,
     "promotions_sqlite": bench_promotions_sqlite,
     "portal_quotes_sqlite": bench_portal_quotes,
+    "ussd": bench_ussd,
     "sms_commands_sqlite": bench_sms_commands_sqlite, "sms_commands_pg": bench_sms_commands_pg,
     "voice_menu_sqlite": bench_voice_menu_sqlite, "voice_menu_pg": bench_voice_menu_pg,
+    "voice_http_sqlite": bench_voice_http,
     "voice_prompts": bench_voice_prompts,
     "voice": bench_voice,
 }

@@ -203,5 +203,5 @@ def test_the_worker_starts_while_the_database_refuses_and_delivers_once_it_is_ba
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(30) == 0
     output = (tmp_path / "worker.log").read_text()
-    assert "transient=True" in output and "OperationalError" in output and "Traceback" not in output
+    assert '"transient": true' in output and "OperationalError" in output and "Traceback" not in output
     assert os.environ.get("PGPASSWORD", "\0") not in output

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from collections.abc import Callable
 from decimal import Decimal
@@ -40,6 +41,10 @@ class Settings(BaseSettings):
     sms_sender: str = "file"  # file | smpp
     smpp_url: str | None = None  # smpp://SYSTEM_ID:PASSWORD@HOST:PORT
     smpp_rate_per_second: float = 50.0  # 0: no throttling
+    # USSD over the SMPP link: the code subscribers dial for the menu, and how long a session may stay silent before
+    # it ends (networks drop a USSD dialogue after 30-180 s).
+    ussd_code: str = "*100#"
+    ussd_timeout_seconds: int = 180
     smtp_url: str | None = None  # smtp://USER:PASSWORD@HOST:PORT; e-mail goes to the file sender without it
     mail_from: str = "simkeep <no-reply@simkeep.invalid>"
     default_region: str = "FR"
@@ -127,6 +132,11 @@ class Settings(BaseSettings):
     # A partner link (/?partner=CODE) is remembered this long by the portal and passed to its quotes (last click wins).
     partner_attribution_days: int = 30
     counter_session_idle_minutes: int = 240  # a PIN sign-in on a counter tablet lasts a shift, not a day
+    # The voice menu over HTTP, for an operator's IVR platform (voice/api.py). The JSON webhooks are signed with this
+    # secret (t=…,v1=… HMAC-SHA256, as the sandbox's); VoiceXML platforms cannot sign, so their start URL carries the
+    # entry key instead (/voice/vxml/start?key=…). Either mode is off (404) while its secret is not set.
+    voice_platform_secret: str | None = None
+    voice_vxml_key: str | None = None
     # The hotline's voice menu: where "0, an agent" transfers the call (a SIP URI, e.g. sip:agent@pbx.example);
     # empty, the menu says no agent is available. `voice_numbers_per_call` bounds the numbers one call may type.
     voice_agent_uri: str = ""
@@ -231,6 +241,9 @@ def weakness(value: str | None, *, min_length: int = MIN_SECRET_LENGTH) -> str |
     return None
 
 
+USSD_CODE = re.compile(r"\*[0-9][0-9*]*#")
+
+
 def check(settings: Settings) -> None:
     """Raise ConfigError naming every secret that is missing or weak, and every route to a provider that cannot
     be used. Run by `simkeep serve`, `simkeep worker` and `create_app`."""
@@ -246,7 +259,7 @@ def check(settings: Settings) -> None:
             problems.append(f"SIMKEEP_PREVIOUS_SECRET_KEYS[{i}] {why}")
     if settings.admin_token is not None:
         judge("admin_token", settings.admin_token)
-    for name in ("voucher_pepper", "voucher_seal_key"):
+    for name in ("voucher_pepper", "voucher_seal_key", "voice_platform_secret", "voice_vxml_key"):
         if getattr(settings, name) is not None:
             judge(name, getattr(settings, name))
     if settings.sandbox_on:
@@ -266,6 +279,11 @@ def check(settings: Settings) -> None:
                 problems.append(f"SIMKEEP_{field.upper()} is a value published in simkeep's source")
     if "sepa" in used_providers(settings) and settings.env == "production" and _iban(settings.sepa_iban) == DEMO_SEPA_IBAN:
         problems.append("SIMKEEP_SEPA_IBAN is the demo account printed in simkeep's source: transfers would go there")
+    if not USSD_CODE.fullmatch(settings.ussd_code):
+        problems.append(f"SIMKEEP_USSD_CODE {settings.ussd_code!r} is not a USSD code like *100# (digits and *, "
+                        "ending in #)")
+    if settings.ussd_timeout_seconds <= 0:
+        problems.append("SIMKEEP_USSD_TIMEOUT_SECONDS must be positive")
     if problems:
         raise ConfigError(problems)
 
@@ -286,6 +304,8 @@ DEMO_SECRETS: dict[str, Callable[[], str]] = {
     "sandbox_webhook_secret": lambda: f"whsec_{secrets.token_urlsafe(32)}",
     "voucher_pepper": lambda: secrets.token_urlsafe(48),
     "voucher_seal_key": lambda: secrets.token_urlsafe(48),
+    "voice_platform_secret": lambda: f"whsec_{secrets.token_urlsafe(32)}",
+    "voice_vxml_key": lambda: secrets.token_urlsafe(32),
 }
 
 

@@ -24,6 +24,8 @@ from simkeep.sandbox.pages import router as sandbox_router
 from simkeep.store.api import router as store_router
 from simkeep.topup.api import quotes as quote_router
 from simkeep.topup.api import router as topup_router
+from simkeep.voice.api import router as voice_router
+from simkeep.voice.menu import Menu
 from simkeep.voucher.api import reseller_router as epin_router
 from simkeep.voucher.api import router as voucher_router
 from simkeep.web import errors, openapi
@@ -51,10 +53,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.db_lane = DbLane(app.state.db, settings.db_threads)
     app.state.principals = {}
     app.state.rate_limits = RateLimits(settings)
+    app.state.voice_dialogue = Menu(app.state.db, settings)  # the hotline's menu, for IVR platforms over HTTP
     errors.install(app)
     admin.install(app)
     for router in (catalog_router, line_router, history_router, topup_router, quote_router, plan_router, voucher_router, reseller_router, epin_router,
-                   charge_router, webhook_router, store_router, portal_router, receipt_router, admin.router, docs_router):
+                   charge_router, webhook_router, voice_router, store_router, portal_router, receipt_router, admin.router, docs_router):
         app.include_router(router)
     if settings.sandbox_on:  # a development tool: its pages do not exist unless it is switched on
         app.include_router(sandbox_router)

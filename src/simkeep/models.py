@@ -21,6 +21,8 @@ from simkeep.session.models import WebSession
 from simkeep.staff.models import StaffAccount
 from simkeep.store.models import CounterDevice, Drawer, IdCheck, Store, StoreSale
 from simkeep.topup.models import TopUp
+from simkeep.ussd.models import UssdSession
+from simkeep.voice.http_models import VoiceHttpTurn
 from simkeep.voice.models import VoiceCall, VoiceTurn
 from simkeep.voucher.models import BulkAction, SerialCounter, Voucher, VoucherBatch, VoucherFailure, VoucherPurchase
 
@@ -67,7 +69,9 @@ __all__ = [
            "Store",
            "StoreSale",
            "TopUp",
+           "UssdSession",
            "VoiceCall",
+           "VoiceHttpTurn",
            "VoiceTurn",
            "Voucher",
            "VoucherBatch",

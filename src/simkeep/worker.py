@@ -1,11 +1,12 @@
 """The worker process: sweeps the lifecycle on schedule and delivers the outbox, until stopped.
 
 Each job (sweep, expire_abandoned, reconcile, auto_renew, purge_sessions, expire_vouchers, purge_id_checks,
-settle_cashback, process_inbox, deliver_due) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
+purge_voice_http_turns, settle_cashback, expire_ussd, process_inbox, deliver_due) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
 error is logged (its class and where it was raised, never its message, which for SQL errors carries bound
 parameters) and that job alone waits `worker_backoff_seconds * 2^(n-1)`, jittered, at most `worker_backoff_max_seconds`, before it is tried again;
 the others go on. Every job's work is one transaction per step, so a failed step leaves nothing half-done.
 SIGTERM/SIGINT stop the worker after the step in progress: a delivery batch hands its unsent messages back.
+USSD answers have a thread of their own (deliver_ussd), woken by the SMPP link as soon as one is queued.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from simkeep.db import Database, is_transient
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line.links import PURPOSE as LINK_KEY
 from simkeep.line.links import RenewalLinks
+from simkeep.notification.outbox import USSD
 from simkeep.notification.senders import make_sender
 from simkeep.notification.service import Inbound
 from simkeep.notification.tasks import deliver_due
@@ -38,6 +40,8 @@ from simkeep.sandbox.tasks import expire_abandoned
 from simkeep.session.tasks import purge_expired_sessions
 from simkeep.sms_command.service import SmsCommands
 from simkeep.store.tasks import purge_id_checks
+from simkeep.ussd import tasks as ussd
+from simkeep.voice import exchange as voice_http
 from simkeep.voucher.tasks import expire_vouchers
 
 log = structlog.get_logger()
@@ -112,9 +116,25 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
             Job("purge_sessions", lambda: purge_expired_sessions(db), every, rests=True),
             Job("expire_vouchers", lambda: expire_vouchers(db), every, rests=True),
             Job("purge_id_checks", lambda: purge_id_checks(db, settings, clock.now()), every, rests=True),
+            Job("purge_voice_http_turns", lambda: voice_http.purge(db, now=clock.now()), every, rests=True),
             Job("settle_cashback", lambda: settle_cashback(db, settings), every, rests=True),
+            Job("expire_ussd", lambda: ussd.expire_idle(db, settings), every, rests=True),
             Job("process_inbox", lambda: process_inbox(db, settings)),
             Job("deliver_due", deliver)]
+
+
+def deliver_ussd(db: Database, sender, settings: Settings, wake: threading.Event, stop: threading.Event) -> None:
+    """USSD answers go out from their own thread as soon as the SMPP listener has queued one (a handset waits for
+    each screen), never behind a round of jobs or a batch of reminders; the main loop's deliver_due is their
+    fallback. A failure backs off as a job's does."""
+    job = Job("deliver_ussd", lambda: deliver_due(db, sender, lease_seconds=settings.outbox_lease_seconds,
+                                                   max_attempts=settings.outbox_max_attempts, stopping=stop.is_set,
+                                                   channel=USSD))
+    while not stop.is_set():
+        wake.wait(max(settings.worker_poll_seconds, job.next_at - time.monotonic()))
+        wake.clear()
+        if not stop.is_set():
+            run_round([job], settings=settings, stopping=stop.is_set)
 
 
 def _stop_auto(session, sms: Inbound, now):
@@ -130,19 +150,23 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
     """Work until SIGTERM/SIGINT (or one round with `once`); returns the exit code: 1 if `once` saw a failure."""
     logs.configure(settings.log_level)
     db = Database(settings.db_url)
+    stop, wake = threading.Event(), threading.Event()  # wake: a USSD answer waits in the outbox
     sender = make_sender(settings, db, secret_sources={topic: cashback.postback_secret
                                                        for topic in cashback.POSTBACK_TOPICS},
-                         commands=inbound_commands(settings))
-    stop = threading.Event()
+                         commands=inbound_commands(settings), ussd_menu=ussd.menu(settings), wake=wake.set)
+    answers = threading.Thread(target=deliver_ussd, args=(db, sender, settings, wake, stop), name="ussd-answers",
+                               daemon=True)
 
     def on_signal(signum, _frame) -> None:
         if not stop.is_set():
             log.info("worker.stopping", signal=signal.Signals(signum).name)
         stop.set()
+        wake.set()  # the USSD answers' thread stops too
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     jobs = make_jobs(db, sender, settings, stopping=stop.is_set)
     log.info("worker.started", database=db.dialect)
+    answers.start()
     failed = 0
     try:
         while not stop.is_set():
@@ -154,6 +178,9 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        stop.set()  # `once`, or an error: the USSD answers' thread ends with the worker
+        wake.set()
+        answers.join(timeout=30)
         getattr(sender, "close", lambda: None)()
         db.dispose()
         log.info("worker.stopped")

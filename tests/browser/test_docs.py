@@ -29,7 +29,8 @@ def test_docs_list_every_operation_with_no_request_leaving_the_machine(watched_p
         "/api/v1/topups", "/api/v1/topups/{topup_id}", "/api/v1/charges", "/webhooks/{provider}", "/healthz",
         "/api/v1/vouchers/redeem", "/api/v1/reseller", "/api/v1/reseller/epins", "/api/v1/reseller/purchases",
         "/api/v1/reseller/statement", "/api/v1/reseller/statement.csv", "/api/v1/reseller/topups",
-        "/api/v1/reseller/quotes", "/api/v1/quotes", "/api/v1/plans", "/api/v1/stores"])
+        "/api/v1/reseller/quotes", "/api/v1/quotes", "/api/v1/plans", "/api/v1/stores",
+        "/api/v1/voice/calls", "/api/v1/voice/calls/{call_id}/events"])
     assert page.locator(".info .title").inner_text().startswith("simkeep")
     # An operation opens and shows its documented error answers.
     page.locator('.opblock-post:has(.opblock-summary-path[data-path="/api/v1/topups"]) .opblock-summary').click()

@@ -2,8 +2,9 @@
 
 It accepts bind_transceiver (checking system_id and password), answers submit_sm with a message id and records
 every PDU it gets. A test can make it answer the next submit_sm with an error status, drop the connection (now,
-or instead of answering the next submit_sm), refuse binds, send a delivery receipt or an inbound (MO) SMS, and
-send its own enquire_link.
+or instead of answering the next submit_sm), refuse binds, send a delivery receipt or an inbound (MO) SMS, send
+its own enquire_link, and play a USSD gateway: `deliver_ussd` sends what a handset typed (service_type USSD with
+ussd_service_op and its_session_info) and `ussd_answers` reads the submit_sm answers with their TLVs.
 
     with Smsc() as smsc:
         sender = SmppSender(smsc.url())
@@ -24,6 +25,8 @@ from urllib.parse import urlencode
 from smpplib import smpp
 
 from simkeep.notification import segments
+from simkeep.notification.senders.smpp import ussd  # noqa: F401  (smpplib's deliver_sm learns ussd_service_op)
+from simkeep.notification.senders.smpp.codec import decode_user_data
 
 RINVPASWD, RBINDFAIL = 0x0E, 0x0D
 
@@ -60,10 +63,15 @@ class Received:
         udh = self.udh
         return (udh[3], udh[4], udh[5]) if len(udh) == 6 and udh[1:3] == b"\x00\x03" else None
 
+    @property
+    def text(self) -> str:
+        """The user data as text (GSM-7 one septet per octet, or UCS-2)."""
+        return decode_user_data(self.fields.get("data_coding", 0), self.user_data)
+
 
 _FIELDS = ("system_id", "password", "system_type", "service_type", "source_addr_ton", "source_addr_npi",
            "source_addr", "dest_addr_ton", "dest_addr_npi", "destination_addr", "esm_class", "registered_delivery",
-           "data_coding", "short_message", "message_id")
+           "data_coding", "short_message", "message_id", "ussd_service_op", "its_session_info")
 
 
 class _Numbers:
@@ -181,6 +189,20 @@ class Smsc:
                       destination_addr="simkeep", esm_class=0, data_coding=coding, short_message=data,
                       receipted_message_id=message_id)
         return self._request("deliver_sm", timeout, connection, **{**values, **fields})
+
+    def deliver_ussd(self, source: str, text: str, op: int, session_info: int | None, *, timeout: float = 10.0,
+                     **fields) -> int:
+        """What a handset typed in a USSD dialogue (`op` 1 to open it, 18 to answer our screen), as a USSD
+        gateway hands it over; returns the deliver_sm_resp status."""
+        coding, data = (0, segments.gsm7_codes(text)) if segments.is_gsm7(text) else (8, text.encode("utf-16-be"))
+        values = dict(service_type="USSD", source_addr_ton=1, source_addr_npi=1, source_addr=source, dest_addr_ton=0,
+                      dest_addr_npi=0, destination_addr="100", esm_class=0, data_coding=coding, short_message=data,
+                      ussd_service_op=op, its_session_info=session_info)
+        return self._request("deliver_sm", timeout, **{**values, **fields})
+
+    @property
+    def ussd_answers(self) -> list[Received]:
+        return [pdu for pdu in self.submits if pdu.fields.get("service_type") == "USSD"]
 
     def enquire_link(self, timeout: float = 10.0) -> int:
         return self._request("enquire_link", timeout)

@@ -31,7 +31,7 @@ MODES = {"positive": GenerationMode.POSITIVE, "negative": GenerationMode.NEGATIV
 # "known": generated queries, headers and bodies on resources that exist (random path values are mostly 404/422,
 # which would leave the deeper code unvisited). Then schemathesis' deterministic boundary cases (each bound, one
 # past it, wrong types, missing and unknown fields), on random and on existing resources.
-KNOWN_PATHS = {"msisdn": "+33612345678", "provider": "sandbox"}
+KNOWN_PATHS = {"msisdn": "+33612345678", "provider": "sandbox", "call_id": "CA1"}
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 # The reseller's own routes answer only its keys (anything else is 403): they are fuzzed with one.
 RESELLER_AUTH: dict[str, str] = {}
@@ -71,7 +71,8 @@ def test_the_document_has_every_api_operation():
         "GET /api/v1/reseller/statement.csv", "GET /api/v1/stores", "GET /api/v1/topups/{topup_id}", "GET /healthz",
         "POST /api/v1/charges", "POST /api/v1/lines", "POST /api/v1/plans", "POST /api/v1/quotes",
         "POST /api/v1/reseller/epins", "POST /api/v1/reseller/quotes", "POST /api/v1/reseller/topups", "POST /api/v1/topups",
-        "POST /api/v1/vouchers/redeem", "POST /webhooks/{provider}"]
+        "POST /api/v1/voice/calls", "POST /api/v1/voice/calls/{call_id}/events", "POST /api/v1/vouchers/redeem",
+        "POST /webhooks/{provider}"]
 
 
 @pytest.mark.parametrize("label", operation_labels())

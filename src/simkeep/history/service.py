@@ -11,6 +11,7 @@ from simkeep.line import repository as line_repository
 from simkeep.line.models import Line
 from simkeep.notification import service as notifications
 from simkeep.topup import service as topups
+from simkeep.ussd import service as ussd
 from simkeep.voice import service as calls
 
 
@@ -22,6 +23,7 @@ def history(session: Session, line: Line, *, before: datetime | None, limit: int
         + [_charge(c) for c in charges.for_line(session, line.id, before=before, limit=fetch)]
         + [_event(e) for e in line_repository.events(session, line.id, before=before, limit=fetch)]
         + [_message(m) for m in notifications.for_line(session, line.id, before=before, limit=fetch)]
+        + [_ussd(s) for s in ussd.sessions_for_line(session, line.id, before=before, limit=fetch)]
         + [_inbound(m) for m in notifications.inbound_for_line(session, line.id, before=before, limit=fetch)]
         + [_call(c) for c in calls.for_line(session, line.id, before=before, limit=fetch)]
     )
@@ -53,6 +55,11 @@ def _event(e) -> dict:
 def _message(m) -> dict:
     return {"type": "notification", "id": str(m.id), "at": m.created_at, "topic": m.topic, "channel": m.channel,
             "status": m.status, "attempts": m.attempts}
+
+
+def _ussd(s) -> dict:
+    """A USSD session (*100#): when, and how it ended (exit, renewed, timeout, locked ...; None while open)."""
+    return {"type": "ussd_session", "id": str(s.id), "at": s.started_at, "channel": "ussd", "outcome": s.outcome}
 
 
 def _call(c) -> dict:

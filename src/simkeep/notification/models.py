@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from simkeep.db import Base, JsonType, UtcDateTime
@@ -16,7 +16,11 @@ class OutboxMessage(Base):
     `id` is the stable message id receivers deduplicate on; `dedup_key` makes 'send once' a constraint."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    # USSD answers are claimed on their own (notification.tasks.deliver_due): a small partial index finds them
+    # without walking a backlog of due SMS.
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_ussd_due", "status", "next_attempt_at", sqlite_where=text("channel = 'ussd'"),
+                            postgresql_where=text("channel = 'ussd'")))
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)

@@ -14,7 +14,7 @@ from simkeep.core.ids import new_id
 from simkeep.db import insert_or_ignore
 from simkeep.notification.models import PENDING, OutboxMessage
 
-SMS, EMAIL, EVENT, WEBHOOK = "sms", "email", "event", "webhook"
+SMS, EMAIL, EVENT, WEBHOOK, USSD = "sms", "email", "event", "webhook", "ussd"
 OPERATOR = "operator"  # recipient of events for the operator's own systems
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.core.ids import new_id
@@ -11,13 +11,16 @@ from simkeep.db import insert_or_ignore, rowcount
 from simkeep.notification.models import FAILED, PENDING, SENT, DeliveryAttempt, InboundMessage, OutboxMessage
 
 
-def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[OutboxMessage]:
-    """Lease due messages to this worker. A worker that dies mid-send loses its lease, and the message
-    is sent again after it expires: at least once, never lost."""
+def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta,
+              channel: str | None = None) -> list[OutboxMessage]:
+    """Lease due messages to this worker (of one `channel` only, if given). A worker that dies mid-send loses its
+    lease, and the message is sent again after it expires: at least once, never lost."""
     table = OutboxMessage.__table__
     due = (select(table.c.id).where(table.c.status == PENDING, table.c.next_attempt_at <= now,
                                     or_(table.c.locked_until.is_(None), table.c.locked_until <= now))
            .order_by(table.c.next_attempt_at).limit(limit))
+    if channel is not None:  # inlined, so that PostgreSQL's plan may use the partial index of that channel
+        due = due.where(table.c.channel == literal(channel, literal_execute=True))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
     ids = list(session.scalars(due))

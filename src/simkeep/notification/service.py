@@ -13,15 +13,16 @@ from simkeep.line import service as lines
 from simkeep.line.models import Line
 from simkeep.notification import outbox, repository, templates
 from simkeep.notification.models import InboundMessage, OutboxMessage
-from simkeep.notification.senders.base import CONTENT_ID, Outgoing, Sent
+from simkeep.notification.senders.base import CONTENT_ID, Outgoing, Sent, UssdIn
 
 BASE_DELAY = timedelta(seconds=5)
 MAX_DELAY = timedelta(hours=1)
 
 
-def claim_due(session: Session, *, now: datetime, limit: int = 100, lease_seconds: int = 60) -> list[Outgoing]:
+def claim_due(session: Session, *, now: datetime, limit: int = 100, lease_seconds: int = 60,
+              channel: str | None = None) -> list[Outgoing]:
     return [_outgoing(m, now) for m in repository.claim_due(session, now=now, limit=limit,
-                                                             lease=timedelta(seconds=lease_seconds))]
+                                                             lease=timedelta(seconds=lease_seconds), channel=channel)]
 
 
 def lease_end(now: datetime, lease_seconds: float) -> datetime:
@@ -39,9 +40,11 @@ def release(session: Session, ids: list, *, held_until: datetime) -> int:
 
 
 def _outgoing(message: OutboxMessage, now: datetime) -> Outgoing:
-    """Texts are rendered when sent, so a reminder's countdown is right even if it waited (quiet hours)."""
+    """Texts are rendered when sent, so a reminder's countdown is right even if it waited (quiet hours); a USSD
+    screen was written by the menu as it answered."""
     for_people = message.channel in ("sms", "email")
     text = (templates.render(message.topic, message.language, message.payload, now=now) if for_people
+            else message.payload["text"] if message.channel == outbox.USSD
             else f"{message.topic} {message.payload.get('id', '')}".strip())
     return Outgoing(id=message.id, topic=message.topic, channel=message.channel, recipient=message.recipient,
                     language=message.language, payload=message.payload, attempt=message.attempts, text=text)
@@ -226,3 +229,7 @@ def opt_in(session: Session, *, msisdn: str) -> bool:
         return False
     lines.set_reminders_opted_out(session, line.id, at=None)
     return True
+
+
+# The USSD menu of the domain above (simkeep.ussd): (session, PDU, now) → True when it queued an answer.
+UssdMenu = Callable[[Session, UssdIn, datetime], bool]

@@ -16,15 +16,16 @@ from sqlalchemy.orm import Session
 from simkeep.core import clock
 from simkeep.db import Database, is_transient
 from simkeep.notification import service
-from simkeep.notification.senders.base import PermanentFailure, Sender, TemporaryFailure
+from simkeep.notification.senders.base import PermanentFailure, Sender, TemporaryFailure, UssdIn
 
 log = structlog.get_logger()
 T = TypeVar("T")
 
 
 def deliver_due(db: Database, sender: Sender, *, batch: int = 100, lease_seconds: int = 60,
-                max_attempts: int = 8, stopping: Callable[[], bool] = lambda: False) -> int:
-    """Lease up to `batch` due messages and send them one by one; returns how many were leased.
+                max_attempts: int = 8, stopping: Callable[[], bool] = lambda: False, channel: str | None = None) -> int:
+    """Lease up to `batch` due messages (of one `channel` only, if given: USSD answers never queue behind a batch
+    of reminders) and send them one by one; returns how many were leased.
 
     A slow receiver must not let the lease run out under the batch (a second worker would send the same
     messages): once half the lease has elapsed, the rest of the batch is renewed, fenced by the lease end this
@@ -35,7 +36,8 @@ def deliver_due(db: Database, sender: Sender, *, batch: int = 100, lease_seconds
     """
     claimed_at = clock.now()
     with db.transaction() as session:
-        messages = service.claim_due(session, now=claimed_at, limit=batch, lease_seconds=lease_seconds)
+        messages = service.claim_due(session, now=claimed_at, limit=batch, lease_seconds=lease_seconds,
+                                     channel=channel)
     lease = Lease(held_until=service.lease_end(claimed_at, lease_seconds),
                   renew_at=claimed_at + timedelta(seconds=lease_seconds / 2))
     untried = [m.id for m in messages]
@@ -106,11 +108,15 @@ def persist(db: Database, work: Callable[[Session], T], *, attempts: int = 8, de
 
 
 class DbListener:
-    """Receipts and inbound SMS reported by a sender's own thread, each recorded in its own transaction."""
+    """Receipts, inbound SMS and USSD reported by a sender's own thread, each recorded in its own transaction.
+    `ussd_menu` (simkeep.ussd, above this domain) answers USSD through the outbox; `wake` then tells the worker
+    there is a message to send now rather than at its next poll."""
 
-    def __init__(self, db: Database, commands: Sequence[service.InboundCommand] = ()) -> None:
+    def __init__(self, db: Database, commands: Sequence[service.InboundCommand] = (),
+                 ussd_menu: service.UssdMenu | None = None, wake: Callable[[], None] = lambda: None) -> None:
         self.db = db
         self.commands = tuple(commands)  # inbound SMS commands of the domains above (STOP AUTO, SOLDE)
+        self.ussd_menu, self.wake = ussd_menu, wake
 
     def receipt(self, external_id: str, status: str) -> None:
         with self.db.transaction() as session:
@@ -123,3 +129,13 @@ class DbListener:
             outcome = service.record_inbound(session, sender=sender, text=text, now=clock.now(),
                                              message_id=message_id, commands=self.commands)
         log.info("sms.inbound", outcome=outcome)
+
+    def ussd(self, message: UssdIn) -> None:
+        menu = self.ussd_menu
+        if menu is None:
+            log.warning("ussd.no_menu")
+            return
+        # Database.write: a twin PDU opening the same session in another worker breaks a UNIQUE key; the second
+        # try finds that session and acts on nothing twice.
+        if self.db.write(lambda session: menu(session, message, clock.now())):
+            self.wake()

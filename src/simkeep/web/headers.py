@@ -25,7 +25,7 @@ from simkeep.config import Settings
 
 # Pages that show or take personal data (and the sandbox's pay page): never cached anywhere.
 NO_STORE_PREFIXES = ("/api/", "/lines", "/recharge", "/renew/", "/r/", "/pay", "/signin", "/signout", "/receipts/",
-                     "/admin", "/reseller", "/sandbox/")
+                     "/admin", "/reseller", "/sandbox/", "/voice/vxml/")
 NO_REFERRER_PREFIXES = ("/receipts/",)
 PAY_PAGES = "/pay/"
 HSTS = "max-age=31536000"

@@ -16,8 +16,20 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table('voice_http_turns',
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('call_id', sa.String(length=128), nullable=False),
+    sa.Column('turn', sa.Integer(), nullable=False),
+    sa.Column('request_digest', sa.String(length=64), nullable=False),
+    sa.Column('answer', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('created_at', simkeep.db.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('answered_at', simkeep.db.UtcDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_voice_http_turns')),
+    sa.UniqueConstraint('call_id', 'turn', name=op.f('uq_voice_http_turns_call_id_turn'))
+    )
+    op.create_index(op.f('ix_voice_http_turns_created_at'), 'voice_http_turns', ['created_at'], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index(op.f('ix_voice_http_turns_created_at'), table_name='voice_http_turns')
+    op.drop_table('voice_http_turns')

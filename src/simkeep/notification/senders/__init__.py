@@ -29,11 +29,13 @@ class ChannelRouter:
 
 def make_sender(settings: Settings, db: Database,
                 secret_sources: Mapping[str, Callable[[Session, dict], str | None]] | None = None,
-                commands: Sequence = ()) -> Sender:
+                commands: Sequence = (), ussd_menu: Callable | None = None,
+                wake: Callable[[], None] = lambda: None) -> Sender:
     """`secret_sources`: per topic, who keeps the key its webhooks are signed with, read from the message's
     payload (a cashback partner's postbacks: promotion.cashback.postback_secret); other webhooks are signed with
     the receiving endpoint's secret. `commands`: inbound SMS commands (notification.service.InboundCommand) the
-    SMPP link hands received texts to."""
+    SMPP link hands received texts to. `ussd_menu` answers USSD over the same link (notification.service.UssdMenu);
+    `wake` tells the worker an answer waits in the outbox."""
     from simkeep.notification import events
     from simkeep.notification.senders.file import FileSender
     from simkeep.notification.senders.webhook import WebhookSender
@@ -57,8 +59,9 @@ def make_sender(settings: Settings, db: Database,
         from simkeep.notification.senders.smpp import SmppSender
         from simkeep.notification.tasks import DbListener
 
-        by_channel["sms"] = SmppSender(settings.smpp_url, listener=DbListener(db, commands),
-                                       rate_per_second=settings.smpp_rate_per_second)
+        by_channel["sms"] = by_channel["ussd"] = SmppSender(
+            settings.smpp_url, listener=DbListener(db, commands, ussd_menu, wake),
+            rate_per_second=settings.smpp_rate_per_second)
     if settings.smtp_url:
         from simkeep.notification.senders.smtp import SmtpSender
 

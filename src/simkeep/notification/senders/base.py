@@ -31,6 +31,17 @@ class Sent:
 CONTENT_ID = "sha256:"  # a message id made from the message's content, for an SMSC that names none
 
 
+@dataclass(frozen=True, slots=True)
+class UssdIn:
+    """A USSD PDU from a handset, for the menu above notification (simkeep.ussd) to read: `op` is its
+    ussd_service_op, `session_info` its its_session_info as received (session number, sequence number, end bit)."""
+
+    sender: str
+    text: str
+    op: int | None
+    session_info: int | None
+
+
 class TemporaryFailure(Exception):
     """Worth retrying later (network down, throttled, SMSC busy)."""
 
@@ -45,10 +56,12 @@ class Sender(Protocol):
 
 
 class Listener(Protocol):
-    """What a sender that also receives (SMPP) reports back: delivery receipts and inbound messages."""
+    """What a sender that also receives (SMPP) reports back: delivery receipts, inbound SMS and USSD."""
 
     def receipt(self, external_id: str, status: str) -> None: ...
 
     def inbound(self, sender: str, text: str, message_id: str | None = None) -> None:
         """`message_id`: what identifies the message at the SMSC, so that a redelivery acts once (see
         notification.service.record_inbound); a content digest starts with CONTENT_ID."""
+
+    def ussd(self, message: UssdIn) -> None: ...

@@ -18,12 +18,15 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import datetime
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import structlog
 
+from simkeep.core import clock as wall_clock
 from simkeep.core.failures import describe
 from simkeep.notification.senders.base import CONTENT_ID, Listener, Outgoing, PermanentFailure, Sent, TemporaryFailure
+from simkeep.notification.senders.smpp import ussd
 from simkeep.notification.senders.smpp.codec import (
     FAILED_STATES,
     GSM7,
@@ -153,6 +156,8 @@ class SmppSender:
     def send(self, message: Outgoing) -> Sent:
         if not _E164.fullmatch(message.recipient):
             raise PermanentFailure(f"not an E.164 number: {message.recipient!r}")
+        if message.channel == ussd.CHANNEL:
+            return self._send_ussd(message)
         split = split_text(message.text)
         if len(split.chunks) > 255:
             raise PermanentFailure(f"text needs {len(split.chunks)} parts; 255 at most")
@@ -172,6 +177,17 @@ class SmppSender:
         return Sent(external_id=ids[-1] or None,
                     detail=detail + (f" (part ids {', '.join(ids)})" if len(ids) > 1 else ""))
 
+    def _send_ussd(self, message: Outgoing) -> Sent:
+        """One USSD screen in one submit_sm, never after the session it answers has timed out."""
+        if datetime.fromisoformat(message.payload["until"]) <= wall_clock.now():
+            raise PermanentFailure("USSD session over before its answer could go out")
+        with self.session.bound_link() as link:
+            pdu = link.pdu("submit_sm", source_addr_ton=self.source_ton, source_addr_npi=self.source_npi,
+                           source_addr=self.source, **ussd.submit_fields(message.payload,
+                                                                        message.recipient.lstrip("+"),
+                                                                        packed=self.packed))
+            return Sent(external_id=self._submitted_id(link, pdu) or None, detail="USSD")
+
     def _submit(self, link: Link, split: Split, index: int, reference: int, destination: str) -> str:
         esm_class, short_message = user_data(split, index, reference, packed=self.packed)
         self.limiter.acquire()
@@ -180,6 +196,9 @@ class SmppSender:
                        destination_addr=destination, esm_class=esm_class, protocol_id=0, priority_flag=0,
                        registered_delivery=1, replace_if_present_flag=0, data_coding=split.data_coding,
                        sm_default_msg_id=0, short_message=short_message)
+        return self._submitted_id(link, pdu)
+
+    def _submitted_id(self, link: Link, pdu) -> str:
         try:
             response = link.wait(pdu, self.response_timeout)
         except LinkLost as exc:
@@ -225,7 +244,10 @@ class SmppSender:
 
     def _deliver(self, pdu) -> None:
         kind = (pdu.esm_class or 0) & 0x3C
-        if kind in RECEIPT_TYPES:
+        if ussd.is_ussd(pdu):
+            if self.listener is not None:
+                self.listener.ussd(ussd.read(pdu, packed=self.packed))
+        elif kind in RECEIPT_TYPES:
             receipt = parse_receipt(pdu)
             if receipt is None:
                 log.warning("smpp.unreadable_receipt", sequence=pdu.sequence)

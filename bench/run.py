@@ -28,6 +28,7 @@ from bench.stores import bench_stores_pg, bench_stores_sqlite
 from bench.sweep import bench_sweep_pg, bench_sweep_sqlite
 from bench.topup import bench_topup_pg, bench_topup_sqlite
 from bench.ussd import bench_ussd
+from bench.voice import bench_voice
 from bench.voice_http import bench_voice_http
 from bench.voice_menu import bench_voice_menu_pg, bench_voice_menu_sqlite
 from bench.voice_prompts import bench_voice_prompts
@@ -64,6 +65,7 @@ BENCHMARKS = {
     "voice_menu_sqlite": bench_voice_menu_sqlite, "voice_menu_pg": bench_voice_menu_pg,
     "voice_http_sqlite": bench_voice_http,
     "voice_prompts": bench_voice_prompts,
+    "voice": bench_voice,
 }
 
 

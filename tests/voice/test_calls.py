@@ -55,8 +55,8 @@ def cards(db: Database) -> list[tuple[int, str]]:
 
 
 def record(db: Database) -> tuple[VoiceCall, list[VoiceTurn]]:
-    """The call and its turns, but for the turns a stray # led to: a # pressed after an entry that filled all its
-    digits (a PIN, a code) is a key of its own, which the menu answers by saying its last turn again, or which the
+    """The call and its turns, but for the turns a second # led to: the first # after a PIN or a code ends the entry;
+    one pressed again is a key of its own, which the menu answers by saying its last turn again, or which the
     transport drops if it lands while the menu is still deciding: whether that turn exists depends on timing."""
     with db.transaction(write=False) as session:
         [call] = session.scalars(select(VoiceCall)).all()

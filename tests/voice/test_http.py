@@ -284,7 +284,7 @@ def test_a_card_renewal_credits_once_through_replays_a_second_hash_and_a_hang_up
     event(hotline, "CA1", 1, digits=CHOICE[language])
     asked = event(hotline, "CA1", 2, digits="2")
     assert asked.json()["say"] == spoken(language, [("pin_enter", None), ("pin_back", None)])
-    assert asked.json()["then"] == {"gather": {"max_digits": 15, "finish_on_key": "#", "timeout_seconds": 10.0}}
+    assert asked.json()["then"] == {"gather": {"max_digits": 16, "finish_on_key": "#", "timeout_seconds": 10.0}}
     before = view(db).balance
     renewed = event(hotline, "CA1", 3, digits=pin)
     assert renewed.json() == {"call_id": "CA1", "turn": 4, "say": spoken(language, RENEWED[language]) + menu_of(language),

@@ -70,9 +70,11 @@ LANGUAGE, MENU, PIN, NUMBER, CODE = "language", "menu", "pin", "number", "code" 
 CHOICES = {"1": ZH, "2": FR, "3": EN}
 MAX_INVALID, MAX_SILENCES = 3, 2  # in a row, then goodbye
 KEY = Gather(max_digits=1, timeout=6.0)
-PIN_ENTRY = Gather(max_digits=pins.PIN_DIGITS, timeout=10.0)
+# An entry the prompt ends with "#" gathers one key more than it needs, so that # ends it as the finishing key
+# rather than arriving after it as a key of its own; without the #, the silence after the last digit ends it.
+PIN_ENTRY = Gather(max_digits=pins.PIN_DIGITS + 1, timeout=10.0)
 NUMBER_ENTRY = Gather(max_digits=20, timeout=10.0)  # 00 + a country code + 15 digits at most
-CODE_ENTRY = Gather(max_digits=6, timeout=10.0)
+CODE_ENTRY = Gather(max_digits=7, timeout=10.0)  # the portal's 6-digit code
 PRINCIPAL = "ivr"  # whose idempotency keys the menu's redemptions are (one per call and PIN attempt)
 RECEIPT_METHOD = "voucher"
 

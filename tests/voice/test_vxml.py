@@ -206,7 +206,7 @@ def test_a_walk_with_the_hotline_s_menu_hears_the_balance_and_renews_with_a_card
         assert audio(balance)[1] == (f"{BASE}/voice/prompts/fr/n10.wav", "dix")
         assert balance.find(f"{V}form/{V}field/{V}prompt").get("{http://www.w3.org/XML/1998/namespace}lang") == "fr-FR"
         asking = parse(follow(client, submit(balance, "filled"), digits="2"))
-        assert asking.find(f"{V}form/{V}field/{G}grammar/{G}rule/{G}item").get("repeat") == "1-15"
+        assert asking.find(f"{V}form/{V}field/{G}grammar/{G}rule/{G}item").get("repeat") == "1-16"
         renewed_url = submit(asking, "filled")
         renewed = parse(follow(client, renewed_url, digits=pin))
         replayed = parse(follow(client, renewed_url, digits=pin))  # the platform fetched the same URL again

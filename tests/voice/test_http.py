@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -87,12 +88,14 @@ def test_a_wrong_signature_is_refused_and_nothing_is_recorded(settings, db):
     assert menu.started == [] and after == before
 
 
-def test_a_stale_timestamp_is_refused_even_with_the_right_key(settings, db):
+def test_a_stale_timestamp_is_refused_even_with_the_right_key(settings, db, monkeypatch):
     menu = Scripted()
+    now = int(time.time())  # the server's clock, held still: a loaded machine must not move the 5-minute edge
+    monkeypatch.setattr("simkeep.voice.api.time", SimpleNamespace(time=lambda: now))
     with voice_client(settings, db, menu) as client:
-        assert new_call(client).status_code == 200
-        stale = event(client, "CA1", 1, digits="1", at=int(time.time()) - 301)
-        future = event(client, "CA1", 1, digits="1", at=int(time.time()) + 301)
+        assert new_call(client, at=now).status_code == 200
+        stale = event(client, "CA1", 1, digits="1", at=now - 301)
+        future = event(client, "CA1", 1, digits="1", at=now + 301)
     assert [stale.status_code, future.status_code] == [401, 401]
     assert stale.json()["error"]["code"] == "signature_invalid"
     assert menu.events == [] and count(db, VoiceHttpTurn) == 1

@@ -57,17 +57,23 @@ test-pg: $(TEST_DEPS) postgres browser-deps voice-deps
 # dropped by tests/conftest.py): their logs are printed when both are done, and the target fails if either does.
 # The browser tests (pages, scripts, accessibility in Chromium) run once, with the SQLite suite: what they check does
 # not depend on the database, and every page's queries run on PostgreSQL in the page tests without a browser.
-# `make test-pg` still runs all of them on PostgreSQL.
+# The real calls (SIPp into the SIP agent, through Kamailio) run once, in a third process on PostgreSQL: they wait on
+# audio played in real time, so they cost wall time and almost no CPU; the voice menu's database paths run in both
+# suites without SIP. `make test-sqlite` and `make test-pg` still run everything on one database.
+CALLS := tests/voice/test_calls.py tests/voice/test_sip.py tests/voice/test_peers.py
 test: lint $(TEST_DEPS) postgres browser-deps voice-deps
 	@mkdir -p $(SIMKEEP_DATA_DIR)/test-logs; logs=$(SIMKEEP_DATA_DIR)/test-logs; start=$$(date +%s); \
-	echo "running the SQLite and PostgreSQL suites in parallel (logs in $$logs)"; \
-	$(BIN)/pytest > $$logs/sqlite.log 2>&1 & sqlite=$$!; \
-	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest --ignore=tests/browser > $$logs/postgresql.log 2>&1 & pg=$$!; \
-	wait $$sqlite; s=$$?; wait $$pg; p=$$?; \
+	echo "running the SQLite and PostgreSQL suites and the real calls in parallel (logs in $$logs)"; \
+	$(BIN)/pytest $(CALLS:%=--ignore=%) > $$logs/sqlite.log 2>&1 & sqlite=$$!; \
+	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest --ignore=tests/browser $(CALLS:%=--ignore=%) \
+	  > $$logs/postgresql.log 2>&1 & pg=$$!; \
+	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(CALLS) > $$logs/calls.log 2>&1 & calls=$$!; \
+	wait $$sqlite; s=$$?; wait $$pg; p=$$?; wait $$calls; c=$$?; \
 	echo "===== SQLite (exit $$s) ====="; cat $$logs/sqlite.log; \
 	echo "===== PostgreSQL (exit $$p) ====="; cat $$logs/postgresql.log; \
-	echo "both suites: $$(( $$(date +%s) - start )) s"; \
-	test $$s -eq 0 && test $$p -eq 0
+	echo "===== real calls, PostgreSQL (exit $$c) ====="; cat $$logs/calls.log; \
+	echo "all suites: $$(( $$(date +%s) - start )) s"; \
+	test $$s -eq 0 && test $$p -eq 0 && test $$c -eq 0
 
 bench: $(TEST_DEPS) postgres voice-deps
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

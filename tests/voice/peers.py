@@ -14,6 +14,9 @@ events with two timestamps, where replaying the same recording twice would send 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import struct
 import subprocess
@@ -66,17 +69,20 @@ class Kamailio:
             self._process = subprocess.Popen(
                 ["kamailio", "-DD", "-E", "-f", str(HERE / "kamailio.cfg"), "-l", f"udp:{self.address}",
                  "-Y", str(self.workdir), "-w", str(self.workdir), "-P", str(self.workdir / "kamailio.pid")],
-                stdout=out, stderr=subprocess.STDOUT)
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # its children die with it
         wait_until(self._answers, timeout=20, what=f"Kamailio answering on {self.address} (log: {self.log})")
 
     def stop(self) -> None:
-        if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+        """Stop Kamailio and every process it forked (a child once outlived its main process in a CI run)."""
+        if self._process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout=10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait()
 
     def _answers(self) -> bool:
         if self._process and self._process.poll() is not None:

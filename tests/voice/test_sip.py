@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -354,6 +355,28 @@ def test_our_200_is_repeated_until_the_ack_and_a_repeated_request_acts_once():
         phone.send(response(bye, 200))
         until(lambda: agent.call_count() == 0, "the call to close")
     assert script.events == [flow.Digits("8")]
+
+
+def test_keys_that_arrive_with_the_hang_up_are_still_heard_before_it():
+    # a caller types 42# and hangs up at once: on a loaded machine one turn of the loop reads the last INFO and the
+    # BYE together. The loop is held (a blocking call in it) while all of them arrive, so that is what happens here.
+    script = Script(say("welcome", then=GATHER), say("bye"))
+    with Ear() as ear, Agent(script) as agent, RawPhone(agent.port, ear.port) as phone:
+        invite = phone.invite()
+        assert phone.receive().status == 100
+        ok = phone.receive()
+        phone.send(phone.in_dialog(invite, ok, "ACK", 1))
+        for cseq, key in enumerate("42", start=2):
+            phone.send(phone.in_dialog(invite, ok, "INFO", cseq, f"Signal={key}", "application/dtmf-relay"))
+            assert phone.receive().status == 200
+        time.sleep(0.2)  # read: the menu waits for the next key
+        held = threading.Event()
+        agent.loop.call_soon_threadsafe(lambda: (held.set(), time.sleep(0.5)))
+        held.wait(5)
+        phone.send(phone.in_dialog(invite, ok, "INFO", 4, "Signal=#", "application/dtmf-relay"))
+        phone.send(phone.in_dialog(invite, ok, "BYE", 5))
+        until(script.ended.is_set, "the dialogue to hear the hang-up")
+    assert script.events == [flow.Digits("42"), flow.HungUp()]
 
 
 def test_a_call_never_acknowledged_is_lost_ended_with_bye_and_the_dialogue_hears_it():

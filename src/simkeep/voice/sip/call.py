@@ -158,9 +158,14 @@ class CallLeg:
         audio = await loop.run_in_executor(None, self._audio, prompts)
         done = self.stream.play(rtp.frames(audio))
         waits = [done, self.gone.wait()] + ([self.key_pressed.wait()] if interruptible else [])
-        await self._first(*waits)
-        if not done.done():
+        try:
+            await self._first(*waits)
+        except Gone:
+            if not (interruptible and not self.keys.empty()):
+                raise
+        if not done.done():  # a key (or the hang-up right after one: the keys typed still count)
             self.stream.stop()
+            return False
         return done.result()
 
     def _audio(self, prompts: tuple[flow.Prompt, ...]) -> bytes:
@@ -188,9 +193,12 @@ class CallLeg:
                 return flow.Digits(digits)
 
     async def _next_key(self) -> str:
+        """The next key typed; Gone once none is left and the call ended. Keys that arrived with the hang-up (the
+        caller typed a PIN and # and hung up at once: one read of the socket can bring both) are read first."""
         if self.keys.empty():
             self.key_pressed.clear()
-            await self._first(self.key_pressed.wait(), self.gone.wait())
+            with contextlib.suppress(Gone):
+                await self._first(self.key_pressed.wait(), self.gone.wait())
         if self.keys.empty():
             raise Gone
         key = self.keys.get_nowait()

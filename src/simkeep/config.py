@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     # Addresses (CIDRs) whose P-Asserted-Identity / From we believe (the operator's proxy or SBC): a call from
     # anywhere else is treated as a withheld number, which must type its number and the SMS code.
     voice_trusted_peers: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # The network (network/): which provisioning adapter serves each operator (operator id → URL, "*" for any other),
+    # e.g. {"fr-orange-mobicarte": "osmo-hlr://127.0.0.1:4259?vty=4258"}. An operator with none keeps its commands
+    # pending (shown on the line's page) until one is configured.
+    network_provisioning: dict[str, str] = {}
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master

@@ -7,6 +7,7 @@ from simkeep.charge.models import Charge
 from simkeep.db import Base
 from simkeep.ledger.models import Account, JournalEntry, Posting
 from simkeep.line.models import Line, LineEvent
+from simkeep.network.models import NetworkLine, NetworkNumber, ProvisioningCommand, Sim
 from simkeep.notification.models import DeliveryAttempt, OutboxMessage, WebhookEndpoint
 from simkeep.otp.models import OtpChallenge, OtpFailure, OtpNumber
 from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
@@ -46,6 +47,8 @@ __all__ = [
            "KeepPlan",
            "Line",
            "LineEvent",
+           "NetworkLine",
+           "NetworkNumber",
            "Offer",
            "Operator",
            "OtpChallenge",
@@ -56,6 +59,7 @@ __all__ = [
            "Posting",
            "Promotion",
            "PromotionUse",
+           "ProvisioningCommand",
            "Quote",
            "Receipt",
            "ReceiptCounter",
@@ -65,6 +69,7 @@ __all__ = [
            "SandboxPayment",
            "SavedMethod",
            "SerialCounter",
+           "Sim",
            "StaffAccount",
            "Store",
            "StoreSale",

@@ -28,6 +28,7 @@ class Operator(Base):
     reminder_offsets: Mapped[list[int]] = mapped_column(JsonType)
     validity_stacking: Mapped[str] = mapped_column(String(40))
     forfeit_balance_on: Mapped[str | None] = mapped_column(String(20))
+    grace_network_access: Mapped[str] = mapped_column(String(8), default="cs", server_default="cs")
     catalog_version: Mapped[str] = mapped_column(String(40))
     provenance: Mapped[dict] = mapped_column(JsonType)
 

@@ -17,6 +17,9 @@ Status = Literal["sourced", "derived", "assumed"]
 REASSIGN_DELAY_DAYS = {"FR": (45, 120), "US": (45, 90)}
 
 
+GraceAccess = Literal["cs+ps", "cs", "ps", "none"]
+
+
 class Figure(BaseModel, Generic[T]):
     """Every figure says where it comes from."""
 
@@ -75,6 +78,10 @@ class OperatorFile(BaseModel):
     validity_stacking: Figure[Literal["extend_from_current_expiry", "max_of_current_and_new"]]
     max_validity_days: Figure[int]
     forfeit_balance_on: Figure[Literal["grace", "deactivated"] | None]
+    # What the network lets a line in grace do (network/: the HLR's network-access-mode). Active is always voice
+    # and data, suspended nothing, deactivated removed; grace is the operator's call (receive-only: "cs").
+    grace_network_access: Figure[GraceAccess] = Figure[GraceAccess](
+        value="cs", status="assumed", note="receive-only period: calls and SMS kept, data off")
     offers: list[OfferFile] = Field(min_length=1)
 
     @field_validator("currency")

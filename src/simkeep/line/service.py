@@ -20,6 +20,7 @@ from simkeep.ledger import service as ledger
 from simkeep.line import repository, rules
 from simkeep.line.models import ACTIVE, AVAILABLE, Line, LineEvent, LockedLine
 from simkeep.locale import languages
+from simkeep.network import service as network
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,11 @@ _INSERT_EVENT = insert(LineEvent.__table__)
 
 
 def record_events(session: Session, rows: list[dict]) -> None:
+    """Every line state change goes through here: its history row, and what the network should now hold (a line with
+    a SIM gets a provisioning command in this same transaction)."""
     if rows:
         session.connection().execute(_INSERT_EVENT, rows)
+        network.follow(session, ((row["line_id"], row["to_state"]) for row in rows), now=rows[-1]["at"])
 
 
 def record_event(session: Session, *, line_id, from_state: str | None, to_state: str, reason: str, now: datetime) -> None:

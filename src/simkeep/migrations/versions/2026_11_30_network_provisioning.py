@@ -1,0 +1,22 @@
+"""provisioning worker and drift check (reserved for issue 15)
+
+Revision ID: 0021
+Revises: 0020
+Create Date: 2026-11-30 13:30:00
+"""
+from alembic import op
+import sqlalchemy as sa
+import simkeep.db
+
+revision = '0021'
+down_revision = '0020'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

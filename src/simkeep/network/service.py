@@ -50,26 +50,30 @@ class Command:
 
 def follow(session: Session, changes: Iterable[tuple[uuid.UUID, str]], *, now: datetime) -> int:
     """Lines that changed state (line id, new state; several for one line: the last counts). Lines with a SIM get
-    their new desired state and a command; the others cost one indexed read per batch. Lines are written in line id
-    order (the order every multi-line writer locks network rows in). Returns commands written."""
+    their new desired state and a command, unless the desired mode stays the same (deactivated -> quarantine: still
+    absent); the others cost one indexed read per batch. Lines are written in line id order, the order every writer
+    of several lines locks their network rows in. Returns commands written."""
     last = dict(changes)
     if not last:
         return 0
     rows = session.execute(
         select(NetworkLine.line_id, NetworkLine.imsi, NetworkLine.msisdn, NetworkLine.line_state,
-               Operator.grace_network_access)
+               NetworkLine.desired, Operator.grace_network_access)
         .join(Operator, Operator.id == NetworkLine.operator_id)
         .where(NetworkLine.line_id.in_(list(last))).order_by(NetworkLine.line_id)).all()
-    commands = []
-    for line_id, imsi, msisdn, before, grace_access in rows:
+    written = 0
+    for line_id, imsi, msisdn, before, desired, grace_access in rows:
         state = last[line_id]
         if state == before:
             continue
         mode = desired_mode(state, grace_access)
-        commands.append((Command(line_id, imsi, None if mode == ABSENT else msisdn, mode, state), state))
-    for command, state in commands:
-        write(session, command, line_state=state, now=now)
-    return len(commands)
+        if mode == desired:
+            session.execute(update(NetworkLine).where(NetworkLine.line_id == line_id).values(line_state=state))
+            continue
+        write(session, Command(line_id, imsi, None if mode == ABSENT else msisdn, mode, state), line_state=state,
+              now=now)
+        written += 1
+    return written
 
 
 def bind(session: Session, *, line_id: uuid.UUID, operator_id: str, msisdn: str, line_state: str, imsi: str,

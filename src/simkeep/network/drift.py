@@ -119,8 +119,8 @@ class Schedule:
     """The worker's drift job: a pass every `network_drift_interval_seconds` (the first when the worker starts), one
     page per call; with `network_drift_repair`, differences are repaired. Returns the pages it checked (0 or 1)."""
 
-    def __init__(self, db: Database, settings: Settings) -> None:
-        self.db, self.settings = db, settings
+    def __init__(self, db: Database, settings: Settings, *, batch: int = 500) -> None:
+        self.db, self.settings, self.batch = db, settings, batch
         self.walk: Walk | None = None
         self.next_at = time.monotonic()
 
@@ -128,7 +128,7 @@ class Schedule:
         if self.walk is None:
             if time.monotonic() < self.next_at:
                 return 0
-            self.walk = Walk(repair=self.settings.network_drift_repair)
+            self.walk = Walk(repair=self.settings.network_drift_repair, batch=self.batch)
         if self.walk.step(self.db, self.settings, now=clock.now()):
             report, self.walk = self.walk.report, None
             self.next_at = time.monotonic() + self.settings.network_drift_interval_seconds

@@ -147,6 +147,7 @@ def _error(code: str, message: str) -> dict:
 def _handler_for(gateway: GatewayServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a client's pool expects
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms wait for a delayed ACK
 
         def _serve(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -167,3 +168,25 @@ def _handler_for(gateway: GatewayServer) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def main() -> None:
+    """`python -m tests.network.gateway_server SUBSCRIBERS.jsonl`: serve in a process of its own (the benchmark's
+    network, on another core than the client), holding the subscribers of the file (one JSON object a line), signed
+    under $GATEWAY_SECRET. Prints its URL once listening; stops on SIGTERM or SIGINT."""
+    import os
+    import signal
+
+    with GatewayServer(os.environ["GATEWAY_SECRET"]) as gateway:
+        with open(sys.argv[1], encoding="utf-8") as file:
+            for row in map(json.loads, file):
+                gateway.subscribers[row["imsi"]] = row
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        print(gateway.url, flush=True)
+        stop.wait()
+
+
+if __name__ == "__main__":
+    main()

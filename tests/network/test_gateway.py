@@ -1,20 +1,30 @@
 """The provisioning-gateway adapter against the reference gateway (tests/network/gateway_server.py), a real HTTP
 server on 127.0.0.1 that verifies every signature: each mode applied and read back, removal, idempotent re-sending,
-what a refused signature, an error, an overloaded or a silent gateway become (Rejected / Unavailable)."""
+what a refused signature, an error, an overloaded or a silent gateway become (Rejected / Unavailable); then the
+worker's outbox and the drift check with the gateway as the operator's network."""
 
 from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
 
+from simkeep.catalog.models import Operator
 from simkeep.config import Settings
 from simkeep.core.signing import sign
+from simkeep.lifecycle.tasks import run_sweep
+from simkeep.line import rules
+from simkeep.network import drift
 from simkeep.network.adapters import Held, Rejected, Unavailable, open_provisioner
 from simkeep.network.adapters.gateway import Gateway, scrubbed, signed_message
-from simkeep.network.models import ABSENT, CS, CS_PS, NONE, PS
+from simkeep.network.models import ABSENT, CS, CS_PS, DONE, NONE, PENDING, PS
+from simkeep.network.tasks import Adapters, send_due
+from tests.conftest import T0
+from tests.factories.lines import view
+from tests.network.conftest import commands, network_line, sim_line
 from tests.network.gateway_server import BASE_PATH, GatewayServer
 
 SECRET = "gw-test-secret-0123456789abcdef0123456789abcdef"
@@ -198,6 +208,9 @@ def test_the_url_names_the_base_and_its_options():
         "https://gw.example/prov/v1", 2.5, 2.5)
     with pytest.raises(ValueError, match=r"unknown provisioning gateway URL option\(s\): retries \(timeout\)"):
         Gateway.from_url("https://gw.example/v1?retries=3", settings)
+    with pytest.raises(ValueError, match=r"the gateway timeout \(31 s\) must be positive and at most half of "
+                                         r"SIMKEEP_NETWORK_LEASE_SECONDS \(60 s\)"):
+        Gateway.from_url("https://gw.example/v1?timeout=31", settings)
     with pytest.raises(ValueError, match="SIMKEEP_NETWORK_GATEWAY_SECRET is not set"):
         Gateway.from_url("https://gw.example/v1", Settings())
 
@@ -210,3 +223,66 @@ def test_a_mode_without_a_number_is_not_sent(gateway, adapter):
 
 def test_scrubbing_keeps_the_ends_of_long_numbers_only():
     assert scrubbed("IMSI 208150000000001 for +33612345678, code 42") == "IMSI 208…01 for +336…78, code 42"
+
+
+# -- through the worker: the outbox and the drift check with the gateway as an operator's network ----------------
+
+def test_the_worker_walks_a_line_through_its_states_on_the_gateway_and_waits_out_an_outage(db, settings, gateway):
+    net = settings.model_copy(update={"network_provisioning": {"*": gateway.url}, "network_gateway_secret": SECRET})
+    adapters = Adapters()
+    try:
+        line = sim_line(db, now=T0, msisdn=MSISDN, imsi=IMSI)
+        send_due(db, net, now=T0, adapters=adapters)
+        assert gateway.subscribers == {IMSI: {"imsi": IMSI, "msisdn": MSISDN, "mode": CS_PS}}
+
+        at = _stages(db, line)
+        suspended = at.suspended_at + timedelta(hours=1)
+        run_sweep(db, now=suspended)  # grace, then suspended: one command says the latest
+        gateway.fail_next(503, "hlr_maintenance")
+        send_due(db, net, now=suspended, adapters=adapters)
+        (waiting,) = [c for c in commands(db, line.id) if c.status == PENDING]
+        assert (waiting.mode, waiting.attempts, waiting.last_error) == (
+            NONE, 1, "unavailable: gateway answered HTTP 503 hlr_maintenance: failing on purpose (GatewayServer"
+                     ".fail_next)")
+        assert gateway.subscribers[IMSI]["mode"] == CS_PS  # nothing moved on the network
+
+        send_due(db, net, now=suspended + timedelta(minutes=10), adapters=adapters)
+        assert gateway.subscribers[IMSI]["mode"] == NONE
+        assert (network_line(db, line.id).desired, network_line(db, line.id).confirmed) == (NONE, NONE)
+
+        lost = at.number_loss_at + timedelta(hours=1)
+        run_sweep(db, now=lost)
+        send_due(db, net, now=lost, adapters=adapters)
+        assert gateway.subscribers == {}
+        assert [(c.mode, c.status) for c in commands(db, line.id)][-1] == (ABSENT, DONE)
+        assert [(s.method, s.status) for s in gateway.seen] == [("PUT", 201), ("PUT", 503), ("PUT", 200),
+                                                                ("DELETE", 204)]
+    finally:
+        adapters.close()
+
+
+def test_the_drift_check_reads_the_gateway_and_repairs_a_flag_changed_by_hand(db, settings, gateway):
+    net = settings.model_copy(update={"network_provisioning": {"*": gateway.url}, "network_gateway_secret": SECRET})
+    adapters = Adapters()
+    try:
+        line = sim_line(db, now=T0, msisdn=MSISDN, imsi=IMSI)
+        send_due(db, net, now=T0, adapters=adapters)
+        gateway.subscribers[IMSI] = {"imsi": IMSI, "msisdn": MSISDN, "mode": PS}  # someone turned calls off
+
+        later = T0 + timedelta(hours=1)
+        found = drift.check(db, net, repair=True, now=later, adapters=adapters)
+        assert (found.lines, found.drifted, found.repaired) == (1, 1, 1)
+        assert network_line(db, line.id).drift == "mode ps (want cs+ps)"
+        send_due(db, net, now=later, adapters=adapters)
+
+        assert gateway.subscribers[IMSI] == {"imsi": IMSI, "msisdn": MSISDN, "mode": CS_PS}
+        again = drift.check(db, net, repair=True, now=later + timedelta(hours=1), adapters=adapters)
+        assert (again.lines, again.in_sync, again.drifted) == (1, 1, 0)
+    finally:
+        adapters.close()
+
+
+def _stages(db, line):
+    with db.transaction(write=False) as session:
+        operator = session.get(Operator, line.operator_id)
+        return rules.stages(operator, view(db).line.validity_ends_at)

@@ -67,8 +67,13 @@ class Gateway:
         unknown = set(options) - {"timeout"}
         if unknown:
             raise ValueError(f"unknown provisioning gateway URL option(s): {', '.join(sorted(unknown))} (timeout)")
+        timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
+        if not 0 < timeout <= settings.network_lease_seconds / 2:
+            # a worker sends only while half its lease is left: a longer wait could outlive the lease (sent twice)
+            raise ValueError(f"the gateway timeout ({timeout:g} s) must be positive and at most half of "
+                             f"SIMKEEP_NETWORK_LEASE_SECONDS ({settings.network_lease_seconds:g} s)")
         base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
-        return cls(base, settings.network_gateway_secret, timeout=float(options.get("timeout", DEFAULT_TIMEOUT)))
+        return cls(base, settings.network_gateway_secret, timeout=timeout)
 
     def apply(self, held: Held) -> None:
         if held.mode == ABSENT:

@@ -221,6 +221,15 @@ def test_a_mode_without_a_number_is_not_sent(gateway, adapter):
     assert gateway.seen == []
 
 
+@pytest.mark.parametrize("imsi", ["../admin", "20801 123", "2080112345678901", "20801%2F1", ""])
+def test_only_an_imsi_of_digits_names_a_resource(gateway, adapter, imsi):
+    with pytest.raises(Rejected, match=r"^not an IMSI \(6 to 15 digits\)$"):
+        adapter.read(imsi)
+    with pytest.raises(Rejected, match=r"^not an IMSI"):
+        adapter.apply(Held(imsi, None, ABSENT))
+    assert gateway.seen == []
+
+
 def test_scrubbing_keeps_the_ends_of_long_numbers_only():
     assert scrubbed("IMSI 208150000000001 for +33612345678, code 42") == "IMSI 208…01 for +336…78, code 42"
 

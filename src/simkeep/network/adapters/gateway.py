@@ -37,6 +37,7 @@ DEFAULT_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 3.0  # an unreachable gateway is known quickly; a slow one gets the whole timeout
 PRESENT_MODES = tuple(mode for mode in MODES if mode != ABSENT)
 _LONG_NUMBER = re.compile(r"\d{6,}")
+IMSI = re.compile(r"[0-9]{6,15}")
 
 
 def signed_message(method: str, target: str, body: bytes) -> bytes:
@@ -97,6 +98,8 @@ class Gateway:
         self.client.close()
 
     def _send(self, method: str, imsi: str, body: dict | None = None) -> httpx.Response:
+        if not IMSI.fullmatch(imsi):  # it names the resource: nothing else may reach the path
+            raise Rejected("not an IMSI (6 to 15 digits)")
         content = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
         request = self.client.build_request(method, f"{self.base}/subscribers/{imsi}", content=content)
         target = request.url.raw_path.decode("ascii")

@@ -24,9 +24,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rich.progress import Progress, TaskID
 from sqlalchemy import func, insert, select, text
 
-from bench.common import OUT, ROOT, Sizes, drop_database, note, pg_url, recreate_database, report
+from bench.common import OUT, ROOT, Sizes, drop_database, note, pg_url, progress, recreate_database, report
 from bench.sweep_build import build_pg, build_sqlite
 from simkeep.catalog.models import Operator
 from simkeep.config import Settings
@@ -79,14 +80,18 @@ def _run(url: str, folder: Path, name: str) -> None:
         network, planted = _network(wanted)
         with gateway(folder, network) as base:
             settings = Settings(database_url=url, network_provisioning={"*": base}, network_gateway_secret=SECRET)
-            raw_rate, reads = _baseline(db, settings)
-            started = time.perf_counter()
-            adapters = Adapters()
-            try:
-                found = drift.check(db, settings, repair=True, batch=BATCH, now=NOW, adapters=adapters)
-            finally:
-                adapters.close()
-            rate = found.lines / (time.perf_counter() - started)
+            with progress() as bar:
+                raw_rate, reads = _baseline(db, settings, bar.add_task("raw: pages and reads", total=len(wanted)),
+                                            bar)
+                task = bar.add_task("drift check, repairing", total=len(wanted))
+                started = time.perf_counter()
+                adapters = Adapters()
+                try:
+                    found = drift.check(db, settings, repair=True, batch=BATCH, now=NOW, adapters=adapters,
+                                        progress=lambda lines: bar.advance(task, lines))
+                finally:
+                    adapters.close()
+                rate = found.lines / (time.perf_counter() - started)
         _verify(db, found, len(wanted), planted)
     finally:
         db.dispose()
@@ -166,7 +171,7 @@ def gateway(folder: Path, network: dict[str, Held]) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-def _baseline(db: Database, settings: Settings) -> tuple[float, int]:
+def _baseline(db: Database, settings: Settings, task: TaskID, bar: Progress) -> tuple[float, int]:
     """The same pages (keyset on line id) and one read per line through the same adapter; nothing compared, nothing
     written. Returns reads per second and how many."""
     adapters = Adapters()
@@ -181,6 +186,7 @@ def _baseline(db: Database, settings: Settings) -> tuple[float, int]:
             for _, imsi in page:
                 adapter.read(imsi)
             reads += len(page)
+            bar.advance(task, len(page))
             if len(page) < BATCH:
                 break
             after = page[-1].line_id

@@ -23,7 +23,12 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from simkeep.core import signing
-from simkeep.network.adapters.gateway import REQUEST_ID_HEADER, SIGNATURE_HEADER, signed_message
+from simkeep.network.adapters.gateway import (
+    REQUEST_ID_HEADER,
+    SIGNATURE_HEADER,
+    UNKNOWN_SUBSCRIBER,
+    signed_message,
+)
 
 BASE_PATH = "/prov/v1"
 MODES = ("none", "cs", "ps", "cs+ps")
@@ -105,13 +110,13 @@ class GatewayServer:
         imsi = target[len(prefix):]
         if not IMSI.fullmatch(imsi):
             return 400, _error("invalid_imsi", "the IMSI is 6 to 15 digits")
+        unknown = 404, _error(UNKNOWN_SUBSCRIBER, "no such subscriber")
         with self._lock:
             if method == "GET":
                 held = self.subscribers.get(imsi)
-                return (200, dict(held)) if held else (404, _error("unknown_subscriber", "no such subscriber"))
+                return (200, dict(held)) if held else unknown
             if method == "DELETE":
-                return (204, None) if self.subscribers.pop(imsi, None) else (404, _error("unknown_subscriber",
-                                                                                          "no such subscriber"))
+                return (204, None) if self.subscribers.pop(imsi, None) else unknown
             return self._put(imsi, body)
 
     def _put(self, imsi: str, body: bytes) -> tuple[int, dict | None]:

@@ -194,6 +194,17 @@ def test_a_read_answer_that_is_not_the_subscriber_asked_for_is_not_believed(gate
         adapter.read(IMSI)
 
 
+def test_a_404_that_is_not_an_unknown_subscriber_is_not_taken_for_absence(gateway):
+    adapter = Gateway.from_url(gateway.url.replace(BASE_PATH, "/wrong/v1"), Settings(network_gateway_secret=SECRET))
+    try:
+        with pytest.raises(Rejected, match=r"^gateway answered HTTP 404 not_found: no such resource: GET /wrong/v1/"):
+            adapter.read(IMSI)
+        with pytest.raises(Rejected, match=r"^gateway answered HTTP 404 not_found"):
+            adapter.apply(Held(IMSI, None, ABSENT))
+    finally:
+        adapter.close()
+
+
 def test_a_redirect_is_not_followed():
     adapter = Gateway("https://gw.example/v1", SECRET, transport=httpx.MockTransport(
         lambda request: httpx.Response(301, headers={"Location": "https://elsewhere.example/"})))

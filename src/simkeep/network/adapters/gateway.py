@@ -3,8 +3,10 @@
 Each request says the whole state of one subscriber, so sending it again is harmless:
 
     PUT    {base}/subscribers/{imsi}   {"imsi": "208150000000001", "msisdn": "+33612345678", "mode": "cs"}
-    DELETE {base}/subscribers/{imsi}   (ABSENT: the subscriber and its number are removed; 404 = already gone)
-    GET    {base}/subscribers/{imsi}   → 200 {"imsi", "msisdn", "mode"}, or 404 when the network does not know it
+    DELETE {base}/subscribers/{imsi}   (ABSENT: the subscriber and its number are removed)
+    GET    {base}/subscribers/{imsi}   → 200 {"imsi", "msisdn", "mode"}
+
+A subscriber the network does not know is a 404 with error code `unknown_subscriber` (a DELETE of one is done).
 
 Every request is signed under SIMKEEP_NETWORK_GATEWAY_SECRET with `Simkeep-Signature: t=<unix>,v1=<hex HMAC-SHA256
 of "<t>.<METHOD>.<path>.<body>">` (core.signing over the method and path as well as the body: a signed DELETE of one
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 
 SIGNATURE_HEADER = "Simkeep-Signature"
 REQUEST_ID_HEADER = "Request-Id"
+UNKNOWN_SUBSCRIBER = "unknown_subscriber"  # the 404 error code that means "not in the network"
 DEFAULT_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 3.0  # an unreachable gateway is known quickly; a slow one gets the whole timeout
 PRESENT_MODES = tuple(mode for mode in MODES if mode != ABSENT)
@@ -79,7 +82,7 @@ class Gateway:
     def apply(self, held: Held) -> None:
         if held.mode == ABSENT:
             response = self._send("DELETE", held.imsi)
-            if response.status_code != 404:  # already absent is what was asked
+            if not _unknown(response):  # already absent is what was asked
                 self._expect_success(response)
             return
         if held.mode not in PRESENT_MODES or not held.msisdn:
@@ -89,7 +92,7 @@ class Gateway:
 
     def read(self, imsi: str) -> Held:
         response = self._send("GET", imsi)
-        if response.status_code == 404:
+        if _unknown(response):
             return Held(imsi, None, ABSENT)
         self._expect_success(response)
         return _held_from(response, imsi)
@@ -126,14 +129,25 @@ class Gateway:
         raise Rejected(_reason(response))
 
 
+def _unknown(response: httpx.Response) -> bool:
+    """The gateway does not know the subscriber: 404 with its error code, not any 404 (a wrong base URL answers 404
+    too, and must not read as every subscriber gone)."""
+    return response.status_code == 404 and _error(response).get("code") == UNKNOWN_SUBSCRIBER
+
+
+def _error(response: httpx.Response) -> dict:
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return {}
+    return error if isinstance(error, dict) else {}
+
+
 def _reason(response: httpx.Response) -> str:
     """"gateway answered HTTP <status> <code>: <message>" from its `{"error": {"code", "message"}}`, or with the start
     of whatever else it sent."""
-    try:
-        error = response.json()["error"]
-        text = f"{error['code']}: {error.get('message') or ''}".rstrip(": ")
-    except (ValueError, KeyError, TypeError):
-        text = response.text.strip()
+    error = _error(response)
+    text = f"{error.get('code')}: {error.get('message') or ''}".rstrip(": ") if error else response.text.strip()
     return f"gateway answered HTTP {response.status_code} {scrubbed(text)[:200]}".rstrip()
 
 

@@ -168,6 +168,21 @@ def test_read_many_reads_each_imsi(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
     osmo_hlr.delete(barred)
 
 
+def test_read_many_pipelines_more_reads_than_one_window(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    imsis = [new_imsi() for _ in range(2 * hlr.ctrl.WINDOW + 50)]
+    for n, imsi in enumerate(imsis[::2]):
+        osmo_hlr.create(imsi, f"+3361300{n:04d}")
+
+    held = hlr.read_many(imsis)
+
+    assert list(held) == imsis
+    assert [h.msisdn for h in held.values()] == [
+        f"+3361300{n // 2:04d}" if n % 2 == 0 else None for n in range(len(imsis))]
+    assert [h.mode for h in held.values()] == [CS_PS if n % 2 == 0 else ABSENT for n in range(len(imsis))]
+    for imsi in imsis[::2]:
+        osmo_hlr.delete(imsi)
+
+
 def test_a_stopped_hlr_is_unavailable_and_the_same_adapter_works_once_it_is_back(
         hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
     imsi = new_imsi()
@@ -193,6 +208,7 @@ def test_a_restart_between_two_commands_is_not_an_error(hlr: OsmoHlr, osmo_hlr: 
     hlr.apply(Held(imsi, "+33612340012", CS_PS))
     osmo_hlr.stop()
     osmo_hlr.start()
+    assert osmo_hlr.subscriber(imsi) == Subscriber(imsi, "33612340012", cs=True, ps=True)  # same database
 
     hlr.apply(Held(imsi, "+33612340012", CS))
 

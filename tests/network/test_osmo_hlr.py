@@ -14,7 +14,7 @@ import pytest
 from simkeep.network.adapters import Held, Rejected, Unavailable, open_provisioner
 from simkeep.network.adapters.osmo_hlr import OsmoHlr
 from simkeep.network.models import ABSENT, CS, CS_PS, MODES, NONE, PS
-from tests.network.hlr import OsmoHlrPeer, Subscriber
+from tests.network.hlr import Change, OsmoHlrPeer, Subscriber
 
 _imsis = itertools.count(1)
 
@@ -135,6 +135,24 @@ def test_applying_the_same_state_twice_writes_nothing(hlr: OsmoHlr, osmo_hlr: Os
     assert writes.sent == ([f"SET subscriber.delete {imsi}"] if mode == ABSENT else [])  # delete: absent is fine
     if before:
         osmo_hlr.delete(imsi)
+
+
+def test_the_hlrs_history_shows_each_change_once_in_order(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    """A line's walk (bound, grace, suspended, renewed, taken back), each command sent twice: the HLR changed once
+    per command (the VTY writes a mode as its cs flag, then its ps flag)."""
+    imsi = new_imsi()
+    for held in (Held(imsi, "+33612340014", CS_PS), Held(imsi, "+33612340014", CS), Held(imsi, "+33612340014", NONE),
+                 Held(imsi, "+33612340014", CS_PS), Held(imsi, None, ABSENT)):
+        hlr.apply(held)
+        hlr.apply(held)
+
+    assert osmo_hlr.history(imsi) == [
+        Change("created", None, cs=True, ps=True), Change("updated", "33612340014", cs=True, ps=True),
+        Change("updated", "33612340014", cs=True, ps=False),
+        Change("updated", "33612340014", cs=False, ps=False),
+        Change("updated", "33612340014", cs=True, ps=False), Change("updated", "33612340014", cs=True, ps=True),
+        Change("deleted")]
+    assert [change.mode for change in osmo_hlr.history(imsi)] == [CS_PS, CS_PS, CS, NONE, CS, CS_PS, ABSENT]
 
 
 def test_a_refused_imsi_is_rejected_with_the_hlrs_reason(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:

@@ -16,9 +16,11 @@ changed nothing.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import shutil
+import signal
 import socket
 import sqlite3
 import struct
@@ -33,6 +35,7 @@ from typing import IO
 from simkeep.network.models import ABSENT, CS, CS_PS, NONE, PS
 
 GSUP_PORT, VTY_PORT, CTRL_PORT = 4222, 4258, 4259
+PR_SET_PDEATHSIG = 1
 LOCKS = Path(tempfile.gettempdir()) / "simkeep-osmo-hlr-addresses"
 MODE_OF_FLAGS = {(False, False): NONE, (True, False): CS, (False, True): PS, (True, True): CS_PS}  # (cs, ps)
 
@@ -129,10 +132,18 @@ class OsmoHlrPeer:
         assert self._process is None, "already running"
         if not self.database.exists():
             self._create_database()
+        prctl, parent = ctypes.CDLL(None, use_errno=True).prctl, os.getpid()
+
+        def die_with_the_tests() -> None:  # between fork and exec: a SIGKILLed pytest leaves no HLR holding the address
+            prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+            if os.getppid() != parent:
+                os._exit(1)
+
         with open(self.log, "ab") as log:
             self._process = subprocess.Popen(
                 ["osmo-hlr", "--config-file", str(self.directory / "osmo-hlr.cfg"), "--database", str(self.database),
-                 "--db-upgrade", "--disable-color"], stdout=log, stderr=subprocess.STDOUT, cwd=self.directory)
+                 "--db-upgrade", "--disable-color"], stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
+                preexec_fn=die_with_the_tests)
         deadline = time.monotonic() + 20
         while not self._answers():
             if self._process.poll() is not None or time.monotonic() > deadline:

@@ -151,10 +151,22 @@ class OsmoHlrPeer:
                 raise RuntimeError(f"osmo-hlr did not start on {self.address}: {self.log.read_text()[-2000:]}")
             time.sleep(0.05)
 
+    def pause(self) -> None:
+        """Freeze the HLR (SIGSTOP): connections open, requests wait unanswered, as from an overloaded HLR. Used to
+        make a worker's send hang, so that it can be killed between the send and its commit."""
+        assert self._process is not None, "not running"
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused HLR go on: it answers (and applies) what was sent meanwhile, even to a client gone since."""
+        assert self._process is not None, "not running"
+        self._process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self._process is None:
             return
         process, self._process = self._process, None
+        process.send_signal(signal.SIGCONT)  # a paused HLR would hold the SIGTERM
         process.terminate()
         try:
             process.wait(timeout=10)

@@ -234,6 +234,32 @@ def test_a_restart_between_two_commands_is_not_an_error(hlr: OsmoHlr, osmo_hlr: 
     osmo_hlr.delete(imsi)
 
 
+def test_a_paused_hlr_times_out_and_the_resend_applies_the_command_once(osmo_hlr: OsmoHlrPeer) -> None:
+    """A frozen HLR (SIGSTOP): the adapter gives up after its timeout (Unavailable: the worker will resend). What it
+    had sent is the read that starts every apply, so once the HLR goes on nothing has changed; the resend applies the
+    command, once."""
+    imsi = new_imsi()
+    adapter = OsmoHlr.from_url(osmo_hlr.url + "&timeout=0.3")
+    try:
+        adapter.apply(Held(imsi, "+33612340015", CS_PS))
+        before = osmo_hlr.history(imsi)
+        osmo_hlr.pause()
+        try:
+            with pytest.raises(Unavailable, match="no answer in time"):
+                adapter.apply(Held(imsi, "+33612340015", NONE))
+        finally:
+            osmo_hlr.resume()
+        assert osmo_hlr.subscriber(imsi) == Subscriber(imsi, "33612340015", cs=True, ps=True)
+
+        adapter.apply(Held(imsi, "+33612340015", NONE))
+
+        assert osmo_hlr.history(imsi) == [*before, Change("updated", "33612340015", cs=False, ps=True),
+                                          Change("updated", "33612340015", cs=False, ps=False)]
+    finally:
+        adapter.close()
+    osmo_hlr.delete(imsi)
+
+
 def test_the_url_names_the_ports_and_the_timeout() -> None:
     adapter = open_provisioner("osmo-hlr://127.0.0.5:4259?vty=4258&timeout=2.5", settings=None)  # type: ignore[arg-type]
     assert isinstance(adapter, OsmoHlr)

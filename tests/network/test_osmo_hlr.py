@@ -87,20 +87,26 @@ def test_modes_go_through_the_vty_and_over_ctrl_without_one(osmo_hlr: OsmoHlrPee
         with_vty.apply(Held(imsi, None, CS))
         ctrl_only.apply(Held(imsi, None, PS))
         assert osmo_hlr.subscriber(imsi) == Subscriber(imsi, None, cs=False, ps=True)
+        ctrl_only.apply(Held(imsi, None, ABSENT))
+        assert osmo_hlr.subscriber(imsi) is None
     finally:
         with_vty.close()
         ctrl_only.close()
     assert vty_writes.sent == [f"SET subscriber.create {imsi}",
                                f"subscriber imsi {imsi} update network-access-mode cs"]
     assert ctrl_writes.sent == [f"SET subscriber.by-imsi-{imsi}.cs-enabled 0",
-                                f"SET subscriber.by-imsi-{imsi}.ps-enabled 1"]
+                                f"SET subscriber.by-imsi-{imsi}.ps-enabled 1", f"SET subscriber.delete {imsi}"]
 
 
 def test_absent_deletes_the_subscriber_and_frees_its_number(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
     imsi, next_holder = new_imsi(), new_imsi()
     hlr.apply(Held(imsi, "+33612340003", CS))
+    writes = Writes(hlr)
 
     hlr.apply(Held(imsi, None, ABSENT))
+
+    assert writes.sent == [f"subscriber imsi {imsi} update network-access-mode none",  # tells the serving network
+                           f"SET subscriber.delete {imsi}"]
 
     assert osmo_hlr.subscriber(imsi) is None
     assert hlr.read(imsi) == Held(imsi, None, ABSENT)
@@ -132,14 +138,15 @@ def test_applying_the_same_state_twice_writes_nothing(hlr: OsmoHlr, osmo_hlr: Os
     hlr.apply(held)
 
     assert osmo_hlr.subscriber(imsi) == before
-    assert writes.sent == ([f"SET subscriber.delete {imsi}"] if mode == ABSENT else [])  # delete: absent is fine
+    assert writes.sent == []
     if before:
         osmo_hlr.delete(imsi)
 
 
 def test_the_hlrs_history_shows_each_change_once_in_order(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
     """A line's walk (bound, grace, suspended, renewed, taken back), each command sent twice: the HLR changed once
-    per command (the VTY writes a mode as its cs flag, then its ps flag)."""
+    per command (the VTY writes a mode as its cs flag, then its ps flag; a subscriber with access is barred before
+    it is deleted)."""
     imsi = new_imsi()
     for held in (Held(imsi, "+33612340014", CS_PS), Held(imsi, "+33612340014", CS), Held(imsi, "+33612340014", NONE),
                  Held(imsi, "+33612340014", CS_PS), Held(imsi, None, ABSENT)):
@@ -151,8 +158,9 @@ def test_the_hlrs_history_shows_each_change_once_in_order(hlr: OsmoHlr, osmo_hlr
         Change("updated", "33612340014", cs=True, ps=False),
         Change("updated", "33612340014", cs=False, ps=False),
         Change("updated", "33612340014", cs=True, ps=False), Change("updated", "33612340014", cs=True, ps=True),
+        Change("updated", "33612340014", cs=False, ps=True), Change("updated", "33612340014", cs=False, ps=False),
         Change("deleted")]
-    assert [change.mode for change in osmo_hlr.history(imsi)] == [CS_PS, CS_PS, CS, NONE, CS, CS_PS, ABSENT]
+    assert [change.mode for change in osmo_hlr.history(imsi)] == [CS_PS, CS_PS, CS, NONE, CS, CS_PS, PS, NONE, ABSENT]
 
 
 def test_a_refused_imsi_is_rejected_with_the_hlrs_reason(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:

@@ -5,14 +5,17 @@ URL: `osmo-hlr://HOST:CTRL_PORT?vty=VTY_PORT&timeout=SECONDS` (CTRL 4259 and VTY
 
 CTRL creates, deletes and reads subscribers (`subscriber.create`, `subscriber.delete`, `subscriber.by-imsi-X.info`)
 and sets the number (`…msisdn`, `none` clears it). The access mode goes through the VTY's `subscriber imsi X update
-network-access-mode (none|cs|ps|cs+ps)` when configured: unlike CTRL's `cs-enabled`/`ps-enabled`, which the serving
-network only learns at the subscriber's next location update, it also tells the serving network at once.
+network-access-mode (none|cs|ps|cs+ps)` when configured: CTRL's `cs-enabled`/`ps-enabled` only write the HLR's
+database, which the serving network reads at the subscriber's next location update, while the VTY command also sends
+the serving MSC/VLR and SGSN a GSUP Delete Subscriber Data when it takes access away, so a suspension bites at once
+(access given back still waits for the next location update). For the same reason a subscriber with access is barred
+through the VTY before it is deleted.
 
 Numbers: simkeep's MSISDNs are E.164 with a "+"; the HLR holds the digits (it refuses "+"), so the "+" is dropped on
 the way in and put back on the way out.
 
 `apply` reads what the HLR holds first and changes only what differs, so applying the same state twice writes
-nothing. One adapter keeps one connection to each interface; a lock makes it safe to share between threads, but each
+nothing (deleting an absent subscriber included). One adapter keeps one connection to each interface; a lock makes it safe to share between threads, but each
 request waits for the previous one: give each worker thread its own adapter for parallel sends.
 """
 
@@ -54,10 +57,11 @@ class OsmoHlr:
 
     def apply(self, held: Held) -> None:
         with self._lock:
-            if held.mode == ABSENT:
-                self._delete(held.imsi)
-                return
             current = self._read(held.imsi)
+            if held.mode == ABSENT:
+                if current.mode != ABSENT:
+                    self._remove(current)
+                return
             if current.mode == ABSENT:
                 self._create(held.imsi)
                 current = Held(held.imsi, None, CS_PS)  # what a new subscriber holds
@@ -93,11 +97,14 @@ class OsmoHlr:
             if str(error) != ALREADY_EXISTS:  # created in between by someone else: as good
                 raise
 
-    def _delete(self, imsi: str) -> None:
+    def _remove(self, current: Held) -> None:
+        """Bar first through the VTY, which tells the serving network (a delete does not), then delete."""
+        if self.vty and current.mode != NONE:
+            self._set_mode(current.imsi, current.mode, NONE)
         try:
-            self.ctrl.set("subscriber.delete", imsi)
+            self.ctrl.set("subscriber.delete", current.imsi)
         except Rejected as error:
-            if str(error) != DOES_NOT_EXIST:  # absent already: what was asked
+            if str(error) != DOES_NOT_EXIST:  # deleted in between by someone else: what was asked
                 raise
 
     def _set_number(self, imsi: str, msisdn: str | None) -> None:

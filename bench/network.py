@@ -2,9 +2,10 @@
 database), through simkeep's adapter, against a bare CTRL client loop in the same run.
 
 Ours: what the worker pays for one command, `OsmoHlr.apply(Held)`: it reads the subscriber (CTRL `info`), then
-changes what differs. Measured on pre-created subscribers for a suspension and a renewal (cs+ps → none → cs+ps: the
-mode through the VTY, which also tells the serving network at once; and over CTRL only, two flag SETs), for a new
-line (create + number) and a line taken back (delete), and for the drift check's pipelined reads (`read_many`).
+changes what differs. Measured for a new line (create + number), a suspension and a renewal (cs+ps → none → cs+ps:
+the mode through the VTY, which also tells the serving network; and over CTRL only, two flag SETs), a command that
+finds its state already held (a resend), a suspended line taken back (delete), and the drift check's pipelined reads
+(`read_many`).
 
 Baseline: the least a CTRL client can do per command, one `SET subscriber.by-imsi-X.cs-enabled` that changes the
 flag (0, then 1 again: osmo-hlr skips the write when a flag already holds the value) and its reply, one at a time on
@@ -63,6 +64,8 @@ def _measure(peer: OsmoHlrPeer, imsis: list[str], numbers: dict[str, str]) -> di
         rates["read_many"] = len(imsis) / (time.perf_counter() - started)
         assert all(h == Held(imsi, numbers[imsi], CS_PS) for imsi, h in held.items()), "the HLR holds other states"
         rates["raw_ctrl_get"] = _raw_loop(peer, [(imsi, None) for imsi in imsis], "GET", "info")
+        for imsi in imsis:  # lines are taken back once suspended
+            adapter.apply(Held(imsi, numbers[imsi], NONE))
         rates["apply_delete"] = _rate(imsis, lambda imsi: adapter.apply(Held(imsi, None, ABSENT)))
         assert peer.imsis() == [], "subscribers left after the deletes"
     finally:

@@ -35,6 +35,7 @@ from simkeep.network.models import ABSENT, CS, CS_PS, NONE, PS
 DEFAULT_TIMEOUT = 5.0
 MODE_OF_FLAGS = {(False, False): NONE, (True, False): CS, (False, True): PS, (True, True): CS_PS}
 FLAGS_OF_MODE = {mode: flags for flags, mode in MODE_OF_FLAGS.items()}
+_IMSI, _MSISDN = re.compile(r"[0-9]{6,15}"), re.compile(r"\+?[0-9]{1,15}")
 NO_SUCH_SUBSCRIBER = "No such subscriber."
 ALREADY_EXISTS = "Subscriber already exists."
 DOES_NOT_EXIST = "Subscriber doesn't exist."
@@ -56,6 +57,7 @@ class OsmoHlr:
         return cls(parts.hostname, parts.port, vty, float(query.get("timeout", DEFAULT_TIMEOUT)))
 
     def apply(self, held: Held) -> None:
+        _check(held)
         with self._lock:
             current = self._read(held.imsi)
             if held.mode == ABSENT:
@@ -71,6 +73,7 @@ class OsmoHlr:
                 self._set_number(held.imsi, held.msisdn)
 
     def read(self, imsi: str) -> Held:
+        _check(Held(imsi, None, ABSENT))
         with self._lock:
             return self._read(imsi)
 
@@ -78,6 +81,8 @@ class OsmoHlr:
         """What the HLR holds for each IMSI (ABSENT for those it does not know), for the drift check's batches:
         the reads are pipelined on the CTRL connection."""
         imsis = list(imsis)
+        for imsi in imsis:
+            _check(Held(imsi, None, ABSENT))
         with self._lock:
             replies = self.ctrl.get_many([f"subscriber.by-imsi-{imsi}.info" for imsi in imsis])
         return {imsi: _held(imsi, reply) for imsi, reply in zip(imsis, replies, strict=True)}
@@ -113,7 +118,7 @@ class OsmoHlr:
         except Rejected as error:
             holder = self._holder(msisdn) if msisdn else None
             if holder and holder != imsi:  # the HLR only says "Update MSISDN failed"
-                raise Rejected(f"{error}: {msisdn} is held by IMSI {holder}") from None
+                raise Rejected(f"{error}: the number is held by IMSI {_masked(holder)}") from None
             raise
 
     def _holder(self, msisdn: str) -> str | None:
@@ -132,6 +137,19 @@ class OsmoHlr:
             self.ctrl.set(f"subscriber.by-imsi-{imsi}.cs-enabled", str(int(cs)))
         if ps != ps_now:
             self.ctrl.set(f"subscriber.by-imsi-{imsi}.ps-enabled", str(int(ps)))
+
+
+def _check(held: Held) -> None:
+    """Digits only, as the HLR stores them: anything else would be refused, or read as more words of a command."""
+    if not _IMSI.fullmatch(held.imsi):
+        raise Rejected("not an IMSI (6 to 15 digits)")
+    if held.msisdn is not None and not _MSISDN.fullmatch(held.msisdn):
+        raise Rejected("not an MSISDN (E.164: +, then up to 15 digits)")
+
+
+def _masked(imsi: str) -> str:
+    """The network (MCC-MNC) and the last two digits, as on simkeep's pages and in its logs."""
+    return imsi[:5] + "*" * max(len(imsi) - 7, 0) + imsi[-2:]
 
 
 def _held(imsi: str, info: str | Rejected) -> Held:

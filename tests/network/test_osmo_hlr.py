@@ -165,7 +165,7 @@ def test_the_hlrs_history_shows_each_change_once_in_order(hlr: OsmoHlr, osmo_hlr
 
 @pytest.mark.parametrize(("imsi", "msisdn", "reason"), [
     ("00101", None, "not an IMSI"), ("0010100000000001", None, "not an IMSI"), ("00101 0000", None, "not an IMSI"),
-    ("001010000000001", "+33 6", "not an MSISDN"), ("001010000000001", "+3361234\nSET 1 x y", "not an MSISDN")])
+    ("001010000000001", "+33 6", "not an MSISDN"), ("001010000000001", "33612340016", "not an MSISDN"), ("001010000000001", "+3361234\nSET 1 x y", "not an MSISDN")])
 def test_what_is_not_digits_never_reaches_the_hlr(hlr: OsmoHlr, imsi: str, msisdn: str | None, reason: str) -> None:
     writes = Writes(hlr)
     with pytest.raises(Rejected, match=f"^{reason}"):

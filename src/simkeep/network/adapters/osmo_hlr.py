@@ -35,7 +35,7 @@ from simkeep.network.models import ABSENT, CS, CS_PS, NONE, PS
 DEFAULT_TIMEOUT = 5.0
 MODE_OF_FLAGS = {(False, False): NONE, (True, False): CS, (False, True): PS, (True, True): CS_PS}
 FLAGS_OF_MODE = {mode: flags for flags, mode in MODE_OF_FLAGS.items()}
-_IMSI, _MSISDN = re.compile(r"[0-9]{6,15}"), re.compile(r"\+?[0-9]{1,15}")
+_IMSI, _MSISDN = re.compile(r"[0-9]{6,15}"), re.compile(r"\+[0-9]{1,15}")
 NO_SUCH_SUBSCRIBER = "No such subscriber."
 ALREADY_EXISTS = "Subscriber already exists."
 DOES_NOT_EXIST = "Subscriber doesn't exist."
@@ -140,7 +140,8 @@ class OsmoHlr:
 
 
 def _check(held: Held) -> None:
-    """Digits only, as the HLR stores them: anything else would be refused, or read as more words of a command."""
+    """Digits only, as the HLR stores them: anything else would be refused, or read as more words of a command. An
+    MSISDN without its "+" would be read back with one, and look like drift forever."""
     if not _IMSI.fullmatch(held.imsi):
         raise Rejected("not an IMSI (6 to 15 digits)")
     if held.msisdn is not None and not _MSISDN.fullmatch(held.msisdn):

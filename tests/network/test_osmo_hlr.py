@@ -165,7 +165,8 @@ def test_the_hlrs_history_shows_each_change_once_in_order(hlr: OsmoHlr, osmo_hlr
 
 @pytest.mark.parametrize(("imsi", "msisdn", "reason"), [
     ("00101", None, "not an IMSI"), ("0010100000000001", None, "not an IMSI"), ("00101 0000", None, "not an IMSI"),
-    ("001010000000001", "+33 6", "not an MSISDN"), ("001010000000001", "33612340016", "not an MSISDN"), ("001010000000001", "+3361234\nSET 1 x y", "not an MSISDN")])
+    ("001010000000001", "+33 6", "not an MSISDN"), ("001010000000001", "33612340016", "not an MSISDN"),
+    ("001010000000001", "+3361234\nSET 1 x y", "not an MSISDN")])
 def test_what_is_not_digits_never_reaches_the_hlr(hlr: OsmoHlr, imsi: str, msisdn: str | None, reason: str) -> None:
     writes = Writes(hlr)
     with pytest.raises(Rejected, match=f"^{reason}"):
@@ -274,7 +275,8 @@ def test_a_paused_hlr_times_out_and_the_resend_applies_the_command_once(osmo_hlr
 
 
 def test_the_url_names_the_ports_and_the_timeout() -> None:
-    adapter = open_provisioner("osmo-hlr://127.0.0.5:4259?vty=4258&timeout=2.5", settings=None)  # type: ignore[arg-type]
+    adapter = open_provisioner("osmo-hlr://127.0.0.5:4259?vty=4258&timeout=2.5",
+                               settings=None)  # type: ignore[arg-type]
     assert isinstance(adapter, OsmoHlr)
     assert (adapter.ctrl.host, adapter.ctrl.port, adapter.ctrl.timeout) == ("127.0.0.5", 4259, 2.5)
     assert adapter.vty is not None and (adapter.vty.port, adapter.vty.timeout) == (4258, 2.5)

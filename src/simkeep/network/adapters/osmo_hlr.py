@@ -15,8 +15,9 @@ Numbers: simkeep's MSISDNs are E.164 with a "+"; the HLR holds the digits (it re
 the way in and put back on the way out.
 
 `apply` reads what the HLR holds first and changes only what differs, so applying the same state twice writes
-nothing (deleting an absent subscriber included). One adapter keeps one connection to each interface; a lock makes it safe to share between threads, but each
-request waits for the previous one: give each worker thread its own adapter for parallel sends.
+nothing (deleting an absent subscriber included). One adapter keeps one connection to each interface; a lock makes it
+safe to share between threads, but each request waits for the previous one: give each worker thread its own adapter
+for parallel sends.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ changed nothing.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import os
@@ -305,18 +306,22 @@ def _until(sock: socket.socket, prompt: bytes) -> bytes:
 
 
 def _claim_address() -> tuple[str, IO[str]]:
-    LOCKS.mkdir(exist_ok=True)
+    if not LOCKS.exists():
+        LOCKS.mkdir(exist_ok=True)
+        with contextlib.suppress(OSError):
+            LOCKS.chmod(0o1777)  # shared by every user's tests, like the temporary directory itself
     for last in range(2, 255):
         address = f"127.0.0.{last}"
-        lock = open(LOCKS / f"{address}.lock", "w")  # noqa: SIM115 (held open: the lock lives as long as the peer)
+        try:
+            lock = open(LOCKS / f"{address}.lock", "a")  # noqa: SIM115 (held open: the lock lives as long as the peer)
+        except PermissionError:  # another user's peer made it: theirs
+            continue
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.close()
             continue
         if all(_free(address, port) for port in (GSUP_PORT, VTY_PORT, CTRL_PORT)):
-            lock.write(str(os.getpid()))
-            lock.flush()
             return address, lock
         _release(address, lock)
     raise RuntimeError("no free 127.0.0.x address for osmo-hlr")

@@ -16,7 +16,6 @@ changed nothing.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import fcntl
 import os
@@ -28,7 +27,7 @@ import struct
 import subprocess
 import tempfile
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -308,7 +307,7 @@ def _until(sock: socket.socket, prompt: bytes) -> bytes:
 def _claim_address() -> tuple[str, IO[str]]:
     if not LOCKS.exists():
         LOCKS.mkdir(exist_ok=True)
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             LOCKS.chmod(0o1777)  # shared by every user's tests, like the temporary directory itself
     for last in range(2, 255):
         address = f"127.0.0.{last}"

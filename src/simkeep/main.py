@@ -71,8 +71,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     # Bank statements are the one large upload, and only from a finance or admin session (looked up by the
     # session middleware, which runs first); everything else, anonymous uploads included, keeps the 64 KiB limit.
+    # The SIM vendor's and the number files likewise, from an admin session (network.manage).
+    inventory_upload = (settings.max_statement_bytes, may_send_large(app.state.db, "network.manage"))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exceptions={
-        "/admin/bank/import": (settings.max_statement_bytes, may_send_large(app.state.db, "bank.import"))})
+        "/admin/bank/import": (settings.max_statement_bytes, may_send_large(app.state.db, "bank.import")),
+        **dict.fromkeys(admin.network.IMPORT_PATHS, inventory_upload)})
     app.add_middleware(ServerSessions, settings=settings, db=app.state.db)
     app.add_middleware(SecurityHeaders, settings=settings)  # outermost: errors and 413s carry the headers too
     return app

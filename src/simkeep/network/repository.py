@@ -70,7 +70,7 @@ def sim_counts(session: Session, operator_id: str | None = None) -> dict[str, in
     query = select(Sim.state, func.count()).group_by(Sim.state)
     if operator_id:
         query = query.where(Sim.operator_id == operator_id)
-    counts = dict(session.execute(query).tuples().all())
+    counts: dict[str, int] = {state: count for state, count in session.execute(query)}
     return {state: counts.get(state, 0) for state in SIM_STATES}
 
 

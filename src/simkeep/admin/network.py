@@ -268,7 +268,7 @@ def _import(request: Request, db: Database, region: str, lang: str, member: Staf
     except PageError as exc:
         return _page(request, db, region, member, status=exc.status, error=text(lang, exc.code), form=form)
     except InventoryFileRefused as exc:
-        bad = exc.details["rows"]
+        bad = exc.rows
         rows = [f"{r['line']}: " + "; ".join(row_text(lang, p) for p in r["problems"]) for r in bad[:SHOWN_ROW_ERRORS]]
         return _page(request, db, region, member, status=422, error=text(lang, exc.code), rows=rows, form=form)
     except SimkeepError as exc:

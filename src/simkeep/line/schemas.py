@@ -60,3 +60,17 @@ class LineOut(BaseModel):
         description="The subscriber's language, always one canonical BCP 47 tag: `zh-CN`, `fr` or `en`.")
     network: NetworkOut | None = Field(
         default=None, description="The line's network state (desired and confirmed); null for a line without a SIM.")
+
+
+class SimAssign(RequestBody):
+    iccid: StrictStr = Field(max_length=32, examples=["8933010000000000017"],
+                             description="a card in stock, of the line's operator")
+    reason: StrictStr = Field(min_length=1, max_length=500, description="kept in the audit log")
+
+
+class SimSwap(SimAssign):
+    lost: bool = Field(False, description="the old card was lost or stolen (it becomes `lost`, else `retired`)")
+
+
+class SimLost(RequestBody):
+    reason: StrictStr = Field(min_length=1, max_length=500, description="kept in the audit log")

@@ -61,7 +61,7 @@ def follow(session: Session, changes: Iterable[tuple[uuid.UUID, str]], *, now: d
                NetworkLine.desired, Operator.grace_network_access)
         .join(Operator, Operator.id == NetworkLine.operator_id)
         .where(NetworkLine.line_id.in_(list(last))).order_by(NetworkLine.line_id)).all()
-    written = 0
+    written, deactivated = 0, []
     for line_id, imsi, msisdn, before, desired, grace_access in rows:
         state = last[line_id]
         if state == before:
@@ -69,10 +69,13 @@ def follow(session: Session, changes: Iterable[tuple[uuid.UUID, str]], *, now: d
         mode = desired_mode(state, grace_access)
         if mode == desired:
             session.execute(update(NetworkLine).where(NetworkLine.line_id == line_id).values(line_state=state))
-            continue
-        write(session, Command(line_id, imsi, None if mode == ABSENT else msisdn, mode, state), line_state=state,
-              now=now)
-        written += 1
+        else:
+            write(session, Command(line_id, imsi, None if mode == ABSENT else msisdn, mode, state), line_state=state,
+                  now=now)
+            written += 1
+        if state == "deactivated":
+            deactivated.append(line_id)
+    repository.retire_with_lines(session, deactivated, now=now)
     return written
 
 

@@ -222,6 +222,17 @@ def lines_page(session: Session, *, after: uuid.UUID | None, limit: int,
     return list(session.scalars(query))
 
 
+def count_lines(session: Session, *, operator_id: str | None = None) -> int:
+    query = select(func.count()).select_from(_L)
+    if operator_id is not None:
+        query = query.where(_L.c.operator_id == operator_id)
+    return session.scalar(query) or 0
+
+
+def pending_total(session: Session) -> int:
+    return session.scalar(select(func.count()).where(_C.c.status == PENDING)) or 0
+
+
 def with_pending(session: Session, line_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """Those of the lines that have a command still to send."""
     return set(session.scalars(select(_C.c.line_id).distinct()

@@ -169,3 +169,13 @@ def recent_commands(session: Session, line_id: uuid.UUID, *, limit: int = 10) ->
     return [CommandView(seq=c.seq, imsi_masked=mask_imsi(c.imsi), mode=c.mode, reason=c.reason, status=c.status,
                         attempts=c.attempts, last_error=c.last_error, created_at=c.created_at, done_at=c.done_at)
             for c in repository.recent_commands(session, line_id, limit=limit)]
+
+
+def count_lines(session: Session, *, operator_id: str | None = None) -> int:
+    """Lines with a SIM (of one operator): what a drift check walks."""
+    return repository.count_lines(session, operator_id=operator_id)
+
+
+def pending_count(session: Session) -> int:
+    """Provisioning commands still to send, every line."""
+    return repository.pending_total(session)

@@ -20,10 +20,9 @@ import structlog
 from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.db import Database
-from simkeep.network import repository, service
+from simkeep.network import repository, service, tasks
 from simkeep.network.adapters import Held, Provisioner, Rejected, Unavailable, url_for
 from simkeep.network.models import ABSENT, NetworkLine
-from simkeep.network import tasks
 from simkeep.network.tasks import Adapters
 
 log = structlog.get_logger()

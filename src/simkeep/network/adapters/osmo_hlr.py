@@ -1,20 +1,306 @@
-"""Osmocom's HLR (osmo-hlr) over CTRL (IPA framing, TCP) and VTY (telnet). Written by the osmo-hlr work (issue 15)."""
+"""Osmocom's HLR (osmo-hlr, checked against Debian's 1.5.0) over CTRL (IPA framing, TCP) and VTY (telnet).
+
+URL: `osmo-hlr://HOST:CTRL_PORT?vty=VTY_PORT&timeout=SECONDS` (CTRL 4259 and VTY 4258 are osmo-hlr's ports; without
+`vty` the access mode is set over CTRL too; `timeout` bounds each connect and each reply, 5 s by default).
+
+CTRL creates, deletes and reads subscribers (`subscriber.create`, `subscriber.delete`, `subscriber.by-imsi-X.info`)
+and sets the number (`…msisdn`, `none` clears it). The access mode goes through the VTY's `subscriber imsi X update
+network-access-mode (none|cs|ps|cs+ps)` when configured: unlike CTRL's `cs-enabled`/`ps-enabled`, which the serving
+network only learns at the subscriber's next location update, it also tells the serving network at once.
+
+Numbers: simkeep's MSISDNs are E.164 with a "+"; the HLR holds the digits (it refuses "+"), so the "+" is dropped on
+the way in and put back on the way out.
+
+`apply` reads what the HLR holds first and changes only what differs, so applying the same state twice writes
+nothing. One adapter keeps one connection to each interface; a lock makes it safe to share between threads, but each
+request waits for the previous one: give each worker thread its own adapter for parallel sends.
+"""
 
 from __future__ import annotations
 
-from simkeep.network.adapters import Held
+import itertools
+import re
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterable
+from urllib.parse import parse_qs, urlsplit
+
+from simkeep.network.adapters import Held, Rejected, Unavailable
+from simkeep.network.models import ABSENT, CS, CS_PS, NONE, PS
+
+DEFAULT_TIMEOUT = 5.0
+MODE_OF_FLAGS = {(False, False): NONE, (True, False): CS, (False, True): PS, (True, True): CS_PS}
+FLAGS_OF_MODE = {mode: flags for flags, mode in MODE_OF_FLAGS.items()}
+NO_SUCH_SUBSCRIBER = "No such subscriber."
+ALREADY_EXISTS = "Subscriber already exists."
+DOES_NOT_EXIST = "Subscriber doesn't exist."
 
 
 class OsmoHlr:
+    def __init__(self, host: str, ctrl_port: int, vty_port: int | None = None, timeout: float = DEFAULT_TIMEOUT):
+        self.ctrl = CtrlClient(host, ctrl_port, timeout)
+        self.vty = VtyClient(host, vty_port, timeout) if vty_port else None
+        self._lock = threading.Lock()
+
     @classmethod
     def from_url(cls, url: str) -> OsmoHlr:
-        raise NotImplementedError
+        parts = urlsplit(url)
+        if parts.scheme != "osmo-hlr" or not parts.hostname or not parts.port:
+            raise ValueError("an osmo-hlr URL reads osmo-hlr://HOST:CTRL_PORT?vty=VTY_PORT")
+        query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+        vty = int(query["vty"]) if query.get("vty") else None
+        return cls(parts.hostname, parts.port, vty, float(query.get("timeout", DEFAULT_TIMEOUT)))
 
     def apply(self, held: Held) -> None:
-        raise NotImplementedError
+        with self._lock:
+            if held.mode == ABSENT:
+                self._delete(held.imsi)
+                return
+            current = self._read(held.imsi)
+            if current.mode == ABSENT:
+                self._create(held.imsi)
+                current = Held(held.imsi, None, CS_PS)  # what a new subscriber holds
+            if current.mode != held.mode:  # narrowing access first, before the number is (re)assigned
+                self._set_mode(held.imsi, current.mode, held.mode)
+            if current.msisdn != held.msisdn:
+                self._set_number(held.imsi, held.msisdn)
 
     def read(self, imsi: str) -> Held:
-        raise NotImplementedError
+        with self._lock:
+            return self._read(imsi)
+
+    def read_many(self, imsis: Iterable[str]) -> dict[str, Held]:
+        """What the HLR holds for each IMSI (ABSENT for those it does not know), for the drift check's batches."""
+        with self._lock:
+            return {imsi: self._read(imsi) for imsi in imsis}
 
     def close(self) -> None:
-        raise NotImplementedError
+        self.ctrl.close()
+        if self.vty:
+            self.vty.close()
+
+    def _read(self, imsi: str) -> Held:
+        try:
+            info = self.ctrl.get(f"subscriber.by-imsi-{imsi}.info")
+        except Rejected as error:
+            if str(error) == NO_SUCH_SUBSCRIBER:
+                return Held(imsi, None, ABSENT)
+            raise
+        fields = _fields(info)
+        mode = MODE_OF_FLAGS[fields.get("nam_cs") == "1", fields.get("nam_ps") == "1"]
+        return Held(imsi, _simkeep_number(fields.get("msisdn")), mode)
+
+    def _create(self, imsi: str) -> None:
+        try:
+            self.ctrl.set("subscriber.create", imsi)
+        except Rejected as error:
+            if str(error) != ALREADY_EXISTS:  # created in between by someone else: as good
+                raise
+
+    def _delete(self, imsi: str) -> None:
+        try:
+            self.ctrl.set("subscriber.delete", imsi)
+        except Rejected as error:
+            if str(error) != DOES_NOT_EXIST:  # absent already: what was asked
+                raise
+
+    def _set_number(self, imsi: str, msisdn: str | None) -> None:
+        try:
+            self.ctrl.set(f"subscriber.by-imsi-{imsi}.msisdn", _hlr_number(msisdn))
+        except Rejected as error:
+            holder = self._holder(msisdn) if msisdn else None
+            if holder and holder != imsi:  # the HLR only says "Update MSISDN failed"
+                raise Rejected(f"{error}: {msisdn} is held by IMSI {holder}") from None
+            raise
+
+    def _holder(self, msisdn: str) -> str | None:
+        try:
+            info = self.ctrl.get(f"subscriber.by-msisdn-{_hlr_number(msisdn)}.info")
+        except Rejected:
+            return None
+        return _fields(info).get("imsi")
+
+    def _set_mode(self, imsi: str, current: str, mode: str) -> None:
+        if self.vty:
+            self.vty.command(f"subscriber imsi {imsi} update network-access-mode {mode}")
+            return
+        (cs_now, ps_now), (cs, ps) = FLAGS_OF_MODE[current], FLAGS_OF_MODE[mode]
+        if cs != cs_now:
+            self.ctrl.set(f"subscriber.by-imsi-{imsi}.cs-enabled", str(int(cs)))
+        if ps != ps_now:
+            self.ctrl.set(f"subscriber.by-imsi-{imsi}.ps-enabled", str(int(ps)))
+
+
+def _fields(info: str) -> dict[str, str]:
+    """The `info` reply: one "name<TAB>value" per line (msisdn missing when none)."""
+    return dict(line.split("\t", 1) for line in info.splitlines() if "\t" in line)
+
+
+def _hlr_number(msisdn: str | None) -> str:
+    return msisdn.removeprefix("+") if msisdn else "none"
+
+
+def _simkeep_number(digits: str | None) -> str | None:
+    return f"+{digits}" if digits and digits != "none" else None
+
+
+class CtrlClient:
+    """Osmocom's CTRL protocol: text commands in IPA frames (2-byte length, protocol 0xEE "OSMO", extension 0x00
+    CTRL). `GET <id> <var>` / `SET <id> <var> <value>` are answered by `GET_REPLY|SET_REPLY <id> <var> <value>` or
+    `ERROR <id> <reason>`; TRAPs and replies to other ids (from a request that timed out) are skipped, IPA PINGs
+    answered. A kept connection found broken (the HLR restarted since its last use) is reopened once and the request
+    sent again: every request simkeep sends is safe to repeat. A timeout is not retried."""
+
+    IPA_CCM, IPA_OSMO, EXT_CTRL = 0xFE, 0xEE, 0x00
+    PING, PONG = 0x00, 0x01
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self._sock: socket.socket | None = None
+        self._ids = itertools.count(1)
+
+    def get(self, variable: str) -> str:
+        return self._request(f"GET {{id}} {variable}", "GET_REPLY", variable)
+
+    def set(self, variable: str, value: str) -> str:
+        return self._request(f"SET {{id}} {variable} {value}", "SET_REPLY", variable)
+
+    def close(self) -> None:
+        if self._sock:
+            self._sock.close()
+            self._sock = None
+
+    def _request(self, template: str, kind: str, variable: str) -> str:
+        reused = self._sock is not None
+        try:
+            return self._exchange(template, kind, variable)
+        except (OSError, EOFError) as error:
+            self.close()
+            if not reused or isinstance(error, TimeoutError):
+                raise Unavailable(f"osmo-hlr CTRL {self.host}:{self.port}: {_describe(error)}") from None
+        try:  # the kept connection had broken (the HLR restarted, say): once more on a new one
+            return self._exchange(template, kind, variable)
+        except (OSError, EOFError) as error:
+            self.close()
+            raise Unavailable(f"osmo-hlr CTRL {self.host}:{self.port}: {_describe(error)}") from None
+
+    def _exchange(self, template: str, kind: str, variable: str) -> str:
+        sock = self._connection()
+        request_id = str(next(self._ids))
+        payload = bytes([self.EXT_CTRL]) + template.format(id=request_id).encode()
+        sock.sendall(struct.pack(">HB", len(payload), self.IPA_OSMO) + payload)
+        while True:
+            protocol, data = self._frame(sock)
+            if protocol == self.IPA_CCM:
+                if data[:1] == bytes([self.PING]):
+                    sock.sendall(struct.pack(">HBB", 1, self.IPA_CCM, self.PONG))
+                continue
+            if protocol != self.IPA_OSMO or data[:1] != bytes([self.EXT_CTRL]):
+                continue
+            verb, _, rest = data[1:].decode(errors="replace").partition(" ")
+            reply_id, _, rest = rest.partition(" ")
+            if reply_id != request_id:
+                continue  # a TRAP, or the late reply to a request given up on
+            if verb == "ERROR":
+                raise Rejected(rest.strip())
+            name, _, value = rest.partition(" ")
+            if verb != kind or name != variable:
+                raise EOFError(f"unexpected reply {verb} {name}")
+            return value.strip()
+
+    def _connection(self) -> socket.socket:
+        if self._sock is None:
+            self._sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self._sock
+
+    def _frame(self, sock: socket.socket) -> tuple[int, bytes]:
+        length, protocol = struct.unpack(">HB", _read_exactly(sock, 3))
+        return protocol, _read_exactly(sock, length)
+
+
+class VtyClient:
+    """osmo-hlr's VTY over telnet: the prompt is learned on connect ("OsmoHLR> "), `enable` gives "OsmoHLR# "; each
+    command's output runs until that prompt, and a line starting with "% " is the VTY refusing it. Telnet option
+    negotiation (IAC …) is ignored: the VTY works without answers."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self._sock: socket.socket | None = None
+        self._prompt = b""
+
+    def command(self, line: str) -> str:
+        reused = self._sock is not None
+        try:
+            return self._run(line)
+        except (OSError, EOFError) as error:
+            self.close()
+            if not reused or isinstance(error, TimeoutError):
+                raise Unavailable(f"osmo-hlr VTY {self.host}:{self.port}: {_describe(error)}") from None
+        try:
+            return self._run(line)
+        except (OSError, EOFError) as error:
+            self.close()
+            raise Unavailable(f"osmo-hlr VTY {self.host}:{self.port}: {_describe(error)}") from None
+
+    def close(self) -> None:
+        if self._sock:
+            self._sock.close()
+            self._sock = None
+
+    def _run(self, line: str) -> str:
+        sock = self._connection()
+        sock.sendall(line.encode() + b"\n")
+        output = self._until_prompt(sock).decode(errors="replace")
+        lines = output.replace("\r", "").split("\n")[1:]  # the first line is the command, echoed
+        for text in lines:
+            if text.startswith("% "):
+                raise Rejected(text[2:].strip())
+        return "\n".join(lines).strip()
+
+    def _connection(self) -> socket.socket:
+        if self._sock is None:
+            sock = socket.create_connection((self.host, self.port), timeout=self.timeout)
+            self._sock = sock
+            banner = self._until(sock, lambda data: data.endswith(b"> ") or data.endswith(b"# "))
+            prompt = banner.rsplit(b"\n", 1)[-1]
+            if prompt.endswith(b"> "):
+                sock.sendall(b"enable\n")
+                self._prompt = prompt[:-2] + b"# "
+                self._until_prompt(sock)
+            else:
+                self._prompt = prompt
+        return self._sock
+
+    def _until_prompt(self, sock: socket.socket) -> bytes:
+        return self._until(sock, lambda data: data.endswith(b"\n" + self._prompt))
+
+    @staticmethod
+    def _until(sock: socket.socket, done: Callable[[bytes], bool]) -> bytes:
+        data = b""
+        while not done(data):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            data = _TELNET_COMMAND.sub(b"", data + chunk)
+        return data
+
+
+_TELNET_COMMAND = re.compile(rb"\xff[\xfb-\xfe].|\xff[\xf0-\xfa]", re.DOTALL)
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise EOFError("connection closed")
+        data += chunk
+    return data
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "no answer in time"
+    return str(error) or type(error).__name__

@@ -1,0 +1,246 @@
+"""A real HLR for the network tests and the benchmark: Debian's osmo-hlr (`make network-deps`), started from a
+generated config file with its own SQLite database in a temporary directory.
+
+osmo-hlr 1.5.0 takes its ports from the code (GSUP 4222, VTY 4258, CTRL 4259; the VTY's `bind` ignores a port and
+CTRL's has none): only the address is configurable. So each peer takes an address of its own in 127.0.0.2–254, held
+with a lock file in the temporary directory shared by every process on the machine (the SQLite and PostgreSQL suites
+run in parallel, and other checkouts may too), after checking that nothing else listens on those ports there
+(127.0.0.1:4222 is often a NATS server's).
+
+The helpers read and change a subscriber over a bare CTRL client and the VTY, independent of simkeep's adapter: the
+tests check the HLR's state with them, and change a flag "by hand" for the drift check.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+GSUP_PORT, VTY_PORT, CTRL_PORT = 4222, 4258, 4259
+LOCKS = Path(tempfile.gettempdir()) / "simkeep-osmo-hlr-addresses"
+
+CONFIG = """\
+log stderr
+ logging filter all 1
+ logging color 0
+ logging print category 1
+ logging print level 1
+ logging level main notice
+ logging level db notice
+ logging level auc notice
+ logging level ss notice
+ logging level linp error
+line vty
+ bind {address}
+ctrl
+ bind {address}
+hlr
+ gsup
+  bind ip {address}
+"""
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """What the HLR holds for one IMSI, as its CTRL `info` says (msisdn: the HLR's digits, no "+")."""
+
+    imsi: str
+    msisdn: str | None
+    cs: bool
+    ps: bool
+
+
+class CtrlError(Exception):
+    """The HLR answered ERROR."""
+
+
+class OsmoHlrPeer:
+    """One osmo-hlr process; `start()` again after `stop()` reopens the same database on the same address."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.database = directory / "hlr.db"
+        self.log = directory / "osmo-hlr.log"
+        self.address, self._lock = _claim_address()
+        (directory / "osmo-hlr.cfg").write_text(CONFIG.format(address=self.address))
+        self.ctrl_port, self.vty_port = CTRL_PORT, VTY_PORT
+        self.url = f"osmo-hlr://{self.address}:{self.ctrl_port}?vty={self.vty_port}"
+        self._process: subprocess.Popen | None = None
+        self._ids = 0
+
+    def start(self) -> None:
+        assert self._process is None, "already running"
+        with open(self.log, "ab") as log:
+            self._process = subprocess.Popen(
+                ["osmo-hlr", "--config-file", str(self.directory / "osmo-hlr.cfg"), "--database", str(self.database),
+                 "--db-upgrade", "--disable-color"], stdout=log, stderr=subprocess.STDOUT, cwd=self.directory)
+        deadline = time.monotonic() + 20
+        while not self._answers():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"osmo-hlr did not start on {self.address}: {self.log.read_text()[-2000:]}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        process, self._process = self._process, None
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def close(self) -> None:
+        """Stop it, remove its files and give its address back."""
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            _release(self.address, self._lock)
+
+    # Reading and changing subscribers directly (not through simkeep's adapter).
+
+    def subscriber(self, imsi: str) -> Subscriber | None:
+        try:
+            info = self.ctrl("GET", f"subscriber.by-imsi-{imsi}.info")
+        except CtrlError as error:
+            if str(error) == "No such subscriber.":
+                return None
+            raise
+        fields = dict(line.split("\t", 1) for line in info.splitlines() if "\t" in line)
+        return Subscriber(fields["imsi"], fields.get("msisdn"), fields["nam_cs"] == "1", fields["nam_ps"] == "1")
+
+    def create(self, imsi: str, msisdn: str | None = None) -> None:
+        self.ctrl("SET", "subscriber.create", imsi)
+        if msisdn:
+            self.ctrl("SET", f"subscriber.by-imsi-{imsi}.msisdn", msisdn.removeprefix("+"))
+
+    def delete(self, imsi: str) -> None:
+        self.ctrl("SET", "subscriber.delete", imsi)
+
+    def set_flag(self, imsi: str, flag: str, on: bool) -> None:
+        """Change `cs-enabled` or `ps-enabled` by hand, as an engineer at the HLR would."""
+        self.ctrl("SET", f"subscriber.by-imsi-{imsi}.{flag}", "1" if on else "0")
+
+    def set_msisdn(self, imsi: str, msisdn: str | None) -> None:
+        self.ctrl("SET", f"subscriber.by-imsi-{imsi}.msisdn", msisdn.removeprefix("+") if msisdn else "none")
+
+    def imsis(self) -> list[str]:
+        """Every IMSI the HLR holds (the VTY's `show subscribers all`)."""
+        rows = self.vty("show subscribers all").splitlines()
+        return [row.split()[2] for row in rows if row[:1].isdigit()]
+
+    def reset(self) -> None:
+        """Delete every subscriber (tests that count what the HLR holds start from nothing)."""
+        for imsi in self.imsis():
+            self.delete(imsi)
+
+    def ctrl(self, verb: str, variable: str, value: str | None = None) -> str:
+        """One CTRL request on a new connection; the value of the reply, CtrlError on ERROR."""
+        self._ids += 1
+        with socket.create_connection((self.address, self.ctrl_port), timeout=10) as sock:
+            reply = ctrl_exchange(sock, self._ids, verb, variable, value)
+        if reply.startswith("ERROR "):
+            raise CtrlError(reply.split(" ", 2)[2])
+        return reply.split(" ", 3)[3] if reply.count(" ") >= 3 else ""
+
+    def vty(self, command: str) -> str:
+        """One VTY command in enable mode on a new connection; its output."""
+        with socket.create_connection((self.address, self.vty_port), timeout=10) as sock:
+            _until(sock, b"OsmoHLR> ")
+            sock.sendall(b"enable\n")
+            _until(sock, b"OsmoHLR# ")
+            sock.sendall(command.encode() + b"\n")
+            output = _until(sock, b"OsmoHLR# ").decode()
+        return output.replace("\r", "").split("\n", 1)[1].rsplit("\n", 1)[0]
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection((self.address, self.ctrl_port), timeout=1) as sock:
+                ctrl_exchange(sock, 0, "GET", "subscriber.by-imsi-001010000000000.info")
+            return True
+        except OSError:
+            return False
+
+
+def ctrl_exchange(sock: socket.socket, request_id: int, verb: str, variable: str, value: str | None = None) -> str:
+    """The bare CTRL protocol: one IPA frame (length, 0xEE "OSMO", extension 0x00 CTRL) out, frames in until the
+    reply with this id (the benchmark's baseline uses it too)."""
+    text = f"{verb} {request_id} {variable}" + (f" {value}" if value is not None else "")
+    payload = b"\x00" + text.encode()
+    sock.sendall(struct.pack(">HB", len(payload), 0xEE) + payload)
+    while True:
+        length, protocol = struct.unpack(">HB", _exactly(sock, 3))
+        reply = _exactly(sock, length)
+        if protocol == 0xEE and reply[:1] == b"\x00":
+            words = reply[1:].decode().split(" ", 2)
+            if len(words) > 1 and words[1] == str(request_id):
+                return reply[1:].decode()
+
+
+def _exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("osmo-hlr closed the connection")
+        data += chunk
+    return data
+
+
+def _until(sock: socket.socket, prompt: bytes) -> bytes:
+    data = b""
+    while not data.endswith(prompt):
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("osmo-hlr closed the VTY")
+        data += chunk
+    return data
+
+
+def _claim_address() -> tuple[str, IO[str]]:
+    LOCKS.mkdir(exist_ok=True)
+    for last in range(2, 255):
+        address = f"127.0.0.{last}"
+        lock = open(LOCKS / f"{address}.lock", "w")  # noqa: SIM115 (held open: the lock lives as long as the peer)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        if all(_free(address, port) for port in (GSUP_PORT, VTY_PORT, CTRL_PORT)):
+            lock.write(str(os.getpid()))
+            lock.flush()
+            return address, lock
+        _release(address, lock)
+    raise RuntimeError("no free 127.0.0.x address for osmo-hlr")
+
+
+def _release(address: str, lock: IO[str]) -> None:
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    lock.close()
+
+
+def _free(address: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+        return True

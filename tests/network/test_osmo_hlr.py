@@ -1,0 +1,277 @@
+"""The osmo-hlr adapter against Debian's osmo-hlr (tests/network/hlr.py), and its CTRL framing against a tiny fake
+server for what a real HLR rarely does on cue (a TRAP, a PING, a reply in pieces, silence)."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from simkeep.network.adapters import Held, Rejected, Unavailable, open_provisioner
+from simkeep.network.adapters.osmo_hlr import OsmoHlr
+from simkeep.network.models import ABSENT, CS, CS_PS, MODES, NONE, PS
+from tests.network.hlr import OsmoHlrPeer, Subscriber
+
+_imsis = itertools.count(1)
+
+
+def new_imsi() -> str:
+    """An IMSI no other test in the session uses (MCC-MNC 001-01, the test network)."""
+    return f"00101{next(_imsis):010d}"
+
+
+@pytest.fixture
+def hlr(osmo_hlr: OsmoHlrPeer) -> Iterator[OsmoHlr]:
+    adapter = OsmoHlr.from_url(osmo_hlr.url)
+    try:
+        yield adapter
+    finally:
+        adapter.close()
+
+
+class Writes:
+    """The SETs and VTY commands an adapter sends (its GETs are reads)."""
+
+    def __init__(self, adapter: OsmoHlr) -> None:
+        self.sent: list[str] = []
+        ctrl_set, vty_command = adapter.ctrl.set, adapter.vty.command if adapter.vty else None
+
+        def recording_set(variable: str, value: str) -> str:
+            self.sent.append(f"SET {variable} {value}")
+            return ctrl_set(variable, value)
+
+        def recording_command(line: str) -> str:
+            self.sent.append(line)
+            assert vty_command is not None
+            return vty_command(line)
+
+        adapter.ctrl.set = recording_set  # type: ignore[method-assign]
+        if adapter.vty:
+            adapter.vty.command = recording_command  # type: ignore[method-assign]
+
+
+def test_creates_a_subscriber_with_its_number_and_access(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    imsi = new_imsi()
+    writes = Writes(hlr)
+
+    hlr.apply(Held(imsi, "+33612340001", CS_PS))
+
+    assert osmo_hlr.subscriber(imsi) == Subscriber(imsi, "33612340001", cs=True, ps=True)
+    assert hlr.read(imsi) == Held(imsi, "+33612340001", CS_PS)
+    assert writes.sent == [f"SET subscriber.create {imsi}", f"SET subscriber.by-imsi-{imsi}.msisdn 33612340001"]
+
+
+@pytest.mark.parametrize(("mode", "cs", "ps"), [(NONE, False, False), (CS, True, False), (PS, False, True),
+                                                (CS_PS, True, True)])
+def test_each_access_mode_sets_both_flags(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer, mode: str, cs: bool,
+                                          ps: bool) -> None:
+    imsi = new_imsi()
+    hlr.apply(Held(imsi, "+33612340002", CS_PS if mode != CS_PS else NONE))  # starting from another mode
+
+    hlr.apply(Held(imsi, "+33612340002", mode))
+
+    assert osmo_hlr.subscriber(imsi) == Subscriber(imsi, "33612340002", cs=cs, ps=ps)
+    assert hlr.read(imsi) == Held(imsi, "+33612340002", mode)
+    osmo_hlr.delete(imsi)
+
+
+def test_modes_go_through_the_vty_and_over_ctrl_without_one(osmo_hlr: OsmoHlrPeer) -> None:
+    imsi = new_imsi()
+    with_vty, ctrl_only = OsmoHlr.from_url(osmo_hlr.url), OsmoHlr.from_url(osmo_hlr.url.split("?")[0])
+    try:
+        vty_writes, ctrl_writes = Writes(with_vty), Writes(ctrl_only)
+        with_vty.apply(Held(imsi, None, CS))
+        ctrl_only.apply(Held(imsi, None, PS))
+        assert osmo_hlr.subscriber(imsi) == Subscriber(imsi, None, cs=False, ps=True)
+    finally:
+        with_vty.close()
+        ctrl_only.close()
+    assert vty_writes.sent == [f"SET subscriber.create {imsi}",
+                               f"subscriber imsi {imsi} update network-access-mode cs"]
+    assert ctrl_writes.sent == [f"SET subscriber.by-imsi-{imsi}.cs-enabled 0",
+                                f"SET subscriber.by-imsi-{imsi}.ps-enabled 1"]
+
+
+def test_absent_deletes_the_subscriber_and_frees_its_number(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    imsi, next_holder = new_imsi(), new_imsi()
+    hlr.apply(Held(imsi, "+33612340003", CS))
+
+    hlr.apply(Held(imsi, None, ABSENT))
+
+    assert osmo_hlr.subscriber(imsi) is None
+    assert hlr.read(imsi) == Held(imsi, None, ABSENT)
+    hlr.apply(Held(next_holder, "+33612340003", CS_PS))  # the number is free for another SIM
+    assert osmo_hlr.subscriber(next_holder) == Subscriber(next_holder, "33612340003", cs=True, ps=True)
+    osmo_hlr.delete(next_holder)
+
+
+def test_a_number_is_changed_and_cleared(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    imsi = new_imsi()
+    hlr.apply(Held(imsi, "+33612340004", CS_PS))
+
+    hlr.apply(Held(imsi, "+33612340005", CS_PS))
+    assert osmo_hlr.subscriber(imsi) == Subscriber(imsi, "33612340005", cs=True, ps=True)
+
+    hlr.apply(Held(imsi, None, NONE))
+    assert osmo_hlr.subscriber(imsi) == Subscriber(imsi, None, cs=False, ps=False)
+    osmo_hlr.delete(imsi)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_applying_the_same_state_twice_writes_nothing(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer, mode: str) -> None:
+    imsi = new_imsi()
+    held = Held(imsi, None if mode == ABSENT else "+33612340006", mode)
+    hlr.apply(held)
+    before = osmo_hlr.subscriber(imsi)
+    writes = Writes(hlr)
+
+    hlr.apply(held)
+
+    assert osmo_hlr.subscriber(imsi) == before
+    assert writes.sent == ([f"SET subscriber.delete {imsi}"] if mode == ABSENT else [])  # delete: absent is fine
+    if before:
+        osmo_hlr.delete(imsi)
+
+
+def test_a_refused_imsi_is_rejected_with_the_hlrs_reason(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    with pytest.raises(Rejected, match=r"^Invalid value part of 'by-xxx-value' selector\.$"):
+        hlr.apply(Held("12", "+33612340007", CS_PS))
+    assert "12" not in osmo_hlr.imsis()
+
+
+def test_a_number_another_sim_holds_is_rejected_naming_it(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    holder, other = new_imsi(), new_imsi()
+    hlr.apply(Held(holder, "+33612340008", CS_PS))
+
+    with pytest.raises(Rejected, match=rf"^Update MSISDN failed: \+33612340008 is held by IMSI {holder}$"):
+        hlr.apply(Held(other, "+33612340008", CS_PS))
+
+    assert osmo_hlr.subscriber(holder) == Subscriber(holder, "33612340008", cs=True, ps=True)
+    assert osmo_hlr.subscriber(other) == Subscriber(other, None, cs=True, ps=True)
+    osmo_hlr.delete(holder)
+    osmo_hlr.delete(other)
+
+
+def test_read_many_reads_each_imsi(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    on, barred, unknown = new_imsi(), new_imsi(), new_imsi()
+    hlr.apply(Held(on, "+33612340009", CS_PS))
+    hlr.apply(Held(barred, "+33612340010", NONE))
+
+    assert hlr.read_many([on, barred, unknown]) == {
+        on: Held(on, "+33612340009", CS_PS), barred: Held(barred, "+33612340010", NONE),
+        unknown: Held(unknown, None, ABSENT)}
+    osmo_hlr.delete(on)
+    osmo_hlr.delete(barred)
+
+
+def test_a_stopped_hlr_is_unavailable_and_the_same_adapter_works_once_it_is_back(
+        hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    imsi = new_imsi()
+    hlr.apply(Held(imsi, "+33612340011", CS_PS))  # both connections open, kept
+    osmo_hlr.stop()
+    try:
+        with pytest.raises(Unavailable, match=rf"^osmo-hlr CTRL {osmo_hlr.address}:4259: "):
+            hlr.apply(Held(imsi, "+33612340011", NONE))
+        with pytest.raises(Unavailable):
+            hlr.read(imsi)
+    finally:
+        osmo_hlr.start()
+
+    hlr.apply(Held(imsi, "+33612340011", NONE))
+
+    assert osmo_hlr.subscriber(imsi) == Subscriber(imsi, "33612340011", cs=False, ps=False)
+    osmo_hlr.delete(imsi)
+
+
+def test_a_restart_between_two_commands_is_not_an_error(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    """The kept connections broke with the restart: the adapter reconnects once instead of failing the command."""
+    imsi = new_imsi()
+    hlr.apply(Held(imsi, "+33612340012", CS_PS))
+    osmo_hlr.stop()
+    osmo_hlr.start()
+
+    hlr.apply(Held(imsi, "+33612340012", CS))
+
+    assert osmo_hlr.subscriber(imsi) == Subscriber(imsi, "33612340012", cs=True, ps=False)
+    osmo_hlr.delete(imsi)
+
+
+def test_the_url_names_the_ports_and_the_timeout() -> None:
+    adapter = open_provisioner("osmo-hlr://127.0.0.5:4259?vty=4258&timeout=2.5", settings=None)  # type: ignore[arg-type]
+    assert isinstance(adapter, OsmoHlr)
+    assert (adapter.ctrl.host, adapter.ctrl.port, adapter.ctrl.timeout) == ("127.0.0.5", 4259, 2.5)
+    assert adapter.vty is not None and (adapter.vty.port, adapter.vty.timeout) == (4258, 2.5)
+    assert OsmoHlr.from_url("osmo-hlr://127.0.0.5:4259").vty is None
+    with pytest.raises(ValueError, match="osmo-hlr://HOST:CTRL_PORT"):
+        OsmoHlr.from_url("osmo-hlr://127.0.0.5")
+
+
+# The CTRL framing, against a fake server that answers one GET its own way.
+
+def frame(protocol: int, payload: bytes) -> bytes:
+    return struct.pack(">HB", len(payload), protocol) + payload
+
+
+class FakeCtrl:
+    """Accepts one connection, reads one request and plays `answer(request_id)` back; records what it reads."""
+
+    def __init__(self, answer) -> None:  # type: ignore[no-untyped-def]
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.answer, self.received = answer, b""
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        connection, _ = self.server.accept()
+        with connection:
+            length = struct.unpack(">H", connection.recv(2))[0]
+            request = connection.recv(length + 1)[2:].decode()  # protocol byte, extension byte
+            for chunk in self.answer(request.split(" ")[1]):
+                connection.sendall(chunk)
+            connection.settimeout(5)
+            try:
+                while data := connection.recv(1024):
+                    self.received += data
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.server.close()
+        self.thread.join(timeout=10)
+
+
+def test_traps_pings_stale_replies_and_partial_frames_are_read_through() -> None:
+    info = b"\nid\t7\nimsi\t001010000000099\nmsisdn\t33612340013\nnam_cs\t1\nnam_ps\t0"
+
+    def answer(request_id: str) -> list[bytes]:
+        reply = frame(0xEE, b"\x00GET_REPLY " + request_id.encode()
+                      + b" subscriber.by-imsi-001010000000099.info " + info)
+        return [frame(0xEE, b"\x00TRAP 0 subscriber.by-imsi-001010000000001.cs-enabled 0"),
+                frame(0xFE, b"\x00"),  # IPA PING
+                frame(0xEE, b"\x00GET_REPLY 999 subscriber.by-imsi-001010000000099.info stale"),
+                reply[:2], reply[2:20], reply[20:]]
+
+    fake = FakeCtrl(answer)
+    adapter = OsmoHlr.from_url(f"osmo-hlr://127.0.0.1:{fake.port}")
+    try:
+        assert adapter.read("001010000000099") == Held("001010000000099", "+33612340013", CS)
+    finally:
+        adapter.close()
+        fake.close()
+    assert fake.received == frame(0xFE, b"\x01")  # the PONG
+
+
+def test_an_hlr_that_does_not_answer_is_unavailable() -> None:
+    fake = FakeCtrl(lambda request_id: [])
+    adapter = OsmoHlr.from_url(f"osmo-hlr://127.0.0.1:{fake.port}?timeout=0.2")
+    try:
+        with pytest.raises(Unavailable, match=r"^osmo-hlr CTRL 127\.0\.0\.1:\d+: no answer in time$"):
+            adapter.read("001010000000099")
+    finally:
+        adapter.close()
+        fake.close()

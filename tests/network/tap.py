@@ -8,6 +8,7 @@ then dies between the send and the commit.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -126,8 +127,6 @@ def _recv(sock: socket.socket) -> bytes:
 
 
 def _quietly_close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

@@ -295,7 +295,7 @@ def test_renewals_racing_the_suspension_sweep_and_two_senders_end_with_every_lin
             try:
                 go.wait()
                 work()
-            except BaseException as error:  # noqa: BLE001 (reported below)
+            except BaseException as error:  # reported below
                 errors.append(error)
 
         def sender() -> None:
@@ -367,7 +367,7 @@ def taps(osmo_hlr: OsmoHlrPeer) -> Iterator[tuple[Tap, Tap, str]]:
     ctrl = Tap((osmo_hlr.address, osmo_hlr.ctrl_port), "ctrl", requests)
     vty = Tap((osmo_hlr.address, osmo_hlr.vty_port), "vty", requests)
     try:
-        yield ctrl, vty, f"osmo-hlr://127.0.0.1:{ctrl.port}?vty={vty.port}"
+        yield ctrl, vty, f"osmo-hlr://127.0.0.1:{ctrl.port}?vty={vty.port}&timeout=1"
     finally:
         ctrl.close()
         vty.close()
@@ -441,6 +441,11 @@ def test_a_worker_killed_between_the_send_and_the_commit_loses_nothing_and_keeps
         assert all(c.status in (DONE, SUPERSEDED) for c in commands(db, line_id))
         assert commands(db, line_id)[-1].status == DONE
         assert in_seq_order(told.get(imsi, []), sent), (number, told.get(imsi), sent)
+    with db.transaction(write=False) as session:
+        cards = dict(session.execute(select(Sim.imsi, Sim.state)).tuples().all())
+    gone = {imsis[n] for n in ages if view(db, n).line.state in ("deactivated", "quarantine", "available")}
+    assert len(gone) == 2
+    assert {imsi: cards[imsi] for imsi in gone} == dict.fromkeys(gone, RETIRED)  # swept past deactivated at once too
 
 
 # -- 5. drift --------------------------------------------------------------------------------------------------------

@@ -8,25 +8,36 @@ run in parallel, and other checkouts may too), after checking that nothing else 
 (127.0.0.1:4222 is often a NATS server's).
 
 The helpers read and change a subscriber over a bare CTRL client and the VTY, independent of simkeep's adapter: the
-tests check the HLR's state with them, and change a flag "by hand" for the drift check.
+tests check the HLR's state with them, and change a flag "by hand" for the drift check. `history(imsi)` is every
+change the HLR made to a subscriber, in order, recorded by SQLite triggers the peer adds to the HLR's own database
+(osmo-hlr logs none of them): tests check with it that a command arrived once and in order, and that re-sending one
+changed nothing.
 """
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import os
 import shutil
+import signal
 import socket
+import sqlite3
 import struct
 import subprocess
 import tempfile
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from simkeep.network.models import ABSENT, CS, CS_PS, NONE, PS
+
 GSUP_PORT, VTY_PORT, CTRL_PORT = 4222, 4258, 4259
+PR_SET_PDEATHSIG = 1
 LOCKS = Path(tempfile.gettempdir()) / "simkeep-osmo-hlr-addresses"
+MODE_OF_FLAGS = {(False, False): NONE, (True, False): CS, (False, True): PS, (True, True): CS_PS}  # (cs, ps)
 
 CONFIG = """\
 log stderr
@@ -49,6 +60,42 @@ hlr
 """
 
 
+# One row per change osmo-hlr writes: it writes a network-access-mode as two flag updates (cs, then ps), so a mode
+# change through the VTY is one or two rows; a new subscriber is one row (cs+ps on, no number), its number another.
+HISTORY = """
+CREATE TABLE IF NOT EXISTS peer_history (seq INTEGER PRIMARY KEY AUTOINCREMENT, imsi TEXT NOT NULL,
+                                         event TEXT NOT NULL, msisdn TEXT, nam_cs INTEGER, nam_ps INTEGER);
+CREATE TRIGGER IF NOT EXISTS peer_created AFTER INSERT ON subscriber BEGIN
+  INSERT INTO peer_history (imsi, event, msisdn, nam_cs, nam_ps)
+  VALUES (NEW.imsi, 'created', NEW.msisdn, NEW.nam_cs, NEW.nam_ps);
+END;
+CREATE TRIGGER IF NOT EXISTS peer_updated AFTER UPDATE ON subscriber
+WHEN OLD.msisdn IS NOT NEW.msisdn OR OLD.nam_cs IS NOT NEW.nam_cs OR OLD.nam_ps IS NOT NEW.nam_ps BEGIN
+  INSERT INTO peer_history (imsi, event, msisdn, nam_cs, nam_ps)
+  VALUES (NEW.imsi, 'updated', NEW.msisdn, NEW.nam_cs, NEW.nam_ps);
+END;
+CREATE TRIGGER IF NOT EXISTS peer_deleted AFTER DELETE ON subscriber BEGIN
+  INSERT INTO peer_history (imsi, event) VALUES (OLD.imsi, 'deleted');
+END;
+"""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change the HLR made to a subscriber: `event` created / updated / deleted, then what it held after it
+    (msisdn: the HLR's digits; cs, ps: its flags; None after a delete)."""
+
+    event: str
+    msisdn: str | None = None
+    cs: bool | None = None
+    ps: bool | None = None
+
+    @property
+    def mode(self) -> str:
+        """simkeep's name for what the subscriber held after this change (ABSENT after a delete)."""
+        return ABSENT if self.event == "deleted" else MODE_OF_FLAGS[bool(self.cs), bool(self.ps)]
+
+
 @dataclass(frozen=True)
 class Subscriber:
     """What the HLR holds for one IMSI, as its CTRL `info` says (msisdn: the HLR's digits, no "+")."""
@@ -57,6 +104,10 @@ class Subscriber:
     msisdn: str | None
     cs: bool
     ps: bool
+
+    @property
+    def mode(self) -> str:
+        return MODE_OF_FLAGS[self.cs, self.ps]
 
 
 class CtrlError(Exception):
@@ -79,10 +130,20 @@ class OsmoHlrPeer:
 
     def start(self) -> None:
         assert self._process is None, "already running"
+        if not self.database.exists():
+            self._create_database()
+        prctl, parent = ctypes.CDLL(None, use_errno=True).prctl, os.getpid()
+
+        def die_with_the_tests() -> None:  # between fork and exec: a SIGKILLed pytest leaves no HLR holding the address
+            prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+            if os.getppid() != parent:
+                os._exit(1)
+
         with open(self.log, "ab") as log:
             self._process = subprocess.Popen(
                 ["osmo-hlr", "--config-file", str(self.directory / "osmo-hlr.cfg"), "--database", str(self.database),
-                 "--db-upgrade", "--disable-color"], stdout=log, stderr=subprocess.STDOUT, cwd=self.directory)
+                 "--db-upgrade", "--disable-color"], stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
+                preexec_fn=die_with_the_tests)
         deadline = time.monotonic() + 20
         while not self._answers():
             if self._process.poll() is not None or time.monotonic() > deadline:
@@ -113,7 +174,25 @@ class OsmoHlrPeer:
             shutil.rmtree(self.directory, ignore_errors=True)
             _release(self.address, self._lock)
 
+    def _create_database(self) -> None:
+        """osmo-hlr creates its schema (`--db-check` quits once done), then the peer adds its history triggers."""
+        with open(self.log, "ab") as log:
+            subprocess.run(["osmo-hlr", "--database", str(self.database), "--db-upgrade", "--db-check",
+                            "--config-file", str(self.directory / "osmo-hlr.cfg"), "--disable-color"],
+                           stdout=log, stderr=subprocess.STDOUT, cwd=self.directory, check=True, timeout=60)
+        with closing(sqlite3.connect(self.database)) as db, db:
+            db.executescript(HISTORY)
+
     # Reading and changing subscribers directly (not through simkeep's adapter).
+
+    def history(self, imsi: str) -> list[Change]:
+        """Every change the HLR made to this IMSI's subscriber, oldest first (also across stop/start)."""
+        with closing(sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10)) as db:
+            rows = db.execute("SELECT event, msisdn, nam_cs, nam_ps FROM peer_history WHERE imsi = ? ORDER BY seq",
+                              [imsi]).fetchall()
+        return [Change(event, msisdn, None if cs is None else bool(cs), None if ps is None else bool(ps))
+                for event, msisdn, cs, ps in rows]
+
 
     def subscriber(self, imsi: str) -> Subscriber | None:
         try:

@@ -14,7 +14,7 @@ import pytest
 from simkeep.network.adapters import Held, Rejected, Unavailable, open_provisioner
 from simkeep.network.adapters.osmo_hlr import OsmoHlr
 from simkeep.network.models import ABSENT, CS, CS_PS, MODES, NONE, PS
-from tests.network.hlr import OsmoHlrPeer, Subscriber
+from tests.network.hlr import Change, OsmoHlrPeer, Subscriber
 
 _imsis = itertools.count(1)
 
@@ -137,6 +137,24 @@ def test_applying_the_same_state_twice_writes_nothing(hlr: OsmoHlr, osmo_hlr: Os
         osmo_hlr.delete(imsi)
 
 
+def test_the_hlrs_history_shows_each_change_once_in_order(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    """A line's walk (bound, grace, suspended, renewed, taken back), each command sent twice: the HLR changed once
+    per command (the VTY writes a mode as its cs flag, then its ps flag)."""
+    imsi = new_imsi()
+    for held in (Held(imsi, "+33612340014", CS_PS), Held(imsi, "+33612340014", CS), Held(imsi, "+33612340014", NONE),
+                 Held(imsi, "+33612340014", CS_PS), Held(imsi, None, ABSENT)):
+        hlr.apply(held)
+        hlr.apply(held)
+
+    assert osmo_hlr.history(imsi) == [
+        Change("created", None, cs=True, ps=True), Change("updated", "33612340014", cs=True, ps=True),
+        Change("updated", "33612340014", cs=True, ps=False),
+        Change("updated", "33612340014", cs=False, ps=False),
+        Change("updated", "33612340014", cs=True, ps=False), Change("updated", "33612340014", cs=True, ps=True),
+        Change("deleted")]
+    assert [change.mode for change in osmo_hlr.history(imsi)] == [CS_PS, CS_PS, CS, NONE, CS, CS_PS, ABSENT]
+
+
 def test_a_refused_imsi_is_rejected_with_the_hlrs_reason(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
     with pytest.raises(Rejected, match=r"^Invalid value part of 'by-xxx-value' selector\.$"):
         hlr.apply(Held("12", "+33612340007", CS_PS))
@@ -168,6 +186,21 @@ def test_read_many_reads_each_imsi(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
     osmo_hlr.delete(barred)
 
 
+def test_read_many_pipelines_more_reads_than_one_window(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    imsis = [new_imsi() for _ in range(2 * hlr.ctrl.WINDOW + 50)]
+    for n, imsi in enumerate(imsis[::2]):
+        osmo_hlr.create(imsi, f"+3361300{n:04d}")
+
+    held = hlr.read_many(imsis)
+
+    assert list(held) == imsis
+    assert [h.msisdn for h in held.values()] == [
+        f"+3361300{n // 2:04d}" if n % 2 == 0 else None for n in range(len(imsis))]
+    assert [h.mode for h in held.values()] == [CS_PS if n % 2 == 0 else ABSENT for n in range(len(imsis))]
+    for imsi in imsis[::2]:
+        osmo_hlr.delete(imsi)
+
+
 def test_a_stopped_hlr_is_unavailable_and_the_same_adapter_works_once_it_is_back(
         hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
     imsi = new_imsi()
@@ -193,6 +226,7 @@ def test_a_restart_between_two_commands_is_not_an_error(hlr: OsmoHlr, osmo_hlr: 
     hlr.apply(Held(imsi, "+33612340012", CS_PS))
     osmo_hlr.stop()
     osmo_hlr.start()
+    assert osmo_hlr.subscriber(imsi) == Subscriber(imsi, "33612340012", cs=True, ps=True)  # same database
 
     hlr.apply(Held(imsi, "+33612340012", CS))
 

@@ -1,5 +1,7 @@
 """One error hierarchy. Each error carries a stable snake_case code and the HTTP status it maps to."""
 
+from typing import cast
+
 
 class SimkeepError(Exception):
     code = "error"
@@ -204,6 +206,10 @@ class InventoryFileRefused(InvalidInput):
     """A vendor file with bad rows: nothing of it is imported. `rows` lists each bad row's line number and reason."""
 
     code, message = "inventory_file_refused", "The file was refused and nothing was imported: fix the rows listed and import it again."
+
+    @property
+    def rows(self) -> list[dict]:
+        return cast(list[dict], self.details["rows"])
 
 
 class SimNotFound(NotFound):

@@ -68,10 +68,62 @@ class SimRow:
     kind: str
 
 
+# What can be wrong with a row, by code (pages translate the same sentences: admin.network.ROW_TEXTS).
+PROBLEMS = {
+    "iccid_missing": "no ICCID",
+    "iccid_characters": "ICCID %(iccid)s has characters other than digits",
+    "iccid_length": "ICCID %(iccid)s has %(digits)s digits, not 18 to 20",
+    "iccid_luhn": "ICCID %(iccid)s fails its Luhn check digit",
+    "imsi_format": "IMSI %(imsi)s is not 15 digits",
+    "imsi_network": "IMSI %(imsi)s is not of the operator's network (MCC-MNC %(codes)s)",
+    "kind_unknown": "kind %(kind)s is neither physical nor esim",
+    "profile_long": "the profile name is longer than 64 characters",
+    "iccid_repeated": "ICCID %(iccid)s is also on line %(line)s",
+    "imsi_repeated": "IMSI %(imsi)s is also on line %(line)s",
+    "iccid_known": "ICCID %(iccid)s is already in the inventory",
+    "imsi_known": "IMSI %(imsi)s is already in the inventory",
+    "column_missing": "the header has no %(column)s column",
+    "no_cards": "the file has no cards",
+    "no_numbers": "the file has no numbers",
+    "msisdn_invalid": "%(value)s is not a mobile number of the operator's country",
+    "msisdn_missing": "no number: give msisdn, or first and last",
+    "msisdn_both": "give either a number or a range (first, last), not both",
+    "range_backwards": "the range %(first)s-%(last)s does not run upwards between numbers of one length",
+    "range_large": "the range %(first)s-%(last)s holds %(count)s numbers, more than %(max)s",
+    "msisdn_repeated": "%(msisdn)s is also on line %(line)s",
+    "msisdn_known": "%(msisdn)s is already in the inventory",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    code: str
+    values: dict
+
+    def __str__(self) -> str:
+        return PROBLEMS[self.code] % self.values
+
+
+def _problem(code: str, **values: object) -> Problem:
+    return Problem(code, values)
+
+
 @dataclass(frozen=True, slots=True)
 class RowError:
     line: int
-    reason: str
+    problems: list[Problem]
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "reason": "; ".join(map(str, self.problems)),
+                "problems": [{"code": p.code, **p.values} for p in self.problems]}
+
+
+class _Refusal(Exception):
+    """One row's problem while expanding it (a number file's range)."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
 
 
 # -- checks -----------------------------------------------------------------------------------------------------------
@@ -92,23 +144,23 @@ def clean_iccid(raw: str) -> str:
     return raw.strip().replace(" ", "").upper().rstrip("F")
 
 
-def iccid_problem(iccid: str) -> str | None:
+def iccid_problem(iccid: str) -> Problem | None:
     if not iccid:
-        return "no ICCID"
+        return _problem("iccid_missing")
     if not (iccid.isascii() and iccid.isdigit()):
-        return f"ICCID {iccid!r} has characters other than digits"
+        return _problem("iccid_characters", iccid=repr(iccid[:24]))
     if not 18 <= len(iccid) <= 20:
-        return f"ICCID {iccid} has {len(iccid)} digits, not 18 to 20"
+        return _problem("iccid_length", iccid=iccid, digits=len(iccid))
     if not luhn_ok(iccid):
-        return f"ICCID {iccid} fails its Luhn check digit"
+        return _problem("iccid_luhn", iccid=iccid)
     return None
 
 
-def imsi_problem(imsi: str, mcc_mnc: list[str]) -> str | None:
+def imsi_problem(imsi: str, mcc_mnc: list[str]) -> Problem | None:
     if not (len(imsi) == 15 and imsi.isascii() and imsi.isdigit()):
-        return f"IMSI {imsi!r} is not 15 digits"
+        return _problem("imsi_format", imsi=repr(imsi[:24]))
     if mcc_mnc and not imsi.startswith(tuple(mcc_mnc)):
-        return f"IMSI {imsi} is not of the operator's network (MCC-MNC {', '.join(mcc_mnc)})"
+        return _problem("imsi_network", imsi=imsi, codes=", ".join(mcc_mnc))
     return None
 
 
@@ -126,8 +178,7 @@ def _rows(lines: Iterable[str], names: dict[str, str], required: tuple[str, ...]
     for need in required:
         options = need if isinstance(need, tuple) else (need,)
         if not any(o in keys for o in options):
-            raise InventoryFileRefused(rows=[{"line": 1, "reason": f"the header has no {' or '.join(options)} "
-                                                                   "column"}])
+            _refuse_if([RowError(1, [_problem("column_missing", column=" or ".join(options))])])
     reader = csv.reader(it, delimiter=delimiter)
     for values in reader:
         if not any(v.strip() for v in values):
@@ -147,29 +198,29 @@ def read_sims(session: Session, lines: Iterable[str], *, operator: Operator, pro
         kind = _KINDS.get(row.get("kind", "").lower())
         problems = [p for p in (iccid_problem(iccid), imsi_problem(imsi, operator.mcc_mnc)) if p]
         if kind is None:
-            problems.append(f"kind {row['kind']!r} is neither physical nor esim")
-        if iccid in seen_iccid:
-            problems.append(f"ICCID {iccid} is also on line {seen_iccid[iccid]}")
-        if imsi in seen_imsi:
-            problems.append(f"IMSI {imsi} is also on line {seen_imsi[imsi]}")
+            problems.append(_problem("kind_unknown", kind=repr(row["kind"][:24])))
+        if iccid and iccid in seen_iccid:
+            problems.append(_problem("iccid_repeated", iccid=iccid, line=seen_iccid[iccid]))
+        if imsi and imsi in seen_imsi:
+            problems.append(_problem("imsi_repeated", imsi=imsi, line=seen_imsi[imsi]))
         card_profile = row.get("profile") or profile
         if len(card_profile) > 64:
-            problems.append("the profile name is longer than 64 characters")
+            problems.append(_problem("profile_long"))
         seen_iccid.setdefault(iccid, number)
         seen_imsi.setdefault(imsi, number)
         if problems:
-            errors.append(RowError(number, "; ".join(problems)))
+            errors.append(RowError(number, problems))
         else:
             good.append(SimRow(number, iccid, imsi, card_profile, kind or PHYSICAL))
     if not good and not errors:
-        raise InventoryFileRefused(rows=[{"line": 1, "reason": "the file has no cards"}])
+        _refuse_if([RowError(1, [_problem("no_cards")])])
     known_iccids = repository.existing(session, Sim.iccid, [r.iccid for r in good])
     known_imsis = repository.existing(session, Sim.imsi, [r.imsi for r in good])
     for r in good:
-        dup = [f"ICCID {r.iccid} is already in the inventory"] if r.iccid in known_iccids else []
-        dup += [f"IMSI {r.imsi} is already in the inventory"] if r.imsi in known_imsis else []
+        dup = [_problem("iccid_known", iccid=r.iccid)] if r.iccid in known_iccids else []
+        dup += [_problem("imsi_known", imsi=r.imsi)] if r.imsi in known_imsis else []
         if dup:
-            errors.append(RowError(r.line, "; ".join(dup)))
+            errors.append(RowError(r.line, dup))
     _refuse_if(errors)
     return good
 
@@ -183,23 +234,23 @@ def read_numbers(session: Session, lines: Iterable[str], *, operator: Operator) 
     for number, row in _rows(lines, _NUMBER_COLUMNS, (("msisdn", "first"),)):
         try:
             msisdns = _expand(row, operator.country)
-        except InvalidMsisdn as exc:
-            errors.append(RowError(number, exc.message))
+        except _Refusal as exc:
+            errors.append(RowError(number, [exc.problem]))
             continue
         repeats = [m for m in msisdns if m in seen]
         if repeats:
-            errors.append(RowError(number, f"{repeats[0]} is also on line {seen[repeats[0]]}"))
+            errors.append(RowError(number, [_problem("msisdn_repeated", msisdn=repeats[0], line=seen[repeats[0]])]))
             continue
         seen.update(dict.fromkeys(msisdns, number))
         good.extend((number, m) for m in msisdns)
     if not good and not errors:
-        raise InventoryFileRefused(rows=[{"line": 1, "reason": "the file has no numbers"}])
+        _refuse_if([RowError(1, [_problem("no_numbers")])])
     known = repository.existing(session, NetworkNumber.msisdn, [m for _, m in good])
     reported: set[int] = {e.line for e in errors}
     for line, msisdn in good:
         if msisdn in known and line not in reported:
             reported.add(line)
-            errors.append(RowError(line, f"{msisdn} is already in the inventory"))
+            errors.append(RowError(line, [_problem("msisdn_known", msisdn=msisdn)]))
     _refuse_if(errors)
     return good
 
@@ -207,24 +258,31 @@ def read_numbers(session: Session, lines: Iterable[str], *, operator: Operator) 
 def _expand(row: dict[str, str], country: str) -> list[str]:
     if row.get("msisdn"):
         if row.get("first") or row.get("last"):
-            raise InvalidMsisdn("give either a number or a range (first, last), not both")
-        return [normalize_msisdn(row["msisdn"], country)]
+            raise _Refusal(_problem("msisdn_both"))
+        return [_msisdn(row["msisdn"], country)]
     if not (row.get("first") and row.get("last")):
-        raise InvalidMsisdn("no number: give msisdn, or first and last")
-    first, last = normalize_msisdn(row["first"], country), normalize_msisdn(row["last"], country)
+        raise _Refusal(_problem("msisdn_missing"))
+    first, last = _msisdn(row["first"], country), _msisdn(row["last"], country)
     if len(first) != len(last) or last < first:
-        raise InvalidMsisdn(f"the range {first}-{last} does not run upwards between numbers of one length")
+        raise _Refusal(_problem("range_backwards", first=first, last=last))
     count = int(last[1:]) - int(first[1:]) + 1
     if count > MAX_RANGE:
-        raise InvalidMsisdn(f"the range {first}-{last} holds {count:,} numbers, more than {MAX_RANGE:,}")
+        raise _Refusal(_problem("range_large", first=first, last=last, count=count, max=MAX_RANGE))
     width = len(first) - 1
     return [f"+{n:0{width}d}" for n in range(int(first[1:]), int(last[1:]) + 1)]
+
+
+def _msisdn(raw: str, country: str) -> str:
+    try:
+        return normalize_msisdn(raw, country)
+    except InvalidMsisdn as exc:
+        raise _Refusal(_problem("msisdn_invalid", value=raw[:32])) from exc
 
 
 def _refuse_if(errors: list[RowError]) -> None:
     if errors:
         errors.sort(key=lambda e: e.line)
-        raise InventoryFileRefused(rows=[{"line": e.line, "reason": e.reason} for e in errors])
+        raise InventoryFileRefused(rows=[e.as_dict() for e in errors])
 
 
 # -- imports ----------------------------------------------------------------------------------------------------------

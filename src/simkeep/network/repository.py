@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from simkeep.db import rowcount
 from simkeep.network.models import ASSIGNED, RETIRED, SIM_STATES, NetworkLine, NetworkNumber, Sim
 
 LOOKUP_BATCH = 1000  # values per IN (...) list: well under SQLite's 32,766 bound parameters and PostgreSQL's 65,535
@@ -56,7 +57,7 @@ def retire_with_lines(session: Session, line_ids: Iterable[uuid.UUID], *, now: d
     result = session.execute(update(Sim).where(Sim.line_id.in_(ids), Sim.state == ASSIGNED)
                              .values(state=RETIRED, state_changed_at=now)
                              .execution_options(synchronize_session=False))
-    return result.rowcount or 0
+    return rowcount(result)
 
 
 def forget_line(session: Session, line_id: uuid.UUID) -> None:
@@ -70,7 +71,7 @@ def sim_counts(session: Session, operator_id: str | None = None) -> dict[str, in
     query = select(Sim.state, func.count()).group_by(Sim.state)
     if operator_id:
         query = query.where(Sim.operator_id == operator_id)
-    counts = dict(session.execute(query).tuples().all())
+    counts: dict[str, int] = {state: count for state, count in session.execute(query)}
     return {state: counts.get(state, 0) for state in SIM_STATES}
 
 

@@ -23,7 +23,7 @@ import re
 import socket
 import struct
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from simkeep.network.adapters import Held, Rejected, Unavailable
@@ -71,9 +71,12 @@ class OsmoHlr:
             return self._read(imsi)
 
     def read_many(self, imsis: Iterable[str]) -> dict[str, Held]:
-        """What the HLR holds for each IMSI (ABSENT for those it does not know), for the drift check's batches."""
+        """What the HLR holds for each IMSI (ABSENT for those it does not know), for the drift check's batches:
+        the reads are pipelined on the CTRL connection."""
+        imsis = list(imsis)
         with self._lock:
-            return {imsi: self._read(imsi) for imsi in imsis}
+            replies = self.ctrl.get_many([f"subscriber.by-imsi-{imsi}.info" for imsi in imsis])
+        return {imsi: _held(imsi, reply) for imsi, reply in zip(imsis, replies, strict=True)}
 
     def close(self) -> None:
         self.ctrl.close()
@@ -81,15 +84,7 @@ class OsmoHlr:
             self.vty.close()
 
     def _read(self, imsi: str) -> Held:
-        try:
-            info = self.ctrl.get(f"subscriber.by-imsi-{imsi}.info")
-        except Rejected as error:
-            if str(error) == NO_SUCH_SUBSCRIBER:
-                return Held(imsi, None, ABSENT)
-            raise
-        fields = _fields(info)
-        mode = MODE_OF_FLAGS[fields.get("nam_cs") == "1", fields.get("nam_ps") == "1"]
-        return Held(imsi, _simkeep_number(fields.get("msisdn")), mode)
+        return _held(imsi, self.ctrl.get_many([f"subscriber.by-imsi-{imsi}.info"])[0])
 
     def _create(self, imsi: str) -> None:
         try:
@@ -132,6 +127,17 @@ class OsmoHlr:
             self.ctrl.set(f"subscriber.by-imsi-{imsi}.ps-enabled", str(int(ps)))
 
 
+def _held(imsi: str, info: str | Rejected) -> Held:
+    """What an `info` reply says the HLR holds."""
+    if isinstance(info, Rejected):
+        if str(info) == NO_SUCH_SUBSCRIBER:
+            return Held(imsi, None, ABSENT)
+        raise info
+    fields = _fields(info)
+    mode = MODE_OF_FLAGS[fields.get("nam_cs") == "1", fields.get("nam_ps") == "1"]
+    return Held(imsi, _simkeep_number(fields.get("msisdn")), mode)
+
+
 def _fields(info: str) -> dict[str, str]:
     """The `info` reply: one "name<TAB>value" per line (msisdn missing when none)."""
     return dict(line.split("\t", 1) for line in info.splitlines() if "\t" in line)
@@ -149,48 +155,70 @@ class CtrlClient:
     """Osmocom's CTRL protocol: text commands in IPA frames (2-byte length, protocol 0xEE "OSMO", extension 0x00
     CTRL). `GET <id> <var>` / `SET <id> <var> <value>` are answered by `GET_REPLY|SET_REPLY <id> <var> <value>` or
     `ERROR <id> <reason>`; TRAPs and replies to other ids (from a request that timed out) are skipped, IPA PINGs
-    answered. A kept connection found broken (the HLR restarted since its last use) is reopened once and the request
-    sent again: every request simkeep sends is safe to repeat. A timeout is not retried."""
+    answered. `get_many` pipelines: it sends up to WINDOW requests at once on the one connection, then reads their
+    replies (about twice as fast as one request per round trip).
+
+    A kept connection found broken (the HLR restarted since its last use) is reopened once and the request sent
+    again: every request simkeep sends is safe to repeat. A timeout is not retried."""
 
     IPA_CCM, IPA_OSMO, EXT_CTRL = 0xFE, 0xEE, 0x00
     PING, PONG = 0x00, 0x01
+    WINDOW = 100  # libosmocore queues at most 100 replies per CTRL connection and drops what does not fit
 
     def __init__(self, host: str, port: int, timeout: float) -> None:
         self.host, self.port, self.timeout = host, port, timeout
         self._sock: socket.socket | None = None
+        self._buffer, self._at = b"", 0
         self._ids = itertools.count(1)
 
     def get(self, variable: str) -> str:
-        return self._request(f"GET {{id}} {variable}", "GET_REPLY", variable)
+        return _raise_rejected(self._retrying(lambda: self._exchange([("GET", variable, None)]))[0])
 
     def set(self, variable: str, value: str) -> str:
-        return self._request(f"SET {{id}} {variable} {value}", "SET_REPLY", variable)
+        return _raise_rejected(self._retrying(lambda: self._exchange([("SET", variable, value)]))[0])
+
+    def get_many(self, variables: list[str]) -> list[str | Rejected]:
+        """Each variable's value, or the HLR's refusal (as a Rejected, not raised), in order."""
+        results: list[str | Rejected] = []
+        for start in range(0, len(variables), self.WINDOW):
+            window = [("GET", variable, None) for variable in variables[start:start + self.WINDOW]]
+            results += self._retrying(lambda: self._exchange(window))  # noqa: B023 (called at once)
+        return results
 
     def close(self) -> None:
         if self._sock:
             self._sock.close()
             self._sock = None
+        self._buffer, self._at = b"", 0
 
-    def _request(self, template: str, kind: str, variable: str) -> str:
+    def _retrying(self, exchange: Callable[[], list[str | Rejected]]) -> list[str | Rejected]:
         reused = self._sock is not None
         try:
-            return self._exchange(template, kind, variable)
+            return exchange()
         except (OSError, EOFError) as error:
             self.close()
             if not reused or isinstance(error, TimeoutError):
                 raise Unavailable(f"osmo-hlr CTRL {self.host}:{self.port}: {_describe(error)}") from None
         try:  # the kept connection had broken (the HLR restarted, say): once more on a new one
-            return self._exchange(template, kind, variable)
+            return exchange()
         except (OSError, EOFError) as error:
             self.close()
             raise Unavailable(f"osmo-hlr CTRL {self.host}:{self.port}: {_describe(error)}") from None
 
-    def _exchange(self, template: str, kind: str, variable: str) -> str:
+    def _exchange(self, requests: Sequence[tuple[str, str, str | None]]) -> list[str | Rejected]:
+        """Send the requests at once, then read their replies."""
         sock = self._connection()
-        request_id = str(next(self._ids))
-        payload = bytes([self.EXT_CTRL]) + template.format(id=request_id).encode()
-        sock.sendall(struct.pack(">HB", len(payload), self.IPA_OSMO) + payload)
-        while True:
+        pending: dict[str, tuple[int, str, str]] = {}
+        out = bytearray()
+        for index, (verb, variable, value) in enumerate(requests):
+            request_id = str(next(self._ids))
+            pending[request_id] = (index, f"{verb}_REPLY", variable)
+            text = f"{verb} {request_id} {variable}" + (f" {value}" if value is not None else "")
+            payload = bytes([self.EXT_CTRL]) + text.encode()
+            out += struct.pack(">HB", len(payload), self.IPA_OSMO) + payload
+        sock.sendall(out)
+        results: list[str | Rejected] = [""] * len(requests)
+        while pending:
             protocol, data = self._frame(sock)
             if protocol == self.IPA_CCM:
                 if data[:1] == bytes([self.PING]):
@@ -200,14 +228,17 @@ class CtrlClient:
                 continue
             verb, _, rest = data[1:].decode(errors="replace").partition(" ")
             reply_id, _, rest = rest.partition(" ")
-            if reply_id != request_id:
+            if reply_id not in pending:
                 continue  # a TRAP, or the late reply to a request given up on
+            index, kind, variable = pending.pop(reply_id)
             if verb == "ERROR":
-                raise Rejected(rest.strip())
+                results[index] = Rejected(rest.strip())
+                continue
             name, _, value = rest.partition(" ")
             if verb != kind or name != variable:
                 raise EOFError(f"unexpected reply {verb} {name}")
-            return value.strip()
+            results[index] = value.strip()
+        return results
 
     def _connection(self) -> socket.socket:
         if self._sock is None:
@@ -216,8 +247,22 @@ class CtrlClient:
         return self._sock
 
     def _frame(self, sock: socket.socket) -> tuple[int, bytes]:
-        length, protocol = struct.unpack(">HB", _read_exactly(sock, 3))
-        return protocol, _read_exactly(sock, length)
+        """The next frame; what was received beyond it stays in the buffer (read from an offset, not copied)."""
+        buffer, at = self._buffer, self._at
+        while len(buffer) - at < 3 or len(buffer) - at < 3 + int.from_bytes(buffer[at:at + 2], "big"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            buffer, at = buffer[at:] + chunk, 0
+        length, protocol = struct.unpack_from(">HB", buffer, at)
+        self._buffer, self._at = buffer, at + 3 + length
+        return protocol, buffer[at + 3:at + 3 + length]
+
+
+def _raise_rejected(result: str | Rejected) -> str:
+    if isinstance(result, Rejected):
+        raise result
+    return result
 
 
 class VtyClient:
@@ -288,16 +333,6 @@ class VtyClient:
 
 
 _TELNET_COMMAND = re.compile(rb"\xff[\xfb-\xfe].|\xff[\xf0-\xfa]", re.DOTALL)
-
-
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        if not chunk:
-            raise EOFError("connection closed")
-        data += chunk
-    return data
 
 
 def _describe(error: BaseException) -> str:

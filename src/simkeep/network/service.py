@@ -73,8 +73,8 @@ def follow(session: Session, changes: Iterable[tuple[uuid.UUID, str]], *, now: d
         write(session, Command(line_id, imsi, None if mode == ABSENT else msisdn, mode, state), line_state=state,
               now=now)
         written += 1
-    repository.retire_with_lines(session, [line_id for line_id, *_ in rows if last[line_id] == "deactivated"],
-                                 now=now)
+    # past deactivated (a sweep may carry a line to quarantine or available at once): the card is retired
+    repository.retire_with_lines(session, [line_id for line_id, *_ in rows if last[line_id] in _REMOVED], now=now)
     return written
 
 

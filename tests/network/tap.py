@@ -30,6 +30,7 @@ class Tap:
     def __post_init__(self) -> None:
         self._open.set()
         self._trigger: Callable[[str], bool] | None = None
+        self.caught: str | None = None  # the request whose reply is held
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
@@ -79,8 +80,9 @@ class Tap:
             with self._lock:
                 self.requests.extend(messages)
                 trigger = self._trigger
-                if trigger and any(trigger(m) for m in messages):
-                    self._trigger = None
+                caught = [m for m in messages if trigger and trigger(m)]
+                if caught:
+                    self._trigger, self.caught = None, caught[0]
                     self._open.clear()  # before the request goes on, so its reply cannot slip through
             try:
                 server.sendall(chunk)

@@ -61,7 +61,9 @@ def test_a_refused_file_lists_its_rows_in_the_readers_language_and_imports_nothi
     answer = upload(staff, token, "/admin/network/sims/import", content)
     assert answer.status_code == 422
     text = page_text(answer)
-    assert "4: IMSI 208150000000003" in text and f"3: ICCID {bad}" in text
+    assert f"3: L'ICCID {bad} a une clé de Luhn fausse" in text
+    assert "4: L'IMSI 208150000000003 n'est pas du réseau de l'opérateur (MCC-MNC 20801)" in text
+    assert "Le fichier a été refusé et rien n'a été importé\u00a0: corrigez les lignes indiquées" in text
     assert cards(db) == {}
 
 

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from simkeep.db import rowcount
@@ -112,6 +112,8 @@ def numbers(session: Session, *, text: str = "", operator_id: str | None = None,
     return list(session.scalars(query))
 
 
+# The provisioning outbox and the drift check.
+
 _C = ProvisioningCommand.__table__
 _L = NetworkLine.__table__
 
@@ -134,13 +136,25 @@ def lines_with_due_commands(session: Session, *, now: datetime, limit: int) -> l
     return [row.line_id for row in session.execute(due)]
 
 
+_CLAIM_LOCKS = 0x5E71  # the advisory-lock class of provisioning claims (the second key is the line's)
+
+
 def lock_lines(session: Session, line_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    """Lock the lines' network rows for this claim (PostgreSQL: another worker's claim skips them, a state change
-    waits for this short transaction); SQLite has one writer already."""
-    query = select(_L.c.line_id).where(_L.c.line_id.in_(line_ids))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.order_by(_L.c.line_id).with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+    """Those of the lines this claim may decide for. PostgreSQL: a transaction-level advisory lock per line, tried
+    without waiting, so two workers' claims never decide for one line at once (the other skips it this round); it
+    also covers a line whose network row is gone (a lost card's removal still to send). SQLite has one writer."""
+    if session.get_bind().dialect.name != "postgresql" or not line_ids:
+        return list(line_ids)
+    keys = {_lock_key(line_id): line_id for line_id in line_ids}
+    taken = session.execute(text("SELECT k FROM unnest(CAST(:keys AS integer[])) AS k "
+                                 "WHERE pg_try_advisory_xact_lock(:class, k)"),
+                            {"keys": sorted(keys), "class": _CLAIM_LOCKS}).scalars()
+    return [keys[key] for key in taken]
+
+
+def _lock_key(line_id: uuid.UUID) -> int:
+    """32 bits of the line's id (random bits, UUIDv7's tail): a rare collision only makes a line wait a round."""
+    return int.from_bytes(line_id.bytes[-4:], "big", signed=True)
 
 
 def pending_of(session: Session, line_ids: Sequence[uuid.UUID]) -> list[ProvisioningCommand]:
@@ -206,6 +220,17 @@ def lines_page(session: Session, *, after: uuid.UUID | None, limit: int,
     if operator_id is not None:
         query = query.where(NetworkLine.operator_id == operator_id)
     return list(session.scalars(query))
+
+
+def count_lines(session: Session, *, operator_id: str | None = None) -> int:
+    query = select(func.count()).select_from(_L)
+    if operator_id is not None:
+        query = query.where(_L.c.operator_id == operator_id)
+    return session.scalar(query) or 0
+
+
+def pending_total(session: Session) -> int:
+    return session.scalar(select(func.count()).where(_C.c.status == PENDING)) or 0
 
 
 def with_pending(session: Session, line_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:

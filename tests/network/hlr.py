@@ -27,7 +27,7 @@ import struct
 import subprocess
 import tempfile
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -151,10 +151,22 @@ class OsmoHlrPeer:
                 raise RuntimeError(f"osmo-hlr did not start on {self.address}: {self.log.read_text()[-2000:]}")
             time.sleep(0.05)
 
+    def pause(self) -> None:
+        """Freeze the HLR (SIGSTOP): connections open, requests wait unanswered, as from an overloaded HLR. Used to
+        make a worker's send hang, so that it can be killed between the send and its commit."""
+        assert self._process is not None, "not running"
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused HLR go on: it answers (and applies) what was sent meanwhile, even to a client gone since."""
+        assert self._process is not None, "not running"
+        self._process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self._process is None:
             return
         process, self._process = self._process, None
+        process.send_signal(signal.SIGCONT)  # a paused HLR would hold the SIGTERM
         process.terminate()
         try:
             process.wait(timeout=10)
@@ -293,18 +305,22 @@ def _until(sock: socket.socket, prompt: bytes) -> bytes:
 
 
 def _claim_address() -> tuple[str, IO[str]]:
-    LOCKS.mkdir(exist_ok=True)
+    if not LOCKS.exists():
+        LOCKS.mkdir(exist_ok=True)
+        with suppress(OSError):
+            LOCKS.chmod(0o1777)  # shared by every user's tests, like the temporary directory itself
     for last in range(2, 255):
         address = f"127.0.0.{last}"
-        lock = open(LOCKS / f"{address}.lock", "w")  # noqa: SIM115 (held open: the lock lives as long as the peer)
+        try:
+            lock = open(LOCKS / f"{address}.lock", "a")  # noqa: SIM115 (held open: the lock lives as long as the peer)
+        except PermissionError:  # another user's peer made it: theirs
+            continue
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.close()
             continue
         if all(_free(address, port) for port in (GSUP_PORT, VTY_PORT, CTRL_PORT)):
-            lock.write(str(os.getpid()))
-            lock.flush()
             return address, lock
         _release(address, lock)
     raise RuntimeError("no free 127.0.0.x address for osmo-hlr")

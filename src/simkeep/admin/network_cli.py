@@ -58,10 +58,10 @@ def _import(kind: str, path: Path, operator_id: str, as_: str | None, **options:
         with database().transaction() as session, progress_bar(unit=kind) as progress:
             operator = catalog.get_operator(session, operator_id)
             actor = staff.acting(session, username=as_, permission="network.manage") if as_ else "cli"
-            task = progress.add_task(f"importing {kind}", total=None)
+            task = progress.add_task(f"checking {kind}", total=None)  # every row, before anything is written
 
             def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
+                progress.update(task, description=f"importing {kind}", completed=done, total=total)
 
             run = inventory.import_sims if kind == "cards" else inventory.import_numbers
             count = run(session, _lines(path), operator=operator, source=path.name, actor=actor, now=clock.now(),

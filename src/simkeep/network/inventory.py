@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from simkeep.audit import service as audit
@@ -128,15 +127,12 @@ class _Refusal(Exception):
 
 # -- checks -----------------------------------------------------------------------------------------------------------
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit doubled, its two digits added (Luhn)
+
+
 def luhn_ok(digits: str) -> bool:
     """The Luhn (mod 10) check ITU-T E.118 puts at the end of an ICCID."""
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    return (sum(map(int, digits[-1::-2])) + sum(_DOUBLED[int(d)] for d in digits[-2::-2])) % 10 == 0
 
 
 def clean_iccid(raw: str) -> str:
@@ -293,11 +289,12 @@ def import_sims(session: Session, lines: Iterable[str], *, operator: Operator, s
     `source` names the file (kept on each card and in the audit log). Returns the cards imported."""
     cards = read_sims(session, lines, operator=operator, profile=profile)
     ref = source[-120:]
+    insert_rows = repository.bulk_inserter(session, Sim.__table__, ["id", "iccid", "imsi", "profile", "kind"], {
+        "operator_id": operator.id, "state": IN_STOCK, "line_id": None, "import_ref": ref, "imported_at": now,
+        "state_changed_at": now})
     for start in range(0, len(cards), INSERT_BATCH):
         chunk = cards[start:start + INSERT_BATCH]
-        session.execute(insert(Sim.__table__), [dict(
-            id=new_id(), iccid=c.iccid, imsi=c.imsi, operator_id=operator.id, profile=c.profile, kind=c.kind,
-            state=IN_STOCK, line_id=None, import_ref=ref, imported_at=now, state_changed_at=now) for c in chunk])
+        insert_rows([(new_id(), c.iccid, c.imsi, c.profile, c.kind) for c in chunk])
         if progress:
             progress(start + len(chunk), len(cards))
     audit.record(session, actor=actor, action="sims.import", subject_type="operator", subject_id=operator.id,
@@ -311,10 +308,11 @@ def import_numbers(session: Session, lines: Iterable[str], *, operator: Operator
     """Check the whole number file, then add every number to the operator's holding; nothing if any row is bad."""
     numbers = read_numbers(session, lines, operator=operator)
     ref = source[-120:]
+    insert_rows = repository.bulk_inserter(session, NetworkNumber.__table__, ["msisdn"], {
+        "operator_id": operator.id, "import_ref": ref, "imported_at": now})
     for start in range(0, len(numbers), INSERT_BATCH):
         chunk = numbers[start:start + INSERT_BATCH]
-        session.execute(insert(NetworkNumber.__table__), [dict(
-            msisdn=m, operator_id=operator.id, import_ref=ref, imported_at=now) for _, m in chunk])
+        insert_rows([(m,) for _, m in chunk])
         if progress:
             progress(start + len(chunk), len(numbers))
     audit.record(session, actor=actor, action="numbers.import", subject_type="operator", subject_id=operator.id,

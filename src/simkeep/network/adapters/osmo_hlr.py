@@ -5,15 +5,19 @@ URL: `osmo-hlr://HOST:CTRL_PORT?vty=VTY_PORT&timeout=SECONDS` (CTRL 4259 and VTY
 
 CTRL creates, deletes and reads subscribers (`subscriber.create`, `subscriber.delete`, `subscriber.by-imsi-X.info`)
 and sets the number (`…msisdn`, `none` clears it). The access mode goes through the VTY's `subscriber imsi X update
-network-access-mode (none|cs|ps|cs+ps)` when configured: unlike CTRL's `cs-enabled`/`ps-enabled`, which the serving
-network only learns at the subscriber's next location update, it also tells the serving network at once.
+network-access-mode (none|cs|ps|cs+ps)` when configured: CTRL's `cs-enabled`/`ps-enabled` only write the HLR's
+database, which the serving network reads at the subscriber's next location update, while the VTY command also sends
+the serving MSC/VLR and SGSN a GSUP Delete Subscriber Data when it takes access away, so a suspension bites at once
+(access given back still waits for the next location update). For the same reason a subscriber with access is barred
+through the VTY before it is deleted.
 
 Numbers: simkeep's MSISDNs are E.164 with a "+"; the HLR holds the digits (it refuses "+"), so the "+" is dropped on
 the way in and put back on the way out.
 
 `apply` reads what the HLR holds first and changes only what differs, so applying the same state twice writes
-nothing. One adapter keeps one connection to each interface; a lock makes it safe to share between threads, but each
-request waits for the previous one: give each worker thread its own adapter for parallel sends.
+nothing (deleting an absent subscriber included). One adapter keeps one connection to each interface; a lock makes it
+safe to share between threads, but each request waits for the previous one: give each worker thread its own adapter
+for parallel sends.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from simkeep.network.models import ABSENT, CS, CS_PS, NONE, PS
 DEFAULT_TIMEOUT = 5.0
 MODE_OF_FLAGS = {(False, False): NONE, (True, False): CS, (False, True): PS, (True, True): CS_PS}
 FLAGS_OF_MODE = {mode: flags for flags, mode in MODE_OF_FLAGS.items()}
+_IMSI, _MSISDN = re.compile(r"[0-9]{6,15}"), re.compile(r"\+[0-9]{1,15}")
 NO_SUCH_SUBSCRIBER = "No such subscriber."
 ALREADY_EXISTS = "Subscriber already exists."
 DOES_NOT_EXIST = "Subscriber doesn't exist."
@@ -53,11 +58,13 @@ class OsmoHlr:
         return cls(parts.hostname, parts.port, vty, float(query.get("timeout", DEFAULT_TIMEOUT)))
 
     def apply(self, held: Held) -> None:
+        _check(held)
         with self._lock:
-            if held.mode == ABSENT:
-                self._delete(held.imsi)
-                return
             current = self._read(held.imsi)
+            if held.mode == ABSENT:
+                if current.mode != ABSENT:
+                    self._remove(current)
+                return
             if current.mode == ABSENT:
                 self._create(held.imsi)
                 current = Held(held.imsi, None, CS_PS)  # what a new subscriber holds
@@ -67,6 +74,7 @@ class OsmoHlr:
                 self._set_number(held.imsi, held.msisdn)
 
     def read(self, imsi: str) -> Held:
+        _check(Held(imsi, None, ABSENT))
         with self._lock:
             return self._read(imsi)
 
@@ -74,6 +82,8 @@ class OsmoHlr:
         """What the HLR holds for each IMSI (ABSENT for those it does not know), for the drift check's batches:
         the reads are pipelined on the CTRL connection."""
         imsis = list(imsis)
+        for imsi in imsis:
+            _check(Held(imsi, None, ABSENT))
         with self._lock:
             replies = self.ctrl.get_many([f"subscriber.by-imsi-{imsi}.info" for imsi in imsis])
         return {imsi: _held(imsi, reply) for imsi, reply in zip(imsis, replies, strict=True)}
@@ -93,11 +103,14 @@ class OsmoHlr:
             if str(error) != ALREADY_EXISTS:  # created in between by someone else: as good
                 raise
 
-    def _delete(self, imsi: str) -> None:
+    def _remove(self, current: Held) -> None:
+        """Bar first through the VTY, which tells the serving network (a delete does not), then delete."""
+        if self.vty and current.mode != NONE:
+            self._set_mode(current.imsi, current.mode, NONE)
         try:
-            self.ctrl.set("subscriber.delete", imsi)
+            self.ctrl.set("subscriber.delete", current.imsi)
         except Rejected as error:
-            if str(error) != DOES_NOT_EXIST:  # absent already: what was asked
+            if str(error) != DOES_NOT_EXIST:  # deleted in between by someone else: what was asked
                 raise
 
     def _set_number(self, imsi: str, msisdn: str | None) -> None:
@@ -106,7 +119,7 @@ class OsmoHlr:
         except Rejected as error:
             holder = self._holder(msisdn) if msisdn else None
             if holder and holder != imsi:  # the HLR only says "Update MSISDN failed"
-                raise Rejected(f"{error}: {msisdn} is held by IMSI {holder}") from None
+                raise Rejected(f"{error}: the number is held by IMSI {_masked(holder)}") from None
             raise
 
     def _holder(self, msisdn: str) -> str | None:
@@ -125,6 +138,20 @@ class OsmoHlr:
             self.ctrl.set(f"subscriber.by-imsi-{imsi}.cs-enabled", str(int(cs)))
         if ps != ps_now:
             self.ctrl.set(f"subscriber.by-imsi-{imsi}.ps-enabled", str(int(ps)))
+
+
+def _check(held: Held) -> None:
+    """Digits only, as the HLR stores them: anything else would be refused, or read as more words of a command. An
+    MSISDN without its "+" would be read back with one, and look like drift forever."""
+    if not _IMSI.fullmatch(held.imsi):
+        raise Rejected("not an IMSI (6 to 15 digits)")
+    if held.msisdn is not None and not _MSISDN.fullmatch(held.msisdn):
+        raise Rejected("not an MSISDN (E.164: +, then up to 15 digits)")
+
+
+def _masked(imsi: str) -> str:
+    """The network (MCC-MNC) and the last two digits, as on simkeep's pages and in its logs."""
+    return imsi[:5] + "*" * max(len(imsi) - 7, 0) + imsi[-2:]
 
 
 def _held(imsi: str, info: str | Rejected) -> Held:

@@ -369,8 +369,8 @@ def in_seq_order(told: list[str], sent: list[str]) -> bool:
     """`told` (what reached the HLR) follows `sent` (the modes of the line's commands for the IMSI, in seq order),
     skipping commands that needed no change or were superseded, and never going back."""
     position = 0
-    for mode in told:
-        if mode == "create":
+    for mode, then in zip(told, [*told[1:], None], strict=True):
+        if mode == "create" or (mode, then) == (NONE, ABSENT):  # a removal bars first (the serving network learns)
             continue
         while position < len(sent) and sent[position] != mode:
             position += 1

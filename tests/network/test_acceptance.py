@@ -532,10 +532,20 @@ def test_any_sequence_of_renewals_sweeps_outages_and_crashes_ends_with_the_hlr_m
     rng = random.Random(seed)
     numbers = [f"+3361250{i:04d}" for i in range(4)]
     imsis = {n: line_with_sim(db, n, now=T0)[1] for n in numbers}
+    spare = [card() for _ in range(4)]
+    stock(db, spare, now=T0)
     now, renewed = T0, set()
     for _ in range(40):
-        action = rng.choice(["renew", "renew", "sweep", "sweep", "send", "send", "outage", "crash"])
-        if action == "renew":
+        action = rng.choice(["renew", "renew", "sweep", "sweep", "send", "send", "outage", "crash", "swap"])
+        if action == "swap":  # a lost or broken card replaced
+            number = rng.choice(numbers)
+            if spare and view(db, number).line.state in ("active", "grace", "suspended"):
+                iccid, imsi = spare.pop()
+                with db.transaction() as session:
+                    inventory.swap(session, line=ref(db, number), new_iccid=iccid, actor="test", reason="swap",
+                                   lost=rng.random() < 0.5, now=now)
+                imsis[number] = imsi
+        elif action == "renew":
             number = rng.choice(numbers)
             if view(db, number).line.state in ("active", "grace", "suspended"):
                 top_up(db, msisdn=number, offer_id=OFFER, now=now)
@@ -573,3 +583,4 @@ def test_any_sequence_of_renewals_sweeps_outages_and_crashes_ends_with_the_hlr_m
         assert (row.confirmed, row.confirmed_seq) == (row.desired, row.desired_seq)
     for number in renewed:
         assert held(peer, imsis[number]) == (CS_PS, number)  # no renewed line stays barred
+    assert sorted(peer.imsis()) == sorted(imsis[n] for n in numbers if expected(db, n)[0] != ABSENT)  # no old card

@@ -22,12 +22,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.network.hlr import OsmoHlrPeer, ctrl_exchange
+from tests.network.hlr import OsmoHlrPeer, Subscriber, ctrl_exchange
 
 from bench.common import Sizes, note, report
 from simkeep.network.adapters import Held
 from simkeep.network.adapters.osmo_hlr import OsmoHlr
-from simkeep.network.models import ABSENT, CS_PS, NONE
+from simkeep.network.models import ABSENT, CS, CS_PS, NONE
 
 
 def bench_network_hlr(sizes: Sizes) -> None:
@@ -40,6 +40,7 @@ def bench_network_hlr(sizes: Sizes) -> None:
         try:
             peer.start()
             rates = _measure(peer, imsis, numbers)
+            rates |= _drift_reads(peer, 20_000 if sizes.label == "quick" else 100_000)
         finally:
             peer.close()
     note(f"network_hlr: {count} subscribers per phase, osmo-hlr on {peer.address}")
@@ -51,6 +52,8 @@ def bench_network_hlr(sizes: Sizes) -> None:
            "x (adapter apply over CTRL / a bare loop sending the same three requests)")
     report("hlr_read_ratio", round(rates["read_many"] / rates["raw_ctrl_get"], 2),
            "x (pipelined read_many / bare CTRL GET loop)")
+    report("hlr_drift_read_many_ratio", round(rates["drift_read_many"] / rates["drift_raw_get"], 2),
+           "x (the drift check's reads in batches of 500 / bare CTRL GET loop)")
 
 
 def _measure(peer: OsmoHlrPeer, imsis: list[str], numbers: dict[str, str]) -> dict[str, float]:
@@ -81,6 +84,34 @@ def _measure(peer: OsmoHlrPeer, imsis: list[str], numbers: dict[str, str]) -> di
     finally:
         adapter.close()
         ctrl_only.close()
+    return rates
+
+
+def _drift_reads(peer: OsmoHlrPeer, count: int) -> dict[str, float]:
+    """The HLR side of a drift check over `count` lines: what it holds for each line's IMSI, read in the check's
+    batches of 500 with `read_many`, one `read` at a time, and by the bare GET loop. The subscribers are written
+    straight into the stopped HLR's database (creating 100,000 over CTRL would take minutes)."""
+    imsis = [f"00102{n:010d}" for n in range(count)]
+    peer.stop()
+    peer.seed(Subscriber(imsi, f"3362{n:07d}", cs=n % 3 != 0, ps=n % 3 == 2) for n, imsi in enumerate(imsis))
+    peer.start()
+    adapter = OsmoHlr.from_url(peer.url)
+    try:
+        started = time.perf_counter()
+        held = {}
+        for start in range(0, count, 500):
+            held |= adapter.read_many(imsis[start:start + 500])
+        rates = {"drift_read_many": count / (time.perf_counter() - started)}
+        assert held[imsis[4]] == Held(imsis[4], "+33620000004", CS), "the HLR holds other states"
+        started = time.perf_counter()
+        for imsi in imsis:
+            adapter.read(imsi)
+        rates["drift_read_one_by_one"] = count / (time.perf_counter() - started)
+    finally:
+        adapter.close()
+    rates["drift_raw_get"] = count / _raw_loop(peer, [("GET", f"subscriber.by-imsi-{imsi}.info", None)
+                                                      for imsi in imsis])
+    note(f"network_hlr: drift reads over {count} subscribers")
     return rates
 
 

@@ -27,6 +27,7 @@ import struct
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
 from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,6 +195,14 @@ class OsmoHlrPeer:
                            stdout=log, stderr=subprocess.STDOUT, cwd=self.directory, check=True, timeout=60)
         with closing(sqlite3.connect(self.database)) as db, db:
             db.executescript(HISTORY)
+
+    def seed(self, subscribers: Iterable[Subscriber]) -> None:
+        """Write subscribers straight into the stopped HLR's database, in one transaction: 100,000 in a second,
+        where creating them over CTRL takes minutes (benchmarks of the drift check's reads)."""
+        assert self._process is None, "stop the HLR first: it caches nothing, but it must not write meanwhile"
+        with closing(sqlite3.connect(self.database)) as db, db:
+            db.executemany("INSERT INTO subscriber (imsi, msisdn, nam_cs, nam_ps) VALUES (?, ?, ?, ?)",
+                           ((s.imsi, s.msisdn, s.cs, s.ps) for s in subscribers))
 
     # Reading and changing subscribers directly (not through simkeep's adapter).
 

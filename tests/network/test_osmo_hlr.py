@@ -217,6 +217,23 @@ def test_read_many_pipelines_more_reads_than_one_window(hlr: OsmoHlr, osmo_hlr: 
         osmo_hlr.delete(imsi)
 
 
+def test_subscribers_seeded_into_the_stopped_hlr_are_read_back(hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
+    """The benchmark's shortcut for 100,000 subscribers writes the HLR's own table: the HLR serves them as its own."""
+    on, barred, data_only = new_imsi(), new_imsi(), new_imsi()
+    osmo_hlr.stop()
+    try:
+        osmo_hlr.seed([Subscriber(on, "33612340017", cs=True, ps=True), Subscriber(barred, None, cs=False, ps=False),
+                       Subscriber(data_only, "33612340018", cs=False, ps=True)])
+    finally:
+        osmo_hlr.start()
+
+    assert hlr.read_many([on, barred, data_only]) == {
+        on: Held(on, "+33612340017", CS_PS), barred: Held(barred, None, NONE),
+        data_only: Held(data_only, "+33612340018", PS)}
+    for imsi in (on, barred, data_only):
+        osmo_hlr.delete(imsi)
+
+
 def test_a_stopped_hlr_is_unavailable_and_the_same_adapter_works_once_it_is_back(
         hlr: OsmoHlr, osmo_hlr: OsmoHlrPeer) -> None:
     imsi = new_imsi()

@@ -114,13 +114,16 @@ def sim_counts(session: Session, operator_id: str | None = None) -> dict[str, in
 
 def search_sims(session: Session, *, text: str = "", state: str | None = None, operator_id: str | None = None,
                 line_ids: Sequence[uuid.UUID] = (), limit: int = 100) -> list[Sim]:
-    """Cards whose ICCID or IMSI starts with `text` (or that serve one of `line_ids`), newest change first."""
+    """Cards whose ICCID or IMSI starts with `text` or that serve one of `line_ids` (either, when both are given),
+    newest change first."""
     query = select(Sim).order_by(Sim.state_changed_at.desc(), Sim.iccid).limit(limit)
+    matches = []
     if text:
-        matches = Sim.iccid.startswith(text, autoescape=True) | Sim.imsi.startswith(text, autoescape=True)
-        if line_ids:
-            matches = matches | Sim.line_id.in_(list(line_ids))
-        query = query.where(matches)
+        matches += [Sim.iccid.startswith(text, autoescape=True), Sim.imsi.startswith(text, autoescape=True)]
+    if line_ids:
+        matches.append(Sim.line_id.in_(list(line_ids)))
+    if matches:
+        query = query.where(or_(*matches))
     if state:
         query = query.where(Sim.state == state)
     if operator_id:

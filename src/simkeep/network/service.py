@@ -61,7 +61,7 @@ def follow(session: Session, changes: Iterable[tuple[uuid.UUID, str]], *, now: d
                NetworkLine.desired, Operator.grace_network_access)
         .join(Operator, Operator.id == NetworkLine.operator_id)
         .where(NetworkLine.line_id.in_(list(last))).order_by(NetworkLine.line_id)).all()
-    written, deactivated = 0, []
+    written, ended = 0, []
     for line_id, imsi, msisdn, before, desired, grace_access in rows:
         state = last[line_id]
         if state == before:
@@ -73,9 +73,9 @@ def follow(session: Session, changes: Iterable[tuple[uuid.UUID, str]], *, now: d
             write(session, Command(line_id, imsi, None if mode == ABSENT else msisdn, mode, state), line_state=state,
                   now=now)
             written += 1
-        if state in _REMOVED:  # a sweep may carry a line past deactivated at once (to quarantine, available)
-            deactivated.append(line_id)
-    repository.retire_with_lines(session, deactivated, now=now)
+        if state in _REMOVED:  # a sweep that caught up may jump past deactivated: the card goes all the same
+            ended.append(line_id)
+    repository.retire_with_lines(session, ended, now=now)
     return written
 
 

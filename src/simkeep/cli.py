@@ -16,12 +16,15 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from simkeep.admin.network_cli import app as network_app
 from simkeep.admin.promotion_cli import app as promotion_app
 from simkeep.config import ConfigError, Settings, check, get_settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
 from simkeep.locale import languages
+from simkeep.network.cli import drift_cmd as network_drift_cmd
+from simkeep.network.cli import provision_cmd as network_provision_cmd
 from simkeep.notification.cli import endpoint_app, messages_app
 from simkeep.payment.cli import reconcile_app, refund_cmd, review_app
 from simkeep.payment.providers.sepa.cli import app as bank_app
@@ -50,6 +53,9 @@ app.add_typer(voucher_app, name="voucher")
 app.add_typer(reseller_app, name="reseller")
 app.add_typer(partner_app, name="partner")
 app.add_typer(promotion_app, name="promotion")
+network_app.command("drift")(network_drift_cmd)
+network_app.command("provision")(network_provision_cmd)
+app.add_typer(network_app, name="network")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""

@@ -167,8 +167,8 @@ class Settings(BaseSettings):
     # A command the network could not take (down, or refused) is tried again after retry * 2^(n-1) seconds,
     # jittered, at most retry_max; a worker's lease on a command it is sending (longer than any adapter's timeout).
     network_retry_seconds: float = 2.0
-    network_retry_max_seconds: float = 300.0
-    network_lease_seconds: float = 60.0
+    network_retry_max_seconds: float = 60.0
+    network_lease_seconds: float = 20.0
     # How often the worker compares the network with every line's desired state (and repairs differences).
     network_drift_interval_seconds: float = 3600.0
     network_drift_repair: bool = True  # False: the worker's drift check only reports (staff repair with the CLI)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
@@ -13,6 +14,7 @@ from simkeep.network.models import NetworkLine, ProvisioningCommand
 from simkeep.network.tasks import Adapters
 from tests.factories.lines import make_line
 from tests.network.fakes import FakeHlr
+from tests.network.hlr import OsmoHlrPeer
 
 IMSI = "208011234567890"
 MSISDN = "+33612345678"
@@ -58,3 +60,16 @@ def network_line(db: Database, line_id) -> NetworkLine:
         row = session.get(NetworkLine, line_id)
         assert row is not None
         return row
+
+
+@pytest.fixture(scope="session")
+def osmo_hlr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OsmoHlrPeer]:
+    """A real osmo-hlr (tests/network/hlr.py): `url` for SIMKEEP_NETWORK_PROVISIONING, `stop()`/`start()` (same
+    database), `pause()`/`resume()`, and helpers to read or change a subscriber directly and read its history. Tests
+    use IMSIs of their own; a test that stopped or paused it starts or resumes it again."""
+    peer = OsmoHlrPeer(tmp_path_factory.mktemp("osmo-hlr"))
+    try:
+        peer.start()
+        yield peer
+    finally:
+        peer.close()

@@ -109,8 +109,25 @@ def test_a_line_changed_while_the_network_was_read_is_not_recorded(db, net, hlr,
 
 def test_the_worker_schedule_checks_a_page_per_call_then_rests(db, net, hlr, adapters, monkeypatch):
     provisioned(db, net, adapters, count=2)
-    monkeypatch.setattr("simkeep.network.drift.PROCESS_ADAPTERS", adapters)
+    monkeypatch.setattr("simkeep.network.tasks.PROCESS_ADAPTERS", adapters)
     hlr.held["208010000000001"] = Held("208010000000001", "+33612340001", NONE)
     schedule = drift.Schedule(db, net.model_copy(update={"network_drift_interval_seconds": 3600.0}), batch=1)
     assert [schedule() for _ in range(4)] == [1, 1, 1, 0]
     assert [c.reason for c in commands(db)][-1] == "drift"
+
+
+def test_an_element_that_reads_many_at_once_is_asked_once_per_page(db, net, hlr, adapters):
+    provisioned(db, net, adapters, count=5)
+    asked = []
+
+    class BatchHlr(type(hlr)):
+        def read_many(self, imsis):
+            asked.append(list(imsis))
+            return {imsi: self.read(imsi) for imsi in imsis}
+
+    batch = BatchHlr()
+    batch.held = dict(hlr.held)
+    batch.held[IMSI] = Held(IMSI, MSISDN, NONE)
+    report = drift.check(db, net, repair=False, batch=2, now=LATER, adapters=type(adapters)(lambda url, s: batch))
+    assert [len(imsis) for imsis in asked] == [2, 2, 1]
+    assert (report.lines, report.in_sync, report.drifted) == (5, 4, 1)

@@ -219,9 +219,10 @@ def test_the_url_names_the_base_and_its_options():
         "https://gw.example/prov/v1", 2.5, 2.5)
     with pytest.raises(ValueError, match=r"unknown provisioning gateway URL option\(s\): retries \(timeout\)"):
         Gateway.from_url("https://gw.example/v1?retries=3", settings)
-    with pytest.raises(ValueError, match=r"the gateway timeout \(31 s\) must be positive and at most half of "
-                                         r"SIMKEEP_NETWORK_LEASE_SECONDS \(60 s\)"):
-        Gateway.from_url("https://gw.example/v1?timeout=31", settings)
+    assert Gateway.from_url("https://gw.example/v1", settings).client.timeout.read == 5.0
+    with pytest.raises(ValueError, match=r"^the gateway timeout \(8 s, 11 s with connecting\) must be positive and "
+                                         r"fit in half of SIMKEEP_NETWORK_LEASE_SECONDS \(20 s\)$"):
+        Gateway.from_url("https://gw.example/v1?timeout=8", settings.model_copy(update={"network_lease_seconds": 20}))
     with pytest.raises(ValueError, match="SIMKEEP_NETWORK_GATEWAY_SECRET is not set"):
         Gateway.from_url("https://gw.example/v1", Settings())
 

@@ -6,10 +6,11 @@ from sqlalchemy import update
 from simkeep.catalog.models import Operator
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line import rules
-from simkeep.network import service
+from simkeep.network import repository, service
 from simkeep.network.adapters import Held
 from simkeep.network.models import ABSENT, CS, CS_PS, DONE, NONE, PENDING, PS, SUPERSEDED
 from simkeep.network.tasks import send_due
+from simkeep.worker import make_jobs
 from tests.conftest import T0
 from tests.factories.lines import make_line, top_up, view
 from tests.network.conftest import IMSI, MSISDN, SYMA, commands, network_line, sim_line
@@ -235,3 +236,30 @@ def test_follow_writes_no_command_when_the_desired_mode_stays_the_same(db, net):
         assert service.follow(session, [(line.id, "quarantine")], now=T0) == 0
     row = network_line(db, line.id)
     assert (row.line_state, row.desired, row.desired_seq) == ("quarantine", ABSENT, 2)
+
+
+def test_a_lost_cards_removal_is_sent_though_its_line_has_no_network_row_any_more(db, net, hlr, adapters):
+    line = sim_line(db, now=T0)
+    send_due(db, net, now=T0, adapters=adapters)
+    with db.transaction() as session:  # as network.inventory.report_lost does
+        service.write(session, service.Command(line.id, IMSI, None, ABSENT, "lost"), track=False, now=T0)
+        repository.forget_line(session, line.id)
+    assert send_due(db, net, now=T0, adapters=adapters) == 1
+    assert hlr.held == {}
+    assert [(c.reason, c.status) for c in commands(db)] == [("bind", DONE), ("lost", DONE)]
+
+
+def test_the_worker_sends_commands_every_round_and_walks_the_drift_check_a_page_at_a_time(db, net, hlr, adapters,
+                                                                                          monkeypatch):
+    monkeypatch.setattr("simkeep.network.tasks.PROCESS_ADAPTERS", adapters)
+    monkeypatch.setattr("simkeep.core.clock.now", lambda: T0)
+    sim_line(db, now=T0)
+    jobs = {job.name: job for job in make_jobs(db, None, net, stopping=lambda: False)}
+    provision, check = jobs["provision"], jobs["network_drift"]
+    assert (provision.every, provision.rests, check.every, check.rests) == (0.0, False, 0.0, True)
+    assert provision.run() == 1
+    assert hlr.held == {IMSI: Held(IMSI, MSISDN, CS_PS)}
+    assert provision.run() == 0
+    assert check.run() == 1  # the first page (and the pass: one line)
+    assert network_line(db, view(db).line.id).checked_at == T0
+    assert check.run() == 0  # resting until the next interval

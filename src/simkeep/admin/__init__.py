@@ -11,6 +11,7 @@ from simkeep.admin import (
     devices,
     drawer,
     lines,
+    network,
     pages,
     partner,
     partners,
@@ -26,6 +27,6 @@ from simkeep.admin import (
 router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
               resellers.router, partner.router, vouchers.router, counter.router, drawer.router, devices.router,
-              counter_signin.router, stores.router, partners.router, promotions.router):
+              counter_signin.router, stores.router, partners.router, promotions.router, network.router):
     router.include_router(_part)
 install = signin.install

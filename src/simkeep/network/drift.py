@@ -20,10 +20,10 @@ import structlog
 from simkeep.config import Settings
 from simkeep.core import clock
 from simkeep.db import Database
-from simkeep.network import repository, service
-from simkeep.network.adapters import Held, Rejected, Unavailable, url_for
+from simkeep.network import repository, service, tasks
+from simkeep.network.adapters import Held, Provisioner, Rejected, Unavailable, url_for
 from simkeep.network.models import ABSENT, NetworkLine
-from simkeep.network.tasks import PROCESS_ADAPTERS, Adapters
+from simkeep.network.tasks import Adapters
 
 log = structlog.get_logger()
 MAX_LISTED = 1000  # differences kept in the report (all are counted, and stored on their lines)
@@ -94,21 +94,26 @@ class Walk:
     def step(self, db: Database, settings: Settings, *, now: datetime, adapters: Adapters | None = None,
              progress: Callable[[int], None] = lambda lines: None) -> bool:
         """Check the next page; True when the pass is complete."""
-        adapters = adapters or PROCESS_ADAPTERS
+        adapters = adapters or tasks.PROCESS_ADAPTERS
         with db.transaction(write=False) as session:
             page = repository.lines_page(session, after=self.after, limit=self.batch, operator_id=self.operator_id)
             pending = repository.with_pending(session, [line.line_id for line in page]) if page else set()
         if not page:
             return True
         self.after = page[-1].line_id
-        found = {}
+        self.report.pending += len(pending)
+        by_url: dict[str, list[NetworkLine]] = {}
         for line in page:
-            if line.line_id in pending:
-                self.report.pending += 1
-                continue
-            held = _read(settings, adapters, line, self.report, self.down)
-            if held is not None:
-                found[line.line_id] = (line.desired_seq, difference(expected(line), held))
+            url = url_for(settings, line.operator_id)
+            if url is None:
+                self.report.unconfigured += 1
+            elif line.line_id not in pending:
+                by_url.setdefault(url, []).append(line)
+        found = {}
+        for url, lines in by_url.items():
+            for line, held in zip(lines, _read(settings, adapters, url, lines, self.report, self.down), strict=True):
+                if held is not None:
+                    found[line.line_id] = (line.desired_seq, difference(expected(line), held))
         _record(db, page, found, self.report, repair=self.repair, now=now)
         self.report.lines += len(page)
         progress(len(page))
@@ -138,24 +143,34 @@ class Schedule:
         return 1
 
 
-def _read(settings: Settings, adapters: Adapters, line: NetworkLine, report: DriftReport, down: set) -> Held | None:
-    url = url_for(settings, line.operator_id)
-    if url is None:
-        report.unconfigured += 1
-        return None
+def _read(settings: Settings, adapters: Adapters, url: str, lines: list[NetworkLine], report: DriftReport,
+          down: set) -> list[Held | None]:
+    """What one element holds for each of `lines` (None where it could not tell). An adapter with `read_many`
+    (osmo-hlr pipelines its CTRL reads) is asked once for the page."""
     if url in down:
-        report.unreachable += 1
-        return None
+        report.unreachable += len(lines)
+        return [None] * len(lines)
+    adapter = adapters.get(url, settings)
     try:
-        return adapters.get(url, settings).read(line.imsi)
+        read_many = getattr(adapter, "read_many", None)
+        if read_many is not None:
+            held = read_many([line.imsi for line in lines])
+            return [held.get(line.imsi) for line in lines]
+        return [_read_one(adapter, line, report) for line in lines]
     except (Unavailable, OSError) as exc:
-        down.add(url)  # not asked again in this check: the rest of its lines count as unreachable
+        down.add(url)  # not asked again in this pass: the rest of its lines count as unreachable
         adapters.drop(url)
-        log.warning("network.drift_unreachable", operator=line.operator_id, error=type(exc).__name__)
-        report.unreachable += 1
+        log.warning("network.drift_unreachable", operator=lines[0].operator_id, error=type(exc).__name__)
+        report.unreachable += len(lines)
+        return [None] * len(lines)
+
+
+def _read_one(adapter: Provisioner, line: NetworkLine, report: DriftReport) -> Held | None:
+    try:
+        return adapter.read(line.imsi)
     except Rejected:
         report.errors += 1
-    return None
+        return None
 
 
 def _record(db: Database, page: list[NetworkLine], found: dict, report: DriftReport, *, repair: bool,

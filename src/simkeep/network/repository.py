@@ -1,16 +1,159 @@
-"""Queries of the network domain: the provisioning outbox's claims and outcomes, and the drift check's pages."""
+"""Queries of the network domain: the inventory tables (sims, network_numbers; the only writer of their rows besides
+the imports' bulk inserts in inventory.py), the provisioning outbox's claims and outcomes, and the drift check's pages."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import Table, delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from simkeep.db import rowcount
-from simkeep.network.models import DONE, PENDING, SUPERSEDED, NetworkLine, ProvisioningCommand
+from simkeep.network.models import (
+    ASSIGNED,
+    DONE,
+    PENDING,
+    RETIRED,
+    SIM_STATES,
+    SUPERSEDED,
+    NetworkLine,
+    NetworkNumber,
+    ProvisioningCommand,
+    Sim,
+)
+
+LOOKUP_BATCH = 1000  # values per IN (...) list: well under SQLite's 32,766 bound parameters and PostgreSQL's 65,535
+
+
+def existing(session: Session, column, values: Sequence[str]) -> set[str]:
+    """Those of `values` already in `column` (sims.iccid, sims.imsi, network_numbers.msisdn), in batches."""
+    found: set[str] = set()
+    for start in range(0, len(values), LOOKUP_BATCH):
+        found.update(session.scalars(select(column).where(column.in_(values[start:start + LOOKUP_BATCH]))))
+    return found
+
+
+def bulk_inserter(session: Session, table: Table, columns: list[str], constants: dict[str, Any]
+                  ) -> Callable[[list[tuple]], None]:
+    """A function that inserts rows (values of `columns`, in order) with `constants` in the other columns, each
+    value converted by its column type's bind processor (the constants once). PostgreSQL: COPY, in the session's
+    transaction; SQLite: one executemany of plain tuples. An import of a million cards spends its time in the
+    database, not in per-row parameter handling or round trips."""
+    conn = session.connection()
+    dialect = conn.dialect
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    tail = tuple(_bound(table.c[name].type, dialect, value) for name, value in constants.items())
+    names = ", ".join([*columns, *constants])
+
+    def values(rows: list[tuple]) -> Iterator[tuple]:
+        for row in rows:
+            yield (*(p(v) if p is not None else v for p, v in zip(processors, row, strict=True)), *tail)
+
+    if dialect.name == "postgresql":
+        def copy_rows(rows: list[tuple]) -> None:
+            with conn.connection.driver_connection.cursor() as cursor, cursor.copy(  # type: ignore[union-attr]
+                    f"COPY {table.name} ({names}) FROM STDIN") as copy:
+                for row in values(rows):
+                    copy.write_row(row)
+
+        return copy_rows
+    sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(['?'] * (len(columns) + len(constants)))})"
+
+    def insert_rows(rows: list[tuple]) -> None:
+        conn.exec_driver_sql(sql, list(values(rows)))
+
+    return insert_rows
+
+
+def _bound(column_type, dialect, value: Any) -> Any:
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process is not None and value is not None else value
+
+
+def sim_by_iccid(session: Session, iccid: str, *, lock: bool = False) -> Sim | None:
+    query = select(Sim).where(Sim.iccid == iccid)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def assigned_sim(session: Session, line_id: uuid.UUID, *, lock: bool = False) -> Sim | None:
+    """The card a line holds now (at most one: uq_sims_assigned_line)."""
+    query = select(Sim).where(Sim.line_id == line_id, Sim.state == ASSIGNED)
+    return session.scalar(query.with_for_update() if lock else query)
+
+
+def sims_of_line(session: Session, line_id: uuid.UUID) -> list[Sim]:
+    """Every card the line has had, the current one first, then the newest change first."""
+    return list(session.scalars(select(Sim).where(Sim.line_id == line_id)
+                                .order_by((Sim.state == ASSIGNED).desc(), Sim.state_changed_at.desc())))
+
+
+def set_state(session: Session, sim: Sim, *, state: str, line_id: uuid.UUID | None, now: datetime) -> None:
+    session.execute(update(Sim).where(Sim.id == sim.id)
+                    .values(state=state, line_id=line_id, state_changed_at=now)
+                    .execution_options(synchronize_session=False))
+    session.refresh(sim)
+
+
+def retire_with_lines(session: Session, line_ids: Iterable[uuid.UUID], *, now: datetime) -> int:
+    """Deactivated lines give their cards up for good (network.service.follow): the cards are retired, keeping the
+    line they served. The HLR removal is the line's own ABSENT command. Returns the cards retired."""
+    ids = list(line_ids)
+    if not ids:
+        return 0
+    result = session.execute(update(Sim).where(Sim.line_id.in_(ids), Sim.state == ASSIGNED)
+                             .values(state=RETIRED, state_changed_at=now)
+                             .execution_options(synchronize_session=False))
+    return rowcount(result)
+
+
+def forget_line(session: Session, line_id: uuid.UUID) -> None:
+    """The line has no card any more (reported lost, none at hand): nothing to provision, so no desired state that a
+    later state change or the drift check would push to the lost card. The next card's bind makes the row again."""
+    session.execute(delete(NetworkLine).where(NetworkLine.line_id == line_id))
+
+
+def sim_counts(session: Session, operator_id: str | None = None) -> dict[str, int]:
+    """Cards by state (every state present, 0 when none)."""
+    query = select(Sim.state, func.count()).group_by(Sim.state)
+    if operator_id:
+        query = query.where(Sim.operator_id == operator_id)
+    counts: dict[str, int] = {state: count for state, count in session.execute(query)}
+    return {state: counts.get(state, 0) for state in SIM_STATES}
+
+
+def search_sims(session: Session, *, text: str = "", state: str | None = None, operator_id: str | None = None,
+                line_ids: Sequence[uuid.UUID] = (), limit: int = 100) -> list[Sim]:
+    """Cards whose ICCID or IMSI starts with `text` or that serve one of `line_ids` (either, when both are given),
+    newest change first."""
+    query = select(Sim).order_by(Sim.state_changed_at.desc(), Sim.iccid).limit(limit)
+    matches = []
+    if text:
+        matches += [Sim.iccid.startswith(text, autoescape=True), Sim.imsi.startswith(text, autoescape=True)]
+    if line_ids:
+        matches.append(Sim.line_id.in_(list(line_ids)))
+    if matches:
+        query = query.where(or_(*matches))
+    if state:
+        query = query.where(Sim.state == state)
+    if operator_id:
+        query = query.where(Sim.operator_id == operator_id)
+    return list(session.scalars(query))
+
+
+def numbers(session: Session, *, text: str = "", operator_id: str | None = None, limit: int = 100
+            ) -> list[NetworkNumber]:
+    query = select(NetworkNumber).order_by(NetworkNumber.msisdn).limit(limit)
+    if text:
+        query = query.where(NetworkNumber.msisdn.contains(text, autoescape=True))
+    if operator_id:
+        query = query.where(NetworkNumber.operator_id == operator_id)
+    return list(session.scalars(query))
+
+
+# The provisioning outbox and the drift check.
 
 _C = ProvisioningCommand.__table__
 _L = NetworkLine.__table__
@@ -34,13 +177,25 @@ def lines_with_due_commands(session: Session, *, now: datetime, limit: int) -> l
     return [row.line_id for row in session.execute(due)]
 
 
+_CLAIM_LOCKS = 0x5E71  # the advisory-lock class of provisioning claims (the second key is the line's)
+
+
 def lock_lines(session: Session, line_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
-    """Lock the lines' network rows for this claim (PostgreSQL: another worker's claim skips them, a state change
-    waits for this short transaction); SQLite has one writer already."""
-    query = select(_L.c.line_id).where(_L.c.line_id.in_(line_ids))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.order_by(_L.c.line_id).with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+    """Those of the lines this claim may decide for. PostgreSQL: a transaction-level advisory lock per line, tried
+    without waiting, so two workers' claims never decide for one line at once (the other skips it this round); it
+    also covers a line whose network row is gone (a lost card's removal still to send). SQLite has one writer."""
+    if session.get_bind().dialect.name != "postgresql" or not line_ids:
+        return list(line_ids)
+    keys = {_lock_key(line_id): line_id for line_id in line_ids}
+    taken = session.execute(text("SELECT k FROM unnest(CAST(:keys AS integer[])) AS k "
+                                 "WHERE pg_try_advisory_xact_lock(:class, k)"),
+                            {"keys": sorted(keys), "class": _CLAIM_LOCKS}).scalars()
+    return [keys[key] for key in taken]
+
+
+def _lock_key(line_id: uuid.UUID) -> int:
+    """32 bits of the line's id (random bits, UUIDv7's tail): a rare collision only makes a line wait a round."""
+    return int.from_bytes(line_id.bytes[-4:], "big", signed=True)
 
 
 def pending_of(session: Session, line_ids: Sequence[uuid.UUID]) -> list[ProvisioningCommand]:
@@ -106,6 +261,17 @@ def lines_page(session: Session, *, after: uuid.UUID | None, limit: int,
     if operator_id is not None:
         query = query.where(NetworkLine.operator_id == operator_id)
     return list(session.scalars(query))
+
+
+def count_lines(session: Session, *, operator_id: str | None = None) -> int:
+    query = select(func.count()).select_from(_L)
+    if operator_id is not None:
+        query = query.where(_L.c.operator_id == operator_id)
+    return session.scalar(query) or 0
+
+
+def pending_total(session: Session) -> int:
+    return session.scalar(select(func.count()).where(_C.c.status == PENDING)) or 0
 
 
 def with_pending(session: Session, line_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:

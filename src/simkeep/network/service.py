@@ -61,7 +61,7 @@ def follow(session: Session, changes: Iterable[tuple[uuid.UUID, str]], *, now: d
                NetworkLine.desired, Operator.grace_network_access)
         .join(Operator, Operator.id == NetworkLine.operator_id)
         .where(NetworkLine.line_id.in_(list(last))).order_by(NetworkLine.line_id)).all()
-    written = 0
+    written, ended = 0, []
     for line_id, imsi, msisdn, before, desired, grace_access in rows:
         state = last[line_id]
         if state == before:
@@ -69,10 +69,13 @@ def follow(session: Session, changes: Iterable[tuple[uuid.UUID, str]], *, now: d
         mode = desired_mode(state, grace_access)
         if mode == desired:
             session.execute(update(NetworkLine).where(NetworkLine.line_id == line_id).values(line_state=state))
-            continue
-        write(session, Command(line_id, imsi, None if mode == ABSENT else msisdn, mode, state), line_state=state,
-              now=now)
-        written += 1
+        else:
+            write(session, Command(line_id, imsi, None if mode == ABSENT else msisdn, mode, state), line_state=state,
+                  now=now)
+            written += 1
+        if state in _REMOVED:  # a sweep that caught up may jump past deactivated: the card goes all the same
+            ended.append(line_id)
+    repository.retire_with_lines(session, ended, now=now)
     return written
 
 
@@ -166,3 +169,13 @@ def recent_commands(session: Session, line_id: uuid.UUID, *, limit: int = 10) ->
     return [CommandView(seq=c.seq, imsi_masked=mask_imsi(c.imsi), mode=c.mode, reason=c.reason, status=c.status,
                         attempts=c.attempts, last_error=c.last_error, created_at=c.created_at, done_at=c.done_at)
             for c in repository.recent_commands(session, line_id, limit=limit)]
+
+
+def count_lines(session: Session, *, operator_id: str | None = None) -> int:
+    """Lines with a SIM (of one operator): what a drift check walks."""
+    return repository.count_lines(session, operator_id=operator_id)
+
+
+def pending_count(session: Session) -> int:
+    """Provisioning commands still to send, every line."""
+    return repository.pending_total(session)

@@ -11,7 +11,7 @@ A subscriber the network does not know is a 404 with error code `unknown_subscri
 Every request is signed under SIMKEEP_NETWORK_GATEWAY_SECRET with `Simkeep-Signature: t=<unix>,v1=<hex HMAC-SHA256
 of "<t>.<METHOD>.<path>.<body>">` (core.signing over the method and path as well as the body: a signed DELETE of one
 IMSI cannot be replayed against another) and carries a fresh `Request-Id` for the gateway's logs. The URL is the
-base, with an optional `?timeout=<seconds>` (default 10). README.md, "The provisioning gateway protocol", is the
+base, with an optional `?timeout=<seconds>` (default 5). README.md, "The provisioning gateway protocol", is the
 reference for gateway implementers.
 """
 
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 SIGNATURE_HEADER = "Simkeep-Signature"
 REQUEST_ID_HEADER = "Request-Id"
 UNKNOWN_SUBSCRIBER = "unknown_subscriber"  # the 404 error code that means "not in the network"
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = 5.0  # a gateway answers one subscriber in milliseconds; a slow one is retried later
 CONNECT_TIMEOUT = 3.0  # an unreachable gateway is known quickly; a slow one gets the whole timeout
 PRESENT_MODES = tuple(mode for mode in MODES if mode != ABSENT)
 _LONG_NUMBER = re.compile(r"\d{6,}")
@@ -72,10 +72,11 @@ class Gateway:
         if unknown:
             raise ValueError(f"unknown provisioning gateway URL option(s): {', '.join(sorted(unknown))} (timeout)")
         timeout = float(options.get("timeout", DEFAULT_TIMEOUT))
-        if not 0 < timeout <= settings.network_lease_seconds / 2:
+        longest = min(CONNECT_TIMEOUT, timeout) + timeout  # connecting, then waiting for the answer
+        if timeout <= 0 or longest > settings.network_lease_seconds / 2:
             # a worker sends only while half its lease is left: a longer wait could outlive the lease (sent twice)
-            raise ValueError(f"the gateway timeout ({timeout:g} s) must be positive and at most half of "
-                             f"SIMKEEP_NETWORK_LEASE_SECONDS ({settings.network_lease_seconds:g} s)")
+            raise ValueError(f"the gateway timeout ({timeout:g} s, {longest:g} s with connecting) must be positive and "
+                             f"fit in half of SIMKEEP_NETWORK_LEASE_SECONDS ({settings.network_lease_seconds:g} s)")
         base = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         return cls(base, settings.network_gateway_secret, timeout=timeout)
 

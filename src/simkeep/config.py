@@ -160,6 +160,12 @@ class Settings(BaseSettings):
     # e.g. {"fr-orange-mobicarte": "osmo-hlr://127.0.0.1:4259?vty=4258"}. An operator with none keeps its commands
     # pending (shown on the line's page) until one is configured.
     network_provisioning: dict[str, str] = {}
+    # eSIM profiles (network/esim.py): the key that seals (AES-GCM) each profile's matching ID, the bearer secret of
+    # its activation code. Not derived from the master secret, like the voucher seal key: rotating that must not make
+    # the profiles in stock unreadable. Demo mode generates it; without it in production eSIMs refuse to run.
+    esim_seal_key: str | None = None
+    # How long the link in the "your eSIM is ready" e-mail may show the code (once) without a signed-in session.
+    esim_link_days: int = 30
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master
@@ -263,7 +269,7 @@ def check(settings: Settings) -> None:
             problems.append(f"SIMKEEP_PREVIOUS_SECRET_KEYS[{i}] {why}")
     if settings.admin_token is not None:
         judge("admin_token", settings.admin_token)
-    for name in ("voucher_pepper", "voucher_seal_key", "voice_platform_secret", "voice_vxml_key"):
+    for name in ("voucher_pepper", "voucher_seal_key", "voice_platform_secret", "voice_vxml_key", "esim_seal_key"):
         if getattr(settings, name) is not None:
             judge(name, getattr(settings, name))
     if settings.sandbox_on:
@@ -310,6 +316,7 @@ DEMO_SECRETS: dict[str, Callable[[], str]] = {
     "voucher_seal_key": lambda: secrets.token_urlsafe(48),
     "voice_platform_secret": lambda: f"whsec_{secrets.token_urlsafe(32)}",
     "voice_vxml_key": lambda: secrets.token_urlsafe(32),
+    "esim_seal_key": lambda: secrets.token_urlsafe(48),
 }
 
 

@@ -196,3 +196,29 @@ class PlanDateInvalid(InvalidInput):
 class NoPlan(Conflict):
     code, message = "no_plan", "No sequence of renewals keeps this number until that date."
 
+
+
+# -- eSIM profiles ------------------------------------------------------------------------------------------------
+
+class EsimNotConfigured(SimkeepError):
+    code, status, message = "esim_not_configured", 503, "eSIM profiles are not set up: SIMKEEP_ESIM_SEAL_KEY is required."
+
+
+class EsimImportRefused(InvalidInput):
+    code, message = "esim_import_refused", "The profile file was refused; nothing was imported."
+
+
+class EsimUnavailable(Conflict):
+    code, message = "esim_unavailable", "No eSIM profile of this operator is in stock."
+
+
+class EsimNotFound(NotFound):
+    code, message = "esim_not_found", "This line has no eSIM profile."
+
+
+class EsimLinkInvalid(NotFound):
+    code, message = "esim_link_invalid", "This eSIM link is not valid or has expired."
+
+
+class EsimLinkUsed(Conflict):
+    code, message = "esim_link_used", "This eSIM link was already opened: sign in with your number to see the code."

@@ -22,6 +22,7 @@ from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
 from simkeep.db import Database
 from simkeep.locale import languages
+from simkeep.network.esim_cli import app as esim_app
 from simkeep.notification.cli import endpoint_app, messages_app
 from simkeep.payment.cli import reconcile_app, refund_cmd, review_app
 from simkeep.payment.providers.sepa.cli import app as bank_app
@@ -50,6 +51,7 @@ app.add_typer(voucher_app, name="voucher")
 app.add_typer(reseller_app, name="reseller")
 app.add_typer(partner_app, name="partner")
 app.add_typer(promotion_app, name="promotion")
+app.add_typer(esim_app, name="esim")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""

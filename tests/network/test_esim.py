@@ -6,11 +6,22 @@ import pytest
 import segno
 from sqlalchemy import select, text
 
-from simkeep.core.ids import new_id
 from simkeep.core.errors import EsimImportRefused, EsimLinkInvalid, EsimUnavailable
+from simkeep.core.ids import new_id
 from simkeep.network import esim, service
-from simkeep.network.models import ABSENT, ASSIGNED, CS_PS, ESIM, IN_STOCK, PHYSICAL, RETIRED, EsimProfile, \
-    NetworkLine, ProvisioningCommand, Sim
+from simkeep.network.models import (
+    ABSENT,
+    ASSIGNED,
+    CS_PS,
+    ESIM,
+    IN_STOCK,
+    PHYSICAL,
+    RETIRED,
+    EsimProfile,
+    NetworkLine,
+    ProvisioningCommand,
+    Sim,
+)
 from tests.conftest import T0
 from tests.factories.lines import make_line
 from tests.network.esim_factory import SMDP, csv_text, iccid, imsi, matching_id, stock

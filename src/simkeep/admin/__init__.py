@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from simkeep.admin import (
     bank,
     counter,
+    counter_esim,
     counter_signin,
     devices,
     drawer,
@@ -25,7 +26,7 @@ from simkeep.admin import (
 
 router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
-              resellers.router, partner.router, vouchers.router, counter.router, drawer.router, devices.router,
+              resellers.router, partner.router, vouchers.router, counter.router, counter_esim.router, drawer.router, devices.router,
               counter_signin.router, stores.router, partners.router, promotions.router):
     router.include_router(_part)
 install = signin.install

@@ -12,6 +12,7 @@ from simkeep.admin.access import StaffMember, allowed
 from simkeep.core.errors import SimkeepError
 from simkeep.core.phone import lookup_msisdn
 from simkeep.line import service as lines
+from simkeep.network import esim
 from simkeep.payment import service as payments
 from simkeep.topup import service as topups
 from simkeep.voice import service as calls
@@ -31,8 +32,10 @@ def line_page(request: Request, db: Db, settings: Config, lang: Lang, member: An
             attempts = payments.recent_for_number(session, number)
             recent = topups.for_line(session, view.line.id, limit=10)
             hotline = calls.call_log(session, view.line.id)
+            esim_profile = esim.of_line(session, view.line.id)
     except SimkeepError:
         return render(request, "portal/error.html", status=404, error=error_text(lang, "line_not_found"))
     return render(request, "admin/line.html", view=view, attempts=attempts, topups=recent, calls=hotline,
+                  esim_profile=esim_profile,
                   tz=reader_zone(request),
                   staff=member.username, may_vouchers=member.may("vouchers.read"))

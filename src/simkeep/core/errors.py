@@ -207,6 +207,10 @@ class EsimNotConfigured(SimkeepError):
 class EsimImportRefused(InvalidInput):
     code, message = "esim_import_refused", "The profile file was refused; nothing was imported."
 
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems=problems)
+        self.problems = problems  # "line N: why", one per refused row
+
 
 class EsimUnavailable(Conflict):
     code, message = "esim_unavailable", "No eSIM profile of this operator is in stock."

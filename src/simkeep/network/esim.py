@@ -27,6 +27,7 @@ from simkeep.config import Settings
 from simkeep.core import sealed
 from simkeep.core.errors import EsimImportRefused, EsimLinkInvalid, EsimNotConfigured, EsimUnavailable
 from simkeep.core.ids import new_id
+from simkeep.db import rowcount
 from simkeep.network import service
 from simkeep.network.identifiers import iccid_problem, imsi_problem
 from simkeep.network.models import ABSENT, ASSIGNED, ESIM, IN_STOCK, RETIRED, EsimProfile, Sim
@@ -112,7 +113,8 @@ def parse(text: str) -> list[ProfileRow]:
     if missing := [c for c in COLUMNS if c not in header]:
         raise EsimImportRefused(problems=[f"line 1: missing column(s) {', '.join(missing)}"])
     reader.fieldnames = header
-    rows, problems = [], []
+    rows: list[ProfileRow] = []
+    problems: list[str] = []
     seen: dict[str, int] = {}
     for number, raw in enumerate(reader, start=2):
         if len(rows) + len(problems) >= MAX_ROWS:
@@ -284,8 +286,8 @@ def _claim(session: Session, operator_id: str, *, now: datetime) -> uuid.UUID:
             .order_by(Sim.imported_at, Sim.iccid).limit(1).with_for_update(skip_locked=True))
         if candidate is None:
             raise EsimUnavailable()
-        taken = session.execute(update(Sim).where(Sim.id == candidate, Sim.state == IN_STOCK)
-                                .values(state=ASSIGNED, state_changed_at=now)).rowcount
+        taken = rowcount(session.execute(update(Sim).where(Sim.id == candidate, Sim.state == IN_STOCK)
+                                         .values(state=ASSIGNED, state_changed_at=now)))
         if taken:
             return candidate
     raise EsimUnavailable()
@@ -314,6 +316,14 @@ def open_link(session: Session, *, keys: list[str], token: str, max_age_seconds:
 def take_public_view(session: Session, esim: Esim, *, now: datetime) -> bool:
     """Record that the code is shown without a session: True only for the first caller, ever (a guarded update, so
     two clicks racing show it once)."""
-    return session.execute(update(EsimProfile).where(EsimProfile.sim_id == esim.sim_id,
-                                                     EsimProfile.shown_publicly_at.is_(None))
-                           .values(shown_publicly_at=now)).rowcount == 1
+    return rowcount(session.execute(update(EsimProfile).where(EsimProfile.sim_id == esim.sim_id,
+                                                              EsimProfile.shown_publicly_at.is_(None))
+                                    .values(shown_publicly_at=now))) == 1
+
+
+def lines_with_esim(session: Session, line_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these lines hold an eSIM now."""
+    if not line_ids:
+        return set()
+    return set(session.scalars(select(Sim.line_id).join(EsimProfile, EsimProfile.sim_id == Sim.id).where(
+        Sim.line_id.in_(line_ids), Sim.state == ASSIGNED)))

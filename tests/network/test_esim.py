@@ -22,9 +22,11 @@ from simkeep.network.models import (
     ProvisioningCommand,
     Sim,
 )
+from simkeep.store import esim as giving
 from tests.conftest import T0
 from tests.factories.lines import make_line
 from tests.network.esim_factory import SMDP, csv_text, iccid, imsi, matching_id, stock
+from tests.web import race
 
 OPERATOR = "fr-orange-mobicarte"
 
@@ -196,3 +198,25 @@ def test_the_link_shows_the_code_once(db, settings):
         esim.open_link(session, keys=["another-key" * 6], token=token, max_age_seconds=3600)
     with pytest.raises(EsimLinkInvalid), db.transaction() as session:
         esim.open_link(session, keys=["k" * 64], token=token[:-2] + "xx", max_age_seconds=3600)
+
+
+def test_agents_giving_esims_at_once_never_share_a_profile(db, settings):
+    """Four lines, three profiles, four counters at the same instant: three distinct profiles, one clear refusal."""
+    stock(db, settings, range(1, 4), now=T0)
+    numbers = [f"+3361234567{n}" for n in range(4)]
+    for number in numbers:
+        make_line(db, msisdn=number, now=T0)
+
+    def give(i: int):
+        try:
+            return db.write(lambda session: giving.give_esim(session, msisdn=numbers[i], actor=f"staff:{i}",
+                                                             settings=settings, now=T0)).esim.iccid
+        except EsimUnavailable:
+            return None
+
+    given = race(4, give)
+    assert sorted(g for g in given if g) == [iccid(1), iccid(2), iccid(3)] and given.count(None) == 1
+    with db.transaction(write=False) as session:
+        commands = session.scalars(select(ProvisioningCommand)).all()
+        assert esim.in_stock(session, OPERATOR) == 0
+    assert sorted(c.imsi for c in commands) == [imsi(1), imsi(2), imsi(3)]

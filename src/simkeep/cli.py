@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from simkeep.admin.network_cli import app as network_app
 from simkeep.admin.promotion_cli import app as promotion_app
 from simkeep.config import ConfigError, Settings, check, get_settings
 from simkeep.core import clock
@@ -51,6 +52,7 @@ app.add_typer(voucher_app, name="voucher")
 app.add_typer(reseller_app, name="reseller")
 app.add_typer(partner_app, name="partner")
 app.add_typer(promotion_app, name="promotion")
+app.add_typer(network_app, name="network")
 app.add_typer(esim_app, name="esim")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:

@@ -15,6 +15,7 @@ from simkeep.core import logs
 from simkeep.db import Database
 from simkeep.history.api import router as history_router
 from simkeep.line.api import router as line_router
+from simkeep.network.api import router as network_router
 from simkeep.payment.api import router as webhook_router
 from simkeep.plan.api import router as plan_router
 from simkeep.portal.pages import router as portal_router
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.voice_dialogue = Menu(app.state.db, settings)  # the hotline's menu, for IVR platforms over HTTP
     errors.install(app)
     admin.install(app)
-    for router in (catalog_router, line_router, history_router, topup_router, quote_router, plan_router, voucher_router, reseller_router, epin_router,
+    for router in (catalog_router, line_router, history_router, topup_router, quote_router, plan_router, voucher_router, reseller_router, epin_router, network_router,
                    charge_router, webhook_router, voice_router, store_router, portal_router, receipt_router, admin.router, docs_router):
         app.include_router(router)
     if settings.sandbox_on:  # a development tool: its pages do not exist unless it is switched on
@@ -71,8 +72,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
 
     # Bank statements are the one large upload, and only from a finance or admin session (looked up by the
     # session middleware, which runs first); everything else, anonymous uploads included, keeps the 64 KiB limit.
+    # The SIM vendor's and the number files likewise, from an admin session (network.manage).
+    inventory_upload = (settings.max_statement_bytes, may_send_large(app.state.db, "network.manage"))
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, exceptions={
-        "/admin/bank/import": (settings.max_statement_bytes, may_send_large(app.state.db, "bank.import"))})
+        "/admin/bank/import": (settings.max_statement_bytes, may_send_large(app.state.db, "bank.import")),
+        **dict.fromkeys(admin.network.IMPORT_PATHS, inventory_upload)})
     app.add_middleware(ServerSessions, settings=settings, db=app.state.db)
     app.add_middleware(SecurityHeaders, settings=settings)  # outermost: errors and 413s carry the headers too
     return app

@@ -44,6 +44,8 @@ from tests.factories.stores import sell as sell_at_counter
 from tests.factories.stores import seller as counter_seller
 from tests.factories.vouchers import OFFER, make_batch, make_reseller, redeem, sell, sold_cards
 from tests.network.esim_factory import stock as esim_stock
+from tests.network.test_inventory import iccid as sim_iccid
+from tests.network.test_inventory import imsi as sim_imsi
 from tests.payment.sepa.statements import Credit, statement
 
 TEMPLATES = Path(__file__).parents[2] / "src/simkeep/web/templates"
@@ -350,6 +352,7 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     store_tour(page, portal, audit)
     voucher_tour(page, portal, audit)
     promotion_tour(page, portal, audit)
+    network_tour(page, portal, audit)
     audit.visit(page, portal.url("/admin/stores/PAR-BELLEVILLE/statement"), "store statement (finance)")
     page.fill("#amount", "0")
     page.fill("#reference", "BANK-1")
@@ -427,6 +430,31 @@ def voucher_tour(page: Page, portal: Portal, audit: Audit) -> None:
     audit.visit(page, portal.url(f"/admin/vouchers/lookup?serial={sold.serial_from}"), "voucher lookup: a card")
     audit.visit(page, portal.url(f"/admin/vouchers/lookup?msisdn=%2B{CARD_HOLDER[1:]}"), "voucher lookup: a number")
     audit.visit(page, portal.url("/admin/vouchers/lookup?serial=1"), "voucher lookup: no such card")
+
+
+def network_tour(page: Page, portal: Portal, audit: Audit) -> None:
+    """The SIM inventory, as an admin: the page, a vendor file refused (its bad rows listed) then imported, a search,
+    and a line's card assigned from the line's page (which then offers the swap and lost forms)."""
+    base = uuid.uuid4().int % 10**8 * 10  # cards and a number of this language's tour's own
+    cards = [(sim_iccid(base + i), sim_imsi(base + i)) for i in range(3)]
+    msisdn = f"+336123{base % 10**5:05d}"
+    portal.line(msisdn=msisdn)
+    audit.visit(page, portal.url("/admin/network"), "network inventory")
+    good = "ICCID,IMSI,Ki\n" + "".join(f"{c},{i},00112233445566778899AABBCCDDEEFF\n" for c, i in cards)
+    for content, done, name in ((good + f"{cards[0][0]},{sim_imsi(base + 9)},00\n", "[role=alert]", "refused"),
+                                (good, "[role=status]", "cards imported")):
+        page.set_input_files("#sims-file", files=[{"name": "vendor.csv", "mimeType": "text/csv",
+                                                   "buffer": content.encode()}])
+        page.click('form[action="/admin/network/sims/import"] button[type=submit]')
+        page.locator(done).wait_for()
+        audit.check(page, f"network inventory: a vendor file {name}")
+    audit.visit(page, portal.url(f"/admin/network?q={cards[0][0]}"), "network inventory: a search")
+    audit.visit(page, portal.url(f"/admin/lines/{msisdn}"), "line: no SIM card yet")
+    page.fill("#assign-iccid", cards[0][0])
+    page.fill("#assign-reason", "new subscriber")
+    page.click('form[action$="/sim"] button[type=submit]')
+    page.locator("#sim [role=status]").wait_for()
+    audit.check(page, "line: a SIM card assigned")
 
 
 def promotion_tour(page: Page, portal: Portal, audit: Audit) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from simkeep.catalog import service as catalog
 from simkeep.config import Settings
 from simkeep.db import Database
 from simkeep.network import esim
-from simkeep.network.identifiers import iccid_problem
+from simkeep.network.inventory import iccid_problem
 
 SMDP = "smdp.example.com"
 
@@ -37,5 +38,6 @@ def csv_text(serials: range, *, extra: str = "") -> str:
 def stock(db: Database, settings: Settings, serials: range, *, now: datetime,
           operator_id: str = "fr-orange-mobicarte") -> int:
     with db.transaction() as session:
-        return esim.import_profiles(session, text=csv_text(serials), operator_id=operator_id, profile="esim-v1",
-                                    import_ref="smdp-batch-1.csv", key=esim.seal_key(settings), now=now)
+        return esim.import_profiles(session, text=csv_text(serials), operator=catalog.get_operator(session, operator_id),
+                                    profile="esim-v1", import_ref="smdp-batch-1.csv", key=esim.seal_key(settings),
+                                    actor="test", now=now)

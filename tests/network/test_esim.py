@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 import segno
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
+from simkeep.catalog import service as catalog
 from simkeep.core.errors import EsimImportRefused, EsimLinkInvalid, EsimUnavailable
 from simkeep.core.ids import new_id
 from simkeep.network import esim, service
+from simkeep.network.inventory import LineRef
 from simkeep.network.models import (
     ABSENT,
     ASSIGNED,
@@ -76,8 +78,8 @@ def test_optional_columns_are_read(db, settings):
     body = ("ICCID,IMSI,SMDP_Address,Matching_ID,SMDP_OID,Confirmation_Code_Required\n"
             f"{iccid(7)},{imsi(7)},SMDP.Example.COM,{matching_id(7)},1.3.6.1.4.1.31746,1\n")
     with db.transaction() as session:
-        esim.import_profiles(session, text=body, operator_id=OPERATOR, profile="p", import_ref="f.csv",
-                             key=esim.seal_key(settings), now=T0)
+        esim.import_profiles(session, text=body, operator=catalog.get_operator(session, OPERATOR), profile="p",
+                             import_ref="f.csv", key=esim.seal_key(settings), actor="test", now=T0)
         profile = session.scalars(select(EsimProfile)).one()
         code = esim.activation_code(session, esim.get(session, profile.sim_id), key=esim.seal_key(settings))
     assert code.text == f"1$smdp.example.com${matching_id(7)}$1.3.6.1.4.1.31746$1"
@@ -91,17 +93,19 @@ def test_a_file_with_bad_rows_is_refused_whole_with_line_numbers(db, settings):
         f"{iccid(4)},{imsi(4)},{SMDP},lower-case-id",
         f"{iccid(1)},{imsi(5)},{SMDP},{matching_id(5)}",
         f"{iccid(6)},2080100,{SMDP},{matching_id(6)}",
+        f"{iccid(9)},310150123456789,{SMDP},{matching_id(9)}",
         f"{iccid(8)},{imsi(8)},{SMDP},{matching_id(8)}",
     ]) + "\n"
     with pytest.raises(EsimImportRefused) as refused, db.transaction() as session:
-        esim.import_profiles(session, text=body, operator_id=OPERATOR, profile="p", import_ref="f.csv",
-                             key=esim.seal_key(settings), now=T0)
-    assert refused.value.details["problems"] == [
-        "line 3: the ICCID's check digit is wrong (Luhn)",
+        esim.import_profiles(session, text=body, operator=catalog.get_operator(session, OPERATOR), profile="p",
+                             import_ref="f.csv", key=esim.seal_key(settings), actor="test", now=T0)
+    assert refused.value.problems == [
+        f"line 3: ICCID {bad_check} fails its Luhn check digit",
         "line 4: the SM-DP+ address 'https://smdp.example.com/' is not a host name like smdp.example.com",
         "line 5: the matching ID must be 1 to 255 upper-case letters, digits or -",
         f"line 6: {iccid(1)} is also on line 2",
-        "line 7: the IMSI has 7 digits (15 expected)",
+        "line 7: IMSI '2080100' is not 15 digits",
+        "line 8: IMSI 310150123456789 is not of the operator's network (MCC-MNC 20801)",
     ]
     assert "lower-case-id" not in str(refused.value.details)
     with db.transaction(write=False) as session:
@@ -112,32 +116,32 @@ def test_a_profile_already_in_stock_refuses_the_file(db, settings):
     stock(db, settings, range(1, 3), now=T0)
     with pytest.raises(EsimImportRefused) as refused:
         stock(db, settings, range(2, 5), now=T0)
-    assert refused.value.details["problems"] == [f"line 2: {iccid(2)} is already in the inventory"]
+    assert refused.value.problems == [f"line 2: {iccid(2)} is already in the inventory"]
     with db.transaction(write=False) as session:
         assert esim.in_stock(session, OPERATOR) == 2
 
 
 def test_a_file_without_the_columns_is_refused(db, settings):
     with pytest.raises(EsimImportRefused) as refused, db.transaction() as session:
-        esim.import_profiles(session, text="iccid,imsi\n", operator_id=OPERATOR, profile="p", import_ref="f",
-                             key=esim.seal_key(settings), now=T0)
-    assert refused.value.details["problems"] == ["line 1: missing column(s) smdp_address, matching_id"]
+        esim.import_profiles(session, text="iccid,imsi\n", operator=catalog.get_operator(session, OPERATOR),
+                             profile="p", import_ref="f", key=esim.seal_key(settings), actor="test", now=T0)
+    assert refused.value.problems == ["line 1: missing column(s) smdp_address, matching_id"]
 
 
 # -- binding to a line -----------------------------------------------------------------------------------------------
 
 def _assign(db, line, *, now=T0):
     with db.transaction() as session:
-        return esim.assign(session, line_id=line.id, operator_id=line.operator_id, msisdn=line.msisdn,
-                           line_state=line.state, actor="staff:agent", now=now)
+        return esim.assign(session, line=LineRef(line.id, line.msisdn, line.operator_id, line.state),
+                           actor="staff:agent", now=now)
 
 
 def test_assigning_binds_the_profile_and_writes_its_command(db, settings):
     stock(db, settings, range(1, 3), now=T0)
     line = make_line(db, now=T0)
     given = _assign(db, line)
-    assert (given.esim.iccid, given.esim.state, given.esim.line_id, given.replaced_iccid, given.seq) == (
-        iccid(1), ASSIGNED, line.id, None, 1)
+    assert (given.esim.iccid, given.esim.state, given.esim.line_id, given.replaced_iccid) == (
+        iccid(1), ASSIGNED, line.id, None)
     with db.transaction(write=False) as session:
         commands = session.scalars(select(ProvisioningCommand)).all()
         network = session.get_one(NetworkLine, line.id)
@@ -173,14 +177,16 @@ def test_a_line_with_a_card_swaps_to_esim_and_the_card_leaves_the_network_first(
 
 
 def test_without_stock_nothing_moves(db, settings):
-    stock(db, settings, range(1, 2), now=T0, operator_id="cn-cmcc-8yuan")
-    line = make_line(db, now=T0)
+    stock(db, settings, range(1, 2), now=T0)
+    line = make_line(db, msisdn="+33612345679", now=T0)
+    with db.transaction() as session:  # the one profile in stock is another operator's
+        session.execute(update(Sim).values(operator_id="fr-sfr-la-carte"))
     with pytest.raises(EsimUnavailable):
         _assign(db, line)
     with db.transaction(write=False) as session:
         assert session.scalars(select(ProvisioningCommand)).all() == []
         assert session.get(NetworkLine, line.id) is None
-        assert esim.in_stock(session, "cn-cmcc-8yuan") == 1
+        assert esim.in_stock(session, "fr-sfr-la-carte") == 1
 
 
 # -- the public link -------------------------------------------------------------------------------------------------

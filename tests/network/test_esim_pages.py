@@ -73,9 +73,10 @@ def test_the_counter_gives_an_esim_and_shows_its_code_to_the_customer(shop):
     assert f"This line has an eSIM (ICCID {iccid(1)})." in text_of(client.get(LINE).text)
     with site.db.transaction(write=False) as session:
         commands = session.scalars(select(ProvisioningCommand)).all()
-        audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "esim.assigned")).one()
+        audit = session.scalars(select(AuditEntry).where(AuditEntry.action == "sim.assign")).one()
     assert [(c.imsi, c.msisdn, c.mode, c.reason) for c in commands] == [(imsi(1), NUMBER, "cs+ps", "bind")]
-    assert (audit.actor, audit.details) == ("staff:li", {"iccid": iccid(1), "replaced_iccid": None})
+    assert (audit.actor, audit.reason, audit.details) == (
+        "staff:li", "eSIM profile given to the line", {"iccid": iccid(1), "imsi": imsi(1), "seq": 1})
     assert emailed_path(site.db).startswith("/esim/")
 
 
@@ -153,6 +154,6 @@ def test_the_cli_imports_a_file_or_refuses_it_with_line_numbers(cli, tmp_path):
     wrong = iccid(5)[:-1] + str((int(iccid(5)[-1]) + 1) % 10)
     bad.write_text(csv_text(range(4, 5)) + f"{wrong},{imsi(5)},{SMDP},{matching_id(5)}\n")
     out = cli("esim", "import", str(bad), "--operator", "fr-orange-mobicarte", code=1)
-    assert "line 3: the ICCID's check digit is wrong (Luhn)" in out and "esim_import_refused" in out
+    assert f"line 3: ICCID {wrong} fails its Luhn check digit" in out and "esim_import_refused" in out
     assert "3 eSIM profiles of fr-orange-mobicarte in stock" in cli("esim", "stock", "--operator",
                                                                    "fr-orange-mobicarte")

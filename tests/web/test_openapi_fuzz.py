@@ -24,6 +24,7 @@ from simkeep.main import create_app
 from tests.conftest import ADMIN_TOKEN, T0, TEST_SECRET
 from tests.factories.lines import make_line, top_up
 from tests.factories.vouchers import make_reseller
+from tests.network.test_inventory import iccid, stock
 from tests.voucher import api_key
 
 EXAMPLES = {"positive": 15, "negative": 10, "known": 15}
@@ -31,7 +32,7 @@ MODES = {"positive": GenerationMode.POSITIVE, "negative": GenerationMode.NEGATIV
 # "known": generated queries, headers and bodies on resources that exist (random path values are mostly 404/422,
 # which would leave the deeper code unvisited). Then schemathesis' deterministic boundary cases (each bound, one
 # past it, wrong types, missing and unknown fields), on random and on existing resources.
-KNOWN_PATHS = {"msisdn": "+33612345678", "provider": "sandbox", "call_id": "CA1"}
+KNOWN_PATHS = {"msisdn": "+33612345678", "provider": "sandbox", "call_id": "CA1", "iccid": iccid(1)}
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 # The reseller's own routes answer only its keys (anything else is 403): they are fuzzed with one.
 RESELLER_AUTH: dict[str, str] = {}
@@ -55,6 +56,7 @@ def api_schema(settings, db, monkeypatch):
     monkeypatch.setattr("simkeep.core.clock.now", lambda: T0)
     make_line(db, now=T0)
     make_line(db, msisdn="+33698765432", operator_id="fr-sfr-la-carte", now=T0)
+    stock(db, 1, 2)  # the known ICCID, and a card in stock to assign or swap to
     topup = top_up(db, now=T0).topup
     monkeypatch.setitem(KNOWN_PATHS, "topup_id", str(topup.id))
     reseller = make_reseller(db, now=T0)
@@ -66,10 +68,13 @@ def api_schema(settings, db, monkeypatch):
 
 def test_the_document_has_every_api_operation():
     assert sorted(operation_labels()) == [
-        "GET /api/v1/lines/{msisdn}", "GET /api/v1/lines/{msisdn}/history", "GET /api/v1/operators",
+        "GET /api/v1/lines/{msisdn}", "GET /api/v1/lines/{msisdn}/history", "GET /api/v1/network/sims",
+        "GET /api/v1/network/sims/{iccid}", "GET /api/v1/operators",
         "GET /api/v1/reseller", "GET /api/v1/reseller/purchases", "GET /api/v1/reseller/statement",
         "GET /api/v1/reseller/statement.csv", "GET /api/v1/stores", "GET /api/v1/topups/{topup_id}", "GET /healthz",
-        "POST /api/v1/charges", "POST /api/v1/lines", "POST /api/v1/plans", "POST /api/v1/quotes",
+        "POST /api/v1/charges", "POST /api/v1/lines", "POST /api/v1/lines/{msisdn}/sim",
+        "POST /api/v1/lines/{msisdn}/sim/lost", "POST /api/v1/lines/{msisdn}/sim/swap", "POST /api/v1/plans",
+        "POST /api/v1/quotes",
         "POST /api/v1/reseller/epins", "POST /api/v1/reseller/quotes", "POST /api/v1/reseller/topups", "POST /api/v1/topups",
         "POST /api/v1/voice/calls", "POST /api/v1/voice/calls/{call_id}/events", "POST /api/v1/vouchers/redeem",
         "POST /webhooks/{provider}"]

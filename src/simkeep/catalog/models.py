@@ -29,6 +29,7 @@ class Operator(Base):
     validity_stacking: Mapped[str] = mapped_column(String(40))
     forfeit_balance_on: Mapped[str | None] = mapped_column(String(20))
     grace_network_access: Mapped[str] = mapped_column(String(8), default="cs", server_default="cs")
+    mcc_mnc: Mapped[list[str]] = mapped_column(JsonType, default=list)  # the networks its SIMs' IMSIs belong to
     catalog_version: Mapped[str] = mapped_column(String(40))
     provenance: Mapped[dict] = mapped_column(JsonType)
 

@@ -82,6 +82,9 @@ class OperatorFile(BaseModel):
     # and data, suspended nothing, deactivated removed; grace is the operator's call (receive-only: "cs").
     grace_network_access: Figure[GraceAccess] = Figure[GraceAccess](
         value="cs", status="assumed", note="receive-only period: calls and SMS kept, data off")
+    # The networks its SIM cards live on (MCC-MNC, 5 or 6 digits): an imported card's IMSI must start with one.
+    # Empty: no check (an operator whose host network is not known yet).
+    mcc_mnc: Figure[list[str]] = Figure[list[str]](value=[], status="assumed", note="no check")
     offers: list[OfferFile] = Field(min_length=1)
 
     @field_validator("currency")
@@ -103,6 +106,15 @@ class OperatorFile(BaseModel):
     def _days(cls, fig: Figure[int]) -> Figure[int]:
         if not 0 <= fig.value <= 3650:
             raise ValueError("must be between 0 and 3650 days")
+        return fig
+
+    @field_validator("mcc_mnc")
+    @classmethod
+    def _mcc_mnc(cls, fig: Figure[list[str]]) -> Figure[list[str]]:
+        if any(not (code.isascii() and code.isdigit() and len(code) in (5, 6)) for code in fig.value):
+            raise ValueError("must be MCC-MNC codes of 5 or 6 digits")
+        if len(set(fig.value)) != len(fig.value):
+            raise ValueError("must not repeat a code")
         return fig
 
     @field_validator("reminder_offsets_days")

@@ -55,7 +55,7 @@ def load_catalog(session: Session, catalog: CatalogFile, *, now) -> tuple[int, i
             quarantine_days=op.quarantine_days.value, max_validity_days=op.max_validity_days.value,
             reminder_offsets=sorted(op.reminder_offsets_days.value, reverse=True),
             validity_stacking=op.validity_stacking.value, forfeit_balance_on=op.forfeit_balance_on.value,
-            grace_network_access=op.grace_network_access.value,
+            grace_network_access=op.grace_network_access.value, mcc_mnc=op.mcc_mnc.value,
             catalog_version=catalog.version, provenance=_provenance(op),
         ))
     session.flush()  # operators before the offers that refer to them

@@ -1,5 +1,7 @@
 """One error hierarchy. Each error carries a stable snake_case code and the HTTP status it maps to."""
 
+from typing import cast
+
 
 class SimkeepError(Exception):
     code = "error"
@@ -198,6 +200,42 @@ class NoPlan(Conflict):
 
 
 
+# -- network: SIM and number inventory ------------------------------------------------------------------------------
+
+class InventoryFileRefused(InvalidInput):
+    """A vendor file with bad rows: nothing of it is imported. `rows` lists each bad row's line number and reason."""
+
+    code, message = "inventory_file_refused", "The file was refused and nothing was imported: fix the rows listed and import it again."
+
+    @property
+    def rows(self) -> list[dict]:
+        return cast(list[dict], self.details["rows"])
+
+
+class SimNotFound(NotFound):
+    code, message = "sim_not_found", "No SIM card with this ICCID."
+
+
+class SimNotInStock(Conflict):
+    code, message = "sim_not_in_stock", "This SIM card is not in stock: it is assigned to a line, lost or retired."
+
+
+class SimWrongOperator(Conflict):
+    code, message = "sim_wrong_operator", "This SIM card belongs to another operator than the line's."
+
+
+class LineHasSim(Conflict):
+    code, message = "line_has_sim", "This line already has a SIM card: swap it instead."
+
+
+class LineHasNoSim(Conflict):
+    code, message = "line_has_no_sim", "This line has no SIM card: assign one first."
+
+
+class LineNotLive(Conflict):
+    code, message = "line_not_live", "This line is deactivated or no longer holds its number: it cannot take a SIM card."
+
+
 # -- eSIM profiles ------------------------------------------------------------------------------------------------
 
 class EsimNotConfigured(SimkeepError):
@@ -222,7 +260,3 @@ class EsimNotFound(NotFound):
 
 class EsimLinkInvalid(NotFound):
     code, message = "esim_link_invalid", "This eSIM link is not valid or has expired."
-
-
-class EsimLinkUsed(Conflict):
-    code, message = "esim_link_used", "This eSIM link was already opened: sign in with your number to see the code."

@@ -1,12 +1,17 @@
+from collections.abc import Callable
+
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
 
 from simkeep.core import clock
 from simkeep.core.phone import lookup_msisdn
 from simkeep.line import service
-from simkeep.line.schemas import LineCreate, LineOut, MoneyOut
+from simkeep.line.schemas import LineCreate, LineOut, MoneyOut, SimAssign, SimLost, SimSwap
 from simkeep.locale import languages
-from simkeep.web.deps import Config, Lane, Partner, Staff
+from simkeep.network import inventory
+from simkeep.network.models import Sim
+from simkeep.network.schemas import SimOut
+from simkeep.web.deps import AdminOnly, Config, Lane, Partner, Staff
 from simkeep.web.openapi import errors
 from simkeep.web.params import Msisdn
 
@@ -40,3 +45,46 @@ def render(view: service.LineView) -> LineOut:
         validity_ends_at=line.validity_ends_at, number_loss_at=line.number_loss_at,
         available_at=line.available_at, language=languages.tag(line.language),
     )
+
+
+# -- the line's SIM card (network.inventory): admin tokens; the line is locked so its commands queue in turn -----------
+
+SIM_ERRORS = errors({
+    404: "`line_not_found`, or `sim_not_found`: no card with this ICCID",
+    409: "`sim_not_in_stock`, `sim_wrong_operator` (a card of another operator), `line_has_sim` (swap it instead), "
+         "`line_has_no_sim` (assign one first), `line_not_live` or `line_not_renewable` (the line no longer holds "
+         "its number)"}, body=True)
+
+
+@router.post("/{msisdn}/sim", status_code=201, response_model=SimOut, responses=SIM_ERRORS)
+async def assign_sim(msisdn: Msisdn, body: SimAssign, db: Lane, cfg: Config, who: AdminOnly) -> SimOut:
+    """Give a line without a card one from stock: the network is told to hold it in the line's state."""
+    return await _on_line(db, lookup_msisdn(msisdn, cfg.default_region), lambda session, line: inventory.assign(
+        session, line=line, iccid=body.iccid, actor=f"api:{who.id}", reason=body.reason, now=clock.now()))
+
+
+@router.post("/{msisdn}/sim/swap", response_model=SimOut, responses=SIM_ERRORS)
+async def swap_sim(msisdn: Msisdn, body: SimSwap, db: Lane, cfg: Config, who: AdminOnly) -> SimOut:
+    """Move the number to a new card: the old card's IMSI is removed from the HLR, then the new one added in the
+    line's state. Answers the new card."""
+    return await _on_line(db, lookup_msisdn(msisdn, cfg.default_region), lambda session, line: inventory.swap(
+        session, line=line, new_iccid=body.iccid, actor=f"api:{who.id}", reason=body.reason, lost=body.lost,
+        now=clock.now()))
+
+
+@router.post("/{msisdn}/sim/lost", response_model=SimOut, responses=SIM_ERRORS)
+async def report_sim_lost(msisdn: Msisdn, body: SimLost, db: Lane, cfg: Config, who: AdminOnly) -> SimOut:
+    """The line's card is lost and no new one is at hand: its IMSI leaves the HLR at once. Answers the lost card."""
+    return await _on_line(db, lookup_msisdn(msisdn, cfg.default_region), lambda session, line: inventory.report_lost(
+        session, line=line, actor=f"api:{who.id}", reason=body.reason, now=clock.now()))
+
+
+async def _on_line(db: Lane, number: str, act: Callable[[Session, inventory.LineRef], Sim]) -> SimOut:
+    def work(session: Session) -> SimOut:
+        locked = service.lock_live_line(session, number)
+        if locked is None:
+            raise service.no_live_line(session, number)
+        line = locked[0]
+        return SimOut.of(act(session, inventory.LineRef(line.id, line.msisdn, line.operator_id, line.state)))
+
+    return await db.write(work)

@@ -57,3 +57,17 @@ class LineOut(BaseModel):
     available_at: datetime
     language: Literal["zh-CN", "fr", "en"] = Field(
         description="The subscriber's language, always one canonical BCP 47 tag: `zh-CN`, `fr` or `en`.")
+
+
+class SimAssign(RequestBody):
+    iccid: StrictStr = Field(max_length=32, examples=["8933010000000000017"],
+                             description="a card in stock, of the line's operator")
+    reason: StrictStr = Field(min_length=1, max_length=500, description="kept in the audit log")
+
+
+class SimSwap(SimAssign):
+    lost: bool = Field(False, description="the old card was lost or stolen (it becomes `lost`, else `retired`)")
+
+
+class SimLost(RequestBody):
+    reason: StrictStr = Field(min_length=1, max_length=500, description="kept in the audit log")

@@ -23,14 +23,14 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.audit import service as audits
+from simkeep.catalog.models import Operator
 from simkeep.config import Settings
 from simkeep.core import sealed
 from simkeep.core.errors import EsimImportRefused, EsimLinkInvalid, EsimNotConfigured, EsimUnavailable
 from simkeep.core.ids import new_id
 from simkeep.db import rowcount
-from simkeep.network import service
-from simkeep.network.identifiers import iccid_problem, imsi_problem
-from simkeep.network.models import ABSENT, ASSIGNED, ESIM, IN_STOCK, RETIRED, EsimProfile, Sim
+from simkeep.network import inventory, repository
+from simkeep.network.models import ASSIGNED, ESIM, IN_STOCK, EsimProfile, Sim
 
 COLUMNS = ("iccid", "imsi", "smdp_address", "matching_id")  # required, in any order; then the optional ones:
 OPTIONAL = ("smdp_oid", "confirmation_code_required")
@@ -105,13 +105,14 @@ class ProfileRow:
     code: ActivationCode
 
 
-def parse(text: str) -> list[ProfileRow]:
-    """The profiles of an SM-DP+ provider's CSV (a header naming COLUMNS, optionally OPTIONAL). Any bad row refuses
-    the whole file: EsimImportRefused with `details["problems"]`, one "line N: why" each (never a matching ID)."""
+def parse(text: str, *, operator: Operator) -> list[ProfileRow]:
+    """The profiles of an SM-DP+ provider's CSV (a header naming COLUMNS, optionally OPTIONAL), checked as the
+    inventory checks a SIM vendor's file (ICCID Luhn, IMSI of the operator's MCC-MNC). Any bad row refuses the whole
+    file: EsimImportRefused lists "line N: why" for each (never a matching ID)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [name.strip().lower() for name in reader.fieldnames or []]
     if missing := [c for c in COLUMNS if c not in header]:
-        raise EsimImportRefused(problems=[f"line 1: missing column(s) {', '.join(missing)}"])
+        raise EsimImportRefused([f"line 1: missing column(s) {', '.join(missing)}"])
     reader.fieldnames = header
     rows: list[ProfileRow] = []
     problems: list[str] = []
@@ -123,7 +124,8 @@ def parse(text: str) -> list[ProfileRow]:
         values = {k: (v or "").strip() for k, v in raw.items() if k is not None}
         if not any(values.values()):
             continue
-        row, why = _row(number, values)
+        values["iccid"] = inventory.clean_iccid(values["iccid"])
+        row, why = _row(number, values, operator)
         for key in (values["iccid"], values["imsi"]):
             if key and key in seen:
                 why = why or f"{key} is also on line {seen[key]}"
@@ -133,22 +135,23 @@ def parse(text: str) -> list[ProfileRow]:
         else:
             rows.append(row)
     if problems:
-        raise EsimImportRefused(problems=problems)
+        raise EsimImportRefused(problems)
     if not rows:
-        raise EsimImportRefused(problems=["the file has no profiles"])
+        raise EsimImportRefused(["the file has no profiles"])
     return rows
 
 
-def _row(number: int, values: dict[str, str]) -> tuple[ProfileRow | None, str | None]:
+def _row(number: int, values: dict[str, str], operator: Operator) -> tuple[ProfileRow | None, str | None]:
     iccid, imsi = values["iccid"], values["imsi"]
     address, matching_id = values["smdp_address"].lower(), values["matching_id"]
     oid, flag = values.get("smdp_oid") or None, values.get("confirmation_code_required", "")
-    why = (iccid_problem(iccid) or imsi_problem(imsi) or _address_problem(address)
-           or ("the matching ID must be 1 to 255 upper-case letters, digits or -"
-               if not MATCHING_ID.fullmatch(matching_id) else None)
-           or ("the SM-DP+ OID is not an object identifier like 1.3.6.1.4.1.31746"
-               if oid and not OID.fullmatch(oid) else None)
-           or ("confirmation_code_required must be 1, 0 or empty" if flag not in ("", "0", "1") else None))
+    card = inventory.iccid_problem(iccid) or inventory.imsi_problem(imsi, operator.mcc_mnc)
+    why = (str(card) if card else None) or _address_problem(address) or (
+        "the matching ID must be 1 to 255 upper-case letters, digits or -"
+        if not MATCHING_ID.fullmatch(matching_id) else None) or (
+        "the SM-DP+ OID is not an object identifier like 1.3.6.1.4.1.31746"
+        if oid and not OID.fullmatch(oid) else None) or (
+        "confirmation_code_required must be 1, 0 or empty" if flag not in ("", "0", "1") else None)
     if why:
         return None, why
     code = ActivationCode(address, matching_id, oid, flag == "1")
@@ -166,19 +169,20 @@ def _address_problem(address: str) -> str | None:
     return None
 
 
-def import_profiles(session: Session, *, text: str, operator_id: str, profile: str, import_ref: str, key: str,
-                    now: datetime) -> int:
+def import_profiles(session: Session, *, text: str, operator: Operator, profile: str, import_ref: str, key: str,
+                    actor: str, now: datetime) -> int:
     """Import the file's profiles into stock (each a `sims` row in stock and its sealed code), all or nothing: a bad
     row, or an ICCID or IMSI simkeep already knows, refuses the file with line numbers. Returns the count."""
-    rows = parse(text)
-    known = _known(session, [r.iccid for r in rows], [r.imsi for r in rows])
+    rows = parse(text, operator=operator)
+    known = (repository.existing(session, Sim.iccid, [r.iccid for r in rows])
+             | repository.existing(session, Sim.imsi, [r.imsi for r in rows]))
     if clashes := [f"line {r.line}: {r.iccid if r.iccid in known else r.imsi} is already in the inventory"
                    for r in rows if r.iccid in known or r.imsi in known]:
         raise EsimImportRefused(problems=clashes)
     sims, profiles = [], []
     for r in rows:
         sim_id = new_id()
-        sims.append(dict(id=sim_id, iccid=r.iccid, imsi=r.imsi, operator_id=operator_id, profile=profile[:64],
+        sims.append(dict(id=sim_id, iccid=r.iccid, imsi=r.imsi, operator_id=operator.id, profile=profile[:64],
                          kind=ESIM, state=IN_STOCK, line_id=None, import_ref=import_ref[:120], imported_at=now,
                          state_changed_at=now))
         profiles.append(dict(sim_id=sim_id, smdp_address=r.code.smdp_address, smdp_oid=r.code.smdp_oid,
@@ -187,16 +191,10 @@ def import_profiles(session: Session, *, text: str, operator_id: str, profile: s
                              shown_publicly_at=None))
     session.execute(insert(Sim.__table__), sims)
     session.execute(insert(EsimProfile.__table__), profiles)
+    audits.record(session, actor=actor, action="esims.import", subject_type="operator", subject_id=operator.id,
+                  reason=f"SM-DP+ profile file {import_ref[-120:]}", details={
+                      "profiles": len(rows), "first_iccid": rows[0].iccid, "last_iccid": rows[-1].iccid}, now=now)
     return len(rows)
-
-
-def _known(session: Session, iccids: list[str], imsis: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, max(len(iccids), 1), 500):
-        chunk_iccids, chunk_imsis = iccids[start:start + 500], imsis[start:start + 500]
-        found.update(session.scalars(select(Sim.iccid).where(Sim.iccid.in_(chunk_iccids))))
-        found.update(session.scalars(select(Sim.imsi).where(Sim.imsi.in_(chunk_imsis))))
-    return found
 
 
 # -- a line's eSIM ---------------------------------------------------------------------------------------------------
@@ -250,47 +248,37 @@ def in_stock(session: Session, operator_id: str) -> int:
 class Assigned:
     esim: Esim
     replaced_iccid: str | None  # the card the line had before (now retired), if any
-    seq: int  # the provisioning command that puts the profile's IMSI in the network
 
 
-def assign(session: Session, *, line_id: uuid.UUID, operator_id: str, msisdn: str, line_state: str, actor: str,
-           now: datetime) -> Assigned:
-    """Give the line the next eSIM profile of its operator in stock: its first SIM, or in place of its card (a swap
-    to eSIM: the old card is retired and its IMSI removed from the network before the new one is bound). The caller
-    holds the line's row lock. Raises EsimUnavailable, with nothing changed, when the operator has none in stock."""
-    sim_id = _claim(session, operator_id, now=now)
-    current = session.execute(select(Sim.id, Sim.iccid, Sim.imsi).where(
-        Sim.line_id == line_id, Sim.state == ASSIGNED)).one_or_none()
-    if current is not None:
-        session.execute(update(Sim).where(Sim.id == current.id).values(state=RETIRED, state_changed_at=now))
-        service.write(session, service.Command(line_id, current.imsi, None, ABSENT, "swap"), track=False, now=now)
-    session.execute(update(Sim).where(Sim.id == sim_id).values(state=ASSIGNED, line_id=line_id, state_changed_at=now))
+def assign(session: Session, *, line: inventory.LineRef, actor: str, now: datetime) -> Assigned:
+    """Give the line the next eSIM profile of its operator in stock: as its first SIM (inventory.assign), or in place
+    of its card (inventory.swap: the old card retired and its IMSI removed from the network before the profile's is
+    bound). The caller holds the line's row lock. EsimUnavailable, with nothing changed, when none is in stock."""
+    iccid = _next_in_stock(session, line.operator_id)
+    current = repository.assigned_sim(session, line.id, lock=True)
+    reason = "eSIM profile given to the line"
+    if current is None:
+        inventory.assign(session, line=line, iccid=iccid, actor=actor, reason=reason, now=now)
+    else:
+        inventory.swap(session, line=line, new_iccid=iccid, actor=actor, reason=f"{reason} in place of its card",
+                       now=now)
+    sim_id = session.scalar(select(Sim.id).where(Sim.iccid == iccid))
     session.execute(update(EsimProfile).where(EsimProfile.sim_id == sim_id).values(assigned_at=now))
-    imsi = session.scalar(select(Sim.imsi).where(Sim.id == sim_id))
-    assert imsi is not None
-    seq = service.bind(session, line_id=line_id, operator_id=operator_id, msisdn=msisdn, line_state=line_state,
-                       imsi=imsi, reason="swap" if current else "bind", now=now)
-    esim = get(session, sim_id)
+    esim = get(session, sim_id) if sim_id else None
     assert esim is not None
-    audits.record(session, actor=actor, action="esim.assigned", subject_type="line", subject_id=str(line_id),
-                  reason="eSIM profile given to the line" + (" in place of its card" if current else ""),
-                  details={"iccid": esim.iccid, "replaced_iccid": current.iccid if current else None}, now=now)
-    return Assigned(esim, current.iccid if current else None, seq)
+    return Assigned(esim, current.iccid if current else None)
 
 
-def _claim(session: Session, operator_id: str, *, now: datetime) -> uuid.UUID:
-    """One profile in stock, taken with a guarded update (two agents at once never get the same one)."""
-    for _ in range(5):
-        candidate = session.scalar(
-            select(Sim.id).where(Sim.operator_id == operator_id, Sim.kind == ESIM, Sim.state == IN_STOCK)
-            .order_by(Sim.imported_at, Sim.iccid).limit(1).with_for_update(skip_locked=True))
-        if candidate is None:
-            raise EsimUnavailable()
-        taken = rowcount(session.execute(update(Sim).where(Sim.id == candidate, Sim.state == IN_STOCK)
-                                         .values(state=ASSIGNED, state_changed_at=now)))
-        if taken:
-            return candidate
-    raise EsimUnavailable()
+def _next_in_stock(session: Session, operator_id: str) -> str:
+    """The ICCID of the oldest profile in stock, locked; a profile another transaction holds is skipped, so two
+    agents at once never get the same one (PostgreSQL; SQLite runs write transactions one at a time)."""
+    iccid = session.scalar(
+        select(Sim.iccid).join(EsimProfile, EsimProfile.sim_id == Sim.id)
+        .where(Sim.operator_id == operator_id, Sim.kind == ESIM, Sim.state == IN_STOCK)
+        .order_by(Sim.imported_at, Sim.iccid).limit(1).with_for_update(skip_locked=True, of=Sim))
+    if iccid is None:
+        raise EsimUnavailable()
+    return iccid
 
 
 # -- the e-mailed link: the code once without a session --------------------------------------------------------------

@@ -25,9 +25,9 @@ def import_file(file: Path, operator: Annotated[str, typer.Option(help="operator
     try:
         key = esim.seal_key(get_settings())
         with database().transaction() as session:
-            catalog.get_operator(session, operator)
-            count = esim.import_profiles(session, text=file.read_text("utf-8"), operator_id=operator,
-                                         profile=profile, import_ref=file.name, key=key, now=clock.now())
+            count = esim.import_profiles(session, text=file.read_text("utf-8"),
+                                         operator=catalog.get_operator(session, operator), profile=profile,
+                                         import_ref=file.name, key=key, actor="cli", now=clock.now())
     except EsimImportRefused as exc:
         for problem in exc.problems:
             err.print(problem, markup=False)

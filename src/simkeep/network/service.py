@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from simkeep.catalog.models import Operator
 from simkeep.core.ids import new_id
+from simkeep.network import repository
 from simkeep.network.models import ABSENT, CS_PS, NONE, PENDING, NetworkLine, ProvisioningCommand
 
 # Line states by what the network holds for them; grace is the operator's rule (catalog `grace_network_access`).
@@ -67,6 +68,7 @@ def follow(session: Session, changes: Iterable[tuple[uuid.UUID, str]], *, now: d
         commands.append((Command(line_id, imsi, None if mode == ABSENT else msisdn, mode, state), state))
     for command, state in commands:
         write(session, command, line_state=state, now=now)
+    repository.retire_with_lines(session, [c.line_id for c, state in commands if state == "deactivated"], now=now)
     return len(commands)
 
 

@@ -19,6 +19,9 @@ Partners (cashback and affiliate sites): finance and admin create them and read 
 Promotions: finance and admin create campaigns, start, pause and resume them, and read who is eligible and what each
 cost (its cost is the operator's promotion expense, which finance answers for; an operator's marketing people get a
 finance account for this). Support does not: a campaign moves money.
+Network inventory (SIM cards and numbers): support and admin look cards and numbers up (network.read); admin imports
+the vendor's files, assigns a card to a line, swaps it and reports one lost (network.manage): these change what the
+network lets a number do.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "stores.statements": frozenset({"admin", "finance"}),
     "partners.manage": frozenset({"admin", "finance"}),  # cashback partners: create, statements
     "promotions.manage": frozenset({"admin", "finance"}),
+    "network.read": frozenset({"admin", "support"}),
+    "network.manage": frozenset({"admin"}),
 }
 
 # What only people bound to a store have: the permissions admin.access.in_store checks with the store.

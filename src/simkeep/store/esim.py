@@ -12,26 +12,23 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from simkeep.config import Settings
-from simkeep.core.errors import LineNotRenewable
 from simkeep.line import service as lines
 from simkeep.network import esim
+from simkeep.network.inventory import LineRef
 from simkeep.notification import outbox
 
 LINK_PURPOSE = "esim_link"  # Settings.key(LINK_PURPOSE) signs the e-mailed links
-_ENDED = ("deactivated", "quarantine", "available")
 
 
 def give_esim(session: Session, *, msisdn: str, actor: str, settings: Settings, now: datetime) -> esim.Assigned:
     """Bind the next eSIM in stock to the live line of `msisdn` and e-mail its link. Raises LineNotFound /
-    LineNotRenewable (no live line), EsimUnavailable (none in stock) with nothing changed."""
+    LineNotRenewable / LineNotLive (no live line), EsimUnavailable (none in stock) with nothing changed."""
     locked = lines.lock_live_line(session, msisdn)
     if locked is None:
         raise lines.no_live_line(session, msisdn)
     line, _operator = locked
-    if line.state in _ENDED:
-        raise LineNotRenewable()
-    given = esim.assign(session, line_id=line.id, operator_id=line.operator_id, msisdn=line.msisdn,
-                        line_state=line.state, actor=actor, now=now)
+    given = esim.assign(session, line=LineRef(line.id, line.msisdn, line.operator_id, line.state), actor=actor,
+                        now=now)
     if email := lines.email_of(session, line.id):
         outbox.enqueue(session, [outbox.Message(
             dedup_key=f"esim.ready:{given.esim.sim_id}", topic="esim.ready", channel=outbox.EMAIL, recipient=email,

@@ -32,8 +32,8 @@ from simkeep.db import rowcount
 from simkeep.network import inventory, repository
 from simkeep.network.models import ASSIGNED, ESIM, IN_STOCK, EsimProfile, Sim
 
-COLUMNS = ("iccid", "imsi", "smdp_address", "matching_id")  # required, in any order; then the optional ones:
-OPTIONAL = ("smdp_oid", "confirmation_code_required")
+# The file's columns, in any order; smdp_oid and confirmation_code_required may follow (SGP.22's optional fields).
+COLUMNS = ("iccid", "imsi", "smdp_address", "matching_id")
 MAX_ROWS = 100_000
 # SGP.22 §4.1.1: the matching ID (AC_Token) is upper-case letters, digits and "-"; the whole code at most 255 chars.
 MATCHING_ID = re.compile(r"[0-9A-Z-]{1,255}")
@@ -91,10 +91,6 @@ def qr_svg(code: ActivationCode) -> str:
     return qr(code).svg_inline(scale=6, border=4, title="eSIM QR code", omitsize=False)
 
 
-def qr_png_data_uri(code: ActivationCode) -> str:
-    return qr(code).png_data_uri(scale=6, border=4)
-
-
 # -- the provider's file ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +102,7 @@ class ProfileRow:
 
 
 def parse(text: str, *, operator: Operator) -> list[ProfileRow]:
-    """The profiles of an SM-DP+ provider's CSV (a header naming COLUMNS, optionally OPTIONAL), checked as the
+    """The profiles of an SM-DP+ provider's CSV (a header naming COLUMNS and perhaps the optional two), checked as the
     inventory checks a SIM vendor's file (ICCID Luhn, IMSI of the operator's MCC-MNC). Any bad row refuses the whole
     file: EsimImportRefused lists "line N: why" for each (never a matching ID)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))

@@ -93,6 +93,8 @@ def test_assign_swap_and_lost_from_the_line_page(staff, db, settings):
     assert answer.headers["location"] == f"/admin/lines/{MSISDN}?sim=assigned#sim"
     page = page_text(staff.get(f"/admin/lines/{MSISDN}", params={"sim": "assigned"}))
     assert "SIM card assigned" in page and first in page and imsi(1) in page
+    found = page_text(staff.get("/admin/network", params={"q": MSISDN}))  # a number finds its line's cards
+    assert first in found and second not in found
     staff.post(f"/admin/lines/{MSISDN}/sim/swap",
                data={"csrf_token": token, "iccid": second, "reason": "stolen", "lost": "yes"})
     staff.post(f"/admin/lines/{MSISDN}/sim/lost", data={"csrf_token": token, "reason": "lost again"})

@@ -443,6 +443,7 @@ def network_tour(page: Page, portal: Portal, audit: Audit) -> None:
     good = "ICCID,IMSI,Ki\n" + "".join(f"{c},{i},00112233445566778899AABBCCDDEEFF\n" for c, i in cards)
     for content, done, name in ((good + f"{cards[0][0]},{sim_imsi(base + 9)},00\n", "[role=alert]", "refused"),
                                 (good, "[role=status]", "cards imported")):
+        page.select_option("#sims-operator", "fr-orange-mobicarte")
         page.set_input_files("#sims-file", files=[{"name": "vendor.csv", "mimeType": "text/csv",
                                                    "buffer": content.encode()}])
         page.click('form[action="/admin/network/sims/import"] button[type=submit]')

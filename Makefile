@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/simkeep_test
 export SIMKEEP_DATA_DIR ?= var
 
-.PHONY: run test test-sqlite test-pg lint bench clean postgres browser-deps voice-deps i18n vendor-map prompts
+.PHONY: run test test-sqlite test-pg lint bench clean postgres browser-deps voice-deps network-deps i18n vendor-map prompts
 
 # What running needs, and nothing more: the package and its pinned dependencies.
 $(BIN)/simkeep: pyproject.toml
@@ -47,10 +47,14 @@ voice-deps:
 	@command -v sipp >/dev/null && command -v kamailio >/dev/null \
 	  || (apt-get update -qq && apt-get install -y -qq sip-tester kamailio >/dev/null)
 
-test-sqlite: $(TEST_DEPS) browser-deps voice-deps
+# The network tests and benchmark provision a real HLR: Debian's osmo-hlr (started per test session, on 127.0.0.x).
+network-deps:
+	@command -v osmo-hlr >/dev/null || (apt-get update -qq && apt-get install -y -qq osmo-hlr >/dev/null)
+
+test-sqlite: $(TEST_DEPS) browser-deps voice-deps network-deps
 	$(BIN)/pytest
 
-test-pg: $(TEST_DEPS) postgres browser-deps voice-deps
+test-pg: $(TEST_DEPS) postgres browser-deps voice-deps network-deps
 	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest
 
 # Both suites at once, each in its own pytest process (the PostgreSQL one on a database of its own, created and
@@ -61,7 +65,7 @@ test-pg: $(TEST_DEPS) postgres browser-deps voice-deps
 # audio played in real time, so they cost wall time and almost no CPU; the voice menu's database paths run in both
 # suites without SIP. `make test-sqlite` and `make test-pg` still run everything on one database.
 CALLS := tests/voice/test_calls.py tests/voice/test_sip.py tests/voice/test_peers.py
-test: lint $(TEST_DEPS) postgres browser-deps voice-deps
+test: lint $(TEST_DEPS) postgres browser-deps voice-deps network-deps
 	@mkdir -p $(SIMKEEP_DATA_DIR)/test-logs; logs=$(SIMKEEP_DATA_DIR)/test-logs; start=$$(date +%s); \
 	echo "running the SQLite and PostgreSQL suites and the real calls in parallel (logs in $$logs)"; \
 	$(BIN)/pytest $(CALLS:%=--ignore=%) > $$logs/sqlite.log 2>&1 & sqlite=$$!; \
@@ -75,7 +79,7 @@ test: lint $(TEST_DEPS) postgres browser-deps voice-deps
 	echo "all suites: $$(( $$(date +%s) - start )) s"; \
 	test $$s -eq 0 && test $$p -eq 0 && test $$c -eq 0
 
-bench: $(TEST_DEPS) postgres voice-deps
+bench: $(TEST_DEPS) postgres voice-deps network-deps
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run
 

@@ -160,6 +160,14 @@ class Settings(BaseSettings):
     # e.g. {"fr-orange-mobicarte": "osmo-hlr://127.0.0.1:4259?vty=4258"}. An operator with none keeps its commands
     # pending (shown on the line's page) until one is configured.
     network_provisioning: dict[str, str] = {}
+    # A command the network could not take (down, or refused) is tried again after retry * 2^(n-1) seconds,
+    # jittered, at most retry_max; a worker's lease on a command it is sending (longer than any adapter's timeout).
+    network_retry_seconds: float = 2.0
+    network_retry_max_seconds: float = 60.0
+    network_lease_seconds: float = 60.0
+    # How often the worker compares the network with every line's desired state (and repairs differences).
+    network_drift_interval_seconds: float = 3600.0
+    network_drift_repair: bool = True  # False: the worker's drift check only reports (staff repair with the CLI)
     # eSIM profiles (network/esim.py): the key that seals (AES-GCM) each profile's matching ID, the bearer secret of
     # its activation code. Not derived from the master secret, like the voucher seal key: rotating that must not make
     # the profiles in stock unreadable. Demo mode generates it; without it in production eSIMs refuse to run.

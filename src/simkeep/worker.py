@@ -1,7 +1,7 @@
 """The worker process: sweeps the lifecycle on schedule and delivers the outbox, until stopped.
 
 Each job (sweep, expire_abandoned, reconcile, auto_renew, purge_sessions, expire_vouchers, purge_id_checks,
-purge_voice_http_turns, settle_cashback, expire_ussd, process_inbox, deliver_due) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
+purge_voice_http_turns, settle_cashback, expire_ussd, process_inbox, deliver_due, provision, network_drift) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
 error is logged (its class and where it was raised, never its message, which for SQL errors carries bound
 parameters) and that job alone waits `worker_backoff_seconds * 2^(n-1)`, jittered, at most `worker_backoff_max_seconds`, before it is tried again;
 the others go on. Every job's work is one transaction per step, so a failed step leaves nothing half-done.
@@ -27,6 +27,8 @@ from simkeep.db import Database, is_transient
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line.links import PURPOSE as LINK_KEY
 from simkeep.line.links import RenewalLinks
+from simkeep.network import drift as network_drift
+from simkeep.network import tasks as network
 from simkeep.notification.outbox import USSD
 from simkeep.notification.senders import make_sender
 from simkeep.notification.service import Inbound
@@ -108,8 +110,13 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
         return deliver_due(db, sender, lease_seconds=settings.outbox_lease_seconds,
                            max_attempts=settings.outbox_max_attempts, stopping=stopping)
 
+    def provision() -> int:
+        return network.send_due(db, settings, now=clock.now(), stopping=stopping)
+
     every = settings.sweep_interval_seconds
-    return [Job("sweep", sweep, every, rests=True),
+    return [Job("provision", provision),
+            Job("network_drift", network_drift.Schedule(db, settings), rests=True),
+            Job("sweep", sweep, every, rests=True),
             Job("expire_abandoned", lambda: expire_abandoned(db, settings), every, rests=True),
             Job("reconcile", lambda: reconcile(db, settings), every, rests=True),
             Job("auto_renew", lambda: run_autorenew(db, settings).charged, every, rests=True),
@@ -182,6 +189,7 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
         wake.set()
         answers.join(timeout=30)
         getattr(sender, "close", lambda: None)()
+        network.PROCESS_ADAPTERS.close()
         db.dispose()
         log.info("worker.stopped")
     return 1 if once and failed else 0

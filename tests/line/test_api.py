@@ -50,6 +50,7 @@ def test_create_line_from_national_input(client, clock):
         "msisdn": "+33612345678", "operator_id": "fr-orange-mobicarte", "state": "active",
         "balance": money(0), "credit": money(0), "bonus": money(0), "validity_ends_at": iso(VALIDITY_END),
         "number_loss_at": iso(NUMBER_LOSS), "available_at": iso(AVAILABLE), "language": "fr",
+        "network": None,  # no SIM yet
     }
 
 

@@ -9,8 +9,9 @@ from simkeep.line import service
 from simkeep.line.schemas import LineCreate, LineOut, MoneyOut, SimAssign, SimLost, SimSwap
 from simkeep.locale import languages
 from simkeep.network import inventory
+from simkeep.network import service as network
 from simkeep.network.models import Sim
-from simkeep.network.schemas import SimOut
+from simkeep.network.schemas import NetworkOut, SimOut
 from simkeep.web.deps import AdminOnly, Config, Lane, Partner, Staff
 from simkeep.web.openapi import errors
 from simkeep.web.params import Msisdn
@@ -34,16 +35,22 @@ async def create_line(body: LineCreate, db: Lane, _who: Staff) -> LineOut:
 @router.get("/{msisdn}", response_model=LineOut, responses=errors({404: "`line_not_found`"}))
 async def get_line(msisdn: Msisdn, db: Lane, cfg: Config, _who: Partner) -> LineOut:
     number = lookup_msisdn(msisdn, cfg.default_region)
-    return await db.read(lambda session: render(service.view(session, service.find_line(session, number))))
+
+    def read(session: Session) -> LineOut:
+        view = service.view(session, service.find_line(session, number))
+        return render(view, network.status(session, view.line.id))
+
+    return await db.read(read)
 
 
-def render(view: service.LineView) -> LineOut:
+def render(view: service.LineView, network_status: network.NetworkStatus | None = None) -> LineOut:
     line = view.line
     return LineOut(
         id=str(line.id), msisdn=line.msisdn, operator_id=line.operator_id, state=line.state,
         balance=MoneyOut.of(view.balance), credit=MoneyOut.of(view.credit), bonus=MoneyOut.of(view.bonus),
         validity_ends_at=line.validity_ends_at, number_loss_at=line.number_loss_at,
         available_at=line.available_at, language=languages.tag(line.language),
+        network=NetworkOut.of(network_status) if network_status else None,
     )
 
 

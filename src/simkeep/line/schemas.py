@@ -5,6 +5,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
 from simkeep.core.money import Money
+from simkeep.network.schemas import NetworkOut
 
 # C0/C1 controls (PostgreSQL text refuses NUL) and lone surrogates (no database can encode them).
 _UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -57,6 +58,8 @@ class LineOut(BaseModel):
     available_at: datetime
     language: Literal["zh-CN", "fr", "en"] = Field(
         description="The subscriber's language, always one canonical BCP 47 tag: `zh-CN`, `fr` or `en`.")
+    network: NetworkOut | None = Field(
+        default=None, description="The line's network state (desired and confirmed); null for a line without a SIM.")
 
 
 class SimAssign(RequestBody):

@@ -1,5 +1,5 @@
-"""Queries on the inventory tables (sims, network_numbers): the only writer of their rows besides the imports' bulk
-inserts in inventory.py."""
+"""Queries of the network domain: the inventory tables (sims, network_numbers; the only writer of their rows besides
+the imports' bulk inserts in inventory.py), the provisioning outbox's claims and outcomes, and the drift check's pages."""
 
 from __future__ import annotations
 
@@ -8,11 +8,22 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, delete, exists, func, or_, select, text, update
+from sqlalchemy.orm import Session, aliased
 
 from simkeep.db import rowcount
-from simkeep.network.models import ASSIGNED, RETIRED, SIM_STATES, NetworkLine, NetworkNumber, Sim
+from simkeep.network.models import (
+    ASSIGNED,
+    DONE,
+    PENDING,
+    RETIRED,
+    SIM_STATES,
+    SUPERSEDED,
+    NetworkLine,
+    NetworkNumber,
+    ProvisioningCommand,
+    Sim,
+)
 
 LOOKUP_BATCH = 1000  # values per IN (...) list: well under SQLite's 32,766 bound parameters and PostgreSQL's 65,535
 
@@ -140,3 +151,169 @@ def numbers(session: Session, *, text: str = "", operator_id: str | None = None,
     if operator_id:
         query = query.where(NetworkNumber.operator_id == operator_id)
     return list(session.scalars(query))
+
+
+# The provisioning outbox and the drift check.
+
+_C = ProvisioningCommand.__table__
+_L = NetworkLine.__table__
+
+
+def _free(table, now: datetime):
+    """Not being sent by a worker right now (never leased, or its lease ran out: that worker died)."""
+    return or_(table.c.leased_until.is_(None), table.c.leased_until <= now)
+
+
+def lines_with_due_commands(session: Session, *, now: datetime, limit: int) -> list[uuid.UUID]:
+    """Lines whose next command to send may be due: a due, free pending command with nothing ahead of it that must
+    go first (an earlier command for another IMSI, or one in flight). Earlier commands for the same IMSI do not hold
+    it back: they are superseded by it. Oldest first, so a line waiting longest is served first."""
+    ahead = aliased(_C)
+    blocked = exists().where(ahead.c.line_id == _C.c.line_id, ahead.c.status == PENDING, ahead.c.seq < _C.c.seq,
+                             or_(ahead.c.imsi != _C.c.imsi, ahead.c.leased_until > now))
+    due = (select(_C.c.line_id, func.min(_C.c.next_attempt_at).label("due_at"))
+           .where(_C.c.status == PENDING, _C.c.next_attempt_at <= now, _free(_C, now), ~blocked)
+           .group_by(_C.c.line_id).order_by("due_at").limit(limit))
+    return [row.line_id for row in session.execute(due)]
+
+
+_CLAIM_LOCKS = 0x5E71  # the advisory-lock class of provisioning claims (the second key is the line's)
+
+
+def lock_lines(session: Session, line_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Those of the lines this claim may decide for. PostgreSQL: a transaction-level advisory lock per line, tried
+    without waiting, so two workers' claims never decide for one line at once (the other skips it this round); it
+    also covers a line whose network row is gone (a lost card's removal still to send). SQLite has one writer."""
+    if session.get_bind().dialect.name != "postgresql" or not line_ids:
+        return list(line_ids)
+    keys = {_lock_key(line_id): line_id for line_id in line_ids}
+    taken = session.execute(text("SELECT k FROM unnest(CAST(:keys AS integer[])) AS k "
+                                 "WHERE pg_try_advisory_xact_lock(:class, k)"),
+                            {"keys": sorted(keys), "class": _CLAIM_LOCKS}).scalars()
+    return [keys[key] for key in taken]
+
+
+def _lock_key(line_id: uuid.UUID) -> int:
+    """32 bits of the line's id (random bits, UUIDv7's tail): a rare collision only makes a line wait a round."""
+    return int.from_bytes(line_id.bytes[-4:], "big", signed=True)
+
+
+def pending_of(session: Session, line_ids: Sequence[uuid.UUID]) -> list[ProvisioningCommand]:
+    """The pending commands of these lines, in line and seq order."""
+    return list(session.scalars(select(ProvisioningCommand)
+                                .where(ProvisioningCommand.line_id.in_(line_ids),
+                                       ProvisioningCommand.status == PENDING)
+                                .order_by(ProvisioningCommand.line_id, ProvisioningCommand.seq)))
+
+
+def supersede(session: Session, ids: Sequence[uuid.UUID], *, now: datetime) -> None:
+    if ids:
+        session.execute(update(_C).where(_C.c.id.in_(ids), _C.c.status == PENDING)
+                        .values(status=SUPERSEDED, done_at=now, leased_until=None))
+
+
+def lease(session: Session, ids: Sequence[uuid.UUID], *, until: datetime) -> None:
+    if ids:
+        session.execute(update(_C).where(_C.c.id.in_(ids)).values(leased_until=until))
+
+
+def defer(session: Session, ids: Sequence[uuid.UUID], *, until: datetime, error: str) -> None:
+    """Commands that cannot be sent yet (no adapter for their operator): due again at `until`, with the reason."""
+    if ids:
+        session.execute(update(_C).where(_C.c.id.in_(ids)).values(next_attempt_at=until, last_error=error))
+
+
+def mark_done(session: Session, command_id: uuid.UUID, *, lease_end: datetime, now: datetime) -> bool:
+    """False if this worker's lease was lost meanwhile (it ran out and another worker took the command over)."""
+    return rowcount(session.execute(
+        update(_C).where(_C.c.id == command_id, _C.c.status == PENDING, _C.c.leased_until == lease_end)
+        .values(status=DONE, done_at=now, leased_until=None, last_error=None))) == 1
+
+
+def confirm(session: Session, line_id: uuid.UUID, *, imsi: str, seq: int, mode: str, now: datetime) -> None:
+    """The network holds `mode` for the line since command `seq`: its confirmed state, unless a later command was
+    confirmed already, or the command was about another card (the removal of a swapped SIM's IMSI)."""
+    session.execute(update(_L).where(_L.c.line_id == line_id, _L.c.imsi == imsi, _L.c.confirmed_seq < seq)
+                    .values(confirmed=mode, confirmed_seq=seq, confirmed_at=now))
+
+
+def mark_failed(session: Session, command_id: uuid.UUID, *, lease_end: datetime, retry_at: datetime,
+                error: str) -> bool:
+    return rowcount(session.execute(
+        update(_C).where(_C.c.id == command_id, _C.c.status == PENDING, _C.c.leased_until == lease_end)
+        .values(attempts=_C.c.attempts + 1, next_attempt_at=retry_at, leased_until=None, last_error=error))) == 1
+
+
+def release(session: Session, ids: Sequence[uuid.UUID], *, lease_end: datetime) -> int:
+    """Hand back leased commands that were not tried (the worker is stopping, or half its lease is spent)."""
+    if not ids:
+        return 0
+    return rowcount(session.execute(update(_C).where(_C.c.id.in_(ids), _C.c.status == PENDING,
+                                                     _C.c.leased_until == lease_end).values(leased_until=None)))
+
+
+def lines_page(session: Session, *, after: uuid.UUID | None, limit: int,
+               operator_id: str | None = None) -> list[NetworkLine]:
+    """A page of network lines in line id order (keyset: `after` is the last id of the previous page)."""
+    query = select(NetworkLine).order_by(NetworkLine.line_id).limit(limit)
+    if after is not None:
+        query = query.where(NetworkLine.line_id > after)
+    if operator_id is not None:
+        query = query.where(NetworkLine.operator_id == operator_id)
+    return list(session.scalars(query))
+
+
+def count_lines(session: Session, *, operator_id: str | None = None) -> int:
+    query = select(func.count()).select_from(_L)
+    if operator_id is not None:
+        query = query.where(_L.c.operator_id == operator_id)
+    return session.scalar(query) or 0
+
+
+def pending_total(session: Session) -> int:
+    return session.scalar(select(func.count()).where(_C.c.status == PENDING)) or 0
+
+
+def with_pending(session: Session, line_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of the lines that have a command still to send."""
+    return set(session.scalars(select(_C.c.line_id).distinct()
+                               .where(_C.c.line_id.in_(line_ids), _C.c.status == PENDING)))
+
+
+def record_checks(session: Session, found: dict[uuid.UUID, tuple[int, str | None]], *, now: datetime) -> set:
+    """Store what the drift check found per line (the desired seq it compared with; the difference, or None), unless
+    the line's desired state changed since it was read or a command is now pending: what the check saw is stale then.
+    The rows are locked first (in line id order, as every writer of several lines does). Returns the lines recorded."""
+    if not found:
+        return set()
+    current = dict(session.execute(select(_L.c.line_id, _L.c.desired_seq).where(_L.c.line_id.in_(list(found)))
+                                   .order_by(_L.c.line_id).with_for_update()).all())
+    pending = with_pending(session, list(found))
+    fresh = {line_id: drift for line_id, (seq, drift) in found.items()
+             if line_id not in pending and current.get(line_id) == seq}
+    clean = [line_id for line_id, drift in fresh.items() if drift is None]
+    if clean:
+        session.execute(update(_L).where(_L.c.line_id.in_(clean)).values(checked_at=now, drift=None))
+    for line_id, drift in fresh.items():
+        if drift is not None:
+            session.execute(update(_L).where(_L.c.line_id == line_id).values(checked_at=now, drift=drift))
+    return set(fresh)
+
+
+def network_line(session: Session, line_id: uuid.UUID) -> NetworkLine | None:
+    return session.get(NetworkLine, line_id)
+
+
+def pending_summary(session: Session, line_id: uuid.UUID) -> tuple[int, str | None]:
+    """How many commands of the line wait, and the newest error among them (None if none failed)."""
+    count = session.scalar(select(func.count()).where(_C.c.line_id == line_id, _C.c.status == PENDING)) or 0
+    error = session.scalar(select(_C.c.last_error)
+                           .where(_C.c.line_id == line_id, _C.c.status == PENDING, _C.c.last_error.is_not(None))
+                           .order_by(_C.c.seq.desc()).limit(1))
+    return count, error
+
+
+def recent_commands(session: Session, line_id: uuid.UUID, *, limit: int) -> list[ProvisioningCommand]:
+    return list(session.scalars(select(ProvisioningCommand).where(ProvisioningCommand.line_id == line_id)
+                                .order_by(ProvisioningCommand.seq.desc()).limit(limit)))
+

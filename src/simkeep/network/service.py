@@ -50,26 +50,33 @@ class Command:
 
 def follow(session: Session, changes: Iterable[tuple[uuid.UUID, str]], *, now: datetime) -> int:
     """Lines that changed state (line id, new state; several for one line: the last counts). Lines with a SIM get
-    their new desired state and a command; the others cost one indexed read per batch. Returns commands written."""
+    their new desired state and a command, unless the desired mode stays the same (deactivated -> quarantine: still
+    absent); the others cost one indexed read per batch. Lines are written in line id order, the order every writer
+    of several lines locks their network rows in. Returns commands written."""
     last = dict(changes)
     if not last:
         return 0
     rows = session.execute(
         select(NetworkLine.line_id, NetworkLine.imsi, NetworkLine.msisdn, NetworkLine.line_state,
-               Operator.grace_network_access)
+               NetworkLine.desired, Operator.grace_network_access)
         .join(Operator, Operator.id == NetworkLine.operator_id)
-        .where(NetworkLine.line_id.in_(list(last)))).all()
-    commands = []
-    for line_id, imsi, msisdn, before, grace_access in rows:
+        .where(NetworkLine.line_id.in_(list(last))).order_by(NetworkLine.line_id)).all()
+    written, ended = 0, []
+    for line_id, imsi, msisdn, before, desired, grace_access in rows:
         state = last[line_id]
         if state == before:
             continue
         mode = desired_mode(state, grace_access)
-        commands.append((Command(line_id, imsi, None if mode == ABSENT else msisdn, mode, state), state))
-    for command, state in commands:
-        write(session, command, line_state=state, now=now)
-    repository.retire_with_lines(session, [c.line_id for c, state in commands if state == "deactivated"], now=now)
-    return len(commands)
+        if mode == desired:
+            session.execute(update(NetworkLine).where(NetworkLine.line_id == line_id).values(line_state=state))
+        else:
+            write(session, Command(line_id, imsi, None if mode == ABSENT else msisdn, mode, state), line_state=state,
+                  now=now)
+            written += 1
+        if state in _REMOVED:  # a sweep that caught up may jump past deactivated: the card goes all the same
+            ended.append(line_id)
+    repository.retire_with_lines(session, ended, now=now)
+    return written
 
 
 def bind(session: Session, *, line_id: uuid.UUID, operator_id: str, msisdn: str, line_state: str, imsi: str,
@@ -91,15 +98,17 @@ def bind(session: Session, *, line_id: uuid.UUID, operator_id: str, msisdn: str,
 def write(session: Session, command: Command, *, line_state: str | None = None, track: bool = True,
           now: datetime) -> int:
     """Queue `command` (the next seq for the line) and, with `track`, record it as the line's desired state (without:
-    a retired card's IMSI removed, which says nothing about the line). Returns its seq. The caller holds the line
-    (its row lock or the transaction that changed it), so seqs never race."""
+    a retired card's IMSI removed, which says nothing about the line). Returns its seq. The line's network row is
+    locked first: every writer of a line's commands (a state change, a SIM swap, a drift repair) takes it, so seqs
+    never race, and the worker's claim skips a line while its change is being written."""
+    operator_id = session.scalar(select(NetworkLine.operator_id).where(NetworkLine.line_id == command.line_id)
+                                 .with_for_update())
     seq = (session.scalar(select(func.max(ProvisioningCommand.seq))
                           .where(ProvisioningCommand.line_id == command.line_id)) or 0) + 1
     session.execute(insert(ProvisioningCommand.__table__).values(
-        id=new_id(), line_id=command.line_id, seq=seq, operator_id=select(NetworkLine.operator_id)
-        .where(NetworkLine.line_id == command.line_id).scalar_subquery(), imsi=command.imsi, msisdn=command.msisdn,
-        mode=command.mode, reason=command.reason, status=PENDING, attempts=0, next_attempt_at=now, last_error=None,
-        created_at=now, done_at=None))
+        id=new_id(), line_id=command.line_id, seq=seq, operator_id=operator_id, imsi=command.imsi,
+        msisdn=command.msisdn, mode=command.mode, reason=command.reason, status=PENDING, attempts=0,
+        next_attempt_at=now, leased_until=None, last_error=None, created_at=now, done_at=None))
     if not track:
         return seq
     values: dict = {"desired": command.mode, "desired_seq": seq, "desired_at": now, "imsi": command.imsi}
@@ -107,3 +116,66 @@ def write(session: Session, command: Command, *, line_state: str | None = None, 
         values["line_state"] = line_state
     session.execute(update(NetworkLine).where(NetworkLine.line_id == command.line_id).values(**values))
     return seq
+
+
+def mask_imsi(imsi: str) -> str:
+    """The network (MCC-MNC) and the last two digits: enough to tell cards apart on a page or in a log line."""
+    return imsi[:5] + "*" * max(len(imsi) - 7, 0) + imsi[-2:]
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkStatus:
+    """What the network should hold for a line and what it was last confirmed to hold (the line's page and API)."""
+
+    desired: str
+    desired_at: datetime
+    confirmed: str | None
+    confirmed_at: datetime | None
+    in_sync: bool  # the last command was confirmed: nothing left to send
+    pending: int
+    last_error: str | None
+    imsi_masked: str
+    checked_at: datetime | None
+    drift: str | None
+
+
+def status(session: Session, line_id: uuid.UUID) -> NetworkStatus | None:
+    """None for a line without a SIM (nothing to provision)."""
+    row = repository.network_line(session, line_id)
+    if row is None:
+        return None
+    pending, last_error = repository.pending_summary(session, line_id)
+    return NetworkStatus(desired=row.desired, desired_at=row.desired_at, confirmed=row.confirmed,
+                         confirmed_at=row.confirmed_at, in_sync=pending == 0 and row.confirmed == row.desired,
+                         pending=pending, last_error=last_error, imsi_masked=mask_imsi(row.imsi),
+                         checked_at=row.checked_at, drift=row.drift)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandView:
+    seq: int
+    imsi_masked: str
+    mode: str
+    reason: str
+    status: str
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    done_at: datetime | None
+
+
+def recent_commands(session: Session, line_id: uuid.UUID, *, limit: int = 10) -> list[CommandView]:
+    """The line's last provisioning commands, newest first (the admin line page)."""
+    return [CommandView(seq=c.seq, imsi_masked=mask_imsi(c.imsi), mode=c.mode, reason=c.reason, status=c.status,
+                        attempts=c.attempts, last_error=c.last_error, created_at=c.created_at, done_at=c.done_at)
+            for c in repository.recent_commands(session, line_id, limit=limit)]
+
+
+def count_lines(session: Session, *, operator_id: str | None = None) -> int:
+    """Lines with a SIM (of one operator): what a drift check walks."""
+    return repository.count_lines(session, operator_id=operator_id)
+
+
+def pending_count(session: Session) -> int:
+    """Provisioning commands still to send, every line."""
+    return repository.pending_total(session)

@@ -15,8 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # The worker's lease on a command it is sending: another worker leaves the line alone until it ends; a worker
+    # killed mid-send lets it run out, and the command is sent again (idempotent).
+    with op.batch_alter_table('provisioning_commands', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('leased_until', simkeep.db.UtcDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('provisioning_commands', schema=None) as batch_op:
+        batch_op.drop_column('leased_until')

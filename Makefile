@@ -58,26 +58,31 @@ test-pg: $(TEST_DEPS) postgres browser-deps voice-deps network-deps
 	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest
 
 # Both suites at once, each in its own pytest process (the PostgreSQL one on a database of its own, created and
-# dropped by tests/conftest.py): their logs are printed when both are done, and the target fails if either does.
+# dropped by tests/conftest.py): their logs are printed when all are done, and the target fails if any does.
 # The browser tests (pages, scripts, accessibility in Chromium) run once, with the SQLite suite: what they check does
 # not depend on the database, and every page's queries run on PostgreSQL in the page tests without a browser.
-# The real calls (SIPp into the SIP agent, through Kamailio) run once, in a third process on PostgreSQL: they wait on
-# audio played in real time, so they cost wall time and almost no CPU; the voice menu's database paths run in both
-# suites without SIP. `make test-sqlite` and `make test-pg` still run everything on one database.
+# The tests against real peers run in processes of their own, beside the suites: the real calls (SIPp into the SIP
+# agent, through Kamailio) once, on PostgreSQL (they wait on audio played in real time: wall time, little CPU; the
+# voice menu's database paths run in both suites without SIP), and the network's tests against osmo-hlr (with real
+# worker processes) on each database. `make test-sqlite` and `make test-pg` still run everything on one database.
 CALLS := tests/voice/test_calls.py tests/voice/test_sip.py tests/voice/test_peers.py
+HLR := tests/network/test_acceptance.py tests/network/test_osmo_hlr.py
+PEERS := $(CALLS) $(HLR)
 test: lint $(TEST_DEPS) postgres browser-deps voice-deps network-deps
 	@mkdir -p $(SIMKEEP_DATA_DIR)/test-logs; logs=$(SIMKEEP_DATA_DIR)/test-logs; start=$$(date +%s); \
-	echo "running the SQLite and PostgreSQL suites and the real calls in parallel (logs in $$logs)"; \
-	$(BIN)/pytest $(CALLS:%=--ignore=%) > $$logs/sqlite.log 2>&1 & sqlite=$$!; \
-	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest --ignore=tests/browser $(CALLS:%=--ignore=%) \
+	echo "running the SQLite and PostgreSQL suites and the tests against real peers in parallel (logs in $$logs)"; \
+	$(BIN)/pytest $(PEERS:%=--ignore=%) > $$logs/sqlite.log 2>&1 & sqlite=$$!; \
+	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest --ignore=tests/browser $(PEERS:%=--ignore=%) \
 	  > $$logs/postgresql.log 2>&1 & pg=$$!; \
-	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(CALLS) > $$logs/calls.log 2>&1 & calls=$$!; \
-	wait $$sqlite; s=$$?; wait $$pg; p=$$?; wait $$calls; c=$$?; \
+	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PEERS) > $$logs/peers-postgresql.log 2>&1 & peers_pg=$$!; \
+	$(BIN)/pytest $(HLR) > $$logs/peers-sqlite.log 2>&1 & peers_sqlite=$$!; \
+	wait $$sqlite; s=$$?; wait $$pg; p=$$?; wait $$peers_pg; c=$$?; wait $$peers_sqlite; h=$$?; \
 	echo "===== SQLite (exit $$s) ====="; cat $$logs/sqlite.log; \
 	echo "===== PostgreSQL (exit $$p) ====="; cat $$logs/postgresql.log; \
-	echo "===== real calls, PostgreSQL (exit $$c) ====="; cat $$logs/calls.log; \
+	echo "===== real calls and osmo-hlr, PostgreSQL (exit $$c) ====="; cat $$logs/peers-postgresql.log; \
+	echo "===== osmo-hlr, SQLite (exit $$h) ====="; cat $$logs/peers-sqlite.log; \
 	echo "all suites: $$(( $$(date +%s) - start )) s"; \
-	test $$s -eq 0 && test $$p -eq 0 && test $$c -eq 0
+	test $$s -eq 0 && test $$p -eq 0 && test $$c -eq 0 && test $$h -eq 0
 
 bench: $(TEST_DEPS) postgres voice-deps network-deps
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)

@@ -17,6 +17,7 @@ from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.counter import bench_counter_pg, bench_counter_quotes_pg, bench_counter_quotes_sqlite, bench_counter_sqlite
 from bench.network import bench_network_hlr
+from bench.network_drift import bench_network_drift_pg, bench_network_drift_sqlite
 from bench.pages import bench_pages
 from bench.plans import bench_plans
 from bench.portal_quotes import bench_portal_quotes
@@ -67,6 +68,7 @@ BENCHMARKS = {
     "voice_http_sqlite": bench_voice_http,
     "voice_prompts": bench_voice_prompts,
     "voice": bench_voice,
+    "network_drift_sqlite": bench_network_drift_sqlite, "network_drift_pg": bench_network_drift_pg,
     "network_hlr": bench_network_hlr,
 }
 

@@ -156,6 +156,16 @@ def test_the_tests_settings_pass_the_check(settings):
      ["SIMKEEP_PAYMENT_ROUTES names an unknown provider 'stipe' (available: stripe, paypal, sepa, sandbox)"]),
     ({"secret_key": TEST_SECRET, "payment_routes": {"*": {"bank_transfer": "sepa"}}},
      ["SIMKEEP_SEPA_IBAN is the demo account printed in simkeep's source: transfers would go there"]),
+    ({"secret_key": TEST_SECRET, "network_provisioning": {"*": "https://gw.example/prov/v1"}},
+     ["SIMKEEP_NETWORK_GATEWAY_SECRET is not set"]),
+    ({"secret_key": TEST_SECRET, "network_provisioning": {"*": "https://gw.example/v1"}, "network_gateway_secret": "gw"},
+     ["SIMKEEP_NETWORK_GATEWAY_SECRET is too short (2 characters; at least 32)"]),
+    ({"secret_key": TEST_SECRET, "network_provisioning": {"fr-free-2eur": "http://10.1.2.3/prov/v1",
+                                                          "*": "http://127.0.0.1:8081/v1"},
+      "network_gateway_secret": PREVIOUS},
+     ["SIMKEEP_NETWORK_PROVISIONING sends subscribers' IMSIs and numbers over plain http to 10.1.2.3: use https:// "
+      "(plain http only to this machine)"]),
+    ({"secret_key": TEST_SECRET, "network_provisioning": {"*": "osmo-hlr://127.0.0.1:4259?vty=4258"}}, []),
 ])
 def test_production_names_every_missing_weak_or_published_secret(values, expected):
     assert problems(**values) == expected

@@ -18,6 +18,7 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -160,11 +161,14 @@ class Settings(BaseSettings):
     # e.g. {"fr-orange-mobicarte": "osmo-hlr://127.0.0.1:4259?vty=4258"}. An operator with none keeps its commands
     # pending (shown on the line's page) until one is configured.
     network_provisioning: dict[str, str] = {}
+    # Signs every request to a provisioning gateway (an http(s):// URL above; network/adapters/gateway.py): required
+    # and strong as soon as one is configured, and shared with that gateway, which verifies it.
+    network_gateway_secret: str | None = None
     # A command the network could not take (down, or refused) is tried again after retry * 2^(n-1) seconds,
     # jittered, at most retry_max; a worker's lease on a command it is sending (longer than any adapter's timeout).
     network_retry_seconds: float = 2.0
     network_retry_max_seconds: float = 60.0
-    network_lease_seconds: float = 60.0
+    network_lease_seconds: float = 20.0
     # How often the worker compares the network with every line's desired state (and repairs differences).
     network_drift_interval_seconds: float = 3600.0
     network_drift_repair: bool = True  # False: the worker's drift check only reports (staff repair with the CLI)
@@ -280,6 +284,13 @@ def check(settings: Settings) -> None:
     for name in ("voucher_pepper", "voucher_seal_key", "voice_platform_secret", "voice_vxml_key", "esim_seal_key"):
         if getattr(settings, name) is not None:
             judge(name, getattr(settings, name))
+    gateways = gateway_urls(settings)
+    if gateways or settings.network_gateway_secret is not None:
+        judge("network_gateway_secret", settings.network_gateway_secret)
+    for url in gateways:
+        if settings.env == "production" and not _private_transport(url):
+            problems.append(f"SIMKEEP_NETWORK_PROVISIONING sends subscribers' IMSIs and numbers over plain http to "
+                            f"{urlsplit(url).hostname}: use https:// (plain http only to this machine)")
     if settings.sandbox_on:
         judge("sandbox_webhook_secret", settings.sandbox_webhook_secret)
     for name in sorted(used_providers(settings)):
@@ -308,6 +319,16 @@ def check(settings: Settings) -> None:
 
 def _iban(value: str) -> str:
     return "".join(value.split()).upper()
+
+
+def gateway_urls(settings: Settings) -> list[str]:
+    """The provisioning URLs that name a gateway over HTTP (network/adapters/gateway.py)."""
+    return [url for url in settings.network_provisioning.values() if urlsplit(url).scheme in ("http", "https")]
+
+
+def _private_transport(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme == "https" or parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
 def used_providers(settings: Settings) -> set[str]:

@@ -64,8 +64,9 @@ def network_line(db: Database, line_id) -> NetworkLine:
 
 @pytest.fixture(scope="session")
 def osmo_hlr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OsmoHlrPeer]:
-    """A running osmo-hlr: `url` for SIMKEEP_NETWORK_PROVISIONING, `stop()`/`start()` (same database), and helpers to
-    read or change a subscriber directly. Tests use IMSIs of their own; a test that stopped it starts it again."""
+    """A real osmo-hlr (tests/network/hlr.py): `url` for SIMKEEP_NETWORK_PROVISIONING, `stop()`/`start()` (same
+    database), `pause()`/`resume()`, and helpers to read or change a subscriber directly and read its history. Tests
+    use IMSIs of their own; a test that stopped or paused it starts or resumes it again."""
     peer = OsmoHlrPeer(tmp_path_factory.mktemp("osmo-hlr"))
     try:
         peer.start()

@@ -45,6 +45,7 @@ TEST_SECRET = "test-secret-key-0123456789abcdef0123456789abcdef"
 SANDBOX_SECRET = "whsec_test_0123456789abcdef0123456789abcdef"
 VOUCHER_PEPPER = "test-voucher-pepper-0123456789abcdef0123456789"
 VOUCHER_SEAL_KEY = "test-voucher-seal-key-0123456789abcdef012345"
+ESIM_SEAL_KEY = "test-esim-seal-key-0123456789abcdef0123456789"
 # The sandbox is off unless switched on, and collects only what is routed to it (nothing falls back to it).
 SANDBOX_ROUTES = {"*": dict.fromkeys(METHODS, "sandbox")}
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)  # a Monday in winter time, four weeks before the DST change
@@ -141,7 +142,7 @@ def db(request: pytest.FixtureRequest, database_url: str, tmp_path: Path) -> Ite
 def settings(db: Database, tmp_path: Path) -> Settings:
     return Settings(database_url=db.url, data_dir=tmp_path, admin_token=ADMIN_TOKEN, secret_key=TEST_SECRET,
                     sandbox_enabled=True, sandbox_webhook_secret=SANDBOX_SECRET, payment_routes=SANDBOX_ROUTES,
-                    voucher_pepper=VOUCHER_PEPPER, voucher_seal_key=VOUCHER_SEAL_KEY)
+                    voucher_pepper=VOUCHER_PEPPER, voucher_seal_key=VOUCHER_SEAL_KEY, esim_seal_key=ESIM_SEAL_KEY)
 
 
 @pytest.fixture
@@ -160,6 +161,7 @@ def cli(db, tmp_path, monkeypatch) -> Iterator:
     monkeypatch.setenv("SIMKEEP_SECRET_KEY", TEST_SECRET)
     monkeypatch.setenv("SIMKEEP_VOUCHER_PEPPER", VOUCHER_PEPPER)
     monkeypatch.setenv("SIMKEEP_VOUCHER_SEAL_KEY", VOUCHER_SEAL_KEY)
+    monkeypatch.setenv("SIMKEEP_ESIM_SEAL_KEY", ESIM_SEAL_KEY)
     monkeypatch.setenv("COLUMNS", "200")  # Rich tables stay on one line per row
     get_settings.cache_clear()
     runner = CliRunner()

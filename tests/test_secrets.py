@@ -242,7 +242,7 @@ def test_demo_mode_generates_keeps_and_reuses_its_secrets(tmp_path):
     assert stored == {"secret_key": first.secret_key, "admin_token": first.admin_token,
                       "sandbox_webhook_secret": first.sandbox_webhook_secret, "voucher_pepper": first.voucher_pepper,
                       "voucher_seal_key": first.voucher_seal_key, "voice_platform_secret": first.voice_platform_secret,
-                      "voice_vxml_key": first.voice_vxml_key}
+                      "voice_vxml_key": first.voice_vxml_key, "esim_seal_key": first.esim_seal_key}
     assert len({first.secret_key, first.voucher_pepper, first.voucher_seal_key, first.voice_platform_secret,
                 first.voice_vxml_key}) == 5
     check(first)  # strong enough for the production check too

@@ -25,6 +25,7 @@ from simkeep.db import Database
 from simkeep.locale import languages
 from simkeep.network.cli import drift_cmd as network_drift_cmd
 from simkeep.network.cli import provision_cmd as network_provision_cmd
+from simkeep.network.esim_cli import app as esim_app
 from simkeep.notification.cli import endpoint_app, messages_app
 from simkeep.payment.cli import reconcile_app, refund_cmd, review_app
 from simkeep.payment.providers.sepa.cli import app as bank_app
@@ -56,6 +57,7 @@ app.add_typer(promotion_app, name="promotion")
 network_app.command("drift")(network_drift_cmd)
 network_app.command("provision")(network_provision_cmd)
 app.add_typer(network_app, name="network")
+app.add_typer(esim_app, name="esim")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""

@@ -172,6 +172,12 @@ class Settings(BaseSettings):
     # How often the worker compares the network with every line's desired state (and repairs differences).
     network_drift_interval_seconds: float = 3600.0
     network_drift_repair: bool = True  # False: the worker's drift check only reports (staff repair with the CLI)
+    # eSIM profiles (network/esim.py): the key that seals (AES-GCM) each profile's matching ID, the bearer secret of
+    # its activation code. Not derived from the master secret, like the voucher seal key: rotating that must not make
+    # the profiles in stock unreadable. Demo mode generates it; without it in production eSIMs refuse to run.
+    esim_seal_key: str | None = None
+    # How long the link in the "your eSIM is ready" e-mail may show the code (once) without a signed-in session.
+    esim_link_days: int = 30
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master
@@ -275,7 +281,7 @@ def check(settings: Settings) -> None:
             problems.append(f"SIMKEEP_PREVIOUS_SECRET_KEYS[{i}] {why}")
     if settings.admin_token is not None:
         judge("admin_token", settings.admin_token)
-    for name in ("voucher_pepper", "voucher_seal_key", "voice_platform_secret", "voice_vxml_key"):
+    for name in ("voucher_pepper", "voucher_seal_key", "voice_platform_secret", "voice_vxml_key", "esim_seal_key"):
         if getattr(settings, name) is not None:
             judge(name, getattr(settings, name))
     gateways = gateway_urls(settings)
@@ -339,6 +345,7 @@ DEMO_SECRETS: dict[str, Callable[[], str]] = {
     "voucher_seal_key": lambda: secrets.token_urlsafe(48),
     "voice_platform_secret": lambda: f"whsec_{secrets.token_urlsafe(32)}",
     "voice_vxml_key": lambda: secrets.token_urlsafe(32),
+    "esim_seal_key": lambda: secrets.token_urlsafe(48),
 }
 
 

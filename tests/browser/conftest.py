@@ -31,7 +31,15 @@ from simkeep.main import create_app
 from simkeep.notification.senders import make_sender
 from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox
-from tests.conftest import ADMIN_TOKEN, SANDBOX_ROUTES, SANDBOX_SECRET, TEST_SECRET, VOUCHER_PEPPER, VOUCHER_SEAL_KEY
+from tests.conftest import (
+    ADMIN_TOKEN,
+    ESIM_SEAL_KEY,
+    SANDBOX_ROUTES,
+    SANDBOX_SECRET,
+    TEST_SECRET,
+    VOUCHER_PEPPER,
+    VOUCHER_SEAL_KEY,
+)
 from tests.factories.lines import make_line, view
 from tests.factories.snapshot import snapshot
 
@@ -201,7 +209,8 @@ def portal(db: Database, tmp_path: Path, shifted_clock: ShiftedClock, portal_set
     settings = Settings(**{"database_url": db.url, "data_dir": tmp_path, "secret_key": TEST_SECRET,
                            "admin_token": ADMIN_TOKEN, "public_url": base, "sandbox_webhook_secret": WEBHOOK_SECRET,
                            "sandbox_enabled": True, "payment_routes": SANDBOX_ROUTES,
-                           "voucher_pepper": VOUCHER_PEPPER, "voucher_seal_key": VOUCHER_SEAL_KEY, **portal_settings})
+                           "voucher_pepper": VOUCHER_PEPPER, "voucher_seal_key": VOUCHER_SEAL_KEY,
+                           "esim_seal_key": ESIM_SEAL_KEY, **portal_settings})
     server = uvicorn.Server(uvicorn.Config(create_app(settings, db), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)

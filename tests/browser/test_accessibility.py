@@ -12,6 +12,7 @@ import re
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 import pytest
@@ -21,11 +22,13 @@ from simkeep.core import clock
 from simkeep.demo import seed_demo_stores
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line import service as lines
+from simkeep.network import esim as esims
 from simkeep.payment.models import PaymentAttempt
 from simkeep.payment.tasks import process_inbox
 from simkeep.plan import autorenew
 from simkeep.plan.autorenew_tasks import run_autorenew
 from simkeep.receipt import service as receipts
+from simkeep.store import esim as giving
 from simkeep.voucher import pins
 from simkeep.voucher import service as vouchers
 from tests.browser import journey as j
@@ -40,6 +43,7 @@ from tests.factories.stores import make_store, open_drawer, seller
 from tests.factories.stores import sell as sell_at_counter
 from tests.factories.stores import seller as counter_seller
 from tests.factories.vouchers import OFFER, make_batch, make_reseller, redeem, sell, sold_cards
+from tests.network.esim_factory import stock as esim_stock
 from tests.network.test_inventory import iccid as sim_iccid
 from tests.network.test_inventory import imsi as sim_imsi
 from tests.payment.sepa.statements import Credit, statement
@@ -520,6 +524,20 @@ def counter_tour(page: Page, portal: Portal, audit: Audit) -> None:
     audit.check(page, "counter: sale, with the void form")
     audit.visit(page, portal.url("/counter/sales"), "counter: sales")
     audit.visit(page, portal.url("/counter"), "counter: with today's sales")
+    # An eSIM given to the line: its QR code on the counter's screen; then the e-mailed link: once, then sign in.
+    esim_stock(portal.db, portal.settings, range(1, 2), now=now())
+    page.goto(portal.url("/counter/lines/%2B33612345678"))
+    page.click('form[action$="/esim"] button[type=submit]')
+    page.wait_for_url(re.compile(r"/esim$"))
+    audit.check(page, "counter: eSIM QR code")
+    with portal.db.transaction(write=False) as session:
+        given = esims.of_line(session, lines.find_live_line(session, MSISDN).id)
+    link = urlsplit(giving.link_url(portal.settings, given)).path
+    audit.visit(page, portal.url(link), "eSIM link: not used yet")
+    page.click(f'form[action="{link}"] button[type=submit]')
+    page.locator(".esim-qr").wait_for()
+    audit.check(page, "eSIM link: the code, once")
+    audit.visit(page, portal.url(link), "eSIM link: used, sign in")
 
 
 def tablet_tour(page: Page, portal: Portal, audit: Audit) -> None:

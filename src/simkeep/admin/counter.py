@@ -31,6 +31,7 @@ from simkeep.core.errors import InvalidInput, SimkeepError
 from simkeep.core.phone import lookup_msisdn, masked
 from simkeep.db import Database
 from simkeep.locale import formats, languages
+from simkeep.network import esim
 from simkeep.plan import service as keep
 from simkeep.receipt import service as receipts
 from simkeep.store import console
@@ -173,6 +174,7 @@ def _line_page(request: Request, db: Database, settings: Settings, member: Staff
             choices, _capped = console.options(session, facts.line, now=now)
         drawer = stores.open_drawer_of(session, member.id)
         shown = stores.held_quote(session, quote_id, msisdn=number) if quote_id else None
+        esim_profile = esim.of_line(session, facts.line.id)
     chosen = form.get("offer") or (recommendation.best.offer.id if recommendation and recommendation.best else "")
     return render(request, "counter/line.html", status=status, error=error, member=member, store=store, facts=facts,
                   line=facts.line, operator=facts.operator, checked=checked, recommendation=recommendation,
@@ -186,7 +188,8 @@ def _line_page(request: Request, db: Database, settings: Settings, member: Staff
                   minutes=console.ID_CHECK_MINUTES, key=secrets.token_urlsafe(24), tz=store.timezone,
                   vouchers=bool(settings.voucher_pepper and settings.voucher_seal_key),
                   path=f"/counter/lines/{quote(number)}", today=console.store_day(store, now).isoformat(),
-                  until_text=formats.day(recommendation.until, locale) if recommendation else "")
+                  until_text=formats.day(recommendation.until, locale) if recommendation else "",
+                  esim_profile=esim_profile)
 
 
 @router.post("/lines/{msisdn}/id-check", response_class=HTMLResponse)

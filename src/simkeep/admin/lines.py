@@ -14,6 +14,7 @@ from simkeep.admin.access import StaffMember, allowed
 from simkeep.core.errors import SimkeepError
 from simkeep.core.phone import lookup_msisdn
 from simkeep.line import service as lines
+from simkeep.network import esim
 from simkeep.network import service as netstate
 from simkeep.payment import service as payments
 from simkeep.topup import service as topups
@@ -37,11 +38,12 @@ def line_page(request: Request, db: Db, settings: Config, lang: Lang, member: An
             hotline = calls.call_log(session, view.line.id)
             net = netstate.status(session, view.line.id)
             provisioning = netstate.recent_commands(session, view.line.id, limit=10)
+            esim_profile = esim.of_line(session, view.line.id)
             cards = network.line_cards(session, view.line) if member.may("network.read") else None
     except SimkeepError:
         return render(request, "portal/error.html", status=404, error=error_text(lang, "line_not_found"))
     return render(request, "admin/line.html", view=view, attempts=attempts, topups=recent, calls=hotline,
-                  network=net, provisioning=provisioning, tz=reader_zone(request),
+                  network=net, provisioning=provisioning, esim_profile=esim_profile, tz=reader_zone(request),
                   staff=member.username, may_vouchers=member.may("vouchers.read"), cards=cards,
                   may_manage_sim=member.may("network.manage"), sim_notice=network.done_text(lang, sim),
                   sim_error=network.text(lang, sim_error) if sim_error else None)

@@ -234,3 +234,29 @@ class LineHasNoSim(Conflict):
 
 class LineNotLive(Conflict):
     code, message = "line_not_live", "This line is deactivated or no longer holds its number: it cannot take a SIM card."
+
+
+# -- eSIM profiles ------------------------------------------------------------------------------------------------
+
+class EsimNotConfigured(SimkeepError):
+    code, status, message = "esim_not_configured", 503, "eSIM profiles are not set up: SIMKEEP_ESIM_SEAL_KEY is required."
+
+
+class EsimImportRefused(InvalidInput):
+    code, message = "esim_import_refused", "The profile file was refused; nothing was imported."
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(problems=problems)
+        self.problems = problems  # "line N: why", one per refused row
+
+
+class EsimUnavailable(Conflict):
+    code, message = "esim_unavailable", "No eSIM profile of this operator is in stock."
+
+
+class EsimNotFound(NotFound):
+    code, message = "esim_not_found", "This line has no eSIM profile."
+
+
+class EsimLinkInvalid(NotFound):
+    code, message = "esim_link_invalid", "This eSIM link is not valid or has expired."

@@ -107,3 +107,21 @@ class ProvisioningCommand(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class EsimProfile(Base):
+    """An eSIM profile prepared by the operator's SM-DP+ provider: its `sims` row (kind ESIM: ICCID, IMSI, state,
+    line) and what a phone needs to download it (GSMA SGP.22 activation code). The matching ID is a bearer secret —
+    whoever holds the code may download the profile — so it is kept sealed (AES-GCM, SIMKEEP_ESIM_SEAL_KEY, bound to
+    the profile's ICCID) and never logged."""
+
+    __tablename__ = "esim_profiles"
+
+    sim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sims.id"), primary_key=True)
+    smdp_address: Mapped[str] = mapped_column(String(253))
+    matching_id_sealed: Mapped[str] = mapped_column(Text)
+    smdp_oid: Mapped[str | None] = mapped_column(String(120))  # SGP.22 field 4: the SM-DP+ OID, if the code names one
+    confirmation_code_required: Mapped[bool] = mapped_column(default=False)  # field 5 "1": the phone asks for a code
+    assigned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the code was shown without a signed-in session (the e-mailed link): at most once, then sign-in is needed.
+    shown_publicly_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -31,6 +31,7 @@ Payloads (what the producers put in the outbox row):
 - autorenew.on: {msisdn, amount, method_label, mode, days_before}; autorenew.stopped: {msisdn}
 - autorenew.failed / autorenew.action_required: {msisdn, amount, failure, action_url, timezone, number_loss_at,
   retry_at?} (no retry_at: no more automatic tries)
+- esim.ready: {msisdn, esim_url}: an eSIM profile was given to the line; the link shows its code once (store/esim.py)
 - answers to SMS commands (sms_command/): sms.balance {msisdn, amount, validity_ends_at, number_loss_at, timezone};
   sms.card_locked {msisdn, retry_hours, renew_url}; sms.no_line {msisdn, portal_url}; the others {msisdn}
 """
@@ -54,7 +55,7 @@ SMS_COMMAND_TOPICS = ("sms.balance", "sms.help", "sms.language", "sms.card_inval
 TOPICS = ("otp.code", "topup.completed", "reminder", "line.grace", "line.suspended", "line.deactivated",
           "payment.failed", "payment.refunded", "review.refunded", "review.dismissed", "reminders.stopped",
           "transfer.pending", "cashback.credited", "autorenew.on", "autorenew.stopped", "autorenew.failed",
-          "autorenew.action_required", "plan.renewal", "line.renew_link", *SMS_COMMAND_TOPICS)
+          "autorenew.action_required", "plan.renewal", "line.renew_link", "esim.ready", *SMS_COMMAND_TOPICS)
 
 TEXTS: dict[str, dict[str, str]] = {
     "otp.code": {
@@ -82,6 +83,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "To keep your number {msisdn}, recharge by {loss_date}: {renew_url}",
         "fr": "Pour garder votre numéro {msisdn}, rechargez au plus tard le {loss_date}\u00a0: {renew_url}",
         "zh_CN": "请在{loss_date}前充值以保留号码{msisdn}：{renew_url}",
+    },
+    "esim.ready": {
+        "en": "Your eSIM for {msisdn} is ready. This link shows its QR code once (afterwards, sign in with your number to see it again); open it on another screen and scan the code with the phone: {esim_url}",
+        "fr": "Votre eSIM pour le {msisdn} est disponible. Ce lien affiche son code QR une seule fois (ensuite, connectez-vous avec votre numéro pour le revoir)\u202f; ouvrez-le sur un autre écran et scannez le code avec le téléphone\u00a0: {esim_url}",
+        "zh_CN": "号码{msisdn}的eSIM已就绪。以下链接仅显示一次二维码（之后请用您的号码登录查看），请在另一块屏幕上打开，并用手机扫描：{esim_url}",
     },
     "plan.renewal": {
         "en": "As planned, recharge {msisdn} today with {amount} to keep your number.",
@@ -282,6 +288,8 @@ SUBJECTS: dict[str, dict[str, str]] = {
     "autorenew.action_required": {"en": "Confirm the automatic renewal of {msisdn}",
                                   "fr": "Confirmez le renouvellement automatique du {msisdn}",
                                   "zh_CN": "请确认号码{msisdn}的自动续费"},
+    "esim.ready": {"en": "Your eSIM for {msisdn} is ready", "fr": "Votre eSIM pour le {msisdn} est disponible",
+                   "zh_CN": "号码{msisdn}的eSIM已就绪"},
     "line.renew_link": {"en": "Recharge link for {msisdn}", "fr": "Lien de recharge pour le {msisdn}",
                         "zh_CN": "号码{msisdn}的充值链接"},
     "plan.renewal": {"en": "Recharge {msisdn} today, as planned", "fr": "Rechargez le {msisdn} aujourd'hui, comme prévu",
@@ -555,6 +563,8 @@ def samples(base_url: str) -> list[tuple[str, str, dict]]:
                 "until": "2028-03-06", "today": "2027-03-06", "currency": "EUR", "total_minor": 1000,
                 "steps": [{"date": "2027-03-12", "price_minor": 500}, {"date": "2027-09-20", "price_minor": 500}]}}),
         ("line.renew_link", "asked for on the hotline", {**loss}),
+        ("esim.ready", "an eSIM given at the counter", {
+            "msisdn": "+33612345678", "esim_url": f"{base_url}/esim/WyI0ZjFjIiwiOWIyZCJd.Z0x1aA.Jq3kX9vR2mWbT7yHn4LpZs"}),
         ("plan.renewal", "a renewal day of a saved plan", {
             **paris, "amount": {"amount_minor": 500, "currency": "EUR"}, "renew_url": renew}),
         ("transfer.pending", "bank transfer started", {

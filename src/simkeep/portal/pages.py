@@ -12,7 +12,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from simkeep.core import clock
-from simkeep.portal import autorenew, card, homescreen, keep, result, signin, stores, wizard
+from simkeep.network import esim as esims
+from simkeep.portal import autorenew, card, esim, homescreen, keep, result, signin, stores, wizard
 from simkeep.portal import service as portal
 from simkeep.portal.params import OperatorId, PageRoute
 from simkeep.receipt import service as receipts
@@ -40,9 +41,10 @@ def my_lines(request: Request, db: Db, settings: Config) -> Response:
     now = clock.now()
     with db.transaction(write=False) as session:
         statuses = portal.statuses(session, numbers, now=now)
+        with_esim = esims.lines_with_esim(session, [s.view.line.id for s in statuses])
     secret = settings.key("receipt")
     # When this status was read, in the reader's zone: the offline page repeats it with the status it kept.
-    return render(request, "portal/lines.html", statuses=statuses, seen_at=now,
+    return render(request, "portal/lines.html", statuses=statuses, seen_at=now, with_esim=with_esim,
                   cards_accepted=portal.cards_accepted(settings),
                   seen=signin.moment(now, reader(request).locale, request.cookies.get("tz")),
                   receipt_token=lambda receipt_id: receipts.token_for(secret, receipt_id))
@@ -73,3 +75,4 @@ router.include_router(homescreen.router)
 router.include_router(stores.router)
 router.include_router(autorenew.router)
 router.include_router(keep.router)  # Keep my number until… (plan/)
+router.include_router(esim.router)

@@ -25,8 +25,8 @@ from simkeep.config import Settings
 
 # Pages that show or take personal data (and the sandbox's pay page): never cached anywhere.
 NO_STORE_PREFIXES = ("/api/", "/lines", "/recharge", "/renew/", "/r/", "/pay", "/signin", "/signout", "/receipts/",
-                     "/admin", "/reseller", "/sandbox/", "/voice/vxml/")
-NO_REFERRER_PREFIXES = ("/receipts/",)
+                     "/admin", "/reseller", "/sandbox/", "/voice/vxml/", "/esim/")
+NO_REFERRER_PREFIXES = ("/receipts/", "/esim/")
 PAY_PAGES = "/pay/"
 HSTS = "max-age=31536000"
 NO_SENSORS = b"camera=(), microphone=(), geolocation=()"

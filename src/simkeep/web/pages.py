@@ -77,6 +77,12 @@ ERROR_TEXTS = {
 }
 # The store counter (/counter, admin/counter.py): what an agent or a store manager reads.
 ERROR_TEXTS.update({
+    "esim_unavailable": N_("No eSIM of this operator is in stock. Nothing was changed."),
+    "esim_not_found": N_("This line has no eSIM."),
+    "esim_link_invalid": N_("This eSIM link is not valid or has expired. Sign in with your number to see your eSIM."),
+    "esim_not_configured": N_("eSIMs are not set up on this service yet."),
+})
+ERROR_TEXTS.update({
     "autorenew_method_not_found": N_("Choose one of this line's saved cards, or save one first."),
     "autorenew_link_invalid": N_("This auto-renew link is not valid. Sign in to see your line's auto-renew."),
 })

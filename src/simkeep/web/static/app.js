@@ -6,6 +6,11 @@ document.addEventListener("change", (event) => {
   const field = event.target;
   if (field.matches("select[data-autosubmit]") && field.form) field.form.submit();
 });
+// A print button (data-print: the eSIM's QR code at the counter and in the portal) is shown only where it can work.
+document.querySelectorAll("[data-print]").forEach((button) => { button.hidden = false; });
+document.addEventListener("click", (event) => {
+  if (event.target.closest("[data-print]")) window.print();
+});
 document.addEventListener("submit", (event) => {
   // A double-click sends one request (the server also finds the first attempt by its checkout key).
   const form = event.target;

@@ -11,9 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from simkeep.admin.counter import Agent, Msisdn
 from simkeep.core import clock
-from simkeep.core.errors import EsimNotFound, SimkeepError
+from simkeep.core.errors import SimkeepError
 from simkeep.core.phone import lookup_msisdn
-from simkeep.line import service as lines
 from simkeep.network import esim
 from simkeep.store import esim as giving
 from simkeep.web.deps import Config, Db
@@ -39,11 +38,7 @@ def show(request: Request, db: Db, settings: Config, lang: Lang, member: Agent, 
     try:
         number = lookup_msisdn(msisdn, settings.default_region)
         with db.transaction(write=False) as session:
-            line = lines.find_live_line(session, number)
-            profile = esim.of_line(session, line.id) if line else None
-            if profile is None:
-                raise EsimNotFound()
-            code = esim.activation_code(session, profile, key=esim.seal_key(settings))
+            profile, code = giving.code_of_number(session, number, settings)
     except SimkeepError as exc:
         return _page(request, member, msisdn, error=error_text(lang, exc.code), status=exc.status)
     return _page(request, member, number, profile=profile, code=code, svg=esim.qr_svg(code))

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from simkeep.config import Settings
 from simkeep.core import clock
-from simkeep.core.errors import EsimLinkInvalid, EsimNotFound, SimkeepError
+from simkeep.core.errors import EsimLinkInvalid, SimkeepError
 from simkeep.db import Database
 from simkeep.line import service as lines
 from simkeep.network import esim
@@ -38,11 +38,7 @@ def mine(request: Request, db: Db, settings: Config, lang: Lang, msisdn: Text = 
         return redirect(_signin(msisdn) if msisdn else "/signin?next=/lines")
     try:
         with db.transaction(write=False) as session:
-            line = lines.find_live_line(session, msisdn)
-            profile = esim.of_line(session, line.id) if line else None
-            if profile is None:
-                raise EsimNotFound()
-            code = esim.activation_code(session, profile, key=esim.seal_key(settings))
+            profile, code = giving.code_of_number(session, msisdn, settings)
     except SimkeepError as exc:
         return render(request, "portal/error.html", status=exc.status, error=error_text(lang, exc.code))
     return render(request, "portal/esim.html", msisdn=msisdn, profile=profile, code=code, svg=esim.qr_svg(code))

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from simkeep.config import Settings
+from simkeep.core.errors import EsimNotFound
 from simkeep.line import service as lines
 from simkeep.network import esim
 from simkeep.network.inventory import LineRef
@@ -43,3 +44,13 @@ def link_url(settings: Settings, profile: esim.Esim) -> str:
 
 def link_max_age(settings: Settings) -> int:
     return int(timedelta(days=settings.esim_link_days).total_seconds())
+
+
+def code_of_number(session: Session, msisdn: str, settings: Settings) -> tuple[esim.Esim, esim.ActivationCode]:
+    """The eSIM of the live line of `msisdn` and its activation code, for a signed-in person (an agent at the counter,
+    the subscriber on the portal). Raises EsimNotFound when the number has no live line or the line no eSIM."""
+    line = lines.find_live_line(session, msisdn)
+    profile = esim.of_line(session, line.id) if line else None
+    if profile is None:
+        raise EsimNotFound()
+    return profile, esim.activation_code(session, profile, key=esim.seal_key(settings))

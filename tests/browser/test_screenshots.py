@@ -167,3 +167,50 @@ def test_counter_screenshots(open_page, portal, tmp_path):
               dpi=110)
     page.goto(portal.url("/counter/drawer"))
     shoot(page, "counter-drawer.png")
+
+
+def test_network_screenshots(open_page, portal):
+    """The network for the README: a line's page with its SIM card and what the network holds (a suspension waiting
+    for a network element that is not configured), the SIM inventory, and an eSIM's QR code at the counter (中文)."""
+    from simkeep.catalog import service as catalog
+    from simkeep.line import service as lines
+    from simkeep.network import inventory
+    from simkeep.network.inventory import LineRef
+    from tests.factories.stores import make_store
+    from tests.network.esim_factory import stock as esim_stock
+    from tests.network.test_inventory import iccid, imsi
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    now = clock.now()
+    portal.line(language="zh_CN")
+    other = "+33699887766"
+    portal.line(msisdn=other)
+    vendor_file = ["ICCID,IMSI,Ki"] + [f"{iccid(n)},{imsi(n)},00112233445566778899AABBCCDDEEFF" for n in range(1, 41)]
+    with portal.db.transaction() as session:
+        inventory.import_sims(session, vendor_file, operator=catalog.get_operator(session, "fr-orange-mobicarte"),
+                              source="vendor-batch-7.csv", actor="ada", profile="usim-2026", now=now)
+        inventory.import_numbers(session, ["first,last", "+33612345670,+33612345699"],
+                                 operator=catalog.get_operator(session, "fr-orange-mobicarte"), source="ranges.csv",
+                                 actor="ada", now=now)
+        line = lines.find_live_line(session, other)
+        inventory.assign(session, line=LineRef(line.id, line.msisdn, line.operator_id, line.state), iccid=iccid(1),
+                         actor="ada", reason="new subscriber", now=now)
+    ada = make_staff(portal.db, portal.settings, username="ada", role="admin")
+    page = open_page("en", viewport={"width": 1100, "height": 900}, scale=1)
+    sign_in_page(page, portal.base, portal.db, ada)
+    page.goto(portal.url(f"/admin/lines/{other}"))
+    page.locator("#sim").scroll_into_view_if_needed()
+    shoot(page, "admin-line-network.png")
+    page.goto(portal.url("/admin/network"))
+    shoot(page, "admin-network.png")
+
+    store = make_store(portal.db, now=now)
+    agent = make_staff(portal.db, portal.settings, username="li", role="agent", store_id=store.id)
+    esim_stock(portal.db, portal.settings, range(101, 104), now=now)  # apart from the cards above
+    page = open_page("zh_CN", scale=2)
+    sign_in_page(page, portal.base, portal.db, agent)
+    page.goto(portal.url("/counter/lines/%2B33612345678"))
+    page.click('form[action$="/esim"] button[type=submit]')
+    page.wait_for_url(re.compile(r"/esim$"))
+    page.locator(".esim-qr").wait_for()
+    shoot(page, "counter-esim.png")

@@ -30,7 +30,9 @@ def test_docs_list_every_operation_with_no_request_leaving_the_machine(watched_p
         "/api/v1/vouchers/redeem", "/api/v1/reseller", "/api/v1/reseller/epins", "/api/v1/reseller/purchases",
         "/api/v1/reseller/statement", "/api/v1/reseller/statement.csv", "/api/v1/reseller/topups",
         "/api/v1/reseller/quotes", "/api/v1/quotes", "/api/v1/plans", "/api/v1/stores",
-        "/api/v1/voice/calls", "/api/v1/voice/calls/{call_id}/events"])
+        "/api/v1/voice/calls", "/api/v1/voice/calls/{call_id}/events", "/api/v1/network/sims",
+        "/api/v1/network/sims/{iccid}", "/api/v1/lines/{msisdn}/sim", "/api/v1/lines/{msisdn}/sim/swap",
+        "/api/v1/lines/{msisdn}/sim/lost"])
     assert page.locator(".info .title").inner_text().startswith("simkeep")
     # An operation opens and shows its documented error answers.
     page.locator('.opblock-post:has(.opblock-summary-path[data-path="/api/v1/topups"]) .opblock-summary').click()

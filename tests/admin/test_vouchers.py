@@ -68,7 +68,7 @@ def states(db, batch: VoucherBatch) -> dict[str, int]:
 
 def audit(db, action: str) -> list[AuditEntry]:
     with db.transaction(write=False) as session:
-        return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.at)))
+        return list(session.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.at, AuditEntry.id)))
 
 
 def float_of(db, code: str = "TABAC-RIVOLI") -> int:

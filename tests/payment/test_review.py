@@ -83,7 +83,7 @@ def reason_of(db, attempt_id) -> tuple[str, str | None]:
 
 def audit_actions(db) -> list[tuple[str, str, str]]:
     with db.transaction(write=False) as session:
-        return [(e.action, e.actor, e.reason) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.at))]
+        return [(e.action, e.actor, e.reason) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.at, AuditEntry.id))]
 
 
 # -- credit: the webhook's path --------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ def test_create_start_pause_resume_and_report(cli, db, people):
     assert "is now active" in cli("promotion", "resume", str(promo.id), "--reason", "again", "--as", "fiona")
     with db.transaction(write=False) as session:
         actions = [(e.action, e.actor, e.reason) for e in session.scalars(
-            select(AuditEntry).where(AuditEntry.subject_type == "promotion").order_by(AuditEntry.at))]
+            select(AuditEntry).where(AuditEntry.subject_type == "promotion")
+            .order_by(AuditEntry.at, AuditEntry.id))]  # the clock is frozen: ids (UUIDv7, increasing) break ties
     assert actions == [("promotion.create", "staff:fiona", "spring"), ("promotion.start", "staff:fiona", "go"),
                        ("promotion.pause", "staff:fiona", "hold on"), ("promotion.resume", "staff:fiona", "again")]
     listed = cli("promotion", "list")

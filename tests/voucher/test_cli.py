@@ -49,7 +49,7 @@ def states(db) -> dict[int, str]:
 def audit(db, action: str) -> list[tuple[str, str]]:
     with db.transaction(write=False) as session:
         return [(a.actor, a.reason) for a in session.scalars(
-            select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.at))]
+            select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.at, AuditEntry.id))]
 
 
 def read_csv(path: Path) -> list[list[str]]:

@@ -65,14 +65,16 @@ test-pg: $(TEST_DEPS) postgres browser-deps voice-deps network-deps
 # agent, through Kamailio) once, on PostgreSQL (they wait on audio played in real time: wall time, little CPU; the
 # voice menu's database paths run in both suites without SIP), and the network's tests against osmo-hlr (with real
 # worker processes) on each database. `make test-sqlite` and `make test-pg` still run everything on one database.
+# Each log ends with its 25 slowest tests: where the next minutes of `make test` are to be won.
+DURATIONS := --durations=25
 CALLS := tests/voice/test_calls.py tests/voice/test_sip.py tests/voice/test_peers.py
 HLR := tests/network/test_acceptance.py tests/network/test_osmo_hlr.py
 PEERS := $(CALLS) $(HLR)
 test: lint $(TEST_DEPS) postgres browser-deps voice-deps network-deps
 	@mkdir -p $(SIMKEEP_DATA_DIR)/test-logs; logs=$(SIMKEEP_DATA_DIR)/test-logs; start=$$(date +%s); \
 	echo "running the SQLite and PostgreSQL suites and the tests against real peers in parallel (logs in $$logs)"; \
-	$(BIN)/pytest $(PEERS:%=--ignore=%) > $$logs/sqlite.log 2>&1 & sqlite=$$!; \
-	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest --ignore=tests/browser $(PEERS:%=--ignore=%) \
+	$(BIN)/pytest $(DURATIONS) $(PEERS:%=--ignore=%) > $$logs/sqlite.log 2>&1 & sqlite=$$!; \
+	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(DURATIONS) --ignore=tests/browser $(PEERS:%=--ignore=%) \
 	  > $$logs/postgresql.log 2>&1 & pg=$$!; \
 	SIMKEEP_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest $(PEERS) > $$logs/peers-postgresql.log 2>&1 & peers_pg=$$!; \
 	$(BIN)/pytest $(HLR) > $$logs/peers-sqlite.log 2>&1 & peers_sqlite=$$!; \

@@ -485,13 +485,15 @@ def test_a_silent_smsc_is_detected_by_enquire_link_and_rebound(smsc, connect):
 
 def test_the_send_rate_is_respected(smsc, connect):
     sender = connect(rate_per_second=5)
+    started = time.monotonic()
     for n in range(12):
         sender.send(outgoing(f"message {n}"))
-    arrivals = [p.at for p in smsc.submits]
-    assert len(arrivals) == 12
-    # never more than 5 in any second (a little slack for scheduling between client and server)
-    assert all(arrivals[i + 5] - arrivals[i] >= 0.95 for i in range(len(arrivals) - 5))
-    assert 2.0 <= arrivals[-1] - arrivals[0] < 10
+    waited = time.monotonic() - started
+    assert [p.user_data for p in smsc.submits] == [f"message {n}".encode() for n in range(12)]
+    # 12 submits at 5 a second: the sender waited out at least 11 intervals of 0.2 s before its last submit. A lower
+    # bound on its own clock, which a busy machine can only lengthen; when the SMSC reads them depends on the
+    # machine (a loaded one delivered several at once), and the exact spacing is checked on a fake clock below.
+    assert waited >= 11 * 0.2 - 0.01
 
 
 def test_the_rate_limiter_spaces_submits_on_a_monotonic_clock():

@@ -14,7 +14,7 @@ from simkeep.reseller import service as resellers
 from simkeep.staff import flows, roles, service
 from simkeep.terminal import console, database, fail
 
-app = typer.Typer(help="Back-office staff accounts (roles: admin, support, finance, reseller).", no_args_is_help=True)
+app = typer.Typer(help="Back-office staff accounts (roles: admin, support, finance, dpo, reseller).", no_args_is_help=True)
 
 
 def _by() -> str:
@@ -26,7 +26,7 @@ def _by() -> str:
 
 @app.command("create")
 def create(username: str,
-           role: Annotated[str, typer.Option(help="admin | support | finance | reseller")],
+           role: Annotated[str, typer.Option(help="admin | support | finance | dpo | reseller")],
            reseller: Annotated[str | None, typer.Option(
                help="role reseller: the reseller's code (see `simkeep reseller list`); the account sees its pages "
                     "only")] = None,

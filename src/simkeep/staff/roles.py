@@ -22,12 +22,18 @@ finance account for this). Support does not: a campaign moves money.
 Network inventory (SIM cards and numbers): support and admin look cards and numbers up (network.read); admin imports
 the vendor's files, assigns a card to a line, swaps it and reports one lost (network.manage): these change what the
 network lets a number do.
+Back office (issue 16): support, finance and admin read the dashboard and find a line and its timeline
+(lines.read); support and admin act on a line from it (lines.act: a note, resend a confirmation, pause reminders;
+refunds stay review.refund). Finance and admin export the books (accounting.read: journal, balances, FEC, the
+receipt register) and read the audit log (audit.read). dpo: the data-protection officer answers access requests
+(privacy.read: the retention page, a subscriber's archive) and erases a former subscriber's personal data
+(privacy.erase); admin may too.
 """
 
 from __future__ import annotations
 
-ROLES = ("admin", "support", "finance", "store_manager", "agent", "reseller")
-BACK_OFFICE = ("admin", "support", "finance", "reseller")  # what `simkeep staff create` makes
+ROLES = ("admin", "support", "finance", "dpo", "store_manager", "agent", "reseller")
+BACK_OFFICE = ("admin", "support", "finance", "dpo", "reseller")  # what `simkeep staff create` makes
 STORE_ROLES = ("store_manager", "agent")  # bound to one store (StaffAccount.store_id): `simkeep store staff add`
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -53,6 +59,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "promotions.manage": frozenset({"admin", "finance"}),
     "network.read": frozenset({"admin", "support"}),
     "network.manage": frozenset({"admin"}),
+    "dashboard.read": frozenset({"admin", "support", "finance"}),
+    "lines.read": frozenset({"admin", "support", "finance"}),
+    "lines.act": frozenset({"admin", "support"}),
+    "accounting.read": frozenset({"admin", "finance"}),
+    "audit.read": frozenset({"admin", "finance"}),
+    "privacy.read": frozenset({"admin", "dpo"}),
+    "privacy.erase": frozenset({"admin", "dpo"}),
 }
 
 # What only people bound to a store have: the permissions admin.access.in_store checks with the store.
@@ -67,6 +80,8 @@ def home(role: str) -> str:
     """Where a staff member lands after signing in."""
     if may(role, "review.read"):
         return "/admin/review"
+    if may(role, "privacy.read"):
+        return "/admin/privacy"
     if may(role, "store.console"):
         return "/counter"
     return "/reseller" if may(role, "reseller.self") else "/admin/account"

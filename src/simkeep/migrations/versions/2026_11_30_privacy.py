@@ -1,0 +1,22 @@
+"""erasures and retention (reserved for issue 16)
+
+Revision ID: 0025
+Revises: 0024
+Create Date: 2026-11-30 16:40:00
+"""
+from alembic import op
+import sqlalchemy as sa
+import simkeep.db
+
+revision = '0025'
+down_revision = '0024'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

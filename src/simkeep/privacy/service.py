@@ -46,6 +46,10 @@ class SubjectMissing(InvalidInput):
     code, message = "privacy_subject_missing", "Give the number or the e-mail address the request is about."
 
 
+class ReasonMissing(InvalidInput):
+    code, message = "privacy_reason_missing", "Give the reason (the request's reference) for the audit log."
+
+
 class LineInService(Conflict):
     code, message = ("line_in_service", "This number's line is still in service: its subscriber is not a former "
                      "subscriber. Close the line first (--close-line, or tick 'close the line') to erase it.")
@@ -96,8 +100,8 @@ def erase(session: Session, *, subject: Subject, reason: str, actor: str, key: s
     """Erase the personal data of every line of `subject` that is no longer in service. A line still in service is
     refused (LineInService, nothing changed) unless `close_line`: then its service ends first (lifecycle.close_line:
     deactivated, its balance forfeited, the network told). Repeating it finds nothing more to do."""
-    if not reason or not reason.strip():
-        raise InvalidInput("A reason is required for the audit log.")
+    if not reason.strip():
+        raise ReasonMissing()
     found = repository.lines_for(session, msisdn=subject.msisdn, email=subject.email, lock=True)
     in_service = [line for line in found if line.state in RENEWABLE]
     if in_service and not close_line:
@@ -171,6 +175,8 @@ def export(session: Session, *, subject: Subject, reason: str, actor: str, recei
            now: datetime) -> Archive:
     """One ZIP for an access request: a JSON document per domain, README.txt in the subscriber's language, and the
     receipts as PDFs. Audited (one row per line covered). A subject with no line gets the same files, empty."""
+    if not reason.strip():
+        raise ReasonMissing()
     found = repository.lines_for(session, msisdn=subject.msisdn, email=subject.email)
     ids = [line.id for line in found]
     identities = [Identity(line_id=line.id, msisdn=line.msisdn, forms=written_forms(line.msisdn), email=line.email,

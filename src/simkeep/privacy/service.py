@@ -151,7 +151,7 @@ FILES = {
                        "customer portal."),
 }
 README_INTRO = N_("This archive holds every piece of personal data simkeep keeps about you, as of %(date)s. Each "
-                  "file is JSON (times in UTC, amounts in cents of the currency). Files:")
+                  "file is JSON (times in UTC, amounts in minor units of the currency, such as cents). Files:")
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from sqlalchemy import String, cast, delete, func, or_, select, update
+from sqlalchemy import String, cast, delete, false, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
@@ -275,7 +275,7 @@ def _of_lines(model, ids: list[uuid.UUID]) -> ColumnElement[bool]:
 def export_sections(ids: list[uuid.UUID], identities: list[Identity]) -> dict[str, dict[str, tuple]]:
     """{file: {section: (model, where, order columns)}} for the lines `ids` (their identities for number-only rows)."""
     def by_number(column, time_column) -> ColumnElement[bool]:
-        return or_(*(column.in_(i.forms) & _within(time_column, i.tenure) for i in identities))
+        return or_(false(), *(column.in_(i.forms) & _within(time_column, i.tenure) for i in identities))
 
     attempts = select(PaymentAttempt.id).where(PaymentAttempt.line_id.in_(ids)).scalar_subquery()
     messages = select(OutboxMessage.id).where(OutboxMessage.line_id.in_(ids)).scalar_subquery()
@@ -326,7 +326,7 @@ def export_sections(ids: list[uuid.UUID], identities: list[Identity]) -> dict[st
                          "wrong_codes": (OtpFailure, by_number(OtpFailure.msisdn, OtpFailure.at),
                                          (OtpFailure.at, OtpFailure.id)),
                          "web_sessions": (WebSession, WebSession.staff_id.is_(None)
-                                          & or_(*(_mentions(WebSession.data, i.needles) for i in identities)),
+                                          & or_(false(), *(_mentions(WebSession.data, i.needles) for i in identities)),
                                           (WebSession.created_at, WebSession.id))},
     }
 

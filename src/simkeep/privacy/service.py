@@ -172,9 +172,10 @@ def _json_default(value):
 
 
 def export(session: Session, *, subject: Subject, reason: str, actor: str, receipt_key: str, base_url: str,
-           now: datetime) -> Archive:
+           now: datetime, pdfs: bool = True) -> Archive:
     """One ZIP for an access request: a JSON document per domain, README.txt in the subscriber's language, and the
-    receipts as PDFs. Audited (one row per line covered). A subject with no line gets the same files, empty."""
+    receipts as PDFs (`pdfs=False`: without them). Audited (one row per line covered). A subject with no line gets
+    the same files, empty."""
     if not reason.strip():
         raise ReasonMissing()
     found = repository.lines_for(session, msisdn=subject.msisdn, email=subject.email)
@@ -189,7 +190,7 @@ def export(session: Session, *, subject: Subject, reason: str, actor: str, recei
             document = {section: repository.export_rows(session, *query) if ids else []
                         for section, query in sections.items()}
             archive.writestr(name, json.dumps(document, default=_json_default, ensure_ascii=False, indent=2))
-        for receipt in _receipts(session, ids):
+        for receipt in _receipts(session, ids) if pdfs else []:
             archive.writestr(f"receipts/{receipt.number}.pdf", _receipt_pdf(session, receipt, receipt_key, base_url))
     for line_id in ids:
         audit.record(session, actor=actor, action="privacy.export", subject_type="line", subject_id=str(line_id),

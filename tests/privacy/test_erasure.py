@@ -5,21 +5,25 @@ e-mail; the ledger still verifies, balances and receipts are unchanged; twice is
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import JSON, LargeBinary, String, Text, func, select
+from sqlalchemy import JSON, LargeBinary, String, Text, func, select, update
 from structlog.testing import capture_logs
 
 from simkeep.audit.models import AuditEntry
 from simkeep.ledger import service as ledger
 from simkeep.ledger.models import Account, JournalEntry, Posting
-from simkeep.line.models import ACTIVE, DEACTIVATED, Line, LineEvent
+from simkeep.line.models import ACTIVE, AVAILABLE, DEACTIVATED, Line, LineEvent
 from simkeep.models import Base
 from simkeep.network.models import NetworkNumber
 from simkeep.notification.models import OutboxMessage
 from simkeep.privacy import service as privacy
 from simkeep.privacy.models import Erasure
 from simkeep.receipt.models import Receipt, ReceiptPdf
+from simkeep.topup.models import TopUp
+from tests.conftest import T0
+from tests.factories.lines import make_line, top_up
 from tests.factories.snapshot import snapshot
 from tests.privacy.subscriber import DIGITS, EMAIL, MSISDN, NATIONAL, make_subscriber, now
 
@@ -133,3 +137,20 @@ def test_closing_the_line_ends_service_forfeits_the_balance_and_tells_the_networ
         assert forfeit.kind == "forfeit"
         [erasure] = session.scalars(select(Erasure))
         assert (erasure.line_id, erasure.closed_line, erasure.erased_by) == (line.id, True, "staff:dpo")
+
+
+def test_a_former_subscriber_whose_number_has_a_new_holder_is_erased_by_line_id(db, settings, cli):
+    old = make_line(db, now=T0)
+    top_up(db, now=T0)
+    with db.transaction() as session:  # the number went back to the pool long ago (what the sweep ends with)
+        session.execute(update(Line).where(Line.id == old.id).values(state=AVAILABLE, next_sweep_at=None))
+    new = make_line(db, now=T0 + timedelta(days=200))
+    top_up(db, now=T0 + timedelta(days=200))
+    # By number, the new holder's line in service is found too: refused, nothing changes.
+    assert "line_in_service" in cli("privacy", "erase", "--msisdn", MSISDN, "--reason", "request #13", code=1)
+    assert f"line {old.id} erased" in cli("privacy", "erase", "--line", str(old.id), "--reason", "request #13")
+    with db.transaction(write=False) as session:
+        holders = dict(session.execute(select(Line.id, Line.msisdn)).all())
+        topups = dict(session.execute(select(TopUp.line_id, TopUp.msisdn)).all())
+    assert holders == {old.id: privacy.pseudonym(settings.key("privacy"), old.id), new.id: MSISDN}
+    assert topups == holders

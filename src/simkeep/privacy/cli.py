@@ -24,6 +24,8 @@ app = typer.Typer(help="Personal data (GDPR): access requests, erasure of former
 Msisdn = Annotated[str | None, typer.Option("--msisdn", help="the number, in any format (06 12 34 56 78, +33...)",
                                             show_default=False)]
 Email = Annotated[str | None, typer.Option("--email", help="the e-mail address (any case)", show_default=False)]
+LineId = Annotated[str | None, typer.Option("--line", help="one line by its id instead (a former subscriber whose "
+                                                          "number has a new holder)", show_default=False)]
 As = Annotated[str | None, typer.Option("--as", help="your staff username (role dpo or admin); the audit log names "
                                                      "you", show_default=False)]
 
@@ -35,7 +37,7 @@ def _actor(session, as_: str | None, permission: str) -> str:
 @app.command("export")
 def export_cmd(
     out: Annotated[Path, typer.Option("--out", help="the ZIP file to write", dir_okay=False, show_default=False)],
-    msisdn: Msisdn = None, email: Email = None, as_: As = None,
+    msisdn: Msisdn = None, email: Email = None, line: LineId = None, as_: As = None,
     reason: Annotated[str, typer.Option(help="why, for the audit log (the request's reference)")] = "access request",
 ) -> None:
     """Write everything simkeep holds about a number or an e-mail address (every line that ever had it) as one ZIP:
@@ -43,7 +45,7 @@ def export_cmd(
     settings = get_settings()
     try:
         with database().transaction() as session:
-            subject = privacy.Subject.parse(msisdn=msisdn, email=email, region=settings.default_region)
+            subject = privacy.Subject.parse(msisdn=msisdn, email=email, line_id=line, region=settings.default_region)
             archive = privacy.export(session, subject=subject, reason=reason, now=clock.now(),
                                      actor=_actor(session, as_, "privacy.read"), receipt_key=settings.key("receipt"),
                                      base_url=settings.base_url)
@@ -57,7 +59,7 @@ def export_cmd(
 def erase_cmd(
     reason: Annotated[str, typer.Option("--reason", help="why, for the audit log (the request's reference)",
                                         show_default=False)],
-    msisdn: Msisdn = None, email: Email = None, as_: As = None,
+    msisdn: Msisdn = None, email: Email = None, line: LineId = None, as_: As = None,
     close_line: Annotated[bool, typer.Option("--close-line", help="a line still in service is closed first (its "
                                                                   "balance forfeited); without it, it is refused")]
     = False,
@@ -68,7 +70,7 @@ def erase_cmd(
     settings = get_settings()
     try:
         with database().transaction() as session:
-            subject = privacy.Subject.parse(msisdn=msisdn, email=email, region=settings.default_region)
+            subject = privacy.Subject.parse(msisdn=msisdn, email=email, line_id=line, region=settings.default_region)
             result = privacy.erase(session, subject=subject, reason=reason, close_line=close_line, now=clock.now(),
                                    actor=_actor(session, as_, "privacy.erase"), key=settings.key("privacy"))
     except SimkeepError as exc:

@@ -77,9 +77,11 @@ class Identity:
         return re.compile("|".join(re.escape(n) for n in self.needles), re.IGNORECASE)
 
 
-def lines_for(session: Session, *, msisdn: str | None, email: str | None, lock: bool = False) -> list[Line]:
-    """Every line that ever had the number or the e-mail address (the e-mail compared case-blind), oldest first."""
-    wanted: list[ColumnElement[bool]] = []
+def lines_for(session: Session, *, msisdn: str | None, email: str | None, line_id: uuid.UUID | None = None,
+              lock: bool = False) -> list[Line]:
+    """Every line that ever had the number or the e-mail address (the e-mail compared case-blind), or the line
+    `line_id`; oldest first."""
+    wanted: list[ColumnElement[bool]] = [Line.id == line_id] if line_id is not None else []
     if msisdn:
         wanted.append(Line.msisdn == msisdn)
     if email:

@@ -57,19 +57,32 @@ class LineInService(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """Who a request is about: a number (E.164) and/or an e-mail address."""
+    """Who a request is about: a number (E.164) and/or an e-mail address, or one line by its id (a former
+    subscriber whose number has a new holder since: the number alone would find the new holder's line too)."""
 
     msisdn: str | None
     email: str | None
+    line_id: uuid.UUID | None = None
 
     @classmethod
-    def parse(cls, *, msisdn: str | None, email: str | None, region: str = "FR") -> Subject:
-        msisdn, email = (msisdn or "").strip() or None, (email or "").strip() or None
+    def parse(cls, *, msisdn: str | None, email: str | None, line_id: str | None = None,
+              region: str = "FR") -> Subject:
+        msisdn, email, line = (msisdn or "").strip() or None, (email or "").strip() or None, (line_id or "").strip()
+        if line:
+            try:
+                return cls(msisdn=None, email=None, line_id=uuid.UUID(line))
+            except ValueError:
+                raise InvalidInput("This is not a line id.") from None
         if not msisdn and not email:
             raise SubjectMissing()
         if email is not None and ("@" not in email or len(email) > 254):
             raise InvalidInput("This is not an e-mail address.")
         return cls(msisdn=lookup_msisdn(msisdn, region) if msisdn else None, email=email)
+
+
+def _lines(session: Session, subject: Subject, *, lock: bool = False) -> list[Line]:
+    return repository.lines_for(session, msisdn=subject.msisdn, email=subject.email, line_id=subject.line_id,
+                                lock=lock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +105,7 @@ def _identity(session: Session, line: Line, key: str) -> Identity:
 
 def preview(session: Session, subject: Subject) -> list[Line]:
     """The lines a request about `subject` covers, oldest first (what the erase form asks to confirm)."""
-    return repository.lines_for(session, msisdn=subject.msisdn, email=subject.email)
+    return _lines(session, subject)
 
 
 def erase(session: Session, *, subject: Subject, reason: str, actor: str, key: str, close_line: bool = False,
@@ -102,14 +115,14 @@ def erase(session: Session, *, subject: Subject, reason: str, actor: str, key: s
     deactivated, its balance forfeited, the network told). Repeating it finds nothing more to do."""
     if not reason.strip():
         raise ReasonMissing()
-    found = repository.lines_for(session, msisdn=subject.msisdn, email=subject.email, lock=True)
+    found = _lines(session, subject, lock=True)
     in_service = [line for line in found if line.state in RENEWABLE]
     if in_service and not close_line:
         raise LineInService()
     closed = {line.id for line in in_service if lifecycle.close_line(session, msisdn=line.msisdn, now=now)}
     done = repository.erased_lines(session, (line.id for line in found))
     erased = []
-    for line in repository.lines_for(session, msisdn=subject.msisdn, email=subject.email):
+    for line in _lines(session, subject):
         if line.id in done:
             continue
         identity = _identity(session, line, key)
@@ -178,7 +191,7 @@ def export(session: Session, *, subject: Subject, reason: str, actor: str, recei
     the same files, empty."""
     if not reason.strip():
         raise ReasonMissing()
-    found = repository.lines_for(session, msisdn=subject.msisdn, email=subject.email)
+    found = _lines(session, subject)
     ids = [line.id for line in found]
     identities = [Identity(line_id=line.id, msisdn=line.msisdn, forms=written_forms(line.msisdn), email=line.email,
                            pseudonym="", tenure=repository.tenure(session, line)) for line in found]

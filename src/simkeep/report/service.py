@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     DateTime,
     FromClause,
@@ -49,7 +50,17 @@ from simkeep.ledger import service as ledger
 from simkeep.ledger.models import Posting
 from simkeep.line.models import AVAILABLE, DEACTIVATED, Line, LineEvent
 from simkeep.notification.models import OutboxMessage
-from simkeep.payment.models import ABANDONED, CREATED, DISMISSED, FAILED, PENDING, REFUNDED, REVIEW, SUCCEEDED, PaymentAttempt
+from simkeep.payment.models import (
+    ABANDONED,
+    CREATED,
+    DISMISSED,
+    FAILED,
+    PENDING,
+    REFUNDED,
+    REVIEW,
+    SUCCEEDED,
+    PaymentAttempt,
+)
 from simkeep.topup.models import TopUp
 
 MAX_DAYS = 366  # a year, leap or not: longer periods belong to the accounting exports
@@ -59,9 +70,9 @@ AT_RISK = (("0-7", 0, 8), ("8-30", 8, 31), ("31-90", 31, 91))  # (bucket, from, 
 REVIEW_AGES = (("under_1", 0, 1), ("1-3", 1, 3), ("3-7", 3, 7), ("over_7", 7, None))  # days in review
 # The partial indexes' own predicates (migration 0027), written as literals so that PostgreSQL matches them even
 # with a generic plan.
-_LIVE = literal_column("lines.state IN ('active', 'grace', 'suspended')")
-_REMINDER = literal_column("outbox.topic = 'reminder'")
-_IN_REVIEW = literal_column(f"payment_attempts.status = '{REVIEW}'")
+_LIVE: ColumnElement[bool] = literal_column("lines.state IN ('active', 'grace', 'suspended')", Boolean())
+_REMINDER: ColumnElement[bool] = literal_column("outbox.topic = 'reminder'", Boolean())
+_IN_REVIEW: ColumnElement[bool] = literal_column(f"payment_attempts.status = '{REVIEW}'", Boolean())
 
 
 class InvalidPeriod(InvalidInput):

@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     ColumnElement,
     DateTime,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     String,
     and_,
     case,
+    cast,
     exists,
     func,
     literal,
@@ -151,18 +153,18 @@ def revenue(session: Session, period: Period, currencies: list[str]) -> list[Row
     days = _days(period)
     expense = [ledger.system_account_id(ledger.PROMOTION_EXPENSE, currency) for currency in currencies]
     sales = (select(days.c.day, TopUp.currency, func.count().label("renewals"),
-                    func.sum(TopUp.price_minor).label("sales_minor"), literal(0).label("promotion_minor"))
+                    _sum(TopUp.price_minor).label("sales_minor"), literal(0).label("promotion_minor"))
              .select_from(days).join(TopUp, _on_day(TopUp.created_at, days))
              .where(*_within(TopUp.created_at, period)).group_by(days.c.day, TopUp.currency))
-    promotion = (select(days.c.day, TopUp.currency, literal(0), literal(0), -func.sum(Posting.amount_minor))
+    promotion = (select(days.c.day, TopUp.currency, literal(0), literal(0), -_sum(Posting.amount_minor))
                  .select_from(days).join(TopUp, _on_day(TopUp.created_at, days))
                  .join(Posting, and_(Posting.entry_id == TopUp.journal_entry_id, Posting.account_id.in_(expense)))
                  .where(*_within(TopUp.created_at, period)).group_by(days.c.day, TopUp.currency))
     both = union_all(_for_operator(sales, TopUp.line_id, period),
                      _for_operator(promotion, TopUp.line_id, period)).subquery("both")
-    query = (select(both.c.day, both.c.currency, func.sum(both.c.renewals).label("renewals"),
-                    func.sum(both.c.sales_minor).label("sales_minor"),
-                    func.sum(both.c.promotion_minor).label("promotion_minor"))
+    query = (select(both.c.day, both.c.currency, _sum(both.c.renewals).label("renewals"),
+                    _sum(both.c.sales_minor).label("sales_minor"),
+                    _sum(both.c.promotion_minor).label("promotion_minor"))
              .group_by(both.c.day, both.c.currency).order_by(both.c.day, both.c.currency))
     return _rows(session, query)
 
@@ -196,7 +198,7 @@ def conversion(session: Session, period: Period) -> list[Row[Any]]:
     renewed = exists().where(TopUp.line_id == OutboxMessage.line_id, TopUp.created_at > OutboxMessage.created_at,
                              TopUp.created_at <= _plus_days(OutboxMessage.created_at, CONVERSION_DAYS))
     query = (select(offset.label("days_before"), OutboxMessage.language, func.count().label("reminders"),
-                    func.sum(case((renewed, 1), else_=0)).label("renewed"))
+                    _sum(case((renewed, 1), else_=0)).label("renewed"))
              .where(_REMINDER, OutboxMessage.channel == "sms", *_within(OutboxMessage.created_at, period))
              .group_by(offset, OutboxMessage.language).order_by(offset.desc(), OutboxMessage.language))
     return _rows(session, _for_operator(query, OutboxMessage.line_id, period))
@@ -208,7 +210,7 @@ def payments(session: Session, period: Period) -> list[Row[Any]]:
     status = PaymentAttempt.status
 
     def count(*states: str) -> ColumnElement[int]:
-        return func.sum(case((status.in_(states), 1), else_=0))
+        return _sum(case((status.in_(states), 1), else_=0))
 
     query = (select(PaymentAttempt.provider, func.count().label("attempted"),
                     count(SUCCEEDED, FAILED, ABANDONED, REVIEW, DISMISSED, REFUNDED).label("settled"),
@@ -258,6 +260,11 @@ def _for_operator(query: Select, line_id: Any, period: Period) -> Select:
     if period.operator_id is None:
         return query
     return query.join(Line, Line.id == line_id).where(Line.operator_id == period.operator_id)
+
+
+def _sum(value: Any) -> ColumnElement[int]:
+    """A sum as an integer on both databases (PostgreSQL sums BIGINT into NUMERIC)."""
+    return cast(func.sum(value), BigInteger)
 
 
 def _rows(session: Session, query: Select) -> list[Row[Any]]:

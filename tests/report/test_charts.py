@@ -6,7 +6,6 @@ table too."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -18,9 +17,9 @@ from simkeep.ledger import service as ledger
 from simkeep.ledger.models import Account, JournalEntry, Posting
 from simkeep.line.models import Line, LineEvent
 from simkeep.notification import outbox
-from simkeep.payment.models import PaymentAttempt
 from simkeep.promotion.models import PERCENT_OFF
 from simkeep.report import service as report
+from tests.factories.dashboard import attempt
 from tests.factories.lines import make_line, top_up
 from tests.factories.promotions import make_promotion
 
@@ -66,18 +65,6 @@ def sales(db, three_lines):
     attempt(db, three_lines[C], "succeeded", utc(2027, 3, 28, 9, 58), method="wechat_pay",
             topup_id=paid_online.topup.id)
     return three_lines
-
-
-def attempt(db: Database, line_id: uuid.UUID, status: str, at: datetime, *, provider: str = "stripe",
-            method: str = "card", topup_id: uuid.UUID | None = None, updated_at: datetime | None = None) -> None:
-    """A payment attempt as payment.flow records it (the dashboard reads only these columns)."""
-    with db.transaction() as session:
-        session.add(PaymentAttempt(
-            id=new_id(), checkout_key=uuid.uuid4().hex, line_id=line_id, msisdn="+33600000000",
-            offer_id="fr-orange-mobicarte-10", amount_minor=1000, currency="EUR", method=method, provider=provider,
-            provider_ref=None, next_action=None, status=status, failure_reason=None, language="fr",
-            topup_id=topup_id, receipt_id=None, created_at=at, updated_at=updated_at or at, quote_id=None,
-            channel=None))
 
 
 def test_renewals_per_paris_day_by_channel_and_method(db, sales):

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/simkeep_test
 export SIMKEEP_DATA_DIR ?= var
 
-.PHONY: run test test-sqlite test-pg lint bench clean postgres browser-deps voice-deps network-deps i18n vendor-map prompts
+.PHONY: run test test-sqlite test-pg lint bench clean postgres browser-deps voice-deps network-deps i18n vendor-map vendor-charts prompts
 
 # What running needs, and nothing more: the package and its pinned dependencies.
 $(BIN)/simkeep: pyproject.toml
@@ -98,6 +98,10 @@ i18n: $(BIN)/simkeep
 # Rebuild the store finder's vendored Leaflet and offline base layer (web/static/vendor/leaflet) from npm.
 vendor-map:
 	bash scripts/vendor_map.sh
+
+# Rebuild the dashboard's vendored Apache ECharts (web/static/vendor/echarts) from npm, pinned by version and sha256.
+vendor-charts:
+	bash scripts/vendor_charts.sh
 
 # Re-record the hotline's prompts (src/simkeep/voice/prompts) whose text changed, with espeak-ng and sox; a person's
 # recording replaces one with `scripts/voice_prompts.py --record LANGUAGE NAME FILE`.

@@ -14,6 +14,7 @@ from simkeep.core import clock
 from simkeep.voucher import pins
 from tests.browser import journey as j
 from tests.browser.conftest import MSISDN
+from tests.factories.dashboard import make_month
 from tests.factories.staff import make_staff, sign_in_page
 from tests.factories.vouchers import make_batch, make_reseller, redeem, sell, sold_cards
 
@@ -214,3 +215,16 @@ def test_network_screenshots(open_page, portal):
     page.wait_for_url(re.compile(r"/esim$"))
     page.locator(".esim-qr").wait_for()
     shoot(page, "counter-esim.png")
+
+
+def test_dashboard_screenshot(open_page, portal):
+    """The dashboard for the README: a month of Orange activity, on a laptop-sized screen."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    make_month(portal.db, now=portal.clock())
+    fin = make_staff(portal.db, portal.settings, username="fin", role="finance")
+    page = open_page("en", viewport={"width": 1100, "height": 900})
+    sign_in_page(page, portal.base, portal.db, fin)
+    page.goto(portal.url("/admin/dashboard?operator=fr-orange-mobicarte&days=30"))
+    page.locator(".chart-card .plot canvas").nth(7).wait_for()
+    page.locator("#chart-revenue summary").click()  # one table open, to show the numbers behind a chart
+    shoot(page, "admin-dashboard.png")

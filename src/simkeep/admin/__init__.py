@@ -9,6 +9,7 @@ from simkeep.admin import (
     counter,
     counter_esim,
     counter_signin,
+    dashboard,
     devices,
     drawer,
     lines,
@@ -30,6 +31,6 @@ router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
               resellers.router, partner.router, vouchers.router, counter.router, counter_esim.router, drawer.router,
               devices.router, counter_signin.router, stores.router, partners.router, promotions.router, network.router,
-              privacy.router):
+              privacy.router, dashboard.router):
     router.include_router(_part)
 install = signin.install

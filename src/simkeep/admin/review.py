@@ -32,7 +32,7 @@ def review_queue(request: Request, db: Db, lang: Lang, member: Annotated[StaffMe
     return render(request, "admin/review.html", items=items, staff=member.username, tz=reader_zone(request),
                   may_settle=member.may("review.settle"), may_refund=member.may("review.refund"),
                   may_resellers=member.may("resellers.manage"),
-                  may_vouchers=member.may("vouchers.read"),
+                  may_vouchers=member.may("vouchers.read"), may_dashboard=member.may("dashboard.read"),
                   # One key per rendering: a double-submitted refund is sent once (payment.refunds replays it).
                   refund_key=secrets.token_urlsafe(16), done=done if done in DONE else None,
                   error=error_text(lang, error) if error else None)

@@ -26,6 +26,10 @@ class Line(Base):
               sqlite_where=text("state != 'available'"), postgresql_where=text("state != 'available'")),
         Index("ix_lines_next_sweep_at", "next_sweep_at"),
         Index("ix_lines_msisdn_created", "msisdn", "created_at"),
+        # The dashboard's numbers at risk: lines in service by number-loss date, without reading the others.
+        Index("ix_lines_live_number_loss", "number_loss_at", "operator_id",
+              sqlite_where=text("state IN ('active', 'grace', 'suspended')"),
+              postgresql_where=text("state IN ('active', 'grace', 'suspended')")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -53,6 +57,8 @@ class LineEvent(Base):
     """State changes, for history and audit."""
 
     __tablename__ = "line_events"
+    # The dashboard's numbers lost and returned to the pool per day: one state over a range of instants.
+    __table_args__ = (Index("ix_line_events_to_state_at", "to_state", "at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     line_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lines.id"), index=True)

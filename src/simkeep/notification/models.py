@@ -20,7 +20,10 @@ class OutboxMessage(Base):
     # without walking a backlog of due SMS.
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
                       Index("ix_outbox_ussd_due", "status", "next_attempt_at", sqlite_where=text("channel = 'ussd'"),
-                            postgresql_where=text("channel = 'ussd'")))
+                            postgresql_where=text("channel = 'ussd'")),
+                      # The dashboard's reminder conversion: reminders sent over a period.
+                      Index("ix_outbox_reminders", "created_at", sqlite_where=text("topic = 'reminder'"),
+                            postgresql_where=text("topic = 'reminder'")))
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)

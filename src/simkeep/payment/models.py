@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from simkeep.db import Base, JsonType, UtcDateTime
@@ -22,7 +22,15 @@ class PaymentAttempt(Base):
     """One try at paying for one renewal. Recorded before the provider is called; its outcome arrives by webhook."""
 
     __tablename__ = "payment_attempts"
-    __table_args__ = (UniqueConstraint("provider", "provider_ref"), Index("ix_payment_attempts_line", "line_id"))
+    __table_args__ = (
+        UniqueConstraint("provider", "provider_ref"), Index("ix_payment_attempts_line", "line_id"),
+        # The dashboard (report.service): payment methods of top-ups, success rates over a period, and the age of
+        # the open review items (a small partial index: the queue is a handful of rows among millions).
+        Index("ix_payment_attempts_topup", "topup_id"),
+        Index("ix_payment_attempts_created_at", "created_at"),
+        Index("ix_payment_attempts_in_review", "updated_at", sqlite_where=text("status = 'review'"),
+              postgresql_where=text("status = 'review'")),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     # The wizard's one-time token: a double-click or a reload of "confirm" finds this attempt again.

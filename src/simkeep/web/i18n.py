@@ -26,7 +26,7 @@ def environment(language: str) -> Environment:
     # jinja2.ext.i18n adds this method when the environment is made: the class does not declare it
     cast(Any, env).install_gettext_translations(translations(language), newstyle=True)
     env.filters.update(money=_money, last_day=_last_day, when=_when, phone=formats.phone, number=_number,
-                       percent=_percent)
+                       percent=_percent, day=_day)
     env.globals.update(language=language, languages=LANGUAGES, language_names=NAMES, language_tags=TAGS,
                        format_locale=BASE_LOCALE[language])
     return env
@@ -45,6 +45,11 @@ def _number(context: Context, value: int) -> str:
 @pass_context
 def _percent(context: Context, basis_points: int) -> str:
     return formats.percent(basis_points, context["format_locale"])
+
+
+@pass_context
+def _day(context: Context, value) -> str:
+    return formats.day(value, context["format_locale"])
 
 
 @pass_context

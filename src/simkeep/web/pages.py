@@ -116,6 +116,9 @@ ERROR_TEXTS.update({
                             "30 minutes. Nothing was sold."),
     "recommend_date_invalid": N_("Give a date from today on."),
     "sales_day_invalid": N_("This is not a date: today's sales are shown."),
+    "invalid_period": N_("Choose a period of whole days, the first before the last, of at most a year; or one of "
+                         "the last 7, 30 or 90 days."),
+    "unknown_operator": N_("There is no such operator: choose one from the list."),
 })
 ERROR_TEXTS["internal"] = N_("Something went wrong on our side. Nothing was charged twice; please try again.")
 GENERIC_ERROR = N_("Something went wrong. Nothing was charged; please try again.")

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from simkeep.admin.network_cli import app as network_app
 from simkeep.admin.promotion_cli import app as promotion_app
+from simkeep.audit.cli import app as audit_app
 from simkeep.config import ConfigError, Settings, check, get_settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
@@ -58,6 +59,7 @@ network_app.command("drift")(network_drift_cmd)
 network_app.command("provision")(network_provision_cmd)
 app.add_typer(network_app, name="network")
 app.add_typer(esim_app, name="esim")
+app.add_typer(audit_app, name="audit")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""

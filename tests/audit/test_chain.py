@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -71,6 +73,32 @@ def test_a_rolled_back_entry_leaves_no_gap(db):
         service.record(session, actor="staff:alice", action="store.closed", subject_type="store",
                        subject_id="PAR-03", reason="lease ended", now=T0)
     assert [(e.seq, e.subject_id) for e in entries(db)][-1] == (4, "PAR-03")
+
+
+def test_an_entry_recorded_in_a_savepoint_that_rolls_back_is_dropped(db):
+    with db.transaction() as session:
+        service.record(session, actor="staff:alice", action="store.updated", subject_type="store",
+                       subject_id="KEPT-1", reason="kept", now=T0)
+        with pytest.raises(RuntimeError), session.begin_nested():
+            service.record(session, actor="staff:alice", action="store.updated", subject_type="store",
+                           subject_id="GONE", reason="undone", now=T0)
+            raise RuntimeError("the step failed: its savepoint rolls back")
+        service.record(session, actor="staff:alice", action="store.updated", subject_type="store",
+                       subject_id="KEPT-2", reason="kept", now=T0)
+    assert [(e.seq, e.subject_id) for e in entries(db)] == [(1, "KEPT-1"), (2, "KEPT-2")]
+
+
+@pytest.mark.skipif(not PG_URL, reason="SQLite lets one writer in at a time: the second could not begin")
+def test_recording_does_not_hold_the_chain_until_the_commit(db):
+    """A transaction that recorded and goes on locking rows does not hold the chain meanwhile (the chain's lock is
+    taken in the commit, last): another transaction records and commits first, and gets the first seq."""
+    with db.transaction() as first:
+        service.record(first, actor="staff:alice", action="store.updated", subject_type="store",
+                       subject_id="FIRST", reason="still working", now=T0)
+        with db.transaction() as second:  # would wait for `first` forever if recording locked the chain
+            service.record(second, actor="staff:bob", action="store.updated", subject_type="store",
+                           subject_id="SECOND", reason="done quickly", now=T0)
+    assert [(e.seq, e.subject_id) for e in entries(db)] == [(1, "SECOND"), (2, "FIRST")]
 
 
 def test_twenty_writers_at_once_never_fork_the_chain_or_reuse_a_seq(db):
@@ -172,3 +200,14 @@ def test_the_migration_chains_older_entries_in_the_order_they_were_made(backend,
     finally:
         if own:
             own.close()
+
+
+def test_no_code_updates_or_deletes_an_entry():
+    """The guard in the code itself (the triggers are the database's): no statement anywhere in simkeep, outside
+    the migration that chained the entries of before, updates or deletes audit_log."""
+    source = Path(service.__file__).resolve().parent.parent
+    pattern = re.compile(r"(update|delete)\(\s*AuditEntry|(UPDATE|DELETE FROM|TRUNCATE)\s+audit_log"
+                         r"|AuditEntry\.__table__\.(update|delete)", re.IGNORECASE)
+    found = [f"{path.relative_to(source)}:{n}" for path in source.rglob("*.py") if "migrations" not in path.parts
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert found == []

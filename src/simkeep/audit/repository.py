@@ -41,8 +41,8 @@ def head(session: Session) -> tuple[int, str] | None:
     return (row.seq, row.hash) if row else None
 
 
-def append(session: Session, row: dict[str, Any]) -> None:
-    session.execute(insert(AuditEntry.__table__), [row])
+def append(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.execute(insert(AuditEntry.__table__), rows)
 
 
 def count(session: Session) -> int:

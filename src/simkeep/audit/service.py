@@ -16,37 +16,85 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 from simkeep.audit import chain, repository
 from simkeep.audit.models import AuditEntry
+from simkeep.audit.redact import redact, redact_details
 from simkeep.audit.repository import Filters
 from simkeep.core.errors import InvalidInput
 from simkeep.core.ids import new_id
 
 __all__ = ["Break", "Filters", "Verdict", "export", "for_subject", "newest_first", "record", "verify"]
 PAGE = 1000
+PENDING = "simkeep.audit.pending"  # session.info: entries recorded, linked into the chain at commit
 
 
 def record(session: Session, *, actor: str, action: str, subject_type: str, subject_id: str, reason: str,
            details: dict | None = None, now: datetime) -> None:
-    """Append one entry to the chain, in the caller's transaction.
+    """Append one entry to the chain when the caller's transaction commits (nothing if it rolls back, or if the
+    savepoint it was recorded in rolls back).
 
     Lock order: the chain's lock must be the LAST lock a transaction takes. Callers record inside money
-    transactions after locking the line (or account, drawer...); if one locked a row after recording, it would
-    wait for that row while holding the chain, and a twin holding the row and waiting for the chain would
-    deadlock with it. So record comes last in a service, and pending ORM changes are flushed (their row locks
-    taken) before the chain's lock. The lock is held from here to commit, which follows at once."""
+    transactions, after locking the line (or the account, the drawer...), and some go on locking rows after
+    recording; if the chain were locked here, a transaction would wait for such a row while holding the chain,
+    and a twin holding that row and waiting for the chain would deadlock with it. So the entry is only queued
+    here; `_link_pending` takes the chain's lock in the commit itself, after every other row is written, and
+    holds it for the commit alone. Read the entry back after the commit, not in the same transaction.
+
+    Phone numbers and e-mail addresses in the reason and the details are masked (audit.redact): pass ids."""
     if not reason or not reason.strip():
         raise InvalidInput("A reason is required for the audit log.")
+    entry = dict(id=new_id(), actor=actor, action=action, subject_type=subject_type, subject_id=str(subject_id),
+                 reason=redact(reason.strip())[:500], details=chain.canonical_details(redact_details(details or {})),
+                 at=now)
+    session.info.setdefault(PENDING, []).append((_current_transaction(session), entry))
+
+
+def _current_transaction(session: Session) -> SessionTransaction:
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is None:  # nothing ran yet in this session: begin, as its first statement would
+        session.connection()
+        transaction = session.get_transaction()
+    assert transaction is not None
+    return transaction
+
+
+@event.listens_for(Session, "before_commit")
+def _link_pending(session: Session) -> None:
+    """At the outermost commit: flush what the transaction changed (its row locks come first), lock the chain,
+    and append the queued entries after its head."""
+    if session.in_nested_transaction() or not session.info.get(PENDING):
+        return
+    pending = session.info.pop(PENDING)
     session.flush()
     repository.lock_chain(session)
     head = repository.head(session)
     seq, prev_hash = (head[0] + 1, head[1]) if head else (1, chain.GENESIS)
-    entry = dict(id=new_id(), seq=seq, actor=actor, action=action, subject_type=subject_type,
-                 subject_id=str(subject_id), reason=reason.strip()[:500],
-                 details=chain.canonical_details(details or {}), at=now, prev_hash=prev_hash)
-    repository.append(session, {**entry, "hash": chain.entry_hash(**entry)})
+    rows = []
+    for _transaction, entry in pending:
+        row = {**entry, "seq": seq, "prev_hash": prev_hash}
+        row["hash"] = chain.entry_hash(**row)
+        rows.append(row)
+        seq, prev_hash = seq + 1, row["hash"]
+    repository.append(session, rows)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    """Entries recorded in a transaction (or savepoint) that rolled back, or in one nested inside it, are dropped."""
+    pending = session.info.get(PENDING)
+    if pending:
+        session.info[PENDING] = [(t, e) for t, e in pending if not _inside(t, previous_transaction)]
+
+
+def _inside(transaction: SessionTransaction | None, outer: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is outer:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 def for_subject(session: Session, subject_type: str, subject_id: str) -> list[AuditEntry]:

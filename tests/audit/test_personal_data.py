@@ -1,6 +1,6 @@
 """No audit entry holds a phone number or an e-mail address: the chain can never be erased, so it must never hold
 what a subscriber's erasure has to remove. A representative flow (a payment settled from the review queue, a
-store sale with an ID check and a void, a saved auto-renew card, a number file import, staff reasons that quote a
+store sale with an ID check (never audited: only id_checks holds it) and a void, a saved auto-renew card, a number file import, staff reasons that quote a
 number and an address) leaves none in any entry; and the masking itself leaves serials and references alone."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def test_a_representative_flow_leaves_no_number_or_address_in_the_audit_log(db, 
     with db.transaction(write=False) as session:
         written = list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
     actions = {e.action for e in written}
-    assert {"review.dismiss", "store.id_check", "store.sale_voided", "autorenew.method_saved", "numbers.import",
+    assert {"review.dismiss", "store.sale_voided", "autorenew.method_saved", "numbers.import",
             "line.note"} <= actions
     personal = [IN_REVIEW, AT_THE_STORE, AT_THE_STORE[:-1] + "0", "0612345678", "0612345679", "06 12 34 56",
                 "612345678", "612345679", "+33612345600", "+33612345699", EMAIL, "jean.dupont"]

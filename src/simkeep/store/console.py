@@ -19,7 +19,6 @@ from babel import Locale
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from simkeep.audit import service as audit
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import Offer, Operator
 from simkeep.core.clock import end_of_local_day, zone
@@ -142,11 +141,6 @@ def record_id_check(session: Session, *, store_id: uuid.UUID, line: Line, docume
                   issuing_country=country, last4=tail, checked_by=checked_by, checked_at=now)
     session.add(row)
     session.flush()
-    # The audit entry outlives the ID check (purged after SIMKEEP_ID_CHECK_RETENTION_DAYS): it says who checked
-    # which line where, never the document's country or characters.
-    audit.record(session, actor=checked_by, action="store.id_check", subject_type="line", subject_id=str(line.id),
-                 reason="ID document seen at the counter", details={"store_id": str(store_id),
-                                                                    "document_type": document_type}, now=now)
     return row
 
 

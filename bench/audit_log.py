@@ -5,12 +5,16 @@ how fast `verify` walks a long chain, with the memory it needs (it streams pages
     bench: audit_record_pg_per_s       entries committed per second, 4 writers, through audit.service.record
     bench: audit_record_raw_pg_per_s   the same transaction in raw SQL (lock, read the head, insert): the floor
     bench: audit_verify_pg_per_s       entries verified per second (hash recomputed, links and seq checked)
-    bench: audit_verify_rss_growth_mb  peak resident memory added while verifying the whole chain
+    bench: audit_verify_cli_s          `simkeep audit verify` on that chain, end to end
+    bench: audit_verify_cli_extra_mb   its peak resident memory above `simkeep audit list --limit 1`'s (the same
+                                       process reading one entry): what walking the whole chain costs in memory
 """
 
 from __future__ import annotations
 
-import resource
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -109,13 +113,33 @@ def _fill(db: Database, entries: int) -> None:
 
 
 def _verify(db: Database) -> None:
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     started = time.perf_counter()
     with db.transaction(write=False) as session:
         verdict = service.verify(session)
     seconds = time.perf_counter() - started
     assert verdict.broken is None, verdict.broken
-    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     note(f"audit: verified {verdict.entries:,} entries in {seconds:.1f} s")
     report("audit_verify_pg_per_s", verdict.entries / seconds, "entries/s")
-    report("audit_verify_rss_growth_mb", grown, "MB")
+    started = time.perf_counter()
+    verify_kb, out = _peak_kb("audit", "verify")
+    report("audit_verify_cli_s", time.perf_counter() - started, "s")
+    note(f"audit: {out.strip()}")
+    list_kb, _ = _peak_kb("audit", "list", "--limit", "1")
+    report("audit_verify_cli_extra_mb", (verify_kb - list_kb) / 1024, "MB")
+
+
+PEAK = """import resource, sys
+from simkeep.cli import app
+try:
+    app(sys.argv[1:], prog_name="simkeep")
+except SystemExit as exit_:
+    assert not exit_.code, exit_.code
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
+def _peak_kb(*args: str) -> tuple[int, str]:
+    """Run a simkeep command in a process of its own: its peak resident memory (KB) and its output."""
+    done = subprocess.run([sys.executable, "-c", PEAK, *args], capture_output=True, text=True, check=True,
+                          env={**os.environ, "SIMKEEP_DATABASE_URL": pg_url(PG_DB)})
+    return int(done.stderr.strip().splitlines()[-1]), done.stdout

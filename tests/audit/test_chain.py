@@ -211,3 +211,12 @@ def test_no_code_updates_or_deletes_an_entry():
     found = [f"{path.relative_to(source)}:{n}" for path in source.rglob("*.py") if "migrations" not in path.parts
              for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
     assert found == []
+
+
+def test_details_that_are_not_json_are_refused_when_recorded(db):
+    with db.transaction() as session:
+        for details in ({"x": float("nan")}, {"when": T0}):
+            with pytest.raises((ValueError, TypeError)):
+                service.record(session, actor="staff:alice", action="store.updated", subject_type="store",
+                               subject_id="S1", reason="moved", details=details, now=T0)
+    assert entries(db) == []

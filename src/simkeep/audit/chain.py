@@ -20,11 +20,10 @@ GENESIS = "0" * 64  # the first entry's previous hash
 
 
 def canonical_details(details: dict[str, Any]) -> dict[str, Any]:
-    """The details as the database gives them back: JSON values only, integral floats as integers (JSONB prints
-    1e20 as 100000000000000000000, which reads back as an int). Refuses NaN and infinities, which JSON lacks."""
-    normal = _normal(details)
-    json.dumps(normal, allow_nan=False)  # raises ValueError on NaN/inf and TypeError on non-JSON values
-    return normal
+    """The details as the database gives them back: integral floats as integers (JSONB prints 1e20 as
+    100000000000000000000, which reads back as an int). NaN, infinities and non-JSON values are refused by
+    `serialise` (ValueError, TypeError), which `record` runs before anything is written."""
+    return _normal(details)
 
 
 def _normal(value: Any) -> Any:

@@ -6,16 +6,17 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import Row
 
 from simkeep.audit import chain, service
-from simkeep.audit.models import AuditEntry
 from simkeep.audit.service import Break, Filters
 from simkeep.core.errors import InvalidInput
 from simkeep.terminal import console, database, err, fail, progress_bar
@@ -112,7 +113,7 @@ def export_cmd(from_: Annotated[str | None, typer.Option("--from", help="first d
             _write(sys.stdout, service.export(session, filters), format_)
 
 
-def _write(file: TextIO, entries, format_: str) -> int:
+def _write(file: TextIO, entries: Iterable[Row[Any]], format_: str) -> int:
     written = 0
     writer = csv.writer(file) if format_ == "csv" else None
     if writer:
@@ -128,7 +129,7 @@ def _write(file: TextIO, entries, format_: str) -> int:
     return written
 
 
-def _row(entry: AuditEntry) -> dict:
+def _row(entry: Row[Any]) -> dict:
     return dict(seq=entry.seq, id=str(entry.id), at=chain.instant(entry.at), actor=entry.actor, action=entry.action,
                 subject_type=entry.subject_type, subject_id=entry.subject_id, reason=entry.reason,
                 details=entry.details, prev_hash=entry.prev_hash, hash=entry.hash)

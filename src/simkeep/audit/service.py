@@ -15,8 +15,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Row, event
 from sqlalchemy.orm import Session, SessionTransaction
 
 from simkeep.audit import chain, repository
@@ -46,9 +47,10 @@ def record(session: Session, *, actor: str, action: str, subject_type: str, subj
     Phone numbers and e-mail addresses in the reason and the details are masked (audit.redact): pass ids."""
     if not reason or not reason.strip():
         raise InvalidInput("A reason is required for the audit log.")
-    entry = dict(id=new_id(), actor=actor, action=action, subject_type=subject_type, subject_id=str(subject_id),
-                 reason=redact(reason.strip())[:500], details=chain.canonical_details(redact_details(details or {})),
-                 at=now)
+    entry: dict[str, Any] = dict(
+        id=new_id(), actor=actor, action=action, subject_type=subject_type, subject_id=str(subject_id),
+        reason=redact(reason.strip())[:500], details=chain.canonical_details(redact_details(details or {})), at=now)
+    chain.serialise(**entry, seq=0, prev_hash=chain.GENESIS)  # NaN or a non-JSON detail fails here, not in the commit
     session.info.setdefault(PENDING, []).append((_current_transaction(session), entry))
 
 
@@ -108,7 +110,7 @@ def newest_first(session: Session, filters: Filters, *, before_seq: int | None =
     return repository.newest_first(session, filters, before_seq=before_seq, limit=limit)
 
 
-def export(session: Session, filters: Filters) -> Iterator[AuditEntry]:
+def export(session: Session, filters: Filters) -> Iterator[Row[Any]]:
     """Every matching entry in chain order, streamed."""
     for page in repository.oldest_first(session, filters, page_size=PAGE):
         yield from page
@@ -165,7 +167,7 @@ def verify(session: Session, *, expect_head: str | None = None,
     return Verdict(entries, head_seq, head_hash, None)
 
 
-def _check(entry: AuditEntry, previous: AuditEntry | None) -> Break | None:
+def _check(entry: Row[Any], previous: Row[Any] | None) -> Break | None:
     expected_seq = previous.seq + 1 if previous else 1
     if entry.seq != expected_seq:
         return Break("seq_gap", entry.seq, entry.id, entry.at, expected=str(expected_seq), found=str(entry.seq))

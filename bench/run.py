@@ -11,6 +11,7 @@ import argparse
 import os
 import time
 
+from bench.audit_log import bench_audit_pg
 from bench.autorenew import bench_autorenew_pg
 from bench.cashback import bench_cashback_sqlite
 from bench.checkout import bench_checkout_pg
@@ -74,6 +75,7 @@ BENCHMARKS = {
     "network_drift_sqlite": bench_network_drift_sqlite, "network_drift_pg": bench_network_drift_pg,
     "network_hlr": bench_network_hlr,
     "dashboard_pg": bench_dashboard_pg,
+    "audit_pg": bench_audit_pg,
 }
 
 

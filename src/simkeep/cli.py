@@ -5,6 +5,7 @@ This module assembles the app: the general commands live here, the domain groups
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
@@ -18,6 +19,7 @@ from rich.table import Table
 
 from simkeep.admin.network_cli import app as network_app
 from simkeep.admin.promotion_cli import app as promotion_app
+from simkeep.audit.cli import app as audit_app
 from simkeep.config import ConfigError, Settings, check, get_settings
 from simkeep.core import clock
 from simkeep.core.errors import SimkeepError
@@ -60,6 +62,7 @@ network_app.command("provision")(network_provision_cmd)
 app.add_typer(network_app, name="network")
 app.add_typer(esim_app, name="esim")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(audit_app, name="audit")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""
@@ -266,6 +269,7 @@ def api_key_create(role: Annotated[str, typer.Option(help="admin | agent | resel
                        help="role reseller: the code of the reseller the key acts for (required)")] = None) -> None:
     """Create an API key; it is printed once and stored only as a hash. A reseller key acts for one reseller (its
     float, purchases and e-PINs)."""
+    from simkeep.audit import service as audit
     from simkeep.auth import service
     from simkeep.core.errors import InvalidInput
     from simkeep.reseller import service as resellers
@@ -278,11 +282,23 @@ def api_key_create(role: Annotated[str, typer.Option(help="admin | agent | resel
             reseller_id = resellers.by_code(session, reseller).id if reseller else None
             key, plaintext = service.create_api_key(session, name=name, role=role, secret=secret, now=clock.now(),
                                                     reseller_id=reseller_id)
+            audit.record(session, actor=_cli_actor(), action="api_key.create", subject_type="api_key",
+                         subject_id=str(key.id), reason=f"created with role {role}",
+                         details={"name": name, "role": role, "reseller": reseller_id and str(reseller_id)},
+                         now=clock.now())
     except SimkeepError as exc:
         fail(exc)
     console.print(f"{key.role} key {key.id} ({key.name})" + (f" for reseller {reseller.strip().upper()}" if reseller
                                                              else "") + ":", markup=False)
     print(plaintext)
+
+
+def _cli_actor() -> str:
+    """Who runs a command, as the audit log names them: the login name (cli:root)."""
+    try:
+        return f"cli:{getpass.getuser()}"[:80]
+    except (KeyError, OSError):  # no login name in some containers
+        return "cli"
 
 
 @app.command("demo")

@@ -5,6 +5,7 @@ renders."""
 from fastapi import APIRouter
 
 from simkeep.admin import (
+    audit,
     bank,
     counter,
     counter_esim,
@@ -31,6 +32,6 @@ router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
               resellers.router, partner.router, vouchers.router, counter.router, counter_esim.router, drawer.router,
               devices.router, counter_signin.router, stores.router, partners.router, promotions.router, network.router,
-              privacy.router, dashboard.router):
+              privacy.router, dashboard.router, audit.router):
     router.include_router(_part)
 install = signin.install

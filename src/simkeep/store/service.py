@@ -437,5 +437,5 @@ def void(session: Session, *, sale_id: uuid.UUID, store_id: uuid.UUID, by: str, 
     receipts.mark_voided(session, sale.receipt_id, now=now)
     audit.record(session, actor=by, action="store.sale_voided", subject_type="store_sale", subject_id=str(sale.id),
                  reason=reason, details={"store_id": str(sale.store_id), "amount_minor": sale.amount_minor,
-                                         "method": sale.method, "msisdn": sale.msisdn}, now=now)
+                                         "method": sale.method, "line_id": str(line.id)}, now=now)
     return session.get_one(StoreSale, sale.id, populate_existing=True)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from simkeep.accounting.cli import app as accounting_app
 from simkeep.admin.network_cli import app as network_app
 from simkeep.admin.promotion_cli import app as promotion_app
 from simkeep.config import ConfigError, Settings, check, get_settings
@@ -58,6 +59,7 @@ network_app.command("drift")(network_drift_cmd)
 network_app.command("provision")(network_provision_cmd)
 app.add_typer(network_app, name="network")
 app.add_typer(esim_app, name="esim")
+app.add_typer(accounting_app, name="accounting")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""

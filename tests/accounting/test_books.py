@@ -19,7 +19,6 @@ from simkeep.accounting import service as books_service
 from simkeep.ledger import service as ledger
 from simkeep.ledger.models import Account, JournalEntry, Posting
 from simkeep.receipt.models import Receipt
-from tests.conftest import T0
 from tests.factories.books import CARD_LINE, mixed_day
 from tests.web import freeze_clock
 

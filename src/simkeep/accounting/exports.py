@@ -125,18 +125,19 @@ def register_csv(lines: Iterable[RegisterLine], proof: Proof, counter: int | Non
 
 # -- XLSX -------------------------------------------------------------------------------------------------------------
 
-def xlsx(lines: Iterable[JournalLine], balances: Balances, out: IO[bytes]) -> None:
-    """The journal (first sheet) and the balances (second sheet) into `out`."""
+def xlsx(lines: Iterable[JournalLine] | None, balances: Balances, out: IO[bytes]) -> None:
+    """The journal (first sheet, unless `lines` is None) and the balances (next sheet) into `out`."""
     books = balances.books
     book = Workbook(write_only=True)
     amount = "#,##0" + ("." + "0" * books.digits if books.digits else "")
-    journal = _sheet(book, "Journal", JOURNAL_HEADER, JOURNAL_WIDTHS)
-    debits = credits = Decimal(0)
-    for line in lines:
-        row = journal_row(line, books)
-        debits, credits = debits + row[11], credits + row[12]
-        journal.append(_typed(journal, row, amount))
-    journal.append(_totals(journal, len(JOURNAL_HEADER), {11: debits, 12: credits}, amount))
+    if lines is not None:
+        journal = _sheet(book, "Journal", JOURNAL_HEADER, JOURNAL_WIDTHS)
+        debits = credits = Decimal(0)
+        for line in lines:
+            row = journal_row(line, books)
+            debits, credits = debits + row[11], credits + row[12]
+            journal.append(_typed(journal, row, amount))
+        journal.append(_totals(journal, len(JOURNAL_HEADER), {11: debits, 12: credits}, amount))
     sheet = _sheet(book, "Balances", BALANCES_HEADER, BALANCES_WIDTHS)
     for balance in balances.rows:
         sheet.append(_typed(sheet, balance_row(balance, books), amount))

@@ -26,6 +26,7 @@ from simkeep.accounting import chart, repository
 from simkeep.accounting.chart import Journal, PcgAccount
 from simkeep.audit import service as audit
 from simkeep.catalog import service as catalog
+from simkeep.catalog.models import Operator
 from simkeep.core.errors import InvalidInput, NotFound
 from simkeep.core.money import minor_digits
 
@@ -80,16 +81,20 @@ def books(session: Session, *, first: date, last: date, operator_id: str | None 
     if first > last or not (first.year >= 2000 and last.year <= 2099):
         raise PeriodInvalid()
     if operator_id:
-        try:
-            operator = catalog.get_operator(session, operator_id)
-        except NotFound as exc:
-            raise OperatorUnknown() from exc
-        if currency and currency != operator.currency:
-            raise CurrencyUnknown(f"{operator.id} sells in {operator.currency}.")
-        return Books(operator.currency, operator.timezone, first, last)
-    if currency not in currencies(session):
+        found = operator(session, operator_id)
+        if currency and currency != found.currency:
+            raise CurrencyUnknown(f"{found.id} sells in {found.currency}.")
+        return Books(found.currency, found.timezone, first, last)
+    if currency is None or currency not in currencies(session):
         raise CurrencyUnknown()
     return Books(currency, "UTC", first, last)
+
+
+def operator(session: Session, operator_id: str) -> Operator:
+    try:
+        return catalog.get_operator(session, operator_id)
+    except NotFound as exc:
+        raise OperatorUnknown() from exc
 
 
 def currencies(session: Session) -> list[str]:

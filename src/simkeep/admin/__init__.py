@@ -5,6 +5,7 @@ renders."""
 from fastapi import APIRouter
 
 from simkeep.admin import (
+    accounting,
     bank,
     counter,
     counter_esim,
@@ -30,4 +31,5 @@ for _part in (signin.router, review.router, lines.router, pages.router, template
               resellers.router, partner.router, vouchers.router, counter.router, counter_esim.router, drawer.router,
               devices.router, counter_signin.router, stores.router, partners.router, promotions.router, network.router):
     router.include_router(_part)
+router.include_router(accounting.router)
 install = signin.install

@@ -11,6 +11,7 @@ import argparse
 import os
 import time
 
+from bench.accounting import bench_accounting_pg
 from bench.autorenew import bench_autorenew_pg
 from bench.cashback import bench_cashback_sqlite
 from bench.checkout import bench_checkout_pg
@@ -70,6 +71,7 @@ BENCHMARKS = {
     "voice": bench_voice,
     "network_drift_sqlite": bench_network_drift_sqlite, "network_drift_pg": bench_network_drift_pg,
     "network_hlr": bench_network_hlr,
+    "accounting_pg": bench_accounting_pg,
 }
 
 

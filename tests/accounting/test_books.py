@@ -19,6 +19,7 @@ from simkeep.accounting import service as books_service
 from simkeep.ledger import service as ledger
 from simkeep.ledger.models import Account, JournalEntry, Posting
 from simkeep.receipt.models import Receipt
+from tests.conftest import T0
 from tests.factories.books import CARD_LINE, mixed_day
 from tests.web import freeze_clock
 
@@ -169,3 +170,21 @@ def test_balances_come_from_postings_match_the_ledger_and_balance(db, day):
     assert (breakage.pcg, breakage.opening_minor, breakage.debits_minor, breakage.credits_minor) == (
         chart.ACCOUNTS[ledger.BREAKAGE], 0, 0, 500)
     assert found.rows == sorted(found.rows, key=lambda r: (r.pcg.number, r.group))
+
+
+def test_pages_of_two_entries_give_the_same_file_as_one_page(db, day, monkeypatch):
+    whole = fec_of(db, date(2027, 1, 1), DAY)
+    monkeypatch.setattr(books_service, "PAGE", 2)  # keyset paging over (created_at, id), ties at one instant included
+    assert fec_of(db, date(2027, 1, 1), DAY) == whole
+
+
+def test_every_account_the_ledger_opens_maps_to_the_chart(db):
+    with db.transaction() as session:
+        ledger.ensure_system_accounts(session, currencies={"EUR"}, now=T0)
+        accounts = session.execute(select(Account.kind, Account.code).where(Account.currency == "EUR")).all()
+    owner_kinds = {ledger.SUBSCRIBER_CREDIT, ledger.SUBSCRIBER_BONUS, ledger.RESELLER_FLOAT, ledger.STORE_ACCOUNT}
+    assert set(chart.OWNER_KINDS) == owner_kinds
+    unmapped = [code for kind, code in accounts if chart.pcg_account(kind, code) == chart.SUSPENSE]
+    assert unmapped == [] and len(accounts) > 20
+    numbers = [account.number for account in [*chart.ACCOUNTS.values(), *chart.CLEARINGS.values()]]
+    assert len(numbers) == len(set(numbers)) and all(re.fullmatch(r"[1-7]\d{7}", n) for n in numbers)

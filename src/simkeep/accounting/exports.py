@@ -21,6 +21,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from simkeep.accounting import fec
 from simkeep.accounting.fec import entry_number
 from simkeep.accounting.service import Balance, Balances, Books, JournalLine, Proof, RegisterLine
 from simkeep.core.money import minor_digits
@@ -40,8 +41,8 @@ def decimal(minor: int, digits: int) -> Decimal:
 
 
 def plain(minor: int, digits: int) -> str:
-    """12.50: what a CSV carries."""
-    return f"{decimal(minor, digits):.{digits}f}"
+    """12.50 (-12.50): what a CSV carries."""
+    return fec.amount(minor, digits).replace(",", ".") if minor >= 0 else "-" + plain(-minor, digits)
 
 
 # -- rows, shared by the CSV and the XLSX -----------------------------------------------------------------------------
@@ -74,6 +75,8 @@ def proof_row(proof: Proof) -> tuple[Any, ...]:
 # -- CSV --------------------------------------------------------------------------------------------------------------
 
 def _csv_value(value: Any, digits: int) -> str:
+    if isinstance(value, str):
+        return value
     if isinstance(value, Decimal):
         return f"{value:.{digits}f}"
     if isinstance(value, datetime):
@@ -97,7 +100,17 @@ def _csv(header: tuple[str, ...], rows: Iterable[tuple[Any, ...]], digits: int, 
 
 
 def journal_csv(lines: Iterable[JournalLine], books: Books) -> Iterator[str]:
-    return _csv(JOURNAL_HEADER, (journal_row(line, books) for line in lines), books.digits)
+    """The same columns as the XLSX's journal sheet, formatted straight to text (a year holds millions of rows)."""
+    digits, currency = books.digits, books.currency
+
+    def texts() -> Iterator[tuple[str, ...]]:
+        for line in lines:
+            yield (line.day.isoformat(), line.journal.code, entry_number(line),
+                   line.at.replace(tzinfo=None, microsecond=0).isoformat() + "Z", str(line.entry_id), line.kind,
+                   line.reference, line.piece_ref, line.account_code, line.account_kind, line.pcg.number,
+                   plain(line.debit_minor, digits), plain(line.credit_minor, digits), currency)
+
+    return _csv(JOURNAL_HEADER, texts(), digits)
 
 
 def balances_csv(balances: Balances) -> Iterator[str]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date
-from decimal import Decimal
 
 from stdnum.fr import siren as siren_number
 
@@ -59,7 +58,10 @@ def filename(siren: str, closing: date) -> str:
 
 def amount(minor: int, digits: int) -> str:
     """12,50: a decimal comma, no thousands separator, never negative (the side says which way)."""
-    return f"{Decimal(minor).scaleb(-digits):.{digits}f}".replace(".", ",")
+    if digits == 0:
+        return str(minor)
+    units, fraction = divmod(minor, 10 ** digits)
+    return f"{units},{fraction:0{digits}d}"
 
 
 def entry_number(line: JournalLine) -> str:
@@ -67,16 +69,23 @@ def entry_number(line: JournalLine) -> str:
 
 
 def rows(lines: Iterable[JournalLine], books: Books) -> Iterator[tuple[str, ...]]:
-    """The FEC's lines (without the header), in the journal's order."""
+    """The FEC's lines (without the header), in the journal's order. What belongs to the entry (journal, number,
+    dates, piece, label) is formatted once per entry, not once per posting: a year holds millions of postings."""
+    digits, entry = books.digits, None
+    head: tuple[str, ...] = ()
+    piece: tuple[str, ...] = ()
+    valid: tuple[str, ...] = ()
     for line in lines:
-        auxiliary = line.pcg.auxiliary is not None
-        yield tuple(field.translate(_UNSAFE) for field in (
-            line.journal.code, line.journal.label, entry_number(line), f"{line.day:%Y%m%d}", line.pcg.number,
-            line.pcg.label, str(line.account_id) if auxiliary else "",
-            f"{line.pcg.auxiliary} {line.account_id.hex[-12:]}" if auxiliary else "",
-            line.piece_ref, f"{line.piece_day:%Y%m%d}", line.label,
-            amount(line.debit_minor, books.digits), amount(line.credit_minor, books.digits), "", "",
-            f"{line.day:%Y%m%d}", "", ""))
+        if line.entry_id != entry:
+            entry, day = line.entry_id, f"{line.day:%Y%m%d}"
+            head = (line.journal.code, line.journal.label, entry_number(line), day)
+            piece = (line.piece_ref.translate(_UNSAFE), f"{line.piece_day:%Y%m%d}", line.label.translate(_UNSAFE))
+            valid = ("", "", day, "", "")
+        pcg = line.pcg
+        auxiliary = (str(line.account_id), f"{pcg.auxiliary} {line.account_id.hex[-12:]}") if pcg.auxiliary \
+            else ("", "")
+        yield (*head, pcg.number, pcg.label, *auxiliary, *piece, amount(line.debit_minor, digits),
+               amount(line.credit_minor, digits), *valid)
 
 
 def text(lines: Iterable[JournalLine], books: Books) -> Iterator[str]:

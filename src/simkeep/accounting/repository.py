@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from simkeep.ledger.models import Account, JournalEntry, Posting
@@ -35,26 +35,33 @@ class PostingRow:
 
 def entries_page(session: Session, *, since: datetime, until: datetime, after: EntryRow | None,
                  limit: int) -> list[EntryRow]:
-    """The next `limit` entries of [since, until) after `after`, in (created_at, id) order (keyset paging)."""
+    """The next `limit` entries of [since, until) after `after`, in (created_at, id) order (keyset paging on the
+    index ix_journal_entries_created_at)."""
     query = (select(JournalEntry.id, JournalEntry.kind, JournalEntry.reference, JournalEntry.created_at)
-             .where(JournalEntry.created_at >= since, JournalEntry.created_at < until)
+             .where(JournalEntry.created_at >= since, JournalEntry.created_at < until, *_after(after))
              .order_by(JournalEntry.created_at, JournalEntry.id).limit(limit))
-    if after is not None:
-        query = query.where(or_(JournalEntry.created_at > after.created_at,
-                                and_(JournalEntry.created_at == after.created_at, JournalEntry.id > after.id)))
-    return [EntryRow(*row) for row in session.execute(query)]
+    return [EntryRow(*row) for row in session.connection().execute(query)]  # Core: no ORM row processing
 
 
-def postings_of(session: Session, entry_ids: list[uuid.UUID], *, currency: str) -> list[PostingRow]:
-    """The postings in `currency` of these entries, with their accounts, in the order they were written."""
-    if not entry_ids:
-        return []
-    rows = session.execute(
+def postings_of(session: Session, *, since: datetime, after: EntryRow | None, last: EntryRow,
+                currency: str) -> list[PostingRow]:
+    """The postings in `currency` of the entries after `after` up to `last` included (one page of entries_page),
+    with their accounts: bounded by the same keys, not by a list of thousands of ids."""
+    position = tuple_(JournalEntry.created_at, JournalEntry.id)
+    rows = session.connection().execute(
         select(Posting.entry_id, Posting.account_id, Account.code, Account.kind, Posting.amount_minor)
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .join(Account, Account.id == Posting.account_id)
-        .where(Posting.entry_id.in_(entry_ids), Posting.currency == currency)
-        .order_by(Posting.entry_id, Posting.id))
+        .where(JournalEntry.created_at >= since, *_after(after), position <= (last.created_at, last.id),
+               Posting.currency == currency)
+        .order_by(JournalEntry.created_at, JournalEntry.id, Posting.id))
     return [PostingRow(*row) for row in rows]
+
+
+def _after(entry: EntryRow | None) -> tuple:
+    if entry is None:
+        return ()
+    return (tuple_(JournalEntry.created_at, JournalEntry.id) > (entry.created_at, entry.id),)
 
 
 def entry_count(session: Session, *, since: datetime, until: datetime) -> int:

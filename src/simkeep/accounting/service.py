@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from simkeep.accounting.chart import Journal, PcgAccount
 from simkeep.audit import service as audit
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import Operator
+from simkeep.core import clock
 from simkeep.core.errors import InvalidInput, NotFound
 from simkeep.core.money import minor_digits
 
@@ -65,10 +67,15 @@ class Books:
 
     @property
     def digits(self) -> int:
-        return minor_digits(self.currency)
+        return _digits(self.currency)
 
     def day_of(self, at: datetime) -> date:
-        return at.astimezone(ZoneInfo(self.zone)).date()
+        return at.astimezone(clock.zone(self.zone)).date()
+
+
+@lru_cache(maxsize=32)
+def _digits(currency: str) -> int:
+    return minor_digits(currency)
 
 
 def _midnight(day: date, zone: str) -> datetime:
@@ -140,10 +147,14 @@ def journal(session: Session, books: Books, *, on_page: Callable[[int], None] | 
     after: repository.EntryRow | None = None
     while True:
         entries = repository.entries_page(session, since=books.since, until=books.until, after=after, limit=PAGE)
+        if not entries:
+            return
         legs: dict[uuid.UUID, list[repository.PostingRow]] = defaultdict(list)
-        for posting in repository.postings_of(session, [entry.id for entry in entries], currency=books.currency):
+        for posting in repository.postings_of(session, since=books.since, after=after, last=entries[-1],
+                                              currency=books.currency):
             legs[posting.entry_id].append(posting)
-        receipts = repository.receipt_numbers(session, [t for t in map(_topup_id, entries) if t is not None])
+        topups = {entry.id: topup_id for entry in entries if (topup_id := _topup_id(entry)) is not None}
+        receipts = repository.receipt_numbers(session, list(topups.values()))
         for entry in entries:
             if not legs[entry.id]:
                 continue  # an entry in another currency
@@ -153,8 +164,7 @@ def journal(session: Session, books: Books, *, on_page: Callable[[int], None] | 
             journal_, label = chart.journal_of(entry.kind)
             numbers[journal_.code] += 1
             piece_ref, piece_day = entry.reference, day
-            topup_id = _topup_id(entry)
-            if topup_id is not None and (receipt := receipts.get(topup_id)) is not None:
+            if entry.id in topups and (receipt := receipts.get(topups[entry.id])) is not None:
                 piece_ref, piece_day = receipt[0], books.day_of(receipt[1])
             for leg in legs[entry.id]:
                 yield JournalLine(entry.id, entry.created_at, day, entry.kind, entry.reference, journal_, label,

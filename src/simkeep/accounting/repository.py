@@ -73,11 +73,10 @@ def entry_count(session: Session, *, since: datetime, until: datetime) -> int:
 def entries_per_kind(session: Session, *, currency: str, since: datetime, until: datetime) -> dict[str, int]:
     """How many entries of each kind posted in `currency` during [since, until): where a journal's numbering
     stands when a period starts after the fiscal year did."""
-    in_currency = (select(Posting.entry_id).where(Posting.currency == currency).distinct().subquery())
     rows = session.execute(
-        select(JournalEntry.kind, func.count())
-        .join(in_currency, in_currency.c.entry_id == JournalEntry.id)
-        .where(JournalEntry.created_at >= since, JournalEntry.created_at < until)
+        select(JournalEntry.kind, func.count(func.distinct(JournalEntry.id)))
+        .join(Posting, Posting.entry_id == JournalEntry.id)
+        .where(JournalEntry.created_at >= since, JournalEntry.created_at < until, Posting.currency == currency)
         .group_by(JournalEntry.kind))
     return {kind: int(n) for kind, n in rows}
 

@@ -11,7 +11,9 @@ from sqlalchemy import delete, select
 
 from simkeep.accounting import exports
 from simkeep.accounting import service as books_service
+from simkeep.config import DEMO_SIREN, ConfigError, Settings, check
 from simkeep.receipt.models import Receipt
+from tests.conftest import TEST_SECRET
 from tests.factories import payments
 from tests.factories.lines import make_line
 from tests.web import freeze_clock
@@ -87,3 +89,11 @@ def test_the_cli_exits_2_when_the_register_has_a_gap(db, five_receipts, cli, tmp
     out = cli("accounting", "receipts", "--operator", OPERATOR, "--year", "2027", "--out", str(tmp_path / "r.csv"),
               code=2)
     assert "missing 4" in out
+
+
+def test_a_wrong_siren_stops_startup_and_demo_mode_has_a_made_up_valid_one():
+    with pytest.raises(ConfigError) as refused:
+        check(Settings(secret_key=TEST_SECRET, company_siren="732829321"))
+    assert "SIMKEEP_COMPANY_SIREN is not a valid SIREN" in str(refused.value)
+    check(Settings(secret_key=TEST_SECRET, company_siren="732829320"))
+    assert Settings(env="demo").siren == DEMO_SIREN and Settings().siren is None

@@ -17,6 +17,7 @@ from simkeep.admin import (
     pages,
     partner,
     partners,
+    privacy,
     promotions,
     resellers,
     review,
@@ -29,7 +30,8 @@ from simkeep.admin import (
 router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
               resellers.router, partner.router, vouchers.router, counter.router, counter_esim.router, drawer.router,
-              devices.router, counter_signin.router, stores.router, partners.router, promotions.router, network.router):
+              devices.router, counter_signin.router, stores.router, partners.router, promotions.router, network.router,
+              privacy.router):
     router.include_router(_part)
 router.include_router(accounting.router)
 install = signin.install

@@ -60,11 +60,8 @@ network_app.command("drift")(network_drift_cmd)
 network_app.command("provision")(network_provision_cmd)
 app.add_typer(network_app, name="network")
 app.add_typer(esim_app, name="esim")
-<<<<<<< HEAD
 app.add_typer(accounting_app, name="accounting")
-=======
 app.add_typer(privacy_app, name="privacy")
->>>>>>> main
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""

@@ -11,6 +11,7 @@ import argparse
 import os
 import time
 
+from bench.accounting import bench_accounting_pg
 from bench.audit_log import bench_audit_pg
 from bench.autorenew import bench_autorenew_pg
 from bench.cashback import bench_cashback_sqlite
@@ -76,6 +77,7 @@ BENCHMARKS = {
     "network_hlr": bench_network_hlr,
     "dashboard_pg": bench_dashboard_pg,
     "audit_pg": bench_audit_pg,
+    "accounting_pg": bench_accounting_pg,
 }
 
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
+from simkeep.accounting.cli import app as accounting_app
 from simkeep.admin.network_cli import app as network_app
 from simkeep.admin.promotion_cli import app as promotion_app
 from simkeep.audit.cli import app as audit_app
@@ -61,6 +62,7 @@ network_app.command("drift")(network_drift_cmd)
 network_app.command("provision")(network_provision_cmd)
 app.add_typer(network_app, name="network")
 app.add_typer(esim_app, name="esim")
+app.add_typer(accounting_app, name="accounting")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(audit_app, name="audit")
 @db_app.command("upgrade")

@@ -21,6 +21,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from stdnum.fr import siren as siren_number
 
 
 class Settings(BaseSettings):
@@ -64,6 +65,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Where people reach this deployment; links in SMS and receipts, and the sandbox's webhook target.
     public_url: str | None = None
+    # The SIREN (9 digits) of the company whose books simkeep keeps: it names the FEC file the tax office receives
+    # (accounting/fec.py). Demo mode uses DEMO_SIREN; production has no FEC until it is set.
+    company_siren: str | None = None
     # The sandbox provider (a development tool): None means on in demo mode, off in production.
     sandbox_enabled: bool | None = None
     sandbox_webhook_secret: str | None = None
@@ -202,6 +206,10 @@ class Settings(BaseSettings):
         return self.secret_key
 
     @property
+    def siren(self) -> str | None:
+        return self.company_siren or (DEMO_SIREN if self.env == "demo" else None)
+
+    @property
     def sandbox_on(self) -> bool:
         return self.env == "demo" if self.sandbox_enabled is None else self.sandbox_enabled
 
@@ -226,6 +234,10 @@ class Settings(BaseSettings):
     @property
     def messages_log(self) -> Path:
         return self.data_dir / "messages.log"
+
+
+# A made-up SIREN with a valid check digit, so the demo's FEC has a well-formed name; never a real company's.
+DEMO_SIREN = "999999998"
 
 
 def _derive(master: str, purpose: str) -> str:
@@ -284,6 +296,8 @@ def check(settings: Settings) -> None:
             problems.append(f"SIMKEEP_{name.upper()} {why}")
 
     judge("secret_key", settings.secret_key)
+    if settings.company_siren is not None and not siren_number.is_valid(settings.company_siren):
+        problems.append("SIMKEEP_COMPANY_SIREN is not a valid SIREN (9 digits with a Luhn check digit)")
     for i, old in enumerate(settings.previous_secret_keys):
         if why := weakness(old):
             problems.append(f"SIMKEEP_PREVIOUS_SECRET_KEYS[{i}] {why}")

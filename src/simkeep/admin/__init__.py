@@ -5,6 +5,7 @@ renders."""
 from fastapi import APIRouter
 
 from simkeep.admin import (
+    accounting,
     audit,
     bank,
     counter,
@@ -32,6 +33,6 @@ router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
               resellers.router, partner.router, vouchers.router, counter.router, counter_esim.router, drawer.router,
               devices.router, counter_signin.router, stores.router, partners.router, promotions.router, network.router,
-              privacy.router, dashboard.router, audit.router):
+              privacy.router, dashboard.router, audit.router, accounting.router):
     router.include_router(_part)
 install = signin.install

@@ -25,6 +25,8 @@ class Account(Base):
 
 class JournalEntry(Base):
     __tablename__ = "journal_entries"
+    # The books of a period (accounting/) read entries in (created_at, id) order, a page at a time.
+    __table_args__ = (Index("ix_journal_entries_created_at", "created_at", "id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     kind: Mapped[str] = mapped_column(String(30))

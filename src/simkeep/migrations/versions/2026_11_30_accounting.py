@@ -1,4 +1,4 @@
-"""accounting sequence (reserved for issue 16)
+"""accounting: journal entries by date (the books of a period, read in (created_at, id) order)
 
 Revision ID: 0028
 Revises: 0027
@@ -15,8 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # The journal, the balances and the FEC of a period walk journal_entries in (created_at, id) order by keyset:
+    # without this index each page of a period is a scan of the whole ledger.
+    with op.batch_alter_table('journal_entries', schema=None) as batch_op:
+        batch_op.create_index('ix_journal_entries_created_at', ['created_at', 'id'], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('journal_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_journal_entries_created_at')

@@ -22,7 +22,9 @@ class PaymentAttempt(Base):
     """One try at paying for one renewal. Recorded before the provider is called; its outcome arrives by webhook."""
 
     __tablename__ = "payment_attempts"
-    __table_args__ = (UniqueConstraint("provider", "provider_ref"), Index("ix_payment_attempts_line", "line_id"))
+    # provider_ref alone too: the back office finds a payment by the reference a customer quotes, provider unknown.
+    __table_args__ = (UniqueConstraint("provider", "provider_ref"), Index("ix_payment_attempts_line", "line_id"),
+                      Index("ix_payment_attempts_provider_ref", "provider_ref"))
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     # The wizard's one-time token: a double-click or a reload of "confirm" finds this attempt again.

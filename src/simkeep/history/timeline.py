@@ -111,25 +111,28 @@ def timeline(session: Session, line: Line, *, cursor: Cursor | None = None, limi
     """The `limit` newest items older than `cursor` (of these `kinds` only, when given), and the cursor of the
     next page (None on the last)."""
     wanted = frozenset(kinds) & frozenset(KINDS)
+    sources = [s for s in (*SOURCES, *extra) if not wanted or wanted.intersection(s.kinds)]
     upto = cursor.at if cursor else None
-    items: list[Item] = []
-    floors: list[datetime] = []
-    for source in (*SOURCES, *extra):
-        if wanted and not wanted.intersection(source.kinds):
-            continue
-        fetched = source.fetch(session, line, upto, 2 * limit + 1)  # > what one page at one instant may have shown
-        items += [item for item in fetched.items if not wanted or item.kind in wanted]
-        if fetched.floor is not None:
-            floors.append(fetched.floor)
-    if cursor is not None:
-        items = [item for item in items if item.key < cursor.key]
-    items.sort(key=lambda item: item.key, reverse=True)
-    if floors:
-        above = [item for item in items if item.at > max(floors)]
-        items = above or items  # only when one instant holds more than a whole fetch: show it rather than stall
-    page = items[:limit]
-    more = len(items) > limit or bool(floors)
-    return Page(page, Cursor(*page[-1].key) if more and page else None)
+    sizes = [limit + 1] * len(sources)
+    read: list[Fetched | None] = [None] * len(sources)
+    while True:
+        for i, source in enumerate(sources):
+            if read[i] is None:
+                read[i] = source.fetch(session, line, upto, sizes[i])
+        fetched = [f for f in read if f is not None]
+        items = sorted((item for f in fetched for item in f.items if not wanted or item.kind in wanted
+                        if cursor is None or item.key < cursor.key), key=lambda item: item.key, reverse=True)
+        floors = [f.floor for f in fetched if f.floor is not None]
+        if not floors:
+            return Page(items[:limit], Cursor(*items[limit - 1].key) if len(items) > limit else None)
+        # Items above the highest floor are complete (every source returned all it has there).
+        floor = max(floors)
+        complete = [item for item in items if item.at > floor]
+        if len(complete) >= limit:
+            return Page(complete[:limit], Cursor(*complete[limit - 1].key))
+        for i, f in enumerate(fetched):  # a source stopped at that floor holds the page back: read more of it
+            if f.floor == floor:
+                sizes[i], read[i] = sizes[i] * 2, None
 
 
 def _fetched(rows: Sequence[Any], limit: int, at_of: Callable[[Any], datetime], items: list[Item]) -> Fetched:

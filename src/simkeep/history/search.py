@@ -4,6 +4,7 @@ number or a card serial), each lookup by its own index, and the lines found are 
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from simkeep.voucher import service as vouchers
 NUMBER, EMAIL, RECEIPT, PAYMENT_REF, VOUCHER_SERIAL, ID = (
     "number", "email", "receipt", "payment_ref", "voucher_serial", "id")
 MAX_QUERY = 254
+_RECEIPT = re.compile(r"^[A-Za-z0-9-]+-\d{4}-\d{6,}$")  # receipt.service.issue: OPERATOR-YEAR-NNNNNN
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +86,7 @@ def _by_email(session: Session, text: str, region: str) -> list[Line] | None:
 
 
 def _by_receipt(session: Session, text: str, region: str) -> list[Line] | None:
-    if "-" not in text or "@" in text:
+    if not _RECEIPT.match(text):
         return None
     receipt = receipts.by_number(session, text)
     return lines.lines_by_ids(session, [receipt.line_id]) if receipt is not None else []

@@ -7,9 +7,15 @@ from simkeep.core import clock
 from simkeep.history import actions
 from simkeep.line import service as lines
 from tests.browser.conftest import MSISDN
-from tests.browser.test_layout import OVERFLOW
 from tests.factories.lines import top_up
 from tests.factories.staff import make_staff, sign_in_page
+
+
+# Wider than the screen, outside the boxes that scroll sideways on purpose (scroll_region: wide tables).
+OVERFLOW = """(width) => [document.documentElement.scrollWidth,
+  [...document.querySelectorAll('body *')].filter(e => !e.closest('.table-wrap'))
+    .filter(e => e.getBoundingClientRect().right > width + 0.5)
+    .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '') + ' ' + (e.getAttribute('href') || '')).slice(0, 8)]"""
 
 
 def fits(page) -> list:

@@ -22,6 +22,7 @@ from bench.network_drift import bench_network_drift_pg, bench_network_drift_sqli
 from bench.pages import bench_pages
 from bench.plans import bench_plans
 from bench.portal_quotes import bench_portal_quotes
+from bench.privacy import bench_privacy_pg
 from bench.promotions import bench_promotions_pg, bench_promotions_sqlite
 from bench.receipts import bench_receipts
 from bench.reminders import bench_reminders
@@ -60,6 +61,7 @@ BENCHMARKS = {
     "stores_sqlite": bench_stores_sqlite,
     "autorenew_pg": bench_autorenew_pg,
     "cashback_sqlite": bench_cashback_sqlite,
+    "privacy_pg": bench_privacy_pg,
     "promotions_pg": bench_promotions_pg,
     "promotions_sqlite": bench_promotions_sqlite,
     "portal_quotes_sqlite": bench_portal_quotes,

@@ -29,6 +29,7 @@ from simkeep.network.esim_cli import app as esim_app
 from simkeep.notification.cli import endpoint_app, messages_app
 from simkeep.payment.cli import reconcile_app, refund_cmd, review_app
 from simkeep.payment.providers.sepa.cli import app as bank_app
+from simkeep.privacy.cli import app as privacy_app
 from simkeep.promotion.partner_cli import app as partner_app
 from simkeep.staff.cli import app as staff_app
 from simkeep.store.cli import app as store_app
@@ -58,6 +59,7 @@ network_app.command("drift")(network_drift_cmd)
 network_app.command("provision")(network_provision_cmd)
 app.add_typer(network_app, name="network")
 app.add_typer(esim_app, name="esim")
+app.add_typer(privacy_app, name="privacy")
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply migrations up to REVISION (default: the latest)."""

@@ -178,6 +178,14 @@ class Settings(BaseSettings):
     esim_seal_key: str | None = None
     # How long the link in the "your eSIM is ready" e-mail may show the code (once) without a signed-in session.
     esim_link_days: int = 30
+    # Personal-data retention (privacy/retention.py, the worker's daily `retention` job; /admin/privacy lists them).
+    # Each is longer than the longest window the data serves: OTP and voucher-PIN failures count over 24 hours.
+    retention_otp_days: int = 7  # sign-in codes (hashed) and wrong-code records: a week of abuse evidence
+    retention_voucher_failure_days: int = 30  # wrong voucher PINs per number: a month to investigate PIN guessing
+    retention_message_body_days: int = 90  # outbox payloads (what an SMS/e-mail said); status and receipts stay
+    retention_inbound_text_days: int = 90  # what subscribers texted us (sender and outcome stay)
+    retention_voice_turn_days: int = 30  # the digits typed in the voice menu, per step of a call
+    retention_session_days: int = 0  # web sessions, counted from their expiry
 
     def key(self, purpose: str) -> str:
         """The key for one purpose ("session", "receipt", "api_key", "otp", ...), derived from the master

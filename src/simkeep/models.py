@@ -14,6 +14,7 @@ from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
 from simkeep.payment.providers.sepa.models import BankEntry, BankStatement
 from simkeep.plan.autorenew_models import AutoRenewCharge, AutoRenewSetting, SavedMethod
 from simkeep.plan.models import KeepPlan
+from simkeep.privacy.models import Erasure, RetentionRun
 from simkeep.promotion.models import Promotion, PromotionUse, Quote
 from simkeep.receipt.models import Receipt, ReceiptCounter, ReceiptPdf
 from simkeep.reseller.models import Reseller
@@ -41,6 +42,7 @@ __all__ = [
            "CounterDevice",
            "DeliveryAttempt",
            "Drawer",
+           "Erasure",
            "IdCheck",
            "InboxEvent",
            "JournalEntry",
@@ -67,6 +69,7 @@ __all__ = [
            "ReceiptPdf",
            "Refund",
            "Reseller",
+           "RetentionRun",
            "SandboxPayment",
            "SavedMethod",
            "SerialCounter",

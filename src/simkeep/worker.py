@@ -1,6 +1,6 @@
 """The worker process: sweeps the lifecycle on schedule and delivers the outbox, until stopped.
 
-Each job (sweep, expire_abandoned, reconcile, auto_renew, purge_sessions, expire_vouchers, purge_id_checks,
+Each job (sweep, expire_abandoned, reconcile, auto_renew, expire_vouchers, retention (daily),
 purge_voice_http_turns, settle_cashback, expire_ussd, process_inbox, deliver_due, provision, network_drift) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
 error is logged (its class and where it was raised, never its message, which for SQL errors carries bound
 parameters) and that job alone waits `worker_backoff_seconds * 2^(n-1)`, jittered, at most `worker_backoff_max_seconds`, before it is tried again;
@@ -36,17 +36,17 @@ from simkeep.notification.tasks import deliver_due
 from simkeep.payment.tasks import process_inbox, reconcile
 from simkeep.plan.autorenew import stop_by_sms
 from simkeep.plan.autorenew_tasks import run_autorenew
+from simkeep.privacy import retention
 from simkeep.promotion import cashback
 from simkeep.promotion.tasks import settle_cashback
 from simkeep.sandbox.tasks import expire_abandoned
-from simkeep.session.tasks import purge_expired_sessions
 from simkeep.sms_command.service import SmsCommands
-from simkeep.store.tasks import purge_id_checks
 from simkeep.ussd import tasks as ussd
 from simkeep.voice import exchange as voice_http
 from simkeep.voucher.tasks import expire_vouchers
 
 log = structlog.get_logger()
+RETENTION_EVERY_SECONDS = 24 * 3600.0
 
 
 @dataclass
@@ -120,9 +120,11 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
             Job("expire_abandoned", lambda: expire_abandoned(db, settings), every, rests=True),
             Job("reconcile", lambda: reconcile(db, settings), every, rests=True),
             Job("auto_renew", lambda: run_autorenew(db, settings).charged, every, rests=True),
-            Job("purge_sessions", lambda: purge_expired_sessions(db), every, rests=True),
             Job("expire_vouchers", lambda: expire_vouchers(db), every, rests=True),
-            Job("purge_id_checks", lambda: purge_id_checks(db, settings, clock.now()), every, rests=True),
+            # Personal data past its retention period (privacy/retention.py: ID checks, sign-in codes, message
+            # bodies, sessions...), once a day; each rule's own batches keep transactions short.
+            Job("retention", lambda: sum(o.rows for o in retention.run(db, settings, now=clock.now())),
+                RETENTION_EVERY_SECONDS, rests=True),
             Job("purge_voice_http_turns", lambda: voice_http.purge(db, now=clock.now()), every, rests=True),
             Job("settle_cashback", lambda: settle_cashback(db, settings), every, rests=True),
             Job("expire_ussd", lambda: ussd.expire_idle(db, settings), every, rests=True),

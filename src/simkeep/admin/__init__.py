@@ -16,6 +16,7 @@ from simkeep.admin import (
     pages,
     partner,
     partners,
+    privacy,
     promotions,
     resellers,
     review,
@@ -28,6 +29,7 @@ from simkeep.admin import (
 router = APIRouter()
 for _part in (signin.router, review.router, lines.router, pages.router, templates_pages.router, bank.router,
               resellers.router, partner.router, vouchers.router, counter.router, counter_esim.router, drawer.router,
-              devices.router, counter_signin.router, stores.router, partners.router, promotions.router, network.router):
+              devices.router, counter_signin.router, stores.router, partners.router, promotions.router, network.router,
+              privacy.router):
     router.include_router(_part)
 install = signin.install

@@ -40,3 +40,12 @@ def lookup_msisdn(raw: str, region: str = "FR") -> str:
 def masked(msisdn: str) -> str:
     """Enough to recognise one's own number, not enough to learn someone else's (receipts, resellers, support)."""
     return msisdn[:4] + "*" * (len(msisdn) - 6) + msisdn[-2:]
+
+
+def written_forms(msisdn: str) -> tuple[str, ...]:
+    """The ways an E.164 number is written in stored text: as is, its digits alone, and the national form without
+    spaces ("+33612345678", "33612345678", "0612345678"). What erasure searches for and replaces."""
+    number = phonenumbers.parse(msisdn)
+    national = "".join(ch for ch in phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+                       if ch.isdigit())
+    return tuple(dict.fromkeys((msisdn, msisdn.lstrip("+"), national)))

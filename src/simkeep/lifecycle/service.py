@@ -20,7 +20,7 @@ from simkeep.lifecycle import repository
 from simkeep.line import rules
 from simkeep.line import service as lines
 from simkeep.line.links import PLAIN, RenewalLinks
-from simkeep.line.models import ACTIVE, DEACTIVATED, GRACE, STATES, SUSPENDED, Line
+from simkeep.line.models import ACTIVE, DEACTIVATED, GRACE, RENEWABLE, STATES, SUSPENDED, Line, LockedLine
 from simkeep.notification import events, outbox
 from simkeep.plan import service as plans
 
@@ -122,21 +122,43 @@ def _forfeit(session: Session, forfeited: list[Line], operators: dict[str, Opera
     if not forfeited:
         return 0
     held = ledger.balances(session, [a for line in forfeited for a in (line.credit_account_id, line.bonus_account_id)])
-    entries = []
-    for line in forfeited:
-        currency = operators[line.operator_id].currency
-        credit = Money(held[line.credit_account_id], currency)
-        bonus = Money(held[line.bonus_account_id], currency)
-        if credit.minor == 0 and bonus.minor == 0:
-            continue
-        entries.append(Entry("forfeit", f"forfeit:{line.id}:{line.validity_ends_at.isoformat()}", [
-            Leg(line.credit_account_id, -credit, tracked=True),
-            Leg(ledger.system_account_id(ledger.BREAKAGE, currency), credit),
-            Leg(line.bonus_account_id, -bonus, tracked=True),
-            Leg(ledger.system_account_id(ledger.PROMOTION_EXPENSE, currency), bonus),
-        ]))
+    entries = [entry for line in forfeited
+               if (entry := _forfeit_entry(line, operators[line.operator_id].currency, held,
+                                           f"forfeit:{line.id}:{line.validity_ends_at.isoformat()}")) is not None]
     ledger.post_many(session, entries, now=now)
     return len(entries)
+
+
+def _forfeit_entry(line: Line | LockedLine, currency: str, held: dict, reference: str) -> Entry | None:
+    """Credit to breakage, bonus back to promotion expense; None when nothing is left."""
+    credit = Money(held[line.credit_account_id], currency)
+    bonus = Money(held[line.bonus_account_id], currency)
+    if credit.minor == 0 and bonus.minor == 0:
+        return None
+    return Entry("forfeit", reference, [
+        Leg(line.credit_account_id, -credit, tracked=True),
+        Leg(ledger.system_account_id(ledger.BREAKAGE, currency), credit),
+        Leg(line.bonus_account_id, -bonus, tracked=True),
+        Leg(ledger.system_account_id(ledger.PROMOTION_EXPENSE, currency), bonus),
+    ])
+
+
+def close_line(session: Session, *, msisdn: str, now: datetime) -> bool:
+    """End the service of the number's line now, at its subscriber's request (privacy erasure with --close-line):
+    deactivated at once, what is left of its balance forfeited as the sweep forfeits it (credit to breakage, bonus
+    back to promotion expense), the operator's systems told, the network following through the state change.
+    False when the number has no line in service (nothing to close)."""
+    locked = lines.lock_live_line(session, msisdn)
+    if locked is None or locked[0].state not in RENEWABLE:
+        return False
+    line, operator = locked
+    lines.close(session, line=line, operator=operator, now=now)
+    held = ledger.balances(session, [line.credit_account_id, line.bonus_account_id])
+    entry = _forfeit_entry(line, operator.currency, held, f"forfeit:{line.id}:closed")
+    if entry is not None:
+        ledger.post_many(session, [entry], now=now)
+    outbox.enqueue(session, events.line_state_changed(session, line, line.state, DEACTIVATED, now), now=now)
+    return True
 
 
 def _by_email_too(line: Line, message: outbox.Message) -> list[outbox.Message]:

@@ -12,13 +12,24 @@ from sqlalchemy.orm import Session
 
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import OfferTerms, Operator, OperatorRules
+from simkeep.core.clock import add_days
 from simkeep.core.errors import InvalidInput, LineNotFound, LineNotRenewable, NumberUnavailable
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.core.phone import normalize_msisdn
 from simkeep.ledger import service as ledger
 from simkeep.line import repository, rules
-from simkeep.line.models import ACTIVE, AVAILABLE, NOTE_MAX_CHARS, RENEWABLE, Line, LineEvent, LineNote, LockedLine
+from simkeep.line.models import (
+    ACTIVE,
+    AVAILABLE,
+    DEACTIVATED,
+    NOTE_MAX_CHARS,
+    RENEWABLE,
+    Line,
+    LineEvent,
+    LineNote,
+    LockedLine,
+)
 from simkeep.locale import languages
 from simkeep.network import service as network
 
@@ -124,6 +135,23 @@ def shorten_validity(session: Session, *, line: LockedLine, operator: OperatorRu
     stages = rules.stages(operator, validity_ends_at)
     repository.set_schedule(session, line.id, validity_ends_at=validity_ends_at, number_loss_at=stages.number_loss_at,
                             available_at=stages.available_at, next_sweep_at=now, reminded_offset=None)
+
+
+def close(session: Session, *, line: LockedLine, operator: OperatorRules, now: datetime) -> None:
+    """End the service now, at the subscriber's request: the line is deactivated as if its number-loss date were
+    `now` (the validity end moved back by the grace and suspended days), so the sweep takes it on through
+    quarantine to the pool on the usual dates. The caller holds the line locked and settles its balance."""
+    tz = operator.timezone
+    validity_end = add_days(add_days(now, -operator.suspended_days, tz), -operator.grace_days, tz)
+    stages = rules.stages(operator, validity_end)
+    if stages.number_loss_at > now:  # a DST change in between: land on now, not an hour after
+        validity_end -= stages.number_loss_at - now
+        stages = rules.stages(operator, validity_end)
+    record_event(session, line_id=line.id, from_state=line.state, to_state=DEACTIVATED, reason="closed", now=now)
+    repository.set_schedule(session, line.id, state=DEACTIVATED, state_changed_at=now, validity_ends_at=validity_end,
+                            number_loss_at=stages.number_loss_at, available_at=stages.available_at,
+                            next_sweep_at=rules.next_sweep_at(operator, stages, DEACTIVATED, None),
+                            reminded_offset=None)
 
 
 def find_live_line(session: Session, msisdn: str) -> Line | None:

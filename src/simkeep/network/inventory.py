@@ -31,7 +31,7 @@ from simkeep.core.errors import (
     SimWrongOperator,
 )
 from simkeep.core.ids import new_id
-from simkeep.core.phone import normalize_msisdn
+from simkeep.core.phone import masked, normalize_msisdn
 from simkeep.network import repository, service
 from simkeep.network.models import ABSENT, ASSIGNED, ESIM, IN_STOCK, LOST, PHYSICAL, RETIRED, NetworkNumber, Sim
 
@@ -316,8 +316,8 @@ def import_numbers(session: Session, lines: Iterable[str], *, operator: Operator
         if progress:
             progress(start + len(chunk), len(numbers))
     audit.record(session, actor=actor, action="numbers.import", subject_type="operator", subject_id=operator.id,
-                 reason=f"number file {ref}", details={"numbers": len(numbers), "first": numbers[0][1],
-                                                       "last": numbers[-1][1]}, now=now)
+                 reason=f"number file {ref}", details={"numbers": len(numbers), "first": masked(numbers[0][1]),
+                                                       "last": masked(numbers[-1][1])}, now=now)
     return len(numbers)
 
 

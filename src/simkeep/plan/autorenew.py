@@ -126,7 +126,7 @@ def save_method(session: Session, *, line: Line, provider: str, method: str, sav
     row = dict(id=new_id(), line_id=line.id, provider=provider, method=method, customer_ref=saved.customer_ref,
                method_ref=saved.method_ref, label=saved.label[:60], created_at=now, removed_at=None)
     repository.add_method(session, row)
-    audit.record(session, actor=f"line:{line.msisdn}", action="autorenew.method_saved", subject_type="line",
+    audit.record(session, actor=f"line:{line.id}", action="autorenew.method_saved", subject_type="line",
                  subject_id=str(line.id), reason="saved by the subscriber", details={"label": row["label"]}, now=now)
     return SavedMethod(**row)
 

@@ -340,7 +340,7 @@ def device_revoke(device_id: Annotated[str, typer.Argument(help="the tablet's id
 
 @app.command("purge-id-checks")
 def purge_id_checks() -> None:
-    """Delete the ID checks older than SIMKEEP_ID_CHECK_RETENTION_DAYS now (the worker does it on every sweep)."""
+    """Delete the ID checks older than SIMKEEP_ID_CHECK_RETENTION_DAYS now (the worker's daily retention job does it too)."""
     settings = get_settings()
     deleted = tasks.purge_id_checks(database(), settings, clock.now())
     console.print(f"{deleted} ID check(s) older than {settings.id_check_retention_days} days deleted")

@@ -87,6 +87,12 @@ ERROR_TEXTS.update({
     "autorenew_link_invalid": N_("This auto-renew link is not valid. Sign in to see your line's auto-renew."),
 })
 ERROR_TEXTS.update({
+    "privacy_subject_missing": N_("Give the number or the e-mail address the request is about."),
+    "privacy_reason_missing": N_("Give the reason (the request's reference): the audit log records it."),
+    "line_in_service": N_("This number's line is still in service. Tick 'close the line first' to end its service "
+                          "(its balance is forfeited) and erase it."),
+})
+ERROR_TEXTS.update({
     "store_forbidden": N_("This belongs to another store: you can only see and act on your own store's."),
     "store_closed": N_("This store has left the network and sells nothing."),
     "store_operator_not_served": N_("This store does not sell this operator's renewals."),

@@ -10,7 +10,6 @@ from tests.browser.conftest import MSISDN
 from tests.factories.lines import top_up
 from tests.factories.staff import make_staff, sign_in_page
 
-
 # Wider than the screen, outside the boxes that scroll sideways on purpose (scroll_region: wide tables).
 OVERFLOW = """(width) => [document.documentElement.scrollWidth,
   [...document.querySelectorAll('body *')].filter(e => !e.closest('.table-wrap'))

@@ -4,7 +4,6 @@ sideways (French has the longest strings)."""
 from __future__ import annotations
 
 from simkeep.core import clock
-from simkeep.history import actions
 from simkeep.line import service as lines
 from tests.browser.conftest import MSISDN
 from tests.factories.lines import top_up
@@ -48,4 +47,3 @@ def test_support_finds_a_line_reads_its_timeline_and_adds_a_note_on_a_phone(open
     assert fits(page) == []
     with portal.db.transaction(write=False) as session:
         assert [n.author for n in lines.notes(session, line.id)] == ["staff:sam"]
-    assert actions.SUBJECT == "line"

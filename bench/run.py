@@ -19,6 +19,7 @@ from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.counter import bench_counter_pg, bench_counter_quotes_pg, bench_counter_quotes_sqlite, bench_counter_sqlite
 from bench.dashboard import bench_dashboard_pg
+from bench.line_search import bench_line_search_pg
 from bench.network import bench_network_hlr
 from bench.network_drift import bench_network_drift_pg, bench_network_drift_sqlite
 from bench.pages import bench_pages
@@ -78,6 +79,7 @@ BENCHMARKS = {
     "dashboard_pg": bench_dashboard_pg,
     "audit_pg": bench_audit_pg,
     "accounting_pg": bench_accounting_pg,
+    "line_search_pg": bench_line_search_pg,
 }
 
 

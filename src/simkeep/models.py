@@ -6,7 +6,7 @@ from simkeep.catalog.models import Offer, Operator
 from simkeep.charge.models import Charge
 from simkeep.db import Base
 from simkeep.ledger.models import Account, JournalEntry, Posting
-from simkeep.line.models import Line, LineEvent
+from simkeep.line.models import Line, LineEvent, LineNote
 from simkeep.network.models import NetworkLine, NetworkNumber, ProvisioningCommand, Sim
 from simkeep.notification.models import DeliveryAttempt, OutboxMessage, WebhookEndpoint
 from simkeep.otp.models import OtpChallenge, OtpFailure, OtpNumber
@@ -49,6 +49,7 @@ __all__ = [
            "KeepPlan",
            "Line",
            "LineEvent",
+           "LineNote",
            "NetworkLine",
            "NetworkNumber",
            "Offer",

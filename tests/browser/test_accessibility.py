@@ -325,6 +325,7 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.locator('a[href^="/admin/lines/"]').first.click()  # the line of the payment in review
     page.wait_for_url(re.compile(r"/admin/lines/"))
     audit.check(page, "line")
+    audit.visit(page, portal.url("/admin/lines?q=nobody%40example.org"), "line search: nothing found")
     audit.visit(page, portal.url("/admin/reconciliation"), "reconciliation")
     page.locator('a[href^="/admin/reconciliation/payments"]').first.click()  # a day's total opens to its payments
     page.wait_for_url(re.compile(r"/admin/reconciliation/payments"))

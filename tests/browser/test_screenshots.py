@@ -228,3 +228,24 @@ def test_dashboard_screenshot(open_page, portal):
     page.locator(".chart-card .plot canvas").nth(7).wait_for()
     page.locator("#chart-revenue summary").click()  # one table open, to show the numbers behind a chart
     shoot(page, "admin-dashboard.png")
+def test_timeline_screenshot(open_page, portal):
+    """A line's timeline for the README: a renewal, its SMS, a charge, a note, as support reads it on a phone."""
+    from simkeep.charge import service as charges
+    from simkeep.history import actions
+    from simkeep.line import service as lines
+    from tests.factories.lines import top_up
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    line = portal.line(language="fr")
+    top_up(portal.db, msisdn=MSISDN, now=clock.now())
+    with portal.db.transaction() as session:
+        charges.charge(session, principal="screenshot", idempotency_key="c1", msisdn=MSISDN, amount_minor=35,
+                       kind="sms", now=clock.now())
+        actions.add_note(session, line=lines.get_line(session, line.id), actor="staff:sam",
+                         text="Called: abroad until May, keeps the number.", now=clock.now())
+    sam = make_staff(portal.db, portal.settings, username="sam", role="support")
+    page = open_page("en", scale=2)
+    sign_in_page(page, portal.base, portal.db, sam)
+    page.goto(portal.url(f"/admin/lines/id/{line.id}"))
+    page.locator("#timeline").scroll_into_view_if_needed()
+    shoot(page, "admin-timeline.png")

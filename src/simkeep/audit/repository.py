@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, insert, select, text
+from sqlalchemy import ColumnElement, Row, and_, func, insert, or_, select, text
 from sqlalchemy.orm import Session
 
 from simkeep.audit.models import AuditEntry
@@ -74,6 +74,15 @@ def for_subject(session: Session, subject_type: str, subject_id: str) -> list[Au
     return list(session.scalars(select(AuditEntry).where(AuditEntry.subject_type == subject_type,
                                                          AuditEntry.subject_id == subject_id)
                                 .order_by(AuditEntry.seq)))
+
+
+def for_subjects(session: Session, subjects: dict[str, list[str]], *, upto: datetime | None,
+                 limit: int) -> list[AuditEntry]:
+    wanted = [and_(AuditEntry.subject_type == kind, AuditEntry.subject_id.in_(ids)) for kind, ids in subjects.items()]
+    query = select(AuditEntry).where(or_(*wanted))
+    if upto is not None:
+        query = query.where(AuditEntry.at <= upto)
+    return list(session.scalars(query.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)))
 
 
 def _conditions(filters: Filters) -> list[ColumnElement[bool]]:

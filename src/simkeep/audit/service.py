@@ -104,6 +104,14 @@ def for_subject(session: Session, subject_type: str, subject_id: str) -> list[Au
     return repository.for_subject(session, subject_type, str(subject_id))
 
 
+def for_subjects(session: Session, subjects: dict[str, list[str]], *, upto: datetime | None = None,
+                 limit: int = 50) -> list[AuditEntry]:
+    """Entries about any of these subjects ({subject_type: [subject_id, ...]}) at or before `upto`, newest first:
+    a line's timeline shows the staff actions on the line, its payments and its top-ups (ix_audit_log_subject)."""
+    wanted = {kind: [str(i) for i in ids] for kind, ids in subjects.items() if ids}
+    return repository.for_subjects(session, wanted, upto=upto, limit=limit) if wanted else []
+
+
 def newest_first(session: Session, filters: Filters, *, before_seq: int | None = None,
                  limit: int = 50) -> list[AuditEntry]:
     """One page of matching entries, newest first; the next page starts before the last one's seq."""

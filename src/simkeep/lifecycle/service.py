@@ -64,6 +64,10 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000,
         path = _path(line.state, target)
         reminded = line.reminded_offset
         offset = rules.due_reminder(operator, line.number_loss_at, reminded, now) if target in (ACTIVE, GRACE, SUSPENDED) else None
+        waits_until = None
+        if offset is not None and lines.reminders_paused(line, now):
+            # Paused by staff: the reminder waits (not counted), and the line is swept again when the pause ends.
+            waits_until, offset = line.reminders_paused_until, None
         if offset is not None:
             reminded = offset  # counted even when opted out, so the schedule moves on
             if line.reminders_opted_out_at is None:
@@ -86,7 +90,7 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000,
         updates.append({
             "b_id": line.id, "b_state": line.state, "new_state": target,
             "changed_at": now if path else line.state_changed_at, "reminded": reminded,
-            "next_at": rules.next_sweep_at(operator, stages, target, reminded),
+            "next_at": _next_at(operator, stages, target, reminded, waits_until, line, now),
         })
     repository.save_sweep_results(session, updates)
     lines.record_events(session, event_rows)
@@ -94,6 +98,17 @@ def sweep_batch(session: Session, *, now: datetime, limit: int = 2000,
     result.forfeited = _forfeit(session, forfeits, operators, now)
     outbox.enqueue(session, messages, now=now)
     return result
+
+
+def _next_at(operator: Operator, stages: rules.Stages, target: str, reminded: int | None,
+             waits_until: datetime | None, line: Line, now: datetime) -> datetime | None:
+    """The line's next sweep; with a reminder waiting for a pause to end, no later than that end (and the schedule
+    otherwise as if the waiting reminder were sent, so the line is not claimed again on every sweep meanwhile)."""
+    if waits_until is None:
+        return rules.next_sweep_at(operator, stages, target, reminded)
+    as_if_sent = rules.due_reminder(operator, line.number_loss_at, reminded, now)
+    later = rules.next_sweep_at(operator, stages, target, as_if_sent)
+    return waits_until if later is None else min(later, waits_until)
 
 
 def _path(current: str, target: str) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Uuid, text
+from sqlalchemy import ForeignKey, Index, Integer, String, Uuid, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from simkeep.db import Base, UtcDateTime
@@ -30,6 +30,8 @@ class Line(Base):
         Index("ix_lines_live_number_loss", "number_loss_at", "operator_id",
               sqlite_where=text("state IN ('active', 'grace', 'suspended')"),
               postgresql_where=text("state IN ('active', 'grace', 'suspended')")),
+        # The back office finds a line by e-mail whatever its case (admin line search).
+        Index("ix_lines_email_lower", func.lower(text("email"))),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
@@ -51,6 +53,8 @@ class Line(Base):
     state_changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # The subscriber asked for no more reminders (portal or STOP by SMS); other messages still go out.
     reminders_opted_out_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Staff paused reminders until then (a customer abroad, a complaint): due ones wait, and the latest goes out after.
+    reminders_paused_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class LineEvent(Base):
@@ -65,6 +69,23 @@ class LineEvent(Base):
     from_state: Mapped[str | None] = mapped_column(String(12))
     to_state: Mapped[str] = mapped_column(String(12))
     reason: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+NOTE_MAX_CHARS = 2000
+
+
+class LineNote(Base):
+    """A staff member's note on a line, shown in its timeline. Append-only: a note is never edited or deleted (a
+    correction is another note)."""
+
+    __tablename__ = "line_notes"
+    __table_args__ = (Index("ix_line_notes_line_at", "line_id", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    line_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lines.id"))
+    author: Mapped[str] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(String(NOTE_MAX_CHARS))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

@@ -5,11 +5,11 @@ from dataclasses import fields
 from datetime import datetime
 from functools import lru_cache
 
-from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.catalog.models import Offer, OfferTerms, Operator, OperatorRules
-from simkeep.line.models import AVAILABLE, Line, LineEvent, LockedLine
+from simkeep.line.models import AVAILABLE, Line, LineEvent, LineNote, LockedLine
 
 
 def get(session: Session, line_id: uuid.UUID) -> Line:
@@ -124,3 +124,48 @@ def set_opt_out(session: Session, line_id: uuid.UUID, *, at: datetime | None) ->
 
 def set_language(session: Session, line_id: uuid.UUID, language: str) -> None:
     session.execute(update(_LINES).where(_LINES.c.id == line_id).values(language=language))
+
+
+def set_paused_until(session: Session, line_id: uuid.UUID, *, until: datetime | None,
+                     sweep_at: datetime | None = None) -> None:
+    """Reminders paused until `until` (None: resumed); `sweep_at` brings the line's next sweep to that instant."""
+    values: dict = {"reminders_paused_until": until}
+    if sweep_at is not None:
+        values["next_sweep_at"] = sweep_at
+    session.execute(update(_LINES).where(_LINES.c.id == line_id).values(**values))
+
+
+def all_for_msisdn(session: Session, msisdns: list[str], *, limit: int) -> list[Line]:
+    """Every line that held one of these numbers (the live one and former ones), newest first."""
+    return list(session.scalars(select(Line).where(Line.msisdn.in_(msisdns))
+                                .order_by(Line.created_at.desc(), Line.id.desc()).limit(limit)))
+
+
+def for_email(session: Session, email: str, *, limit: int) -> list[Line]:
+    """Lines whose e-mail is this one, whatever its case (ix_lines_email_lower), newest first."""
+    return list(session.scalars(select(Line).where(func.lower(Line.email) == email.lower())
+                                .order_by(Line.created_at.desc(), Line.id.desc()).limit(limit)))
+
+
+def by_ids(session: Session, line_ids: list[uuid.UUID]) -> list[Line]:
+    return list(session.scalars(select(Line).where(Line.id.in_(line_ids))
+                                .order_by(Line.created_at.desc(), Line.id.desc())))
+
+
+def add_note(session: Session, row: dict) -> None:
+    session.execute(insert(LineNote.__table__), [row])
+
+
+def notes(session: Session, line_id: uuid.UUID, *, before: datetime | None, limit: int) -> list[LineNote]:
+    stmt = select(LineNote).where(LineNote.line_id == line_id)
+    if before is not None:
+        stmt = stmt.where(LineNote.at <= before)
+    return list(session.scalars(stmt.order_by(LineNote.at.desc(), LineNote.id.desc()).limit(limit)))
+
+
+def events_upto(session: Session, line_id: uuid.UUID, *, before: datetime | None, limit: int) -> list[LineEvent]:
+    """State changes at or before `before` (a timeline page's cursor instant included), newest first."""
+    stmt = select(LineEvent).where(LineEvent.line_id == line_id)
+    if before is not None:
+        stmt = stmt.where(LineEvent.at <= before)
+    return list(session.scalars(stmt.order_by(LineEvent.at.desc(), LineEvent.id.desc()).limit(limit)))

@@ -13,13 +13,23 @@ from sqlalchemy.orm import Session
 from simkeep.catalog import service as catalog
 from simkeep.catalog.models import OfferTerms, Operator, OperatorRules
 from simkeep.core.clock import add_days
-from simkeep.core.errors import LineNotFound, LineNotRenewable, NumberUnavailable
+from simkeep.core.errors import InvalidInput, LineNotFound, LineNotRenewable, NumberUnavailable
 from simkeep.core.ids import new_id
 from simkeep.core.money import Money
 from simkeep.core.phone import normalize_msisdn
 from simkeep.ledger import service as ledger
 from simkeep.line import repository, rules
-from simkeep.line.models import ACTIVE, AVAILABLE, DEACTIVATED, Line, LineEvent, LockedLine
+from simkeep.line.models import (
+    ACTIVE,
+    AVAILABLE,
+    DEACTIVATED,
+    NOTE_MAX_CHARS,
+    RENEWABLE,
+    Line,
+    LineEvent,
+    LineNote,
+    LockedLine,
+)
 from simkeep.locale import languages
 from simkeep.network import service as network
 
@@ -184,3 +194,75 @@ def view(session: Session, line: Line) -> LineView:
     balances = ledger.balances(session, [line.credit_account_id, line.bonus_account_id])
     return LineView(line, operator, Money(balances[line.credit_account_id], operator.currency),
                     Money(balances[line.bonus_account_id], operator.currency))
+
+
+# -- the back office: finding lines, staff notes, reminders paused by staff ------------------------------------------
+
+SEARCH_LIMIT = 50
+
+
+class NoteInvalid(InvalidInput):
+    code, message = "line_note_invalid", f"A note has 1 to {NOTE_MAX_CHARS} characters."
+
+
+class PauseInvalid(InvalidInput):
+    code, message = "reminder_pause_invalid", "Reminders can be paused until a later date, on a line that gets them."
+
+
+def get_line(session: Session, line_id) -> Line:
+    """Any line by id, live or former (LineNotFound otherwise)."""
+    line = repository.fresh(session, line_id)
+    if line is None:
+        raise LineNotFound()
+    return line
+
+
+def lines_of_numbers(session: Session, msisdns: list[str], *, limit: int = SEARCH_LIMIT) -> list[Line]:
+    """Every line that held one of these numbers, newest first: a recycled number has its live line and former ones."""
+    return repository.all_for_msisdn(session, msisdns, limit=limit) if msisdns else []
+
+
+def lines_of_email(session: Session, email: str, *, limit: int = SEARCH_LIMIT) -> list[Line]:
+    return repository.for_email(session, email.strip(), limit=limit)
+
+
+def lines_by_ids(session: Session, line_ids: list) -> list[Line]:
+    return repository.by_ids(session, list(dict.fromkeys(line_ids))) if line_ids else []
+
+
+def add_note(session: Session, *, line: Line, author: str, text: str, now: datetime) -> LineNote:
+    """A staff note on the line, kept as written (never edited: a correction is another note)."""
+    body = (text or "").strip()
+    if not body or len(body) > NOTE_MAX_CHARS:
+        raise NoteInvalid()
+    row = {"id": new_id(), "line_id": line.id, "author": author, "text": body, "at": now}
+    repository.add_note(session, row)
+    return LineNote(**row)
+
+
+def notes(session: Session, line_id, *, before: datetime | None = None, limit: int = 50) -> list[LineNote]:
+    """Notes at or before `before`, newest first."""
+    return repository.notes(session, line_id, before=before, limit=limit)
+
+
+def events_upto(session: Session, line_id, *, before: datetime | None = None, limit: int = 50) -> list[LineEvent]:
+    """State changes at or before `before`, newest first (a timeline page's cursor instant included)."""
+    return repository.events_upto(session, line_id, before=before, limit=limit)
+
+
+def pause_reminders(session: Session, *, line: Line, until: datetime, now: datetime) -> None:
+    """No reminder before `until`: the sweep keeps a due one waiting and sends the most urgent one then (only a line
+    that can still be renewed gets reminders, so only such a line can be paused)."""
+    if until <= now or line.state not in RENEWABLE:
+        raise PauseInvalid()
+    repository.set_paused_until(session, line.id, until=until)
+
+
+def resume_reminders(session: Session, *, line: Line, now: datetime) -> None:
+    """Reminders again from now: the line is swept at once, so a reminder that waited goes out now."""
+    repository.set_paused_until(session, line.id, until=None,
+                                sweep_at=now if line.state != AVAILABLE else None)
+
+
+def reminders_paused(line: Line, now: datetime) -> bool:
+    return line.reminders_paused_until is not None and line.reminders_paused_until > now

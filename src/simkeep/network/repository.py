@@ -317,3 +317,10 @@ def recent_commands(session: Session, line_id: uuid.UUID, *, limit: int) -> list
     return list(session.scalars(select(ProvisioningCommand).where(ProvisioningCommand.line_id == line_id)
                                 .order_by(ProvisioningCommand.seq.desc()).limit(limit)))
 
+
+def commands_upto(session: Session, line_id: uuid.UUID, *, upto: datetime | None, limit: int) -> list[ProvisioningCommand]:
+    stmt = select(ProvisioningCommand).where(ProvisioningCommand.line_id == line_id)
+    if upto is not None:
+        stmt = stmt.where(ProvisioningCommand.created_at <= upto)
+    return list(session.scalars(stmt.order_by(ProvisioningCommand.created_at.desc(), ProvisioningCommand.seq.desc())
+                                .limit(limit)))

@@ -179,3 +179,12 @@ def count_lines(session: Session, *, operator_id: str | None = None) -> int:
 def pending_count(session: Session) -> int:
     """Provisioning commands still to send, every line."""
     return repository.pending_total(session)
+
+
+def commands_for_line(session: Session, line_id: uuid.UUID, *, upto: datetime | None = None,
+                      limit: int = 50) -> list[tuple[uuid.UUID, CommandView]]:
+    """(id, command) of the line's provisioning commands written at or before `upto`, newest first (its timeline)."""
+    return [(c.id, CommandView(seq=c.seq, imsi_masked=mask_imsi(c.imsi), mode=c.mode, reason=c.reason,
+                               status=c.status, attempts=c.attempts, last_error=c.last_error, created_at=c.created_at,
+                               done_at=c.done_at))
+            for c in repository.commands_upto(session, line_id, upto=upto, limit=limit)]

@@ -138,3 +138,7 @@ def inbound_for_line(session: Session, line_id, *, before: datetime | None, limi
     if before is not None:
         stmt = stmt.where(InboundMessage.received_at < before)
     return list(session.scalars(stmt.order_by(InboundMessage.received_at.desc()).limit(limit)))
+
+
+def by_dedup_key(session: Session, dedup_key: str) -> OutboxMessage | None:
+    return session.scalars(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)).first()

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from simkeep.core.errors import InvalidInput, NotFound
 from simkeep.line import service as lines
 from simkeep.line.models import Line
 from simkeep.notification import outbox, repository, templates
@@ -233,3 +234,34 @@ def opt_in(session: Session, *, msisdn: str) -> bool:
 
 # The USSD menu of the domain above (simkeep.ussd): (session, PDU, now) → True when it queued an answer.
 UssdMenu = Callable[[Session, UssdIn, datetime], bool]
+
+
+# -- sent again by staff ----------------------------------------------------------------------------------------------
+
+class ConfirmationNotFound(NotFound):
+    code, message = "confirmation_not_found", "This line has no confirmation for that top-up."
+
+
+class ResendChannelInvalid(InvalidInput):
+    code, message = "resend_channel_invalid", "Choose SMS and/or e-mail; e-mail only when the line has an address."
+
+
+def resend_topup_confirmation(session: Session, *, line: Line, topup_id, channels: list[str], key: str,
+                              now: datetime) -> int:
+    """The confirmation of one of the line's top-ups, queued again (same text and details as the first one) to the
+    line's number and/or e-mail under `topup.completed:<id>:resend:<key>:<channel>`: a new message, sent once per
+    key. Returns how many were queued (0 when this key was used already)."""
+    original = repository.by_dedup_key(session, f"topup.completed:{topup_id}")
+    if original is None or original.line_id != line.id:
+        raise ConfirmationNotFound()
+    wanted = set(channels)
+    if not wanted or not wanted <= {outbox.SMS, outbox.EMAIL} or (outbox.EMAIL in wanted and not line.email):
+        raise ResendChannelInvalid()
+    recipients = {outbox.SMS: line.msisdn, outbox.EMAIL: line.email or ""}
+    messages = [outbox.Message(dedup_key=f"topup.completed:{topup_id}:resend:{key}:{channel}", topic=original.topic,
+                               channel=channel, recipient=recipients[channel], language=line.language,
+                               line_id=line.id, payload=original.payload)
+                for channel in sorted(wanted)]
+    known = {m.dedup_key for m in messages if repository.by_dedup_key(session, m.dedup_key) is not None}
+    outbox.enqueue(session, [m for m in messages if m.dedup_key not in known], now=now)
+    return len(messages) - len(known)

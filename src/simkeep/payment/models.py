@@ -30,6 +30,8 @@ class PaymentAttempt(Base):
         Index("ix_payment_attempts_created_at", "created_at"),
         Index("ix_payment_attempts_in_review", "updated_at", sqlite_where=text("status = 'review'"),
               postgresql_where=text("status = 'review'")),
+        # provider_ref alone too: the back office finds a payment by the reference a customer quotes, provider unknown.
+        Index("ix_payment_attempts_provider_ref", "provider_ref"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

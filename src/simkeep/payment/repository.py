@@ -112,3 +112,29 @@ def transfers_started(session: Session, line_id, *, since: datetime, before: dat
     return session.execute(select(func.count()).select_from(_ATTEMPTS).where(
         _ATTEMPTS.c.line_id == line_id, _ATTEMPTS.c.method == "bank_transfer", _ATTEMPTS.c.created_at >= since,
         _ATTEMPTS.c.created_at < before)).scalar_one()
+
+
+def for_line_upto(session: Session, line_id, *, upto: datetime | None, limit: int) -> list[PaymentAttempt]:
+    """The line's payment attempts created at or before `upto`, newest first (a back-office timeline page)."""
+    stmt = select(PaymentAttempt).where(PaymentAttempt.line_id == line_id)
+    if upto is not None:
+        stmt = stmt.where(PaymentAttempt.created_at <= upto)
+    return list(session.scalars(stmt.order_by(PaymentAttempt.created_at.desc(), PaymentAttempt.id.desc()).limit(limit)))
+
+
+def refunds_for_line_upto(session: Session, line_id, *, upto: datetime | None, limit: int) -> list[Refund]:
+    stmt = (select(Refund).join(PaymentAttempt, PaymentAttempt.id == Refund.attempt_id)
+            .where(PaymentAttempt.line_id == line_id))
+    if upto is not None:
+        stmt = stmt.where(Refund.created_at <= upto)
+    return list(session.scalars(stmt.order_by(Refund.created_at.desc(), Refund.id.desc()).limit(limit)))
+
+
+def ids_for_line(session: Session, line_id) -> list[uuid.UUID]:
+    return list(session.scalars(select(PaymentAttempt.id).where(PaymentAttempt.line_id == line_id)))
+
+
+def by_reference(session: Session, references: list[str], *, limit: int) -> list[PaymentAttempt]:
+    """Attempts whose provider reference is one of these, whichever the provider (ix_payment_attempts_provider_ref)."""
+    return list(session.scalars(select(PaymentAttempt).where(PaymentAttempt.provider_ref.in_(references))
+                                .order_by(PaymentAttempt.created_at.desc(), PaymentAttempt.id.desc()).limit(limit)))

@@ -32,6 +32,7 @@ from simkeep.payment.models import (
     SUCCEEDED,
     InboxEvent,
     PaymentAttempt,
+    Refund,
 )
 from simkeep.payment.providers.base import (
     DISPUTED,
@@ -381,3 +382,27 @@ def recent_for_number(session: Session, msisdn: str, *, limit: int = 20) -> list
 def recent_for_line(session: Session, line_id) -> list[PaymentAttempt]:
     return repository.recent_for_line(session, line_id)
 
+
+# -- the back office's line timeline and search -----------------------------------------------------------------------
+
+def for_line(session: Session, line_id, *, upto: datetime | None = None, limit: int = 50) -> list[PaymentAttempt]:
+    """The line's payment attempts created at or before `upto`, newest first."""
+    return repository.for_line_upto(session, line_id, upto=upto, limit=limit)
+
+
+def refunds_for_line(session: Session, line_id, *, upto: datetime | None = None, limit: int = 50) -> list[Refund]:
+    """Refunds of the line's payments created at or before `upto`, newest first."""
+    return repository.refunds_for_line_upto(session, line_id, upto=upto, limit=limit)
+
+
+def attempt_ids_for_line(session: Session, line_id) -> list[uuid.UUID]:
+    return repository.ids_for_line(session, line_id)
+
+
+def by_reference(session: Session, reference: str, *, limit: int = 50) -> list[PaymentAttempt]:
+    """Attempts a customer's quoted reference names: the provider's id as stored, or a bank transfer's creditor
+    reference as printed (RF.. in groups of four, any case)."""
+    quoted = reference.strip()
+    compact = "".join(quoted.split())
+    candidates = list(dict.fromkeys(r for r in (quoted, compact, compact.upper()) if r))
+    return repository.by_reference(session, candidates, limit=limit) if candidates else []

@@ -126,3 +126,9 @@ def store_pdf(session: Session, *, receipt_id: uuid.UUID, verify_url: str, conte
     stale = or_(other_link, without_void) if voided else and_(other_link, without_void)
     session.execute(update(table).where(table.c.receipt_id == receipt_id, table.c.layout == layout, stale)
                     .values(**row))
+
+
+def by_number(session: Session, number: str) -> Receipt | None:
+    """The receipt with this number, as printed (any case, surrounding spaces ignored)."""
+    quoted = number.strip()
+    return session.scalars(select(Receipt).where(Receipt.number.in_({quoted, quoted.upper()}))).first()

@@ -151,6 +151,15 @@ def recent_id_check(session: Session, *, store_id: uuid.UUID, line_id: uuid.UUID
         IdCheck.checked_at <= now).order_by(IdCheck.checked_at.desc()).limit(1)).first()
 
 
+def id_checks_for_line(session: Session, line_id: uuid.UUID, *, upto: datetime | None = None,
+                       limit: int = 50) -> list[IdCheck]:
+    """The ID checks of the line made at or before `upto`, newest first (the back office's line timeline)."""
+    stmt = select(IdCheck).where(IdCheck.line_id == line_id)
+    if upto is not None:
+        stmt = stmt.where(IdCheck.checked_at <= upto)
+    return list(session.scalars(stmt.order_by(IdCheck.checked_at.desc(), IdCheck.id.desc()).limit(limit)))
+
+
 def require_id_check(session: Session, *, store_id: uuid.UUID, msisdn: str, now: datetime, region: str = "FR",
                      minutes: int = ID_CHECK_MINUTES) -> Line:
     """The line of `msisdn` if this store checked its customer's ID in the last `minutes`; else IdCheckRequired."""

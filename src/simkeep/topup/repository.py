@@ -43,3 +43,7 @@ def for_line(session: Session, line_id, *, before: datetime | None, limit: int) 
 
 def has_topups(session: Session, line_id) -> bool:
     return session.scalar(select(_TOPUPS.c.id).where(_TOPUPS.c.line_id == line_id).limit(1)) is not None
+
+
+def ids_for_line(session: Session, line_id) -> list[uuid.UUID]:
+    return list(session.scalars(select(TopUp.id).where(TopUp.line_id == line_id)))

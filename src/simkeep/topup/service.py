@@ -243,3 +243,8 @@ def get_topup(session: Session, topup_id) -> TopUp:
 
 def for_line(session: Session, line_id, *, before: datetime | None = None, limit: int = 50) -> list[TopUp]:
     return repository.for_line(session, line_id, before=before, limit=limit)
+
+
+def ids_for_line(session: Session, line_id) -> list[uuid.UUID]:
+    """Every top-up of the line (the audit rows about them belong to its timeline)."""
+    return repository.ids_for_line(session, line_id)

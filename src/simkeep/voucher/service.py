@@ -791,3 +791,19 @@ def reconcile(session: Session) -> list[str]:
 
 def _uuid(value: str) -> uuid.UUID:
     return uuid.UUID(value)
+
+
+def redeemed_for_topups(session: Session, topup_ids: list) -> list[Voucher]:
+    """The cards these top-ups redeemed (ix_vouchers_topup_id)."""
+    if not topup_ids:
+        return []
+    return list(session.scalars(select(Voucher).where(Voucher.topup_id.in_(topup_ids))))
+
+
+def redeemed_topup(session: Session, serial: str) -> uuid.UUID | None:
+    """The top-up that redeemed the card with this serial (as printed, spaces allowed), or None."""
+    digits = "".join(serial.split())
+    if not digits.isdigit() or len(digits) > 18:
+        return None
+    voucher = session.get(Voucher, int(digits))
+    return voucher.topup_id if voucher is not None else None

@@ -1,7 +1,7 @@
 """One subscriber who used everything: what the erasure and export tests start from. Every step goes through the
 service a channel calls (portal payment with a quote and cashback, sign-in code and portal session, SMS command,
 USSD menu, hotline call, counter sale with an ID check, recharge card redeemed and one mistyped, keep-my-number
-plan, saved card, SIM card and number range from the network inventory)."""
+plan, saved card, SIM card and number range from the network inventory, a staff note naming the number and e-mail)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from simkeep.catalog.models import Operator
 from simkeep.db import Database
+from simkeep.history import actions
 from simkeep.line import service as lines
 from simkeep.line.links import PLAIN
 from simkeep.network import inventory
@@ -73,6 +74,9 @@ def make_subscriber(db: Database, settings) -> Subscriber:
     _counter(db, settings)
     _vouchers(db)
     _plan_and_card(db)
+    with db.transaction() as session:  # staff write what customers tell them, the number and e-mail included
+        actions.add_note(session, line=lines.find_line(session, MSISDN), actor="staff:li",
+                         text=f"Called from {NATIONAL}, asked for receipts at {EMAIL}", now=now())
     return Subscriber(line_id=line.id, since=since)
 
 

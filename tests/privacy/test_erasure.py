@@ -30,7 +30,7 @@ from tests.privacy.subscriber import DIGITS, EMAIL, MSISDN, NATIONAL, make_subsc
 NEEDLES = (MSISDN, DIGITS, NATIONAL, EMAIL.lower())
 # The operator's number range is its inventory, not the person's: the number stays there, free for the next holder.
 NOT_PERSONAL = {("network_numbers", "msisdn")}
-STORED = ["customer_cashbacks.msisdn", "inbound_messages.sender", "lines.email", "lines.msisdn", "network_lines.msisdn",
+STORED = ["customer_cashbacks.msisdn", "inbound_messages.sender", "line_notes.text", "lines.email", "lines.msisdn", "network_lines.msisdn",
           "otp_challenges.msisdn", "otp_failures.msisdn", "otp_numbers.msisdn", "outbox.payload", "outbox.recipient",
           "payment_attempts.msisdn", "provisioning_commands.msisdn", "quotes.msisdn", "receipts.msisdn",
           "store_sales.msisdn", "topups.msisdn", "ussd_sessions.msisdn", "ussd_sessions.open_key", "voice_calls.caller",

@@ -20,7 +20,7 @@ FILES = ["README.txt", "calls_and_ussd.json", "id_checks.json", "line.json", "me
 SECTIONS = {
     "calls_and_ussd.json": ["calls", "call_steps", "ussd_sessions"],
     "id_checks.json": ["id_checks"],
-    "line.json": ["lines", "state_changes", "network", "sim_cards"],
+    "line.json": ["lines", "state_changes", "staff_notes", "network", "sim_cards"],
     "messages.json": ["sent", "delivery_attempts", "received"],
     "payments.json": ["payment_attempts", "refunds", "bank_transfers", "charges"],
     "plans.json": ["keep_plans", "auto_renew", "auto_renew_charges", "saved_payment_methods"],

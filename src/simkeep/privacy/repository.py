@@ -22,7 +22,7 @@ from sqlalchemy.sql import ColumnElement
 
 from simkeep.audit.models import AuditEntry
 from simkeep.charge.models import Charge
-from simkeep.line.models import Line, LineEvent
+from simkeep.line.models import Line, LineEvent, LineNote
 from simkeep.network.models import PENDING, SUPERSEDED, NetworkLine, ProvisioningCommand, Sim
 from simkeep.notification.models import DeliveryAttempt, InboundMessage, OutboxMessage
 from simkeep.otp.models import OtpChallenge, OtpFailure, OtpNumber
@@ -193,6 +193,8 @@ def erase_line_rows(session: Session, identity: Identity, *, now: datetime) -> N
 
     # Operational records: gone, or kept without the person.
     session.execute(delete(IdCheck).where(IdCheck.line_id == line_id))
+    # Staff notes are free text about the person (append-only for staff; an erasure is the one exception).
+    session.execute(delete(LineNote).where(LineNote.line_id == line_id))
     session.execute(delete(KeepPlan).where(KeepPlan.line_id == line_id))
     session.execute(update(SavedMethod.__table__).where(SavedMethod.line_id == line_id).values(
         customer_ref=None, method_ref="erased:" + cast(SavedMethod.id, String), label=""))
@@ -286,6 +288,7 @@ def export_sections(ids: list[uuid.UUID], identities: list[Identity]) -> dict[st
     return {
         "line.json": {"lines": (Line, Line.id.in_(ids), (Line.created_at, Line.id)),
                       "state_changes": (LineEvent, _of_lines(LineEvent, ids), (LineEvent.at, LineEvent.id)),
+                      "staff_notes": (LineNote, _of_lines(LineNote, ids), (LineNote.at, LineNote.id)),
                       "network": (NetworkLine, _of_lines(NetworkLine, ids), (NetworkLine.line_id,)),
                       "sim_cards": (Sim, _of_lines(Sim, ids), (Sim.state_changed_at, Sim.id))},
         "topups.json": {"topups": (TopUp, _of_lines(TopUp, ids), (TopUp.created_at, TopUp.id)),

@@ -317,3 +317,9 @@ def recent_commands(session: Session, line_id: uuid.UUID, *, limit: int) -> list
     return list(session.scalars(select(ProvisioningCommand).where(ProvisioningCommand.line_id == line_id)
                                 .order_by(ProvisioningCommand.seq.desc()).limit(limit)))
 
+
+def pending_overall(session: Session) -> tuple[int, datetime | None]:
+    """(pending commands, earliest next attempt), from ix_provisioning_commands_due (status, next_attempt_at)."""
+    count, earliest = session.execute(select(func.count(), func.min(_C.c.next_attempt_at))
+                                      .where(_C.c.status == PENDING)).one()
+    return count, earliest

@@ -46,8 +46,10 @@ def readyz(db: Db, settings: Config) -> JSONResponse:
 @router.get("/metrics", include_in_schema=False)
 def prometheus(request: Request, settings: Config,
                database: Annotated[metrics.DatabaseCollector, Depends(collector)],
-               authorization: Annotated[str | None, Header()] = None) -> Response:
+               authorization: Annotated[str | None, Header()] = None,
+               accept: Annotated[str, Header()] = "") -> Response:
     if not (metrics.is_local(request.scope.get("client"), request.scope["headers"])
             or metrics.token_matches(authorization, settings.metrics_token)):
         raise MetricsForbidden()
-    return Response(metrics.exposition(database), media_type=metrics.CONTENT_TYPE)
+    body, content_type = metrics.exposition(database, accept)
+    return Response(body, headers={"Content-Type": content_type})

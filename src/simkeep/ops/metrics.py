@@ -20,7 +20,8 @@ import os
 from collections.abc import Iterator
 from datetime import timedelta
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -30,7 +31,6 @@ from simkeep.network import service as network
 from simkeep.notification import service as notification
 from simkeep.ops import heartbeat
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 PROXY_HEADERS = (b"x-forwarded-for", b"forwarded", b"x-real-ip")
 
@@ -84,13 +84,16 @@ class _Scrape:
         yield from self.database.collect()
 
 
-def exposition(database: Collector) -> bytes:
+def exposition(database: Collector, accept: str = "") -> tuple[bytes, str]:
+    """(body, content type) in the format the scraper asks for (`Accept`: OpenMetrics, or the text format 0.0.4
+    that every Prometheus reads when it says nothing)."""
     if os.environ.get(MULTIPROCESS_DIR):
         processes = CollectorRegistry(auto_describe=False)
         multiprocess.MultiProcessCollector(processes)
     else:
         processes = REGISTRY
-    return generate_latest(_Scrape(processes, database))
+    encode, content_type = choose_encoder(accept)
+    return encode(_Scrape(processes, database)), content_type  # type: ignore[arg-type]
 
 
 def is_local(client: tuple[str, int] | None, headers: list[tuple[bytes, bytes]]) -> bool:

@@ -16,6 +16,7 @@ from bench.cashback import bench_cashback_sqlite
 from bench.checkout import bench_checkout_pg
 from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.counter import bench_counter_pg, bench_counter_quotes_pg, bench_counter_quotes_sqlite, bench_counter_sqlite
+from bench.metrics import bench_metrics_pg
 from bench.network import bench_network_hlr
 from bench.network_drift import bench_network_drift_pg, bench_network_drift_sqlite
 from bench.pages import bench_pages
@@ -70,6 +71,7 @@ BENCHMARKS = {
     "voice": bench_voice,
     "network_drift_sqlite": bench_network_drift_sqlite, "network_drift_pg": bench_network_drift_pg,
     "network_hlr": bench_network_hlr,
+    "metrics_pg": bench_metrics_pg,
 }
 
 

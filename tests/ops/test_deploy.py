@@ -5,11 +5,11 @@ unit tests say (`promtool`, from Debian's `prometheus` package, when installed).
 from __future__ import annotations
 
 import configparser
-import sys
 import os
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
-from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 from simkeep.core import clock

@@ -38,7 +38,9 @@ from simkeep.migrate import upgrade
 from simkeep.models import Base
 from simkeep.notification import events
 from simkeep.payment.models import METHODS
+from tests import route_memo
 
+route_memo.install()
 PG_URL = os.environ.get("SIMKEEP_TEST_DATABASE_URL")
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef0123456789abcdef"
 TEST_SECRET = "test-secret-key-0123456789abcdef0123456789abcdef"

@@ -77,7 +77,8 @@ def test_the_demo_accounts_are_kept_in_a_private_file_and_sign_in(db, settings):
     path = settings.data_dir / FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [(d.username, d.role, d.totp_uri is not None) for d in first] == [
-        ("demo-admin", "admin", True), ("demo-support", "support", False), ("demo-finance", "finance", False)]
+        ("demo-admin", "admin", True), ("demo-support", "support", False), ("demo-finance", "finance", False),
+        ("demo-dpo", "dpo", False)]
     again = ensure_demo_staff(db, settings)
     assert again == first  # a restart keeps them
     stored = json.loads(path.read_text())

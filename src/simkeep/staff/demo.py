@@ -1,5 +1,5 @@
 """Demo staff for `make run`: an admin with TOTP already enrolled (for a phone authenticator) and, without a
-second factor, a support and a finance account, so the back office can be tried without a phone. Passwords and the
+second factor, a support, a finance and a data-protection officer's (dpo) account, so the back office can be tried without a phone. Passwords and the
 TOTP secret are random and kept in the data directory (demo-staff.json, mode 600), so they survive restarts."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from simkeep.core import clock
 from simkeep.db import Database
 from simkeep.staff import service
 
-DEMO_STAFF = (("demo-admin", "admin", True), ("demo-support", "support", False), ("demo-finance", "finance", False))
+DEMO_STAFF = (("demo-admin", "admin", True), ("demo-support", "support", False), ("demo-finance", "finance", False),
+              ("demo-dpo", "dpo", False))
 FILE = "demo-staff.json"
 
 

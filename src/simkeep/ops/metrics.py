@@ -93,7 +93,7 @@ def exposition(database: Collector, accept: str = "") -> tuple[bytes, str]:
     else:
         processes = REGISTRY
     encode, content_type = choose_encoder(accept)
-    return encode(_Scrape(processes, database)), content_type  # type: ignore[arg-type]
+    return encode(_Scrape(processes, database)), content_type
 
 
 def is_local(client: tuple[str, int] | None, headers: list[tuple[bytes, bytes]]) -> bool:

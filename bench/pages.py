@@ -1,8 +1,8 @@
 """Portal latency: the status page and a wizard step at 32 concurrent signed-in users, on the embedded default.
 
 Each user is a real browser session (cookie, CSRF token, SMS code read back from the outbox). The raw baseline
-is /healthz under the same concurrency in the same run: the cost of the HTTP stack and one database round trip,
-so `*_ratio` says how much the page itself adds.
+is /healthz under the same concurrency in the same run: the cost of the HTTP stack (since issue 16 /healthz reads no
+database; /readyz does), so `*_ratio` says how much the page itself adds.
 """
 
 from __future__ import annotations

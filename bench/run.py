@@ -20,6 +20,7 @@ from bench.common import FULL, QUICK, RESULTS, note, report
 from bench.counter import bench_counter_pg, bench_counter_quotes_pg, bench_counter_quotes_sqlite, bench_counter_sqlite
 from bench.dashboard import bench_dashboard_pg
 from bench.line_search import bench_line_search_pg
+from bench.metrics import bench_metrics_pg
 from bench.network import bench_network_hlr
 from bench.network_drift import bench_network_drift_pg, bench_network_drift_sqlite
 from bench.pages import bench_pages
@@ -80,6 +81,7 @@ BENCHMARKS = {
     "audit_pg": bench_audit_pg,
     "accounting_pg": bench_accounting_pg,
     "line_search_pg": bench_line_search_pg,
+    "metrics_pg": bench_metrics_pg,
 }
 
 

@@ -7,6 +7,7 @@ import httpx
 import psycopg
 import pytest
 
+from simkeep.worker import Heartbeat
 from tests.conftest import PG_URL
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="terminating backends needs PostgreSQL "
@@ -21,10 +22,12 @@ def terminate_all_but_mine(db) -> int:
 
 
 def test_the_api_keeps_answering_after_every_connection_was_terminated(live_server, db):
+    Heartbeat(db)()  # /readyz (which reads the database, unlike /healthz) then answers 200 while the database does
+
     def burst(n: int) -> list[int]:  # concurrent requests, so the pool holds several connections
         codes: list[int] = []
         threads = [threading.Thread(target=lambda: codes.append(
-            httpx.get(f"{live_server}/healthz", timeout=30).status_code)) for _ in range(n)]
+            httpx.get(f"{live_server}/readyz", timeout=30).status_code)) for _ in range(n)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -34,4 +37,4 @@ def test_the_api_keeps_answering_after_every_connection_was_terminated(live_serv
     assert burst(8) == [200] * 8
     assert terminate_all_but_mine(db) >= 2  # the server's pooled connections (and the test's own)
     assert burst(8) == [200] * 8  # no 500: each dead connection was noticed on checkout and replaced
-    assert [httpx.get(f"{live_server}/healthz", timeout=30).status_code for _ in range(5)] == [200] * 5
+    assert [httpx.get(f"{live_server}/readyz", timeout=30).status_code for _ in range(5)] == [200] * 5

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     worker_backoff_max_seconds: float = 60.0
     shutdown_grace_seconds: float = 20.0  # SIGTERM: requests in flight get this long to finish
     log_level: str = "info"
+    # /metrics: served to this machine, or to anyone with `Authorization: Bearer <metrics_token>` (ops/metrics.py).
+    metrics_token: str | None = None
+    # The worker beats (worker_heartbeats) at most this often; /readyz fails once the newest beat is older than stale.
+    worker_heartbeat_seconds: float = 10.0
+    worker_heartbeat_stale_seconds: float = 120.0
     # Where people reach this deployment; links in SMS and receipts, and the sandbox's webhook target.
     public_url: str | None = None
     # The SIREN (9 digits) of the company whose books simkeep keeps: it names the FEC file the tax office receives
@@ -303,7 +308,8 @@ def check(settings: Settings) -> None:
             problems.append(f"SIMKEEP_PREVIOUS_SECRET_KEYS[{i}] {why}")
     if settings.admin_token is not None:
         judge("admin_token", settings.admin_token)
-    for name in ("voucher_pepper", "voucher_seal_key", "voice_platform_secret", "voice_vxml_key", "esim_seal_key"):
+    for name in ("voucher_pepper", "voucher_seal_key", "voice_platform_secret", "voice_vxml_key", "esim_seal_key",
+                 "metrics_token"):
         if getattr(settings, name) is not None:
             judge(name, getattr(settings, name))
     gateways = gateway_urls(settings)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 
 from simkeep import admin
 from simkeep.admin.access import may_send_large
@@ -16,6 +17,9 @@ from simkeep.db import Database
 from simkeep.history.api import router as history_router
 from simkeep.line.api import router as line_router
 from simkeep.network.api import router as network_router
+from simkeep.ops.api import router as ops_router
+from simkeep.ops.http import Observed
+from simkeep.ops.metrics import DatabaseCollector
 from simkeep.payment.api import router as webhook_router
 from simkeep.plan.api import router as plan_router
 from simkeep.portal.pages import router as portal_router
@@ -30,7 +34,6 @@ from simkeep.voice.menu import Menu
 from simkeep.voucher.api import reseller_router as epin_router
 from simkeep.voucher.api import router as voucher_router
 from simkeep.web import errors, openapi
-from simkeep.web.deps import Db
 from simkeep.web.docs import router as docs_router
 from simkeep.web.headers import SecurityHeaders
 from simkeep.web.inputs import refuse_control_characters
@@ -55,20 +58,17 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.principals = {}
     app.state.rate_limits = RateLimits(settings)
     app.state.voice_dialogue = Menu(app.state.db, settings)  # the hotline's menu, for IVR platforms over HTTP
+    app.state.metrics_collector = DatabaseCollector(
+        app.state.db, stale_after=timedelta(seconds=settings.worker_heartbeat_stale_seconds))
     errors.install(app)
     admin.install(app)
     for router in (catalog_router, line_router, history_router, topup_router, quote_router, plan_router, voucher_router, reseller_router, epin_router, network_router,
-                   charge_router, webhook_router, voice_router, store_router, portal_router, receipt_router, admin.router, docs_router):
+                   charge_router, webhook_router, voice_router, store_router, portal_router, receipt_router, admin.router, docs_router,
+                   ops_router):
         app.include_router(router)
     if settings.sandbox_on:  # a development tool: its pages do not exist unless it is switched on
         app.include_router(sandbox_router)
     app.mount("/static", StaticFiles(packages=[("simkeep.web", "static")]), name="static")
-
-    @app.get("/healthz", tags=["ops"])
-    def healthz(db: Db) -> dict:
-        with db.transaction(write=False) as session:
-            session.execute(text("SELECT 1"))
-        return {"status": "ok", "database": db.dialect}
 
     # Bank statements are the one large upload, and only from a finance or admin session (looked up by the
     # session middleware, which runs first); everything else, anonymous uploads included, keeps the 64 KiB limit.
@@ -78,7 +78,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         "/admin/bank/import": (settings.max_statement_bytes, may_send_large(app.state.db, "bank.import")),
         **dict.fromkeys(admin.network.IMPORT_PATHS, inventory_upload)})
     app.add_middleware(ServerSessions, settings=settings, db=app.state.db)
-    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: errors and 413s carry the headers too
+    app.add_middleware(SecurityHeaders, settings=settings)  # errors and 413s carry the headers too
+    app.add_middleware(Observed)  # outermost: every answer gets its request id, access-log line and latency
     return app
 
 

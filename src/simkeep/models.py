@@ -9,6 +9,7 @@ from simkeep.ledger.models import Account, JournalEntry, Posting
 from simkeep.line.models import Line, LineEvent, LineNote
 from simkeep.network.models import NetworkLine, NetworkNumber, ProvisioningCommand, Sim
 from simkeep.notification.models import DeliveryAttempt, OutboxMessage, WebhookEndpoint
+from simkeep.ops.models import WorkerHeartbeat
 from simkeep.otp.models import OtpChallenge, OtpFailure, OtpNumber
 from simkeep.payment.models import InboxEvent, PaymentAttempt, Refund
 from simkeep.payment.providers.sepa.models import BankEntry, BankStatement
@@ -88,4 +89,5 @@ __all__ = [
            "VoucherPurchase",
            "WebSession",
            "WebhookEndpoint",
+           "WorkerHeartbeat",
 ]

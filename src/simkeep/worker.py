@@ -1,21 +1,26 @@
 """The worker process: sweeps the lifecycle on schedule and delivers the outbox, until stopped.
 
-Each job (sweep, expire_abandoned, reconcile, auto_renew, expire_vouchers, retention (daily),
+Each job (heartbeat, sweep, expire_abandoned, reconcile, auto_renew, expire_vouchers, retention (daily),
 purge_voice_http_turns, settle_cashback, expire_ussd, process_inbox, deliver_due, provision, network_drift) runs on its own: when one raises — the database went away, a connection was terminated, or a bug — the
 error is logged (its class and where it was raised, never its message, which for SQL errors carries bound
 parameters) and that job alone waits `worker_backoff_seconds * 2^(n-1)`, jittered, at most `worker_backoff_max_seconds`, before it is tried again;
 the others go on. Every job's work is one transaction per step, so a failed step leaves nothing half-done.
 SIGTERM/SIGINT stop the worker after the step in progress: a delivery batch hands its unsent messages back.
 USSD answers have a thread of their own (deliver_ussd), woken by the SMPP link as soon as one is queued.
+The heartbeat job writes this process's row in worker_heartbeats (at most every `worker_heartbeat_seconds`, with
+the last sweep's duration), which /readyz and /metrics read; a clean stop removes it.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 
 import structlog
@@ -23,6 +28,7 @@ import structlog
 from simkeep.config import Settings
 from simkeep.core import clock, logs
 from simkeep.core.failures import describe
+from simkeep.core.metrics import SWEEP_SECONDS
 from simkeep.db import Database, is_transient
 from simkeep.lifecycle.tasks import run_sweep
 from simkeep.line.links import PURPOSE as LINK_KEY
@@ -33,6 +39,8 @@ from simkeep.notification.outbox import USSD
 from simkeep.notification.senders import make_sender
 from simkeep.notification.service import Inbound
 from simkeep.notification.tasks import deliver_due
+from simkeep.ops import heartbeat
+from simkeep.ops.metrics import process_stopped
 from simkeep.payment.tasks import process_inbox, reconcile
 from simkeep.plan.autorenew import stop_by_sms
 from simkeep.plan.autorenew_tasks import run_autorenew
@@ -97,11 +105,41 @@ def run_round(jobs: list[Job], *, settings: Settings, stopping: Callable[[], boo
     return done, failed
 
 
-def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[], bool]) -> list[Job]:
+class Heartbeat:
+    """This worker's row in worker_heartbeats: registered on the first beat, moved on at most every `every` seconds,
+    carrying the duration of the last sweep; removed on a clean stop."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.id: uuid.UUID | None = None
+        self.sweep_seconds: float | None = None
+
+    def __call__(self) -> int:
+        with self.db.transaction() as session:
+            if self.id is None:
+                self.id = heartbeat.start(session, now=clock.now())
+            heartbeat.beat(session, self.id, now=clock.now(), sweep_seconds=self.sweep_seconds)
+        return 1
+
+    def swept(self, seconds: float) -> None:
+        SWEEP_SECONDS.observe(seconds)
+        self.sweep_seconds = seconds
+
+    def stop(self) -> None:
+        if self.id is not None:
+            with suppress(Exception), self.db.transaction() as session:  # the database may be what stopped us
+                heartbeat.stop(session, self.id)
+
+
+def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[], bool],
+              beat: Heartbeat | None = None) -> list[Job]:
     links = RenewalLinks(settings.base_url, settings.key(LINK_KEY))
+    beat = beat or Heartbeat(db)
 
     def sweep() -> int:
+        started = time.monotonic()
         result = run_sweep(db, now=clock.now(), links=links)
+        beat.swept(time.monotonic() - started)
         if result.lines:
             log.info("sweep.done", lines=result.lines, reminders=result.reminders, transitions=result.transitions)
         return result.lines
@@ -114,7 +152,8 @@ def make_jobs(db: Database, sender, settings: Settings, *, stopping: Callable[[]
         return network.send_due(db, settings, now=clock.now(), stopping=stopping)
 
     every = settings.sweep_interval_seconds
-    return [Job("provision", provision),
+    return [Job("heartbeat", beat, settings.worker_heartbeat_seconds, rests=True),
+            Job("provision", provision),
             Job("network_drift", network_drift.Schedule(db, settings), rests=True),
             Job("sweep", sweep, every, rests=True),
             Job("expire_abandoned", lambda: expire_abandoned(db, settings), every, rests=True),
@@ -173,7 +212,8 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
         wake.set()  # the USSD answers' thread stops too
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    jobs = make_jobs(db, sender, settings, stopping=stop.is_set)
+    beat = Heartbeat(db)
+    jobs = make_jobs(db, sender, settings, stopping=stop.is_set, beat=beat)
     log.info("worker.started", database=db.dialect)
     answers.start()
     failed = 0
@@ -192,6 +232,8 @@ def run_worker(settings: Settings, *, once: bool = False) -> int:
         answers.join(timeout=30)
         getattr(sender, "close", lambda: None)()
         network.PROCESS_ADAPTERS.close()
+        beat.stop()
+        process_stopped(os.getpid())
         db.dispose()
         log.info("worker.stopped")
     return 1 if once and failed else 0

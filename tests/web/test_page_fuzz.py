@@ -34,7 +34,7 @@ PLAUSIBLE = {"msisdn": "+33612345678", "operator": "fr-orange-mobicarte", "offer
 # Already percent-encoded, sent as they are in paths and query strings: a NUL, a UTF-16 surrogate and bytes that
 # are not UTF-8 at all.
 RAW = ["%00", "%ED%A0%80", "%FF%FE", "%C0%AF"]
-MACHINE = ("/api/", "/webhooks/", "/healthz", "/openapi.json", "/static", "/docs")
+MACHINE = ("/api/", "/webhooks/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/static", "/docs")
 
 
 def page_routes(routes=None) -> list[tuple[str, str]]:

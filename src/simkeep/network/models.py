@@ -107,6 +107,8 @@ class ProvisioningCommand(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The web request that wrote it (X-Request-Id): the worker logs its sending under the same id.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class EsimProfile(Base):

@@ -40,6 +40,7 @@ class Claimed:
     reason: str
     attempts: int
     lease_end: datetime
+    request_id: str | None = None  # the web request that wrote it: the worker logs under the same id
 
 
 def claim_due(session: Session, *, now: datetime, limit: int, lease_seconds: float,
@@ -69,7 +70,8 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease_seconds: flo
     repository.defer(session, unrouted, until=now + timedelta(seconds=unrouted_retry_seconds), error=NO_ADAPTER)
     repository.lease(session, [c.id for c in chosen], until=lease_end)
     return [Claimed(id=c.id, line_id=c.line_id, seq=c.seq, operator_id=c.operator_id, imsi=c.imsi, msisdn=c.msisdn,
-                    mode=c.mode, reason=c.reason, attempts=c.attempts, lease_end=lease_end) for c in chosen]
+                    mode=c.mode, reason=c.reason, attempts=c.attempts, lease_end=lease_end, request_id=c.request_id)
+            for c in chosen]
 
 
 def _leading_run(commands: list[ProvisioningCommand]) -> list[ProvisioningCommand]:

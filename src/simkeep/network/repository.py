@@ -324,3 +324,10 @@ def commands_upto(session: Session, line_id: uuid.UUID, *, upto: datetime | None
         stmt = stmt.where(ProvisioningCommand.created_at <= upto)
     return list(session.scalars(stmt.order_by(ProvisioningCommand.created_at.desc(), ProvisioningCommand.seq.desc())
                                 .limit(limit)))
+
+
+def pending_overall(session: Session) -> tuple[int, datetime | None]:
+    """(pending commands, earliest next attempt), from ix_provisioning_commands_due (status, next_attempt_at)."""
+    count, earliest = session.execute(select(func.count(), func.min(_C.c.next_attempt_at))
+                                      .where(_C.c.status == PENDING)).one()
+    return count, earliest

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from simkeep.catalog.models import Operator
 from simkeep.core.ids import new_id
+from simkeep.core.logs import current_request_id
 from simkeep.network import repository
 from simkeep.network.models import ABSENT, CS_PS, NONE, PENDING, NetworkLine, ProvisioningCommand
 
@@ -108,7 +109,8 @@ def write(session: Session, command: Command, *, line_state: str | None = None, 
     session.execute(insert(ProvisioningCommand.__table__).values(
         id=new_id(), line_id=command.line_id, seq=seq, operator_id=operator_id, imsi=command.imsi,
         msisdn=command.msisdn, mode=command.mode, reason=command.reason, status=PENDING, attempts=0,
-        next_attempt_at=now, leased_until=None, last_error=None, created_at=now, done_at=None))
+        next_attempt_at=now, leased_until=None, last_error=None, created_at=now, done_at=None,
+        request_id=current_request_id()))
     if not track:
         return seq
     values: dict = {"desired": command.mode, "desired_seq": seq, "desired_at": now, "imsi": command.imsi}
@@ -188,3 +190,9 @@ def commands_for_line(session: Session, line_id: uuid.UUID, *, upto: datetime | 
                                status=c.status, attempts=c.attempts, last_error=c.last_error, created_at=c.created_at,
                                done_at=c.done_at))
             for c in repository.commands_upto(session, line_id, upto=upto, limit=limit)]
+
+
+def pending_commands(session: Session, *, now: datetime) -> tuple[int, float]:
+    """Provisioning commands waiting for the network, and how long the most overdue one has been due (seconds)."""
+    count, earliest = repository.pending_overall(session)
+    return count, max(0.0, (now - earliest).total_seconds()) if earliest is not None else 0.0

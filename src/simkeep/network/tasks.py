@@ -16,6 +16,7 @@ from datetime import datetime
 import structlog
 
 from simkeep.config import Settings
+from simkeep.core.logs import request_bound
 from simkeep.core.phone import masked
 from simkeep.db import Database
 from simkeep.network import outbox
@@ -70,7 +71,8 @@ def send_due(db: Database, settings: Settings, *, now: datetime, limit: int = 10
             if stopping() or time.monotonic() - started > lease / 2:
                 break
             untried.remove(command)
-            _send(db, settings, adapters, command, down, now=now)
+            with request_bound(command.request_id):  # logged under the id of the request that wrote it
+                _send(db, settings, adapters, command, down, now=now)
     finally:
         if untried:
             # best effort: if the database is gone, the leases run out instead

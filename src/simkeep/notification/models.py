@@ -18,12 +18,16 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     # USSD answers are claimed on their own (notification.tasks.deliver_due): a small partial index finds them
     # without walking a backlog of due SMS.
+    # ix_outbox_pending: the pending messages alone, by channel, so that /metrics counts the queue from a small index
+    # (sent messages accumulate; the pending ones stay few).
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
                       Index("ix_outbox_ussd_due", "status", "next_attempt_at", sqlite_where=text("channel = 'ussd'"),
                             postgresql_where=text("channel = 'ussd'")),
                       # The dashboard's reminder conversion: reminders sent over a period.
                       Index("ix_outbox_reminders", "created_at", sqlite_where=text("topic = 'reminder'"),
-                            postgresql_where=text("topic = 'reminder'")))
+                            postgresql_where=text("topic = 'reminder'")),
+                      Index("ix_outbox_pending", "channel", "next_attempt_at", sqlite_where=text("status = 'pending'"),
+                            postgresql_where=text("status = 'pending'")))
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -44,6 +48,8 @@ class OutboxMessage(Base):
     external_id: Mapped[str | None] = mapped_column(String(80), index=True)
     receipt_status: Mapped[str | None] = mapped_column(String(20))
     receipt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The web request that wrote it (X-Request-Id): the worker logs its delivery under the same id.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class WebhookEndpoint(Base):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from simkeep.core.clock import after_quiet_hours
 from simkeep.core.ids import new_id
+from simkeep.core.logs import current_request_id
 from simkeep.db import insert_or_ignore
 from simkeep.notification.models import PENDING, OutboxMessage
 
@@ -36,10 +37,12 @@ def enqueue(session: Session, messages: list[Message], *, now: datetime) -> None
     """Store messages for delivery; a message whose dedup key is already stored is skipped."""
     if not messages:
         return
+    request_id = current_request_id()
     rows = [{
         "id": new_id(), "dedup_key": m.dedup_key, "topic": m.topic, "channel": m.channel, "recipient": m.recipient,
         "language": m.language, "line_id": m.line_id, "payload": m.payload, "status": PENDING, "attempts": 0,
         "next_attempt_at": after_quiet_hours(now, m.quiet_tz) if m.quiet_tz else now, "locked_until": None, "last_error": None, "created_at": now, "sent_at": None,
+        "request_id": request_id,
     } for m in messages]
     # No RETURNING: with it a bulk insert becomes one giant statement the driver re-parses every time (a sweep
     # spent half its time there); plain executemany is pipelined.

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, literal, or_, select, update
+from sqlalchemy import func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from simkeep.core.ids import new_id
@@ -142,3 +142,12 @@ def inbound_for_line(session: Session, line_id, *, before: datetime | None, limi
 
 def by_dedup_key(session: Session, dedup_key: str) -> OutboxMessage | None:
     return session.scalars(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)).first()
+
+
+def pending_by_channel(session: Session) -> list[tuple[str, int, datetime]]:
+    """(channel, pending messages, earliest next attempt) per channel: an index-only walk of ix_outbox_pending,
+    which holds the pending rows alone however many were sent."""
+    table = OutboxMessage.__table__
+    return [(channel, count, earliest) for channel, count, earliest in session.execute(
+        select(table.c.channel, func.count(), func.min(table.c.next_attempt_at))
+        .where(table.c.status == PENDING).group_by(table.c.channel).order_by(table.c.channel))]

@@ -26,6 +26,20 @@ def claim_due(session: Session, *, now: datetime, limit: int = 100, lease_second
                                                              lease=timedelta(seconds=lease_seconds), channel=channel)]
 
 
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    channel: str
+    pending: int
+    overdue_seconds: float  # how long the most overdue message has been due (0: none is due yet)
+
+
+def queue_depth(session: Session, *, now: datetime) -> list[QueueDepth]:
+    """The outbox per channel: messages waiting, and how late the most overdue one is. A message held back by quiet
+    hours is waiting but not late, so the age counts from when it is due, not from when it was written."""
+    return [QueueDepth(channel, pending, max(0.0, (now - earliest).total_seconds()))
+            for channel, pending, earliest in repository.pending_by_channel(session)]
+
+
 def lease_end(now: datetime, lease_seconds: float) -> datetime:
     """When a lease taken at `now` ends: the value claim_due stores, which also fences its renewals."""
     return now + timedelta(seconds=lease_seconds)
@@ -48,7 +62,8 @@ def _outgoing(message: OutboxMessage, now: datetime) -> Outgoing:
             else message.payload["text"] if message.channel == outbox.USSD
             else f"{message.topic} {message.payload.get('id', '')}".strip())
     return Outgoing(id=message.id, topic=message.topic, channel=message.channel, recipient=message.recipient,
-                    language=message.language, payload=message.payload, attempt=message.attempts, text=text)
+                    language=message.language, payload=message.payload, attempt=message.attempts, text=text,
+                    request_id=message.request_id)
 
 
 def retry_delay(attempt: int) -> timedelta:

@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from simkeep.core import clock
+from simkeep.core.logs import request_bound
 from simkeep.db import Database, is_transient
 from simkeep.notification import service
 from simkeep.notification.senders.base import PermanentFailure, Sender, TemporaryFailure, UssdIn
@@ -50,7 +51,8 @@ def deliver_due(db: Database, sender: Sender, *, batch: int = 100, lease_seconds
                 lease.renew(db, untried, now=now, lease_seconds=lease_seconds)
             untried.remove(message.id)
             if message.id not in lease.lost:
-                _deliver(db, sender, message, max_attempts=max_attempts)
+                with request_bound(message.request_id):  # logged under the id of the request that wrote it
+                    _deliver(db, sender, message, max_attempts=max_attempts)
     finally:
         if rest := [i for i in untried if i not in lease.lost]:
             with suppress(Exception):  # best effort: if the database is gone, the lease runs out instead
@@ -88,6 +90,8 @@ def _deliver(db: Database, sender: Sender, message, *, max_attempts: int) -> Non
                     final=gave_up, error=service.scrub(message, str(exc)))
         return
     persist(db, lambda session: service.record_sent(session, message, sent=answer, now=clock.now()))
+    log.info("message.sent", id=str(message.id), topic=message.topic, channel=message.channel,
+             attempt=message.attempt)
 
 
 def persist(db: Database, work: Callable[[Session], T], *, attempts: int = 8, delay: float = 0.05,

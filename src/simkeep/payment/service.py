@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from simkeep.catalog import service as catalog
 from simkeep.core.errors import LineNotRenewable, NotFound, PromotionUnavailable, ValidityCapReached
 from simkeep.core.ids import new_id
+from simkeep.core.metrics import PAYMENTS, count_on_commit
 from simkeep.core.money import Money
 from simkeep.ledger import service as ledger
 from simkeep.line import service as lines
@@ -135,11 +136,13 @@ def record_off_session(session: Session, attempt_id: uuid.UUID, status: Provider
     if attempt.status in FINAL or (attempt.status in (ABANDONED, FAILED) and status.status != "succeeded"):
         return attempt.status
     if status.status == "succeeded":
-        _succeed(session, attempt, {"amount_minor": status.amount_minor, "currency": status.currency},
-                 receipt_secret=receipt_secret, base_url=base_url, now=now)
+        outcome = _succeed(session, attempt, {"amount_minor": status.amount_minor, "currency": status.currency},
+                           receipt_secret=receipt_secret, base_url=base_url, now=now)
+        count_on_commit(session, PAYMENTS.labels(attempt.provider, _decision(outcome) or SUCCEEDED))
     elif status.status == "failed":
         repository.change(session, attempt.id, status=FAILED, failure_reason=status.failure or "failed",
                           updated_at=now)
+        count_on_commit(session, PAYMENTS.labels(attempt.provider, FAILED))
     else:  # requires_action, pending: the payer (or the provider) has a step left
         repository.change(session, attempt.id, status=PENDING, next_action={"type": status.status},
                           updated_at=now)
@@ -201,6 +204,7 @@ def record_unavailable(session: Session, attempt_id: uuid.UUID, *, reason: str, 
     attempt = repository.get(session, attempt_id)
     if attempt is not None:
         release_quote(session, attempt, now=now)
+        count_on_commit(session, PAYMENTS.labels(attempt.provider, "unavailable"))
 
 
 def get_attempt(session: Session, attempt_id) -> PaymentAttempt:
@@ -247,8 +251,18 @@ def handle_event(session: Session, event: InboxEvent, *, receipt_secret: str, ba
         outcome = f"ignored: already {attempt.status}"
     else:
         outcome = f"ignored: {event.type}"
+    if attempt is not None and (decided := _decision(outcome)):
+        count_on_commit(session, PAYMENTS.labels(attempt.provider, decided))
     repository.mark_processed(session, event.id, outcome=outcome, now=now)
     return outcome
+
+
+def _decision(outcome: str) -> str | None:
+    """The metric's outcome for an inbox outcome that decided a payment; None for one that changed nothing."""
+    for prefix, decided in (("credited", SUCCEEDED), ("review", REVIEW), (FAILED, FAILED), (ABANDONED, ABANDONED)):
+        if outcome.startswith(prefix):
+            return decided
+    return None
 
 
 def _money_taken_back(session: Session, attempt: PaymentAttempt, kind: str, data: dict, now: datetime) -> str:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ParamSpec
 
 from sqlalchemy.orm import Session
 
@@ -17,9 +19,11 @@ from simkeep.core.errors import (
     LineNotRenewable,
     OfferNotFound,
     PromotionUnavailable,
+    SimkeepError,
     ValidityCapReached,
 )
 from simkeep.core.ids import new_id
+from simkeep.core.metrics import TOPUPS, count_on_commit
 from simkeep.core.money import Money
 from simkeep.core.phone import lookup_msisdn
 from simkeep.ledger import service as ledger
@@ -44,6 +48,29 @@ class TopUpResult:
     replayed: bool  # the same request seen before: its first result, nothing moved this time
 
 
+P = ParamSpec("P")
+
+
+def _counted(top_up: Callable[P, TopUpResult]) -> Callable[P, TopUpResult]:
+    """simkeep_topups_total by channel and outcome: completed or replayed when the transaction commits, the error
+    code of a refusal at once (the refusal is the outcome, whatever the caller's transaction does next)."""
+
+    @functools.wraps(top_up)
+    def counted(*args: P.args, **kwargs: P.kwargs) -> TopUpResult:
+        channel = kwargs["channel"] if kwargs["channel"] in ledger.CHANNELS else "invalid"
+        try:
+            result = top_up(*args, **kwargs)
+        except SimkeepError as exc:
+            TOPUPS.labels(channel, exc.code).inc()
+            raise
+        session = args[0] if args else kwargs["session"]
+        count_on_commit(session, TOPUPS.labels(channel, "replayed" if result.replayed else COMPLETED))  # type: ignore[arg-type]
+        return result
+
+    return counted
+
+
+@_counted
 def top_up(session: Session, *, principal: str, idempotency_key: str, msisdn: str, offer_id: str,
            channel: str, now: datetime, region: str = "FR", notify: dict | None = None,
            clearing: str | None = None, price: Money | None = None,

@@ -91,7 +91,7 @@ def allowed_methods(request: Request) -> str:
 def _is_page(request: Request) -> bool:
     """People's pages get a translated HTML error; API and webhook clients get JSON."""
     path = request.url.path
-    return not path.startswith(("/api/", "/webhooks/", "/healthz", "/openapi", "/docs", "/voice/"))
+    return not path.startswith(("/api/", "/webhooks/", "/healthz", "/readyz", "/metrics", "/openapi", "/docs", "/voice/"))
 
 
 def _describe(err: dict) -> str:

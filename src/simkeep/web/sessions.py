@@ -29,7 +29,7 @@ from simkeep.session import service as sessions
 from simkeep.session.models import WebSession
 from simkeep.web.client import client_address
 
-MACHINE_PATHS = ("/api/", "/webhooks/", "/healthz", "/openapi.json", "/static/", "/voice/")
+MACHINE_PATHS = ("/api/", "/webhooks/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/static/", "/voice/")
 COOKIE = "simkeep_session"
 STATE = "simkeep.session"
 COUNTER = "counter_device"  # in a PIN session's data: the id of the counter tablet it was opened on

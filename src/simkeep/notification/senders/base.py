@@ -17,6 +17,7 @@ class Outgoing:
     text: str
     payload: dict
     attempt: int
+    request_id: str | None = None  # the web request that wrote it: its delivery is logged under the same id
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import structlog
 from smpplib import exceptions as smpp_errors
 from smpplib import smpp
 
+from simkeep.core.metrics import SMPP_LINK_UP
 from simkeep.notification.senders.base import TemporaryFailure
 
 log = structlog.get_logger()
@@ -170,6 +171,9 @@ class Session:
         self._link: Link | None = None
         self._closing = threading.Event()
         self.binds = 0
+        # simkeep_smpp_link_up's label: which SMSC and account, never the password
+        self._link_up = SMPP_LINK_UP.labels(f"{host}:{port}/{system_id}")
+        self._link_up.set(0)
 
     @contextlib.contextmanager
     def bound_link(self) -> Iterator[Link]:
@@ -194,6 +198,7 @@ class Session:
         """Unbind cleanly (once a lent link is back) and make the session thread stop."""
         with self._lend_lock, self._state_lock:
             link, self._state, self._last_error = self._link, CLOSED, "closed"
+            self._link_up.set(0)
             self._state_lock.notify_all()
         if link is not None and not link.error:
             with contextlib.suppress(LinkLost):
@@ -301,6 +306,7 @@ class Session:
             if self._state == CLOSED:
                 return
             self._state, self._link = state, link
+            self._link_up.set(1 if state == BOUND else 0)
             if error:
                 self._last_error = error
             self._state_lock.notify_all()

@@ -28,7 +28,8 @@ from tests.web.test_page_fuzz import page_routes
 # setup (public; refused once an admin exists, as here).
 OWN = {"/admin/account"}
 VALUES = {"msisdn": "+33612345678", "code": "TABAC-PARTNER", "batch_id": "00000000-0000-0000-0000-000000000000",
-          "promotion_id": "00000000-0000-0000-0000-000000000000"}
+          "promotion_id": "00000000-0000-0000-0000-000000000000", "line_id": "00000000-0000-0000-0000-000000000000",
+          "chart": "renewals"}
 
 
 @pytest.fixture

@@ -354,6 +354,7 @@ def back_office_tour(page: Page, portal: Portal, audit: Audit) -> None:
     voucher_tour(page, portal, audit)
     promotion_tour(page, portal, audit)
     network_tour(page, portal, audit)
+    books_tour(page, portal, audit)
     audit.visit(page, portal.url("/admin/stores/PAR-BELLEVILLE/statement"), "store statement (finance)")
     page.fill("#amount", "0")
     page.fill("#reference", "BANK-1")
@@ -539,6 +540,23 @@ def counter_tour(page: Page, portal: Portal, audit: Audit) -> None:
     page.locator(".esim-qr").wait_for()
     audit.check(page, "eSIM link: the code, once")
     audit.visit(page, portal.url(link), "eSIM link: used, sign in")
+
+
+def books_tour(page: Page, portal: Portal, audit: Audit) -> None:
+    """The morning pages (issue 16): the dashboard's charts and tables, the books, the audit log, personal data and
+    the erasure's confirmation step (not confirmed)."""
+    audit.visit(page, portal.url("/admin/dashboard?days=30"), "dashboard")
+    page.locator(".chart-card .plot canvas").first.wait_for()
+    page.locator(".chart-card summary").first.click()  # a chart's numbers as a table
+    audit.check(page, "dashboard: a chart as a table")
+    audit.visit(page, portal.url("/admin/accounting"), "books")
+    audit.visit(page, portal.url("/admin/audit"), "audit log")
+    audit.visit(page, portal.url("/admin/privacy"), "personal data")
+    page.fill("#erase-msisdn", MSISDN)
+    page.fill("#erase-reason", "asked by the subscriber")
+    page.click('form[action="/admin/privacy/erase"] button[type=submit]')
+    page.wait_for_url(portal.url("/admin/privacy/erase"))
+    audit.check(page, "personal data: the erasure's confirmation")
 
 
 def tablet_tour(page: Page, portal: Portal, audit: Audit) -> None:

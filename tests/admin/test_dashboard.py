@@ -86,7 +86,7 @@ def test_the_tables_the_csv_and_the_chart_data_say_the_same(signed_in):
     assert read_csv(client.get(f"/admin/dashboard/revenue.csv?{PERIOD}").text) == [
         ["day", "currency", "renewals", "sales", "promotion"], ["2027-03-27", "EUR", "1", "10.00", "0.00"],
         ["2027-03-28", "EUR", "1", "10.00", "0.00"], ["2027-03-29", "EUR", "1", "10.00", "0.00"]]
-    data = json.loads(html.unescape(re.search(r'<script type="application/json" id="dashboard-data">(.*?)</script>',
+    data = json.loads(html.unescape(re.search(r'<div id="dashboard-data" hidden data-charts="(.*?)"></div>',
                                               page.text, re.S).group(1)))
     assert data["renewals"][0] == {"kind": "bar", "stack": True, "unit": "count",
                                    "x": ["2027-03-27", "2027-03-28", "2027-03-29"],

@@ -1,11 +1,11 @@
 // The dashboard's plots (admin/dashboard.html): ECharts (vendored, /static/vendor/echarts) draws each chart from the
-// page's JSON block, so no inline script is needed (the CSP allows scripts from self only). The tables under each
+// numbers in a data attribute of the page (data-charts: JSON, never run), so no inline script is needed (the CSP allows scripts from self only). The tables under each
 // plot hold the same numbers for people and screen readers; a plot is an image to them (role="img" on its box).
 (function () {
   "use strict";
   var source = document.getElementById("dashboard-data");
   if (!source || typeof echarts === "undefined") return;
-  var data = JSON.parse(source.textContent);
+  var data = JSON.parse(source.dataset.charts);
   var lang = document.documentElement.lang || "en";
   var count = new Intl.NumberFormat(lang);
   var share = new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 1 });

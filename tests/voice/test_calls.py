@@ -30,6 +30,11 @@ LINE = "+33612345678"
 OTHER_PHONE = "+8613812345678"  # a phone that is no line of ours: the subscriber abroad borrowing one
 THINK = 1.5  # seconds a caller leaves the menu to answer before pressing the next keys: keys typed while the menu
 # is still deciding are dropped by the transport (nobody heard a question yet), so the pace is a person's
+# After a number is typed, the dialogue writes a sign-in code and its SMS before it asks for the code; keys typed
+# before that question starts are flushed by design (they answer no prompt). That write took more than THINK once
+# on a CI machine running four suites at once (stop 22's second run: the code typed at 1.5 s was flushed and the
+# call never reached the line), so a caller waits longer there, as a person does while the SMS arrives.
+SENDING_CODE = 5.0
 LANGUAGE_KEYS = {"zh_CN": "1", "fr": "2", "en": "3"}
 MENU = ["menu_balance", "menu_card", "menu_link", "menu_repeat", "menu_agent"]
 BALANCE_SAID = {
@@ -212,7 +217,7 @@ def test_a_caller_from_another_phone_is_asked_for_the_number_and_the_code(kamail
     monkeypatch.setattr("simkeep.otp.service.secrets", SimpleNamespace(randbelow=lambda _: int(code)))
 
     result = place_call(kamailio, tmp_path, hotline=hotline.number, caller="phone", asserted=OTHER_PHONE, dtmf=INFO,
-                        steps=[Pause(THINK), Keys("3"), Pause(THINK), Keys("0612345678#"), Pause(THINK),
+                        steps=[Pause(THINK), Keys("3"), Pause(THINK), Keys("0612345678#"), Pause(SENDING_CODE),
                                Keys(code + "#"), Pause(THINK), Keys("1"), Pause(THINK), HangUp()])
 
     assert result.ok, result.errors
@@ -233,7 +238,7 @@ def test_another_phone_hears_the_same_whether_or_not_the_number_is_a_line(kamail
     answers = []
     for number in ("0612345678#", "0698765432#"):  # a line, and a number that is none of ours
         result = place_call(kamailio, tmp_path, hotline=hotline.number, caller="phone", asserted=OTHER_PHONE,
-                            steps=[Pause(THINK), Keys("3"), Pause(THINK), Keys(number), Pause(THINK),
+                            steps=[Pause(THINK), Keys("3"), Pause(THINK), Keys(number), Pause(SENDING_CODE),
                                    Keys("000000#"), Pause(THINK), HangUp()])
         assert result.ok, result.errors
         wait_until(lambda: all(call.ended_at for call in _calls(db)), timeout=20, what="the call ended")

@@ -18,7 +18,7 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta,
     table = OutboxMessage.__table__
     due = (select(table.c.id).where(table.c.status == PENDING, table.c.next_attempt_at <= now,
                                     or_(table.c.locked_until.is_(None), table.c.locked_until <= now))
-           .order_by(table.c.next_attempt_at).limit(limit))
+           .order_by(table.c.next_attempt_at, table.c.id).limit(limit))  # ties in the order written (UUIDv7)
     if channel is not None:  # inlined, so that PostgreSQL's plan may use the partial index of that channel
         due = due.where(table.c.channel == literal(channel, literal_execute=True))
     if session.get_bind().dialect.name == "postgresql":
@@ -29,7 +29,7 @@ def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta,
     session.execute(update(table).where(table.c.id.in_(ids))
                     .values(locked_until=now + lease, attempts=table.c.attempts + 1))
     return list(session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                                .order_by(OutboxMessage.next_attempt_at)))
+                                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)))
 
 
 def renew_lease(session: Session, ids: list[uuid.UUID], *, held_until: datetime, until: datetime) -> set[uuid.UUID]:
@@ -87,7 +87,7 @@ def delivery_log(session: Session, message_id) -> list[DeliveryAttempt]:
 
 
 def recent(session: Session, *, status: str | None, limit: int) -> list[OutboxMessage]:
-    stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(limit)
+    stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)
     if status:
         stmt = stmt.where(OutboxMessage.status == status)
     return list(session.scalars(stmt))
@@ -97,7 +97,7 @@ def for_line(session: Session, line_id, *, before: datetime | None, limit: int) 
     stmt = select(OutboxMessage).where(OutboxMessage.line_id == line_id)
     if before is not None:
         stmt = stmt.where(OutboxMessage.created_at < before)
-    return list(session.scalars(stmt.order_by(OutboxMessage.created_at.desc()).limit(limit)))
+    return list(session.scalars(stmt.order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(limit)))
 
 
 def get(session: Session, message_id: uuid.UUID) -> OutboxMessage:

@@ -28,7 +28,7 @@ class Recording:
 
 def rows(db) -> list[OutboxMessage]:
     with db.transaction(write=False) as session:
-        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at)))
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id)))
 
 
 def make_due(db) -> None:

@@ -90,7 +90,7 @@ def router(smsc, db, tmp_path):
 
 def rows(db, topic: str | None = None) -> list[OutboxMessage]:
     with db.transaction(write=False) as session:
-        query = select(OutboxMessage).order_by(OutboxMessage.created_at)
+        query = select(OutboxMessage).order_by(OutboxMessage.created_at, OutboxMessage.id)
         return list(session.scalars(query.where(OutboxMessage.topic == topic) if topic else query))
 
 

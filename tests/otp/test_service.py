@@ -39,7 +39,7 @@ def budget(db, msisdn=MSISDN, now=T0) -> otp.Budget:
 def sent_codes(db) -> list[str]:
     with db.transaction(write=False) as session:
         rows = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "otp.code")
-                               .order_by(OutboxMessage.created_at)).all()
+                               .order_by(OutboxMessage.created_at, OutboxMessage.id)).all()
     return [m.payload["code"] for m in rows]
 
 

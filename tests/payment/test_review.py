@@ -67,7 +67,7 @@ def messages(db, topic: str) -> list[OutboxMessage]:
     with db.transaction(write=False) as session:
         return list(session.scalars(select(OutboxMessage).where(OutboxMessage.topic == topic,
                                                                 OutboxMessage.channel == "sms")
-                                    .order_by(OutboxMessage.created_at)))
+                                    .order_by(OutboxMessage.created_at, OutboxMessage.id)))
 
 
 def sandbox_refunded(db, attempt_id) -> int:

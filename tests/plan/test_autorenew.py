@@ -71,7 +71,7 @@ def charges(db: Database) -> list[AutoRenewCharge]:
 def messages(db: Database, topic: str) -> list[OutboxMessage]:
     with db.transaction(write=False) as session:
         return list(session.scalars(select(OutboxMessage).where(OutboxMessage.topic == topic)
-                                    .order_by(OutboxMessage.created_at)))
+                                    .order_by(OutboxMessage.created_at, OutboxMessage.id)))
 
 
 def ledger_ok(db: Database) -> None:

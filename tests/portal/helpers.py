@@ -22,7 +22,7 @@ def latest_code(db, msisdn: str = MSISDN) -> str:
     with db.transaction(write=False) as session:
         rows = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "otp.code",
                                                            OutboxMessage.recipient == msisdn)
-                               .order_by(OutboxMessage.created_at)).all()
+                               .order_by(OutboxMessage.created_at, OutboxMessage.id)).all()
     return rows[-1].payload["code"]
 
 

@@ -99,7 +99,7 @@ def redeemed(db: Database) -> list[int]:
 
 def sms_topics(db: Database) -> list[str]:
     with db.transaction(write=False) as session:
-        return list(session.scalars(select(OutboxMessage.topic).order_by(OutboxMessage.created_at)))
+        return list(session.scalars(select(OutboxMessage.topic).order_by(OutboxMessage.created_at, OutboxMessage.id)))
 
 
 @pytest.mark.parametrize("dtmf", [RFC2833, INFO])
